@@ -1,1 +1,7 @@
+//! The pure core of civicgrid.
+//!
+//! Nothing in this crate performs I/O, reads the clock or touches a database: every function
+//! takes what it needs as arguments, which is what makes the rules exhaustively testable.
+//! The store and the shells (CLI, HTTP, jobs) call into it; it never calls out.
 
+pub mod calendar;
