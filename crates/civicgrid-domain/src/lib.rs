@@ -5,3 +5,5 @@
 //! The store and the shells (CLI, HTTP, jobs) call into it; it never calls out.
 
 pub mod calendar;
+pub mod geometry;
+pub mod territory;
