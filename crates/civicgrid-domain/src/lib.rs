@@ -7,3 +7,6 @@
 pub mod calendar;
 pub mod geometry;
 pub mod territory;
+pub mod access;
+pub mod catalogue;
+pub mod routing;
