@@ -83,7 +83,7 @@ impl FromStr for ClockType {
 }
 
 /// An amount of time on one clock: minutes for the hour clocks, days for the day clocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TimeLimit {
     pub clock: ClockType,
     pub amount: u32,
@@ -143,6 +143,20 @@ impl TimeLimit {
                 (h, m) => format!("{h}h{m}min"),
             }
         }
+    }
+}
+
+/// Reads what `Display` writes: `<amount> <clock>`, e.g. `2h working_hours` or `3d 工作日`.
+impl FromStr for TimeLimit {
+    type Err = CalendarError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (amount, clock) = s.trim().split_once(char::is_whitespace).ok_or_else(|| {
+            CalendarError::BadTimeLimit {
+                text: s.to_owned(),
+                clock: ClockType::WorkingHours,
+            }
+        })?;
+        TimeLimit::parse(clock.trim().parse()?, amount)
     }
 }
 

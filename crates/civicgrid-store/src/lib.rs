@@ -1,1 +1,78 @@
+//! civicgrid storage.
+//!
+//! Everything the application keeps goes through the [`Repository`] trait. There are two
+//! implementations, [`sqlite::SqliteRepository`] (the embedded default) and
+//! [`postgres::PgRepository`], and both pass the same test suite. The SQL is written once in a
+//! dialect both engines accept (`$N` parameters, `ON CONFLICT … DO UPDATE`, BIGINT instants,
+//! JSON as TEXT) and compiled for each backend by the `sql_repository!` macro; the migrations
+//! are versioned per backend under `migrations/`.
+//!
+//! Writes come in a [`Batch`] applied in one transaction: an import is all or nothing.
 
+mod batch;
+mod error;
+mod geometry_json;
+mod model;
+mod sql;
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use civicgrid_domain::access::Role;
+use civicgrid_domain::calendar::WorkingCalendar;
+use civicgrid_domain::catalogue::Category;
+use civicgrid_domain::routing::{ResponsibilityRule, Unit};
+use civicgrid_domain::territory::{Beat, Grid, Region, RegionCode};
+
+pub use batch::{Batch, CalendarUpdate, NewUser};
+pub use error::StoreError;
+pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
+pub use model::{ApiKeyRecord, Summary, User};
+
+/// The storage operations of civicgrid. Implementations commit durably before returning.
+#[async_trait]
+pub trait Repository: Send + Sync {
+    /// Which engine this is: "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+
+    /// Applies pending migrations. Also done on connect; idempotent.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Applies every change of the batch in one transaction, or none of them.
+    async fn apply(&self, batch: &Batch) -> Result<(), StoreError>;
+
+    async fn regions(&self) -> Result<Vec<Region>, StoreError>;
+    /// Grids in `within` (a region subtree), or all of them.
+    async fn grids(&self, within: Option<&RegionCode>) -> Result<Vec<Grid>, StoreError>;
+    async fn beats(&self) -> Result<Vec<Beat>, StoreError>;
+    async fn units(&self) -> Result<Vec<Unit>, StoreError>;
+    async fn categories(&self) -> Result<Vec<Category>, StoreError>;
+    async fn responsibility_list(&self) -> Result<Vec<ResponsibilityRule>, StoreError>;
+    /// The stored calendar, or `None` before one was configured.
+    async fn calendar(&self) -> Result<Option<WorkingCalendar>, StoreError>;
+    async fn roles(&self) -> Result<Vec<Role>, StoreError>;
+    async fn user(&self, username: &str) -> Result<Option<User>, StoreError>;
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    async fn summary(&self) -> Result<Summary, StoreError>;
+}
+
+/// Opens the store a database URL names: `sqlite:PATH` or `postgres://…`. Migrations are
+/// applied before the store is handed out.
+pub async fn connect(url: &str) -> Result<Arc<dyn Repository>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let repo = sqlite::SqliteRepository::open(path.trim_start_matches("//")).await?;
+        Ok(Arc::new(repo))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let repo = postgres::PgRepository::connect(url).await?;
+        Ok(Arc::new(repo))
+    } else {
+        Err(StoreError::BadUrl(url.to_owned()))
+    }
+}

@@ -318,6 +318,13 @@ fn time_limits_parse_and_print() {
         );
     }
     assert!(TimeLimit::parse(ClockType::CalendarDays, "2h").is_err());
+    assert_eq!("3d 工作日".parse::<TimeLimit>(), Ok(limit(ClockType::WorkingDays, 3)));
+    assert_eq!(
+        "1h30min working_hours".parse::<TimeLimit>().map(|l| l.to_string()),
+        Ok("1h30min working_hours".to_owned())
+    );
+    assert!("2h".parse::<TimeLimit>().is_err());
+    assert!("2h fortnights".parse::<TimeLimit>().is_err());
     assert_eq!("工作日".parse::<ClockType>(), Ok(ClockType::WorkingDays));
     assert!("weeks".parse::<ClockType>().is_err());
     assert_eq!(

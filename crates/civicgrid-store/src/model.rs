@@ -1,0 +1,48 @@
+use civicgrid_domain::access::Grant;
+use jiff::Timestamp;
+
+/// A staff account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub unit: Option<String>,
+    pub active: bool,
+    pub grants: Vec<Grant>,
+    pub created_at: Timestamp,
+}
+
+/// An API key as stored: only its SHA-256 hash, and a short prefix to recognise it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub key_hash: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Row counts, for the demo and for health reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    pub regions: i64,
+    pub grids: i64,
+    pub beats: i64,
+    pub units: i64,
+    pub categories: i64,
+    pub rules: i64,
+    pub calendar_days: i64,
+    pub roles: i64,
+    pub users: i64,
+}
+
+pub(crate) fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub(crate) fn from_micros(us: i64) -> Result<Timestamp, crate::StoreError> {
+    Timestamp::from_microsecond(us).map_err(crate::error::corrupt)
+}

@@ -1,0 +1,68 @@
+//! PostgreSQL, for a district, a city or a province.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool};
+
+use crate::StoreError;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub struct PgRepository {
+    pub(crate) pool: PgPool,
+}
+
+impl PgRepository {
+    /// Connects to the database `url` names and migrates it.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(StoreError::from)?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with every table in `schema`, creating it if needed. Tests use one schema each
+    /// so they never see each other's rows.
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
+        if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StoreError::Invalid(format!("schema name `{schema}`")));
+        }
+        let options = PgConnectOptions::from_str(url).map_err(StoreError::from)?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        admin
+            .execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+            .await?;
+        admin.close().await;
+        Self::connect_with(options.options([("search_path", schema)])).await
+    }
+
+    async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        let repo = PgRepository { pool };
+        repo.run_migrations().await?;
+        Ok(repo)
+    }
+
+    pub(crate) async fn run_migrations(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Drops a schema made by [`PgRepository::connect_in_schema`].
+    pub async fn drop_schema(&self, schema: &str) -> Result<(), StoreError> {
+        if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StoreError::Invalid(format!("schema name `{schema}`")));
+        }
+        self.pool
+            .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+            .await?;
+        Ok(())
+    }
+}
+
+crate::sql::sql_repository!(PgRepository, sqlx::Postgres, "postgres");

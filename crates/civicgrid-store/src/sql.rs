@@ -1,0 +1,762 @@
+//! The SQL of the repository, written once and compiled for each backend.
+//!
+//! Every statement here is in the common dialect of SQLite and PostgreSQL. The macro expands
+//! into an `impl Repository` for a struct holding a `sqlx::Pool<$db>`.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use civicgrid_domain::access::{Grant, Permission, Role, Scope};
+use civicgrid_domain::calendar::{DayKind, SpecialDay, WorkingCalendar, WorkingWindow};
+use civicgrid_domain::catalogue::{Category, CategoryCode};
+use civicgrid_domain::routing::{AttributeCondition, ResponsibilityRule, Unit};
+use civicgrid_domain::territory::{Beat, Grid, Region, RegionCode};
+use geo::{BoundingRect, GeodesicArea};
+use jiff::civil::Date;
+
+use crate::error::corrupt;
+use crate::StoreError;
+
+pub(crate) fn parse<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse::<T>()
+        .map_err(|e| corrupt(format!("{what} `{s}`: {e}")))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(corrupt)
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| corrupt(format!("{what}: {e}")))
+}
+
+/// The derived columns stored beside a grid's geometry.
+pub(crate) struct GridRow {
+    pub geometry: String,
+    pub bbox: [f64; 4],
+    pub area_m2: f64,
+}
+
+pub(crate) fn grid_row(g: &Grid) -> GridRow {
+    let bbox = g
+        .geometry
+        .bounding_rect()
+        .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+        .unwrap_or([0.0; 4]);
+    GridRow {
+        geometry: crate::multipolygon_to_json(&g.geometry).to_string(),
+        bbox,
+        area_m2: g.geometry.geodesic_area_unsigned(),
+    }
+}
+
+pub(crate) fn grid_from_row(
+    code: String,
+    name: String,
+    region: String,
+    geometry: String,
+) -> Result<Grid, StoreError> {
+    let value: serde_json::Value = from_json("grid geometry", &geometry)?;
+    Ok(Grid {
+        code: parse("grid code", &code)?,
+        name,
+        region: parse("region code", &region)?,
+        geometry: crate::multipolygon_from_json(&value).map_err(corrupt)?,
+    })
+}
+
+pub(crate) fn category_from_row(
+    code: String,
+    name_zh: String,
+    name_en: String,
+    kind: String,
+    priority: String,
+    deadlines: String,
+    attributes: String,
+) -> Result<Category, StoreError> {
+    Ok(Category {
+        code: parse::<CategoryCode>("category code", &code)?,
+        name_zh,
+        name_en,
+        kind: parse("category kind", &kind)?,
+        default_priority: parse("priority", &priority)?,
+        deadlines: from_json("deadlines", &deadlines)?,
+        attributes: from_json("attributes", &attributes)?,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn rule_from_row(
+    line: i64,
+    category: String,
+    region: String,
+    cond_attr: Option<String>,
+    cond_value: Option<String>,
+    basis: String,
+    primary: String,
+    co_handlers: String,
+    note: String,
+) -> Result<ResponsibilityRule, StoreError> {
+    Ok(ResponsibilityRule {
+        line: u32::try_from(line).map_err(corrupt)?,
+        category: parse("category code", &category)?,
+        region: parse("region code", &region)?,
+        condition: match (cond_attr, cond_value) {
+            (Some(attribute), Some(equals)) => Some(AttributeCondition { attribute, equals }),
+            _ => None,
+        },
+        basis: parse("basis", &basis)?,
+        primary,
+        co_handlers: from_json("co-handlers", &co_handlers)?,
+        note,
+    })
+}
+
+pub(crate) fn calendar_from_rows(
+    time_zone: String,
+    windows: String,
+    days: Vec<(String, String, String)>,
+) -> Result<WorkingCalendar, StoreError> {
+    let windows: Vec<String> = from_json("working windows", &windows)?;
+    let windows = windows
+        .iter()
+        .map(|w| parse::<WorkingWindow>("working window", w))
+        .collect::<Result<Vec<_>, _>>()?;
+    let days = days
+        .into_iter()
+        .map(|(day, kind, name)| {
+            Ok(SpecialDay {
+                date: parse::<Date>("calendar day", &day)?,
+                kind: parse::<DayKind>("day kind", &kind)?,
+                name,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    WorkingCalendar::new(&time_zone, windows, days).map_err(corrupt)
+}
+
+pub(crate) fn roles_from_rows(
+    roles: Vec<(String, String, String)>,
+    permissions: Vec<(String, String)>,
+) -> Result<Vec<Role>, StoreError> {
+    let mut by_role: BTreeMap<String, Role> = roles
+        .into_iter()
+        .map(|(code, name_zh, name_en)| {
+            (
+                code.clone(),
+                Role {
+                    code,
+                    name_zh,
+                    name_en,
+                    permissions: Default::default(),
+                },
+            )
+        })
+        .collect();
+    for (role, permission) in permissions {
+        if let Some(r) = by_role.get_mut(&role) {
+            r.permissions.insert(parse::<Permission>("permission", &permission)?);
+        }
+    }
+    Ok(by_role.into_values().collect())
+}
+
+pub(crate) fn scope_columns(scope: &Scope) -> (&'static str, &str) {
+    match scope {
+        Scope::Region(r) => ("region", r.as_str()),
+        Scope::Unit(u) => ("unit", u.as_str()),
+    }
+}
+
+pub(crate) fn grant_from_row(role: String, kind: String, code: String) -> Result<Grant, StoreError> {
+    let scope = match kind.as_str() {
+        "region" => Scope::Region(parse::<RegionCode>("scope region", &code)?),
+        "unit" => Scope::Unit(code),
+        other => return Err(corrupt(format!("scope kind `{other}`"))),
+    };
+    Ok(Grant { role, scope })
+}
+
+pub(crate) fn region_from_row(code: String, name: String) -> Result<Region, StoreError> {
+    Ok(Region {
+        code: parse("region code", &code)?,
+        name,
+    })
+}
+
+pub(crate) fn unit_from_row(
+    code: String,
+    name: String,
+    kind: String,
+    region: String,
+) -> Result<Unit, StoreError> {
+    Ok(Unit {
+        code,
+        name,
+        kind: parse("unit kind", &kind)?,
+        region: parse("region code", &region)?,
+    })
+}
+
+pub(crate) fn beats_from_rows(
+    beats: Vec<(String, String, String)>,
+    grids: Vec<(String, String)>,
+    workers: Vec<(String, String)>,
+) -> Result<Vec<Beat>, StoreError> {
+    let mut by_code: BTreeMap<String, Beat> = BTreeMap::new();
+    for (code, name, region) in beats {
+        by_code.insert(
+            code.clone(),
+            Beat {
+                code,
+                name,
+                region: parse("region code", &region)?,
+                grids: vec![],
+                workers: vec![],
+            },
+        );
+    }
+    for (beat, grid) in grids {
+        if let Some(b) = by_code.get_mut(&beat) {
+            b.grids.push(parse("grid code", &grid)?);
+        }
+    }
+    for (beat, username) in workers {
+        if let Some(b) = by_code.get_mut(&beat) {
+            b.workers.push(username);
+        }
+    }
+    Ok(by_code.into_values().collect())
+}
+
+/// Expands into `impl Repository for $repo`, where `$repo` has a field `pool: sqlx::Pool<$db>`.
+macro_rules! sql_repository {
+    ($repo:ty, $db:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::Repository for $repo {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn migrate(&self) -> Result<(), $crate::StoreError> {
+                self.run_migrations().await
+            }
+
+            async fn apply(&self, batch: &$crate::Batch) -> Result<(), $crate::StoreError> {
+                use $crate::sql::*;
+                let at = $crate::model::micros(batch.at);
+                let mut tx = self.pool.begin().await?;
+
+                for r in &batch.regions {
+                    sqlx::query(
+                        "INSERT INTO regions (code, name, level, parent_code) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (code) DO UPDATE SET name = excluded.name",
+                    )
+                    .bind(r.code.as_str())
+                    .bind(&r.name)
+                    .bind(r.level().as_str())
+                    .bind(r.code.parent().map(String::from))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+
+                for u in &batch.units {
+                    sqlx::query(
+                        "INSERT INTO units (code, name, kind, region_code) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+                           region_code = excluded.region_code",
+                    )
+                    .bind(&u.code)
+                    .bind(&u.name)
+                    .bind(u.kind.as_str())
+                    .bind(u.region.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+
+                for g in &batch.grids {
+                    let row = grid_row(g);
+                    sqlx::query(
+                        "INSERT INTO grids (code, name, region_code, geometry, min_lon, min_lat, max_lon, max_lat, area_m2, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                         ON CONFLICT (code) DO UPDATE SET name = excluded.name, region_code = excluded.region_code,
+                           geometry = excluded.geometry, min_lon = excluded.min_lon, min_lat = excluded.min_lat,
+                           max_lon = excluded.max_lon, max_lat = excluded.max_lat, area_m2 = excluded.area_m2,
+                           updated_at = excluded.updated_at",
+                    )
+                    .bind(g.code.as_str())
+                    .bind(&g.name)
+                    .bind(g.region.as_str())
+                    .bind(&row.geometry)
+                    .bind(row.bbox[0])
+                    .bind(row.bbox[1])
+                    .bind(row.bbox[2])
+                    .bind(row.bbox[3])
+                    .bind(row.area_m2)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+
+                // Majors first so that minors can reference them.
+                let mut categories: Vec<_> = batch.categories.iter().collect();
+                categories.sort_by_key(|c| (!c.code.is_major(), c.code.clone()));
+                for c in categories {
+                    sqlx::query(
+                        "INSERT INTO categories (code, parent_code, name_zh, name_en, kind, default_priority, deadlines, attributes)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                         ON CONFLICT (code) DO UPDATE SET name_zh = excluded.name_zh, name_en = excluded.name_en,
+                           kind = excluded.kind, default_priority = excluded.default_priority,
+                           deadlines = excluded.deadlines, attributes = excluded.attributes",
+                    )
+                    .bind(c.code.as_str())
+                    .bind((!c.code.is_major()).then(|| String::from(c.code.major())))
+                    .bind(&c.name_zh)
+                    .bind(&c.name_en)
+                    .bind(c.kind.as_str())
+                    .bind(c.default_priority.as_str())
+                    .bind(to_json(&c.deadlines)?)
+                    .bind(to_json(&c.attributes)?)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+
+                for r in &batch.roles {
+                    sqlx::query(
+                        "INSERT INTO roles (code, name_zh, name_en) VALUES ($1, $2, $3)
+                         ON CONFLICT (code) DO UPDATE SET name_zh = excluded.name_zh, name_en = excluded.name_en",
+                    )
+                    .bind(&r.code)
+                    .bind(&r.name_zh)
+                    .bind(&r.name_en)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM role_permissions WHERE role_code = $1")
+                        .bind(&r.code)
+                        .execute(&mut *tx)
+                        .await?;
+                    for p in &r.permissions {
+                        sqlx::query("INSERT INTO role_permissions (role_code, permission) VALUES ($1, $2)")
+                            .bind(&r.code)
+                            .bind(p.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+
+                for u in &batch.users {
+                    let id = uuid::Uuid::now_v7().to_string();
+                    sqlx::query(
+                        "INSERT INTO users (id, username, display_name, password_hash, unit_code, active, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&id)
+                    .bind(&u.username)
+                    .bind(&u.display_name)
+                    .bind(&u.password_hash)
+                    .bind(u.unit.as_deref())
+                    .bind(true)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match $crate::StoreError::from(e) {
+                        $crate::StoreError::Conflict(_) => {
+                            $crate::StoreError::Conflict(format!("user `{}`", u.username))
+                        }
+                        other => other,
+                    })?;
+                    for g in &u.grants {
+                        let (kind, code) = scope_columns(&g.scope);
+                        sqlx::query(
+                            "INSERT INTO role_grants (user_id, role_code, scope_kind, scope_code) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(&id)
+                        .bind(&g.role)
+                        .bind(kind)
+                        .bind(code)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+
+                for (username, g) in &batch.grants {
+                    let (kind, code) = scope_columns(&g.scope);
+                    let done = sqlx::query(
+                        "INSERT INTO role_grants (user_id, role_code, scope_kind, scope_code)
+                         SELECT id, $2, $3, $4 FROM users WHERE username = $1
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(username)
+                    .bind(&g.role)
+                    .bind(kind)
+                    .bind(code)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username = $1")
+                            .bind(username)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if exists.is_none() {
+                            return Err($crate::StoreError::Invalid(format!("no user `{username}`")));
+                        }
+                    }
+                }
+
+                for b in &batch.beats {
+                    sqlx::query(
+                        "INSERT INTO beats (code, name, region_code) VALUES ($1, $2, $3)
+                         ON CONFLICT (code) DO UPDATE SET name = excluded.name, region_code = excluded.region_code",
+                    )
+                    .bind(&b.code)
+                    .bind(&b.name)
+                    .bind(b.region.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM beat_grids WHERE beat_code = $1")
+                        .bind(&b.code)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM beat_workers WHERE beat_code = $1")
+                        .bind(&b.code)
+                        .execute(&mut *tx)
+                        .await?;
+                    for g in &b.grids {
+                        sqlx::query("INSERT INTO beat_grids (beat_code, grid_code, region_code) VALUES ($1, $2, $3)")
+                            .bind(&b.code)
+                            .bind(g.as_str())
+                            .bind(b.region.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    for w in &b.workers {
+                        let done = sqlx::query(
+                            "INSERT INTO beat_workers (beat_code, user_id, region_code)
+                             SELECT $1, id, $3 FROM users WHERE username = $2",
+                        )
+                        .bind(&b.code)
+                        .bind(w)
+                        .bind(b.region.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                        if done.rows_affected() == 0 {
+                            return Err($crate::StoreError::Invalid(format!(
+                                "beat {}: no user `{w}`",
+                                b.code
+                            )));
+                        }
+                    }
+                }
+
+                if let Some(rules) = &batch.responsibility_list {
+                    sqlx::query("DELETE FROM responsibility_rules").execute(&mut *tx).await?;
+                    for r in rules {
+                        sqlx::query(
+                            "INSERT INTO responsibility_rules (line, category_code, region_code, condition_attribute,
+                               condition_value, basis, primary_unit, co_handlers, note)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        )
+                        .bind(i64::from(r.line))
+                        .bind(r.category.as_str())
+                        .bind(r.region.as_str())
+                        .bind(r.condition.as_ref().map(|c| c.attribute.clone()))
+                        .bind(r.condition.as_ref().map(|c| c.equals.clone()))
+                        .bind(r.basis.as_str())
+                        .bind(&r.primary)
+                        .bind(to_json(&r.co_handlers)?)
+                        .bind(&r.note)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    // Co-handlers live in a JSON column, so check them here.
+                    for r in rules {
+                        for co in &r.co_handlers {
+                            let found: Option<(String,)> = sqlx::query_as("SELECT code FROM units WHERE code = $1")
+                                .bind(co)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            if found.is_none() {
+                                return Err($crate::StoreError::Invalid(format!(
+                                    "responsibility rule {}: no unit `{co}`",
+                                    r.line
+                                )));
+                            }
+                        }
+                    }
+                }
+
+                if let Some(cal) = &batch.calendar {
+                    let windows: Vec<String> = cal.windows.iter().map(|w| w.to_string()).collect();
+                    sqlx::query(
+                        "INSERT INTO calendar_settings (id, time_zone, windows) VALUES (1, $1, $2)
+                         ON CONFLICT (id) DO UPDATE SET time_zone = excluded.time_zone, windows = excluded.windows",
+                    )
+                    .bind(&cal.time_zone)
+                    .bind(to_json(&windows)?)
+                    .execute(&mut *tx)
+                    .await?;
+                    for (year, days) in &cal.years {
+                        sqlx::query("DELETE FROM calendar_days WHERE day >= $1 AND day <= $2")
+                            .bind(format!("{year:04}-01-01"))
+                            .bind(format!("{year:04}-12-31"))
+                            .execute(&mut *tx)
+                            .await?;
+                        for d in days {
+                            sqlx::query("INSERT INTO calendar_days (day, kind, name) VALUES ($1, $2, $3)")
+                                .bind(d.date.to_string())
+                                .bind(d.kind.as_str())
+                                .bind(&d.name)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                }
+
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn regions(&self) -> Result<Vec<civicgrid_domain::territory::Region>, $crate::StoreError> {
+                let rows: Vec<(String, String)> =
+                    sqlx::query_as("SELECT code, name FROM regions ORDER BY code")
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter()
+                    .map(|(c, n)| $crate::sql::region_from_row(c, n))
+                    .collect()
+            }
+
+            async fn grids(
+                &self,
+                within: Option<&civicgrid_domain::territory::RegionCode>,
+            ) -> Result<Vec<civicgrid_domain::territory::Grid>, $crate::StoreError> {
+                let prefix = format!("{}%", within.map(|r| r.as_str()).unwrap_or(""));
+                let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+                    "SELECT code, name, region_code, geometry FROM grids WHERE region_code LIKE $1 ORDER BY code",
+                )
+                .bind(prefix)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(c, n, r, g)| $crate::sql::grid_from_row(c, n, r, g))
+                    .collect()
+            }
+
+            async fn beats(&self) -> Result<Vec<civicgrid_domain::territory::Beat>, $crate::StoreError> {
+                let beats: Vec<(String, String, String)> =
+                    sqlx::query_as("SELECT code, name, region_code FROM beats ORDER BY code")
+                        .fetch_all(&self.pool)
+                        .await?;
+                let grids: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT beat_code, grid_code FROM beat_grids ORDER BY beat_code, grid_code",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let workers: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT w.beat_code, u.username FROM beat_workers w JOIN users u ON u.id = w.user_id
+                     ORDER BY w.beat_code, u.username",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                $crate::sql::beats_from_rows(beats, grids, workers)
+            }
+
+            async fn units(&self) -> Result<Vec<civicgrid_domain::routing::Unit>, $crate::StoreError> {
+                let rows: Vec<(String, String, String, String)> =
+                    sqlx::query_as("SELECT code, name, kind, region_code FROM units ORDER BY code")
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter()
+                    .map(|(c, n, k, r)| $crate::sql::unit_from_row(c, n, k, r))
+                    .collect()
+            }
+
+            async fn categories(&self) -> Result<Vec<civicgrid_domain::catalogue::Category>, $crate::StoreError> {
+                let rows: Vec<(String, String, String, String, String, String, String)> = sqlx::query_as(
+                    "SELECT code, name_zh, name_en, kind, default_priority, deadlines, attributes
+                     FROM categories ORDER BY code",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(c, zh, en, k, p, d, a)| $crate::sql::category_from_row(c, zh, en, k, p, d, a))
+                    .collect()
+            }
+
+            async fn responsibility_list(
+                &self,
+            ) -> Result<Vec<civicgrid_domain::routing::ResponsibilityRule>, $crate::StoreError> {
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(i64, String, String, Option<String>, Option<String>, String, String, String, String)> =
+                    sqlx::query_as(
+                        "SELECT line, category_code, region_code, condition_attribute, condition_value, basis,
+                           primary_unit, co_handlers, note FROM responsibility_rules ORDER BY line",
+                    )
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|(l, c, r, ca, cv, b, p, co, n)| $crate::sql::rule_from_row(l, c, r, ca, cv, b, p, co, n))
+                    .collect()
+            }
+
+            async fn calendar(
+                &self,
+            ) -> Result<Option<civicgrid_domain::calendar::WorkingCalendar>, $crate::StoreError> {
+                let settings: Option<(String, String)> =
+                    sqlx::query_as("SELECT time_zone, windows FROM calendar_settings WHERE id = 1")
+                        .fetch_optional(&self.pool)
+                        .await?;
+                let Some((tz, windows)) = settings else {
+                    return Ok(None);
+                };
+                let days: Vec<(String, String, String)> =
+                    sqlx::query_as("SELECT day, kind, name FROM calendar_days ORDER BY day")
+                        .fetch_all(&self.pool)
+                        .await?;
+                $crate::sql::calendar_from_rows(tz, windows, days).map(Some)
+            }
+
+            async fn roles(&self) -> Result<Vec<civicgrid_domain::access::Role>, $crate::StoreError> {
+                let roles: Vec<(String, String, String)> =
+                    sqlx::query_as("SELECT code, name_zh, name_en FROM roles ORDER BY code")
+                        .fetch_all(&self.pool)
+                        .await?;
+                let perms: Vec<(String, String)> =
+                    sqlx::query_as("SELECT role_code, permission FROM role_permissions ORDER BY role_code, permission")
+                        .fetch_all(&self.pool)
+                        .await?;
+                $crate::sql::roles_from_rows(roles, perms)
+            }
+
+            async fn user(&self, username: &str) -> Result<Option<$crate::User>, $crate::StoreError> {
+                Ok(self.load_users(Some(username)).await?.pop())
+            }
+
+            async fn users(&self) -> Result<Vec<$crate::User>, $crate::StoreError> {
+                self.load_users(None).await
+            }
+
+            async fn create_api_key(&self, key: &$crate::ApiKeyRecord) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, name, prefix, key_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&key.id)
+                .bind(&key.name)
+                .bind(&key.prefix)
+                .bind(&key.key_hash)
+                .bind($crate::model::micros(key.created_at))
+                .bind(key.revoked_at.map($crate::model::micros))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| match $crate::StoreError::from(e) {
+                    $crate::StoreError::Conflict(_) => {
+                        $crate::StoreError::Conflict(format!("API key named `{}`", key.name))
+                    }
+                    other => other,
+                })?;
+                Ok(())
+            }
+
+            async fn api_key_by_hash(
+                &self,
+                key_hash: &str,
+            ) -> Result<Option<$crate::ApiKeyRecord>, $crate::StoreError> {
+                let row: Option<(String, String, String, String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT id, name, prefix, key_hash, created_at, revoked_at FROM api_keys WHERE key_hash = $1",
+                )
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|(id, name, prefix, key_hash, created, revoked)| {
+                    Ok($crate::ApiKeyRecord {
+                        id,
+                        name,
+                        prefix,
+                        key_hash,
+                        created_at: $crate::model::from_micros(created)?,
+                        revoked_at: revoked.map($crate::model::from_micros).transpose()?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn summary(&self) -> Result<$crate::Summary, $crate::StoreError> {
+                let count = |table: &'static str| {
+                    let pool = &self.pool;
+                    async move {
+                        let sql = match table {
+                            "regions" => "SELECT COUNT(*) FROM regions",
+                            "grids" => "SELECT COUNT(*) FROM grids",
+                            "beats" => "SELECT COUNT(*) FROM beats",
+                            "units" => "SELECT COUNT(*) FROM units",
+                            "categories" => "SELECT COUNT(*) FROM categories",
+                            "rules" => "SELECT COUNT(*) FROM responsibility_rules",
+                            "calendar_days" => "SELECT COUNT(*) FROM calendar_days",
+                            "roles" => "SELECT COUNT(*) FROM roles",
+                            _ => "SELECT COUNT(*) FROM users",
+                        };
+                        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await?;
+                        Ok::<i64, $crate::StoreError>(n)
+                    }
+                };
+                Ok($crate::Summary {
+                    regions: count("regions").await?,
+                    grids: count("grids").await?,
+                    beats: count("beats").await?,
+                    units: count("units").await?,
+                    categories: count("categories").await?,
+                    rules: count("rules").await?,
+                    calendar_days: count("calendar_days").await?,
+                    roles: count("roles").await?,
+                    users: count("users").await?,
+                })
+            }
+        }
+
+        impl $repo {
+            async fn load_users(&self, only: Option<&str>) -> Result<Vec<$crate::User>, $crate::StoreError> {
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(String, String, String, String, Option<String>, bool, i64)> = sqlx::query_as(
+                    "SELECT id, username, display_name, password_hash, unit_code, active, created_at FROM users
+                     WHERE ($1 IS NULL OR username = $1) ORDER BY username",
+                )
+                .bind(only)
+                .fetch_all(&self.pool)
+                .await?;
+                let grants: Vec<(String, String, String, String)> = sqlx::query_as(
+                    "SELECT g.user_id, g.role_code, g.scope_kind, g.scope_code FROM role_grants g
+                     JOIN users u ON u.id = g.user_id WHERE ($1 IS NULL OR u.username = $1)
+                     ORDER BY g.role_code, g.scope_kind, g.scope_code",
+                )
+                .bind(only)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut users = Vec::with_capacity(rows.len());
+                for (id, username, display_name, password_hash, unit, active, created) in rows {
+                    let mut user_grants = Vec::new();
+                    for (uid, role, kind, code) in &grants {
+                        if *uid == id {
+                            user_grants.push($crate::sql::grant_from_row(role.clone(), kind.clone(), code.clone())?);
+                        }
+                    }
+                    users.push($crate::User {
+                        id,
+                        username,
+                        display_name,
+                        password_hash,
+                        unit,
+                        active,
+                        grants: user_grants,
+                        created_at: $crate::model::from_micros(created)?,
+                    });
+                }
+                Ok(users)
+            }
+        }
+    };
+}
+
+pub(crate) use sql_repository;

@@ -1,0 +1,46 @@
+//! The embedded default: one SQLite file in WAL mode.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use crate::StoreError;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteRepository {
+    pub(crate) pool: SqlitePool,
+}
+
+impl SqliteRepository {
+    /// Opens (creating if needed) the database file at `path` and migrates it.
+    pub async fn open(path: &str) -> Result<Self, StoreError> {
+        if path.is_empty() {
+            return Err(StoreError::BadUrl("sqlite:".into()));
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite:{path}"))
+            .map_err(StoreError::from)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before the caller hears it succeeded, even on power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let repo = SqliteRepository { pool };
+        repo.run_migrations().await?;
+        Ok(repo)
+    }
+
+    pub(crate) async fn run_migrations(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+}
+
+crate::sql::sql_repository!(SqliteRepository, sqlx::Sqlite, "sqlite");
