@@ -1,0 +1,512 @@
+//! The command line: parses arguments, calls a service, prints the result. No rules live here.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use civicgrid_domain::access::{Grant, Scope};
+use civicgrid_domain::calendar::TimeLimit;
+use civicgrid_domain::catalogue::CategoryCode;
+use civicgrid_domain::geometry::crs::Crs;
+use civicgrid_domain::routing::{RoutingFacts, route};
+use civicgrid_domain::territory::{GridCode, RegionCode};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{AppError, AppResult, InputError};
+use crate::services::accounts::UserSpec;
+use crate::services::demo::{DEMO_PASSWORD, DemoOutcome};
+use crate::services::territory::{GridImportOptions, read_points};
+use crate::services::{App, Format};
+
+/// Files larger than this are refused unless --max-bytes says otherwise.
+const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(Parser, Debug)]
+#[command(name = "civicgrid", version, about = "Grassroots community governance on a grid")]
+pub struct Cli {
+    /// Database: sqlite:PATH (embedded, the default) or postgres://USER@HOST:PORT/DB
+    #[arg(long, global = true, env = "CIVICGRID_DATABASE", default_value = "sqlite:civicgrid.db")]
+    pub database: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply pending database migrations (also done automatically by every command)
+    Migrate,
+    /// Import a file; the import is all or nothing
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Export to standard output (or --output FILE)
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+        #[arg(long, short, global = true)]
+        output: Option<PathBuf>,
+    },
+    /// Grid maintenance
+    Grids {
+        #[command(subcommand)]
+        what: GridsCommand,
+    },
+    /// Read `lon,lat` lines on stdin and write the grid code of each (empty when none)
+    Locate {
+        #[arg(long, value_enum, default_value = "wgs84")]
+        crs: CrsArg,
+    },
+    /// Show which unit the responsibility list assigns a case to, and why
+    Route {
+        #[arg(long)]
+        category: String,
+        /// The grid the case lies in
+        #[arg(long)]
+        grid: String,
+        /// Case attributes, as NAME=VALUE
+        #[arg(long = "attr")]
+        attributes: Vec<String>,
+    },
+    /// Compute a deadline on the stored working calendar
+    Deadline {
+        /// Start, RFC 3339 (e.g. 2026-02-13T16:30:00+08:00)
+        #[arg(long)]
+        start: String,
+        /// Time limit, e.g. "2h working_hours", "3d working_days", "30min urgent_hours"
+        #[arg(long)]
+        limit: String,
+    },
+    /// Staff accounts
+    User {
+        #[command(subcommand)]
+        what: UserCommand,
+    },
+    /// API keys for other systems
+    Apikey {
+        #[command(subcommand)]
+        what: ApikeyCommand,
+    },
+    /// Load a demo territory with staff, catalogue, responsibility list and calendar
+    Demo {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportWhat {
+    /// GeoJSON FeatureCollection of Polygon/MultiPolygon grids (WGS84)
+    Grids {
+        file: PathBuf,
+        /// Property holding the grid code; without it, civicgrid numbers grids 6+3+3+3
+        #[arg(long, default_value = "code")]
+        code_prop: String,
+        #[arg(long, default_value = "name")]
+        name_prop: String,
+        /// Region the grids belong to (otherwise taken from 15-digit codes)
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long, default_value_t = DEFAULT_MAX_BYTES)]
+        max_bytes: u64,
+    },
+    /// Regions CSV: code,name
+    Regions { file: PathBuf },
+    /// Units CSV: code,name,kind,region
+    Units { file: PathBuf },
+    /// Category catalogue, TOML or CSV
+    Catalogue { file: PathBuf },
+    /// Responsibility list CSV (replaces the list)
+    Responsibility { file: PathBuf },
+    /// Working calendar TOML
+    Calendar { file: PathBuf },
+    /// Roles TOML
+    Roles { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportWhat {
+    /// GeoJSON FeatureCollection
+    Grids {
+        /// Only grids in this region subtree
+        #[arg(long)]
+        within: Option<String>,
+    },
+    Regions,
+    Units,
+    Catalogue {
+        #[arg(long, value_enum, default_value = "toml")]
+        format: FormatArg,
+    },
+    Responsibility,
+    Calendar,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GridsCommand {
+    /// Report gaps and overlaps between sibling grids (exit status 1 when any are found)
+    Check {
+        #[arg(long)]
+        within: Option<String>,
+        /// Ignore pieces smaller than this many square metres
+        #[arg(long, default_value_t = 1.0)]
+        min_area: f64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a staff account; the password is read from stdin, or generated and printed
+    Add {
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// Role code (see data/roles.toml); repeat with --scope for several grants
+        #[arg(long, required = true)]
+        role: Vec<String>,
+        /// region:CODE or unit:CODE, one per --role
+        #[arg(long, required = true)]
+        scope: Vec<String>,
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List staff accounts and their grants
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApikeyCommand {
+    /// Create a key and print it once
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum CrsArg {
+    Wgs84,
+    Gcj02,
+    Bd09,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum FormatArg {
+    Toml,
+    Csv,
+}
+
+fn read_file(path: &Path, max_bytes: u64) -> AppResult<String> {
+    let name = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|source| AppError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    if meta.len() > max_bytes {
+        return Err(InputError::file(
+            &name,
+            format!("the file is {} bytes, over the limit of {max_bytes} (raise it with --max-bytes)", meta.len()),
+        )
+        .into());
+    }
+    let bytes = std::fs::read(path).map_err(|source| AppError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(InputError::file(&name, "the file is empty").into());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        InputError::file(&name, format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to())).into()
+    })
+}
+
+fn parse_region(s: &str) -> AppResult<RegionCode> {
+    s.parse().map_err(|e: civicgrid_domain::territory::TerritoryError| AppError::Invalid(e.to_string()))
+}
+
+fn format_of(path: &Path) -> AppResult<Format> {
+    Format::of(&path.display().to_string()).ok_or_else(|| {
+        AppError::Invalid(format!("{}: cannot tell the format; name the file .toml or .csv", path.display()))
+    })
+}
+
+/// Runs a parsed command against the store the URL names, writing to `out`.
+pub async fn run(cli: Cli, out: &mut dyn Write) -> AppResult<i32> {
+    let repo = civicgrid_store::connect(&cli.database).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let app = App::new(repo, clock);
+    let io = |e: std::io::Error| AppError::Io {
+        path: "standard output".into(),
+        source: e,
+    };
+    match cli.command {
+        Command::Migrate => {
+            app.repo.migrate().await?;
+            writeln!(out, "migrations applied ({})", app.repo.backend()).map_err(io)?;
+        }
+        Command::Import { what } => {
+            let (kind, n) = match what {
+                ImportWhat::Grids {
+                    file,
+                    code_prop,
+                    name_prop,
+                    parent,
+                    max_bytes,
+                } => {
+                    let text = read_file(&file, max_bytes)?;
+                    let options = GridImportOptions {
+                        code_prop,
+                        name_prop,
+                        parent: parent.as_deref().map(parse_region).transpose()?,
+                    };
+                    let report = app.import_grids(&file.display().to_string(), &text, &options).await?;
+                    for (feature, note) in &report.repairs {
+                        writeln!(out, "repaired {feature}: {note}").map_err(io)?;
+                    }
+                    writeln!(out, "{} created, {} updated", report.created, report.updated).map_err(io)?;
+                    ("grids", report.created + report.updated)
+                }
+                ImportWhat::Regions { file } => {
+                    let text = read_file(&file, DEFAULT_MAX_BYTES)?;
+                    ("regions", app.import_regions(&file.display().to_string(), &text).await?)
+                }
+                ImportWhat::Units { file } => {
+                    let text = read_file(&file, DEFAULT_MAX_BYTES)?;
+                    ("units", app.import_units(&file.display().to_string(), &text).await?)
+                }
+                ImportWhat::Catalogue { file } => {
+                    let format = format_of(&file)?;
+                    let text = read_file(&file, DEFAULT_MAX_BYTES)?;
+                    ("categories", app.import_catalogue(&file.display().to_string(), &text, format).await?)
+                }
+                ImportWhat::Responsibility { file } => {
+                    let text = read_file(&file, DEFAULT_MAX_BYTES)?;
+                    ("rules", app.import_responsibility_list(&file.display().to_string(), &text).await?)
+                }
+                ImportWhat::Calendar { file } => {
+                    let text = read_file(&file, DEFAULT_MAX_BYTES)?;
+                    ("calendar days", app.import_calendar(&file.display().to_string(), &text).await?)
+                }
+                ImportWhat::Roles { file } => {
+                    let text = read_file(&file, DEFAULT_MAX_BYTES)?;
+                    ("roles", app.import_roles(&file.display().to_string(), &text).await?)
+                }
+            };
+            writeln!(out, "imported {n} {kind}").map_err(io)?;
+        }
+        Command::Export { what, output } => {
+            let text = match what {
+                ExportWhat::Grids { within } => {
+                    let within = within.as_deref().map(parse_region).transpose()?;
+                    app.export_grids(within.as_ref()).await?
+                }
+                ExportWhat::Regions => app.export_regions().await?,
+                ExportWhat::Units => app.export_units().await?,
+                ExportWhat::Catalogue { format } => {
+                    app.export_catalogue(match format {
+                        FormatArg::Toml => Format::Toml,
+                        FormatArg::Csv => Format::Csv,
+                    })
+                    .await?
+                }
+                ExportWhat::Responsibility => app.export_responsibility_list().await?,
+                ExportWhat::Calendar => app.export_calendar().await?,
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text).map_err(|source| AppError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?,
+                None => out.write_all(text.as_bytes()).map_err(io)?,
+            }
+        }
+        Command::Grids {
+            what: GridsCommand::Check { within, min_area },
+        } => {
+            let within = within.as_deref().map(parse_region).transpose()?;
+            let report = app.check_grids(within.as_ref(), min_area).await?;
+            for o in &report.overlaps {
+                writeln!(
+                    out,
+                    "overlap  region {} grids {} and {}: {:.1} m² around {:.6},{:.6}",
+                    o.region, o.a, o.b, o.area_m2, o.at.0, o.at.1
+                )
+                .map_err(io)?;
+            }
+            for g in &report.gaps {
+                writeln!(out, "gap      region {}: {:.1} m² around {:.6},{:.6}", g.region, g.area_m2, g.at.0, g.at.1)
+                    .map_err(io)?;
+            }
+            writeln!(out, "{} overlap(s), {} gap(s)", report.overlaps.len(), report.gaps.len()).map_err(io)?;
+            if !report.is_clean() {
+                return Ok(1);
+            }
+        }
+        Command::Locate { crs } => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|source| AppError::Io {
+                path: "standard input".into(),
+                source,
+            })?;
+            let crs = match crs {
+                CrsArg::Wgs84 => Crs::Wgs84,
+                CrsArg::Gcj02 => Crs::Gcj02,
+                CrsArg::Bd09 => Crs::Bd09,
+            };
+            let points = read_points("standard input", &text, crs).map_err(AppError::Input)?;
+            let index = app.grid_index().await?;
+            let mut buf = String::with_capacity(points.len() * 16);
+            for (lon, lat) in points {
+                if let Some(code) = index.locate(lon, lat) {
+                    buf.push_str(code.as_str());
+                }
+                buf.push('\n');
+            }
+            out.write_all(buf.as_bytes()).map_err(io)?;
+        }
+        Command::Route {
+            category,
+            grid,
+            attributes,
+        } => {
+            let category: CategoryCode = category
+                .parse()
+                .map_err(|e: civicgrid_domain::catalogue::CatalogueError| AppError::Invalid(e.to_string()))?;
+            let grid_code: GridCode = grid
+                .parse()
+                .map_err(|e: civicgrid_domain::territory::TerritoryError| AppError::Invalid(e.to_string()))?;
+            let categories = app.repo.categories().await?;
+            let cat = categories
+                .iter()
+                .find(|c| c.code == category)
+                .ok_or_else(|| AppError::NotFound(format!("category {category}")))?;
+            let grids = app.repo.grids(None).await?;
+            let g = grids
+                .iter()
+                .find(|g| g.code == grid_code)
+                .ok_or_else(|| AppError::NotFound(format!("grid {grid_code}")))?;
+            let mut attrs = BTreeMap::new();
+            for a in &attributes {
+                let (k, v) = a
+                    .split_once('=')
+                    .ok_or_else(|| AppError::Invalid(format!("--attr `{a}` is not NAME=VALUE")))?;
+                attrs.insert(k.to_owned(), v.to_owned());
+            }
+            let facts = RoutingFacts {
+                category: &cat.code,
+                kind: cat.kind,
+                region: &g.region,
+                attributes: &attrs,
+            };
+            let rules = app.repo.responsibility_list().await?;
+            let units = app.repo.units().await?;
+            let a = route(&facts, &rules, &units).map_err(|e| AppError::Invalid(e.to_string()))?;
+            let name = |code: &str| units.iter().find(|u| u.code == code).map(|u| u.name.clone()).unwrap_or_default();
+            writeln!(out, "primary: {} {}", a.primary, name(&a.primary)).map_err(io)?;
+            for c in &a.co_handlers {
+                writeln!(out, "co-handler: {c} {}", name(c)).map_err(io)?;
+            }
+            writeln!(out, "why: {}", a.explanation).map_err(io)?;
+        }
+        Command::Deadline { start, limit } => {
+            let start: jiff::Timestamp = start
+                .parse()
+                .map_err(|e| AppError::Invalid(format!("--start `{start}`: {e}")))?;
+            let limit: TimeLimit = limit
+                .parse()
+                .map_err(|e: civicgrid_domain::calendar::CalendarError| AppError::Invalid(e.to_string()))?;
+            let cal = app
+                .repo
+                .calendar()
+                .await?
+                .ok_or_else(|| AppError::NotFound("no working calendar is configured (civicgrid import calendar)".into()))?;
+            let due = cal.deadline(start, limit);
+            writeln!(out, "{}", due.to_zoned(cal.time_zone().clone())).map_err(io)?;
+        }
+        Command::User {
+            what:
+                UserCommand::Add {
+                    username,
+                    name,
+                    role,
+                    scope,
+                    unit,
+                    password_stdin,
+                },
+        } => {
+            if role.len() != scope.len() {
+                return Err(AppError::Invalid("give one --scope for each --role".into()));
+            }
+            let grants = role
+                .into_iter()
+                .zip(scope)
+                .map(|(role, scope)| {
+                    Ok(Grant {
+                        role,
+                        scope: scope.parse::<Scope>().map_err(AppError::Invalid)?,
+                    })
+                })
+                .collect::<AppResult<Vec<_>>>()?;
+            let (password, generated) = if password_stdin {
+                let mut p = String::new();
+                std::io::stdin().read_line(&mut p).map_err(|source| AppError::Io {
+                    path: "standard input".into(),
+                    source,
+                })?;
+                (p.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else {
+                (crate::services::accounts::random_secret(9), true)
+            };
+            app.add_user(UserSpec {
+                username: username.clone(),
+                display_name: name,
+                password: password.clone(),
+                unit,
+                grants,
+            })
+            .await?;
+            writeln!(out, "created user {username}").map_err(io)?;
+            if generated {
+                writeln!(out, "password (shown once): {password}").map_err(io)?;
+            }
+        }
+        Command::User {
+            what: UserCommand::List,
+        } => {
+            for u in app.repo.users().await? {
+                let grants: Vec<String> = u.grants.iter().map(|g| format!("{}@{}", g.role, g.scope)).collect();
+                writeln!(out, "{}\t{}\t{}", u.username, u.display_name, grants.join(" ")).map_err(io)?;
+            }
+        }
+        Command::Apikey {
+            what: ApikeyCommand::Create { name },
+        } => {
+            let key = app.create_api_key(&name).await?;
+            writeln!(out, "{key}").map_err(io)?;
+            eprintln!("This key is shown once; civicgrid keeps only its hash.");
+        }
+        Command::Demo { seed } => {
+            match app.load_demo(seed).await? {
+                DemoOutcome::Created => writeln!(out, "demo territory created (seed {seed})").map_err(io)?,
+                DemoOutcome::AlreadyLoaded => {
+                    writeln!(out, "the demo territory is already loaded; nothing changed").map_err(io)?
+                }
+            }
+            let s = app.repo.summary().await?;
+            writeln!(
+                out,
+                "{} regions, {} grids, {} beats, {} units, {} categories, {} responsibility rules, {} calendar days, {} roles, {} staff accounts",
+                s.regions, s.grids, s.beats, s.units, s.categories, s.rules, s.calendar_days, s.roles, s.users
+            )
+            .map_err(io)?;
+            writeln!(out, "every demo account's password is `{DEMO_PASSWORD}` (try admin, dispatcher.st1, gw.st1c1.1)").map_err(io)?;
+        }
+    }
+    Ok(0)
+}

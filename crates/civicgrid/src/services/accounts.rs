@@ -1,0 +1,140 @@
+//! Staff accounts and API keys.
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use civicgrid_domain::access::{Grant, Scope};
+use civicgrid_store::{ApiKeyRecord, Batch, NewUser};
+use sha2::{Digest, Sha256};
+
+use super::App;
+use crate::error::{AppError, AppResult};
+
+/// Hashes a password with argon2id and a random salt, as a PHC string.
+pub fn hash_password(password: &str) -> AppResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Invalid(format!("cannot hash password: {e}")))
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A random secret of `bytes` bytes, hex-encoded.
+pub fn random_secret(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Minimum length: long passphrases beat composition rules (NIST SP 800-63B).
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+    pub unit: Option<String>,
+    pub grants: Vec<Grant>,
+}
+
+impl App {
+    /// Creates a staff account after checking its role, scope and unit exist.
+    pub async fn add_user(&self, spec: UserSpec) -> AppResult<()> {
+        let valid_name = (2..=64).contains(&spec.username.len())
+            && spec
+                .username
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid_name {
+            return Err(AppError::Invalid(format!(
+                "username `{}`: use 2 to 64 letters, digits, '.', '_' or '-'",
+                spec.username
+            )));
+        }
+        if spec.password.chars().count() < MIN_PASSWORD_LEN {
+            return Err(AppError::Invalid(format!(
+                "the password must have at least {MIN_PASSWORD_LEN} characters"
+            )));
+        }
+        let roles = self.repo.roles().await?;
+        let regions = self.repo.regions().await?;
+        let units = self.repo.units().await?;
+        for g in &spec.grants {
+            if !roles.iter().any(|r| r.code == g.role) {
+                return Err(AppError::Invalid(format!(
+                    "role `{}` does not exist (known: {})",
+                    g.role,
+                    roles.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            let scope_exists = match &g.scope {
+                Scope::Region(r) => regions.iter().any(|x| &x.code == r),
+                Scope::Unit(u) => units.iter().any(|x| &x.code == u),
+            };
+            if !scope_exists {
+                return Err(AppError::Invalid(format!("scope {} does not exist", g.scope)));
+            }
+        }
+        if let Some(u) = &spec.unit
+            && !units.iter().any(|x| &x.code == u)
+        {
+            return Err(AppError::Invalid(format!("unit `{u}` does not exist")));
+        }
+        let user = NewUser {
+            username: spec.username,
+            display_name: spec.display_name,
+            password_hash: hash_password(&spec.password)?,
+            unit: spec.unit,
+            grants: spec.grants,
+        };
+        self.repo
+            .apply(&Batch {
+                at: self.clock.now(),
+                users: vec![user],
+                ..Batch::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Creates an API key and returns it. Only its hash is stored: it cannot be shown again.
+    pub async fn create_api_key(&self, name: &str) -> AppResult<String> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AppError::Invalid("an API key needs a name of 1 to 100 characters".into()));
+        }
+        let key = format!("cg_{}", random_secret(24));
+        let record = ApiKeyRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            name: name.to_owned(),
+            prefix: key[..7].to_owned(),
+            key_hash: sha256_hex(&key),
+            created_at: self.clock.now(),
+            revoked_at: None,
+        };
+        self.repo.create_api_key(&record).await?;
+        Ok(key)
+    }
+
+    /// The active API key record a presented key belongs to.
+    pub async fn authenticate_api_key(&self, key: &str) -> AppResult<Option<ApiKeyRecord>> {
+        Ok(self
+            .repo
+            .api_key_by_hash(&sha256_hex(key))
+            .await?
+            .filter(|k| k.revoked_at.is_none()))
+    }
+}

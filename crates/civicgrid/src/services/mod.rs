@@ -1,0 +1,233 @@
+//! Application services: what the CLI (and later HTTP and jobs) call. Each one reads input,
+//! asks the domain core to decide, and writes through the repository in one batch.
+
+pub mod accounts;
+pub mod demo;
+pub mod territory;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use civicgrid_domain::catalogue::CategoryCode;
+use civicgrid_domain::routing::Unit;
+use civicgrid_domain::territory::{Region, RegionCode};
+use civicgrid_store::{Batch, Repository};
+
+use crate::clock::Clock;
+use crate::error::{AppError, AppResult, InputError};
+use crate::interchange::{catalogue, config, tables};
+
+/// The application: a store and a clock.
+#[derive(Clone)]
+pub struct App {
+    pub repo: Arc<dyn Repository>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What kind of table a file holds, for import and export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Toml,
+}
+
+impl Format {
+    /// Guesses the format from a file name's extension.
+    pub fn of(file: &str) -> Option<Format> {
+        let lower = file.to_ascii_lowercase();
+        if lower.ends_with(".csv") {
+            Some(Format::Csv)
+        } else if lower.ends_with(".toml") {
+            Some(Format::Toml)
+        } else {
+            None
+        }
+    }
+}
+
+impl App {
+    pub fn new(repo: Arc<dyn Repository>, clock: Arc<dyn Clock>) -> Self {
+        App { repo, clock }
+    }
+
+    async fn apply(&self, mut batch: Batch) -> AppResult<()> {
+        batch.at = self.clock.now();
+        self.repo.apply(&batch).await?;
+        Ok(())
+    }
+
+    /// Imports regions from CSV (`code,name`). A region's parent must exist or come in the file.
+    pub async fn import_regions(&self, file: &str, text: &str) -> AppResult<usize> {
+        let rows = tables::read_regions(file, text).map_err(AppError::Input)?;
+        let mut known: BTreeSet<RegionCode> =
+            self.repo.regions().await?.into_iter().map(|r| r.code).collect();
+        let mut errors = Vec::new();
+        let mut in_file = BTreeSet::new();
+        let mut sorted: Vec<&(u64, Region)> = rows.iter().collect();
+        sorted.sort_by_key(|(_, r)| r.code.as_str().len());
+        for (line, r) in &sorted {
+            if !in_file.insert(r.code.clone()) {
+                errors.push(InputError::line(file, *line, Some("code"), format!("region {} is listed twice", r.code)));
+            }
+            if let Some(parent) = r.code.parent()
+                && !known.contains(&parent)
+            {
+                errors.push(InputError::line(
+                    file,
+                    *line,
+                    Some("code"),
+                    format!("parent region {parent} does not exist and is not in the file"),
+                ));
+            }
+            known.insert(r.code.clone());
+        }
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| format!("{:?}", e.location));
+            return Err(AppError::Input(errors));
+        }
+        let n = rows.len();
+        self.apply(Batch {
+            regions: sorted.into_iter().map(|(_, r)| r.clone()).collect(),
+            ..Batch::default()
+        })
+        .await?;
+        Ok(n)
+    }
+
+    pub async fn import_units(&self, file: &str, text: &str) -> AppResult<usize> {
+        let rows = tables::read_units(file, text).map_err(AppError::Input)?;
+        let regions: BTreeSet<RegionCode> =
+            self.repo.regions().await?.into_iter().map(|r| r.code).collect();
+        let mut errors = Vec::new();
+        let mut codes = BTreeSet::new();
+        for (line, u) in &rows {
+            if !codes.insert(u.code.clone()) {
+                errors.push(InputError::line(file, *line, Some("code"), format!("unit {} is listed twice", u.code)));
+            }
+            if !regions.contains(&u.region) {
+                errors.push(InputError::line(file, *line, Some("region"), format!("region {} does not exist", u.region)));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Input(errors));
+        }
+        let n = rows.len();
+        self.apply(Batch {
+            units: rows.into_iter().map(|(_, u)| u).collect(),
+            ..Batch::default()
+        })
+        .await?;
+        Ok(n)
+    }
+
+    /// Replaces the responsibility list with the file's, after checking every reference.
+    pub async fn import_responsibility_list(&self, file: &str, text: &str) -> AppResult<usize> {
+        let rows = tables::read_rules(file, text).map_err(AppError::Input)?;
+        let regions: BTreeSet<RegionCode> =
+            self.repo.regions().await?.into_iter().map(|r| r.code).collect();
+        let units: BTreeSet<String> = self.repo.units().await?.into_iter().map(|u: Unit| u.code).collect();
+        let categories: BTreeSet<CategoryCode> =
+            self.repo.categories().await?.into_iter().map(|c| c.code).collect();
+        let mut errors = Vec::new();
+        for (line, r) in &rows {
+            let mut bad = |field: &str, m: String| errors.push(InputError::line(file, *line, Some(field), m));
+            if !categories.contains(&r.category) {
+                bad("category", format!("category {} is not in the catalogue", r.category));
+            }
+            if !regions.contains(&r.region) {
+                bad("region", format!("region {} does not exist", r.region));
+            }
+            if !units.contains(&r.primary) {
+                bad("primary", format!("unit {} does not exist", r.primary));
+            }
+            for c in &r.co_handlers {
+                if !units.contains(c) {
+                    bad("co_handlers", format!("unit {c} does not exist"));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Input(errors));
+        }
+        let n = rows.len();
+        self.apply(Batch {
+            responsibility_list: Some(rows.into_iter().map(|(_, r)| r).collect()),
+            ..Batch::default()
+        })
+        .await?;
+        Ok(n)
+    }
+
+    pub async fn import_catalogue(&self, file: &str, text: &str, format: Format) -> AppResult<usize> {
+        let cat = match format {
+            Format::Toml => catalogue::read_toml(file, text),
+            Format::Csv => catalogue::read_csv(file, text),
+        }
+        .map_err(AppError::Input)?;
+        let n = cat.len();
+        self.apply(Batch {
+            categories: cat.into_vec(),
+            ..Batch::default()
+        })
+        .await?;
+        Ok(n)
+    }
+
+    pub async fn import_calendar(&self, file: &str, text: &str) -> AppResult<usize> {
+        let update = config::read_calendar(file, text).map_err(AppError::Input)?;
+        let n = update.years.iter().map(|(_, d)| d.len()).sum();
+        self.apply(Batch {
+            calendar: Some(update),
+            ..Batch::default()
+        })
+        .await?;
+        Ok(n)
+    }
+
+    pub async fn import_roles(&self, file: &str, text: &str) -> AppResult<usize> {
+        let roles = config::read_roles(file, text).map_err(AppError::Input)?;
+        let n = roles.len();
+        self.apply(Batch {
+            roles,
+            ..Batch::default()
+        })
+        .await?;
+        Ok(n)
+    }
+
+    pub async fn export_regions(&self) -> AppResult<String> {
+        Ok(tables::write_regions(&self.repo.regions().await?))
+    }
+
+    pub async fn export_units(&self) -> AppResult<String> {
+        Ok(tables::write_units(&self.repo.units().await?))
+    }
+
+    pub async fn export_responsibility_list(&self) -> AppResult<String> {
+        Ok(tables::write_rules(&self.repo.responsibility_list().await?))
+    }
+
+    pub async fn export_catalogue(&self, format: Format) -> AppResult<String> {
+        let cats = self.repo.categories().await?;
+        Ok(match format {
+            Format::Toml => catalogue::write_toml(&cats),
+            Format::Csv => catalogue::write_csv(&cats),
+        })
+    }
+
+    pub async fn export_calendar(&self) -> AppResult<String> {
+        let cal = self
+            .repo
+            .calendar()
+            .await?
+            .ok_or_else(|| AppError::NotFound("no working calendar is configured yet (civicgrid import calendar FILE.toml)".into()))?;
+        Ok(config::write_calendar(&cal))
+    }
+}
+
+/// The data civicgrid ships with, compiled in so a fresh install needs no files.
+pub mod shipped {
+    pub const CATALOGUE_TOML: &str = include_str!("../../../../data/catalogue.toml");
+    pub const CALENDAR_TOML: &str = include_str!("../../../../data/calendar-china.toml");
+    pub const ROLES_TOML: &str = include_str!("../../../../data/roles.toml");
+}
