@@ -237,7 +237,7 @@ fn format_of(path: &Path) -> AppResult<Format> {
 }
 
 /// Runs a parsed command against the store the URL names, writing to `out`.
-pub async fn run(cli: Cli, out: &mut dyn Write) -> AppResult<i32> {
+pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResult<i32> {
     let repo = civicgrid_store::connect(&cli.database).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let app = App::new(repo, clock);
@@ -350,7 +350,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> AppResult<i32> {
         }
         Command::Locate { crs } => {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|source| AppError::Io {
+            input.read_to_string(&mut text).map_err(|source| AppError::Io {
                 path: "standard input".into(),
                 source,
             })?;
@@ -455,11 +455,12 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> AppResult<i32> {
                 .collect::<AppResult<Vec<_>>>()?;
             let (password, generated) = if password_stdin {
                 let mut p = String::new();
-                std::io::stdin().read_line(&mut p).map_err(|source| AppError::Io {
+                input.read_to_string(&mut p).map_err(|source| AppError::Io {
                     path: "standard input".into(),
                     source,
                 })?;
-                (p.trim_end_matches(['\r', '\n']).to_owned(), false)
+                let first_line = p.lines().next().unwrap_or("").to_owned();
+                (first_line, false)
             } else {
                 (crate::services::accounts::random_secret(9), true)
             };

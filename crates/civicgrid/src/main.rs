@@ -13,7 +13,8 @@ async fn main() -> ExitCode {
         .init();
     let cli = civicgrid::cli::Cli::parse();
     let mut stdout = std::io::stdout().lock();
-    match civicgrid::cli::run(cli, &mut stdout).await {
+    let mut stdin = std::io::stdin().lock();
+    match civicgrid::cli::run(cli, &mut stdin, &mut stdout).await {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {

@@ -138,9 +138,11 @@ pub fn repair(polygons: &[RawPolygon]) -> Result<Repaired, RejectReason> {
     let mut geometry = MultiPolygon::new(cleaned);
     if let Some(problem) = geometry.validation_errors().first() {
         let problem = problem.to_string();
-        geometry = geometry
-            .make_valid()
-            .map_err(|e| RejectReason::Unrepairable(e.to_string()))?;
+        geometry = canonical(
+            geometry
+                .make_valid()
+                .map_err(|e| RejectReason::Unrepairable(e.to_string()))?,
+        );
         notes.push(RepairNote::MadeValid { problem });
     }
     if geometry.0.is_empty() || geometry.unsigned_area() == 0.0 {
@@ -149,6 +151,46 @@ pub fn repair(polygons: &[RawPolygon]) -> Result<Repaired, RejectReason> {
     // RFC 7946: exteriors counter-clockwise, holes clockwise.
     let geometry = geometry.orient(Direction::Default);
     Ok(Repaired { geometry, notes })
+}
+
+/// The repair's output order is not specified, so rings are rotated to start at their smallest
+/// vertex and polygons sorted: the same input then always gives the same stored geometry.
+fn canonical(mp: MultiPolygon<f64>) -> MultiPolygon<f64> {
+    fn ring(ls: &LineString<f64>) -> LineString<f64> {
+        let mut pts: Vec<Coord<f64>> = ls.0.clone();
+        if pts.len() > 1 && pts.first() == pts.last() {
+            pts.pop();
+        }
+        let start = pts
+            .iter()
+            .enumerate()
+            .min_by(|(_, a), (_, b)| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)))
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        pts.rotate_left(start);
+        if let Some(&first) = pts.first() {
+            pts.push(first);
+        }
+        LineString::new(pts)
+    }
+    let key = |p: &Polygon<f64>| p.exterior().0.first().map(|c| (c.x, c.y)).unwrap_or((0.0, 0.0));
+    let mut polygons: Vec<Polygon<f64>> = mp
+        .0
+        .iter()
+        .map(|p| {
+            let mut holes: Vec<LineString<f64>> = p.interiors().iter().map(ring).collect();
+            holes.sort_by(|a, b| {
+                let (ka, kb) = (a.0[0], b.0[0]);
+                ka.x.total_cmp(&kb.x).then(ka.y.total_cmp(&kb.y))
+            });
+            Polygon::new(ring(p.exterior()), holes)
+        })
+        .collect();
+    polygons.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        ka.0.total_cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+    });
+    MultiPolygon::new(polygons)
 }
 
 enum CleanRing {
@@ -242,6 +284,14 @@ mod tests {
         }])
         .expect("repaired");
         assert!(matches!(r.notes[0], RepairNote::MadeValid { .. }));
+        // The same input repairs to the same output every time.
+        for _ in 0..20 {
+            let again = repair(&[RawPolygon {
+                rings: vec![vec![[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]],
+            }])
+            .expect("repaired");
+            assert_eq!(again.geometry, r.geometry);
+        }
         assert!(r.geometry.is_valid());
         assert_eq!(r.geometry.0.len(), 2);
         assert!((r.geometry.unsigned_area() - 0.5).abs() < 1e-9);

@@ -42,9 +42,13 @@ impl Row<'_> {
         T::Err: std::fmt::Display,
     {
         let v = self.get(field)?;
-        v.parse().map_err(|e: T::Err| FieldError {
-            field: field.to_owned(),
-            message: format!("`{v}`: {e}"),
+        v.parse().map_err(|e: T::Err| {
+            let e = e.to_string();
+            FieldError {
+                field: field.to_owned(),
+                // Most parse errors quote the value already.
+                message: if e.contains(v) { e } else { format!("`{v}`: {e}") },
+            }
         })
     }
 }

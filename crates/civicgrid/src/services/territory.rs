@@ -61,6 +61,12 @@ impl App {
         }
         let existing = self.repo.grids(None).await?;
         let existing_codes: BTreeSet<GridCode> = existing.iter().map(|g| g.code.clone()).collect();
+        // Numbering must skip codes taken in the database and codes given in the file itself.
+        let taken: BTreeSet<GridCode> = existing_codes
+            .iter()
+            .cloned()
+            .chain(features.iter().filter_map(|f| f.code.as_ref()?.parse().ok()))
+            .collect();
         let by_region_and_name: BTreeMap<(RegionCode, String), GridCode> = existing
             .iter()
             .map(|g| ((g.region.clone(), g.name.clone()), g.code.clone()))
@@ -133,7 +139,7 @@ impl App {
                         None => {
                             let seq = next_sequence
                                 .entry(region.clone())
-                                .or_insert_with(|| next_grid_sequence(&region, &existing_codes));
+                                .or_insert_with(|| next_grid_sequence(&region, &taken));
                             match GridCode::numbered(&region, *seq) {
                                 Ok(c) => {
                                     *seq += 1;
