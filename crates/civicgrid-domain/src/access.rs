@@ -145,7 +145,12 @@ pub struct Target<'a> {
 /// Whether `grants` allow `permission` on `target`. A region grant covers its subtree; a unit
 /// grant covers matters assigned to that unit. A target with neither region nor unit (a
 /// deployment-wide action) needs a grant on some district-level region.
-pub fn allows(grants: &[Grant], roles: &[Role], permission: Permission, target: &Target<'_>) -> bool {
+pub fn allows(
+    grants: &[Grant],
+    roles: &[Role],
+    permission: Permission,
+    target: &Target<'_>,
+) -> bool {
     grants.iter().any(|g| {
         let role_allows = roles
             .iter()
@@ -199,9 +204,24 @@ mod tests {
         };
         let inside: &'static RegionCode = Box::leak(Box::new(inside));
         let outside: &'static RegionCode = Box::leak(Box::new(outside));
-        assert!(allows(&grants, &roles, Permission::CaseDispatch, &at(inside)));
-        assert!(!allows(&grants, &roles, Permission::CaseDispatch, &at(outside)));
-        assert!(!allows(&grants, &roles, Permission::CaseHandle, &at(inside)));
+        assert!(allows(
+            &grants,
+            &roles,
+            Permission::CaseDispatch,
+            &at(inside)
+        ));
+        assert!(!allows(
+            &grants,
+            &roles,
+            Permission::CaseDispatch,
+            &at(outside)
+        ));
+        assert!(!allows(
+            &grants,
+            &roles,
+            Permission::CaseHandle,
+            &at(inside)
+        ));
         let for_unit = Target {
             region: Some(outside),
             unit: Some("CGJ"),
@@ -220,7 +240,10 @@ mod tests {
             assert_eq!(p.as_str().parse::<Permission>(), Ok(*p));
         }
         assert!("case.everything".parse::<Permission>().is_err());
-        assert!(matches!("region:440305".parse::<Scope>(), Ok(Scope::Region(_))));
+        assert!(matches!(
+            "region:440305".parse::<Scope>(),
+            Ok(Scope::Region(_))
+        ));
         assert_eq!("unit:CGJ".parse::<Scope>(), Ok(Scope::Unit("CGJ".into())));
         assert!("region:44".parse::<Scope>().is_err());
         assert!("global".parse::<Scope>().is_err());

@@ -168,9 +168,13 @@ impl fmt::Display for TimeLimit {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
-    #[error("unknown clock type `{0}` (expected urgent_hours, working_hours, working_days or calendar_days)")]
+    #[error(
+        "unknown clock type `{0}` (expected urgent_hours, working_hours, working_days or calendar_days)"
+    )]
     UnknownClockType(String),
-    #[error("`{text}` is not a time limit for {clock} (expected e.g. 30min, 2h, 1h30min, or 3d for day clocks)")]
+    #[error(
+        "`{text}` is not a time limit for {clock} (expected e.g. 30min, 2h, 1h30min, or 3d for day clocks)"
+    )]
     BadTimeLimit { text: String, clock: ClockType },
     #[error("unknown time zone `{0}`")]
     UnknownTimeZone(String),
@@ -389,7 +393,11 @@ impl WorkingCalendar {
         self.time_zone
             .to_ambiguous_timestamp(dt)
             .compatible()
-            .unwrap_or_else(|_| dt.to_zoned(TimeZone::UTC).map(|z| z.timestamp()).unwrap_or(Timestamp::UNIX_EPOCH))
+            .unwrap_or_else(|_| {
+                dt.to_zoned(TimeZone::UTC)
+                    .map(|z| z.timestamp())
+                    .unwrap_or(Timestamp::UNIX_EPOCH)
+            })
     }
 
     fn close_of(&self, date: Date) -> DateTime {
@@ -491,7 +499,12 @@ impl WorkingCalendar {
 
     /// Time left until `deadline` as measured by `clock`: working time for the working clocks,
     /// wall-clock time otherwise. Negative once the deadline has passed.
-    pub fn remaining(&self, now: Timestamp, deadline: Timestamp, clock: ClockType) -> SignedDuration {
+    pub fn remaining(
+        &self,
+        now: Timestamp,
+        deadline: Timestamp,
+        clock: ClockType,
+    ) -> SignedDuration {
         match clock {
             ClockType::WorkingHours | ClockType::WorkingDays => {
                 self.working_time_between(now, deadline)
@@ -511,9 +524,8 @@ fn next_day(date: Date) -> Date {
 }
 
 fn seconds_between(a: Time, b: Time) -> i64 {
-    let secs = |t: Time| {
-        i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second())
-    };
+    let secs =
+        |t: Time| i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second());
     secs(b) - secs(a)
 }
 

@@ -15,7 +15,9 @@ use crate::calendar::TimeLimit;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogueError {
-    #[error("`{0}` is not a category code (expected 2 digits for a major or 5 for a minor category)")]
+    #[error(
+        "`{0}` is not a category code (expected 2 digits for a major or 5 for a minor category)"
+    )]
     BadCode(String),
     #[error("category {0} has no major category {1} in the catalogue")]
     MissingMajor(String, String),
@@ -272,7 +274,12 @@ fn validate_category(c: &Category) -> Result<(), CatalogueError> {
             attribute: a.code.clone(),
             problem: problem.to_owned(),
         };
-        if a.code.is_empty() || !a.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if a.code.is_empty()
+            || !a
+                .code
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             return Err(bad("codes are letters, digits and '_'"));
         }
         if !seen.insert(a.code.as_str()) {
@@ -345,7 +352,9 @@ mod tests {
 
     #[test]
     fn catalogue_validation() {
-        assert!(Catalogue::new(vec![cat("01", BTreeMap::new()), cat("01001", full_table())]).is_ok());
+        assert!(
+            Catalogue::new(vec![cat("01", BTreeMap::new()), cat("01001", full_table())]).is_ok()
+        );
         assert!(matches!(
             Catalogue::new(vec![cat("01001", full_table())]),
             Err(CatalogueError::MissingMajor(..))
@@ -355,7 +364,10 @@ mod tests {
             Err(CatalogueError::Duplicate(_))
         ));
         let mut partial = full_table();
-        partial.get_mut(&Priority::High).expect("high").remove(&Stage::Verify);
+        partial
+            .get_mut(&Priority::High)
+            .expect("high")
+            .remove(&Stage::Verify);
         assert!(matches!(
             Catalogue::new(vec![cat("01", BTreeMap::new()), cat("01001", partial)]),
             Err(CatalogueError::MissingDeadline {
@@ -381,7 +393,10 @@ mod tests {
 
     #[test]
     fn enums_parse() {
-        assert_eq!("singlevaluelist".parse(), Ok(AttributeType::SingleValueList));
+        assert_eq!(
+            "singlevaluelist".parse(),
+            Ok(AttributeType::SingleValueList)
+        );
         assert_eq!("urgent".parse(), Ok(Priority::Urgent));
         assert!("asap".parse::<Priority>().is_err());
         assert_eq!("matter".parse(), Ok(CategoryKind::Matter));

@@ -4,9 +4,9 @@
 //! takes what it needs as arguments, which is what makes the rules exhaustively testable.
 //! The store and the shells (CLI, HTTP, jobs) call into it; it never calls out.
 
-pub mod calendar;
-pub mod geometry;
-pub mod territory;
 pub mod access;
+pub mod calendar;
 pub mod catalogue;
+pub mod geometry;
 pub mod routing;
+pub mod territory;

@@ -33,7 +33,9 @@ pub enum RoutingError {
     UnknownBasis(String),
     #[error("`{0}` is not a unit code (expected 1 to 32 letters, digits, '-' or '_')")]
     BadUnitCode(String),
-    #[error("no rule matches and no locality unit (community committee, street office or district government) covers region {0}")]
+    #[error(
+        "no rule matches and no locality unit (community committee, street office or district government) covers region {0}"
+    )]
     NoLocalityUnit(RegionCode),
 }
 
@@ -361,12 +363,20 @@ mod tests {
         let cat: CategoryCode = "01001".parse().expect("c");
         let region: RegionCode = "440305001001".parse().expect("r");
         let attrs = BTreeMap::new();
-        let a = route(&facts(&cat, CategoryKind::Component, &region, &attrs), &rules, &units())
-            .expect("routes");
+        let a = route(
+            &facts(&cat, CategoryKind::Component, &region, &attrs),
+            &rules,
+            &units(),
+        )
+        .expect("routes");
         assert_eq!(a.primary, "WATER");
         assert!(a.explanation.contains("部件先属主后属地"));
-        let b = route(&facts(&cat, CategoryKind::Matter, &region, &attrs), &rules, &units())
-            .expect("routes");
+        let b = route(
+            &facts(&cat, CategoryKind::Matter, &region, &attrs),
+            &rules,
+            &units(),
+        )
+        .expect("routes");
         assert_eq!(b.primary, "ST1");
         assert_eq!(
             b.decision,
@@ -395,18 +405,30 @@ mod tests {
         let region: RegionCode = "440305001001".parse().expect("r");
         let mut attrs = BTreeMap::new();
         // Deeper region beats finer category.
-        let a = route(&facts(&cat, CategoryKind::Component, &region, &attrs), &rules, &units())
-            .expect("routes");
+        let a = route(
+            &facts(&cat, CategoryKind::Component, &region, &attrs),
+            &rules,
+            &units(),
+        )
+        .expect("routes");
         assert_eq!(a.primary, "STREET-LEVEL");
         // Outside that street, the minor-category rule beats the major one.
         let elsewhere: RegionCode = "440305002001".parse().expect("r");
-        let b = route(&facts(&cat, CategoryKind::Component, &elsewhere, &attrs), &rules, &units())
-            .expect("routes");
+        let b = route(
+            &facts(&cat, CategoryKind::Component, &elsewhere, &attrs),
+            &rules,
+            &units(),
+        )
+        .expect("routes");
         assert_eq!(b.primary, "MINOR");
         // With the attribute, the conditional rule beats the unconditional one at the same depth.
         attrs.insert("network".into(), "gas".into());
-        let c = route(&facts(&cat, CategoryKind::Component, &elsewhere, &attrs), &rules, &units())
-            .expect("routes");
+        let c = route(
+            &facts(&cat, CategoryKind::Component, &elsewhere, &attrs),
+            &rules,
+            &units(),
+        )
+        .expect("routes");
         assert_eq!(c.primary, "GAS");
     }
 
@@ -416,25 +438,46 @@ mod tests {
         let cat: CategoryCode = "01001".parse().expect("c");
         let attrs = BTreeMap::new();
         let in_cm1: RegionCode = "440305001001".parse().expect("r");
-        let a = route(&facts(&cat, CategoryKind::Matter, &in_cm1, &attrs), &rules, &units())
-            .expect("routes");
+        let a = route(
+            &facts(&cat, CategoryKind::Matter, &in_cm1, &attrs),
+            &rules,
+            &units(),
+        )
+        .expect("routes");
         assert_eq!(a.primary, "CM1");
         assert!(a.explanation.contains("兜底"));
         // A community without a committee falls to its street.
         let in_cm2: RegionCode = "440305001002".parse().expect("r");
-        let b = route(&facts(&cat, CategoryKind::Matter, &in_cm2, &attrs), &rules, &units())
-            .expect("routes");
+        let b = route(
+            &facts(&cat, CategoryKind::Matter, &in_cm2, &attrs),
+            &rules,
+            &units(),
+        )
+        .expect("routes");
         assert_eq!(b.primary, "ST1");
         // Another street falls to the district.
         let other: RegionCode = "440305009001".parse().expect("r");
-        let c = route(&facts(&cat, CategoryKind::Matter, &other, &attrs), &rules, &units())
-            .expect("routes");
+        let c = route(
+            &facts(&cat, CategoryKind::Matter, &other, &attrs),
+            &rules,
+            &units(),
+        )
+        .expect("routes");
         assert_eq!(c.primary, "GOV");
-        assert_eq!(c.decision, Decision::Fallback { level: RegionLevel::District });
+        assert_eq!(
+            c.decision,
+            Decision::Fallback {
+                level: RegionLevel::District
+            }
+        );
         // A region outside every locality unit is an error, not a guess.
         let outside: RegionCode = "110105001001".parse().expect("r");
         assert!(matches!(
-            route(&facts(&cat, CategoryKind::Matter, &outside, &attrs), &rules, &units()),
+            route(
+                &facts(&cat, CategoryKind::Matter, &outside, &attrs),
+                &rules,
+                &units()
+            ),
             Err(RoutingError::NoLocalityUnit(_))
         ));
     }

@@ -146,8 +146,7 @@ impl Region {
 
 fn is_code_text(s: &str) -> bool {
     (1..=32).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
@@ -286,7 +285,14 @@ mod tests {
 
     #[test]
     fn bad_region_codes_are_refused() {
-        for bad in ["", "44030", "4403050", "44030500100", "44030a", "４４０３０５"] {
+        for bad in [
+            "",
+            "44030",
+            "4403050",
+            "44030500100",
+            "44030a",
+            "４４０３０５",
+        ] {
             assert!(bad.parse::<RegionCode>().is_err(), "{bad:?}");
         }
     }

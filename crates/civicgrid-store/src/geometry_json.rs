@@ -4,16 +4,16 @@ use geo::{Coord, LineString, MultiPolygon, Polygon};
 use serde_json::{Value, json};
 
 pub fn multipolygon_to_json(mp: &MultiPolygon<f64>) -> Value {
-    let ring = |ls: &LineString<f64>| -> Vec<[f64; 2]> { ls.0.iter().map(|c| [c.x, c.y]).collect() };
-    let polygons: Vec<Vec<Vec<[f64; 2]>>> = mp
-        .0
-        .iter()
-        .map(|p| {
-            std::iter::once(ring(p.exterior()))
-                .chain(p.interiors().iter().map(ring))
-                .collect()
-        })
-        .collect();
+    let ring =
+        |ls: &LineString<f64>| -> Vec<[f64; 2]> { ls.0.iter().map(|c| [c.x, c.y]).collect() };
+    let polygons: Vec<Vec<Vec<[f64; 2]>>> =
+        mp.0.iter()
+            .map(|p| {
+                std::iter::once(ring(p.exterior()))
+                    .chain(p.interiors().iter().map(ring))
+                    .collect()
+            })
+            .collect();
     json!({"type": "MultiPolygon", "coordinates": polygons})
 }
 
@@ -28,12 +28,17 @@ pub fn multipolygon_from_json(value: &Value) -> Result<MultiPolygon<f64>, String
             .ok_or("geometry has no coordinates")?,
     )
     .map_err(|e| e.to_string())?;
-    let to_ring = |r: Vec<[f64; 2]>| LineString::new(r.into_iter().map(|[x, y]| Coord { x, y }).collect());
+    let to_ring =
+        |r: Vec<[f64; 2]>| LineString::new(r.into_iter().map(|[x, y]| Coord { x, y }).collect());
     Ok(MultiPolygon::new(
         coords
             .into_iter()
             .map(|mut rings| {
-                let exterior = if rings.is_empty() { vec![] } else { rings.remove(0) };
+                let exterior = if rings.is_empty() {
+                    vec![]
+                } else {
+                    rings.remove(0)
+                };
                 Polygon::new(to_ring(exterior), rings.into_iter().map(to_ring).collect())
             })
             .collect(),

@@ -23,7 +23,10 @@ impl PgRepository {
     /// Connects with every table in `schema`, creating it if needed. Tests use one schema each
     /// so they never see each other's rows.
     pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
-        if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if !schema
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             return Err(StoreError::Invalid(format!("schema name `{schema}`")));
         }
         let options = PgConnectOptions::from_str(url).map_err(StoreError::from)?;
@@ -55,7 +58,10 @@ impl PgRepository {
 
     /// Drops a schema made by [`PgRepository::connect_in_schema`].
     pub async fn drop_schema(&self, schema: &str) -> Result<(), StoreError> {
-        if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if !schema
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             return Err(StoreError::Invalid(format!("schema name `{schema}`")));
         }
         self.pool

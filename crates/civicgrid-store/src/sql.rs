@@ -14,8 +14,8 @@ use civicgrid_domain::territory::{Beat, Grid, Region, RegionCode};
 use geo::{BoundingRect, GeodesicArea};
 use jiff::civil::Date;
 
-use crate::error::corrupt;
 use crate::StoreError;
+use crate::error::corrupt;
 
 pub(crate) fn parse<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError>
 where
@@ -29,7 +29,10 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> 
     serde_json::to_string(v).map_err(corrupt)
 }
 
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    s: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| corrupt(format!("{what}: {e}")))
 }
 
@@ -158,7 +161,8 @@ pub(crate) fn roles_from_rows(
         .collect();
     for (role, permission) in permissions {
         if let Some(r) = by_role.get_mut(&role) {
-            r.permissions.insert(parse::<Permission>("permission", &permission)?);
+            r.permissions
+                .insert(parse::<Permission>("permission", &permission)?);
         }
     }
     Ok(by_role.into_values().collect())
@@ -171,7 +175,11 @@ pub(crate) fn scope_columns(scope: &Scope) -> (&'static str, &str) {
     }
 }
 
-pub(crate) fn grant_from_row(role: String, kind: String, code: String) -> Result<Grant, StoreError> {
+pub(crate) fn grant_from_row(
+    role: String,
+    kind: String,
+    code: String,
+) -> Result<Grant, StoreError> {
     let scope = match kind.as_str() {
         "region" => Scope::Region(parse::<RegionCode>("scope region", &code)?),
         "unit" => Scope::Unit(code),

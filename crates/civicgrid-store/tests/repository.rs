@@ -55,7 +55,9 @@ impl TestDb {
                 let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
                 let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1");
                 if may_skip && !in_ci {
-                    eprintln!("SKIPPING the PostgreSQL half of `{test}`: {e} (CIVICGRID_SKIP_POSTGRES=1)");
+                    eprintln!(
+                        "SKIPPING the PostgreSQL half of `{test}`: {e} (CIVICGRID_SKIP_POSTGRES=1)"
+                    );
                     return None;
                 }
                 panic!(
@@ -202,7 +204,16 @@ async fn territory_round_trips_and_upserts_in_place(repo: &dyn Repository) {
     let units = repo.units().await.expect("units");
     assert_eq!(units.len(), 2);
     let summary = repo.summary().await.expect("summary");
-    assert_eq!((summary.regions, summary.grids, summary.beats, summary.units, summary.users), (4, 3, 1, 2, 1));
+    assert_eq!(
+        (
+            summary.regions,
+            summary.grids,
+            summary.beats,
+            summary.units,
+            summary.users
+        ),
+        (4, 3, 1, 2, 1)
+    );
 }
 
 async fn a_failing_batch_changes_nothing(repo: &dyn Repository) {
@@ -213,10 +224,18 @@ async fn a_failing_batch_changes_nothing(repo: &dyn Repository) {
     let bad = Batch {
         at: t0(),
         regions: vec![region("440305002", "桃源街道")],
-        grids: vec![square_grid("440305009009001", "440305009009", 113.95, 22.55)],
+        grids: vec![square_grid(
+            "440305009009001",
+            "440305009009",
+            113.95,
+            22.55,
+        )],
         ..Batch::default()
     };
-    assert!(matches!(repo.apply(&bad).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        repo.apply(&bad).await,
+        Err(StoreError::Invalid(_))
+    ));
     assert_eq!(repo.summary().await.expect("summary"), before);
 
     // A duplicate user in one batch: the first is not kept either.
@@ -225,7 +244,10 @@ async fn a_failing_batch_changes_nothing(repo: &dyn Repository) {
         users: vec![new_user("li.dispatch"), new_user("li.dispatch")],
         ..Batch::default()
     };
-    assert!(matches!(repo.apply(&dup).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        repo.apply(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
     assert_eq!(repo.summary().await.expect("summary"), before);
 
     // A beat naming a worker that does not exist.
@@ -240,7 +262,10 @@ async fn a_failing_batch_changes_nothing(repo: &dyn Repository) {
         }],
         ..Batch::default()
     };
-    assert!(matches!(repo.apply(&beat).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        repo.apply(&beat).await,
+        Err(StoreError::Invalid(_))
+    ));
     assert_eq!(repo.summary().await.expect("summary"), before);
 }
 
@@ -327,13 +352,19 @@ async fn catalogue_and_responsibility_list_round_trip(repo: &dyn Repository) {
         responsibility_list: Some(vec![rule(1, "CGJ", &[]), rule(2, "CGJ", &["GHOST"])]),
         ..Batch::default()
     };
-    assert!(matches!(repo.apply(&bad).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        repo.apply(&bad).await,
+        Err(StoreError::Invalid(_))
+    ));
     let bad_primary = Batch {
         at: t0(),
         responsibility_list: Some(vec![rule(1, "GHOST", &[])]),
         ..Batch::default()
     };
-    assert!(matches!(repo.apply(&bad_primary).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        repo.apply(&bad_primary).await,
+        Err(StoreError::Invalid(_))
+    ));
     assert_eq!(
         repo.responsibility_list().await.expect("rules"),
         vec![rule(1, "CGJ", &["NT-JD"])]
@@ -362,7 +393,11 @@ async fn calendar_round_trips_and_replaces_whole_years(repo: &dyn Repository) {
     })
     .await
     .expect("applies");
-    let cal = repo.calendar().await.expect("calendar").expect("configured");
+    let cal = repo
+        .calendar()
+        .await
+        .expect("calendar")
+        .expect("configured");
     assert!(cal.is_working_day(date(2026, 2, 14)));
     assert!(!cal.is_working_day(date(2026, 2, 16)));
     assert_eq!(cal.time_zone_name(), "Asia/Shanghai");
@@ -374,8 +409,15 @@ async fn calendar_round_trips_and_replaces_whole_years(repo: &dyn Repository) {
     })
     .await
     .expect("applies");
-    let cal = repo.calendar().await.expect("calendar").expect("configured");
-    assert!(cal.is_working_day(date(2026, 2, 16)), "2026 was replaced whole");
+    let cal = repo
+        .calendar()
+        .await
+        .expect("calendar")
+        .expect("configured");
+    assert!(
+        cal.is_working_day(date(2026, 2, 16)),
+        "2026 was replaced whole"
+    );
     assert!(!cal.is_working_day(date(2026, 10, 1)));
     assert_eq!(cal.special_days().count(), 1);
 }
@@ -396,7 +438,9 @@ async fn users_roles_grants_and_api_keys(repo: &dyn Repository) {
         code: "dispatcher".into(),
         name_zh: "派遣员".into(),
         name_en: "Dispatcher".into(),
-        permissions: [Permission::CaseRead, Permission::CaseDispatch].into_iter().collect(),
+        permissions: [Permission::CaseRead, Permission::CaseDispatch]
+            .into_iter()
+            .collect(),
     };
     let mut user = new_user("li.dispatch");
     user.unit = Some("NT-JD".into());
@@ -413,7 +457,11 @@ async fn users_roles_grants_and_api_keys(repo: &dyn Repository) {
     .await
     .expect("applies");
     assert_eq!(repo.roles().await.expect("roles"), vec![role]);
-    let stored = repo.user("li.dispatch").await.expect("user").expect("exists");
+    let stored = repo
+        .user("li.dispatch")
+        .await
+        .expect("user")
+        .expect("exists");
     assert_eq!(stored.unit.as_deref(), Some("NT-JD"));
     assert_eq!(stored.grants.len(), 1);
     assert_eq!(stored.created_at, t0());
@@ -431,7 +479,10 @@ async fn users_roles_grants_and_api_keys(repo: &dyn Repository) {
         )],
         ..Batch::default()
     };
-    assert!(matches!(repo.apply(&bad).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        repo.apply(&bad).await,
+        Err(StoreError::Invalid(_))
+    ));
 
     let key = ApiKeyRecord {
         id: uuid::Uuid::now_v7().to_string(),
@@ -442,12 +493,21 @@ async fn users_roles_grants_and_api_keys(repo: &dyn Repository) {
         revoked_at: None,
     };
     repo.create_api_key(&key).await.expect("key");
-    assert_eq!(repo.api_key_by_hash(&"f".repeat(64)).await.expect("lookup"), Some(key.clone()));
-    assert_eq!(repo.api_key_by_hash(&"0".repeat(64)).await.expect("lookup"), None);
+    assert_eq!(
+        repo.api_key_by_hash(&"f".repeat(64)).await.expect("lookup"),
+        Some(key.clone())
+    );
+    assert_eq!(
+        repo.api_key_by_hash(&"0".repeat(64)).await.expect("lookup"),
+        None
+    );
     let mut same_name = key.clone();
     same_name.id = uuid::Uuid::now_v7().to_string();
     same_name.key_hash = "e".repeat(64);
-    assert!(matches!(repo.create_api_key(&same_name).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        repo.create_api_key(&same_name).await,
+        Err(StoreError::Conflict(_))
+    ));
 }
 
 async fn migrations_are_idempotent(repo: &dyn Repository) {

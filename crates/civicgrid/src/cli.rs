@@ -5,13 +5,13 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand, ValueEnum};
 use civicgrid_domain::access::{Grant, Scope};
 use civicgrid_domain::calendar::TimeLimit;
 use civicgrid_domain::catalogue::CategoryCode;
 use civicgrid_domain::geometry::crs::Crs;
 use civicgrid_domain::routing::{RoutingFacts, route};
 use civicgrid_domain::territory::{GridCode, RegionCode};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AppError, AppResult, InputError};
@@ -24,10 +24,19 @@ use crate::services::{App, Format};
 const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Parser, Debug)]
-#[command(name = "civicgrid", version, about = "Grassroots community governance on a grid")]
+#[command(
+    name = "civicgrid",
+    version,
+    about = "Grassroots community governance on a grid"
+)]
 pub struct Cli {
     /// Database: sqlite:PATH (embedded, the default) or postgres://USER@HOST:PORT/DB
-    #[arg(long, global = true, env = "CIVICGRID_DATABASE", default_value = "sqlite:civicgrid.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "CIVICGRID_DATABASE",
+        default_value = "sqlite:civicgrid.db"
+    )]
     pub database: String,
 
     #[command(subcommand)]
@@ -210,7 +219,10 @@ fn read_file(path: &Path, max_bytes: u64) -> AppResult<String> {
     if meta.len() > max_bytes {
         return Err(InputError::file(
             &name,
-            format!("the file is {} bytes, over the limit of {max_bytes} (raise it with --max-bytes)", meta.len()),
+            format!(
+                "the file is {} bytes, over the limit of {max_bytes} (raise it with --max-bytes)",
+                meta.len()
+            ),
         )
         .into());
     }
@@ -222,17 +234,25 @@ fn read_file(path: &Path, max_bytes: u64) -> AppResult<String> {
         return Err(InputError::file(&name, "the file is empty").into());
     }
     String::from_utf8(bytes).map_err(|e| {
-        InputError::file(&name, format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to())).into()
+        InputError::file(
+            &name,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        )
+        .into()
     })
 }
 
 fn parse_region(s: &str) -> AppResult<RegionCode> {
-    s.parse().map_err(|e: civicgrid_domain::territory::TerritoryError| AppError::Invalid(e.to_string()))
+    s.parse()
+        .map_err(|e: civicgrid_domain::territory::TerritoryError| AppError::Invalid(e.to_string()))
 }
 
 fn format_of(path: &Path) -> AppResult<Format> {
     Format::of(&path.display().to_string()).ok_or_else(|| {
-        AppError::Invalid(format!("{}: cannot tell the format; name the file .toml or .csv", path.display()))
+        AppError::Invalid(format!(
+            "{}: cannot tell the format; name the file .toml or .csv",
+            path.display()
+        ))
     })
 }
 
@@ -265,37 +285,66 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                         name_prop,
                         parent: parent.as_deref().map(parse_region).transpose()?,
                     };
-                    let report = app.import_grids(&file.display().to_string(), &text, &options).await?;
+                    let report = app
+                        .import_grids(&file.display().to_string(), &text, &options)
+                        .await?;
                     for (feature, note) in &report.repairs {
                         writeln!(out, "repaired {feature}: {note}").map_err(io)?;
                     }
-                    writeln!(out, "{} created, {} updated", report.created, report.updated).map_err(io)?;
+                    writeln!(
+                        out,
+                        "{} created, {} updated",
+                        report.created, report.updated
+                    )
+                    .map_err(io)?;
                     ("grids", report.created + report.updated)
                 }
                 ImportWhat::Regions { file } => {
                     let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-                    ("regions", app.import_regions(&file.display().to_string(), &text).await?)
+                    (
+                        "regions",
+                        app.import_regions(&file.display().to_string(), &text)
+                            .await?,
+                    )
                 }
                 ImportWhat::Units { file } => {
                     let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-                    ("units", app.import_units(&file.display().to_string(), &text).await?)
+                    (
+                        "units",
+                        app.import_units(&file.display().to_string(), &text).await?,
+                    )
                 }
                 ImportWhat::Catalogue { file } => {
                     let format = format_of(&file)?;
                     let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-                    ("categories", app.import_catalogue(&file.display().to_string(), &text, format).await?)
+                    (
+                        "categories",
+                        app.import_catalogue(&file.display().to_string(), &text, format)
+                            .await?,
+                    )
                 }
                 ImportWhat::Responsibility { file } => {
                     let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-                    ("rules", app.import_responsibility_list(&file.display().to_string(), &text).await?)
+                    (
+                        "rules",
+                        app.import_responsibility_list(&file.display().to_string(), &text)
+                            .await?,
+                    )
                 }
                 ImportWhat::Calendar { file } => {
                     let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-                    ("calendar days", app.import_calendar(&file.display().to_string(), &text).await?)
+                    (
+                        "calendar days",
+                        app.import_calendar(&file.display().to_string(), &text)
+                            .await?,
+                    )
                 }
                 ImportWhat::Roles { file } => {
                     let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-                    ("roles", app.import_roles(&file.display().to_string(), &text).await?)
+                    (
+                        "roles",
+                        app.import_roles(&file.display().to_string(), &text).await?,
+                    )
                 }
             };
             writeln!(out, "imported {n} {kind}").map_err(io)?;
@@ -340,20 +389,32 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 .map_err(io)?;
             }
             for g in &report.gaps {
-                writeln!(out, "gap      region {}: {:.1} m² around {:.6},{:.6}", g.region, g.area_m2, g.at.0, g.at.1)
-                    .map_err(io)?;
+                writeln!(
+                    out,
+                    "gap      region {}: {:.1} m² around {:.6},{:.6}",
+                    g.region, g.area_m2, g.at.0, g.at.1
+                )
+                .map_err(io)?;
             }
-            writeln!(out, "{} overlap(s), {} gap(s)", report.overlaps.len(), report.gaps.len()).map_err(io)?;
+            writeln!(
+                out,
+                "{} overlap(s), {} gap(s)",
+                report.overlaps.len(),
+                report.gaps.len()
+            )
+            .map_err(io)?;
             if !report.is_clean() {
                 return Ok(1);
             }
         }
         Command::Locate { crs } => {
             let mut text = String::new();
-            input.read_to_string(&mut text).map_err(|source| AppError::Io {
-                path: "standard input".into(),
-                source,
-            })?;
+            input
+                .read_to_string(&mut text)
+                .map_err(|source| AppError::Io {
+                    path: "standard input".into(),
+                    source,
+                })?;
             let crs = match crs {
                 CrsArg::Wgs84 => Crs::Wgs84,
                 CrsArg::Gcj02 => Crs::Gcj02,
@@ -375,12 +436,17 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             grid,
             attributes,
         } => {
-            let category: CategoryCode = category
-                .parse()
-                .map_err(|e: civicgrid_domain::catalogue::CatalogueError| AppError::Invalid(e.to_string()))?;
-            let grid_code: GridCode = grid
-                .parse()
-                .map_err(|e: civicgrid_domain::territory::TerritoryError| AppError::Invalid(e.to_string()))?;
+            let category: CategoryCode =
+                category
+                    .parse()
+                    .map_err(|e: civicgrid_domain::catalogue::CatalogueError| {
+                        AppError::Invalid(e.to_string())
+                    })?;
+            let grid_code: GridCode =
+                grid.parse()
+                    .map_err(|e: civicgrid_domain::territory::TerritoryError| {
+                        AppError::Invalid(e.to_string())
+                    })?;
             let categories = app.repo.categories().await?;
             let cat = categories
                 .iter()
@@ -407,7 +473,13 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             let rules = app.repo.responsibility_list().await?;
             let units = app.repo.units().await?;
             let a = route(&facts, &rules, &units).map_err(|e| AppError::Invalid(e.to_string()))?;
-            let name = |code: &str| units.iter().find(|u| u.code == code).map(|u| u.name.clone()).unwrap_or_default();
+            let name = |code: &str| {
+                units
+                    .iter()
+                    .find(|u| u.code == code)
+                    .map(|u| u.name.clone())
+                    .unwrap_or_default()
+            };
             writeln!(out, "primary: {} {}", a.primary, name(&a.primary)).map_err(io)?;
             for c in &a.co_handlers {
                 writeln!(out, "co-handler: {c} {}", name(c)).map_err(io)?;
@@ -418,14 +490,17 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             let start: jiff::Timestamp = start
                 .parse()
                 .map_err(|e| AppError::Invalid(format!("--start `{start}`: {e}")))?;
-            let limit: TimeLimit = limit
-                .parse()
-                .map_err(|e: civicgrid_domain::calendar::CalendarError| AppError::Invalid(e.to_string()))?;
-            let cal = app
-                .repo
-                .calendar()
-                .await?
-                .ok_or_else(|| AppError::NotFound("no working calendar is configured (civicgrid import calendar)".into()))?;
+            let limit: TimeLimit =
+                limit
+                    .parse()
+                    .map_err(|e: civicgrid_domain::calendar::CalendarError| {
+                        AppError::Invalid(e.to_string())
+                    })?;
+            let cal = app.repo.calendar().await?.ok_or_else(|| {
+                AppError::NotFound(
+                    "no working calendar is configured (civicgrid import calendar)".into(),
+                )
+            })?;
             let due = cal.deadline(start, limit);
             writeln!(out, "{}", due.to_zoned(cal.time_zone().clone())).map_err(io)?;
         }
@@ -455,10 +530,12 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 .collect::<AppResult<Vec<_>>>()?;
             let (password, generated) = if password_stdin {
                 let mut p = String::new();
-                input.read_to_string(&mut p).map_err(|source| AppError::Io {
-                    path: "standard input".into(),
-                    source,
-                })?;
+                input
+                    .read_to_string(&mut p)
+                    .map_err(|source| AppError::Io {
+                        path: "standard input".into(),
+                        source,
+                    })?;
                 let first_line = p.lines().next().unwrap_or("").to_owned();
                 (first_line, false)
             } else {
@@ -481,8 +558,19 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             what: UserCommand::List,
         } => {
             for u in app.repo.users().await? {
-                let grants: Vec<String> = u.grants.iter().map(|g| format!("{}@{}", g.role, g.scope)).collect();
-                writeln!(out, "{}\t{}\t{}", u.username, u.display_name, grants.join(" ")).map_err(io)?;
+                let grants: Vec<String> = u
+                    .grants
+                    .iter()
+                    .map(|g| format!("{}@{}", g.role, g.scope))
+                    .collect();
+                writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    u.username,
+                    u.display_name,
+                    grants.join(" ")
+                )
+                .map_err(io)?;
             }
         }
         Command::Apikey {
@@ -494,9 +582,12 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         }
         Command::Demo { seed } => {
             match app.load_demo(seed).await? {
-                DemoOutcome::Created => writeln!(out, "demo territory created (seed {seed})").map_err(io)?,
+                DemoOutcome::Created => {
+                    writeln!(out, "demo territory created (seed {seed})").map_err(io)?
+                }
                 DemoOutcome::AlreadyLoaded => {
-                    writeln!(out, "the demo territory is already loaded; nothing changed").map_err(io)?
+                    writeln!(out, "the demo territory is already loaded; nothing changed")
+                        .map_err(io)?
                 }
             }
             let s = app.repo.summary().await?;

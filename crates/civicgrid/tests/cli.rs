@@ -80,15 +80,26 @@ fn path(p: &Path) -> &str {
 }
 
 fn square(x: f64, y: f64, d: f64) -> String {
-    format!("[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]", x + d, x + d, y + d, y + d)
+    format!(
+        "[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]",
+        x + d,
+        x + d,
+        y + d,
+        y + d
+    )
 }
 
 fn feature(props: &str, geometry_type: &str, coordinates: &str) -> String {
-    format!(r#"{{"type":"Feature","properties":{{{props}}},"geometry":{{"type":"{geometry_type}","coordinates":{coordinates}}}}}"#)
+    format!(
+        r#"{{"type":"Feature","properties":{{{props}}},"geometry":{{"type":"{geometry_type}","coordinates":{coordinates}}}}}"#
+    )
 }
 
 fn collection(features: &[String]) -> String {
-    format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","))
+    format!(
+        r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+        features.join(",")
+    )
 }
 
 #[tokio::test]
@@ -98,12 +109,20 @@ async fn grids_import_with_repairs_and_reimport_updates_in_place() {
     // A bow tie (self-intersecting), a ring with repeated points left open, and a multipolygon
     // with a degenerate component.
     let bow_tie = "[[[113.90,22.50],[113.91,22.51],[113.91,22.50],[113.90,22.51],[113.90,22.50]]]";
-    let open_repeated = "[[[113.92,22.50],[113.92,22.50],[113.93,22.50],[113.93,22.51],[113.92,22.51]]]";
-    let multi = format!("[{},[[[113.95,22.50],[113.96,22.51],[113.95,22.50]]]]", square(113.94, 22.50, 0.01));
+    let open_repeated =
+        "[[[113.92,22.50],[113.92,22.50],[113.93,22.50],[113.93,22.51],[113.92,22.51]]]";
+    let multi = format!(
+        "[{},[[[113.95,22.50],[113.96,22.51],[113.95,22.50]]]]",
+        square(113.94, 22.50, 0.01)
+    );
     let file = env.file(
         "grids.geojson",
         &collection(&[
-            feature(r#""code":"440305001001001","name":"一网格""#, "Polygon", bow_tie),
+            feature(
+                r#""code":"440305001001001","name":"一网格""#,
+                "Polygon",
+                bow_tie,
+            ),
             feature(r#""name":"二网格""#, "Polygon", open_repeated),
             feature(r#""name":"三网格""#, "MultiPolygon", &multi),
         ]),
@@ -111,7 +130,10 @@ async fn grids_import_with_repairs_and_reimport_updates_in_place() {
     let out = env
         .ok(&["import", "grids", path(&file), "--parent", "440305001001"])
         .await;
-    assert!(out.contains("repaired feature 0 (440305001001001): repaired invalid geometry"), "{out}");
+    assert!(
+        out.contains("repaired feature 0 (440305001001001): repaired invalid geometry"),
+        "{out}"
+    );
     assert!(out.contains("removed 1 repeated point(s)"), "{out}");
     assert!(out.contains("closed open ring"), "{out}");
     assert!(out.contains("dropped polygon 1"), "{out}");
@@ -126,7 +148,10 @@ async fn grids_import_with_repairs_and_reimport_updates_in_place() {
         .map(|f| f["properties"]["code"].as_str().expect("code"))
         .collect();
     // Features without a code are numbered 6+3+3+3 after the highest existing sequence.
-    assert_eq!(codes, ["440305001001001", "440305001001002", "440305001001003"]);
+    assert_eq!(
+        codes,
+        ["440305001001001", "440305001001002", "440305001001003"]
+    );
 
     // The same file again updates the same grids in place, matched by code or by name.
     let again = env
@@ -139,7 +164,10 @@ async fn grids_import_with_repairs_and_reimport_updates_in_place() {
     let back = env.file("back.geojson", &exported);
     let out = env.ok(&["import", "grids", path(&back)]).await;
     assert!(out.contains("0 created, 3 updated"), "{out}");
-    assert!(!out.contains("repaired"), "exported geometry is already valid: {out}");
+    assert!(
+        !out.contains("repaired"),
+        "exported geometry is already valid: {out}"
+    );
     assert_eq!(env.ok(&["export", "grids"]).await, exported);
 }
 
@@ -149,7 +177,11 @@ async fn bad_grid_files_are_refused_naming_the_problem_and_change_nothing() {
     env.with_regions().await;
     let good = env.file(
         "good.geojson",
-        &collection(&[feature(r#""code":"440305001001001""#, "Polygon", &square(113.9, 22.5, 0.01))]),
+        &collection(&[feature(
+            r#""code":"440305001001001""#,
+            "Polygon",
+            &square(113.9, 22.5, 0.01),
+        )]),
     );
     env.ok(&["import", "grids", path(&good)]).await;
     let before = env.snapshot().await;
@@ -225,16 +257,27 @@ async fn bad_grid_files_are_refused_naming_the_problem_and_change_nothing() {
         let mut args = vec!["import", "grids", path(&f)];
         args.extend(extra);
         let message = env.err(&args).await;
-        assert!(message.contains(name), "{name}: message does not name the file: {message}");
-        assert!(message.contains(expected), "{name}: expected `{expected}` in: {message}");
+        assert!(
+            message.contains(name),
+            "{name}: message does not name the file: {message}"
+        );
+        assert!(
+            message.contains(expected),
+            "{name}: expected `{expected}` in: {message}"
+        );
         assert!(message.contains("nothing was changed"), "{message}");
         assert_eq!(env.snapshot().await, before, "{name} changed the database");
     }
 
     // A huge file is refused before it is read.
     let big = env.file("big.geojson", &" ".repeat(2048));
-    let message = env.err(&["import", "grids", path(&big), "--max-bytes", "1024"]).await;
-    assert!(message.contains("big.geojson: the file is 2048 bytes, over the limit of 1024"), "{message}");
+    let message = env
+        .err(&["import", "grids", path(&big), "--max-bytes", "1024"])
+        .await;
+    assert!(
+        message.contains("big.geojson: the file is 2048 bytes, over the limit of 1024"),
+        "{message}"
+    );
     assert_eq!(env.snapshot().await, before);
 }
 
@@ -244,24 +287,87 @@ async fn bad_csv_rows_name_the_file_line_and_field() {
     env.with_regions().await;
     let before = env.snapshot().await;
     let cases = [
-        ("regions", "regions2.csv", "code,name\n440305002,桃源街道\n44030500X,坏\n", "regions2.csv: line 3: field `code`: `44030500X`"),
-        ("regions", "orphan.csv", "code,name\n440399001,孤儿街道\n", "orphan.csv: line 2: field `code`: parent region 440399 does not exist"),
-        ("units", "units.csv", "code,name,kind,region\nCGJ,城管局,department,440305\nXX,某单位,ministry,440305\n", "units.csv: line 3: field `kind`: unknown unit kind `ministry`"),
-        ("units", "units2.csv", "code,name,kind,region\nCGJ,城管局,department,440306\n", "units2.csv: line 2: field `region`: region 440306 does not exist"),
-        ("units", "header.csv", "code,name\nCGJ,城管局\n", "header.csv: line 1: missing column(s): kind, region"),
-        ("units", "ragged.csv", "code,name,kind,region\nCGJ,城管局,department\n", "ragged.csv: line 2: malformed row"),
-        ("responsibility", "rules.csv", "line,category,region,condition,basis,primary,co_handlers,note\n1,01,440305,,sideways,CGJ,,\n", "rules.csv: line 2: field `basis`: unknown basis `sideways`"),
-        ("responsibility", "rules2.csv", "line,category,region,condition,basis,primary,co_handlers,note\n1,01,440305,,owner,NOBODY,,\n", "rules2.csv: line 2: field `category`: category 01 is not in the catalogue"),
-        ("catalogue", "cat.csv", "code,zh,en,kind,priority\n01,市政,Municipal,component,normal\n01001,井盖,Cover,component,normal\n", "cat.csv: line 3: field `urgent_accept`: is required"),
-        ("calendar", "cal.toml", "[[year]]\nyear = 2027\nholidays = [{ name = \"春节\", from = \"2027-02-30\", to = \"2027-02-10\" }]\n", "field `year 2027 holiday 1 (春节).from`"),
-        ("catalogue", "cat.toml", "[[category]]\ncode = \"01\"\nzh = \"x\"\nen = \"x\"\nkind = \"component\"\nbogus = 1\n", "cat.toml: line 6"),
-        ("catalogue", "cat2.toml", "[[category]]\ncode = \"01\"\nzh = \"x\"\nen = \"x\"\nkind = \"component\"\n\n[[category]]\ncode = \"01001\"\nzh = \"y\"\nen = \"y\"\ndeadlines = \"nope\"\n", "cat2.toml: line 8: field `category 01001: deadlines`: no profile named `nope`"),
+        (
+            "regions",
+            "regions2.csv",
+            "code,name\n440305002,桃源街道\n44030500X,坏\n",
+            "regions2.csv: line 3: field `code`: `44030500X`",
+        ),
+        (
+            "regions",
+            "orphan.csv",
+            "code,name\n440399001,孤儿街道\n",
+            "orphan.csv: line 2: field `code`: parent region 440399 does not exist",
+        ),
+        (
+            "units",
+            "units.csv",
+            "code,name,kind,region\nCGJ,城管局,department,440305\nXX,某单位,ministry,440305\n",
+            "units.csv: line 3: field `kind`: unknown unit kind `ministry`",
+        ),
+        (
+            "units",
+            "units2.csv",
+            "code,name,kind,region\nCGJ,城管局,department,440306\n",
+            "units2.csv: line 2: field `region`: region 440306 does not exist",
+        ),
+        (
+            "units",
+            "header.csv",
+            "code,name\nCGJ,城管局\n",
+            "header.csv: line 1: missing column(s): kind, region",
+        ),
+        (
+            "units",
+            "ragged.csv",
+            "code,name,kind,region\nCGJ,城管局,department\n",
+            "ragged.csv: line 2: malformed row",
+        ),
+        (
+            "responsibility",
+            "rules.csv",
+            "line,category,region,condition,basis,primary,co_handlers,note\n1,01,440305,,sideways,CGJ,,\n",
+            "rules.csv: line 2: field `basis`: unknown basis `sideways`",
+        ),
+        (
+            "responsibility",
+            "rules2.csv",
+            "line,category,region,condition,basis,primary,co_handlers,note\n1,01,440305,,owner,NOBODY,,\n",
+            "rules2.csv: line 2: field `category`: category 01 is not in the catalogue",
+        ),
+        (
+            "catalogue",
+            "cat.csv",
+            "code,zh,en,kind,priority\n01,市政,Municipal,component,normal\n01001,井盖,Cover,component,normal\n",
+            "cat.csv: line 3: field `urgent_accept`: is required",
+        ),
+        (
+            "calendar",
+            "cal.toml",
+            "[[year]]\nyear = 2027\nholidays = [{ name = \"春节\", from = \"2027-02-30\", to = \"2027-02-10\" }]\n",
+            "field `year 2027 holiday 1 (春节).from`",
+        ),
+        (
+            "catalogue",
+            "cat.toml",
+            "[[category]]\ncode = \"01\"\nzh = \"x\"\nen = \"x\"\nkind = \"component\"\nbogus = 1\n",
+            "cat.toml: line 6",
+        ),
+        (
+            "catalogue",
+            "cat2.toml",
+            "[[category]]\ncode = \"01\"\nzh = \"x\"\nen = \"x\"\nkind = \"component\"\n\n[[category]]\ncode = \"01001\"\nzh = \"y\"\nen = \"y\"\ndeadlines = \"nope\"\n",
+            "cat2.toml: line 8: field `category 01001: deadlines`: no profile named `nope`",
+        ),
         ("units", "empty.csv", "", "empty.csv: the file is empty"),
     ];
     for (what, name, contents, expected) in cases {
         let f = env.file(name, contents);
         let message = env.err(&["import", what, path(&f)]).await;
-        assert!(message.contains(expected), "{name}: expected `{expected}` in: {message}");
+        assert!(
+            message.contains(expected),
+            "{name}: expected `{expected}` in: {message}"
+        );
         assert_eq!(env.snapshot().await, before, "{name} changed the database");
     }
 }
@@ -273,17 +379,36 @@ async fn demo_is_a_believable_seeded_territory() {
     assert!(out.contains("demo territory created"), "{out}");
     // At least 2 streets and 6 communities, 60 grids tiling them without gaps or overlaps.
     let regions = env.ok(&["export", "regions"]).await;
-    let streets = regions.lines().filter(|l| l.split(',').next().is_some_and(|c| c.len() == 9)).count();
-    let communities = regions.lines().filter(|l| l.split(',').next().is_some_and(|c| c.len() == 12)).count();
+    let streets = regions
+        .lines()
+        .filter(|l| l.split(',').next().is_some_and(|c| c.len() == 9))
+        .count();
+    let communities = regions
+        .lines()
+        .filter(|l| l.split(',').next().is_some_and(|c| c.len() == 12))
+        .count();
     assert!(streets >= 2 && communities >= 6, "{regions}");
-    let grids: serde_json::Value = serde_json::from_str(&env.ok(&["export", "grids"]).await).expect("json");
+    let grids: serde_json::Value =
+        serde_json::from_str(&env.ok(&["export", "grids"]).await).expect("json");
     assert!(grids["features"].as_array().expect("features").len() >= 60);
-    assert!(env.ok(&["grids", "check"]).await.contains("0 overlap(s), 0 gap(s)"));
+    assert!(
+        env.ok(&["grids", "check"])
+            .await
+            .contains("0 overlap(s), 0 gap(s)")
+    );
     // Staff for every role, grid workers on beats.
     let users = env.ok(&["user", "list"]).await;
     for role in [
-        "resident", "grid_worker", "call_taker", "dispatcher", "shift_leader", "department_handler",
-        "community_admin", "street_leader", "supervisor", "system_admin",
+        "resident",
+        "grid_worker",
+        "call_taker",
+        "dispatcher",
+        "shift_leader",
+        "department_handler",
+        "community_admin",
+        "street_leader",
+        "supervisor",
+        "system_admin",
     ] {
         if role == "resident" {
             continue; // residents report without staff accounts
@@ -301,7 +426,11 @@ async fn demo_is_a_believable_seeded_territory() {
     other.ok(&["demo", "--seed", "8"]).await;
     assert_eq!(everything(&env).await, everything(&same).await);
     assert_ne!(everything(&env).await, everything(&other).await);
-    let names = |u: &str| u.lines().map(|l| l.split('\t').nth(1).unwrap_or("").to_owned()).collect::<Vec<_>>();
+    let names = |u: &str| {
+        u.lines()
+            .map(|l| l.split('\t').nth(1).unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(names(&users), names(&same.ok(&["user", "list"]).await));
 }
 
@@ -317,23 +446,38 @@ async fn everything(e: &Env) -> String {
 async fn locate_reads_points_and_answers_a_line_each() {
     let env = Env::new();
     env.ok(&["demo"]).await;
-    let grids: serde_json::Value = serde_json::from_str(&env.ok(&["export", "grids"]).await).expect("json");
+    let grids: serde_json::Value =
+        serde_json::from_str(&env.ok(&["export", "grids"]).await).expect("json");
     // A vertex shared by four grids resolves to the smallest code, every time.
     let first = &grids["features"][0];
-    let ring = first["geometry"]["coordinates"][0][0].as_array().expect("ring");
+    let ring = first["geometry"]["coordinates"][0][0]
+        .as_array()
+        .expect("ring");
     let corner = &ring[6]; // the cell's top-right lattice vertex, shared with three neighbours
-    let (lon, lat) = (corner[0].as_f64().expect("lon"), corner[1].as_f64().expect("lat"));
+    let (lon, lat) = (
+        corner[0].as_f64().expect("lon"),
+        corner[1].as_f64().expect("lat"),
+    );
     let input = format!("lon,lat\n{lon},{lat}\n{lon},{lat}\n0,0\n");
-    let (_, out) = env.run_with_input(&["locate"], &input).await.expect("locate");
+    let (_, out) = env
+        .run_with_input(&["locate"], &input)
+        .await
+        .expect("locate");
     let lines: Vec<&str> = out.split('\n').collect();
     assert_eq!(lines.len(), 4, "{out:?}");
-    assert_eq!(lines[0], first["properties"]["code"].as_str().expect("code"));
+    assert_eq!(
+        lines[0],
+        first["properties"]["code"].as_str().expect("code")
+    );
     assert_eq!(lines[0], lines[1]);
     assert_eq!(lines[2], "", "a point in no grid gives an empty line");
 
     // GCJ-02 input is converted before lookup.
     let (glon, glat) = civicgrid_domain::geometry::crs::Crs::Gcj02.from_wgs84(113.92, 22.52);
-    let (_, wgs) = env.run_with_input(&["locate"], "113.92,22.52\n").await.expect("locate");
+    let (_, wgs) = env
+        .run_with_input(&["locate"], "113.92,22.52\n")
+        .await
+        .expect("locate");
     let (_, gcj) = env
         .run_with_input(&["locate", "--crs", "gcj02"], &format!("{glon},{glat}\n"))
         .await
@@ -341,10 +485,18 @@ async fn locate_reads_points_and_answers_a_line_each() {
     assert_eq!(wgs, gcj);
     assert!(!wgs.trim().is_empty());
 
-    let bad = env.run_with_input(&["locate"], "113.9,22.5\n113.9;22.5\n200,22\n").await;
+    let bad = env
+        .run_with_input(&["locate"], "113.9,22.5\n113.9;22.5\n200,22\n")
+        .await;
     let message = bad.expect_err("bad input").to_string();
-    assert!(message.contains("standard input: line 2: `113.9;22.5` is not `lon,lat`"), "{message}");
-    assert!(message.contains("standard input: line 3, column 1: field `lon`: `200` is not a longitude"), "{message}");
+    assert!(
+        message.contains("standard input: line 2: `113.9;22.5` is not `lon,lat`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("standard input: line 3, column 1: field `lon`: `200` is not a longitude"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -368,16 +520,31 @@ async fn catalogue_calendar_and_list_round_trip_through_their_files() {
         env.ok(&["import", what, path(&f)]).await;
     }
     assert_eq!(env.ok(&["export", "catalogue"]).await, toml);
-    assert_eq!(env.ok(&["export", "catalogue", "--format", "csv"]).await, csv);
+    assert_eq!(
+        env.ok(&["export", "catalogue", "--format", "csv"]).await,
+        csv
+    );
     assert_eq!(env.ok(&["export", "calendar"]).await, calendar);
     assert_eq!(env.ok(&["export", "responsibility"]).await, rules);
     // The stored calendar carries 2026's Spring Festival with its make-up Saturdays.
     let due = env
-        .ok(&["deadline", "--start", "2026-02-13T16:30:00+08:00", "--limit", "2h working_hours"])
+        .ok(&[
+            "deadline",
+            "--start",
+            "2026-02-13T16:30:00+08:00",
+            "--limit",
+            "2h working_hours",
+        ])
         .await;
     assert_eq!(due.trim(), "2026-02-14T09:30:00+08:00[Asia/Shanghai]");
     let due = env
-        .ok(&["deadline", "--start", "2026-02-14T17:00:00+08:00", "--limit", "1h working_hours"])
+        .ok(&[
+            "deadline",
+            "--start",
+            "2026-02-14T17:00:00+08:00",
+            "--limit",
+            "1h working_hours",
+        ])
         .await;
     assert_eq!(due.trim(), "2026-02-24T09:00:00+08:00[Asia/Shanghai]");
 }
@@ -387,15 +554,32 @@ async fn routing_follows_owner_and_locality_order_with_fallback() {
     let env = Env::new();
     env.ok(&["demo"]).await;
     let grid = "440305001001001";
-    let out = env.ok(&["route", "--category", "01006", "--grid", grid]).await;
-    assert!(out.starts_with("primary: RQJT"), "gas manhole covers go to their owner: {out}");
+    let out = env
+        .ok(&["route", "--category", "01006", "--grid", grid])
+        .await;
+    assert!(
+        out.starts_with("primary: RQJT"),
+        "gas manhole covers go to their owner: {out}"
+    );
     assert!(out.contains("co-handler: YJJ"), "{out}");
-    let out = env.ok(&["route", "--category", "08004", "--grid", grid]).await;
-    assert!(out.starts_with("primary: ST001 "), "parking is the street's (locality first): {out}");
-    let out = env.ok(&["route", "--category", "12002", "--grid", grid]).await;
-    assert!(out.starts_with("primary: ST001-C001 "), "no rule: falls back to the community: {out}");
+    let out = env
+        .ok(&["route", "--category", "08004", "--grid", grid])
+        .await;
+    assert!(
+        out.starts_with("primary: ST001 "),
+        "parking is the street's (locality first): {out}"
+    );
+    let out = env
+        .ok(&["route", "--category", "12002", "--grid", grid])
+        .await;
+    assert!(
+        out.starts_with("primary: ST001-C001 "),
+        "no rule: falls back to the community: {out}"
+    );
     assert!(out.contains("兜底"), "{out}");
-    let err = env.err(&["route", "--category", "99001", "--grid", grid]).await;
+    let err = env
+        .err(&["route", "--category", "99001", "--grid", grid])
+        .await;
     assert!(err.contains("category 99001"), "{err}");
 }
 
@@ -405,64 +589,154 @@ async fn accounts_and_api_keys() {
     env.ok(&["demo"]).await;
     let (_, out) = env
         .run_with_input(
-            &["user", "add", "zhao.gw", "--name", "赵网格", "--role", "grid_worker", "--scope", "region:440305001001", "--password-stdin"],
+            &[
+                "user",
+                "add",
+                "zhao.gw",
+                "--name",
+                "赵网格",
+                "--role",
+                "grid_worker",
+                "--scope",
+                "region:440305001001",
+                "--password-stdin",
+            ],
             "a long enough passphrase\n",
         )
         .await
         .expect("user add");
-    assert!(out.contains("created user zhao.gw") && !out.contains("password"), "{out}");
-    assert!(env.ok(&["user", "list"]).await.contains("zhao.gw\t赵网格\tgrid_worker@region:440305001001"));
+    assert!(
+        out.contains("created user zhao.gw") && !out.contains("password"),
+        "{out}"
+    );
+    assert!(
+        env.ok(&["user", "list"])
+            .await
+            .contains("zhao.gw\t赵网格\tgrid_worker@region:440305001001")
+    );
     let before = env.snapshot().await;
     for (args, expected) in [
-        (vec!["user", "add", "zhao.gw", "--name", "x", "--role", "grid_worker", "--scope", "region:440305"], "already exists"),
-        (vec!["user", "add", "qian", "--name", "x", "--role", "emperor", "--scope", "region:440305"], "role `emperor` does not exist"),
-        (vec!["user", "add", "sun", "--name", "x", "--role", "dispatcher", "--scope", "region:440399"], "scope region:440399 does not exist"),
-        (vec!["user", "add", "li", "--name", "x", "--role", "dispatcher", "--scope", "everywhere"], "is not a scope"),
+        (
+            vec![
+                "user",
+                "add",
+                "zhao.gw",
+                "--name",
+                "x",
+                "--role",
+                "grid_worker",
+                "--scope",
+                "region:440305",
+            ],
+            "already exists",
+        ),
+        (
+            vec![
+                "user",
+                "add",
+                "qian",
+                "--name",
+                "x",
+                "--role",
+                "emperor",
+                "--scope",
+                "region:440305",
+            ],
+            "role `emperor` does not exist",
+        ),
+        (
+            vec![
+                "user",
+                "add",
+                "sun",
+                "--name",
+                "x",
+                "--role",
+                "dispatcher",
+                "--scope",
+                "region:440399",
+            ],
+            "scope region:440399 does not exist",
+        ),
+        (
+            vec![
+                "user",
+                "add",
+                "li",
+                "--name",
+                "x",
+                "--role",
+                "dispatcher",
+                "--scope",
+                "everywhere",
+            ],
+            "is not a scope",
+        ),
     ] {
         let message = env.err(&args).await;
         assert!(message.contains(expected), "{args:?}: {message}");
         assert_eq!(env.snapshot().await, before);
     }
-    let key = env.ok(&["apikey", "create", "--name", "12345 hotline"]).await;
+    let key = env
+        .ok(&["apikey", "create", "--name", "12345 hotline"])
+        .await;
     let key = key.trim();
     assert!(key.starts_with("cg_") && key.len() == 51, "{key}");
     let again = env.ok(&["apikey", "create", "--name", "other"]).await;
     assert_ne!(again.trim(), key);
-    assert!(env.err(&["apikey", "create", "--name", "12345 hotline"]).await.contains("already exists"));
+    assert!(
+        env.err(&["apikey", "create", "--name", "12345 hotline"])
+            .await
+            .contains("already exists")
+    );
 }
 
 #[tokio::test]
 async fn the_same_commands_run_on_postgresql() {
-    let Ok(base) = std::env::var("CIVICGRID_TEST_POSTGRES").or_else(|_| Ok::<_, ()>("postgres://postgres@127.0.0.1:5432/test".into())) else {
+    let Ok(base) = std::env::var("CIVICGRID_TEST_POSTGRES")
+        .or_else(|_| Ok::<_, ()>("postgres://postgres@127.0.0.1:5432/test".into()))
+    else {
         return;
     };
     let id = uuid::Uuid::now_v7().simple().to_string();
     let schema = format!("t_cli_{}", &id[id.len() - 8..]);
-    let repo = match civicgrid_store::postgres::PgRepository::connect_in_schema(&base, &schema).await {
-        Ok(r) => r,
-        Err(e) => {
-            let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
-                && !std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(may_skip, "PostgreSQL at {base} is unreachable: {e}");
-            eprintln!("SKIPPING the PostgreSQL CLI test: {e}");
-            return;
-        }
-    };
+    let repo =
+        match civicgrid_store::postgres::PgRepository::connect_in_schema(&base, &schema).await {
+            Ok(r) => r,
+            Err(e) => {
+                let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+                    && !std::env::var("CI").is_ok_and(|v| v == "true");
+                assert!(may_skip, "PostgreSQL at {base} is unreachable: {e}");
+                eprintln!("SKIPPING the PostgreSQL CLI test: {e}");
+                return;
+            }
+        };
     let sep = if base.contains('?') { '&' } else { '?' };
     let env = Env {
         dir: tempfile::tempdir().expect("dir"),
         db: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
     };
     env.ok(&["demo", "--seed", "3"]).await;
-    assert!(env.ok(&["grids", "check"]).await.contains("0 overlap(s), 0 gap(s)"));
+    assert!(
+        env.ok(&["grids", "check"])
+            .await
+            .contains("0 overlap(s), 0 gap(s)")
+    );
     let sqlite = Env::new();
     sqlite.ok(&["demo", "--seed", "3"]).await;
-    assert_eq!(env.ok(&["export", "grids"]).await, sqlite.ok(&["export", "grids"]).await);
+    assert_eq!(
+        env.ok(&["export", "grids"]).await,
+        sqlite.ok(&["export", "grids"]).await
+    );
     assert_eq!(
         env.ok(&["export", "catalogue", "--format", "csv"]).await,
         sqlite.ok(&["export", "catalogue", "--format", "csv"]).await
     );
     let bad = env.file("bad.csv", "code,name\n440305009,x\n44030X,y\n");
-    assert!(env.err(&["import", "regions", path(&bad)]).await.contains("bad.csv: line 3"));
+    assert!(
+        env.err(&["import", "regions", path(&bad)])
+            .await
+            .contains("bad.csv: line 3")
+    );
     repo.drop_schema(&schema).await.expect("drop");
 }

@@ -237,11 +237,7 @@ fn remaining_time_counts_only_working_time() {
     );
     // Wall-clock for urgent hours.
     assert_eq!(
-        cal.remaining(
-            at(2026, 2, 23, 9, 0),
-            deadline,
-            ClockType::UrgentHours
-        ),
+        cal.remaining(at(2026, 2, 23, 9, 0), deadline, ClockType::UrgentHours),
         SignedDuration::from_hours(24)
     );
 }
@@ -318,9 +314,14 @@ fn time_limits_parse_and_print() {
         );
     }
     assert!(TimeLimit::parse(ClockType::CalendarDays, "2h").is_err());
-    assert_eq!("3d 工作日".parse::<TimeLimit>(), Ok(limit(ClockType::WorkingDays, 3)));
     assert_eq!(
-        "1h30min working_hours".parse::<TimeLimit>().map(|l| l.to_string()),
+        "3d 工作日".parse::<TimeLimit>(),
+        Ok(limit(ClockType::WorkingDays, 3))
+    );
+    assert_eq!(
+        "1h30min working_hours"
+            .parse::<TimeLimit>()
+            .map(|l| l.to_string()),
         Ok("1h30min working_hours".to_owned())
     );
     assert!("2h".parse::<TimeLimit>().is_err());
@@ -328,7 +329,10 @@ fn time_limits_parse_and_print() {
     assert_eq!("工作日".parse::<ClockType>(), Ok(ClockType::WorkingDays));
     assert!("weeks".parse::<ClockType>().is_err());
     assert_eq!(
-        "08:30-12:00".parse::<WorkingWindow>().expect("parses").to_string(),
+        "08:30-12:00"
+            .parse::<WorkingWindow>()
+            .expect("parses")
+            .to_string(),
         "08:30-12:00"
     );
 }

@@ -67,12 +67,11 @@ fn overlaps(region: &RegionCode, siblings: &[&Grid], min_area_m2: f64) -> Vec<Ov
         .iter()
         .enumerate()
         .filter_map(|(i, g)| {
-            g.geometry
-                .bounding_rect()
-                .map(|r| {
-                    let corners: ([f64; 2], [f64; 2]) = ([r.min().x, r.min().y], [r.max().x, r.max().y]);
-                    GeomWithData::new(Rectangle::from_corners(corners.0, corners.1), i)
-                })
+            g.geometry.bounding_rect().map(|r| {
+                let corners: ([f64; 2], [f64; 2]) =
+                    ([r.min().x, r.min().y], [r.max().x, r.max().y]);
+                GeomWithData::new(Rectangle::from_corners(corners.0, corners.1), i)
+            })
         })
         .collect();
     let tree = RTree::bulk_load(entries.clone());
@@ -126,7 +125,9 @@ fn area_m2(mp: &MultiPolygon<f64>) -> f64 {
 }
 
 fn inside_point(mp: &MultiPolygon<f64>) -> (f64, f64) {
-    mp.interior_point().map(|p| p.x_y()).unwrap_or((f64::NAN, f64::NAN))
+    mp.interior_point()
+        .map(|p| p.x_y())
+        .unwrap_or((f64::NAN, f64::NAN))
 }
 
 #[cfg(test)]
@@ -181,7 +182,11 @@ mod tests {
         }
         grids.push(grid("X", R, rect(x, y, x + d / 2.0, y + d)));
         // A grid of another region overlapping freely is not a sibling.
-        grids.push(grid("Other", "440305001002", rect(x, y, x + 3.0 * d, y + 3.0 * d)));
+        grids.push(grid(
+            "Other",
+            "440305001002",
+            rect(x, y, x + 3.0 * d, y + 3.0 * d),
+        ));
         let report = check_coverage(&grids, 1.0);
         assert_eq!(report.gaps.len(), 1, "{report:?}");
         let cell_m2 = report.gaps[0].area_m2;

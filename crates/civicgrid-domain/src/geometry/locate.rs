@@ -9,9 +9,9 @@
 //! point on the edge two grids share therefore always goes to the smaller code.
 
 use geo::{Coord, MultiPolygon};
+use robust::{Coord as RCoord, orient2d};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
-use robust::{Coord as RCoord, orient2d};
 
 use crate::territory::GridCode;
 
@@ -214,7 +214,13 @@ mod tests {
     fn holes_and_multipolygons() {
         let donut = MultiPolygon::new(vec![
             Polygon::new(
-                LineString::from(vec![(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)]),
+                LineString::from(vec![
+                    (0.0, 0.0),
+                    (4.0, 0.0),
+                    (4.0, 4.0),
+                    (0.0, 4.0),
+                    (0.0, 0.0),
+                ]),
                 vec![LineString::from(vec![
                     (1.0, 1.0),
                     (3.0, 1.0),
@@ -230,7 +236,11 @@ mod tests {
         let (d, i) = (code("D"), code("I"));
         let index = GridIndex::new([(&d, &donut), (&i, &inner)]);
         assert_eq!(index.locate(0.5, 0.5), Some(&d));
-        assert_eq!(index.locate(1.2, 1.2), Some(&i), "in the hole, inside the inner grid");
+        assert_eq!(
+            index.locate(1.2, 1.2),
+            Some(&i),
+            "in the hole, inside the inner grid"
+        );
         // Inside the island: interior of both D (island) and I; D < I.
         assert_eq!(index.locate(2.0, 2.0), Some(&d));
         // On the hole's edge: boundary of D and of I; D is smaller.
@@ -256,7 +266,10 @@ mod tests {
                 .enumerate()
                 .map(|(i, r)| {
                     let t = i as f64 / n * std::f64::consts::TAU;
-                    ((r * t.cos() * 8.0).round() / 8.0, (r * t.sin() * 8.0).round() / 8.0)
+                    (
+                        (r * t.cos() * 8.0).round() / 8.0,
+                        (r * t.sin() * 8.0).round() / 8.0,
+                    )
                 })
                 .collect();
             Polygon::new(LineString::from(pts), vec![])

@@ -18,18 +18,37 @@ pub struct RawPolygon {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RepairNote {
-    RemovedRepeatedPoints { polygon: usize, ring: usize, count: usize },
-    ClosedRing { polygon: usize, ring: usize },
-    DroppedDegenerateRing { polygon: usize, ring: usize, distinct_points: usize },
-    DroppedPolygonWithoutExterior { polygon: usize },
+    RemovedRepeatedPoints {
+        polygon: usize,
+        ring: usize,
+        count: usize,
+    },
+    ClosedRing {
+        polygon: usize,
+        ring: usize,
+    },
+    DroppedDegenerateRing {
+        polygon: usize,
+        ring: usize,
+        distinct_points: usize,
+    },
+    DroppedPolygonWithoutExterior {
+        polygon: usize,
+    },
     /// Self-intersections or overlapping parts were resolved; the text says what was wrong.
-    MadeValid { problem: String },
+    MadeValid {
+        problem: String,
+    },
 }
 
 impl fmt::Display for RepairNote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RepairNote::RemovedRepeatedPoints { polygon, ring, count } => write!(
+            RepairNote::RemovedRepeatedPoints {
+                polygon,
+                ring,
+                count,
+            } => write!(
                 f,
                 "removed {count} repeated point(s) from polygon {polygon} ring {ring}"
             ),
@@ -78,10 +97,9 @@ pub fn repair(polygons: &[RawPolygon]) -> Result<Repaired, RejectReason> {
     let mut notes = Vec::new();
     for p in polygons {
         for ring in &p.rings {
-            if let Some(&[lon, lat]) = ring
-                .iter()
-                .find(|[x, y]| !(x.is_finite() && y.is_finite() && x.abs() <= 180.0 && y.abs() <= 90.0))
-            {
+            if let Some(&[lon, lat]) = ring.iter().find(|[x, y]| {
+                !(x.is_finite() && y.is_finite() && x.abs() <= 180.0 && y.abs() <= 90.0)
+            }) {
                 return Err(RejectReason::NotWgs84 { lon, lat });
             }
         }
@@ -173,19 +191,24 @@ fn canonical(mp: MultiPolygon<f64>) -> MultiPolygon<f64> {
         }
         LineString::new(pts)
     }
-    let key = |p: &Polygon<f64>| p.exterior().0.first().map(|c| (c.x, c.y)).unwrap_or((0.0, 0.0));
-    let mut polygons: Vec<Polygon<f64>> = mp
-        .0
-        .iter()
-        .map(|p| {
-            let mut holes: Vec<LineString<f64>> = p.interiors().iter().map(ring).collect();
-            holes.sort_by(|a, b| {
-                let (ka, kb) = (a.0[0], b.0[0]);
-                ka.x.total_cmp(&kb.x).then(ka.y.total_cmp(&kb.y))
-            });
-            Polygon::new(ring(p.exterior()), holes)
-        })
-        .collect();
+    let key = |p: &Polygon<f64>| {
+        p.exterior()
+            .0
+            .first()
+            .map(|c| (c.x, c.y))
+            .unwrap_or((0.0, 0.0))
+    };
+    let mut polygons: Vec<Polygon<f64>> =
+        mp.0.iter()
+            .map(|p| {
+                let mut holes: Vec<LineString<f64>> = p.interiors().iter().map(ring).collect();
+                holes.sort_by(|a, b| {
+                    let (ka, kb) = (a.0[0], b.0[0]);
+                    ka.x.total_cmp(&kb.x).then(ka.y.total_cmp(&kb.y))
+                });
+                Polygon::new(ring(p.exterior()), holes)
+            })
+            .collect();
     polygons.sort_by(|a, b| {
         let (ka, kb) = (key(a), key(b));
         ka.0.total_cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
@@ -242,7 +265,13 @@ mod tests {
     use super::*;
 
     fn square(x0: f64, y0: f64, s: f64) -> Vec<[f64; 2]> {
-        vec![[x0, y0], [x0 + s, y0], [x0 + s, y0 + s], [x0, y0 + s], [x0, y0]]
+        vec![
+            [x0, y0],
+            [x0 + s, y0],
+            [x0 + s, y0 + s],
+            [x0, y0 + s],
+            [x0, y0],
+        ]
     }
 
     #[test]
@@ -271,7 +300,10 @@ mod tests {
             ring: 0,
             count: 2
         }));
-        assert!(r.notes.contains(&RepairNote::ClosedRing { polygon: 0, ring: 0 }));
+        assert!(r.notes.contains(&RepairNote::ClosedRing {
+            polygon: 0,
+            ring: 0
+        }));
         assert!(r.geometry.is_valid());
     }
 
@@ -287,7 +319,13 @@ mod tests {
         // The same input repairs to the same output every time.
         for _ in 0..20 {
             let again = repair(&[RawPolygon {
-                rings: vec![vec![[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]],
+                rings: vec![vec![
+                    [0.0, 0.0],
+                    [1.0, 1.0],
+                    [1.0, 0.0],
+                    [0.0, 1.0],
+                    [0.0, 0.0],
+                ]],
             }])
             .expect("repaired");
             assert_eq!(again.geometry, r.geometry);
@@ -314,9 +352,10 @@ mod tests {
             ring: 1,
             distinct_points: 2
         }));
-        assert!(r
-            .notes
-            .contains(&RepairNote::DroppedPolygonWithoutExterior { polygon: 1 }));
+        assert!(
+            r.notes
+                .contains(&RepairNote::DroppedPolygonWithoutExterior { polygon: 1 })
+        );
         assert_eq!(r.geometry.0.len(), 1);
     }
 

@@ -77,11 +77,12 @@ fn line_of(text: &str, needle: &str) -> Option<u64> {
 fn table(limits: &BTreeMap<String, StageLimits>) -> Result<DeadlineTable, (String, String)> {
     let mut out = DeadlineTable::new();
     for (priority, stages) in limits {
-        let p: Priority = priority
-            .parse()
-            .map_err(|e: civicgrid_domain::catalogue::CatalogueError| {
-                (format!("deadlines.{priority}"), e.to_string())
-            })?;
+        let p: Priority =
+            priority
+                .parse()
+                .map_err(|e: civicgrid_domain::catalogue::CatalogueError| {
+                    (format!("deadlines.{priority}"), e.to_string())
+                })?;
         let mut row = BTreeMap::new();
         for (stage, text) in [
             (Stage::Accept, &stages.accept),
@@ -89,9 +90,11 @@ fn table(limits: &BTreeMap<String, StageLimits>) -> Result<DeadlineTable, (Strin
             (Stage::Handle, &stages.handle),
             (Stage::Verify, &stages.verify),
         ] {
-            let limit: TimeLimit = text.parse().map_err(|e: civicgrid_domain::calendar::CalendarError| {
-                (format!("deadlines.{priority}.{stage}"), e.to_string())
-            })?;
+            let limit: TimeLimit =
+                text.parse()
+                    .map_err(|e: civicgrid_domain::calendar::CalendarError| {
+                        (format!("deadlines.{priority}.{stage}"), e.to_string())
+                    })?;
             row.insert(stage, limit);
         }
         out.insert(p, row);
@@ -110,7 +113,8 @@ fn stage_limits(row: &BTreeMap<Stage, TimeLimit>) -> Option<StageLimits> {
 }
 
 pub fn read_toml(file: &str, text: &str) -> Result<Catalogue, Vec<InputError>> {
-    let parsed: CatalogueFile = toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
+    let parsed: CatalogueFile =
+        toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
     let mut profiles = BTreeMap::new();
     for (name, limits) in &parsed.profiles {
         let t = table(limits).map_err(|(field, m)| {
@@ -119,7 +123,10 @@ pub fn read_toml(file: &str, text: &str) -> Result<Catalogue, Vec<InputError>> {
                 location: line_of(text, &format!("[profiles.{name}]"))
                     .map(|line| Location::Line { line, column: None })
                     .unwrap_or(Location::File),
-                field: Some(format!("profiles.{name}.{}", field.trim_start_matches("deadlines."))),
+                field: Some(format!(
+                    "profiles.{name}.{}",
+                    field.trim_start_matches("deadlines.")
+                )),
                 message: m,
             }]
         })?;
@@ -161,10 +168,13 @@ fn resolve_entry(
     profiles: &BTreeMap<String, DeadlineTable>,
     majors: &BTreeMap<String, (CategoryKind, Priority, DeadlineTable)>,
 ) -> Result<(Category, DeadlineTable), (String, String)> {
-    let code: CategoryCode = entry
-        .code
-        .parse()
-        .map_err(|e: civicgrid_domain::catalogue::CatalogueError| ("code".to_owned(), e.to_string()))?;
+    let code: CategoryCode =
+        entry
+            .code
+            .parse()
+            .map_err(|e: civicgrid_domain::catalogue::CatalogueError| {
+                ("code".to_owned(), e.to_string())
+            })?;
     let inherited = if code.is_major() {
         None
     } else {
@@ -176,12 +186,20 @@ fn resolve_entry(
         })?)
     };
     let kind = match (&entry.kind, inherited) {
-        (Some(k), _) => k.parse().map_err(|e: civicgrid_domain::catalogue::CatalogueError| ("kind".to_owned(), e.to_string()))?,
+        (Some(k), _) => k
+            .parse()
+            .map_err(|e: civicgrid_domain::catalogue::CatalogueError| {
+                ("kind".to_owned(), e.to_string())
+            })?,
         (None, Some((k, _, _))) => *k,
         (None, None) => return Err(("kind".into(), "a major category needs a kind".into())),
     };
     let default_priority = match (&entry.priority, inherited) {
-        (Some(p), _) => p.parse().map_err(|e: civicgrid_domain::catalogue::CatalogueError| ("priority".to_owned(), e.to_string()))?,
+        (Some(p), _) => p
+            .parse()
+            .map_err(|e: civicgrid_domain::catalogue::CatalogueError| {
+                ("priority".to_owned(), e.to_string())
+            })?,
         (None, Some((_, p, _))) => *p,
         (None, None) => Priority::Normal,
     };
@@ -197,9 +215,10 @@ fn resolve_entry(
     for (i, a) in entry.attribute.iter().enumerate() {
         attributes.push(AttributeDef {
             code: a.code.clone(),
-            datatype: a.datatype.parse::<AttributeType>().map_err(|e| {
-                (format!("attribute {}.datatype", a.code), e.to_string())
-            })?,
+            datatype: a
+                .datatype
+                .parse::<AttributeType>()
+                .map_err(|e| (format!("attribute {}.datatype", a.code), e.to_string()))?,
             required: a.required,
             description: a.description.clone(),
             order: a.order.unwrap_or(u32::try_from(i).unwrap_or(0) + 1),
@@ -323,8 +342,9 @@ pub fn read_csv(file: &str, text: &str) -> Result<Catalogue, Vec<InputError>> {
         }
         let attributes = match row.opt("attributes") {
             None => vec![],
-            Some(json) => serde_json::from_str::<Vec<AttributeDef>>(json)
-                .map_err(|e| field_error("attributes", format!("not a JSON list of attributes: {e}")))?,
+            Some(json) => serde_json::from_str::<Vec<AttributeDef>>(json).map_err(|e| {
+                field_error("attributes", format!("not a JSON list of attributes: {e}"))
+            })?,
         };
         Ok(Category {
             code,

@@ -43,7 +43,8 @@ struct CalendarFile {
 /// Reads a calendar file. Settings left out keep their defaults (Asia/Shanghai, 08:30–12:00 and
 /// 13:30–17:30). Each year listed replaces that year's holidays and make-up days entirely.
 pub fn read_calendar(file: &str, text: &str) -> Result<CalendarUpdate, Vec<InputError>> {
-    let parsed: CalendarFile = toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
+    let parsed: CalendarFile =
+        toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
     let fail = |field: String, m: String| {
         vec![InputError {
             file: file.to_owned(),
@@ -65,11 +66,15 @@ pub fn read_calendar(file: &str, text: &str) -> Result<CalendarUpdate, Vec<Input
     let mut seen_years = BTreeSet::new();
     for y in &parsed.year {
         if !seen_years.insert(y.year) {
-            return Err(fail("year".into(), format!("year {} is listed twice", y.year)));
+            return Err(fail(
+                "year".into(),
+                format!("year {} is listed twice", y.year),
+            ));
         }
         let mut days = Vec::new();
         for (i, h) in y.holidays.iter().enumerate() {
-            let field = |name: &str| format!("year {} holiday {} ({}).{name}", y.year, i + 1, h.name);
+            let field =
+                |name: &str| format!("year {} holiday {} ({}).{name}", y.year, i + 1, h.name);
             let date = |name: &str, s: &str| -> Result<Date, Vec<InputError>> {
                 let d: Date = s
                     .parse()
@@ -85,7 +90,10 @@ pub fn read_calendar(file: &str, text: &str) -> Result<CalendarUpdate, Vec<Input
                 return Err(fail(field("to"), format!("{to} is before {from}")));
             }
             if from.until(to).map(|s| s.get_days()).unwrap_or(0) > 31 {
-                return Err(fail(field("to"), "a holiday longer than a month is surely a typo".into()));
+                return Err(fail(
+                    field("to"),
+                    "a holiday longer than a month is surely a typo".into(),
+                ));
             }
             let mut d = from;
             while d <= to {
@@ -134,11 +142,7 @@ pub fn write_calendar(cal: &WorkingCalendar) -> String {
                 let entries = by_year.entry(d.date.year()).or_default();
                 let extends = entries.last_mut().filter(|e| {
                     e.name == d.name
-                        && e.to
-                            .parse::<Date>()
-                            .ok()
-                            .and_then(|t| t.tomorrow().ok())
-                            == Some(d.date)
+                        && e.to.parse::<Date>().ok().and_then(|t| t.tomorrow().ok()) == Some(d.date)
                 });
                 match extends {
                     Some(e) => e.to = d.date.to_string(),
@@ -202,7 +206,10 @@ pub fn read_roles(file: &str, text: &str) -> Result<Vec<Role>, Vec<InputError>> 
     let mut codes = BTreeSet::new();
     for r in parsed.role {
         if !codes.insert(r.code.clone()) {
-            errors.push(InputError::file(file, format!("role `{}` is listed twice", r.code)));
+            errors.push(InputError::file(
+                file,
+                format!("role `{}` is listed twice", r.code),
+            ));
         }
         let mut permissions = BTreeSet::new();
         for p in &r.permissions {

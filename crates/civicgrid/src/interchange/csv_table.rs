@@ -47,7 +47,11 @@ impl Row<'_> {
             FieldError {
                 field: field.to_owned(),
                 // Most parse errors quote the value already.
-                message: if e.contains(v) { e } else { format!("`{v}`: {e}") },
+                message: if e.contains(v) {
+                    e
+                } else {
+                    format!("`{v}`: {e}")
+                },
             }
         })
     }
@@ -77,7 +81,14 @@ pub fn read<T>(
         .from_reader(text.as_bytes());
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
-        Err(e) => return Err(vec![InputError::line(file, 1, None, format!("bad header: {e}"))]),
+        Err(e) => {
+            return Err(vec![InputError::line(
+                file,
+                1,
+                None,
+                format!("bad header: {e}"),
+            )]);
+        }
     };
     let missing: Vec<&str> = required
         .iter()
@@ -99,7 +110,12 @@ pub fn read<T>(
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
-                errors.push(InputError::line(file, line, None, format!("malformed row: {e}")));
+                errors.push(InputError::line(
+                    file,
+                    line,
+                    None,
+                    format!("malformed row: {e}"),
+                ));
                 continue;
             }
         };

@@ -96,10 +96,16 @@ pub fn read_grid_features(
         }
     }
     let Some(features) = root.get("features").and_then(Value::as_array) else {
-        return Err(whole(Some("features"), "expected an array of features".into()));
+        return Err(whole(
+            Some("features"),
+            "expected an array of features".into(),
+        ));
     };
     if features.is_empty() {
-        return Err(whole(Some("features"), "the collection has no features".into()));
+        return Err(whole(
+            Some("features"),
+            "the collection has no features".into(),
+        ));
     }
     let mut out = Vec::with_capacity(features.len());
     let mut errors = Vec::new();
@@ -152,10 +158,18 @@ fn read_feature(
         "Polygon" => vec![read_polygon(coords).map_err(|m| err("geometry.coordinates", m))?],
         "MultiPolygon" => coords
             .and_then(Value::as_array)
-            .ok_or_else(|| err("geometry.coordinates", "expected an array of polygons".into()))?
+            .ok_or_else(|| {
+                err(
+                    "geometry.coordinates",
+                    "expected an array of polygons".into(),
+                )
+            })?
             .iter()
             .enumerate()
-            .map(|(i, p)| read_polygon(Some(p)).map_err(|m| err("geometry.coordinates", format!("polygon {i}: {m}"))))
+            .map(|(i, p)| {
+                read_polygon(Some(p))
+                    .map_err(|m| err("geometry.coordinates", format!("polygon {i}: {m}")))
+            })
             .collect::<Result<Vec<_>, _>>()?,
         other => {
             return Err(err(
@@ -187,7 +201,9 @@ fn read_polygon(v: Option<&Value>) -> Result<RawPolygon, String> {
                 .as_array()
                 .filter(|a| a.len() >= 2)
                 .and_then(|a| Some([a[0].as_f64()?, a[1].as_f64()?]))
-                .ok_or_else(|| format!("ring {ri} position {pi}: expected [longitude, latitude]"))?;
+                .ok_or_else(|| {
+                    format!("ring {ri} position {pi}: expected [longitude, latitude]")
+                })?;
             pts.push(xy);
         }
         out.push(pts);

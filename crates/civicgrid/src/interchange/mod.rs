@@ -16,7 +16,10 @@ pub fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> InputError {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() as u64 + 1;
-            let column = before.rsplit('\n').next().map(|l| l.chars().count() as u64 + 1);
+            let column = before
+                .rsplit('\n')
+                .next()
+                .map(|l| l.chars().count() as u64 + 1);
             Location::Line { line, column }
         }
         None => Location::File,

@@ -87,11 +87,9 @@ pub fn read_rules(file: &str, text: &str) -> Result<Lined<ResponsibilityRule>, V
         |row| {
             position += 1;
             let line = match row.opt("line") {
-                Some(l) => l
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| field_error("line", format!("`{l}` is not a positive number")))?,
+                Some(l) => l.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    field_error("line", format!("`{l}` is not a positive number"))
+                })?,
                 None => position,
             };
             let condition = match row.opt("condition") {
@@ -121,16 +119,19 @@ pub fn read_rules(file: &str, text: &str) -> Result<Lined<ResponsibilityRule>, V
             for c in &co_handlers {
                 Unit::validate_code(c).map_err(|e| field_error("co_handlers", e.to_string()))?;
             }
-            Ok((row.line, ResponsibilityRule {
-                line,
-                category: row.parse("category")?,
-                region: row.parse("region")?,
-                condition,
-                basis: row.parse::<Basis>("basis")?,
-                primary: primary.to_owned(),
-                co_handlers,
-                note: row.opt("note").unwrap_or("").to_owned(),
-            }))
+            Ok((
+                row.line,
+                ResponsibilityRule {
+                    line,
+                    category: row.parse("category")?,
+                    region: row.parse("region")?,
+                    condition,
+                    basis: row.parse::<Basis>("basis")?,
+                    primary: primary.to_owned(),
+                    co_handlers,
+                    note: row.opt("note").unwrap_or("").to_owned(),
+                },
+            ))
         },
     )?;
     let mut seen = std::collections::BTreeSet::new();

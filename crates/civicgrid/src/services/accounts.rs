@@ -1,8 +1,8 @@
 //! Staff accounts and API keys.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use civicgrid_domain::access::{Grant, Scope};
 use civicgrid_store::{ApiKeyRecord, Batch, NewUser};
 use sha2::{Digest, Sha256};
@@ -20,8 +20,11 @@ pub fn hash_password(password: &str) -> AppResult<String> {
 }
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A random secret of `bytes` bytes, hex-encoded.
@@ -77,7 +80,11 @@ impl App {
                 return Err(AppError::Invalid(format!(
                     "role `{}` does not exist (known: {})",
                     g.role,
-                    roles.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")
+                    roles
+                        .iter()
+                        .map(|r| r.code.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
             let scope_exists = match &g.scope {
@@ -85,7 +92,10 @@ impl App {
                 Scope::Unit(u) => units.iter().any(|x| &x.code == u),
             };
             if !scope_exists {
-                return Err(AppError::Invalid(format!("scope {} does not exist", g.scope)));
+                return Err(AppError::Invalid(format!(
+                    "scope {} does not exist",
+                    g.scope
+                )));
             }
         }
         if let Some(u) = &spec.unit
@@ -114,7 +124,9 @@ impl App {
     pub async fn create_api_key(&self, name: &str) -> AppResult<String> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(AppError::Invalid("an API key needs a name of 1 to 100 characters".into()));
+            return Err(AppError::Invalid(
+                "an API key needs a name of 1 to 100 characters".into(),
+            ));
         }
         let key = format!("cg_{}", random_secret(24));
         let record = ApiKeyRecord {

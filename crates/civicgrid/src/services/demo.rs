@@ -33,11 +33,27 @@ const CELL: (f64, f64) = (0.0042, 0.0036); // about 430 m × 400 m at 22.5°N
 
 const STREET_NAMES: &[&str] = &["南头街道", "粤海街道", "桃源街道", "西丽街道"];
 const COMMUNITY_NAMES: &[&str] = &[
-    "安乐社区", "同乐社区", "大新社区", "田厦社区", "星海名城社区", "南联社区",
-    "红花园社区", "学府社区", "科技园社区", "海珠社区", "月亮湾社区", "龙井社区",
+    "安乐社区",
+    "同乐社区",
+    "大新社区",
+    "田厦社区",
+    "星海名城社区",
+    "南联社区",
+    "红花园社区",
+    "学府社区",
+    "科技园社区",
+    "海珠社区",
+    "月亮湾社区",
+    "龙井社区",
 ];
-const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗", "高"];
-const GIVEN: &[&str] = &["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平", "刚", "桂英", "建华", "志强"];
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "林", "罗", "高",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+    "超", "秀英", "霞", "平", "刚", "桂英", "建华", "志强",
+];
 
 /// Everything the demo writes, before it is written.
 pub struct DemoTerritory {
@@ -70,8 +86,16 @@ pub fn generate(seed: u64) -> DemoTerritory {
         for (j, v) in column.iter_mut().enumerate() {
             let inner_x = i > 0 && i < cols;
             let inner_y = j > 0 && j < rows;
-            let jx = if inner_x { rng.random_range(-0.18..0.18) } else { 0.0 };
-            let jy = if inner_y { rng.random_range(-0.18..0.18) } else { 0.0 };
+            let jx = if inner_x {
+                rng.random_range(-0.18..0.18)
+            } else {
+                0.0
+            };
+            let jy = if inner_y {
+                rng.random_range(-0.18..0.18)
+            } else {
+                0.0
+            };
             *v = Coord {
                 x: round7(ORIGIN.0 + (i as f64 + jx) * CELL.0),
                 y: round7(ORIGIN.1 + (j as f64 + jy) * CELL.1),
@@ -96,8 +120,16 @@ pub fn generate(seed: u64) -> DemoTerritory {
                 };
                 let mut pts = [Coord { x: 0.0, y: 0.0 }; 2];
                 for (k, t) in [1.0 / 3.0, 2.0 / 3.0].into_iter().enumerate() {
-                    let off = if inner { rng.random_range(-0.07..0.07) } else { 0.0 };
-                    let (nx, ny) = if horizontal { (0.0, off * CELL.1) } else { (off * CELL.0, 0.0) };
+                    let off = if inner {
+                        rng.random_range(-0.07..0.07)
+                    } else {
+                        0.0
+                    };
+                    let (nx, ny) = if horizontal {
+                        (0.0, off * CELL.1)
+                    } else {
+                        (off * CELL.0, 0.0)
+                    };
                     pts[k] = Coord {
                         x: round7(a.x + (b.x - a.x) * t + nx),
                         y: round7(a.y + (b.y - a.y) * t + ny),
@@ -112,10 +144,18 @@ pub fn generate(seed: u64) -> DemoTerritory {
         let v = |i, j| bends[&(i, j, false)];
         let (b, r, t, l) = (h(i, j), v(i + 1, j), h(i, j + 1), v(i, j));
         let ring = vec![
-            vertex[i][j], b[0], b[1],
-            vertex[i + 1][j], r[0], r[1],
-            vertex[i + 1][j + 1], t[1], t[0],
-            vertex[i][j + 1], l[1], l[0],
+            vertex[i][j],
+            b[0],
+            b[1],
+            vertex[i + 1][j],
+            r[0],
+            r[1],
+            vertex[i + 1][j + 1],
+            t[1],
+            t[0],
+            vertex[i][j + 1],
+            l[1],
+            l[0],
             vertex[i][j],
         ];
         MultiPolygon::new(vec![Polygon::new(LineString::new(ring), vec![])])
@@ -192,10 +232,25 @@ pub fn generate(seed: u64) -> DemoTerritory {
         role: role.into(),
         scope,
     };
-    staff.push(("admin".to_owned(), "系统管理员".to_owned(), None, vec![grant("system_admin", Scope::Region(district.clone()))]));
-    staff.push(("supervisor".to_owned(), format!("{}（纪检监察）", person(&mut rng)), None, vec![grant("supervisor", Scope::Region(district.clone()))]));
+    staff.push((
+        "admin".to_owned(),
+        "系统管理员".to_owned(),
+        None,
+        vec![grant("system_admin", Scope::Region(district.clone()))],
+    ));
+    staff.push((
+        "supervisor".to_owned(),
+        format!("{}（纪检监察）", person(&mut rng)),
+        None,
+        vec![grant("supervisor", Scope::Region(district.clone()))],
+    ));
     for n in 1..=2 {
-        staff.push((format!("calltaker{n}"), person(&mut rng), None, vec![grant("call_taker", Scope::Region(district.clone()))]));
+        staff.push((
+            format!("calltaker{n}"),
+            person(&mut rng),
+            None,
+            vec![grant("call_taker", Scope::Region(district.clone()))],
+        ));
     }
     for d in &departments {
         staff.push((
@@ -226,9 +281,24 @@ pub fn generate(seed: u64) -> DemoTerritory {
             region: street.clone(),
         });
         let tag = format!("st{}", s + 1);
-        staff.push((format!("leader.{tag}"), person(&mut rng), Some(office.clone()), vec![grant("street_leader", Scope::Region(street.clone()))]));
-        staff.push((format!("shiftlead.{tag}"), person(&mut rng), Some(office.clone()), vec![grant("shift_leader", Scope::Region(street.clone()))]));
-        staff.push((format!("dispatcher.{tag}"), person(&mut rng), Some(office.clone()), vec![grant("dispatcher", Scope::Region(street.clone()))]));
+        staff.push((
+            format!("leader.{tag}"),
+            person(&mut rng),
+            Some(office.clone()),
+            vec![grant("street_leader", Scope::Region(street.clone()))],
+        ));
+        staff.push((
+            format!("shiftlead.{tag}"),
+            person(&mut rng),
+            Some(office.clone()),
+            vec![grant("shift_leader", Scope::Region(street.clone()))],
+        ));
+        staff.push((
+            format!("dispatcher.{tag}"),
+            person(&mut rng),
+            Some(office.clone()),
+            vec![grant("dispatcher", Scope::Region(street.clone()))],
+        ));
 
         for c in 0..COMMUNITIES_PER_STREET {
             let community = region(&format!("{}{:03}", street.as_str(), c + 1));
@@ -245,13 +315,19 @@ pub fn generate(seed: u64) -> DemoTerritory {
                 region: community.clone(),
             });
             let ctag = format!("{tag}c{}", c + 1);
-            staff.push((format!("admin.{ctag}"), person(&mut rng), Some(committee.clone()), vec![grant("community_admin", Scope::Region(community.clone()))]));
+            staff.push((
+                format!("admin.{ctag}"),
+                person(&mut rng),
+                Some(committee.clone()),
+                vec![grant("community_admin", Scope::Region(community.clone()))],
+            ));
             let mut seq = 0;
             for row in 0..ROWS_PER_COMMUNITY {
                 let mut beat_grids = Vec::new();
                 for col in 0..COLS_PER_COMMUNITY {
                     seq += 1;
-                    let code = GridCode::numbered(&community, seq).expect("at most 12 grids a community");
+                    let code =
+                        GridCode::numbered(&community, seq).expect("at most 12 grids a community");
                     let i = c * COLS_PER_COMMUNITY + col;
                     let j = s * ROWS_PER_COMMUNITY + row;
                     grids.push(Grid {
@@ -263,7 +339,12 @@ pub fn generate(seed: u64) -> DemoTerritory {
                     beat_grids.push(code);
                 }
                 let worker = format!("gw.{ctag}.{}", row + 1);
-                staff.push((worker.clone(), person(&mut rng), Some(committee.clone()), vec![grant("grid_worker", Scope::Region(community.clone()))]));
+                staff.push((
+                    worker.clone(),
+                    person(&mut rng),
+                    Some(committee.clone()),
+                    vec![grant("grid_worker", Scope::Region(community.clone()))],
+                ));
                 beats.push(Beat {
                     code: format!("{}-B{}", community.as_str(), row + 1),
                     name: format!("{cname}第{}责任网格", row + 1),
@@ -273,8 +354,21 @@ pub fn generate(seed: u64) -> DemoTerritory {
                 });
             }
             // Small matters stay in the neighbourhood: disputes and care go to the community.
-            for (category, co) in [("09", &["SFJ"][..]), ("10004", &["MZJ"]), ("10005", &["MZJ", "XYH-SG"])] {
-                push_rule(&mut rules, category, &community, None, Basis::Locality, &committee, co, "小事不出社区");
+            for (category, co) in [
+                ("09", &["SFJ"][..]),
+                ("10004", &["MZJ"]),
+                ("10005", &["MZJ", "XYH-SG"]),
+            ] {
+                push_rule(
+                    &mut rules,
+                    category,
+                    &community,
+                    None,
+                    Basis::Locality,
+                    &committee,
+                    co,
+                    "小事不出社区",
+                );
             }
         }
         // The street is the locality for cityscape and order matters.
@@ -292,7 +386,16 @@ pub fn generate(seed: u64) -> DemoTerritory {
             ("01", &[], "部件无明确权属时由街道属地处置"),
             ("02", &[], "交通设施无明确权属时由街道属地处置"),
         ] {
-            push_rule(&mut rules, category, &street, None, Basis::Locality, &office, co, note);
+            push_rule(
+                &mut rules,
+                category,
+                &street,
+                None,
+                Basis::Locality,
+                &office,
+                co,
+                note,
+            );
         }
     }
     // Components go to their owners first.
@@ -315,7 +418,16 @@ pub fn generate(seed: u64) -> DemoTerritory {
         ("10002", "GDJ", &[], "供电服务"),
         ("10003", "RQJT", &[], "燃气服务"),
     ] {
-        push_rule(&mut rules, category, &district, None, Basis::Owner, owner, co, note);
+        push_rule(
+            &mut rules,
+            category,
+            &district,
+            None,
+            Basis::Owner,
+            owner,
+            co,
+            note,
+        );
     }
     // Arterial roads are the transport bureau's; other road surfaces fall to the street.
     push_rule(
@@ -391,9 +503,13 @@ impl App {
                 "the database already holds a territory; load the demo into an empty database (e.g. --database sqlite:demo.db)".into(),
             ));
         }
-        let catalogue = catalogue::read_toml("data/catalogue.toml", super::shipped::CATALOGUE_TOML).map_err(shipped_invalid)?;
-        let calendar = config::read_calendar("data/calendar-china.toml", super::shipped::CALENDAR_TOML).map_err(shipped_invalid)?;
-        let roles = config::read_roles("data/roles.toml", super::shipped::ROLES_TOML).map_err(shipped_invalid)?;
+        let catalogue = catalogue::read_toml("data/catalogue.toml", super::shipped::CATALOGUE_TOML)
+            .map_err(shipped_invalid)?;
+        let calendar =
+            config::read_calendar("data/calendar-china.toml", super::shipped::CALENDAR_TOML)
+                .map_err(shipped_invalid)?;
+        let roles = config::read_roles("data/roles.toml", super::shipped::ROLES_TOML)
+            .map_err(shipped_invalid)?;
         let demo = generate(seed);
         // One hash for every demo account: they share the published demo password anyway.
         let hash = super::accounts::hash_password(DEMO_PASSWORD)?;

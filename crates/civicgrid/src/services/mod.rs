@@ -59,15 +59,25 @@ impl App {
     /// Imports regions from CSV (`code,name`). A region's parent must exist or come in the file.
     pub async fn import_regions(&self, file: &str, text: &str) -> AppResult<usize> {
         let rows = tables::read_regions(file, text).map_err(AppError::Input)?;
-        let mut known: BTreeSet<RegionCode> =
-            self.repo.regions().await?.into_iter().map(|r| r.code).collect();
+        let mut known: BTreeSet<RegionCode> = self
+            .repo
+            .regions()
+            .await?
+            .into_iter()
+            .map(|r| r.code)
+            .collect();
         let mut errors = Vec::new();
         let mut in_file = BTreeSet::new();
         let mut sorted: Vec<&(u64, Region)> = rows.iter().collect();
         sorted.sort_by_key(|(_, r)| r.code.as_str().len());
         for (line, r) in &sorted {
             if !in_file.insert(r.code.clone()) {
-                errors.push(InputError::line(file, *line, Some("code"), format!("region {} is listed twice", r.code)));
+                errors.push(InputError::line(
+                    file,
+                    *line,
+                    Some("code"),
+                    format!("region {} is listed twice", r.code),
+                ));
             }
             if let Some(parent) = r.code.parent()
                 && !known.contains(&parent)
@@ -96,16 +106,31 @@ impl App {
 
     pub async fn import_units(&self, file: &str, text: &str) -> AppResult<usize> {
         let rows = tables::read_units(file, text).map_err(AppError::Input)?;
-        let regions: BTreeSet<RegionCode> =
-            self.repo.regions().await?.into_iter().map(|r| r.code).collect();
+        let regions: BTreeSet<RegionCode> = self
+            .repo
+            .regions()
+            .await?
+            .into_iter()
+            .map(|r| r.code)
+            .collect();
         let mut errors = Vec::new();
         let mut codes = BTreeSet::new();
         for (line, u) in &rows {
             if !codes.insert(u.code.clone()) {
-                errors.push(InputError::line(file, *line, Some("code"), format!("unit {} is listed twice", u.code)));
+                errors.push(InputError::line(
+                    file,
+                    *line,
+                    Some("code"),
+                    format!("unit {} is listed twice", u.code),
+                ));
             }
             if !regions.contains(&u.region) {
-                errors.push(InputError::line(file, *line, Some("region"), format!("region {} does not exist", u.region)));
+                errors.push(InputError::line(
+                    file,
+                    *line,
+                    Some("region"),
+                    format!("region {} does not exist", u.region),
+                ));
             }
         }
         if !errors.is_empty() {
@@ -123,16 +148,36 @@ impl App {
     /// Replaces the responsibility list with the file's, after checking every reference.
     pub async fn import_responsibility_list(&self, file: &str, text: &str) -> AppResult<usize> {
         let rows = tables::read_rules(file, text).map_err(AppError::Input)?;
-        let regions: BTreeSet<RegionCode> =
-            self.repo.regions().await?.into_iter().map(|r| r.code).collect();
-        let units: BTreeSet<String> = self.repo.units().await?.into_iter().map(|u: Unit| u.code).collect();
-        let categories: BTreeSet<CategoryCode> =
-            self.repo.categories().await?.into_iter().map(|c| c.code).collect();
+        let regions: BTreeSet<RegionCode> = self
+            .repo
+            .regions()
+            .await?
+            .into_iter()
+            .map(|r| r.code)
+            .collect();
+        let units: BTreeSet<String> = self
+            .repo
+            .units()
+            .await?
+            .into_iter()
+            .map(|u: Unit| u.code)
+            .collect();
+        let categories: BTreeSet<CategoryCode> = self
+            .repo
+            .categories()
+            .await?
+            .into_iter()
+            .map(|c| c.code)
+            .collect();
         let mut errors = Vec::new();
         for (line, r) in &rows {
-            let mut bad = |field: &str, m: String| errors.push(InputError::line(file, *line, Some(field), m));
+            let mut bad =
+                |field: &str, m: String| errors.push(InputError::line(file, *line, Some(field), m));
             if !categories.contains(&r.category) {
-                bad("category", format!("category {} is not in the catalogue", r.category));
+                bad(
+                    "category",
+                    format!("category {} is not in the catalogue", r.category),
+                );
             }
             if !regions.contains(&r.region) {
                 bad("region", format!("region {} does not exist", r.region));
@@ -158,7 +203,12 @@ impl App {
         Ok(n)
     }
 
-    pub async fn import_catalogue(&self, file: &str, text: &str, format: Format) -> AppResult<usize> {
+    pub async fn import_catalogue(
+        &self,
+        file: &str,
+        text: &str,
+        format: Format,
+    ) -> AppResult<usize> {
         let cat = match format {
             Format::Toml => catalogue::read_toml(file, text),
             Format::Csv => catalogue::read_csv(file, text),
@@ -216,11 +266,12 @@ impl App {
     }
 
     pub async fn export_calendar(&self) -> AppResult<String> {
-        let cal = self
-            .repo
-            .calendar()
-            .await?
-            .ok_or_else(|| AppError::NotFound("no working calendar is configured yet (civicgrid import calendar FILE.toml)".into()))?;
+        let cal = self.repo.calendar().await?.ok_or_else(|| {
+            AppError::NotFound(
+                "no working calendar is configured yet (civicgrid import calendar FILE.toml)"
+                    .into(),
+            )
+        })?;
         Ok(config::write_calendar(&cal))
     }
 }

@@ -48,8 +48,13 @@ impl App {
     ) -> AppResult<GridImportReport> {
         let features = read_grid_features(file, text, &options.code_prop, &options.name_prop)
             .map_err(AppError::Input)?;
-        let regions: BTreeSet<RegionCode> =
-            self.repo.regions().await?.into_iter().map(|r| r.code).collect();
+        let regions: BTreeSet<RegionCode> = self
+            .repo
+            .regions()
+            .await?
+            .into_iter()
+            .map(|r| r.code)
+            .collect();
         if let Some(parent) = &options.parent
             && !regions.contains(parent)
         {
@@ -65,7 +70,11 @@ impl App {
         let taken: BTreeSet<GridCode> = existing_codes
             .iter()
             .cloned()
-            .chain(features.iter().filter_map(|f| f.code.as_ref()?.parse().ok()))
+            .chain(
+                features
+                    .iter()
+                    .filter_map(|f| f.code.as_ref()?.parse().ok()),
+            )
             .collect();
         let by_region_and_name: BTreeMap<(RegionCode, String), GridCode> = existing
             .iter()
@@ -80,7 +89,9 @@ impl App {
         let mut next_sequence: BTreeMap<RegionCode, u32> = BTreeMap::new();
         for f in &features {
             let label = f.label();
-            let err = |field: Option<&str>, m: String| feature_error(file, f.index, label.clone(), field, m);
+            let err = |field: Option<&str>, m: String| {
+                feature_error(file, f.index, label.clone(), field, m)
+            };
             let given_code = match &f.code {
                 Some(c) => match c.parse::<GridCode>() {
                     Ok(code) => Some(code),
@@ -91,7 +102,10 @@ impl App {
                 },
                 None => None,
             };
-            let region = match (&options.parent, given_code.as_ref().and_then(GridCode::community)) {
+            let region = match (
+                &options.parent,
+                given_code.as_ref().and_then(GridCode::community),
+            ) {
                 (Some(p), _) => p.clone(),
                 (None, Some(c)) => c,
                 (None, None) => {
@@ -105,7 +119,9 @@ impl App {
             if !regions.contains(&region) {
                 errors.push(err(
                     Some(&options.code_prop),
-                    format!("region {region} does not exist; import it first (civicgrid import regions)"),
+                    format!(
+                        "region {region} does not exist; import it first (civicgrid import regions)"
+                    ),
                 ));
                 continue;
             }
@@ -196,7 +212,11 @@ impl App {
             .map_err(|e| AppError::Invalid(e.to_string()))
     }
 
-    pub async fn check_grids(&self, within: Option<&RegionCode>, min_area_m2: f64) -> AppResult<CoverageReport> {
+    pub async fn check_grids(
+        &self,
+        within: Option<&RegionCode>,
+        min_area_m2: f64,
+    ) -> AppResult<CoverageReport> {
         let grids = self.repo.grids(within).await?;
         Ok(check_coverage(&grids, min_area_m2))
     }
@@ -223,22 +243,39 @@ pub fn read_points(file: &str, text: &str, crs: Crs) -> Result<Vec<(f64, f64)>, 
             continue; // a header such as `lon,lat`
         }
         let Some(b) = b.filter(|_| extra.is_none()) else {
-            errors.push(InputError::line(file, line, None, format!("`{l}` is not `lon,lat`")));
+            errors.push(InputError::line(
+                file,
+                line,
+                None,
+                format!("`{l}` is not `lon,lat`"),
+            ));
             continue;
         };
-        let lon = a.parse::<f64>().ok().filter(|x| x.is_finite() && x.abs() <= 180.0);
-        let lat = b.parse::<f64>().ok().filter(|y| y.is_finite() && y.abs() <= 90.0);
+        let lon = a
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && x.abs() <= 180.0);
+        let lat = b
+            .parse::<f64>()
+            .ok()
+            .filter(|y| y.is_finite() && y.abs() <= 90.0);
         match (lon, lat) {
             (Some(x), Some(y)) => points.push(crs.to_wgs84(x, y)),
             (None, _) => errors.push(InputError {
                 file: file.to_owned(),
-                location: Location::Line { line, column: Some(1) },
+                location: Location::Line {
+                    line,
+                    column: Some(1),
+                },
                 field: Some("lon".into()),
                 message: format!("`{a}` is not a longitude in -180..180"),
             }),
             (_, None) => errors.push(InputError {
                 file: file.to_owned(),
-                location: Location::Line { line, column: Some(2) },
+                location: Location::Line {
+                    line,
+                    column: Some(2),
+                },
                 field: Some("lat".into()),
                 message: format!("`{b}` is not a latitude in -90..90"),
             }),
