@@ -80,86 +80,8 @@ pub fn generate(seed: u64) -> DemoTerritory {
     let cols = COLS_PER_COMMUNITY * COMMUNITIES_PER_STREET;
     let rows = ROWS_PER_COMMUNITY * STREETS;
 
-    // Lattice vertices; the district's outline stays straight, inner vertices are jittered.
-    let mut vertex = vec![vec![Coord { x: 0.0, y: 0.0 }; rows + 1]; cols + 1];
-    for (i, column) in vertex.iter_mut().enumerate() {
-        for (j, v) in column.iter_mut().enumerate() {
-            let inner_x = i > 0 && i < cols;
-            let inner_y = j > 0 && j < rows;
-            let jx = if inner_x {
-                rng.random_range(-0.18..0.18)
-            } else {
-                0.0
-            };
-            let jy = if inner_y {
-                rng.random_range(-0.18..0.18)
-            } else {
-                0.0
-            };
-            *v = Coord {
-                x: round7(ORIGIN.0 + (i as f64 + jx) * CELL.0),
-                y: round7(ORIGIN.1 + (j as f64 + jy) * CELL.1),
-            };
-        }
-    }
-    // Two bends on every inner edge, shared by the two cells on either side.
-    let mut bends: BTreeMap<(usize, usize, bool), [Coord<f64>; 2]> = BTreeMap::new();
-    for i in 0..=cols {
-        for j in 0..=rows {
-            for horizontal in [true, false] {
-                let (a, b, inner) = if horizontal {
-                    if i == cols {
-                        continue;
-                    }
-                    (vertex[i][j], vertex[i + 1][j], j > 0 && j < rows)
-                } else {
-                    if j == rows {
-                        continue;
-                    }
-                    (vertex[i][j], vertex[i][j + 1], i > 0 && i < cols)
-                };
-                let mut pts = [Coord { x: 0.0, y: 0.0 }; 2];
-                for (k, t) in [1.0 / 3.0, 2.0 / 3.0].into_iter().enumerate() {
-                    let off = if inner {
-                        rng.random_range(-0.07..0.07)
-                    } else {
-                        0.0
-                    };
-                    let (nx, ny) = if horizontal {
-                        (0.0, off * CELL.1)
-                    } else {
-                        (off * CELL.0, 0.0)
-                    };
-                    pts[k] = Coord {
-                        x: round7(a.x + (b.x - a.x) * t + nx),
-                        y: round7(a.y + (b.y - a.y) * t + ny),
-                    };
-                }
-                bends.insert((i, j, horizontal), pts);
-            }
-        }
-    }
-    let cell = |i: usize, j: usize| -> MultiPolygon<f64> {
-        let h = |i, j| bends[&(i, j, true)];
-        let v = |i, j| bends[&(i, j, false)];
-        let (b, r, t, l) = (h(i, j), v(i + 1, j), h(i, j + 1), v(i, j));
-        let ring = vec![
-            vertex[i][j],
-            b[0],
-            b[1],
-            vertex[i + 1][j],
-            r[0],
-            r[1],
-            vertex[i + 1][j + 1],
-            t[1],
-            t[0],
-            vertex[i][j + 1],
-            l[1],
-            l[0],
-            vertex[i][j],
-        ];
-        MultiPolygon::new(vec![Polygon::new(LineString::new(ring), vec![])])
-    };
+    let cells = jittered_lattice(cols, rows, ORIGIN, CELL, &mut rng);
+    let cell = |i: usize, j: usize| cells[i][j].clone();
 
     let mut street_names: Vec<&str> = STREET_NAMES.to_vec();
     street_names.shuffle(&mut rng);
@@ -475,6 +397,102 @@ fn push_rule(
         co_handlers: co_handlers.iter().map(|s| (*s).to_owned()).collect(),
         note: note.to_owned(),
     });
+}
+
+/// A `cols` × `rows` lattice of quadrilateral cells with jittered inner vertices and two bends
+/// on every inner edge, indexed `[column][row]`. Neighbours share their edges exactly, so the
+/// cells tile the rectangle with no gap and no overlap. Also used by the benchmarks.
+pub fn jittered_lattice(
+    cols: usize,
+    rows: usize,
+    origin: (f64, f64),
+    cell_size: (f64, f64),
+    rng: &mut ChaCha8Rng,
+) -> Vec<Vec<MultiPolygon<f64>>> {
+    // Lattice vertices; the district's outline stays straight, inner vertices are jittered.
+    let mut vertex = vec![vec![Coord { x: 0.0, y: 0.0 }; rows + 1]; cols + 1];
+    for (i, column) in vertex.iter_mut().enumerate() {
+        for (j, v) in column.iter_mut().enumerate() {
+            let inner_x = i > 0 && i < cols;
+            let inner_y = j > 0 && j < rows;
+            let jx = if inner_x {
+                rng.random_range(-0.18..0.18)
+            } else {
+                0.0
+            };
+            let jy = if inner_y {
+                rng.random_range(-0.18..0.18)
+            } else {
+                0.0
+            };
+            *v = Coord {
+                x: round7(origin.0 + (i as f64 + jx) * cell_size.0),
+                y: round7(origin.1 + (j as f64 + jy) * cell_size.1),
+            };
+        }
+    }
+    // Two bends on every inner edge, shared by the two cells on either side.
+    let mut bends: BTreeMap<(usize, usize, bool), [Coord<f64>; 2]> = BTreeMap::new();
+    for i in 0..=cols {
+        for j in 0..=rows {
+            for horizontal in [true, false] {
+                let (a, b, inner) = if horizontal {
+                    if i == cols {
+                        continue;
+                    }
+                    (vertex[i][j], vertex[i + 1][j], j > 0 && j < rows)
+                } else {
+                    if j == rows {
+                        continue;
+                    }
+                    (vertex[i][j], vertex[i][j + 1], i > 0 && i < cols)
+                };
+                let mut pts = [Coord { x: 0.0, y: 0.0 }; 2];
+                for (k, t) in [1.0 / 3.0, 2.0 / 3.0].into_iter().enumerate() {
+                    let off = if inner {
+                        rng.random_range(-0.07..0.07)
+                    } else {
+                        0.0
+                    };
+                    let (nx, ny) = if horizontal {
+                        (0.0, off * cell_size.1)
+                    } else {
+                        (off * cell_size.0, 0.0)
+                    };
+                    pts[k] = Coord {
+                        x: round7(a.x + (b.x - a.x) * t + nx),
+                        y: round7(a.y + (b.y - a.y) * t + ny),
+                    };
+                }
+                bends.insert((i, j, horizontal), pts);
+            }
+        }
+    }
+    let cell = |i: usize, j: usize| -> MultiPolygon<f64> {
+        let h = |i, j| bends[&(i, j, true)];
+        let v = |i, j| bends[&(i, j, false)];
+        let (b, r, t, l) = (h(i, j), v(i + 1, j), h(i, j + 1), v(i, j));
+        let ring = vec![
+            vertex[i][j],
+            b[0],
+            b[1],
+            vertex[i + 1][j],
+            r[0],
+            r[1],
+            vertex[i + 1][j + 1],
+            t[1],
+            t[0],
+            vertex[i][j + 1],
+            l[1],
+            l[0],
+            vertex[i][j],
+        ];
+        MultiPolygon::new(vec![Polygon::new(LineString::new(ring), vec![])])
+    };
+
+    (0..cols)
+        .map(|i| (0..rows).map(|j| cell(i, j)).collect())
+        .collect()
 }
 
 fn round7(x: f64) -> f64 {
