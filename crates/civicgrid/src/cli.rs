@@ -9,7 +9,6 @@ use civicgrid_domain::access::{Grant, Scope};
 use civicgrid_domain::calendar::TimeLimit;
 use civicgrid_domain::catalogue::CategoryCode;
 use civicgrid_domain::geometry::crs::Crs;
-use civicgrid_domain::routing::{RoutingFacts, route};
 use civicgrid_domain::territory::{GridCode, RegionCode};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -134,6 +133,8 @@ pub enum ImportWhat {
     Calendar { file: PathBuf },
     /// Roles TOML
     Roles { file: PathBuf },
+    /// Beats CSV: code,name,region,grids,workers (lists separated by ';')
+    Beats { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -152,6 +153,7 @@ pub enum ExportWhat {
     },
     Responsibility,
     Calendar,
+    Beats,
 }
 
 #[derive(Subcommand, Debug)]
@@ -339,6 +341,13 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                             .await?,
                     )
                 }
+                ImportWhat::Beats { file } => {
+                    let text = read_file(&file, DEFAULT_MAX_BYTES)?;
+                    (
+                        "beats",
+                        app.import_beats(&file.display().to_string(), &text).await?,
+                    )
+                }
                 ImportWhat::Roles { file } => {
                     let text = read_file(&file, DEFAULT_MAX_BYTES)?;
                     (
@@ -366,6 +375,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 }
                 ExportWhat::Responsibility => app.export_responsibility_list().await?,
                 ExportWhat::Calendar => app.export_calendar().await?,
+                ExportWhat::Beats => app.export_beats().await?,
             };
             match output {
                 Some(path) => std::fs::write(&path, text).map_err(|source| AppError::Io {
@@ -447,16 +457,6 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                     .map_err(|e: civicgrid_domain::territory::TerritoryError| {
                         AppError::Invalid(e.to_string())
                     })?;
-            let categories = app.repo.categories().await?;
-            let cat = categories
-                .iter()
-                .find(|c| c.code == category)
-                .ok_or_else(|| AppError::NotFound(format!("category {category}")))?;
-            let grids = app.repo.grids(None).await?;
-            let g = grids
-                .iter()
-                .find(|g| g.code == grid_code)
-                .ok_or_else(|| AppError::NotFound(format!("grid {grid_code}")))?;
             let mut attrs = BTreeMap::new();
             for a in &attributes {
                 let (k, v) = a
@@ -464,15 +464,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                     .ok_or_else(|| AppError::Invalid(format!("--attr `{a}` is not NAME=VALUE")))?;
                 attrs.insert(k.to_owned(), v.to_owned());
             }
-            let facts = RoutingFacts {
-                category: &cat.code,
-                kind: cat.kind,
-                region: &g.region,
-                attributes: &attrs,
-            };
-            let rules = app.repo.responsibility_list().await?;
-            let units = app.repo.units().await?;
-            let a = route(&facts, &rules, &units).map_err(|e| AppError::Invalid(e.to_string()))?;
+            let (a, units) = app.route_case(&category, &grid_code, &attrs).await?;
             let name = |code: &str| {
                 units
                     .iter()

@@ -410,9 +410,6 @@ async fn demo_is_a_believable_seeded_territory() {
         "supervisor",
         "system_admin",
     ] {
-        if role == "resident" {
-            continue; // residents report without staff accounts
-        }
         assert!(users.contains(&format!("{role}@")), "no {role} in\n{users}");
     }
     // Running it again changes nothing.
@@ -508,6 +505,8 @@ async fn catalogue_calendar_and_list_round_trip_through_their_files() {
     let calendar = env.ok(&["export", "calendar"]).await;
     let rules = env.ok(&["export", "responsibility"]).await;
     let units = env.ok(&["export", "units"]).await;
+    let beats = env.ok(&["export", "beats"]).await;
+    assert_eq!(beats.lines().count(), 19, "18 beats and a header: {beats}");
     assert!(csv.lines().count() > 60);
     for (what, name, text) in [
         ("catalogue", "c.toml", &toml),
@@ -515,6 +514,7 @@ async fn catalogue_calendar_and_list_round_trip_through_their_files() {
         ("calendar", "cal.toml", &calendar),
         ("units", "u.csv", &units),
         ("responsibility", "r.csv", &rules),
+        ("beats", "b.csv", &beats),
     ] {
         let f = env.file(name, text);
         env.ok(&["import", what, path(&f)]).await;
@@ -526,6 +526,19 @@ async fn catalogue_calendar_and_list_round_trip_through_their_files() {
     );
     assert_eq!(env.ok(&["export", "calendar"]).await, calendar);
     assert_eq!(env.ok(&["export", "responsibility"]).await, rules);
+    assert_eq!(env.ok(&["export", "beats"]).await, beats);
+    // Bad beats: a grid of another community, an unknown worker; nothing changes.
+    let bad = env.file(
+        "bad-beats.csv",
+        "code,name,region,grids,workers\nX1,甲,440305001001,440305001002001,gw.st1c1.1\nX2,乙,440305001001,440305001001001,nobody\n",
+    );
+    let message = env.err(&["import", "beats", path(&bad)]).await;
+    assert!(message.contains("bad-beats.csv: line 2: field `grids`: grid 440305001002001 lies in 440305001002, outside the beat's region 440305001001"), "{message}");
+    assert!(
+        message.contains("bad-beats.csv: line 3: field `workers`: no staff account `nobody`"),
+        "{message}"
+    );
+    assert_eq!(env.ok(&["export", "beats"]).await, beats);
     // The stored calendar carries 2026's Spring Festival with its make-up Saturdays.
     let due = env
         .ok(&[

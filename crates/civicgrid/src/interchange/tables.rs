@@ -1,7 +1,7 @@
 //! CSV tables of regions, units and the responsibility list.
 
 use civicgrid_domain::routing::{AttributeCondition, Basis, ResponsibilityRule, Unit, UnitKind};
-use civicgrid_domain::territory::{Region, RegionCode};
+use civicgrid_domain::territory::{Beat, GridCode, Region, RegionCode};
 
 use super::csv_table::{self, field_error};
 use crate::error::InputError;
@@ -165,6 +165,68 @@ pub fn write_rules(rules: &[ResponsibilityRule]) -> String {
                 r.primary.clone(),
                 r.co_handlers.join(";"),
                 r.note.clone(),
+            ]
+        }),
+    )
+}
+
+pub const BEAT_COLUMNS: &[&str] = &["code", "name", "region", "grids", "workers"];
+
+fn split_list(s: Option<&str>) -> Vec<&str> {
+    s.map(|s| {
+        s.split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Reads beats: `grids` and `workers` (usernames) are `;`-separated lists.
+pub fn read_beats(file: &str, text: &str) -> Result<Lined<Beat>, Vec<InputError>> {
+    csv_table::read(file, text, &["code", "name", "region", "grids"], |row| {
+        let code = row.get("code")?;
+        Beat::validate_code(code).map_err(|e| field_error("code", e.to_string()))?;
+        let grids = split_list(row.opt("grids"))
+            .into_iter()
+            .map(|g| {
+                g.parse::<GridCode>()
+                    .map_err(|e| field_error("grids", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if grids.is_empty() {
+            return Err(field_error("grids", "a beat needs at least one grid"));
+        }
+        Ok((
+            row.line,
+            Beat {
+                code: code.to_owned(),
+                name: row.get("name")?.to_owned(),
+                region: row.parse("region")?,
+                grids,
+                workers: split_list(row.opt("workers"))
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            },
+        ))
+    })
+}
+
+pub fn write_beats(beats: &[Beat]) -> String {
+    csv_table::write(
+        BEAT_COLUMNS,
+        beats.iter().map(|b| {
+            vec![
+                b.code.clone(),
+                b.name.clone(),
+                b.region.to_string(),
+                b.grids
+                    .iter()
+                    .map(GridCode::as_str)
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                b.workers.join(";"),
             ]
         }),
     )

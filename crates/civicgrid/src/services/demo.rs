@@ -243,6 +243,15 @@ pub fn generate(seed: u64) -> DemoTerritory {
                 Some(committee.clone()),
                 vec![grant("community_admin", Scope::Region(community.clone()))],
             ));
+            if s == 0 && c == 0 {
+                // Residents mostly report anonymously; one registered resident shows the role.
+                staff.push((
+                    "resident.demo".to_owned(),
+                    person(&mut rng),
+                    None,
+                    vec![grant("resident", Scope::Region(community.clone()))],
+                ));
+            }
             let mut seq = 0;
             for row in 0..ROWS_PER_COMMUNITY {
                 let mut beat_grids = Vec::new();

@@ -203,6 +203,104 @@ impl App {
         Ok(n)
     }
 
+    /// Imports beats; each beat's grids and workers are replaced by the file's. A beat's grids
+    /// must lie in its region, and its workers must be staff accounts.
+    pub async fn import_beats(&self, file: &str, text: &str) -> AppResult<usize> {
+        let rows = tables::read_beats(file, text).map_err(AppError::Input)?;
+        let regions: BTreeSet<RegionCode> = self
+            .repo
+            .regions()
+            .await?
+            .into_iter()
+            .map(|r| r.code)
+            .collect();
+        let grids = self.repo.grids(None).await?;
+        let users: BTreeSet<String> = self
+            .repo
+            .users()
+            .await?
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
+        let mut errors = Vec::new();
+        let mut codes = BTreeSet::new();
+        for (line, b) in &rows {
+            let mut bad =
+                |field: &str, m: String| errors.push(InputError::line(file, *line, Some(field), m));
+            if !codes.insert(b.code.clone()) {
+                bad("code", format!("beat {} is listed twice", b.code));
+            }
+            if !regions.contains(&b.region) {
+                bad("region", format!("region {} does not exist", b.region));
+            }
+            for g in &b.grids {
+                match grids.iter().find(|x| &x.code == g) {
+                    None => bad("grids", format!("grid {g} does not exist")),
+                    Some(x) if !b.region.contains(&x.region) => bad(
+                        "grids",
+                        format!(
+                            "grid {g} lies in {}, outside the beat's region {}",
+                            x.region, b.region
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            for w in &b.workers {
+                if !users.contains(w) {
+                    bad("workers", format!("no staff account `{w}`"));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Input(errors));
+        }
+        let n = rows.len();
+        self.apply(Batch {
+            beats: rows.into_iter().map(|(_, b)| b).collect(),
+            ..Batch::default()
+        })
+        .await?;
+        Ok(n)
+    }
+
+    pub async fn export_beats(&self) -> AppResult<String> {
+        Ok(tables::write_beats(&self.repo.beats().await?))
+    }
+
+    /// Routes a case of `category` in `grid` with `attributes` through the stored list.
+    pub async fn route_case(
+        &self,
+        category: &CategoryCode,
+        grid: &civicgrid_domain::territory::GridCode,
+        attributes: &std::collections::BTreeMap<String, String>,
+    ) -> AppResult<(civicgrid_domain::routing::Assignment, Vec<Unit>)> {
+        let categories = self.repo.categories().await?;
+        let cat = categories
+            .iter()
+            .find(|c| &c.code == category)
+            .ok_or_else(|| AppError::NotFound(format!("category {category}")))?;
+        let region = self
+            .repo
+            .grids(None)
+            .await?
+            .into_iter()
+            .find(|g| &g.code == grid)
+            .map(|g| g.region)
+            .ok_or_else(|| AppError::NotFound(format!("grid {grid}")))?;
+        let facts = civicgrid_domain::routing::RoutingFacts {
+            category: &cat.code,
+            kind: cat.kind,
+            region: &region,
+            attributes,
+        };
+        let rules = self.repo.responsibility_list().await?;
+        let units = self.repo.units().await?;
+        let assignment = civicgrid_domain::routing::route(&facts, &rules, &units)
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        Ok((assignment, units))
+    }
+
     pub async fn import_catalogue(
         &self,
         file: &str,
