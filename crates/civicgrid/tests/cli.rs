@@ -224,6 +224,12 @@ async fn bad_grid_files_are_refused_naming_the_problem_and_change_nothing() {
         ),
         ("empty.geojson", "   \n".into(), vec![], "empty.geojson: the file is empty"),
         (
+            "code-and-parent-disagree.geojson",
+            collection(&[feature(r#""code":"440305001002001""#, "Polygon", &square(113.9, 22.5, 0.01))]),
+            vec!["--parent", "440305001001"],
+            "the 6+3+3+3 code names community 440305001002, but --parent is 440305001001",
+        ),
+        (
             "no-features.geojson",
             collection(&[]),
             vec![],
@@ -279,6 +285,70 @@ async fn bad_grid_files_are_refused_naming_the_problem_and_change_nothing() {
         "{message}"
     );
     assert_eq!(env.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn grids_check_reports_overlaps_and_gaps_in_square_metres() {
+    let env = Env::new();
+    env.with_regions().await;
+    let d = 0.001;
+    let mut features = Vec::new();
+    // Eight cells around an empty centre, plus one overlapping half a cell.
+    for i in 0..3 {
+        for j in 0..3 {
+            if (i, j) == (1, 1) {
+                continue;
+            }
+            let (x, y) = (113.9 + f64::from(i) * d, 22.5 + f64::from(j) * d);
+            features.push(feature(
+                &format!(r#""name":"G{i}{j}""#),
+                "Polygon",
+                &square(x, y, d),
+            ));
+        }
+    }
+    features.push(feature(
+        r#""name":"X""#,
+        "Polygon",
+        &format!("[[[113.9,22.5],[113.9005,22.5],[113.9005,22.501],[113.9,22.501],[113.9,22.5]]]"),
+    ));
+    let f = env.file("ring.geojson", &collection(&features));
+    env.ok(&["import", "grids", path(&f), "--parent", "440305001002"])
+        .await;
+    let (code, out) = env
+        .run_with_input(&["grids", "check"], "")
+        .await
+        .expect("check");
+    assert_eq!(code, 1, "issues found exit with 1: {out}");
+    assert!(out.contains("1 overlap(s), 1 gap(s)"), "{out}");
+    let overlap = out
+        .lines()
+        .find(|l| l.starts_with("overlap"))
+        .expect("overlap line");
+    assert!(
+        overlap.contains("440305001002001 and 440305001002009"),
+        "{overlap}"
+    );
+    let area = |line: &str| -> f64 {
+        line.split(": ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .expect("area")
+    };
+    // A 0.001° cell at 22.5°N is about 102.9 m × 110.7 m.
+    let gap = out
+        .lines()
+        .find(|l| l.starts_with("gap"))
+        .expect("gap line");
+    assert!((11_000.0..11_800.0).contains(&area(gap)), "{gap}");
+    assert!((5_500.0..5_900.0).contains(&area(overlap)), "{overlap}");
+    // Other communities are not siblings and are clean.
+    let (code, out) = env
+        .run_with_input(&["grids", "check", "--within", "440305001001"], "")
+        .await
+        .expect("check");
+    assert_eq!((code, out.trim()), (0, "0 overlap(s), 0 gap(s)"));
 }
 
 #[tokio::test]

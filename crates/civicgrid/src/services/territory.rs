@@ -106,6 +106,13 @@ impl App {
                 &options.parent,
                 given_code.as_ref().and_then(GridCode::community),
             ) {
+                (Some(p), Some(c)) if p.level() == RegionLevel::Community && *p != c => {
+                    errors.push(err(
+                        Some(&options.code_prop),
+                        format!("the 6+3+3+3 code names community {c}, but --parent is {p}"),
+                    ));
+                    continue;
+                }
                 (Some(p), _) => p.clone(),
                 (None, Some(c)) => c,
                 (None, None) => {
