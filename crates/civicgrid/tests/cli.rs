@@ -310,7 +310,7 @@ async fn grids_check_reports_overlaps_and_gaps_in_square_metres() {
     features.push(feature(
         r#""name":"X""#,
         "Polygon",
-        &format!("[[[113.9,22.5],[113.9005,22.5],[113.9005,22.501],[113.9,22.501],[113.9,22.5]]]"),
+        "[[[113.9,22.5],[113.9005,22.5],[113.9005,22.501],[113.9,22.501],[113.9,22.5]]]",
     ));
     let f = env.file("ring.geojson", &collection(&features));
     env.ok(&["import", "grids", path(&f), "--parent", "440305001002"])
