@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod calendar;
+pub mod case;
 pub mod catalogue;
 pub mod geometry;
 pub mod routing;
