@@ -437,7 +437,16 @@ impl WorkingCalendar {
     }
 
     fn add_working_minutes(&self, start: Timestamp, minutes: i64) -> Timestamp {
-        let mut remaining = minutes * 60;
+        self.add_working_time(start, SignedDuration::from_mins(minutes))
+    }
+
+    /// The instant at which `amount` of working time has passed after `start`. A zero or
+    /// negative amount is `start` itself.
+    pub fn add_working_time(&self, start: Timestamp, amount: SignedDuration) -> Timestamp {
+        let mut remaining = amount.as_secs();
+        if remaining <= 0 {
+            return start;
+        }
         let start = self.civil(start);
         let mut date = start.date();
         let mut cursor = start.time();

@@ -12,6 +12,7 @@
 //! shelving, voiding (each needing approval where the glossary says so), supervision, merge,
 //! on-the-spot resolution, and reopening after an unsatisfied evaluation.
 
+pub mod deadline;
 mod machine;
 
 pub use machine::*;
