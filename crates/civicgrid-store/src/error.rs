@@ -11,6 +11,11 @@ pub enum StoreError {
     /// A reference to something that does not exist, or a value the schema refuses.
     #[error("refused by the database: {0}")]
     Invalid(String),
+    /// Someone else changed the row since it was read (optimistic concurrency).
+    #[error("changed by someone else: now at version {current}")]
+    Stale { current: u64 },
+    #[error("not found: {0}")]
+    NotFound(String),
     /// Stored data that cannot be read back into the domain (a bug or a manual edit).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

@@ -23,14 +23,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use civicgrid_domain::access::Role;
 use civicgrid_domain::calendar::WorkingCalendar;
+use civicgrid_domain::case::Case;
 use civicgrid_domain::catalogue::Category;
 use civicgrid_domain::routing::{ResponsibilityRule, Unit};
 use civicgrid_domain::territory::{Beat, Grid, Region, RegionCode};
+use uuid::Uuid;
 
 pub use batch::{Batch, CalendarUpdate, NewUser};
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
-pub use model::{ApiKeyRecord, Summary, User};
+pub use model::{ApiKeyRecord, CaseEvent, CaseFilter, Summary, User};
 
 /// The storage operations of civicgrid. Implementations commit durably before returning.
 #[async_trait]
@@ -61,6 +63,24 @@ pub trait Repository: Send + Sync {
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
 
     async fn summary(&self) -> Result<Summary, StoreError>;
+
+    /// Stores a new case with its first event (the report), in one transaction.
+    async fn create_case(&self, case: &Case, event: &CaseEvent) -> Result<(), StoreError>;
+    /// Stores a case's new state and the event that produced it, in one transaction, provided
+    /// the stored version is still `expected_version`; otherwise [`StoreError::Stale`] and
+    /// nothing changes.
+    async fn record_change(
+        &self,
+        case: &Case,
+        expected_version: u64,
+        event: &CaseEvent,
+    ) -> Result<(), StoreError>;
+    async fn case(&self, id: &Uuid) -> Result<Option<Case>, StoreError>;
+    async fn case_by_receipt(&self, receipt_code: &str) -> Result<Option<Case>, StoreError>;
+    /// The case's events, oldest first.
+    async fn case_events(&self, id: &Uuid) -> Result<Vec<CaseEvent>, StoreError>;
+    /// Cases matching the filter, newest first, at most `filter.limit`.
+    async fn cases(&self, filter: &CaseFilter) -> Result<Vec<Case>, StoreError>;
 }
 
 /// Opens the store a database URL names: `sqlite:PATH` or `postgres://…`. Migrations are

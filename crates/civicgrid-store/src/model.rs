@@ -46,3 +46,35 @@ pub(crate) fn micros(t: Timestamp) -> i64 {
 pub(crate) fn from_micros(us: i64) -> Result<Timestamp, crate::StoreError> {
     Timestamp::from_microsecond(us).map_err(crate::error::corrupt)
 }
+
+/// One recorded change of a case, as stored. `seq` is the case version the event produced;
+/// seq 1 is the report itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseEvent {
+    pub case_id: uuid::Uuid,
+    pub seq: u64,
+    pub action: String,
+    pub from: Option<civicgrid_domain::case::Status>,
+    pub to: civicgrid_domain::case::Status,
+    /// A username, `resident`, or `system` for the jobs.
+    pub actor: String,
+    pub at: Timestamp,
+    pub payload: serde_json::Value,
+}
+
+/// Which cases to list. Every field narrows; `before` is the cursor (an id from the previous
+/// page: ids are UUID v7, so they sort by time).
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub status: Option<civicgrid_domain::case::Status>,
+    pub grid: Option<String>,
+    pub unit: Option<String>,
+    pub category: Option<String>,
+    pub within: Option<civicgrid_domain::territory::RegionCode>,
+    /// Open cases whose current stage is due before this instant.
+    pub overdue_at: Option<Timestamp>,
+    pub reported_from: Option<Timestamp>,
+    pub reported_to: Option<Timestamp>,
+    pub before: Option<uuid::Uuid>,
+    pub limit: u32,
+}

@@ -240,6 +240,91 @@ pub(crate) fn beats_from_rows(
     Ok(by_code.into_values().collect())
 }
 
+/// The columns of a case row, as read.
+pub(crate) struct CaseRow {
+    pub id: String,
+    pub receipt_code: String,
+    pub channel: String,
+    pub description: String,
+    pub address: Option<String>,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub grid_code: Option<String>,
+    pub region_code: String,
+    pub category_code: Option<String>,
+    pub attributes: String,
+    pub priority: String,
+    pub reporter_sealed: Option<String>,
+    pub routing: String,
+    pub state: String,
+    pub stage: Option<String>,
+    pub stage_started_at: Option<i64>,
+    pub due_at: Option<i64>,
+    pub reported_at: i64,
+    pub updated_at: i64,
+}
+
+pub(crate) const CASE_COLUMNS: &str = "id, receipt_code, channel, description, address, lon, lat, grid_code, region_code, \
+    category_code, attributes, priority, reporter_sealed, routing, state, stage, stage_started_at, due_at, \
+    reported_at, updated_at";
+
+pub(crate) fn case_from_row(r: CaseRow) -> Result<civicgrid_domain::case::Case, StoreError> {
+    use civicgrid_domain::case::{Case, StageClock};
+    let clock = match (r.stage, r.stage_started_at, r.due_at) {
+        (Some(stage), Some(started), Some(due)) => Some(StageClock {
+            stage: parse("stage", &stage)?,
+            started_at: crate::model::from_micros(started)?,
+            due_at: crate::model::from_micros(due)?,
+        }),
+        _ => None,
+    };
+    Ok(Case {
+        id: parse("case id", &r.id)?,
+        receipt_code: r.receipt_code,
+        channel: parse("channel", &r.channel)?,
+        description: r.description,
+        address: r.address,
+        location: r.lon.zip(r.lat),
+        grid: r.grid_code.map(|g| parse("grid code", &g)).transpose()?,
+        region: parse("region code", &r.region_code)?,
+        category: r
+            .category_code
+            .map(|c| parse("category code", &c))
+            .transpose()?,
+        attributes: from_json("case attributes", &r.attributes)?,
+        priority: parse("priority", &r.priority)?,
+        reporter_sealed: r.reporter_sealed,
+        routing: r.routing,
+        reported_at: crate::model::from_micros(r.reported_at)?,
+        updated_at: crate::model::from_micros(r.updated_at)?,
+        clock,
+        state: from_json("case state", &r.state)?,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn event_from_row(
+    case_id: String,
+    seq: i64,
+    action: String,
+    from: Option<String>,
+    to: String,
+    actor: String,
+    at: i64,
+    payload: String,
+) -> Result<crate::CaseEvent, StoreError> {
+    Ok(crate::CaseEvent {
+        case_id: parse("case id", &case_id)?,
+        seq: u64::try_from(seq).map_err(corrupt)?,
+        action,
+        from: from.map(|f| parse("status", &f)).transpose()?,
+        to: parse("status", &to)?,
+        actor,
+        at: crate::model::from_micros(at)?,
+        payload: from_json("event payload", &payload)?,
+    })
+}
+
 /// Expands into `impl Repository for $repo`, where `$repo` has a field `pool: sqlx::Pool<$db>`.
 macro_rules! sql_repository {
     ($repo:ty, $db:ty, $backend:literal) => {
@@ -722,9 +807,223 @@ macro_rules! sql_repository {
                     users: count("users").await?,
                 })
             }
+
+
+            async fn create_case(
+                &self,
+                case: &civicgrid_domain::case::Case,
+                event: &$crate::CaseEvent,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
+                       category_code, attributes, priority, reporter_sealed, routing, status, state, version, lead_unit,
+                       stage, stage_started_at, due_at, reported_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+                )
+                .bind(case.id.to_string())
+                .bind(&case.receipt_code)
+                .bind(case.channel.as_str())
+                .bind(&case.description)
+                .bind(case.address.as_deref())
+                .bind(case.location.map(|l| l.0))
+                .bind(case.location.map(|l| l.1))
+                .bind(case.grid.as_ref().map(|g| g.to_string()))
+                .bind(case.region.as_str())
+                .bind(case.category.as_ref().map(|c| c.to_string()))
+                .bind($crate::sql::to_json(&case.attributes)?)
+                .bind(case.priority.as_str())
+                .bind(case.reporter_sealed.as_deref())
+                .bind(&case.routing)
+                .bind(case.state.status.as_str())
+                .bind($crate::sql::to_json(&case.state)?)
+                .bind(i64::try_from(case.state.version).unwrap_or(i64::MAX))
+                .bind(case.state.lead().map(str::to_owned))
+                .bind(case.clock.map(|c| c.stage.as_str()))
+                .bind(case.clock.map(|c| $crate::model::micros(c.started_at)))
+                .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
+                .bind($crate::model::micros(case.reported_at))
+                .bind($crate::model::micros(case.updated_at))
+                .execute(&mut *tx)
+                .await?;
+                Self::write_units(&mut tx, case).await?;
+                Self::write_event(&mut tx, case, event).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn record_change(
+                &self,
+                case: &civicgrid_domain::case::Case,
+                expected_version: u64,
+                event: &$crate::CaseEvent,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE cases SET grid_code = $2, region_code = $3, category_code = $4, attributes = $5, priority = $6,
+                       routing = $7, status = $8, state = $9, version = $10, lead_unit = $11, stage = $12,
+                       stage_started_at = $13, due_at = $14, updated_at = $15
+                     WHERE id = $1 AND version = $16",
+                )
+                .bind(case.id.to_string())
+                .bind(case.grid.as_ref().map(|g| g.to_string()))
+                .bind(case.region.as_str())
+                .bind(case.category.as_ref().map(|c| c.to_string()))
+                .bind($crate::sql::to_json(&case.attributes)?)
+                .bind(case.priority.as_str())
+                .bind(&case.routing)
+                .bind(case.state.status.as_str())
+                .bind($crate::sql::to_json(&case.state)?)
+                .bind(i64::try_from(case.state.version).unwrap_or(i64::MAX))
+                .bind(case.state.lead().map(str::to_owned))
+                .bind(case.clock.map(|c| c.stage.as_str()))
+                .bind(case.clock.map(|c| $crate::model::micros(c.started_at)))
+                .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
+                .bind($crate::model::micros(case.updated_at))
+                .bind(i64::try_from(expected_version).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    let current: Option<(i64,)> = sqlx::query_as("SELECT version FROM cases WHERE id = $1")
+                        .bind(case.id.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    return Err(match current {
+                        Some((v,)) => $crate::StoreError::Stale { current: u64::try_from(v).unwrap_or(0) },
+                        None => $crate::StoreError::NotFound(format!("case {}", case.id)),
+                    });
+                }
+                sqlx::query("DELETE FROM case_units WHERE case_id = $1")
+                    .bind(case.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                Self::write_units(&mut tx, case).await?;
+                Self::write_event(&mut tx, case, event).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn case(&self, id: &uuid::Uuid) -> Result<Option<civicgrid_domain::case::Case>, $crate::StoreError> {
+                let sql = format!("SELECT {} FROM cases WHERE id = $1", $crate::sql::CASE_COLUMNS);
+                let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await?;
+                row.map(|r| Self::case_row(&r)).transpose()
+            }
+
+            async fn case_by_receipt(&self, receipt_code: &str) -> Result<Option<civicgrid_domain::case::Case>, $crate::StoreError> {
+                let sql = format!("SELECT {} FROM cases WHERE receipt_code = $1", $crate::sql::CASE_COLUMNS);
+                let row = sqlx::query(&sql).bind(receipt_code).fetch_optional(&self.pool).await?;
+                row.map(|r| Self::case_row(&r)).transpose()
+            }
+
+            async fn case_events(&self, id: &uuid::Uuid) -> Result<Vec<$crate::CaseEvent>, $crate::StoreError> {
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(String, i64, String, Option<String>, String, String, i64, String)> = sqlx::query_as(
+                    "SELECT case_id, seq, action, from_status, to_status, actor, at, payload FROM case_events
+                     WHERE case_id = $1 ORDER BY seq",
+                )
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(c, s, a, f, t, who, at, p)| $crate::sql::event_from_row(c, s, a, f, t, who, at, p))
+                    .collect()
+            }
+
+            async fn cases(&self, f: &$crate::CaseFilter) -> Result<Vec<civicgrid_domain::case::Case>, $crate::StoreError> {
+                // Fixed SQL with optional filters: a NULL parameter switches its condition off.
+                let sql = format!(
+                    "SELECT {} FROM cases c WHERE ($1 IS NULL OR c.status = $1) AND ($2 IS NULL OR c.grid_code = $2)
+                       AND ($3 IS NULL OR EXISTS (SELECT 1 FROM case_units u WHERE u.case_id = c.id AND u.unit_code = $3))
+                       AND ($4 IS NULL OR c.category_code = $4) AND c.region_code LIKE $5
+                       AND ($6 IS NULL OR (c.due_at < $6 AND c.status NOT IN ('refused', 'closed', 'evaluated', 'voided', 'merged', 'shelved')))
+                       AND ($7 IS NULL OR c.reported_at >= $7) AND ($8 IS NULL OR c.reported_at < $8)
+                       AND ($9 IS NULL OR c.id < $9)
+                     ORDER BY c.id DESC LIMIT $10",
+                    $crate::sql::CASE_COLUMNS
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(f.status.map(|s| s.as_str()))
+                    .bind(f.grid.as_deref())
+                    .bind(f.unit.as_deref())
+                    .bind(f.category.as_deref())
+                    .bind(format!("{}%", f.within.as_ref().map(|r| r.as_str()).unwrap_or("")))
+                    .bind(f.overdue_at.map($crate::model::micros))
+                    .bind(f.reported_from.map($crate::model::micros))
+                    .bind(f.reported_to.map($crate::model::micros))
+                    .bind(f.before.map(|b| b.to_string()))
+                    .bind(i64::from(f.limit.clamp(1, 1000)))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::case_row).collect()
+            }
         }
 
         impl $repo {
+            async fn write_units(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                case: &civicgrid_domain::case::Case,
+            ) -> Result<(), $crate::StoreError> {
+                for (i, unit) in case.state.units.iter().enumerate() {
+                    sqlx::query("INSERT INTO case_units (case_id, unit_code, lead, region_code) VALUES ($1, $2, $3, $4)")
+                        .bind(case.id.to_string())
+                        .bind(unit)
+                        .bind(i == 0)
+                        .bind(case.region.as_str())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn write_event(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                case: &civicgrid_domain::case::Case,
+                e: &$crate::CaseEvent,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO case_events (case_id, seq, action, from_status, to_status, actor, at, payload, region_code)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(e.case_id.to_string())
+                .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
+                .bind(&e.action)
+                .bind(e.from.map(|s| s.as_str()))
+                .bind(e.to.as_str())
+                .bind(&e.actor)
+                .bind($crate::model::micros(e.at))
+                .bind(e.payload.to_string())
+                .bind(case.region.as_str())
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            fn case_row(r: &<$db as sqlx::Database>::Row) -> Result<civicgrid_domain::case::Case, $crate::StoreError> {
+                use sqlx::Row;
+                $crate::sql::case_from_row($crate::sql::CaseRow {
+                    id: r.try_get("id")?,
+                    receipt_code: r.try_get("receipt_code")?,
+                    channel: r.try_get("channel")?,
+                    description: r.try_get("description")?,
+                    address: r.try_get("address")?,
+                    lon: r.try_get("lon")?,
+                    lat: r.try_get("lat")?,
+                    grid_code: r.try_get("grid_code")?,
+                    region_code: r.try_get("region_code")?,
+                    category_code: r.try_get("category_code")?,
+                    attributes: r.try_get("attributes")?,
+                    priority: r.try_get("priority")?,
+                    reporter_sealed: r.try_get("reporter_sealed")?,
+                    routing: r.try_get("routing")?,
+                    state: r.try_get("state")?,
+                    stage: r.try_get("stage")?,
+                    stage_started_at: r.try_get("stage_started_at")?,
+                    due_at: r.try_get("due_at")?,
+                    reported_at: r.try_get("reported_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            }
+
             async fn load_users(&self, only: Option<&str>) -> Result<Vec<$crate::User>, $crate::StoreError> {
                 #[allow(clippy::type_complexity)]
                 let rows: Vec<(String, String, String, String, Option<String>, bool, i64)> = sqlx::query_as(

@@ -108,6 +108,8 @@ both_backends!(
     calendar_round_trips_and_replaces_whole_years,
     users_roles_grants_and_api_keys,
     migrations_are_idempotent,
+    cases_and_their_events_with_optimistic_concurrency,
+    listing_cases_filters_and_pages,
 );
 
 fn t0() -> Timestamp {
@@ -514,4 +516,246 @@ async fn migrations_are_idempotent(repo: &dyn Repository) {
     repo.migrate().await.expect("first");
     repo.migrate().await.expect("second");
     assert_eq!(repo.summary().await.expect("summary"), Default::default());
+}
+
+fn new_case(id: uuid::Uuid, grid: &str, at: Timestamp) -> civicgrid_domain::case::Case {
+    use civicgrid_domain::case::{Case, CaseState, Channel, StageClock, receipt_code};
+    Case {
+        id,
+        receipt_code: receipt_code(&id),
+        channel: Channel::Web,
+        description: "井盖缺失，夜间危险".into(),
+        address: Some("南头街道安乐社区".into()),
+        location: Some((113.9005, 22.5005)),
+        grid: Some(grid.parse().expect("grid")),
+        region: grid[..12].parse().expect("region"),
+        category: Some("01001".parse().expect("category")),
+        attributes: [("damage".to_owned(), "missing".to_owned())]
+            .into_iter()
+            .collect(),
+        priority: Priority::High,
+        reporter_sealed: None,
+        routing: "rule 1".into(),
+        reported_at: at,
+        updated_at: at,
+        clock: Some(StageClock {
+            stage: Stage::Accept,
+            started_at: at,
+            due_at: at + jiff::SignedDuration::from_mins(30),
+        }),
+        state: CaseState::new(),
+    }
+}
+
+fn report_event(case: &civicgrid_domain::case::Case) -> civicgrid_store::CaseEvent {
+    civicgrid_store::CaseEvent {
+        case_id: case.id,
+        seq: 1,
+        action: "report".into(),
+        from: None,
+        to: civicgrid_domain::case::Status::Reported,
+        actor: "resident".into(),
+        at: case.reported_at,
+        payload: serde_json::json!({"channel": "web"}),
+    }
+}
+
+async fn with_catalogue(repo: &dyn Repository) {
+    let mut batch = territory();
+    batch.categories = categories();
+    repo.apply(&batch).await.expect("territory and catalogue");
+}
+
+async fn cases_and_their_events_with_optimistic_concurrency(repo: &dyn Repository) {
+    use civicgrid_domain::case::{Action, Status, apply, decide};
+    with_catalogue(repo).await;
+    let id = uuid::Uuid::now_v7();
+    let case = new_case(id, "440305001001001", t0());
+    repo.create_case(&case, &report_event(&case))
+        .await
+        .expect("created");
+    assert_eq!(repo.case(&id).await.expect("read"), Some(case.clone()));
+    assert_eq!(
+        repo.case_by_receipt(&case.receipt_code)
+            .await
+            .expect("read"),
+        Some(case.clone())
+    );
+
+    // Two people act on version 1; the first wins, the second is told the current version.
+    let accept = decide(&case.state, Action::Accept).expect("accept");
+    let mut accepted = case.clone();
+    accepted.state = apply(&case.state, &accept);
+    let event = |c: &civicgrid_domain::case::Case,
+                 t: &civicgrid_domain::case::Transition,
+                 who: &str| civicgrid_store::CaseEvent {
+        case_id: c.id,
+        seq: t.version,
+        action: t.action.name().into(),
+        from: Some(t.from),
+        to: t.to,
+        actor: who.into(),
+        at: t0(),
+        payload: serde_json::to_value(t).expect("json"),
+    };
+    repo.record_change(&accepted, 1, &event(&accepted, &accept, "calltaker1"))
+        .await
+        .expect("first wins");
+    let refuse = decide(
+        &case.state,
+        Action::Refuse {
+            reason: "重复".into(),
+        },
+    )
+    .expect("refuse");
+    let mut refused = case.clone();
+    refused.state = apply(&case.state, &refuse);
+    assert!(matches!(
+        repo.record_change(&refused, 1, &event(&refused, &refuse, "calltaker2"))
+            .await,
+        Err(StoreError::Stale { current: 2 })
+    ));
+    let stored = repo.case(&id).await.expect("read").expect("exists");
+    assert_eq!(stored.state.status, Status::Accepted);
+    let events = repo.case_events(&id).await.expect("events");
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(events[1].actor, "calltaker1");
+    // The events replay to the stored state.
+    let transitions: Vec<civicgrid_domain::case::Transition> = events[1..]
+        .iter()
+        .map(|e| serde_json::from_value(e.payload.clone()).expect("transition"))
+        .collect();
+    assert_eq!(civicgrid_domain::case::replay(&transitions), stored.state);
+
+    // A change to a case that does not exist.
+    let ghost = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    assert!(matches!(
+        repo.record_change(&ghost, 1, &report_event(&ghost)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // The same receipt code twice is refused (and would be retried with a new id).
+    let mut twin = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    twin.receipt_code = case.receipt_code.clone();
+    assert!(matches!(
+        repo.create_case(&twin, &report_event(&twin)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(repo.case(&twin.id).await.expect("read").is_none());
+}
+
+async fn listing_cases_filters_and_pages(repo: &dyn Repository) {
+    use civicgrid_domain::case::{Action, Status, apply, decide};
+    with_catalogue(repo).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let grid = if i % 2 == 0 {
+            "440305001001001"
+        } else {
+            "440305001002001"
+        };
+        let at = t0() + jiff::SignedDuration::from_hours(i);
+        let mut case = new_case(uuid::Uuid::now_v7(), grid, at);
+        repo.create_case(&case, &report_event(&case))
+            .await
+            .expect("created");
+        if i == 4 {
+            for action in [
+                Action::Accept,
+                Action::Register,
+                Action::Dispatch {
+                    units: vec!["CGJ".into(), "NT-JD".into()],
+                },
+            ] {
+                let t = decide(&case.state, action).expect("legal");
+                let before = case.state.version;
+                case.state = apply(&case.state, &t);
+                let e = civicgrid_store::CaseEvent {
+                    case_id: case.id,
+                    seq: t.version,
+                    action: t.action.name().into(),
+                    from: Some(t.from),
+                    to: t.to,
+                    actor: "dispatcher".into(),
+                    at,
+                    payload: serde_json::to_value(&t).expect("json"),
+                };
+                repo.record_change(&case, before, &e).await.expect("change");
+            }
+        }
+        ids.push(case.id);
+    }
+    let list = |f: civicgrid_store::CaseFilter| async move {
+        repo.cases(&f)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>()
+    };
+    let all = list(civicgrid_store::CaseFilter {
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        all,
+        ids.iter().rev().copied().collect::<Vec<_>>(),
+        "newest first"
+    );
+    let page1 = list(civicgrid_store::CaseFilter {
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    let page2 = list(civicgrid_store::CaseFilter {
+        limit: 2,
+        before: page1.last().copied(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!([page1, page2].concat(), all[..4]);
+    let in_grid = list(civicgrid_store::CaseFilter {
+        grid: Some("440305001002001".into()),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(in_grid, [ids[3], ids[1]]);
+    let with_unit = list(civicgrid_store::CaseFilter {
+        unit: Some("NT-JD".into()),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(with_unit, [ids[4]]);
+    let dispatched = list(civicgrid_store::CaseFilter {
+        status: Some(Status::Dispatched),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(dispatched, [ids[4]]);
+    let in_region = list(civicgrid_store::CaseFilter {
+        within: Some("440305001001".parse().expect("r")),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(in_region.len(), 3);
+    // Due 30 minutes after report: at t0+2h30m the cases reported at t0 and t0+1h are overdue.
+    let overdue = list(civicgrid_store::CaseFilter {
+        overdue_at: Some(t0() + jiff::SignedDuration::from_mins(150)),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(overdue, [ids[1], ids[0]]);
+    let window = list(civicgrid_store::CaseFilter {
+        reported_from: Some(t0() + jiff::SignedDuration::from_hours(1)),
+        reported_to: Some(t0() + jiff::SignedDuration::from_hours(3)),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(window, [ids[2], ids[1]]);
 }

@@ -14,8 +14,10 @@
 
 pub mod deadline;
 mod machine;
+mod record;
 
 pub use machine::*;
+pub use record::*;
 
 #[cfg(test)]
 mod tests;
