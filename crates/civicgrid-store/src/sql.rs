@@ -257,27 +257,18 @@ pub(crate) struct CaseRow {
     pub reporter_sealed: Option<String>,
     pub routing: String,
     pub state: String,
-    pub stage: Option<String>,
-    pub stage_started_at: Option<i64>,
-    pub due_at: Option<i64>,
+    pub clock: Option<String>,
     pub reported_at: i64,
     pub updated_at: i64,
 }
 
 pub(crate) const CASE_COLUMNS: &str = "id, receipt_code, channel, description, address, lon, lat, grid_code, region_code, \
-    category_code, attributes, priority, reporter_sealed, routing, state, stage, stage_started_at, due_at, \
+    category_code, attributes, priority, reporter_sealed, routing, state, clock, \
     reported_at, updated_at";
 
 pub(crate) fn case_from_row(r: CaseRow) -> Result<civicgrid_domain::case::Case, StoreError> {
-    use civicgrid_domain::case::{Case, StageClock};
-    let clock = match (r.stage, r.stage_started_at, r.due_at) {
-        (Some(stage), Some(started), Some(due)) => Some(StageClock {
-            stage: parse("stage", &stage)?,
-            started_at: crate::model::from_micros(started)?,
-            due_at: crate::model::from_micros(due)?,
-        }),
-        _ => None,
-    };
+    use civicgrid_domain::case::Case;
+    let clock = r.clock.map(|c| from_json("stage clock", &c)).transpose()?;
     Ok(Case {
         id: parse("case id", &r.id)?,
         receipt_code: r.receipt_code,
@@ -818,8 +809,8 @@ macro_rules! sql_repository {
                 sqlx::query(
                     "INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
                        category_code, attributes, priority, reporter_sealed, routing, status, state, version, lead_unit,
-                       stage, stage_started_at, due_at, reported_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+                       clock, due_at, reported_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
                 )
                 .bind(case.id.to_string())
                 .bind(&case.receipt_code)
@@ -839,8 +830,7 @@ macro_rules! sql_repository {
                 .bind($crate::sql::to_json(&case.state)?)
                 .bind(i64::try_from(case.state.version).unwrap_or(i64::MAX))
                 .bind(case.state.lead().map(str::to_owned))
-                .bind(case.clock.map(|c| c.stage.as_str()))
-                .bind(case.clock.map(|c| $crate::model::micros(c.started_at)))
+                .bind(case.clock.as_ref().map($crate::sql::to_json).transpose()?)
                 .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
                 .bind($crate::model::micros(case.reported_at))
                 .bind($crate::model::micros(case.updated_at))
@@ -861,9 +851,9 @@ macro_rules! sql_repository {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE cases SET grid_code = $2, region_code = $3, category_code = $4, attributes = $5, priority = $6,
-                       routing = $7, status = $8, state = $9, version = $10, lead_unit = $11, stage = $12,
-                       stage_started_at = $13, due_at = $14, updated_at = $15
-                     WHERE id = $1 AND version = $16",
+                       routing = $7, status = $8, state = $9, version = $10, lead_unit = $11, clock = $12,
+                       due_at = $13, updated_at = $14
+                     WHERE id = $1 AND version = $15",
                 )
                 .bind(case.id.to_string())
                 .bind(case.grid.as_ref().map(|g| g.to_string()))
@@ -876,8 +866,7 @@ macro_rules! sql_repository {
                 .bind($crate::sql::to_json(&case.state)?)
                 .bind(i64::try_from(case.state.version).unwrap_or(i64::MAX))
                 .bind(case.state.lead().map(str::to_owned))
-                .bind(case.clock.map(|c| c.stage.as_str()))
-                .bind(case.clock.map(|c| $crate::model::micros(c.started_at)))
+                .bind(case.clock.as_ref().map($crate::sql::to_json).transpose()?)
                 .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
                 .bind($crate::model::micros(case.updated_at))
                 .bind(i64::try_from(expected_version).unwrap_or(i64::MAX))
@@ -1016,9 +1005,7 @@ macro_rules! sql_repository {
                     reporter_sealed: r.try_get("reporter_sealed")?,
                     routing: r.try_get("routing")?,
                     state: r.try_get("state")?,
-                    stage: r.try_get("stage")?,
-                    stage_started_at: r.try_get("stage_started_at")?,
-                    due_at: r.try_get("due_at")?,
+                    clock: r.try_get("clock")?,
                     reported_at: r.try_get("reported_at")?,
                     updated_at: r.try_get("updated_at")?,
                 })

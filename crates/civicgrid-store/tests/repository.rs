@@ -540,8 +540,13 @@ fn new_case(id: uuid::Uuid, grid: &str, at: Timestamp) -> civicgrid_domain::case
         updated_at: at,
         clock: Some(StageClock {
             stage: Stage::Accept,
+            limit: TimeLimit {
+                clock: ClockType::WorkingHours,
+                amount: 30,
+            },
             started_at: at,
             due_at: at + jiff::SignedDuration::from_mins(30),
+            paused_at: None,
         }),
         state: CaseState::new(),
     }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::CaseState;
+use crate::calendar::TimeLimit;
 use crate::catalogue::{CategoryCode, Priority, Stage};
 use crate::territory::{GridCode, RegionCode};
 
@@ -65,8 +66,12 @@ impl FromStr for Channel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageClock {
     pub stage: Stage,
+    pub limit: TimeLimit,
     pub started_at: Timestamp,
+    /// The deadline, already moved by extensions and past pauses.
     pub due_at: Timestamp,
+    /// Set while the case is shelved: the clock stopped then.
+    pub paused_at: Option<Timestamp>,
 }
 
 /// A case with everything the loop knows about it.

@@ -21,8 +21,7 @@ CREATE TABLE cases (
     state            TEXT NOT NULL,
     version          BIGINT NOT NULL,
     lead_unit        TEXT,
-    stage            TEXT,
-    stage_started_at BIGINT,
+    clock            TEXT,
     due_at           BIGINT,
     reported_at      BIGINT NOT NULL,
     updated_at       BIGINT NOT NULL
