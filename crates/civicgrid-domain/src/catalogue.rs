@@ -198,6 +198,70 @@ impl Category {
     pub fn deadline(&self, priority: Priority, stage: Stage) -> Option<TimeLimit> {
         self.deadlines.get(&priority)?.get(&stage).copied()
     }
+
+    /// Checks a report's attributes against this category's definitions: every required one
+    /// present, no unknown ones, and each value of its datatype. Returns (attribute, problem)
+    /// pairs.
+    pub fn check_attributes(
+        &self,
+        given: &BTreeMap<String, String>,
+    ) -> Result<(), Vec<(String, String)>> {
+        let mut problems = Vec::new();
+        for name in given.keys() {
+            if !self.attributes.iter().any(|a| &a.code == name) {
+                problems.push((
+                    name.clone(),
+                    format!("category {} has no attribute `{name}`", self.code),
+                ));
+            }
+        }
+        for a in &self.attributes {
+            let value = given
+                .get(&a.code)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty());
+            let Some(v) = value else {
+                if a.required {
+                    problems.push((a.code.clone(), format!("is required ({})", a.description)));
+                }
+                continue;
+            };
+            let known = |k: &str| a.values.iter().any(|x| x.key == k);
+            let ok = match a.datatype {
+                AttributeType::String => v.chars().count() <= 200,
+                AttributeType::Text => v.chars().count() <= 5000,
+                AttributeType::Number => v.parse::<f64>().is_ok_and(f64::is_finite),
+                AttributeType::Datetime => {
+                    v.parse::<jiff::Timestamp>().is_ok()
+                        || v.parse::<jiff::civil::DateTime>().is_ok()
+                }
+                AttributeType::SingleValueList => known(v),
+                AttributeType::MultiValueList => v.split(',').map(str::trim).all(known),
+            };
+            if !ok {
+                let expected = match a.datatype {
+                    AttributeType::String => "text of at most 200 characters".to_owned(),
+                    AttributeType::Text => "text of at most 5000 characters".to_owned(),
+                    AttributeType::Number => "a number".to_owned(),
+                    AttributeType::Datetime => "a date and time (RFC 3339)".to_owned(),
+                    AttributeType::SingleValueList | AttributeType::MultiValueList => format!(
+                        "one of {}",
+                        a.values
+                            .iter()
+                            .map(|x| x.key.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                problems.push((a.code.clone(), format!("`{v}` is not {expected}")));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
 }
 
 /// A validated catalogue: every minor has its major, codes are unique, deadlines complete.
@@ -389,6 +453,49 @@ mod tests {
             Catalogue::new(vec![cat("01", BTreeMap::new()), with_list]),
             Err(CatalogueError::BadAttribute { .. })
         ));
+    }
+
+    #[test]
+    fn attributes_are_checked_against_their_definitions() {
+        let mut c = cat("01001", full_table());
+        c.attributes = vec![
+            AttributeDef {
+                code: "damage".into(),
+                datatype: AttributeType::SingleValueList,
+                required: true,
+                description: "损坏情况".into(),
+                order: 1,
+                values: vec![AttributeValue {
+                    key: "missing".into(),
+                    name: "丢失".into(),
+                }],
+            },
+            AttributeDef {
+                code: "count".into(),
+                datatype: AttributeType::Number,
+                required: false,
+                description: "数量".into(),
+                order: 2,
+                values: vec![],
+            },
+        ];
+        let attrs = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert!(c.check_attributes(&attrs(&[("damage", "missing")])).is_ok());
+        assert!(
+            c.check_attributes(&attrs(&[("damage", "missing"), ("count", "2")]))
+                .is_ok()
+        );
+        let problems = c
+            .check_attributes(&attrs(&[("count", "two"), ("colour", "red")]))
+            .expect_err("three problems");
+        let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["colour", "damage", "count"]);
+        assert!(c.check_attributes(&attrs(&[("damage", "stolen")])).is_err());
     }
 
     #[test]

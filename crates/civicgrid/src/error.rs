@@ -79,6 +79,20 @@ pub enum AppError {
     /// A request that is well-formed but not acceptable (an unknown parent region, say).
     #[error("{0}")]
     Invalid(String),
+    /// Fields of a request that cannot be accepted, each (field, problem).
+    #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
+    Unprocessable(Vec<(String, String)>),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The thing acted on changed since the caller read it.
+    #[error("the case changed since you read it: it is now at version {current}")]
+    Stale { current: u64 },
+    /// The loop does not allow this now.
+    #[error("{message}")]
+    NotAllowed {
+        message: String,
+        status: civicgrid_domain::case::Status,
+    },
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -99,6 +113,8 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::Conflict(m) => AppError::Conflict(m),
             StoreError::Invalid(m) => AppError::Invalid(m),
+            StoreError::Stale { current } => AppError::Stale { current },
+            StoreError::NotFound(m) => AppError::NotFound(m),
             other => AppError::Store(other),
         }
     }

@@ -68,6 +68,16 @@ pub fn stage_deadline(
     due
 }
 
+/// `due` pushed back by the time `pause` kept a clock of type `clock` stopped.
+pub fn postpone(
+    cal: &WorkingCalendar,
+    clock: ClockType,
+    due: Timestamp,
+    pause: Pause,
+) -> Timestamp {
+    push_back(cal, clock, due, paused(cal, clock, pause))
+}
+
 /// The length of a limit in its clock's own measure, for warning fractions.
 fn budget(cal: &WorkingCalendar, limit: TimeLimit) -> SignedDuration {
     let amount = i64::from(limit.amount);

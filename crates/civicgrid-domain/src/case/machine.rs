@@ -88,6 +88,17 @@ impl Status {
         }
     }
 
+    /// The stage whose deadline runs while a case is in this status.
+    pub fn stage(self) -> Option<Stage> {
+        match self {
+            Status::Reported => Some(Stage::Accept),
+            Status::Accepted | Status::Registered => Some(Stage::Dispatch),
+            Status::Dispatched | Status::Handling => Some(Stage::Handle),
+            Status::ReportedBack => Some(Stage::Verify),
+            _ => None,
+        }
+    }
+
     /// Whether the case is still in the loop (open for work, deadlines running or paused).
     pub fn is_open(self) -> bool {
         !matches!(

@@ -2,6 +2,7 @@
 //! asks the domain core to decide, and writes through the repository in one batch.
 
 pub mod accounts;
+pub mod cases;
 pub mod demo;
 pub mod territory;
 
@@ -17,11 +18,14 @@ use crate::clock::Clock;
 use crate::error::{AppError, AppResult, InputError};
 use crate::interchange::{catalogue, config, tables};
 
-/// The application: a store and a clock.
+/// The application: a store, a clock, and what it caches.
 #[derive(Clone)]
 pub struct App {
     pub repo: Arc<dyn Repository>,
     pub clock: Arc<dyn Clock>,
+    /// The point → grid index, built on first use and dropped when grids are imported.
+    pub(crate) grid_index:
+        Arc<std::sync::RwLock<Option<Arc<civicgrid_domain::geometry::locate::GridIndex>>>>,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -47,7 +51,11 @@ impl Format {
 
 impl App {
     pub fn new(repo: Arc<dyn Repository>, clock: Arc<dyn Clock>) -> Self {
-        App { repo, clock }
+        App {
+            repo,
+            clock,
+            grid_index: Arc::default(),
+        }
     }
 
     async fn apply(&self, mut batch: Batch) -> AppResult<()> {

@@ -210,6 +210,9 @@ impl App {
                 ..Batch::default()
             })
             .await?;
+        if let Ok(mut cached) = self.grid_index.write() {
+            *cached = None;
+        }
         Ok(report)
     }
 

@@ -1,0 +1,447 @@
+//! The case loop as a service: intake (place, route, time), actions with permission and
+//! version checks, and reading cases and their timelines.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use civicgrid_domain::access::{Grant, Permission, Target, allows};
+use civicgrid_domain::calendar::WorkingCalendar;
+use civicgrid_domain::case::deadline::{Pause, postpone, stage_deadline};
+use civicgrid_domain::case::{
+    Action, Case, CaseState, Channel, Request, StageClock, Status, apply, decide, receipt_code,
+};
+use civicgrid_domain::catalogue::{Category, CategoryCode, Priority};
+use civicgrid_domain::geometry::locate::GridIndex;
+use civicgrid_domain::routing::{RoutingFacts, route};
+use civicgrid_store::{CaseEvent, CaseFilter, StoreError};
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use super::App;
+use crate::error::{AppError, AppResult};
+
+/// Who is acting.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A member of the public, usually anonymous.
+    Resident,
+    /// A staff account with its grants.
+    Staff {
+        username: String,
+        grants: Vec<Grant>,
+    },
+    /// The platform's own jobs.
+    System,
+}
+
+impl Actor {
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Resident => "resident",
+            Actor::Staff { username, .. } => username,
+            Actor::System => "system",
+        }
+    }
+}
+
+/// A report as it arrives from any channel.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    pub description: String,
+    /// WGS84 (lon, lat).
+    pub location: Option<(f64, f64)>,
+    pub address: Option<String>,
+    pub category: Option<CategoryCode>,
+    pub attributes: BTreeMap<String, String>,
+    pub priority: Option<Priority>,
+    pub channel: Channel,
+}
+
+/// Problems with fields of a request, each (field, problem).
+pub fn invalid(fields: Vec<(String, String)>) -> AppError {
+    AppError::Unprocessable(fields)
+}
+
+impl App {
+    /// The point → grid index, built once from the stored grids and rebuilt after an import.
+    pub async fn cached_grid_index(&self) -> AppResult<Arc<GridIndex>> {
+        if let Some(index) = self.grid_index.read().ok().and_then(|g| g.clone()) {
+            return Ok(index);
+        }
+        let index = Arc::new(self.grid_index().await?);
+        if let Ok(mut slot) = self.grid_index.write() {
+            *slot = Some(index.clone());
+        }
+        Ok(index)
+    }
+
+    async fn calendar_or_default(&self) -> AppResult<WorkingCalendar> {
+        match self.repo.calendar().await? {
+            Some(c) => Ok(c),
+            None => {
+                WorkingCalendar::new("Asia/Shanghai", WorkingCalendar::standard_windows(), vec![])
+                    .map_err(|e| AppError::Invalid(e.to_string()))
+            }
+        }
+    }
+
+    /// Takes in a report: validates it, places it in a grid, routes it through the
+    /// responsibility list, starts the accept clock, and stores it with its first event. The
+    /// case is durably committed before this returns.
+    pub async fn report_case(&self, intake: Intake, actor: &Actor) -> AppResult<Case> {
+        let mut problems = Vec::new();
+        let description = intake.description.trim().to_owned();
+        if description.is_empty() {
+            problems.push(("description".to_owned(), "is required".to_owned()));
+        } else if description.chars().count() > 5000 {
+            problems.push((
+                "description".to_owned(),
+                "is longer than 5000 characters".to_owned(),
+            ));
+        }
+        if let Some((lon, lat)) = intake.location
+            && !(lon.is_finite() && lat.is_finite() && lon.abs() <= 180.0 && lat.abs() <= 90.0)
+        {
+            problems.push(("lon".to_owned(), "lon/lat must be WGS84 degrees".to_owned()));
+        }
+        if intake.location.is_none() {
+            problems.push((
+                "lon".to_owned(),
+                "a location (lon, lat) is required to place the case in a grid".to_owned(),
+            ));
+        }
+        let categories = self.repo.categories().await?;
+        let category: Option<&Category> = match &intake.category {
+            None => None,
+            Some(code) => match categories.iter().find(|c| &c.code == code) {
+                Some(c) if !c.code.is_major() => Some(c),
+                Some(_) => {
+                    problems.push((
+                        "category".to_owned(),
+                        format!("{code} is a major category; choose one of its minor categories"),
+                    ));
+                    None
+                }
+                None => {
+                    problems.push((
+                        "category".to_owned(),
+                        format!("{code} is not in the catalogue"),
+                    ));
+                    None
+                }
+            },
+        };
+        if let Some(c) = category {
+            if let Err(p) = c.check_attributes(&intake.attributes) {
+                problems.extend(p.into_iter().map(|(f, m)| (format!("attributes.{f}"), m)));
+            }
+        } else if !intake.attributes.is_empty() {
+            problems.push((
+                "attributes".to_owned(),
+                "attributes need a category".to_owned(),
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        let (lon, lat) = intake.location.unwrap_or_default();
+        let index = self.cached_grid_index().await?;
+        let Some(grid) = index.locate(lon, lat).cloned() else {
+            return Err(invalid(vec![(
+                "lon".to_owned(),
+                format!("({lon}, {lat}) lies outside every grid of this platform"),
+            )]));
+        };
+        let region = self
+            .repo
+            .grids(None)
+            .await?
+            .into_iter()
+            .find(|g| g.code == grid)
+            .map(|g| g.region)
+            .ok_or_else(|| AppError::NotFound(format!("grid {grid}")))?;
+        let priority = intake
+            .priority
+            .or(category.map(|c| c.default_priority))
+            .unwrap_or(Priority::Normal);
+
+        let (units, routing) = match category {
+            Some(c) => {
+                let facts = RoutingFacts {
+                    category: &c.code,
+                    kind: c.kind,
+                    region: &region,
+                    attributes: &intake.attributes,
+                };
+                let rules = self.repo.responsibility_list().await?;
+                let all_units = self.repo.units().await?;
+                let a = route(&facts, &rules, &all_units)
+                    .map_err(|e| AppError::Invalid(e.to_string()))?;
+                let mut units = vec![a.primary];
+                units.extend(a.co_handlers);
+                (units, a.explanation)
+            }
+            None => (
+                vec![],
+                "not routed yet: the case has no category".to_owned(),
+            ),
+        };
+
+        let now = self.clock.now();
+        let calendar = self.calendar_or_default().await?;
+        let clock = category
+            .and_then(|c| c.deadline(priority, civicgrid_domain::catalogue::Stage::Accept))
+            .map(|limit| StageClock {
+                stage: civicgrid_domain::catalogue::Stage::Accept,
+                limit,
+                started_at: now,
+                due_at: stage_deadline(&calendar, now, limit, &[], &[]),
+                paused_at: None,
+            });
+        // The routed units are proposed in the routing text; they become the case's units when
+        // the dispatcher dispatches (首接负责: the first listed leads).
+        let routing = if units.is_empty() {
+            routing
+        } else {
+            format!("{routing}; proposed units: {}", units.join(", "))
+        };
+        for _attempt in 0..5 {
+            let id = Uuid::now_v7();
+            let case = Case {
+                id,
+                receipt_code: receipt_code(&id),
+                channel: intake.channel,
+                description: description.clone(),
+                address: intake.address.clone().filter(|a| !a.trim().is_empty()),
+                location: intake.location,
+                grid: Some(grid.clone()),
+                region: region.clone(),
+                category: category.map(|c| c.code.clone()),
+                attributes: intake.attributes.clone(),
+                priority,
+                reporter_sealed: None,
+                routing: routing.clone(),
+                reported_at: now,
+                updated_at: now,
+                clock,
+                state: CaseState::new(),
+            };
+            let event = CaseEvent {
+                case_id: id,
+                seq: 1,
+                action: "report".into(),
+                from: None,
+                to: Status::Reported,
+                actor: actor.name().to_owned(),
+                at: now,
+                payload: serde_json::json!({
+                    "channel": intake.channel.as_str(),
+                    "grid": grid.as_str(),
+                    "category": case.category.as_ref().map(|c| c.as_str()),
+                    "priority": priority.as_str(),
+                    "proposed_units": units,
+                    "routing": routing,
+                }),
+            };
+            match self.repo.create_case(&case, &event).await {
+                Ok(()) => return Ok(case),
+                // A receipt-code collision (40 random bits): try again with a new id.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Invalid(
+            "could not allocate a receipt code".into(),
+        ))
+    }
+
+    pub async fn get_case(&self, id: &Uuid) -> AppResult<Case> {
+        self.repo
+            .case(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("case {id}")))
+    }
+
+    pub async fn case_timeline(&self, id: &Uuid) -> AppResult<Vec<CaseEvent>> {
+        self.get_case(id).await?;
+        Ok(self.repo.case_events(id).await?)
+    }
+
+    pub async fn list_cases(&self, filter: &CaseFilter) -> AppResult<Vec<Case>> {
+        Ok(self.repo.cases(filter).await?)
+    }
+
+    /// Whether `actor` may take `action` on `case`: a grant of one of the action's permissions
+    /// on the case's region, or on one of its units.
+    pub async fn may(&self, actor: &Actor, action: &Action, case: &Case) -> AppResult<bool> {
+        let grants = match actor {
+            Actor::System => return Ok(true),
+            Actor::Resident => return Ok(false),
+            Actor::Staff { grants, .. } => grants,
+        };
+        let roles = self.repo.roles().await?;
+        let targets: Vec<Target<'_>> = std::iter::once(Target {
+            region: Some(&case.region),
+            unit: None,
+        })
+        .chain(case.state.units.iter().map(|u| Target {
+            region: None,
+            unit: Some(u.as_str()),
+        }))
+        .collect();
+        Ok(action
+            .permissions()
+            .iter()
+            .any(|p: &Permission| targets.iter().any(|t| allows(grants, &roles, *p, t))))
+    }
+
+    /// Takes an action on a case at `expected_version`. Refused when the actor may not, when
+    /// the case has moved on (stale version), or when the loop does not allow the action in
+    /// the case's state; in every refusal nothing changes.
+    pub async fn act_on_case(
+        &self,
+        id: &Uuid,
+        expected_version: u64,
+        action: Action,
+        actor: &Actor,
+    ) -> AppResult<Case> {
+        let case = self.get_case(id).await?;
+        if !self.may(actor, &action, &case).await? {
+            return Err(AppError::Forbidden(format!(
+                "{} may not {} this case",
+                actor.name(),
+                action.name()
+            )));
+        }
+        if case.state.version != expected_version {
+            return Err(AppError::Stale {
+                current: case.state.version,
+            });
+        }
+        if let Action::Dispatch { units } | Action::Transfer { units, .. } = &action {
+            let known = self.repo.units().await?;
+            let unknown: Vec<&String> = units
+                .iter()
+                .filter(|u| !known.iter().any(|k| &k.code == *u))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(invalid(vec![(
+                    "units".to_owned(),
+                    format!(
+                        "unknown unit(s): {}",
+                        unknown
+                            .iter()
+                            .map(|u| u.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )]));
+            }
+        }
+        if let Action::MergeInto { master } = &action {
+            let m = self.get_case(master).await?;
+            if m.id == case.id || !m.state.status.is_open() || m.state.status == Status::Merged {
+                return Err(invalid(vec![(
+                    "master".to_owned(),
+                    "the master must be another open case".to_owned(),
+                )]));
+            }
+        }
+        let transition = decide(&case.state, action).map_err(|e| AppError::NotAllowed {
+            message: e.to_string(),
+            status: case.state.status,
+        })?;
+        let now = self.clock.now();
+        let mut next = case.clone();
+        next.state = apply(&case.state, &transition);
+        next.updated_at = now;
+        next.clock = self
+            .next_clock(&case, &next.state, &transition.action, now)
+            .await?;
+        let event = CaseEvent {
+            case_id: case.id,
+            seq: transition.version,
+            action: transition.action.name().to_owned(),
+            from: Some(transition.from),
+            to: transition.to,
+            actor: actor.name().to_owned(),
+            at: now,
+            payload: serde_json::to_value(&transition)
+                .map_err(|e| AppError::Invalid(e.to_string()))?,
+        };
+        self.repo
+            .record_change(&next, expected_version, &event)
+            .await
+            .map_err(|e| match e {
+                StoreError::Stale { current } => AppError::Stale { current },
+                other => other.into(),
+            })?;
+        Ok(next)
+    }
+
+    /// The stage clock after a transition: a new stage starts a new clock from the category's
+    /// limit; an approved extension moves the deadline; shelving stops the clock and resuming
+    /// pushes the deadline back by the pause.
+    async fn next_clock(
+        &self,
+        before: &Case,
+        after: &CaseState,
+        action: &Action,
+        now: Timestamp,
+    ) -> AppResult<Option<StageClock>> {
+        let calendar = self.calendar_or_default().await?;
+        let old = before.clock;
+        match action {
+            Action::DecideApproval { approve: true, .. } => match (&before.state.pending, old) {
+                (Some(Request::Extension { stage, extra, .. }), Some(mut c))
+                    if c.stage == *stage =>
+                {
+                    c.due_at = stage_deadline(&calendar, c.due_at, *extra, &[], &[]);
+                    return Ok(Some(c));
+                }
+                (Some(Request::Shelve { .. }), Some(mut c)) => {
+                    c.paused_at = Some(now);
+                    return Ok(Some(c));
+                }
+                _ => return Ok(old),
+            },
+            Action::Resume => {
+                return Ok(old.map(|mut c| {
+                    if let Some(from) = c.paused_at.take() {
+                        c.due_at =
+                            postpone(&calendar, c.limit.clock, c.due_at, Pause { from, to: now });
+                    }
+                    c
+                }));
+            }
+            _ => {}
+        }
+        let stage = after.status.stage();
+        if stage == old.map(|c| c.stage)
+            && !matches!(
+                action,
+                Action::Verify { passed: false, .. } | Action::Reopen { .. }
+            )
+        {
+            return Ok(old);
+        }
+        let Some(stage) = stage else {
+            return Ok(None);
+        };
+        let Some(category) = &before.category else {
+            return Ok(None);
+        };
+        let categories = self.repo.categories().await?;
+        let limit = categories
+            .iter()
+            .find(|c| &c.code == category)
+            .and_then(|c| c.deadline(before.priority, stage));
+        Ok(limit.map(|limit| StageClock {
+            stage,
+            limit,
+            started_at: now,
+            due_at: stage_deadline(&calendar, now, limit, &[], &[]),
+            paused_at: None,
+        }))
+    }
+}
