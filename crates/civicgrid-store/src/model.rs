@@ -21,6 +21,8 @@ pub struct ApiKeyRecord {
     pub name: String,
     pub prefix: String,
     pub key_hash: String,
+    /// The staff account the key acts as, if any.
+    pub username: Option<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }

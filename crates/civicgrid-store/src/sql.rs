@@ -725,7 +725,7 @@ macro_rules! sql_repository {
 
             async fn create_api_key(&self, key: &$crate::ApiKeyRecord) -> Result<(), $crate::StoreError> {
                 sqlx::query(
-                    "INSERT INTO api_keys (id, name, prefix, key_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO api_keys (id, name, prefix, key_hash, created_at, revoked_at, username) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&key.id)
                 .bind(&key.name)
@@ -733,6 +733,7 @@ macro_rules! sql_repository {
                 .bind(&key.key_hash)
                 .bind($crate::model::micros(key.created_at))
                 .bind(key.revoked_at.map($crate::model::micros))
+                .bind(key.username.as_deref())
                 .execute(&self.pool)
                 .await
                 .map_err(|e| match $crate::StoreError::from(e) {
@@ -748,18 +749,20 @@ macro_rules! sql_repository {
                 &self,
                 key_hash: &str,
             ) -> Result<Option<$crate::ApiKeyRecord>, $crate::StoreError> {
-                let row: Option<(String, String, String, String, i64, Option<i64>)> = sqlx::query_as(
-                    "SELECT id, name, prefix, key_hash, created_at, revoked_at FROM api_keys WHERE key_hash = $1",
+                #[allow(clippy::type_complexity)]
+                let row: Option<(String, String, String, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+                    "SELECT id, name, prefix, key_hash, created_at, revoked_at, username FROM api_keys WHERE key_hash = $1",
                 )
                 .bind(key_hash)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(|(id, name, prefix, key_hash, created, revoked)| {
+                row.map(|(id, name, prefix, key_hash, created, revoked, username)| {
                     Ok($crate::ApiKeyRecord {
                         id,
                         name,
                         prefix,
                         key_hash,
+                        username,
                         created_at: $crate::model::from_micros(created)?,
                         revoked_at: revoked.map($crate::model::from_micros).transpose()?,
                     })

@@ -491,6 +491,7 @@ async fn users_roles_grants_and_api_keys(repo: &dyn Repository) {
         name: "12345 hotline".into(),
         prefix: "cg_ab12".into(),
         key_hash: "f".repeat(64),
+        username: Some("li.dispatch".into()),
         created_at: t0(),
         revoked_at: None,
     };

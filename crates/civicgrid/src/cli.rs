@@ -46,6 +46,11 @@ pub struct Cli {
 pub enum Command {
     /// Apply pending database migrations (also done automatically by every command)
     Migrate,
+    /// Serve the REST API (and, as they land, the web UI and background jobs)
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
     /// Import a file; the import is all or nothing
     Import {
         #[command(subcommand)]
@@ -196,6 +201,9 @@ pub enum ApikeyCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// The staff account the key acts as (without one, the key may only report cases)
+        #[arg(long)]
+        user: Option<String>,
     },
 }
 
@@ -268,6 +276,31 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         source: e,
     };
     match cli.command {
+        Command::Serve { listen } => {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .map_err(|source| AppError::Io {
+                    path: format!("listen address {listen}"),
+                    source,
+                })?;
+            writeln!(
+                out,
+                "civicgrid serving on http://{} ({})",
+                listen,
+                app.repo.backend()
+            )
+            .map_err(io)?;
+            out.flush().map_err(io)?;
+            axum::serve(listener, crate::http::router(app))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+                .map_err(|source| AppError::Io {
+                    path: format!("server on {listen}"),
+                    source,
+                })?;
+        }
         Command::Migrate => {
             app.repo.migrate().await?;
             writeln!(out, "migrations applied ({})", app.repo.backend()).map_err(io)?;
@@ -566,9 +599,9 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             }
         }
         Command::Apikey {
-            what: ApikeyCommand::Create { name },
+            what: ApikeyCommand::Create { name, user },
         } => {
-            let key = app.create_api_key(&name).await?;
+            let key = app.create_api_key(&name, user.as_deref()).await?;
             writeln!(out, "{key}").map_err(io)?;
             eprintln!("This key is shown once; civicgrid keeps only its hash.");
         }

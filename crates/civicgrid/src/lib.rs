@@ -4,5 +4,6 @@
 pub mod cli;
 pub mod clock;
 pub mod error;
+pub mod http;
 pub mod interchange;
 pub mod services;

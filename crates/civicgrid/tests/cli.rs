@@ -1129,3 +1129,387 @@ mod case_loop {
         }
     }
 }
+
+mod http_api {
+    //! The REST API against the real router, in process.
+
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use civicgrid::clock::FixedClock;
+    use civicgrid::services::App;
+    use http_body_util::BodyExt;
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    struct Api {
+        _dir: tempfile::TempDir,
+        app: App,
+        dispatcher_key: String,
+        calltaker_key: String,
+        handler_key: String,
+    }
+
+    impl Api {
+        async fn new() -> Api {
+            let dir = tempfile::tempdir().expect("dir");
+            let repo =
+                civicgrid_store::connect(&format!("sqlite:{}", dir.path().join("h.db").display()))
+                    .await
+                    .expect("store");
+            let app = App::new(
+                repo,
+                Arc::new(FixedClock("2026-03-03T01:00:00Z".parse().expect("t"))),
+            );
+            app.load_demo(1).await.expect("demo");
+            let dispatcher_key = app
+                .create_api_key("d", Some("dispatcher.st1"))
+                .await
+                .expect("key");
+            let calltaker_key = app
+                .create_api_key("c", Some("calltaker1"))
+                .await
+                .expect("key");
+            let handler_key = app
+                .create_api_key("h", Some("handler.swjt"))
+                .await
+                .expect("key");
+            Api {
+                _dir: dir,
+                app,
+                dispatcher_key,
+                calltaker_key,
+                handler_key,
+            }
+        }
+
+        async fn call(
+            &self,
+            method: &str,
+            uri: &str,
+            key: Option<&str>,
+            body: Option<Value>,
+            if_match: Option<&str>,
+        ) -> (StatusCode, Value, Option<String>) {
+            let mut req = Request::builder().method(method).uri(uri);
+            if let Some(k) = key {
+                req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
+            }
+            if let Some(m) = if_match {
+                req = req.header(header::IF_MATCH, m);
+            }
+            let req = match body {
+                Some(b) => req
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(b.to_string())),
+                None => req.body(Body::empty()),
+            }
+            .expect("request");
+            let res = civicgrid::http::router(self.app.clone())
+                .oneshot(req)
+                .await
+                .expect("response");
+            let status = res.status();
+            let etag = res
+                .headers()
+                .get(header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let content_type = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let bytes = res.into_body().collect().await.expect("body").to_bytes();
+            let value = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+            if status.is_client_error() || status.is_server_error() {
+                assert_eq!(content_type, "application/problem+json", "{status} {value}");
+                assert_eq!(value["status"], status.as_u16(), "{value}");
+            }
+            (status, value, etag)
+        }
+    }
+
+    fn report() -> Value {
+        json!({"description": "井盖丢失", "lon": 113.9171, "lat": 22.5168, "category": "01001", "attributes": {"damage": "missing"}})
+    }
+
+    #[tokio::test]
+    async fn anonymous_intake_staff_actions_tracking_and_problems() {
+        let api = Api::new().await;
+        let (s, _, _) = api.call("GET", "/healthz", None, None, None).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _, _) = api.call("GET", "/readyz", None, None, None).await;
+        assert_eq!(s, StatusCode::OK);
+
+        let (s, case, etag) = api
+            .call("POST", "/api/v1/cases", None, Some(report()), None)
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{case}");
+        assert_eq!(etag.as_deref(), Some("\"1\""));
+        for field in [
+            "id",
+            "receipt_code",
+            "status",
+            "grid",
+            "category",
+            "assigned_units",
+            "deadlines",
+        ] {
+            assert!(case.get(field).is_some(), "missing {field}: {case}");
+        }
+        assert_eq!(case["grid"], "440305001001001");
+        let id = case["id"].as_str().expect("id").to_owned();
+        let receipt = case["receipt_code"].as_str().expect("code").to_owned();
+
+        // Reading needs a staff key; anonymous callers use the receipt code.
+        let (s, _, _) = api
+            .call("GET", &format!("/api/v1/cases/{id}"), None, None, None)
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/cases/{id}"),
+                Some("cg_wrong"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, got, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/cases/{id}"),
+                Some(&api.calltaker_key),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, got["status"].as_str()),
+            (StatusCode::OK, Some("reported"))
+        );
+
+        // Actions need the version: missing → 428, stale → 412, illegal → 409, wrong role → 403.
+        let accept = format!("/api/v1/cases/{id}/actions/accept");
+        let (s, _, _) = api
+            .call(
+                "POST",
+                &accept,
+                Some(&api.calltaker_key),
+                Some(json!({})),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::PRECONDITION_REQUIRED);
+        let (s, p, _) = api
+            .call(
+                "POST",
+                &accept,
+                Some(&api.calltaker_key),
+                Some(json!({"version": 7})),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, p["current_version"].as_u64()),
+            (StatusCode::PRECONDITION_FAILED, Some(1))
+        );
+        let (s, p, _) = api
+            .call(
+                "POST",
+                &format!("/api/v1/cases/{id}/actions/register"),
+                Some(&api.calltaker_key),
+                Some(json!({"version": 1})),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, p["current_status"].as_str()),
+            (StatusCode::CONFLICT, Some("reported"))
+        );
+        let (s, _, _) = api
+            .call(
+                "POST",
+                &accept,
+                Some(&api.handler_key),
+                Some(json!({"version": 1})),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, p, _) = api
+            .call(
+                "POST",
+                &format!("/api/v1/cases/{id}/actions/fly"),
+                Some(&api.calltaker_key),
+                Some(json!({"version": 1})),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        let (s, c, etag) = api
+            .call(
+                "POST",
+                &accept,
+                Some(&api.calltaker_key),
+                None,
+                Some("\"1\""),
+            )
+            .await;
+        assert_eq!(
+            (s, c["status"].as_str(), etag.as_deref()),
+            (StatusCode::OK, Some("accepted"), Some("\"2\""))
+        );
+        let (s, _, _) = api
+            .call(
+                "POST",
+                &format!("/api/v1/cases/{id}/actions/register"),
+                Some(&api.calltaker_key),
+                Some(json!({"version": 2})),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, c, _) = api
+            .call(
+                "POST",
+                &format!("/api/v1/cases/{id}/actions/dispatch"),
+                Some(&api.dispatcher_key),
+                Some(json!({"version": 3, "units": ["SWJT"]})),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, c["lead_unit"].as_str()),
+            (StatusCode::OK, Some("SWJT")),
+            "{c}"
+        );
+        // The handler's unit now has the case.
+        let (s, _, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/cases/{id}"),
+                Some(&api.handler_key),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+
+        let (s, events, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/cases/{id}/events"),
+                Some(&api.dispatcher_key),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let actions: Vec<&str> = events["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["action"].as_str().expect("a"))
+            .collect();
+        assert_eq!(actions, ["report", "accept", "register", "dispatch"]);
+
+        // The public view: the timeline, without actors or free text.
+        let (s, t, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/track/{}", receipt.to_lowercase().replace('-', "")),
+                None,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, t["status"].as_str()),
+            (StatusCode::OK, Some("dispatched"))
+        );
+        let text = t.to_string();
+        assert!(
+            !text.contains("calltaker1") && !text.contains("井盖丢失"),
+            "{text}"
+        );
+        let (s, _, _) = api
+            .call("GET", "/api/v1/track/0000-0000", None, None, None)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // Bad intake: field errors in one 422; malformed JSON 400.
+        let (s, p, _) = api
+            .call(
+                "POST",
+                "/api/v1/cases",
+                None,
+                Some(json!({"description": "", "lon": 500, "lat": 22.5, "category": "1"})),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(p["errors"].as_array().expect("errors").len() >= 2, "{p}");
+        let (s, _, _) = api
+            .call("POST", "/api/v1/cases", None, Some(json!({"lon": 1})), None)
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+
+        // Listing with filters and a cursor.
+        for _ in 0..3 {
+            api.call("POST", "/api/v1/cases", None, Some(report()), None)
+                .await;
+        }
+        let (s, page, _) = api
+            .call(
+                "GET",
+                "/api/v1/cases?limit=2",
+                Some(&api.dispatcher_key),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(page["cases"].as_array().expect("cases").len(), 2);
+        let cursor = page["next_cursor"].as_str().expect("cursor").to_owned();
+        let (_, page2, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/cases?limit=2&cursor={cursor}"),
+                Some(&api.dispatcher_key),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(page2["cases"].as_array().expect("cases").len(), 2);
+        let (_, dispatched, _) = api
+            .call(
+                "GET",
+                "/api/v1/cases?status=dispatched&unit=SWJT",
+                Some(&api.dispatcher_key),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(dispatched["cases"].as_array().expect("cases").len(), 1);
+        let (s, _, _) = api
+            .call(
+                "GET",
+                "/api/v1/cases?status=flying",
+                Some(&api.dispatcher_key),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let (s, _, _) = api
+            .call("GET", "/api/v1/nothing-here", None, None, None)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+}

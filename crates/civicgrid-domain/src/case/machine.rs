@@ -198,6 +198,7 @@ pub enum Action {
     /// 督办: set or clear the supervised flag.
     Supervise { on: bool, note: String },
     /// 合并: this case duplicates `master`.
+    #[serde(rename = "merge")]
     MergeInto { master: Uuid },
     /// 自处置: a grid worker resolved a small matter on the spot.
     ResolveOnSite { note: String },

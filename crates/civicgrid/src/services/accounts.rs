@@ -121,8 +121,13 @@ impl App {
     }
 
     /// Creates an API key and returns it. Only its hash is stored: it cannot be shown again.
-    pub async fn create_api_key(&self, name: &str) -> AppResult<String> {
+    pub async fn create_api_key(&self, name: &str, username: Option<&str>) -> AppResult<String> {
         let name = name.trim();
+        if let Some(u) = username
+            && self.repo.user(u).await?.is_none()
+        {
+            return Err(AppError::Invalid(format!("no staff account `{u}`")));
+        }
         if name.is_empty() || name.chars().count() > 100 {
             return Err(AppError::Invalid(
                 "an API key needs a name of 1 to 100 characters".into(),
@@ -134,6 +139,7 @@ impl App {
             name: name.to_owned(),
             prefix: key[..7].to_owned(),
             key_hash: sha256_hex(&key),
+            username: username.map(str::to_owned),
             created_at: self.clock.now(),
             revoked_at: None,
         };
@@ -141,12 +147,29 @@ impl App {
         Ok(key)
     }
 
-    /// The active API key record a presented key belongs to.
-    pub async fn authenticate_api_key(&self, key: &str) -> AppResult<Option<ApiKeyRecord>> {
-        Ok(self
+    /// The actor a presented API key acts as: its staff account (if active), or the system
+    /// identity of an unowned key. `None` for an unknown or revoked key.
+    pub async fn authenticate_api_key(&self, key: &str) -> AppResult<Option<super::cases::Actor>> {
+        let Some(record) = self
             .repo
             .api_key_by_hash(&sha256_hex(key))
             .await?
-            .filter(|k| k.revoked_at.is_none()))
+            .filter(|k: &ApiKeyRecord| k.revoked_at.is_none())
+        else {
+            return Ok(None);
+        };
+        Ok(match record.username {
+            None => Some(super::cases::Actor::Resident),
+            Some(u) => {
+                self.repo
+                    .user(&u)
+                    .await?
+                    .filter(|u| u.active)
+                    .map(|u| super::cases::Actor::Staff {
+                        username: u.username,
+                        grants: u.grants,
+                    })
+            }
+        })
     }
 }

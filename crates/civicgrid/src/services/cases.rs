@@ -89,61 +89,16 @@ impl App {
     /// responsibility list, starts the accept clock, and stores it with its first event. The
     /// case is durably committed before this returns.
     pub async fn report_case(&self, intake: Intake, actor: &Actor) -> AppResult<Case> {
-        let mut problems = Vec::new();
-        let description = intake.description.trim().to_owned();
-        if description.is_empty() {
-            problems.push(("description".to_owned(), "is required".to_owned()));
-        } else if description.chars().count() > 5000 {
-            problems.push((
-                "description".to_owned(),
-                "is longer than 5000 characters".to_owned(),
-            ));
-        }
-        if let Some((lon, lat)) = intake.location
-            && !(lon.is_finite() && lat.is_finite() && lon.abs() <= 180.0 && lat.abs() <= 90.0)
-        {
-            problems.push(("lon".to_owned(), "lon/lat must be WGS84 degrees".to_owned()));
-        }
-        if intake.location.is_none() {
-            problems.push((
-                "lon".to_owned(),
-                "a location (lon, lat) is required to place the case in a grid".to_owned(),
-            ));
-        }
-        let categories = self.repo.categories().await?;
-        let category: Option<&Category> = match &intake.category {
-            None => None,
-            Some(code) => match categories.iter().find(|c| &c.code == code) {
-                Some(c) if !c.code.is_major() => Some(c),
-                Some(_) => {
-                    problems.push((
-                        "category".to_owned(),
-                        format!("{code} is a major category; choose one of its minor categories"),
-                    ));
-                    None
-                }
-                None => {
-                    problems.push((
-                        "category".to_owned(),
-                        format!("{code} is not in the catalogue"),
-                    ));
-                    None
-                }
-            },
-        };
-        if let Some(c) = category {
-            if let Err(p) = c.check_attributes(&intake.attributes) {
-                problems.extend(p.into_iter().map(|(f, m)| (format!("attributes.{f}"), m)));
-            }
-        } else if !intake.attributes.is_empty() {
-            problems.push((
-                "attributes".to_owned(),
-                "attributes need a category".to_owned(),
-            ));
-        }
+        let problems = self.intake_problems(&intake).await?;
         if !problems.is_empty() {
             return Err(invalid(problems));
         }
+        let description = intake.description.trim().to_owned();
+        let categories = self.repo.categories().await?;
+        let category: Option<&Category> = intake
+            .category
+            .as_ref()
+            .and_then(|code| categories.iter().find(|c| &c.code == code));
         let (lon, lat) = intake.location.unwrap_or_default();
         let index = self.cached_grid_index().await?;
         let Some(grid) = index.locate(lon, lat).cloned() else {
@@ -253,6 +208,63 @@ impl App {
         Err(AppError::Invalid(
             "could not allocate a receipt code".into(),
         ))
+    }
+
+    /// Every problem with a report's fields, each (field, problem); empty when it is acceptable.
+    pub async fn intake_problems(&self, intake: &Intake) -> AppResult<Vec<(String, String)>> {
+        let mut problems = Vec::new();
+        let description = intake.description.trim().to_owned();
+        if description.is_empty() {
+            problems.push(("description".to_owned(), "is required".to_owned()));
+        } else if description.chars().count() > 5000 {
+            problems.push((
+                "description".to_owned(),
+                "is longer than 5000 characters".to_owned(),
+            ));
+        }
+        if let Some((lon, lat)) = intake.location
+            && !(lon.is_finite() && lat.is_finite() && lon.abs() <= 180.0 && lat.abs() <= 90.0)
+        {
+            problems.push(("lon".to_owned(), "lon/lat must be WGS84 degrees".to_owned()));
+        }
+        if intake.location.is_none() {
+            problems.push((
+                "lon".to_owned(),
+                "a location (lon, lat) is required to place the case in a grid".to_owned(),
+            ));
+        }
+        let categories = self.repo.categories().await?;
+        let category: Option<&Category> = match &intake.category {
+            None => None,
+            Some(code) => match categories.iter().find(|c| &c.code == code) {
+                Some(c) if !c.code.is_major() => Some(c),
+                Some(_) => {
+                    problems.push((
+                        "category".to_owned(),
+                        format!("{code} is a major category; choose one of its minor categories"),
+                    ));
+                    None
+                }
+                None => {
+                    problems.push((
+                        "category".to_owned(),
+                        format!("{code} is not in the catalogue"),
+                    ));
+                    None
+                }
+            },
+        };
+        if let Some(c) = category {
+            if let Err(p) = c.check_attributes(&intake.attributes) {
+                problems.extend(p.into_iter().map(|(f, m)| (format!("attributes.{f}"), m)));
+            }
+        } else if !intake.attributes.is_empty() {
+            problems.push((
+                "attributes".to_owned(),
+                "attributes need a category".to_owned(),
+            ));
+        }
+        Ok(problems)
     }
 
     pub async fn get_case(&self, id: &Uuid) -> AppResult<Case> {

@@ -1,0 +1,467 @@
+//! The HTTP shell: REST API v1 under `/api/v1/`, health and readiness. Handlers only parse,
+//! call a service and shape the answer; errors become problem details in `problem.rs`.
+
+pub mod problem;
+
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use civicgrid_domain::access::{Permission, Target, allows};
+use civicgrid_domain::case::{Action, Case, Channel, Status, normalize_receipt_code};
+use civicgrid_domain::catalogue::{CategoryCode, Priority};
+use civicgrid_store::{CaseEvent, CaseFilter};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::services::App;
+use crate::services::cases::{Actor, Intake};
+use problem::ApiError;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/cases", post(create_case).get(list_cases))
+        .route("/api/v1/cases/{id}", get(get_case))
+        .route("/api/v1/cases/{id}/events", get(case_events))
+        .route("/api/v1/cases/{id}/actions/{action}", post(act))
+        .route("/api/v1/track/{receipt}", get(track))
+        .fallback(|| async { ApiError::App(AppError::NotFound("no such endpoint".into())) })
+        .with_state(app)
+}
+
+async fn readyz(State(app): State<App>) -> Response {
+    match app.repo.summary().await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// The caller: anonymous unless a valid `Authorization: Bearer <API key>` is sent.
+pub struct Caller(pub Option<Actor>);
+
+impl FromRequestParts<App> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(Caller(None));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("expected `Authorization: Bearer <API key>`".into())
+            })?;
+        match app.authenticate_api_key(key).await? {
+            Some(actor) => Ok(Caller(Some(actor))),
+            None => Err(ApiError::Unauthorized("unknown or revoked API key".into())),
+        }
+    }
+}
+
+impl Caller {
+    fn staff(&self) -> ApiResult<&Actor> {
+        match &self.0 {
+            Some(a @ Actor::Staff { .. }) => Ok(a),
+            _ => Err(ApiError::Unauthorized("this needs a staff API key".into())),
+        }
+    }
+}
+
+/// JSON bodies whose rejection is a problem, not axum's plain text.
+fn body<T>(r: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
+    r.map(|Json(v)| v)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+fn case_json(c: &Case) -> Value {
+    json!({
+        "id": c.id,
+        "receipt_code": c.receipt_code,
+        "status": c.state.status.as_str(),
+        "status_zh": c.state.status.name_zh(),
+        "version": c.state.version,
+        "channel": c.channel.as_str(),
+        "description": c.description,
+        "address": c.address,
+        "lon": c.location.map(|l| l.0),
+        "lat": c.location.map(|l| l.1),
+        "grid": c.grid.as_ref().map(|g| g.as_str()),
+        "region": c.region.as_str(),
+        "category": c.category.as_ref().map(|g| g.as_str()),
+        "attributes": c.attributes,
+        "priority": c.priority.as_str(),
+        "assigned_units": c.state.units,
+        "lead_unit": c.state.lead(),
+        "tier": c.state.tier,
+        "supervised": c.state.supervised,
+        "rework_count": c.state.rework_count,
+        "send_back_count": c.state.send_back_count,
+        "pending_request": c.state.pending,
+        "deadlines": c.clock.map(|k| json!({
+            "stage": k.stage.as_str(),
+            "limit": k.limit.to_string(),
+            "started_at": k.started_at,
+            "due_at": k.due_at,
+            "paused_at": k.paused_at,
+        })),
+        "routing": c.routing,
+        "reported_at": c.reported_at,
+        "updated_at": c.updated_at,
+    })
+}
+
+fn with_etag(c: &Case, status: StatusCode) -> Response {
+    let mut r = (status, Json(case_json(c))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", c.state.version)) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&format!("/api/v1/cases/{}", c.id))
+    {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCase {
+    description: String,
+    lon: Option<f64>,
+    lat: Option<f64>,
+    category: Option<String>,
+    address: Option<String>,
+    channel: Option<String>,
+    priority: Option<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, Value>,
+    /// Accepted for compatibility; contact details are not stored until they can be sealed.
+    #[allow(dead_code)]
+    reporter: Option<Value>,
+}
+
+async fn create_case(
+    State(app): State<App>,
+    caller: Caller,
+    payload: Result<Json<NewCase>, JsonRejection>,
+) -> ApiResult<Response> {
+    let n = body(payload)?;
+    let mut problems = Vec::new();
+    let category = match n.category.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => match c.parse::<CategoryCode>() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                problems.push(("category".to_owned(), e.to_string()));
+                None
+            }
+        },
+    };
+    let channel = match n.channel.as_deref() {
+        None => Channel::Web,
+        Some(c) => c.parse().unwrap_or_else(|e| {
+            problems.push(("channel".to_owned(), e));
+            Channel::Web
+        }),
+    };
+    let priority = match n.priority.as_deref() {
+        None => None,
+        Some(p) => match p.parse::<Priority>() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                problems.push(("priority".to_owned(), e.to_string()));
+                None
+            }
+        },
+    };
+    let location = match (n.lon, n.lat) {
+        (Some(x), Some(y)) => Some((x, y)),
+        (None, None) => None,
+        _ => {
+            problems.push(("lat".to_owned(), "give both lon and lat".to_owned()));
+            None
+        }
+    };
+    let attributes = n
+        .attributes
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, text)
+        })
+        .collect();
+    let intake = Intake {
+        description: n.description,
+        location,
+        address: n.address,
+        category,
+        attributes,
+        priority,
+        channel,
+    };
+    if !problems.is_empty() {
+        // Report the fields the service would refuse too, so one answer lists everything.
+        problems.extend(app.intake_problems(&intake).await?);
+        return Err(AppError::Unprocessable(problems).into());
+    }
+    let actor = caller.0.unwrap_or(Actor::Resident);
+    let case = app.report_case(intake, &actor).await?;
+    Ok(with_etag(&case, StatusCode::CREATED))
+}
+
+async fn readable_case(app: &App, caller: &Caller, id: &str) -> ApiResult<Case> {
+    let actor = caller.staff()?;
+    let id: Uuid = id
+        .parse()
+        .map_err(|_| ApiError::App(AppError::NotFound(format!("case {id}"))))?;
+    let case = app.get_case(&id).await?;
+    if !may_read(app, actor, &case).await? {
+        return Err(AppError::Forbidden("this case is outside your scope".into()).into());
+    }
+    Ok(case)
+}
+
+async fn may_read(app: &App, actor: &Actor, case: &Case) -> ApiResult<bool> {
+    let Actor::Staff { grants, .. } = actor else {
+        return Ok(false);
+    };
+    let roles = app.repo.roles().await.map_err(AppError::from)?;
+    let region = Target {
+        region: Some(&case.region),
+        unit: None,
+    };
+    Ok(allows(grants, &roles, Permission::CaseRead, &region)
+        || case.state.units.iter().any(|u| {
+            allows(
+                grants,
+                &roles,
+                Permission::CaseRead,
+                &Target {
+                    region: None,
+                    unit: Some(u),
+                },
+            )
+        }))
+}
+
+async fn get_case(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let case = readable_case(&app, &caller, &id).await?;
+    Ok(with_etag(&case, StatusCode::OK))
+}
+
+fn event_json(e: &CaseEvent) -> Value {
+    json!({
+        "seq": e.seq,
+        "action": e.action,
+        "from": e.from.map(Status::as_str),
+        "to": e.to.as_str(),
+        "to_zh": e.to.name_zh(),
+        "actor": e.actor,
+        "at": e.at,
+        "payload": e.payload,
+    })
+}
+
+async fn case_events(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let case = readable_case(&app, &caller, &id).await?;
+    let events = app.case_timeline(&case.id).await?;
+    Ok(Json(
+        json!({"case": case.id, "events": events.iter().map(event_json).collect::<Vec<_>>()}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    grid: Option<String>,
+    unit: Option<String>,
+    category: Option<String>,
+    overdue: Option<bool>,
+    from: Option<String>,
+    to: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_cases(
+    State(app): State<App>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let actor = caller.staff()?;
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let mut problems = Vec::new();
+    let mut time = |name: &str, v: &Option<String>| {
+        v.as_deref()
+            .and_then(|s| match s.parse::<jiff::Timestamp>() {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    problems.push((
+                        name.to_owned(),
+                        format!("`{s}` is not an RFC 3339 instant: {e}"),
+                    ));
+                    None
+                }
+            })
+    };
+    let reported_from = time("from", &q.from);
+    let reported_to = time("to", &q.to);
+    let status = q.status.as_deref().and_then(|s| {
+        s.parse::<Status>()
+            .map_err(|e| problems.push(("status".to_owned(), e)))
+            .ok()
+    });
+    let before = q.cursor.as_deref().and_then(|c| {
+        c.parse::<Uuid>()
+            .map_err(|_| {
+                problems.push((
+                    "cursor".to_owned(),
+                    "not a cursor from a previous page".to_owned(),
+                ))
+            })
+            .ok()
+    });
+    if !problems.is_empty() {
+        return Err(AppError::Unprocessable(problems).into());
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let filter = CaseFilter {
+        status,
+        grid: q.grid,
+        unit: q.unit,
+        category: q.category,
+        within: None,
+        overdue_at: q.overdue.filter(|o| *o).map(|_| app.clock.now()),
+        reported_from,
+        reported_to,
+        before,
+        limit,
+    };
+    let page = app.list_cases(&filter).await?;
+    let next = (page.len() as u32 == limit)
+        .then(|| page.last().map(|c| c.id))
+        .flatten();
+    let mut visible = Vec::with_capacity(page.len());
+    for c in &page {
+        if may_read(&app, actor, c).await? {
+            visible.push(case_json(c));
+        }
+    }
+    Ok(Json(json!({"cases": visible, "next_cursor": next})))
+}
+
+fn expected_version(
+    headers: &HeaderMap,
+    body: &mut serde_json::Map<String, Value>,
+) -> ApiResult<u64> {
+    if let Some(v) = headers.get(header::IF_MATCH) {
+        return v
+            .to_str()
+            .ok()
+            .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| {
+                ApiError::BadRequest("If-Match must be the case's ETag, e.g. \"3\"".into())
+            });
+    }
+    match body.remove("version") {
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .ok_or_else(|| ApiError::BadRequest("`version` must be a positive integer".into())),
+        Some(_) => Err(ApiError::BadRequest(
+            "`version` must be a positive integer".into(),
+        )),
+        None => Err(ApiError::PreconditionRequired),
+    }
+}
+
+async fn act(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    payload: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<Response> {
+    let actor = caller.staff()?.clone();
+    let mut fields = match payload {
+        Ok(Json(Value::Object(m))) => m,
+        Ok(_) => {
+            return Err(ApiError::BadRequest(
+                "the body must be a JSON object".into(),
+            ));
+        }
+        Err(JsonRejection::MissingJsonContentType(_))
+            if headers.get(header::CONTENT_TYPE).is_none() =>
+        {
+            serde_json::Map::new()
+        }
+        Err(e) => return Err(ApiError::BadRequest(e.body_text())),
+    };
+    let version = expected_version(&headers, &mut fields)?;
+    fields.insert("action".into(), Value::String(action.clone()));
+    let action: Action = serde_json::from_value(Value::Object(fields)).map_err(|e| {
+        AppError::Unprocessable(vec![("action".to_owned(), format!("`{action}`: {e}"))])
+    })?;
+    let id: Uuid = id
+        .parse()
+        .map_err(|_| ApiError::App(AppError::NotFound(format!("case {id}"))))?;
+    let case = app.act_on_case(&id, version, action, &actor).await?;
+    Ok(with_etag(&case, StatusCode::OK))
+}
+
+/// The public view of a case: where it stands and when it moved, without people or free text.
+async fn track(State(app): State<App>, Path(receipt): Path<String>) -> ApiResult<Json<Value>> {
+    let not_found = || ApiError::App(AppError::NotFound(format!("receipt {receipt}")));
+    let code = normalize_receipt_code(&receipt).ok_or_else(not_found)?;
+    let case = app
+        .repo
+        .case_by_receipt(&code)
+        .await
+        .map_err(AppError::from)?
+        .ok_or_else(not_found)?;
+    let events = app.case_timeline(&case.id).await?;
+    Ok(Json(json!({
+        "receipt_code": case.receipt_code,
+        "status": case.state.status.as_str(),
+        "status_zh": case.state.status.name_zh(),
+        "category": case.category.as_ref().map(|c| c.as_str()),
+        "grid": case.grid.as_ref().map(|g| g.as_str()),
+        "reported_at": case.reported_at,
+        "updated_at": case.updated_at,
+        "due_at": case.clock.map(|c| c.due_at),
+        "timeline": events.iter().map(|e| json!({
+            "at": e.at,
+            "action": e.action,
+            "status": e.to.as_str(),
+            "status_zh": e.to.name_zh(),
+        })).collect::<Vec<_>>(),
+    })))
+}
