@@ -255,6 +255,7 @@ pub(crate) struct CaseRow {
     pub attributes: String,
     pub priority: String,
     pub reporter_sealed: Option<String>,
+    pub routed_units: String,
     pub routing: String,
     pub state: String,
     pub clock: Option<String>,
@@ -263,7 +264,7 @@ pub(crate) struct CaseRow {
 }
 
 pub(crate) const CASE_COLUMNS: &str = "id, receipt_code, channel, description, address, lon, lat, grid_code, region_code, \
-    category_code, attributes, priority, reporter_sealed, routing, state, clock, \
+    category_code, attributes, priority, reporter_sealed, routed_units, routing, state, clock, \
     reported_at, updated_at";
 
 pub(crate) fn case_from_row(r: CaseRow) -> Result<civicgrid_domain::case::Case, StoreError> {
@@ -285,6 +286,7 @@ pub(crate) fn case_from_row(r: CaseRow) -> Result<civicgrid_domain::case::Case, 
         attributes: from_json("case attributes", &r.attributes)?,
         priority: parse("priority", &r.priority)?,
         reporter_sealed: r.reporter_sealed,
+        routed_units: from_json("routed units", &r.routed_units)?,
         routing: r.routing,
         reported_at: crate::model::from_micros(r.reported_at)?,
         updated_at: crate::model::from_micros(r.updated_at)?,
@@ -812,8 +814,8 @@ macro_rules! sql_repository {
                 sqlx::query(
                     "INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
                        category_code, attributes, priority, reporter_sealed, routing, status, state, version, lead_unit,
-                       clock, due_at, reported_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+                       clock, due_at, reported_at, updated_at, routed_units)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
                 )
                 .bind(case.id.to_string())
                 .bind(&case.receipt_code)
@@ -837,6 +839,7 @@ macro_rules! sql_repository {
                 .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
                 .bind($crate::model::micros(case.reported_at))
                 .bind($crate::model::micros(case.updated_at))
+                .bind($crate::sql::to_json(&case.routed_units)?)
                 .execute(&mut *tx)
                 .await?;
                 Self::write_units(&mut tx, case).await?;
@@ -855,7 +858,7 @@ macro_rules! sql_repository {
                 let done = sqlx::query(
                     "UPDATE cases SET grid_code = $2, region_code = $3, category_code = $4, attributes = $5, priority = $6,
                        routing = $7, status = $8, state = $9, version = $10, lead_unit = $11, clock = $12,
-                       due_at = $13, updated_at = $14
+                       due_at = $13, updated_at = $14, routed_units = $16
                      WHERE id = $1 AND version = $15",
                 )
                 .bind(case.id.to_string())
@@ -873,6 +876,7 @@ macro_rules! sql_repository {
                 .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
                 .bind($crate::model::micros(case.updated_at))
                 .bind(i64::try_from(expected_version).unwrap_or(i64::MAX))
+                .bind($crate::sql::to_json(&case.routed_units)?)
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 0 {
@@ -1006,6 +1010,7 @@ macro_rules! sql_repository {
                     attributes: r.try_get("attributes")?,
                     priority: r.try_get("priority")?,
                     reporter_sealed: r.try_get("reporter_sealed")?,
+                    routed_units: r.try_get("routed_units")?,
                     routing: r.try_get("routing")?,
                     state: r.try_get("state")?,
                     clock: r.try_get("clock")?,

@@ -536,6 +536,7 @@ fn new_case(id: uuid::Uuid, grid: &str, at: Timestamp) -> civicgrid_domain::case
             .collect(),
         priority: Priority::High,
         reporter_sealed: None,
+        routed_units: vec!["CGJ".into()],
         routing: "rule 1".into(),
         reported_at: at,
         updated_at: at,

@@ -888,7 +888,7 @@ mod case_loop {
             Some("440305001001001")
         );
         assert_eq!(case.state.status, Status::Reported);
-        assert!(case.routing.contains("SWJT"), "{}", case.routing);
+        assert_eq!(case.routed_units, ["SWJT"], "{}", case.routing);
         let clock = case.clock.expect("accept clock");
         assert_eq!(clock.stage, Stage::Accept);
         let due: Timestamp = "2026-02-14T00:45:00Z".parse().expect("time"); // Sat 08:45 +08:00
@@ -1262,6 +1262,11 @@ mod http_api {
             assert!(case.get(field).is_some(), "missing {field}: {case}");
         }
         assert_eq!(case["grid"], "440305001001001");
+        assert_eq!(
+            case["assigned_units"],
+            json!(["SWJT"]),
+            "routed at intake: {case}"
+        );
         let id = case["id"].as_str().expect("id").to_owned();
         let receipt = case["receipt_code"].as_str().expect("code").to_owned();
 
@@ -1380,7 +1385,7 @@ mod http_api {
                 "POST",
                 &format!("/api/v1/cases/{id}/actions/dispatch"),
                 Some(&api.dispatcher_key),
-                Some(json!({"version": 3, "units": ["SWJT"]})),
+                Some(json!({"version": 3})),
                 None,
             )
             .await;

@@ -92,6 +92,9 @@ pub struct Case {
     pub priority: Priority,
     /// The reporter's contact details, sealed (encrypted) by the application; never plain.
     pub reporter_sealed: Option<String>,
+    /// The units the responsibility list names for the case, primary first (首接负责); the
+    /// dispatcher dispatches to them unless it decides otherwise.
+    pub routed_units: Vec<String>,
     /// Why the case went to its units, as routing explained it.
     pub routing: String,
     pub reported_at: Timestamp,

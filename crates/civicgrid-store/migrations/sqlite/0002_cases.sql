@@ -16,6 +16,7 @@ CREATE TABLE cases (
     attributes       TEXT NOT NULL,
     priority         TEXT NOT NULL,
     reporter_sealed  TEXT,
+    routed_units     TEXT NOT NULL,
     routing          TEXT NOT NULL,
     status           TEXT NOT NULL,
     state            TEXT NOT NULL,

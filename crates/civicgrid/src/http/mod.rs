@@ -106,7 +106,9 @@ fn case_json(c: &Case) -> Value {
         "category": c.category.as_ref().map(|g| g.as_str()),
         "attributes": c.attributes,
         "priority": c.priority.as_str(),
-        "assigned_units": c.state.units,
+        // Dispatched units once dispatched; until then the units routing named.
+        "assigned_units": if c.state.units.is_empty() { &c.routed_units } else { &c.state.units },
+        "routed_units": c.routed_units,
         "lead_unit": c.state.lead(),
         "tier": c.state.tier,
         "supervised": c.state.supervised,
@@ -426,13 +428,18 @@ async fn act(
         Err(e) => return Err(ApiError::BadRequest(e.body_text())),
     };
     let version = expected_version(&headers, &mut fields)?;
+    let id: Uuid = id
+        .parse()
+        .map_err(|_| ApiError::App(AppError::NotFound(format!("case {id}"))))?;
+    if action == "dispatch" && !fields.contains_key("units") {
+        // Dispatch to the units the responsibility list named unless told otherwise.
+        let routed = app.get_case(&id).await?.routed_units;
+        fields.insert("units".into(), json!(routed));
+    }
     fields.insert("action".into(), Value::String(action.clone()));
     let action: Action = serde_json::from_value(Value::Object(fields)).map_err(|e| {
         AppError::Unprocessable(vec![("action".to_owned(), format!("`{action}`: {e}"))])
     })?;
-    let id: Uuid = id
-        .parse()
-        .map_err(|_| ApiError::App(AppError::NotFound(format!("case {id}"))))?;
     let case = app.act_on_case(&id, version, action, &actor).await?;
     Ok(with_etag(&case, StatusCode::OK))
 }

@@ -153,13 +153,6 @@ impl App {
                 due_at: stage_deadline(&calendar, now, limit, &[], &[]),
                 paused_at: None,
             });
-        // The routed units are proposed in the routing text; they become the case's units when
-        // the dispatcher dispatches (首接负责: the first listed leads).
-        let routing = if units.is_empty() {
-            routing
-        } else {
-            format!("{routing}; proposed units: {}", units.join(", "))
-        };
         for _attempt in 0..5 {
             let id = Uuid::now_v7();
             let case = Case {
@@ -175,6 +168,7 @@ impl App {
                 attributes: intake.attributes.clone(),
                 priority,
                 reporter_sealed: None,
+                routed_units: units.clone(),
                 routing: routing.clone(),
                 reported_at: now,
                 updated_at: now,
@@ -194,7 +188,7 @@ impl App {
                     "grid": grid.as_str(),
                     "category": case.category.as_ref().map(|c| c.as_str()),
                     "priority": priority.as_str(),
-                    "proposed_units": units,
+                    "routed_units": units,
                     "routing": routing,
                 }),
             };
