@@ -78,5 +78,7 @@ pub struct CaseFilter {
     pub reported_from: Option<Timestamp>,
     pub reported_to: Option<Timestamp>,
     pub before: Option<uuid::Uuid>,
+    /// Only open, unshelved cases whose current stage has a deadline (what the deadline job scans).
+    pub running_clock: bool,
     pub limit: u32,
 }

@@ -934,6 +934,7 @@ macro_rules! sql_repository {
                        AND ($6 IS NULL OR (c.due_at < $6 AND c.status NOT IN ('refused', 'closed', 'evaluated', 'voided', 'merged', 'shelved')))
                        AND ($7 IS NULL OR c.reported_at >= $7) AND ($8 IS NULL OR c.reported_at < $8)
                        AND ($9 IS NULL OR c.id < $9)
+                       AND (NOT $11 OR (c.due_at IS NOT NULL AND c.status NOT IN ('refused', 'closed', 'evaluated', 'voided', 'merged', 'shelved')))
                      ORDER BY c.id DESC LIMIT $10",
                     $crate::sql::CASE_COLUMNS
                 );
@@ -948,6 +949,7 @@ macro_rules! sql_repository {
                     .bind(f.reported_to.map($crate::model::micros))
                     .bind(f.before.map(|b| b.to_string()))
                     .bind(i64::from(f.limit.clamp(1, 1000)))
+                    .bind(f.running_clock)
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(Self::case_row).collect()

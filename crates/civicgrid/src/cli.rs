@@ -50,6 +50,12 @@ pub enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Fraction of a stage's time after which a yellow warning is raised
+        #[arg(long, default_value_t = 0.8)]
+        warn_at: f64,
+        /// Seconds between deadline sweeps
+        #[arg(long, default_value_t = 60)]
+        sweep_every: u64,
     },
     /// Import a file; the import is all or nothing
     Import {
@@ -276,7 +282,16 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         source: e,
     };
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            warn_at,
+            sweep_every,
+        } => {
+            if !(0.0..1.0).contains(&warn_at) {
+                return Err(AppError::Invalid(
+                    "--warn-at must be a fraction between 0 and 1".into(),
+                ));
+            }
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .map_err(|source| AppError::Io {
@@ -291,6 +306,21 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             )
             .map_err(io)?;
             out.flush().map_err(io)?;
+            let jobs = app.clone();
+            tokio::spawn(async move {
+                let mut every =
+                    tokio::time::interval(std::time::Duration::from_secs(sweep_every.max(1)));
+                loop {
+                    every.tick().await;
+                    match jobs.sweep_deadlines(warn_at).await {
+                        Ok(r) if r.yellow + r.red + r.escalated > 0 => {
+                            tracing::info!(?r, "deadline sweep")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+                    }
+                }
+            });
             axum::serve(listener, crate::http::router(app))
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;

@@ -23,3 +23,24 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// A clock a test moves by hand.
+pub struct ManualClock(std::sync::Mutex<Timestamp>);
+
+impl ManualClock {
+    pub fn new(at: Timestamp) -> Self {
+        ManualClock(std::sync::Mutex::new(at))
+    }
+
+    pub fn set(&self, at: Timestamp) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = at;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        self.0.lock().map(|t| *t).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+}

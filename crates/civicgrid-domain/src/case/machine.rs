@@ -4,6 +4,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::deadline::Alarm;
 use crate::access::Permission;
 use crate::calendar::TimeLimit;
 use crate::catalogue::Stage;
@@ -204,6 +205,8 @@ pub enum Action {
     ResolveOnSite { note: String },
     /// Escalation: the case climbs a tier after a breach (recorded by the deadline job).
     Escalate { tier: Tier, reason: String },
+    /// 黄牌/红牌: the deadline job records that the current stage reached a warning level.
+    RaiseAlarm { stage: Stage, level: Alarm },
 }
 
 impl Action {
@@ -227,6 +230,7 @@ impl Action {
             Action::MergeInto { .. } => "merge",
             Action::ResolveOnSite { .. } => "resolve_on_site",
             Action::Escalate { .. } => "escalate",
+            Action::RaiseAlarm { .. } => "raise_alarm",
         }
     }
 
@@ -247,7 +251,7 @@ impl Action {
             Action::Supervise { .. } => &[CaseSupervise],
             Action::MergeInto { .. } => &[CaseAccept, CaseDispatch],
             Action::ResolveOnSite { .. } => &[CaseResolveOnSite],
-            Action::Escalate { .. } => &[CaseSupervise],
+            Action::Escalate { .. } | Action::RaiseAlarm { .. } => &[CaseSupervise],
         }
     }
 }
@@ -294,6 +298,9 @@ pub struct CaseState {
     pub merged_into: Option<Uuid>,
     pub satisfaction: Option<Satisfaction>,
     pub resolved_on_site: bool,
+    /// The highest alarm raised for the current stage; cleared when a new stage starts.
+    #[serde(default)]
+    pub alarm: Option<(Stage, Alarm)>,
 }
 
 impl CaseState {
@@ -314,6 +321,7 @@ impl CaseState {
             merged_into: None,
             satisfaction: None,
             resolved_on_site: false,
+            alarm: None,
         }
     }
 
@@ -544,6 +552,18 @@ pub fn decide(state: &CaseState, action: Action) -> Result<Transition, Transitio
             require(&action, nonempty(note), "say what was done on the spot")?;
             Closed
         }
+        Action::RaiseAlarm { stage, level } => {
+            if s.stage() != Some(*stage) {
+                return Err(wrong_state());
+            }
+            let current = state.alarm.filter(|(st, _)| st == stage).map(|(_, l)| l);
+            require(
+                &action,
+                *level > Alarm::Green && current.is_none_or(|c| *level > c),
+                "the stage already has this alarm or a higher one",
+            )?;
+            s
+        }
         Action::Escalate { tier, .. } => {
             if !s.is_open() || s == Shelved {
                 return Err(wrong_state());
@@ -569,6 +589,15 @@ pub fn apply(state: &CaseState, t: &Transition) -> CaseState {
     let mut next = state.clone();
     next.status = t.to;
     next.version = t.version;
+    // A new stage (or a rework of the same one) starts with a clean slate of alarms.
+    if t.to.stage() != t.from.stage()
+        || matches!(
+            t.action,
+            Action::Verify { passed: false, .. } | Action::Reopen { .. }
+        )
+    {
+        next.alarm = None;
+    }
     match &t.action {
         Action::Dispatch { units } => next.units = units.clone(),
         Action::Transfer { units, .. } => {
@@ -599,6 +628,7 @@ pub fn apply(state: &CaseState, t: &Transition) -> CaseState {
         Action::MergeInto { master } => next.merged_into = Some(*master),
         Action::ResolveOnSite { .. } => next.resolved_on_site = true,
         Action::Escalate { tier, .. } => next.tier = *tier,
+        Action::RaiseAlarm { stage, level } => next.alarm = Some((*stage, *level)),
         Action::Accept
         | Action::Refuse { .. }
         | Action::Register

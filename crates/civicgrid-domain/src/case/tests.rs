@@ -647,6 +647,65 @@ fn on_the_spot_resolution_and_supervision() {
 }
 
 #[test]
+fn alarms_rise_once_per_level_and_reset_with_the_stage() {
+    use crate::case::deadline::Alarm;
+    let s = at(Status::Dispatched);
+    let yellow = Action::RaiseAlarm {
+        stage: Stage::Handle,
+        level: Alarm::Yellow,
+    };
+    let s = apply(&s, &decide(&s, yellow.clone()).expect("yellow"));
+    assert!(decide(&s, yellow).is_err(), "raised once");
+    assert!(
+        decide(
+            &s,
+            Action::RaiseAlarm {
+                stage: Stage::Accept,
+                level: Alarm::Red
+            }
+        )
+        .is_err(),
+        "not this stage"
+    );
+    let s = apply(
+        &s,
+        &decide(
+            &s,
+            Action::RaiseAlarm {
+                stage: Stage::Handle,
+                level: Alarm::Red,
+            },
+        )
+        .expect("red"),
+    );
+    assert!(
+        decide(
+            &s,
+            Action::RaiseAlarm {
+                stage: Stage::Handle,
+                level: Alarm::Yellow
+            }
+        )
+        .is_err(),
+        "never down"
+    );
+    // Handling keeps the stage; reporting back starts the verify stage afresh.
+    let s = apply(&s, &decide(&s, Action::StartHandling).expect("start"));
+    assert_eq!(s.alarm, Some((Stage::Handle, Alarm::Red)));
+    let s = apply(
+        &s,
+        &decide(
+            &s,
+            Action::ReportBack {
+                note: "done".into(),
+            },
+        )
+        .expect("report"),
+    );
+    assert_eq!(s.alarm, None);
+}
+
+#[test]
 fn every_action_names_who_may_take_it() {
     for a in one_of_each() {
         assert!(!a.permissions().is_empty(), "{}", a.name());

@@ -365,6 +365,7 @@ async fn list_cases(
         reported_from,
         reported_to,
         before,
+        running_clock: false,
         limit,
     };
     let page = app.list_cases(&filter).await?;

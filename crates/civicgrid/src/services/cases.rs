@@ -75,7 +75,7 @@ impl App {
         Ok(index)
     }
 
-    async fn calendar_or_default(&self) -> AppResult<WorkingCalendar> {
+    pub(crate) async fn calendar_or_default(&self) -> AppResult<WorkingCalendar> {
         match self.repo.calendar().await? {
             Some(c) => Ok(c),
             None => {

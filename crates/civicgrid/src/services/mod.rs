@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod cases;
 pub mod demo;
+pub mod jobs;
 pub mod territory;
 
 use std::collections::BTreeSet;
