@@ -64,6 +64,11 @@ pub trait Repository: Send + Sync {
 
     async fn summary(&self) -> Result<Summary, StoreError>;
 
+    /// Problems found by the engine's own consistency check (SQLite's integrity and foreign-key
+    /// checks) and by civicgrid's invariants (each case's version is the seq of its latest
+    /// event). Empty when all is well.
+    async fn check_integrity(&self) -> Result<Vec<String>, StoreError>;
+
     /// Stores a new case with its first event (the report), in one transaction.
     async fn create_case(&self, case: &Case, event: &CaseEvent) -> Result<(), StoreError>;
     /// Stores a case's new state and the event that produced it, in one transaction, provided

@@ -71,4 +71,13 @@ impl PgRepository {
     }
 }
 
+impl PgRepository {
+    /// PostgreSQL enforces its constraints on every write and checksums pages where enabled;
+    /// there is no cheap whole-database check to run here, so only civicgrid's own invariants
+    /// are checked.
+    pub(crate) async fn engine_check(&self) -> Result<Vec<String>, StoreError> {
+        Ok(vec![])
+    }
+}
+
 crate::sql::sql_repository!(PgRepository, sqlx::Postgres, "postgres");

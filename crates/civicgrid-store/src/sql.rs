@@ -805,6 +805,21 @@ macro_rules! sql_repository {
             }
 
 
+            async fn check_integrity(&self) -> Result<Vec<String>, $crate::StoreError> {
+                let mut problems = self.engine_check().await?;
+                let bad: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT c.id, c.version, (SELECT MAX(e.seq) FROM case_events e WHERE e.case_id = c.id)
+                     FROM cases c
+                     WHERE c.version <> COALESCE((SELECT MAX(e.seq) FROM case_events e WHERE e.case_id = c.id), -1)",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                for (id, version, last) in bad {
+                    problems.push(format!("case {id} is at version {version} but its last event is {last:?}"));
+                }
+                Ok(problems)
+            }
+
             async fn create_case(
                 &self,
                 case: &civicgrid_domain::case::Case,

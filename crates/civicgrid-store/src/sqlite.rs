@@ -43,4 +43,25 @@ impl SqliteRepository {
     }
 }
 
+impl SqliteRepository {
+    pub(crate) async fn engine_check(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut problems: Vec<String> = rows
+            .into_iter()
+            .map(|(r,)| r)
+            .filter(|r| r != "ok")
+            .collect();
+        let fk: Vec<(String, Option<i64>, String, i64)> =
+            sqlx::query_as("PRAGMA foreign_key_check")
+                .fetch_all(&self.pool)
+                .await?;
+        problems.extend(fk.into_iter().map(|(table, row, parent, _)| {
+            format!("{table} row {row:?} refers to a missing {parent}")
+        }));
+        Ok(problems)
+    }
+}
+
 crate::sql::sql_repository!(SqliteRepository, sqlx::Sqlite, "sqlite");

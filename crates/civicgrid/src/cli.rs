@@ -109,6 +109,8 @@ pub enum Command {
         #[command(subcommand)]
         what: ApikeyCommand,
     },
+    /// Check the database: the engine's integrity check and civicgrid's invariants
+    Check,
     /// Load a demo territory with staff, catalogue, responsibility list and calendar
     Demo {
         #[arg(long, default_value_t = 1)]
@@ -298,10 +300,13 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                     path: format!("listen address {listen}"),
                     source,
                 })?;
+            let bound = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or(listen.clone());
             writeln!(
                 out,
-                "civicgrid serving on http://{} ({})",
-                listen,
+                "civicgrid serving on http://{bound} ({})",
                 app.repo.backend()
             )
             .map_err(io)?;
@@ -330,6 +335,16 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                     path: format!("server on {listen}"),
                     source,
                 })?;
+        }
+        Command::Check => {
+            let problems = app.repo.check_integrity().await?;
+            for p in &problems {
+                writeln!(out, "{p}").map_err(io)?;
+            }
+            writeln!(out, "{} problem(s)", problems.len()).map_err(io)?;
+            if !problems.is_empty() {
+                return Ok(1);
+            }
         }
         Command::Migrate => {
             app.repo.migrate().await?;

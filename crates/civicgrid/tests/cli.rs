@@ -1631,3 +1631,147 @@ mod deadline_job {
         assert_eq!(app.case_timeline(&other.id).await.expect("events").len(), 3);
     }
 }
+
+mod durability {
+    //! kill -9 the real server during a burst of intake: every case that got an answer is
+    //! there after a restart, and the database passes its integrity check.
+
+    use std::process::Stdio;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
+    use tokio::process::{Child, Command};
+
+    const BIN: &str = env!("CARGO_BIN_EXE_civicgrid");
+
+    async fn start(db: &str) -> (Child, String) {
+        let mut child = Command::new(BIN)
+            .args(["--database", db, "serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("server starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .await
+            .expect("banner");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .expect("address in banner")
+            .to_owned();
+        (child, addr)
+    }
+
+    /// One HTTP/1.1 request on its own connection; the status and body, or None if the
+    /// connection broke (the server was killed).
+    async fn post(addr: &str, path: &str, body: &str) -> Option<(u16, String)> {
+        let mut s = TcpStream::connect(addr).await.ok()?;
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.ok()?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.ok()?;
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text.split_whitespace().nth(1)?.parse().ok()?;
+        let body = text.split("\r\n\r\n").nth(1)?.to_owned();
+        Some((status, body))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acknowledged_cases_survive_kill_9() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = format!("sqlite:{}", dir.path().join("k.db").display());
+        let status = Command::new(BIN)
+            .args(["--database", &db, "demo"])
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .expect("demo");
+        assert!(status.success());
+        let (mut server, addr) = start(&db).await;
+
+        let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let count = Arc::new(AtomicUsize::new(0));
+        let progress = Arc::new(tokio::sync::Notify::new());
+        let body =
+            r#"{"description":"夜间施工噪音扰民","lon":113.9171,"lat":22.5168,"category":"07005"}"#;
+        let mut clients = Vec::new();
+        for _ in 0..4 {
+            let (addr, acknowledged, count, progress) = (
+                addr.clone(),
+                acknowledged.clone(),
+                count.clone(),
+                progress.clone(),
+            );
+            clients.push(tokio::spawn(async move {
+                // Bounded: at most 500 requests per client, stopping at the first broken one.
+                for _ in 0..500 {
+                    match post(&addr, "/api/v1/cases", body).await {
+                        Some((201, body)) => {
+                            let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+                            acknowledged
+                                .lock()
+                                .expect("lock")
+                                .push(v["id"].as_str().expect("id").to_owned());
+                            count.fetch_add(1, Ordering::SeqCst);
+                            progress.notify_one();
+                        }
+                        Some((status, body)) => panic!("unexpected {status}: {body}"),
+                        None => return,
+                    }
+                }
+            }));
+        }
+        // Kill the server mid-burst, once it has acknowledged some cases.
+        while count.load(Ordering::SeqCst) < 60 {
+            progress.notified().await;
+        }
+        server.start_kill().expect("kill -9");
+        server.wait().await.expect("killed");
+        for c in clients {
+            c.await.expect("client");
+        }
+        let acknowledged = acknowledged.lock().expect("lock").clone();
+        assert!(acknowledged.len() >= 60);
+
+        // Restart: the server comes up on the same file, and every acknowledged case is there.
+        let (mut again, addr) = start(&db).await;
+        let (status, _) = post(&addr, "/api/v1/cases", body)
+            .await
+            .expect("serves again");
+        assert_eq!(status, 201);
+        again.start_kill().expect("stop");
+        again.wait().await.expect("stopped");
+        let repo = civicgrid_store::connect(&db).await.expect("open");
+        for id in &acknowledged {
+            let id: uuid::Uuid = id.parse().expect("uuid");
+            assert!(
+                repo.case(&id).await.expect("read").is_some(),
+                "acknowledged case {id} was lost"
+            );
+        }
+        assert_eq!(
+            repo.check_integrity().await.expect("check"),
+            Vec::<String>::new()
+        );
+        let out = Command::new(BIN)
+            .args(["--database", &db, "check"])
+            .output()
+            .await
+            .expect("check");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
