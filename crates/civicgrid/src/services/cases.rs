@@ -2,16 +2,13 @@
 //! version checks, and reading cases and their timelines.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use civicgrid_domain::access::{Grant, Permission, Target, allows};
-use civicgrid_domain::calendar::WorkingCalendar;
 use civicgrid_domain::case::deadline::{Pause, postpone, stage_deadline};
 use civicgrid_domain::case::{
     Action, Case, CaseState, Channel, Request, StageClock, Status, apply, decide, receipt_code,
 };
 use civicgrid_domain::catalogue::{Category, CategoryCode, Priority};
-use civicgrid_domain::geometry::locate::GridIndex;
 use civicgrid_domain::routing::{RoutingFacts, route};
 use civicgrid_store::{CaseEvent, CaseFilter, StoreError};
 use jiff::Timestamp;
@@ -63,28 +60,6 @@ pub fn invalid(fields: Vec<(String, String)>) -> AppError {
 }
 
 impl App {
-    /// The point → grid index, built once from the stored grids and rebuilt after an import.
-    pub async fn cached_grid_index(&self) -> AppResult<Arc<GridIndex>> {
-        if let Some(index) = self.grid_index.read().ok().and_then(|g| g.clone()) {
-            return Ok(index);
-        }
-        let index = Arc::new(self.grid_index().await?);
-        if let Ok(mut slot) = self.grid_index.write() {
-            *slot = Some(index.clone());
-        }
-        Ok(index)
-    }
-
-    pub(crate) async fn calendar_or_default(&self) -> AppResult<WorkingCalendar> {
-        match self.repo.calendar().await? {
-            Some(c) => Ok(c),
-            None => {
-                WorkingCalendar::new("Asia/Shanghai", WorkingCalendar::standard_windows(), vec![])
-                    .map_err(|e| AppError::Invalid(e.to_string()))
-            }
-        }
-    }
-
     /// Takes in a report: validates it, places it in a grid, routes it through the
     /// responsibility list, starts the accept clock, and stores it with its first event. The
     /// case is durably committed before this returns.
@@ -94,26 +69,22 @@ impl App {
             return Err(invalid(problems));
         }
         let description = intake.description.trim().to_owned();
-        let categories = self.repo.categories().await?;
+        let reference = self.reference().await?;
         let category: Option<&Category> = intake
             .category
             .as_ref()
-            .and_then(|code| categories.iter().find(|c| &c.code == code));
+            .and_then(|code| reference.category(code));
         let (lon, lat) = intake.location.unwrap_or_default();
-        let index = self.cached_grid_index().await?;
-        let Some(grid) = index.locate(lon, lat).cloned() else {
+        let Some(grid) = reference.grid_index.locate(lon, lat).cloned() else {
             return Err(invalid(vec![(
                 "lon".to_owned(),
                 format!("({lon}, {lat}) lies outside every grid of this platform"),
             )]));
         };
-        let region = self
-            .repo
-            .grids(None)
-            .await?
-            .into_iter()
-            .find(|g| g.code == grid)
-            .map(|g| g.region)
+        let region = reference
+            .grid_regions
+            .get(&grid)
+            .cloned()
             .ok_or_else(|| AppError::NotFound(format!("grid {grid}")))?;
         let priority = intake
             .priority
@@ -143,14 +114,14 @@ impl App {
         };
 
         let now = self.clock.now();
-        let calendar = self.calendar_or_default().await?;
+        let calendar = &reference.calendar;
         let clock = category
             .and_then(|c| c.deadline(priority, civicgrid_domain::catalogue::Stage::Accept))
             .map(|limit| StageClock {
                 stage: civicgrid_domain::catalogue::Stage::Accept,
                 limit,
                 started_at: now,
-                due_at: stage_deadline(&calendar, now, limit, &[], &[]),
+                due_at: stage_deadline(calendar, now, limit, &[], &[]),
                 paused_at: None,
             });
         for _attempt in 0..5 {
@@ -227,10 +198,10 @@ impl App {
                 "a location (lon, lat) is required to place the case in a grid".to_owned(),
             ));
         }
-        let categories = self.repo.categories().await?;
+        let reference = self.reference().await?;
         let category: Option<&Category> = match &intake.category {
             None => None,
-            Some(code) => match categories.iter().find(|c| &c.code == code) {
+            Some(code) => match reference.category(code) {
                 Some(c) if !c.code.is_major() => Some(c),
                 Some(_) => {
                     problems.push((
@@ -285,7 +256,7 @@ impl App {
             Actor::Resident => return Ok(false),
             Actor::Staff { grants, .. } => grants,
         };
-        let roles = self.repo.roles().await?;
+        let roles = &self.reference().await?.roles;
         let targets: Vec<Target<'_>> = std::iter::once(Target {
             region: Some(&case.region),
             unit: None,
@@ -298,7 +269,7 @@ impl App {
         Ok(action
             .permissions()
             .iter()
-            .any(|p: &Permission| targets.iter().any(|t| allows(grants, &roles, *p, t))))
+            .any(|p: &Permission| targets.iter().any(|t| allows(grants, roles, *p, t))))
     }
 
     /// Takes an action on a case at `expected_version`. Refused when the actor may not, when
@@ -325,7 +296,7 @@ impl App {
             });
         }
         if let Action::Dispatch { units } | Action::Transfer { units, .. } = &action {
-            let known = self.repo.units().await?;
+            let known = &self.reference().await?.units;
             let unknown: Vec<&String> = units
                 .iter()
                 .filter(|u| !known.iter().any(|k| &k.code == *u))
@@ -395,14 +366,15 @@ impl App {
         action: &Action,
         now: Timestamp,
     ) -> AppResult<Option<StageClock>> {
-        let calendar = self.calendar_or_default().await?;
+        let reference = self.reference().await?;
+        let calendar = &reference.calendar;
         let old = before.clock;
         match action {
             Action::DecideApproval { approve: true, .. } => match (&before.state.pending, old) {
                 (Some(Request::Extension { stage, extra, .. }), Some(mut c))
                     if c.stage == *stage =>
                 {
-                    c.due_at = stage_deadline(&calendar, c.due_at, *extra, &[], &[]);
+                    c.due_at = stage_deadline(calendar, c.due_at, *extra, &[], &[]);
                     return Ok(Some(c));
                 }
                 (Some(Request::Shelve { .. }), Some(mut c)) => {
@@ -415,7 +387,7 @@ impl App {
                 return Ok(old.map(|mut c| {
                     if let Some(from) = c.paused_at.take() {
                         c.due_at =
-                            postpone(&calendar, c.limit.clock, c.due_at, Pause { from, to: now });
+                            postpone(calendar, c.limit.clock, c.due_at, Pause { from, to: now });
                     }
                     c
                 }));
@@ -437,16 +409,14 @@ impl App {
         let Some(category) = &before.category else {
             return Ok(None);
         };
-        let categories = self.repo.categories().await?;
-        let limit = categories
-            .iter()
-            .find(|c| &c.code == category)
+        let limit = reference
+            .category(category)
             .and_then(|c| c.deadline(before.priority, stage));
         Ok(limit.map(|limit| StageClock {
             stage,
             limit,
             started_at: now,
-            due_at: stage_deadline(&calendar, now, limit, &[], &[]),
+            due_at: stage_deadline(calendar, now, limit, &[], &[]),
             paused_at: None,
         }))
     }

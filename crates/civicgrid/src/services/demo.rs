@@ -566,6 +566,7 @@ impl App {
                 grants: vec![],
             })
             .await?;
+        self.invalidate_reference();
         Ok(DemoOutcome::Created)
     }
 }

@@ -25,7 +25,8 @@ impl App {
     /// deadline); a breach also lifts the case one tier (grid → community → street → district).
     pub async fn sweep_deadlines(&self, warn_at: f64) -> AppResult<SweepReport> {
         let now = self.clock.now();
-        let calendar = self.calendar_or_default().await?;
+        let reference = self.reference().await?;
+        let calendar = &reference.calendar;
         let mut report = SweepReport::default();
         let mut before = None;
         loop {
@@ -53,7 +54,7 @@ impl App {
                     .map(|(_, l)| *l)
                     .collect();
                 let level = alarm(
-                    &calendar,
+                    calendar,
                     clock.limit,
                     &extensions,
                     clock.due_at,

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod cases;
 pub mod demo;
 pub mod jobs;
+pub mod reference;
 pub mod territory;
 
 use std::collections::BTreeSet;
@@ -24,9 +25,8 @@ use crate::interchange::{catalogue, config, tables};
 pub struct App {
     pub repo: Arc<dyn Repository>,
     pub clock: Arc<dyn Clock>,
-    /// The point → grid index, built on first use and dropped when grids are imported.
-    pub(crate) grid_index:
-        Arc<std::sync::RwLock<Option<Arc<civicgrid_domain::geometry::locate::GridIndex>>>>,
+    /// Cached reference data (see `reference.rs`).
+    pub(crate) reference_cache: Arc<std::sync::RwLock<Option<Arc<reference::Reference>>>>,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -55,13 +55,15 @@ impl App {
         App {
             repo,
             clock,
-            grid_index: Arc::default(),
+            reference_cache: Arc::default(),
         }
     }
 
     async fn apply(&self, mut batch: Batch) -> AppResult<()> {
         batch.at = self.clock.now();
-        self.repo.apply(&batch).await?;
+        let result = self.repo.apply(&batch).await;
+        self.invalidate_reference();
+        result?;
         Ok(())
     }
 

@@ -210,9 +210,7 @@ impl App {
                 ..Batch::default()
             })
             .await?;
-        if let Ok(mut cached) = self.grid_index.write() {
-            *cached = None;
-        }
+        self.invalidate_reference();
         Ok(report)
     }
 
