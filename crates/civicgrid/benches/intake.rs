@@ -114,30 +114,43 @@ async fn http_run(app: App, requests: usize, clients: usize) -> (f64, Duration, 
     (rate, percentile(&all, 0.5), percentile(&all, 0.99))
 }
 
-/// The same work without civicgrid: one row of the same size per durable transaction.
+/// The same row without civicgrid: a case row as intake writes it, inserted into the same
+/// `cases` table (with its indexes) by one plain statement per durable commit.
 async fn raw_run<DB: sqlx::Database>(pool: sqlx::Pool<DB>, requests: usize, clients: usize) -> f64
 where
     for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
     for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    pool.execute("CREATE TABLE bench_raw (id TEXT PRIMARY KEY, payload TEXT NOT NULL)")
-        .await
-        .expect("table");
-    let payload = BODY.repeat(6); // about the size of a case row with its event
+    let state = serde_json::to_string(&civicgrid_domain::case::CaseState::new()).expect("state");
     let per = requests / clients;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (pool, payload) = (pool.clone(), payload.clone());
+        let (pool, state) = (pool.clone(), state.clone());
         tasks.push(tokio::spawn(async move {
             for i in 0..per {
-                sqlx::query("INSERT INTO bench_raw (id, payload) VALUES ($1, $2)")
-                    .bind(format!("{c}-{i}"))
-                    .bind(payload.clone())
-                    .execute(&pool)
-                    .await
-                    .expect("insert");
+                let id = uuid::Uuid::now_v7().to_string();
+                sqlx::query(
+                    "INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
+                       category_code, attributes, priority, routed_units, routing, status, state, version, clock, due_at,
+                       reported_at, updated_at)
+                     VALUES ($1, $2, 'web', '夜间施工噪音扰民，影响休息', '南头街道安乐社区', $3, $4, '440305001001001',
+                       '440305001001', '07005', '{}', 'normal', '[\"ST001\"]',
+                       'rule 12 (locality: category 07 in region 440305001) matched', 'reported', $5, 1,
+                       '{\"stage\":\"accept\",\"limit\":{\"clock\":\"working_hours\",\"amount\":60}}', $6, $6, $6)",
+                )
+                .bind(id)
+                .bind(format!("R{c:03}-{i:05}"))
+                .bind(113.9171)
+                .bind(22.5168)
+                .bind(state.clone())
+                .bind(1_780_000_000_000_000i64 + i64::try_from(i).unwrap_or(0))
+                .execute(&pool)
+                .await
+                .expect("insert");
             }
         }));
     }
