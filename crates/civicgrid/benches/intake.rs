@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use civicgrid::clock::SystemClock;
 use civicgrid::services::App;
-use sqlx::Executor;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
