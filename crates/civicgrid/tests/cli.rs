@@ -1517,6 +1517,122 @@ mod http_api {
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
     }
+
+    #[tokio::test]
+    async fn duplicate_suggestions_are_nearby_open_cases_of_the_same_category() {
+        let api = Api::new().await;
+        let at = |lon: f64, lat: f64, category: &str| {
+            let attributes = if category == "01001" {
+                json!({"damage": "missing"})
+            } else {
+                json!({})
+            };
+            json!({"description": "x", "lon": lon, "lat": lat, "category": category, "attributes": attributes})
+        };
+        let (_, first, _) = api
+            .call(
+                "POST",
+                "/api/v1/cases",
+                None,
+                Some(at(113.9171, 22.5168, "01001")),
+                None,
+            )
+            .await;
+        // 20 m east: a candidate. 200 m east: not. Same spot, other category: not.
+        let (_, near, _) = api
+            .call(
+                "POST",
+                "/api/v1/cases",
+                None,
+                Some(at(113.91729, 22.5168, "01001")),
+                None,
+            )
+            .await;
+        api.call(
+            "POST",
+            "/api/v1/cases",
+            None,
+            Some(at(113.9191, 22.5168, "01001")),
+            None,
+        )
+        .await;
+        api.call(
+            "POST",
+            "/api/v1/cases",
+            None,
+            Some(at(113.9171, 22.5168, "05001")),
+            None,
+        )
+        .await;
+        let id = first["id"].as_str().expect("id");
+        let key = Some(api.calltaker_key.as_str());
+        let (s, d, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/cases/{id}/duplicates"),
+                key,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let ids: Vec<&str> = d["candidates"]
+            .as_array()
+            .expect("c")
+            .iter()
+            .map(|c| c["id"].as_str().expect("id"))
+            .collect();
+        assert_eq!(ids, [near["id"].as_str().expect("id")]);
+        let dist = d["candidates"][0]["distance_m"].as_f64().expect("distance");
+        assert!((15.0..25.0).contains(&dist), "{dist}");
+        let (_, wide, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/cases/{id}/duplicates?radius=500"),
+                key,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(wide["candidates"].as_array().expect("c").len(), 2);
+        let (s, _, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/cases/{id}/duplicates?radius=-1"),
+                key,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        // Merging is an explicit action, after which the duplicate is no longer offered.
+        let near_id = near["id"].as_str().expect("id");
+        let merge = format!("/api/v1/cases/{near_id}/actions/merge");
+        let (s, m, _) = api
+            .call(
+                "POST",
+                &merge,
+                key,
+                Some(json!({"version": 1, "master": id})),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, m["status"].as_str()),
+            (StatusCode::OK, Some("merged")),
+            "{m}"
+        );
+        let (_, after, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/cases/{id}/duplicates"),
+                key,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(after["candidates"].as_array().expect("c").len(), 0);
+    }
 }
 
 mod deadline_job {

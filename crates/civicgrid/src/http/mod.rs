@@ -34,6 +34,7 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/cases", post(create_case).get(list_cases))
         .route("/api/v1/cases/{id}", get(get_case))
         .route("/api/v1/cases/{id}/events", get(case_events))
+        .route("/api/v1/cases/{id}/duplicates", get(duplicates))
         .route("/api/v1/cases/{id}/actions/{action}", post(act))
         .route("/api/v1/track/{receipt}", get(track))
         .fallback(|| async { ApiError::App(AppError::NotFound("no such endpoint".into())) })
@@ -297,6 +298,62 @@ async fn case_events(
     Ok(Json(
         json!({"case": case.id, "events": events.iter().map(event_json).collect::<Vec<_>>()}),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DuplicateQuery {
+    /// Metres around the case; 50 by default.
+    radius: Option<f64>,
+    /// Hours before the case's report; 72 by default.
+    hours: Option<i64>,
+}
+
+/// Open cases of the same category nearby, offered at intake so that a call-taker can merge.
+async fn duplicates(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: Result<Query<DuplicateQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let case = readable_case(&app, &caller, &id).await?;
+    let radius = q.radius.unwrap_or(50.0);
+    let hours = q.hours.unwrap_or(72);
+    if !(radius.is_finite() && radius > 0.0 && radius <= 5000.0) || !(1..=24 * 90).contains(&hours)
+    {
+        return Err(AppError::Unprocessable(vec![(
+            "radius".to_owned(),
+            "radius must be 0–5000 m and hours 1–2160".to_owned(),
+        )])
+        .into());
+    }
+    let (Some(category), Some(location)) = (&case.category, case.location) else {
+        return Ok(Json(json!({"case": case.id, "candidates": []})));
+    };
+    let found = app
+        .possible_duplicates(
+            category,
+            location,
+            case.reported_at,
+            radius,
+            jiff::SignedDuration::from_hours(hours),
+            Some(&case.id),
+        )
+        .await?;
+    Ok(Json(json!({
+        "case": case.id,
+        "radius_m": radius,
+        "hours": hours,
+        "candidates": found.iter().map(|(c, d)| json!({
+            "id": c.id,
+            "receipt_code": c.receipt_code,
+            "status": c.state.status.as_str(),
+            "distance_m": (d * 10.0).round() / 10.0,
+            "reported_at": c.reported_at,
+            "description": c.description,
+        })).collect::<Vec<_>>(),
+    })))
 }
 
 #[derive(Deserialize)]

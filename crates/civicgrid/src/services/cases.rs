@@ -232,6 +232,50 @@ impl App {
         Ok(problems)
     }
 
+    /// Open cases that may report the same matter: same category, within `radius_m` metres
+    /// and reported within `window` before `at`, nearest first. Merging stays a decision.
+    pub async fn possible_duplicates(
+        &self,
+        category: &CategoryCode,
+        location: (f64, f64),
+        at: Timestamp,
+        radius_m: f64,
+        window: jiff::SignedDuration,
+        except: Option<&Uuid>,
+    ) -> AppResult<Vec<(Case, f64)>> {
+        use geo::{Distance, Haversine, Point};
+        let from = at.checked_sub(window).unwrap_or(Timestamp::MIN);
+        let mut found = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self
+                .repo
+                .cases(&CaseFilter {
+                    category: Some(category.to_string()),
+                    reported_from: Some(from),
+                    before,
+                    limit: 500,
+                    ..CaseFilter::default()
+                })
+                .await?;
+            let Some(last) = page.last() else { break };
+            before = Some(last.id);
+            for c in page {
+                if Some(&c.id) == except || !c.state.status.is_open() {
+                    continue;
+                }
+                let Some(loc) = c.location else { continue };
+                let d = Haversine
+                    .distance(Point::new(location.0, location.1), Point::new(loc.0, loc.1));
+                if d <= radius_m {
+                    found.push((c, d));
+                }
+            }
+        }
+        found.sort_by(|a, b| a.1.total_cmp(&b.1));
+        Ok(found)
+    }
+
     pub async fn get_case(&self, id: &Uuid) -> AppResult<Case> {
         self.repo
             .case(id)
