@@ -320,8 +320,8 @@ async fn duplicates(
     let case = readable_case(&app, &caller, &id).await?;
     let radius = q.radius.unwrap_or(50.0);
     let hours = q.hours.unwrap_or(72);
-    if !(radius.is_finite() && radius > 0.0 && radius <= 5000.0) || !(1..=24 * 90).contains(&hours)
-    {
+    let radius_ok = radius.is_finite() && radius > 0.0 && radius <= 5000.0;
+    if !(radius_ok && (1..=24 * 90).contains(&hours)) {
         return Err(AppError::Unprocessable(vec![(
             "radius".to_owned(),
             "radius must be 0–5000 m and hours 1–2160".to_owned(),
