@@ -115,6 +115,14 @@ pub enum Command {
     Demo {
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Folder of the residents' messages used as case texts (read, never copied)
+        #[arg(long, default_value = "../shared/data/teddy2020")]
+        messages: PathBuf,
+        /// Months of cases, ending today
+        #[arg(long, default_value_t = 6)]
+        months: i64,
+        #[arg(long, default_value_t = 100)]
+        cases_per_month: usize,
     },
 }
 
@@ -650,10 +658,44 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             writeln!(out, "{key}").map_err(io)?;
             eprintln!("This key is shown once; civicgrid keeps only its hash.");
         }
-        Command::Demo { seed } => {
+        Command::Demo {
+            seed,
+            messages,
+            months,
+            cases_per_month,
+        } => {
+            if !(0..=36).contains(&months) || cases_per_month > 10_000 {
+                return Err(AppError::Invalid(
+                    "--months must be 0 to 36 and --cases-per-month at most 10000".into(),
+                ));
+            }
             match app.load_demo(seed).await? {
                 DemoOutcome::Created => {
-                    writeln!(out, "demo territory created (seed {seed})").map_err(io)?
+                    writeln!(out, "demo territory created (seed {seed})").map_err(io)?;
+                    if months > 0 && cases_per_month > 0 {
+                        if messages.join("labeled_messages.csv").is_file() {
+                            let r = app
+                                .load_demo_cases(seed, &messages, months, cases_per_month)
+                                .await?;
+                            let paths: Vec<String> =
+                                r.by_path.iter().map(|(p, n)| format!("{p} {n}")).collect();
+                            writeln!(
+                                out,
+                                "{} demo cases over {months} months ({} still open): {}",
+                                r.cases,
+                                r.still_open,
+                                paths.join(", ")
+                            )
+                            .map_err(io)?;
+                        } else {
+                            writeln!(
+                                out,
+                                "no case texts at {} (give --messages DIR); the demo has no cases",
+                                messages.display()
+                            )
+                            .map_err(io)?;
+                        }
+                    }
                 }
                 DemoOutcome::AlreadyLoaded => {
                     writeln!(out, "the demo territory is already loaded; nothing changed")

@@ -44,3 +44,42 @@ impl Clock for ManualClock {
         self.0.lock().map(|t| *t).unwrap_or(Timestamp::UNIX_EPOCH)
     }
 }
+
+/// Where new ids come from: UUID v7 (time-ordered), with random bits from the OS, or from a
+/// seed so that a seeded demo produces the same ids every time.
+pub trait IdSource: Send + Sync {
+    fn new_id(&self, at: Timestamp) -> uuid::Uuid;
+}
+
+pub struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn new_id(&self, at: Timestamp) -> uuid::Uuid {
+        let _ = at; // the OS clock stamps v7 ids; `at` matters only to seeded sources
+        uuid::Uuid::now_v7()
+    }
+}
+
+/// v7 ids stamped with the given time and seeded random bits.
+pub struct SeededIds(std::sync::Mutex<rand_chacha::ChaCha8Rng>);
+
+impl SeededIds {
+    pub fn new(seed: u64) -> Self {
+        use rand::SeedableRng;
+        SeededIds(std::sync::Mutex::new(
+            rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+        ))
+    }
+}
+
+impl IdSource for SeededIds {
+    fn new_id(&self, at: Timestamp) -> uuid::Uuid {
+        use rand::RngCore;
+        let mut bytes = [0u8; 10];
+        if let Ok(mut rng) = self.0.lock() {
+            rng.fill_bytes(&mut bytes);
+        }
+        let millis = u64::try_from(at.as_millisecond()).unwrap_or(0);
+        uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
+    }
+}

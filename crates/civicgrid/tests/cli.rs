@@ -1891,3 +1891,104 @@ mod durability {
         );
     }
 }
+
+mod demo_cases {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use civicgrid::clock::FixedClock;
+    use civicgrid::services::App;
+    use civicgrid_domain::case::{Transition, replay};
+
+    fn messages() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020")
+    }
+
+    async fn demo(
+        dir: &tempfile::TempDir,
+        name: &str,
+    ) -> (App, civicgrid::services::demo_cases::DemoCasesReport) {
+        let repo = civicgrid_store::connect(&format!("sqlite:{}", dir.path().join(name).display()))
+            .await
+            .expect("store");
+        let app = App::new(
+            repo,
+            Arc::new(FixedClock("2026-11-25T04:00:00Z".parse().expect("t"))),
+        );
+        app.load_demo(5).await.expect("territory");
+        let report = app
+            .load_demo_cases(5, &messages(), 2, 120)
+            .await
+            .expect("cases");
+        (app, report)
+    }
+
+    #[tokio::test]
+    async fn months_of_cases_cover_every_path_replay_and_repeat_with_the_seed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (app, report) = demo(&dir, "a.db").await;
+        assert_eq!(report.cases, 240);
+        for path in [
+            "plain",
+            "rework",
+            "send_back",
+            "transfer",
+            "extension",
+            "shelve",
+            "merge",
+            "refuse",
+            "on_site",
+            "breach",
+            "unsatisfied",
+        ] {
+            assert!(
+                report.by_path.get(path).copied().unwrap_or(0) > 0,
+                "no {path} case: {report:?}"
+            );
+        }
+        assert_eq!(
+            app.repo.check_integrity().await.expect("check"),
+            Vec::<String>::new()
+        );
+        let all = app
+            .list_cases(&civicgrid_store::CaseFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("cases");
+        // Merged duplicates come on top of the 240.
+        assert!(all.len() > 240);
+        let mut grades = std::collections::BTreeSet::new();
+        for case in &all {
+            let events = app.case_timeline(&case.id).await.expect("events");
+            let transitions: Vec<Transition> = events[1..]
+                .iter()
+                .map(|e| serde_json::from_value(e.payload.clone()).expect("transition"))
+                .collect();
+            assert_eq!(replay(&transitions), case.state, "case {}", case.id);
+            for t in &transitions {
+                if let civicgrid_domain::case::Action::Evaluate { satisfaction, .. } = &t.action {
+                    grades.insert(format!("{satisfaction:?}"));
+                }
+            }
+            assert!(!case.description.is_empty());
+        }
+        assert_eq!(grades.len(), 3, "every grade of evaluation: {grades:?}");
+        assert!(
+            all.iter()
+                .any(|c| c.state.tier != civicgrid_domain::case::Tier::Grid),
+            "some case escalated"
+        );
+
+        let (again, _) = demo(&dir, "b.db").await;
+        let other = again
+            .list_cases(&civicgrid_store::CaseFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("cases");
+        assert_eq!(all, other, "the same seed gives the same cases");
+    }
+}

@@ -125,7 +125,7 @@ impl App {
                 paused_at: None,
             });
         for _attempt in 0..5 {
-            let id = Uuid::now_v7();
+            let id = self.ids.new_id(now);
             let case = Case {
                 id,
                 receipt_code: receipt_code(&id),

@@ -210,6 +210,12 @@ pub fn generate(seed: u64) -> DemoTerritory {
             vec![grant("street_leader", Scope::Region(street.clone()))],
         ));
         staff.push((
+            format!("handler.{}", office.to_ascii_lowercase()),
+            person(&mut rng),
+            Some(office.clone()),
+            vec![grant("department_handler", Scope::Unit(office.clone()))],
+        ));
+        staff.push((
             format!("shiftlead.{tag}"),
             person(&mut rng),
             Some(office.clone()),
@@ -242,6 +248,12 @@ pub fn generate(seed: u64) -> DemoTerritory {
                 person(&mut rng),
                 Some(committee.clone()),
                 vec![grant("community_admin", Scope::Region(community.clone()))],
+            ));
+            staff.push((
+                format!("handler.{}", committee.to_ascii_lowercase()),
+                person(&mut rng),
+                Some(committee.clone()),
+                vec![grant("department_handler", Scope::Unit(committee.clone()))],
             ));
             if s == 0 && c == 0 {
                 // Residents mostly report anonymously; one registered resident shows the role.

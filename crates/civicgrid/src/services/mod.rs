@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod cases;
 pub mod demo;
+pub mod demo_cases;
 pub mod jobs;
 pub mod reference;
 pub mod territory;
@@ -25,6 +26,7 @@ use crate::interchange::{catalogue, config, tables};
 pub struct App {
     pub repo: Arc<dyn Repository>,
     pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn crate::clock::IdSource>,
     /// Cached reference data (see `reference.rs`).
     pub(crate) reference_cache: Arc<std::sync::RwLock<Option<Arc<reference::Reference>>>>,
 }
@@ -55,7 +57,22 @@ impl App {
         App {
             repo,
             clock,
+            ids: Arc::new(crate::clock::RandomIds),
             reference_cache: Arc::default(),
+        }
+    }
+
+    /// The same application with other sources of time and ids (the demo simulates months).
+    pub fn with_clock_and_ids(
+        &self,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn crate::clock::IdSource>,
+    ) -> App {
+        App {
+            repo: self.repo.clone(),
+            clock,
+            ids,
+            reference_cache: self.reference_cache.clone(),
         }
     }
 

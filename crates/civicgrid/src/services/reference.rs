@@ -12,12 +12,14 @@ use civicgrid_domain::catalogue::{Category, CategoryCode};
 use civicgrid_domain::geometry::locate::GridIndex;
 use civicgrid_domain::routing::{ResponsibilityRule, Unit};
 use civicgrid_domain::territory::{GridCode, RegionCode};
-use jiff::{SignedDuration, Timestamp};
+use std::time::{Duration, Instant};
 
 use super::App;
 use crate::error::{AppError, AppResult};
 
-pub const REFERENCE_TTL: SignedDuration = SignedDuration::from_secs(30);
+/// Real (monotonic) time, not the app clock: the cache ages with the wall, whatever time the
+/// application simulates.
+pub const REFERENCE_TTL: Duration = Duration::from_secs(30);
 
 pub struct Reference {
     pub categories: Vec<Category>,
@@ -27,7 +29,7 @@ pub struct Reference {
     pub calendar: WorkingCalendar,
     pub grid_index: GridIndex,
     pub grid_regions: HashMap<GridCode, RegionCode>,
-    loaded_at: Timestamp,
+    loaded_at: Instant,
 }
 
 impl Reference {
@@ -39,10 +41,8 @@ impl Reference {
 impl App {
     /// The cached reference data, reloaded when stale.
     pub async fn reference(&self) -> AppResult<Arc<Reference>> {
-        let now = self.clock.now();
         if let Some(r) = self.reference_cache.read().ok().and_then(|g| g.clone())
-            && now.duration_since(r.loaded_at) < REFERENCE_TTL
-            && now >= r.loaded_at
+            && r.loaded_at.elapsed() < REFERENCE_TTL
         {
             return Ok(r);
         }
@@ -62,7 +62,7 @@ impl App {
             calendar,
             grid_index: GridIndex::new(grids.iter().map(|g| (&g.code, &g.geometry))),
             grid_regions: grids.into_iter().map(|g| (g.code, g.region)).collect(),
-            loaded_at: now,
+            loaded_at: Instant::now(),
         });
         if let Ok(mut slot) = self.reference_cache.write() {
             *slot = Some(r.clone());
