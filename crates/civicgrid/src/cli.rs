@@ -123,6 +123,11 @@ pub enum Command {
         months: i64,
         #[arg(long, default_value_t = 100)]
         cases_per_month: usize,
+        /// Then serve the platform (as `civicgrid serve`)
+        #[arg(long)]
+        serve: bool,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
     },
 }
 
@@ -282,6 +287,67 @@ fn format_of(path: &Path) -> AppResult<Format> {
     })
 }
 
+/// Serves the API and runs the deadline job until Ctrl-C.
+async fn serve(
+    app: App,
+    listen: &str,
+    warn_at: f64,
+    sweep_every: u64,
+    out: &mut dyn Write,
+) -> AppResult<()> {
+    let io = |e: std::io::Error| AppError::Io {
+        path: "standard output".into(),
+        source: e,
+    };
+
+    if !(0.0..1.0).contains(&warn_at) {
+        return Err(AppError::Invalid(
+            "--warn-at must be a fraction between 0 and 1".into(),
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|source| AppError::Io {
+            path: format!("listen address {listen}"),
+            source,
+        })?;
+    let bound = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or(listen.to_owned());
+    writeln!(
+        out,
+        "civicgrid serving on http://{bound} ({})",
+        app.repo.backend()
+    )
+    .map_err(io)?;
+    out.flush().map_err(io)?;
+    let jobs = app.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(sweep_every.max(1)));
+        loop {
+            every.tick().await;
+            match jobs.sweep_deadlines(warn_at).await {
+                Ok(r) if r.yellow + r.red + r.escalated > 0 => {
+                    tracing::info!(?r, "deadline sweep")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+            }
+        }
+    });
+    axum::serve(listener, crate::http::router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|source| AppError::Io {
+            path: format!("server on {listen}"),
+            source,
+        })?;
+    Ok(())
+}
+
 /// Runs a parsed command against the store the URL names, writing to `out`.
 pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResult<i32> {
     let repo = civicgrid_store::connect(&cli.database).await?;
@@ -296,54 +362,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             listen,
             warn_at,
             sweep_every,
-        } => {
-            if !(0.0..1.0).contains(&warn_at) {
-                return Err(AppError::Invalid(
-                    "--warn-at must be a fraction between 0 and 1".into(),
-                ));
-            }
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .map_err(|source| AppError::Io {
-                    path: format!("listen address {listen}"),
-                    source,
-                })?;
-            let bound = listener
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or(listen.clone());
-            writeln!(
-                out,
-                "civicgrid serving on http://{bound} ({})",
-                app.repo.backend()
-            )
-            .map_err(io)?;
-            out.flush().map_err(io)?;
-            let jobs = app.clone();
-            tokio::spawn(async move {
-                let mut every =
-                    tokio::time::interval(std::time::Duration::from_secs(sweep_every.max(1)));
-                loop {
-                    every.tick().await;
-                    match jobs.sweep_deadlines(warn_at).await {
-                        Ok(r) if r.yellow + r.red + r.escalated > 0 => {
-                            tracing::info!(?r, "deadline sweep")
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
-                    }
-                }
-            });
-            axum::serve(listener, crate::http::router(app))
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await
-                .map_err(|source| AppError::Io {
-                    path: format!("server on {listen}"),
-                    source,
-                })?;
-        }
+        } => serve(app, &listen, warn_at, sweep_every, out).await?,
         Command::Check => {
             let problems = app.repo.check_integrity().await?;
             for p in &problems {
@@ -663,6 +682,8 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             messages,
             months,
             cases_per_month,
+            serve: then_serve,
+            listen,
         } => {
             if !(0..=36).contains(&months) || cases_per_month > 10_000 {
                 return Err(AppError::Invalid(
@@ -710,6 +731,20 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             )
             .map_err(io)?;
             writeln!(out, "every demo account's password is `{DEMO_PASSWORD}` (try admin, dispatcher.st1, gw.st1c1.1)").map_err(io)?;
+            if then_serve {
+                let key = app
+                    .create_api_key(
+                        &format!("demo {}", app.ids.new_id(app.clock.now())),
+                        Some("dispatcher.st1"),
+                    )
+                    .await?;
+                writeln!(
+                    out,
+                    "an API key acting as dispatcher.st1 (shown once): {key}"
+                )
+                .map_err(io)?;
+                serve(app, &listen, 0.8, 60, out).await?;
+            }
         }
     }
     Ok(0)
