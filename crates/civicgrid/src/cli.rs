@@ -328,7 +328,7 @@ async fn serve(
         loop {
             every.tick().await;
             match jobs.sweep_deadlines(warn_at).await {
-                Ok(r) if r.yellow + r.red + r.escalated > 0 => {
+                Ok(r) if r.yellow + r.red + r.escalated + r.missed_whistles > 0 => {
                     tracing::info!(?r, "deadline sweep")
                 }
                 Ok(_) => {}

@@ -207,6 +207,25 @@ pub enum Action {
     Escalate { tier: Tier, reason: String },
     /// 黄牌/红牌: the deadline job records that the current stage reached a warning level.
     RaiseAlarm { stage: Stage, level: Alarm },
+    /// 吹哨: the street summons departments to the case; each must report by `due_at`.
+    WhistleCall {
+        units: Vec<String>,
+        due_at: jiff::Timestamp,
+        note: String,
+    },
+    /// 报到: a summoned department reports in.
+    AnswerWhistle { unit: String, note: String },
+    /// The deadline job records that a summoned department did not report in time (a breach).
+    MissWhistle { unit: String },
+}
+
+/// A department summoned by a whistle call, and whether it answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summons {
+    pub unit: String,
+    pub due_at: jiff::Timestamp,
+    pub answered: bool,
+    pub missed: bool,
 }
 
 impl Action {
@@ -231,6 +250,9 @@ impl Action {
             Action::ResolveOnSite { .. } => "resolve_on_site",
             Action::Escalate { .. } => "escalate",
             Action::RaiseAlarm { .. } => "raise_alarm",
+            Action::WhistleCall { .. } => "whistle_call",
+            Action::AnswerWhistle { .. } => "answer_whistle",
+            Action::MissWhistle { .. } => "miss_whistle",
         }
     }
 
@@ -251,7 +273,11 @@ impl Action {
             Action::Supervise { .. } => &[CaseSupervise],
             Action::MergeInto { .. } => &[CaseAccept, CaseDispatch],
             Action::ResolveOnSite { .. } => &[CaseResolveOnSite],
-            Action::Escalate { .. } | Action::RaiseAlarm { .. } => &[CaseSupervise],
+            Action::Escalate { .. } | Action::RaiseAlarm { .. } | Action::MissWhistle { .. } => {
+                &[CaseSupervise]
+            }
+            Action::WhistleCall { .. } => &[CaseSupervise],
+            Action::AnswerWhistle { .. } => &[CaseHandle],
         }
     }
 }
@@ -301,6 +327,16 @@ pub struct CaseState {
     /// The highest alarm raised for the current stage; cleared when a new stage starts.
     #[serde(default)]
     pub alarm: Option<(Stage, Alarm)>,
+    /// Departments summoned by whistle calls (吹哨报到).
+    #[serde(default)]
+    pub summons: Vec<Summons>,
+}
+
+impl CaseState {
+    /// Summonses not yet answered nor recorded as missed.
+    pub fn open_summons(&self) -> impl Iterator<Item = &Summons> {
+        self.summons.iter().filter(|s| !s.answered && !s.missed)
+    }
 }
 
 impl CaseState {
@@ -322,6 +358,7 @@ impl CaseState {
             satisfaction: None,
             resolved_on_site: false,
             alarm: None,
+            summons: vec![],
         }
     }
 
@@ -564,6 +601,49 @@ pub fn decide(state: &CaseState, action: Action) -> Result<Transition, Transitio
             )?;
             s
         }
+        Action::WhistleCall { units, note, .. } => {
+            if !s.is_open() || s == Shelved {
+                return Err(wrong_state());
+            }
+            require(
+                &action,
+                valid_units(units),
+                "summon at least one unit, each once",
+            )?;
+            require(
+                &action,
+                units
+                    .iter()
+                    .all(|u| !state.open_summons().any(|x| &x.unit == u)),
+                "a summoned unit has not reported in yet",
+            )?;
+            require(
+                &action,
+                nonempty(note),
+                "say what the departments are summoned for",
+            )?;
+            s
+        }
+        Action::AnswerWhistle { unit, note } => {
+            if !s.is_open() {
+                return Err(wrong_state());
+            }
+            require(
+                &action,
+                state.open_summons().any(|x| &x.unit == unit),
+                "this unit has no summons waiting for an answer",
+            )?;
+            require(&action, nonempty(note), "a report needs a note")?;
+            s
+        }
+        Action::MissWhistle { unit } => {
+            require(
+                &action,
+                state.open_summons().any(|x| &x.unit == unit),
+                "this unit has no summons waiting for an answer",
+            )?;
+            s
+        }
         Action::Escalate { tier, .. } => {
             if !s.is_open() || s == Shelved {
                 return Err(wrong_state());
@@ -629,6 +709,32 @@ pub fn apply(state: &CaseState, t: &Transition) -> CaseState {
         Action::ResolveOnSite { .. } => next.resolved_on_site = true,
         Action::Escalate { tier, .. } => next.tier = *tier,
         Action::RaiseAlarm { stage, level } => next.alarm = Some((*stage, *level)),
+        Action::WhistleCall { units, due_at, .. } => {
+            next.summons.extend(units.iter().map(|u| Summons {
+                unit: u.clone(),
+                due_at: *due_at,
+                answered: false,
+                missed: false,
+            }))
+        }
+        Action::AnswerWhistle { unit, .. } => {
+            if let Some(x) = next
+                .summons
+                .iter_mut()
+                .find(|x| &x.unit == unit && !x.answered && !x.missed)
+            {
+                x.answered = true;
+            }
+        }
+        Action::MissWhistle { unit } => {
+            if let Some(x) = next
+                .summons
+                .iter_mut()
+                .find(|x| &x.unit == unit && !x.answered && !x.missed)
+            {
+                x.missed = true;
+            }
+        }
         Action::Accept
         | Action::Refuse { .. }
         | Action::Register

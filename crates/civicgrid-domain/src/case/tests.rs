@@ -706,6 +706,75 @@ fn alarms_rise_once_per_level_and_reset_with_the_stage() {
 }
 
 #[test]
+fn whistle_calls_are_answered_or_missed_once() {
+    let due: jiff::Timestamp = "2026-03-03T08:00:00Z".parse().expect("t");
+    let s = at(Status::Handling);
+    let call = Action::WhistleCall {
+        units: units(&["ZJJ", "SJJ"]),
+        due_at: due,
+        note: "联合执法".into(),
+    };
+    let s = apply(&s, &decide(&s, call.clone()).expect("call"));
+    assert_eq!(s.open_summons().count(), 2);
+    assert!(
+        decide(&s, call).is_err(),
+        "already summoned and not yet answered"
+    );
+    let s = apply(
+        &s,
+        &decide(
+            &s,
+            Action::AnswerWhistle {
+                unit: "ZJJ".into(),
+                note: "已到场".into(),
+            },
+        )
+        .expect("answer"),
+    );
+    assert!(
+        decide(
+            &s,
+            Action::AnswerWhistle {
+                unit: "ZJJ".into(),
+                note: "again".into()
+            }
+        )
+        .is_err()
+    );
+    assert!(
+        decide(&s, Action::MissWhistle { unit: "ZJJ".into() }).is_err(),
+        "answered in time"
+    );
+    let s = apply(
+        &s,
+        &decide(&s, Action::MissWhistle { unit: "SJJ".into() }).expect("missed"),
+    );
+    assert_eq!(s.open_summons().count(), 0);
+    assert!(s.summons.iter().any(|x| x.unit == "SJJ" && x.missed));
+    assert!(
+        decide(
+            &s,
+            Action::AnswerWhistle {
+                unit: "SJJ".into(),
+                note: "late".into()
+            }
+        )
+        .is_err()
+    );
+    assert!(
+        decide(
+            &s,
+            Action::WhistleCall {
+                units: vec![],
+                due_at: due,
+                note: "x".into()
+            }
+        )
+        .is_err()
+    );
+}
+
+#[test]
 fn every_action_names_who_may_take_it() {
     for a in one_of_each() {
         assert!(!a.permissions().is_empty(), "{}", a.name());

@@ -305,10 +305,16 @@ impl App {
             region: Some(&case.region),
             unit: None,
         })
-        .chain(case.state.units.iter().map(|u| Target {
-            region: None,
-            unit: Some(u.as_str()),
-        }))
+        .chain(
+            case.state
+                .units
+                .iter()
+                .chain(case.state.summons.iter().map(|x| &x.unit))
+                .map(|u| Target {
+                    region: None,
+                    unit: Some(u.as_str()),
+                }),
+        )
         .collect();
         Ok(action
             .permissions()

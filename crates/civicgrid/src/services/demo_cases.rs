@@ -145,6 +145,7 @@ enum Journey {
     OnSite,
     Breach,
     Unsatisfied,
+    Whistle,
 }
 
 impl Journey {
@@ -161,6 +162,7 @@ impl Journey {
             Journey::OnSite => "on_site",
             Journey::Breach => "breach",
             Journey::Unsatisfied => "unsatisfied",
+            Journey::Whistle => "whistle",
         }
     }
 }
@@ -177,6 +179,7 @@ const PATHS: &[(Journey, u32)] = &[
     (Journey::OnSite, 8),
     (Journey::Breach, 7),
     (Journey::Unsatisfied, 6),
+    (Journey::Whistle, 4),
 ];
 
 fn draw_path(rng: &mut ChaCha8Rng) -> Journey {
@@ -566,6 +569,53 @@ async fn run_path(
         return Ok(case);
     }
     case = sim.act(&case, &handler, Action::StartHandling).await?;
+    if path == Journey::Whistle && sim.wait(minutes(rng, 60, 600)) {
+        // The matter exceeds the street's powers: it summons two departments (街乡吹哨).
+        let due = sim.now + SignedDuration::from_hours(4);
+        let units = vec!["ZJJ".to_owned(), "SJJ".to_owned()];
+        case = sim
+            .act(
+                &case,
+                &leader,
+                Action::WhistleCall {
+                    units,
+                    due_at: due,
+                    note: "街道吹哨，请相关部门到场联合处置".into(),
+                },
+            )
+            .await?;
+        if !sim.wait(minutes(rng, 30, 200)) {
+            return Ok(case);
+        }
+        case = sim
+            .act(
+                &case,
+                "handler.zjj",
+                Action::AnswerWhistle {
+                    unit: "ZJJ".into(),
+                    note: "已派员到场".into(),
+                },
+            )
+            .await?;
+        if rng.random_bool(0.5) {
+            if sim.wait(minutes(rng, 10, 30)) {
+                case = sim
+                    .act(
+                        &case,
+                        "handler.sjj",
+                        Action::AnswerWhistle {
+                            unit: "SJJ".into(),
+                            note: "已派员到场".into(),
+                        },
+                    )
+                    .await?;
+            }
+        } else if sim.wait(SignedDuration::from_hours(4)) {
+            case = sim
+                .act(&case, "system", Action::MissWhistle { unit: "SJJ".into() })
+                .await?;
+        }
+    }
     if path == Journey::Extension && sim.wait(minutes(rng, 60, 600)) {
         let request = Request::Extension {
             stage: Stage::Handle,

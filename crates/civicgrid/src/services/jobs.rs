@@ -16,6 +16,8 @@ pub struct SweepReport {
     pub yellow: usize,
     pub red: usize,
     pub escalated: usize,
+    /// Summoned departments that did not report in by the whistle call's deadline.
+    pub missed_whistles: usize,
     /// Steps another run took first.
     pub skipped: usize,
 }
@@ -42,6 +44,34 @@ impl App {
             let Some(last) = page.last() else { break };
             before = Some(last.id);
             for case in &page {
+                let late: Vec<String> = case
+                    .state
+                    .open_summons()
+                    .filter(|x| x.due_at <= now)
+                    .map(|x| x.unit.clone())
+                    .collect();
+                let mut case = case.clone();
+                for unit in late {
+                    match self
+                        .act_on_case(
+                            &case.id,
+                            case.state.version,
+                            Action::MissWhistle { unit },
+                            &Actor::System,
+                        )
+                        .await
+                    {
+                        Ok(c) => {
+                            report.missed_whistles += 1;
+                            case = c;
+                        }
+                        Err(AppError::Stale { .. } | AppError::NotAllowed { .. }) => {
+                            report.skipped += 1
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                let case = &case;
                 let Some(clock) = case.clock else { continue };
                 if clock.paused_at.is_some() || case.state.status == Status::Shelved {
                     continue;
