@@ -84,6 +84,15 @@ pub trait Repository: Send + Sync {
     async fn case_by_receipt(&self, receipt_code: &str) -> Result<Option<Case>, StoreError>;
     /// The case's events, oldest first.
     async fn case_events(&self, id: &Uuid) -> Result<Vec<CaseEvent>, StoreError>;
+    /// Events of the given actions in a region subtree at or after `since`, oldest first, at
+    /// most `limit` — the alert feed of a tier (alarms, escalations, missed whistle calls).
+    async fn events_since(
+        &self,
+        actions: &[&str],
+        within: Option<&civicgrid_domain::territory::RegionCode>,
+        since: jiff::Timestamp,
+        limit: u32,
+    ) -> Result<Vec<CaseEvent>, StoreError>;
     /// Cases matching the filter, newest first, at most `filter.limit`.
     async fn cases(&self, filter: &CaseFilter) -> Result<Vec<Case>, StoreError>;
 }

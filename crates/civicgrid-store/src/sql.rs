@@ -940,6 +940,37 @@ macro_rules! sql_repository {
                     .collect()
             }
 
+            async fn events_since(
+                &self,
+                actions: &[&str],
+                within: Option<&civicgrid_domain::territory::RegionCode>,
+                since: jiff::Timestamp,
+                limit: u32,
+            ) -> Result<Vec<$crate::CaseEvent>, $crate::StoreError> {
+                // The action list is short and fixed by the caller; one query per action keeps
+                // the SQL identical on both engines (no array binding in SQLite).
+                let mut out = Vec::new();
+                for action in actions {
+                    #[allow(clippy::type_complexity)]
+                    let rows: Vec<(String, i64, String, Option<String>, String, String, i64, String)> = sqlx::query_as(
+                        "SELECT case_id, seq, action, from_status, to_status, actor, at, payload FROM case_events
+                         WHERE action = $1 AND region_code LIKE $2 AND at >= $3 ORDER BY at, case_id, seq LIMIT $4",
+                    )
+                    .bind(*action)
+                    .bind(format!("{}%", within.map(|r| r.as_str()).unwrap_or("")))
+                    .bind($crate::model::micros(since))
+                    .bind(i64::from(limit.clamp(1, 1000)))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    for (c, s, a, f, t, who, at, p) in rows {
+                        out.push($crate::sql::event_from_row(c, s, a, f, t, who, at, p)?);
+                    }
+                }
+                out.sort_by(|a, b| a.at.cmp(&b.at).then(a.case_id.cmp(&b.case_id)).then(a.seq.cmp(&b.seq)));
+                out.truncate(limit.clamp(1, 1000) as usize);
+                Ok(out)
+            }
+
             async fn cases(&self, f: &$crate::CaseFilter) -> Result<Vec<civicgrid_domain::case::Case>, $crate::StoreError> {
                 // Fixed SQL with optional filters: a NULL parameter switches its condition off.
                 let sql = format!(

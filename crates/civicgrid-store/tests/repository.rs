@@ -765,4 +765,29 @@ async fn listing_cases_filters_and_pages(repo: &dyn Repository) {
     })
     .await;
     assert_eq!(window, [ids[2], ids[1]]);
+    // The alert feed: dispatch events of the case in 440305001001, since t0.
+    let feed = repo
+        .events_since(
+            &["dispatch", "accept"],
+            Some(&"440305001001".parse().expect("r")),
+            t0(),
+            100,
+        )
+        .await
+        .expect("feed");
+    assert_eq!(
+        feed.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["accept", "dispatch"]
+    );
+    assert!(
+        repo.events_since(
+            &["dispatch"],
+            Some(&"440305001002".parse().expect("r")),
+            t0(),
+            100
+        )
+        .await
+        .expect("feed")
+        .is_empty()
+    );
 }

@@ -37,6 +37,7 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/cases/{id}/duplicates", get(duplicates))
         .route("/api/v1/cases/{id}/actions/{action}", post(act))
         .route("/api/v1/track/{receipt}", get(track))
+        .route("/api/v1/alerts", get(alerts))
         .fallback(|| async { ApiError::App(AppError::NotFound("no such endpoint".into())) })
         .with_state(app)
 }
@@ -500,6 +501,78 @@ async fn act(
     })?;
     let case = app.act_on_case(&id, version, action, &actor).await?;
     Ok(with_etag(&case, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertQuery {
+    since: Option<String>,
+    limit: Option<u32>,
+}
+
+/// The alert feed of the caller's tier: yellow/red alarms, escalations and whistle calls in
+/// the regions the caller may read — how the tier above learns of a breach and can reassign.
+async fn alerts(
+    State(app): State<App>,
+    caller: Caller,
+    query: Result<Query<AlertQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Actor::Staff { grants, .. } = caller.staff()? else {
+        return Err(ApiError::Unauthorized("this needs a staff API key".into()));
+    };
+    let since = match q.since.as_deref() {
+        None => app.clock.now() - jiff::SignedDuration::from_hours(24),
+        Some(s) => s.parse::<jiff::Timestamp>().map_err(|e| {
+            AppError::Unprocessable(vec![(
+                "since".to_owned(),
+                format!("`{s}` is not an RFC 3339 instant: {e}"),
+            )])
+        })?,
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let roles = &app.reference().await?.roles;
+    let mut regions: Vec<civicgrid_domain::territory::RegionCode> = grants
+        .iter()
+        .filter_map(|g| match &g.scope {
+            civicgrid_domain::access::Scope::Region(r)
+                if roles
+                    .iter()
+                    .any(|x| x.code == g.role && x.permissions.contains(&Permission::CaseRead)) =>
+            {
+                Some(r.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    regions.sort();
+    regions.dedup_by(|b, a| a.contains(b));
+    let mut events = Vec::new();
+    for r in &regions {
+        events.extend(
+            app.repo
+                .events_since(
+                    &["raise_alarm", "escalate", "whistle_call", "miss_whistle"],
+                    Some(r),
+                    since,
+                    limit,
+                )
+                .await
+                .map_err(AppError::from)?,
+        );
+    }
+    events.sort_by(|a, b| a.at.cmp(&b.at));
+    events.truncate(limit as usize);
+    Ok(Json(json!({
+        "since": since,
+        "alerts": events.iter().map(|e| {
+            let mut v = event_json(e);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("case".into(), json!(e.case_id));
+            }
+            v
+        }).collect::<Vec<_>>(),
+    })))
 }
 
 /// The public view of a case: where it stands and when it moved, without people or free text.
