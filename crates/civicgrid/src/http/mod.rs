@@ -561,7 +561,7 @@ async fn alerts(
                 .map_err(AppError::from)?,
         );
     }
-    events.sort_by(|a, b| a.at.cmp(&b.at));
+    events.sort_by_key(|e| e.at);
     events.truncate(limit as usize);
     Ok(Json(json!({
         "since": since,
