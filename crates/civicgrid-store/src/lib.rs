@@ -93,6 +93,19 @@ pub trait Repository: Send + Sync {
         since: jiff::Timestamp,
         limit: u32,
     ) -> Result<Vec<CaseEvent>, StoreError>;
+    /// Records that `actor` read personal data (`what`) of a case.
+    async fn record_personal_data_read(
+        &self,
+        case: &Case,
+        actor: &str,
+        what: &str,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Who read a case's personal data, oldest first: (at, actor, what).
+    async fn personal_data_reads(
+        &self,
+        case: &Uuid,
+    ) -> Result<Vec<(jiff::Timestamp, String, String)>, StoreError>;
     /// Cases matching the filter, newest first, at most `filter.limit`.
     async fn cases(&self, filter: &CaseFilter) -> Result<Vec<Case>, StoreError>;
 }

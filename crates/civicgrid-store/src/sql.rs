@@ -940,6 +940,39 @@ macro_rules! sql_repository {
                     .collect()
             }
 
+            async fn record_personal_data_read(
+                &self,
+                case: &civicgrid_domain::case::Case,
+                actor: &str,
+                what: &str,
+                at: jiff::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query("INSERT INTO personal_data_reads (at, actor, case_id, what, region_code) VALUES ($1, $2, $3, $4, $5)")
+                    .bind($crate::model::micros(at))
+                    .bind(actor)
+                    .bind(case.id.to_string())
+                    .bind(what)
+                    .bind(case.region.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn personal_data_reads(
+                &self,
+                case: &uuid::Uuid,
+            ) -> Result<Vec<(jiff::Timestamp, String, String)>, $crate::StoreError> {
+                let rows: Vec<(i64, String, String)> = sqlx::query_as(
+                    "SELECT at, actor, what FROM personal_data_reads WHERE case_id = $1 ORDER BY at",
+                )
+                .bind(case.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(at, actor, what)| Ok(($crate::model::from_micros(at)?, actor, what)))
+                    .collect()
+            }
+
             async fn events_since(
                 &self,
                 actions: &[&str],

@@ -287,6 +287,41 @@ fn format_of(path: &Path) -> AppResult<Format> {
     })
 }
 
+/// The data key that seals reporters' contact details: `CIVICGRID_DATA_KEY` (64 hex digits),
+/// or for SQLite a key file beside the database (`PATH.key`, created on first use, mode 0600).
+/// Without either (PostgreSQL and no key given), contact details are refused at intake.
+fn data_key(database: &str) -> AppResult<Option<crate::services::seal::Sealer>> {
+    use crate::services::seal::Sealer;
+    if let Ok(hex) = std::env::var("CIVICGRID_DATA_KEY") {
+        return Sealer::from_hex(&hex).map(Some);
+    }
+    let Some(path) = database.strip_prefix("sqlite:") else {
+        return Ok(None);
+    };
+    let key_path = format!("{}.key", path.trim_start_matches("//"));
+    let io = |source| AppError::Io {
+        path: key_path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&key_path) {
+        Ok(hex) => Sealer::from_hex(&hex).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let hex = Sealer::generate_hex();
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&key_path)
+                .map_err(io)?;
+            f.write_all(hex.as_bytes()).map_err(io)?;
+            f.sync_all().map_err(io)?;
+            Sealer::from_hex(&hex).map(Some)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
 /// Serves the API and runs the deadline job until Ctrl-C.
 async fn serve(
     app: App,
@@ -352,7 +387,8 @@ async fn serve(
 pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResult<i32> {
     let repo = civicgrid_store::connect(&cli.database).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let app = App::new(repo, clock);
+    let mut app = App::new(repo, clock);
+    app.sealer = data_key(&cli.database)?.map(Arc::new);
     let io = |e: std::io::Error| AppError::Io {
         path: "standard output".into(),
         source: e,

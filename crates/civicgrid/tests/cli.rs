@@ -871,6 +871,7 @@ mod case_loop {
                 .collect(),
             priority: None,
             channel: Channel::Web,
+            reporter: None,
         }
     }
 
@@ -919,6 +920,17 @@ mod case_loop {
             app.report_case(outside, &Actor::Resident).await,
             Err(AppError::Unprocessable(_))
         ));
+        let mut with_contact = intake("01001");
+        with_contact.reporter = Some(civicgrid::services::seal::Reporter {
+            phone: Some("13800138000".into()),
+            ..Default::default()
+        });
+        match app.report_case(with_contact, &Actor::Resident).await {
+            Err(AppError::Unprocessable(fields)) => {
+                assert_eq!(fields[0].0, "reporter", "no data key, no contact kept")
+            }
+            other => panic!("expected 422, got {other:?}"),
+        }
         let mut major = intake("01");
         major.attributes.clear();
         assert!(matches!(
@@ -1158,10 +1170,16 @@ mod http_api {
                 civicgrid_store::connect(&format!("sqlite:{}", dir.path().join("h.db").display()))
                     .await
                     .expect("store");
-            let app = App::new(
+            let mut app = App::new(
                 repo,
                 Arc::new(FixedClock("2026-03-03T01:00:00Z".parse().expect("t"))),
             );
+            app.sealer = Some(Arc::new(
+                civicgrid::services::seal::Sealer::from_hex(
+                    &civicgrid::services::seal::Sealer::generate_hex(),
+                )
+                .expect("key"),
+            ));
             app.load_demo(1).await.expect("demo");
             let dispatcher_key = app
                 .create_api_key("d", Some("dispatcher.st1"))
@@ -1519,6 +1537,63 @@ mod http_api {
     }
 
     #[tokio::test]
+    async fn reporter_contacts_are_sealed_shown_only_to_roles_that_need_them_and_reads_recorded() {
+        let api = Api::new().await;
+        let mut body = report();
+        body["reporter"] = json!({"name": "王女士", "phone": "13800138000"});
+        let (s, case, _) = api
+            .call("POST", "/api/v1/cases", None, Some(body.clone()), None)
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{case}");
+        assert_eq!(case["has_reporter_contact"], true);
+        assert!(
+            !case.to_string().contains("13800138000"),
+            "the case itself never shows the contact"
+        );
+        let id = case["id"].as_str().expect("id");
+        let stored = api
+            .app
+            .get_case(&id.parse().expect("uuid"))
+            .await
+            .expect("case");
+        assert!(
+            !stored
+                .reporter_sealed
+                .as_deref()
+                .unwrap_or("")
+                .contains("13800138000"),
+            "sealed at rest"
+        );
+        // A handler may not read it; the dispatcher (case.read_contact) may, and the read is recorded.
+        let path = format!("/api/v1/cases/{id}/reporter");
+        let (s, _, _) = api
+            .call("GET", &path, Some(&api.handler_key), None, None)
+            .await;
+        assert!(s == StatusCode::FORBIDDEN, "{s}");
+        let (s, r, _) = api
+            .call("GET", &path, Some(&api.dispatcher_key), None, None)
+            .await;
+        assert_eq!(
+            (s, r["reporter"]["phone"].as_str()),
+            (StatusCode::OK, Some("13800138000"))
+        );
+        let reads = api
+            .app
+            .repo
+            .personal_data_reads(&stored.id)
+            .await
+            .expect("reads");
+        assert_eq!(reads.len(), 1);
+        assert_eq!(reads[0].1, "dispatcher.st1");
+        // Bad contact fields are refused with the rest.
+        body["reporter"] = json!({"phone": "call me maybe"});
+        let (s, p, _) = api
+            .call("POST", "/api/v1/cases", None, Some(body), None)
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    }
+
+    #[tokio::test]
     async fn duplicate_suggestions_are_nearby_open_cases_of_the_same_category() {
         let api = Api::new().await;
         let at = |lon: f64, lat: f64, category: &str| {
@@ -1667,6 +1742,7 @@ mod deadline_job {
                 .collect(),
             priority: None,
             channel: Channel::Hotline,
+            reporter: None,
         };
         // Street lamps are normal priority: accept within 1 working hour, so due at 10:00.
         let case = app
@@ -1734,6 +1810,7 @@ mod deadline_job {
                         .collect(),
                     priority: None,
                     channel: Channel::Hotline,
+                    reporter: None,
                 },
                 &Actor::Resident,
             )
@@ -1927,6 +2004,7 @@ mod whistle {
             attributes: Default::default(),
             priority: None,
             channel: Channel::Web,
+            reporter: None,
         };
         let mut case = app
             .report_case(intake, &Actor::Resident)

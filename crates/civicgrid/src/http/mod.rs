@@ -35,6 +35,7 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/cases/{id}", get(get_case))
         .route("/api/v1/cases/{id}/events", get(case_events))
         .route("/api/v1/cases/{id}/duplicates", get(duplicates))
+        .route("/api/v1/cases/{id}/reporter", get(reporter_contact))
         .route("/api/v1/cases/{id}/actions/{action}", post(act))
         .route("/api/v1/track/{receipt}", get(track))
         .route("/api/v1/alerts", get(alerts))
@@ -125,6 +126,7 @@ fn case_json(c: &Case) -> Value {
             "paused_at": k.paused_at,
         })),
         "routing": c.routing,
+        "has_reporter_contact": c.reporter_sealed.is_some(),
         "reported_at": c.reported_at,
         "updated_at": c.updated_at,
     })
@@ -155,8 +157,7 @@ struct NewCase {
     priority: Option<String>,
     #[serde(default)]
     attributes: BTreeMap<String, Value>,
-    /// Accepted for compatibility; contact details are not stored until they can be sealed.
-    #[allow(dead_code)]
+    /// Contact details: `{name?, phone?, email?}`, sealed before they are stored.
     reporter: Option<Value>,
 }
 
@@ -213,7 +214,21 @@ async fn create_case(
             (k, text)
         })
         .collect();
+    let reporter = match n.reporter {
+        None | Some(Value::Null) => None,
+        Some(v) => match serde_json::from_value::<crate::services::seal::Reporter>(v) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                problems.push((
+                    "reporter".to_owned(),
+                    format!("expected {{name, phone, email}}: {e}"),
+                ));
+                None
+            }
+        },
+    };
     let intake = Intake {
+        reporter,
         description: n.description,
         location,
         address: n.address,
@@ -299,6 +314,18 @@ async fn case_events(
     Ok(Json(
         json!({"case": case.id, "events": events.iter().map(event_json).collect::<Vec<_>>()}),
     ))
+}
+
+/// The reporter's contact details, for roles that need them; every read is recorded.
+async fn reporter_contact(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let case = readable_case(&app, &caller, &id).await?;
+    let actor = caller.staff()?;
+    let contact = app.reporter_contact(&case, actor).await?;
+    Ok(Json(json!({"case": case.id, "reporter": contact})))
 }
 
 #[derive(Deserialize)]

@@ -52,6 +52,8 @@ pub struct Intake {
     pub attributes: BTreeMap<String, String>,
     pub priority: Option<Priority>,
     pub channel: Channel,
+    /// Contact details, sealed before they are stored.
+    pub reporter: Option<super::seal::Reporter>,
 }
 
 /// Problems with fields of a request, each (field, problem).
@@ -138,7 +140,10 @@ impl App {
                 category: category.map(|c| c.code.clone()),
                 attributes: intake.attributes.clone(),
                 priority,
-                reporter_sealed: None,
+                reporter_sealed: match (&intake.reporter, &self.sealer) {
+                    (Some(r), Some(sealer)) if !r.is_empty() => Some(sealer.seal(&id, r)?),
+                    _ => None,
+                },
                 routed_units: units.clone(),
                 routing: routing.clone(),
                 reported_at: now,
@@ -197,6 +202,15 @@ impl App {
                 "lon".to_owned(),
                 "a location (lon, lat) is required to place the case in a grid".to_owned(),
             ));
+        }
+        if let Some(r) = &intake.reporter {
+            problems.extend(r.problems());
+            if !r.is_empty() && self.sealer.is_none() {
+                problems.push((
+                    "reporter".to_owned(),
+                    "contact details cannot be kept: this deployment has no data key".to_owned(),
+                ));
+            }
         }
         let reference = self.reference().await?;
         let category: Option<&Category> = match &intake.category {
@@ -274,6 +288,41 @@ impl App {
         }
         found.sort_by(|a, b| a.1.total_cmp(&b.1));
         Ok(found)
+    }
+
+    /// The reporter's contact details, for an actor whose role may read them within the case's
+    /// scope; each read is recorded. `Ok(None)` when the case has none.
+    pub async fn reporter_contact(
+        &self,
+        case: &Case,
+        actor: &Actor,
+    ) -> AppResult<Option<super::seal::Reporter>> {
+        let Some(sealed) = &case.reporter_sealed else {
+            return Ok(None);
+        };
+        let Actor::Staff { username, grants } = actor else {
+            return Err(AppError::Forbidden(
+                "contact details are for staff who need them".into(),
+            ));
+        };
+        let roles = &self.reference().await?.roles;
+        let target = Target {
+            region: Some(&case.region),
+            unit: None,
+        };
+        if !allows(grants, roles, Permission::CaseReadContact, &target) {
+            return Err(AppError::Forbidden(format!(
+                "{username} may not read reporters' contact details"
+            )));
+        }
+        let sealer = self.sealer.as_ref().ok_or_else(|| {
+            AppError::Invalid("this deployment has no data key to open contact details".into())
+        })?;
+        let contact = sealer.open(&case.id, sealed)?;
+        self.repo
+            .record_personal_data_read(case, username, "reporter contact", self.clock.now())
+            .await?;
+        Ok(Some(contact))
     }
 
     pub async fn get_case(&self, id: &Uuid) -> AppResult<Case> {

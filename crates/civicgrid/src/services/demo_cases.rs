@@ -350,7 +350,14 @@ impl App {
                     Some(()),
                 ),
             };
+            let contact = (self.sealer.is_some() && reporter.is_some() && rng.random_bool(0.6))
+                .then(|| super::seal::Reporter {
+                    name: None,
+                    phone: Some(format!("13{:09}", rng.random_range(0..1_000_000_000u32))),
+                    email: None,
+                });
             let intake = Intake {
+                reporter: contact,
                 description,
                 location: Some(location),
                 address: None,

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod demo_cases;
 pub mod jobs;
 pub mod reference;
+pub mod seal;
 pub mod territory;
 
 use std::collections::BTreeSet;
@@ -27,6 +28,8 @@ pub struct App {
     pub repo: Arc<dyn Repository>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn crate::clock::IdSource>,
+    /// The data key for reporters' contact details; without one, contacts are refused.
+    pub sealer: Option<Arc<seal::Sealer>>,
     /// Cached reference data (see `reference.rs`).
     pub(crate) reference_cache: Arc<std::sync::RwLock<Option<Arc<reference::Reference>>>>,
 }
@@ -58,6 +61,7 @@ impl App {
             repo,
             clock,
             ids: Arc::new(crate::clock::RandomIds),
+            sealer: None,
             reference_cache: Arc::default(),
         }
     }
@@ -72,6 +76,7 @@ impl App {
             repo: self.repo.clone(),
             clock,
             ids,
+            sealer: self.sealer.clone(),
             reference_cache: self.reference_cache.clone(),
         }
     }
