@@ -60,6 +60,20 @@ pub trait Repository: Send + Sync {
     async fn users(&self) -> Result<Vec<User>, StoreError>;
 
     async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        username: &str,
+        created_at: jiff::Timestamp,
+        expires_at: jiff::Timestamp,
+    ) -> Result<(), StoreError>;
+    /// The username of a session that has not expired at `now`.
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<String>, StoreError>;
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
 
     async fn summary(&self) -> Result<Summary, StoreError>;

@@ -747,6 +747,41 @@ macro_rules! sql_repository {
                 Ok(())
             }
 
+            async fn create_session(
+                &self,
+                token_hash: &str,
+                username: &str,
+                created_at: jiff::Timestamp,
+                expires_at: jiff::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query("INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(token_hash)
+                    .bind(username)
+                    .bind($crate::model::micros(created_at))
+                    .bind($crate::model::micros(expires_at))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn session_user(&self, token_hash: &str, now: jiff::Timestamp) -> Result<Option<String>, $crate::StoreError> {
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT username FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+                        .bind(token_hash)
+                        .bind($crate::model::micros(now))
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(u,)| u))
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> Result<(), $crate::StoreError> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn api_key_by_hash(
                 &self,
                 key_hash: &str,

@@ -1537,6 +1537,73 @@ mod http_api {
     }
 
     #[tokio::test]
+    async fn staff_sign_in_with_a_session_and_out_again() {
+        let api = Api::new().await;
+        let (s, _, _) = api
+            .call(
+                "POST",
+                "/api/v1/session",
+                None,
+                Some(json!({"username": "calltaker1", "password": "wrong password"})),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _, _) = api
+            .call(
+                "POST",
+                "/api/v1/session",
+                None,
+                Some(json!({"username": "nobody", "password": "civicgrid-demo"})),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, login, _) = api
+            .call(
+                "POST",
+                "/api/v1/session",
+                None,
+                Some(json!({"username": "calltaker1", "password": "civicgrid-demo"})),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{login}");
+        let token = login["token"].as_str().expect("token").to_owned();
+        let (_, case, _) = api
+            .call("POST", "/api/v1/cases", None, Some(report()), None)
+            .await;
+        let id = case["id"].as_str().expect("id");
+        let (s, c, _) = api
+            .call(
+                "POST",
+                &format!("/api/v1/cases/{id}/actions/accept"),
+                Some(&token),
+                Some(json!({"version": 1})),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, c["status"].as_str()),
+            (StatusCode::OK, Some("accepted"))
+        );
+        let (s, _, _) = api
+            .call("DELETE", "/api/v1/session", Some(&token), None, None)
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/cases/{id}"),
+                Some(&token),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "the session has ended");
+    }
+
+    #[tokio::test]
     async fn reporter_contacts_are_sealed_shown_only_to_roles_that_need_them_and_reads_recorded() {
         let api = Api::new().await;
         let mut body = report();

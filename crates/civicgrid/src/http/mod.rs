@@ -39,6 +39,7 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/cases/{id}/actions/{action}", post(act))
         .route("/api/v1/track/{receipt}", get(track))
         .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/session", post(login).delete(logout))
         .fallback(|| async { ApiError::App(AppError::NotFound("no such endpoint".into())) })
         .with_state(app)
 }
@@ -70,9 +71,16 @@ impl FromRequestParts<App> for Caller {
             .ok_or_else(|| {
                 ApiError::Unauthorized("expected `Authorization: Bearer <API key>`".into())
             })?;
-        match app.authenticate_api_key(key).await? {
+        let actor = if key.starts_with("cs_") {
+            app.authenticate_session(key).await?
+        } else {
+            app.authenticate_api_key(key).await?
+        };
+        match actor {
             Some(actor) => Ok(Caller(Some(actor))),
-            None => Err(ApiError::Unauthorized("unknown or revoked API key".into())),
+            None => Err(ApiError::Unauthorized(
+                "unknown, expired or revoked credentials".into(),
+            )),
         }
     }
 }
@@ -600,6 +608,43 @@ async fn alerts(
             v
         }).collect::<Vec<_>>(),
     })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+/// Staff sign-in: a session token to send as `Authorization: Bearer cs_…`.
+async fn login(
+    State(app): State<App>,
+    payload: Result<Json<Login>, JsonRejection>,
+) -> ApiResult<Response> {
+    let l = body(payload)?;
+    let token = app
+        .login(&l.username, &l.password)
+        .await
+        .map_err(|e| match e {
+            AppError::Forbidden(m) => ApiError::Unauthorized(m),
+            other => other.into(),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": token, "expires_in": crate::services::accounts::SESSION_LIFETIME.as_secs()})),
+    )
+        .into_response())
+}
+
+async fn logout(State(app): State<App>, headers: HeaderMap) -> ApiResult<StatusCode> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::Unauthorized("send the session token to end it".into()))?;
+    app.logout(token.trim()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The public view of a case: where it stands and when it moved, without people or free text.

@@ -173,3 +173,56 @@ impl App {
         })
     }
 }
+
+/// How long a staff session lasts.
+pub const SESSION_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(12);
+
+impl App {
+    /// Signs a staff member in: returns a session token (shown once, kept only as a hash).
+    /// Unknown users and wrong passwords get the same answer.
+    pub async fn login(&self, username: &str, password: &str) -> AppResult<String> {
+        let refused = || AppError::Forbidden("wrong username or password".into());
+        let Some(user) = self.repo.user(username).await?.filter(|u| u.active) else {
+            // Spend the same effort as a real check so timing does not reveal who exists.
+            let _ = hash_password(password);
+            return Err(refused());
+        };
+        if !verify_password(password, &user.password_hash) {
+            return Err(refused());
+        }
+        let token = format!("cs_{}", random_secret(24));
+        let now = self.clock.now();
+        let expires = now.checked_add(SESSION_LIFETIME).unwrap_or(now);
+        self.repo
+            .create_session(&sha256_hex(&token), &user.username, now, expires)
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn logout(&self, token: &str) -> AppResult<()> {
+        Ok(self.repo.delete_session(&sha256_hex(token)).await?)
+    }
+
+    /// The staff member a session token belongs to, while it is valid.
+    pub async fn authenticate_session(
+        &self,
+        token: &str,
+    ) -> AppResult<Option<super::cases::Actor>> {
+        let Some(username) = self
+            .repo
+            .session_user(&sha256_hex(token), self.clock.now())
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .repo
+            .user(&username)
+            .await?
+            .filter(|u| u.active)
+            .map(|u| super::cases::Actor::Staff {
+                username: u.username,
+                grants: u.grants,
+            }))
+    }
+}
