@@ -1375,6 +1375,16 @@ mod http_api {
             )
             .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        let alarm = json!({"version": 1, "stage": "accept", "level": "red"});
+        let raise = format!("/api/v1/cases/{id}/actions/raise_alarm");
+        let (s, _, _) = api
+            .call("POST", &raise, Some(&api.dispatcher_key), Some(alarm), None)
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::FORBIDDEN,
+            "alarms are the deadline job's to raise"
+        );
         let (s, c, etag) = api
             .call(
                 "POST",

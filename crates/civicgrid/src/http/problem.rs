@@ -27,7 +27,7 @@ impl From<AppError> for ApiError {
 
 fn problem(status: StatusCode, slug: &str, title: &str, detail: String, extra: Value) -> Response {
     let mut body = json!({
-        "type": format!("https://civicgrid.org/problems/{slug}"),
+        "type": format!("urn:civicgrid:problem:{slug}"),
         "title": title,
         "status": status.as_u16(),
         "detail": detail,

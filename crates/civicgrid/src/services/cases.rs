@@ -349,6 +349,13 @@ impl App {
             Actor::Resident => return Ok(false),
             Actor::Staff { grants, .. } => grants,
         };
+        // Alarms and missed whistle answers are facts the deadline job records, not opinions.
+        if matches!(
+            action,
+            Action::RaiseAlarm { .. } | Action::MissWhistle { .. }
+        ) {
+            return Ok(false);
+        }
         let roles = &self.reference().await?.roles;
         let targets: Vec<Target<'_>> = std::iter::once(Target {
             region: Some(&case.region),
