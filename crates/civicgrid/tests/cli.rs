@@ -2210,6 +2210,78 @@ mod demo_cases {
         (app, report)
     }
 
+    /// The same loop on PostgreSQL: every path, integrity, and each case replays from its events.
+    #[tokio::test]
+    async fn the_loop_runs_the_same_on_postgresql() {
+        let url = std::env::var("CIVICGRID_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let schema = format!("t_loop_{}", &id[id.len() - 8..]);
+        let repo =
+            match civicgrid_store::postgres::PgRepository::connect_in_schema(&url, &schema).await {
+                Ok(r) => Arc::new(r),
+                Err(e) => {
+                    let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+                        && !std::env::var("CI").is_ok_and(|v| v == "true");
+                    assert!(may_skip, "PostgreSQL at {url} is unreachable: {e}");
+                    eprintln!("SKIPPING the PostgreSQL loop test: {e}");
+                    return;
+                }
+            };
+        let app = App::new(
+            repo.clone(),
+            Arc::new(FixedClock("2026-11-25T04:00:00Z".parse().expect("t"))),
+        );
+        app.load_demo(5).await.expect("territory");
+        let report = app
+            .load_demo_cases(5, &messages(), 1, 150)
+            .await
+            .expect("cases");
+        assert_eq!(report.cases, 150);
+        assert_eq!(
+            app.repo.check_integrity().await.expect("check"),
+            Vec::<String>::new()
+        );
+        let all = app
+            .list_cases(&civicgrid_store::CaseFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("cases");
+        for case in &all {
+            let events = app.case_timeline(&case.id).await.expect("events");
+            let transitions: Vec<Transition> = events[1..]
+                .iter()
+                .map(|e| serde_json::from_value(e.payload.clone()).expect("transition"))
+                .collect();
+            assert_eq!(replay(&transitions), case.state, "case {}", case.id);
+        }
+        // The same seed on SQLite gives the same cases.
+        let dir = tempfile::tempdir().expect("dir");
+        let sqlite =
+            civicgrid_store::connect(&format!("sqlite:{}", dir.path().join("s.db").display()))
+                .await
+                .expect("store");
+        let twin = App::new(
+            sqlite,
+            Arc::new(FixedClock("2026-11-25T04:00:00Z".parse().expect("t"))),
+        );
+        twin.load_demo(5).await.expect("territory");
+        twin.load_demo_cases(5, &messages(), 1, 150)
+            .await
+            .expect("cases");
+        let other = twin
+            .list_cases(&civicgrid_store::CaseFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("cases");
+        assert_eq!(all, other);
+        repo.drop_schema(&schema).await.expect("drop");
+    }
+
     #[tokio::test]
     async fn months_of_cases_cover_every_path_replay_and_repeat_with_the_seed() {
         let dir = tempfile::tempdir().expect("dir");
