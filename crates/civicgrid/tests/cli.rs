@@ -1718,6 +1718,42 @@ mod http_api {
         .await;
         let id = first["id"].as_str().expect("id");
         let key = Some(api.calltaker_key.as_str());
+        // A call-taker entering a report at the same spot is offered the open cases at intake;
+        // an anonymous reporter is not shown other people's cases.
+        let (_, staff_intake, _) = api
+            .call(
+                "POST",
+                "/api/v1/cases",
+                key,
+                Some(at(113.9171, 22.5168, "01001")),
+                None,
+            )
+            .await;
+        assert_eq!(
+            staff_intake["possible_duplicates"]
+                .as_array()
+                .expect("offered")
+                .len(),
+            2,
+            "{staff_intake}"
+        );
+        let (_, anonymous, _) = api
+            .call(
+                "POST",
+                "/api/v1/cases",
+                None,
+                Some(at(113.9171, 22.5168, "01001")),
+                None,
+            )
+            .await;
+        assert!(anonymous.get("possible_duplicates").is_none());
+        for extra in [&staff_intake, &anonymous] {
+            let extra_id = extra["id"].as_str().expect("id");
+            let v = json!({"version": 1, "master": id});
+            let merge = format!("/api/v1/cases/{extra_id}/actions/merge");
+            let (s, _, _) = api.call("POST", &merge, key, Some(v), None).await;
+            assert_eq!(s, StatusCode::OK);
+        }
         let (s, d, _) = api
             .call(
                 "GET",

@@ -252,7 +252,42 @@ async fn create_case(
     }
     let actor = caller.0.unwrap_or(Actor::Resident);
     let case = app.report_case(intake, &actor).await?;
-    Ok(with_etag(&case, StatusCode::CREATED))
+    let mut response = with_etag(&case, StatusCode::CREATED);
+    // A call-taker sees at intake the open cases this one may duplicate; residents do not
+    // see other people's cases.
+    if let (Actor::Staff { .. }, Some(category), Some(location)) =
+        (&actor, &case.category, case.location)
+    {
+        let found = app
+            .possible_duplicates(
+                category,
+                location,
+                case.reported_at,
+                50.0,
+                jiff::SignedDuration::from_hours(72),
+                Some(&case.id),
+            )
+            .await?;
+        let mut body = case_json(&case);
+        if let Some(o) = body.as_object_mut() {
+            o.insert(
+                "possible_duplicates".into(),
+                json!(found
+                    .iter()
+                    .map(|(c, d)| json!({"id": c.id, "receipt_code": c.receipt_code, "distance_m": (d * 10.0).round() / 10.0}))
+                    .collect::<Vec<_>>()),
+            );
+        }
+        let headers = response.headers().clone();
+        response = (StatusCode::CREATED, Json(body)).into_response();
+        response
+            .headers_mut()
+            .extend(headers.into_iter().filter_map(|(k, v)| {
+                k.filter(|k| *k == header::ETAG || *k == header::LOCATION)
+                    .map(|k| (k, v))
+            }));
+    }
+    Ok(response)
 }
 
 async fn readable_case(app: &App, caller: &Caller, id: &str) -> ApiResult<Case> {
