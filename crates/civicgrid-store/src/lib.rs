@@ -85,6 +85,9 @@ pub trait Repository: Send + Sync {
 
     /// Stores a new case with its first event (the report), in one transaction.
     async fn create_case(&self, case: &Case, event: &CaseEvent) -> Result<(), StoreError>;
+    /// Stores several new cases with their first events in one transaction (group commit):
+    /// all of them or none.
+    async fn create_cases(&self, items: &[(Case, CaseEvent)]) -> Result<(), StoreError>;
     /// Stores a case's new state and the event that produced it, in one transaction, provided
     /// the stored version is still `expected_version`; otherwise [`StoreError::Stale`] and
     /// nothing changes.

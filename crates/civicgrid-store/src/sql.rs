@@ -860,7 +860,15 @@ macro_rules! sql_repository {
                 case: &civicgrid_domain::case::Case,
                 event: &$crate::CaseEvent,
             ) -> Result<(), $crate::StoreError> {
+                self.create_cases(&[(case.clone(), event.clone())]).await
+            }
+
+            async fn create_cases(
+                &self,
+                items: &[(civicgrid_domain::case::Case, $crate::CaseEvent)],
+            ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                for (case, event) in items {
                 sqlx::query(
                     "INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
                        category_code, attributes, priority, reporter_sealed, routing, status, state, version, lead_unit,
@@ -894,6 +902,7 @@ macro_rules! sql_repository {
                 .await?;
                 Self::write_units(&mut tx, case).await?;
                 Self::write_event(&mut tx, case, event).await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }

@@ -168,7 +168,13 @@ impl App {
                     "routing": routing,
                 }),
             };
-            match self.repo.create_case(&case, &event).await {
+            let writer = self
+                .intake_writer
+                .get_or_init(|| async {
+                    super::intake_writer::IntakeWriter::start(self.repo.clone())
+                })
+                .await;
+            match writer.write(case.clone(), event).await {
                 Ok(()) => return Ok(case),
                 // A receipt-code collision (40 random bits): try again with a new id.
                 Err(StoreError::Conflict(_)) => continue,

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod cases;
 pub mod demo;
 pub mod demo_cases;
+pub mod intake_writer;
 pub mod jobs;
 pub mod reference;
 pub mod seal;
@@ -30,6 +31,8 @@ pub struct App {
     pub ids: Arc<dyn crate::clock::IdSource>,
     /// The data key for reporters' contact details; without one, contacts are refused.
     pub sealer: Option<Arc<seal::Sealer>>,
+    /// The group-commit writer for intake, started on first use.
+    pub(crate) intake_writer: Arc<tokio::sync::OnceCell<intake_writer::IntakeWriter>>,
     /// Cached reference data (see `reference.rs`).
     pub(crate) reference_cache: Arc<std::sync::RwLock<Option<Arc<reference::Reference>>>>,
 }
@@ -62,6 +65,7 @@ impl App {
             clock,
             ids: Arc::new(crate::clock::RandomIds),
             sealer: None,
+            intake_writer: Arc::default(),
             reference_cache: Arc::default(),
         }
     }
@@ -77,6 +81,7 @@ impl App {
             clock,
             ids,
             sealer: self.sealer.clone(),
+            intake_writer: self.intake_writer.clone(),
             reference_cache: self.reference_cache.clone(),
         }
     }
