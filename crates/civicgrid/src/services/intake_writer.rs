@@ -20,10 +20,16 @@ pub struct IntakeWriter {
 }
 
 impl IntakeWriter {
-    /// Starts the writer task on the current runtime.
+    /// Starts the writer tasks on the current runtime: one for SQLite, which has a single
+    /// writer anyway; several for PostgreSQL, whose own WAL group commit rewards parallel
+    /// transactions.
     pub fn start(repo: Arc<dyn Repository>) -> IntakeWriter {
         let (queue, jobs) = mpsc::channel(1024);
-        tokio::spawn(run(repo, jobs));
+        let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
+        let writers = if repo.backend() == "sqlite" { 1 } else { 4 };
+        for _ in 0..writers {
+            tokio::spawn(run(repo.clone(), jobs.clone()));
+        }
         IntakeWriter { queue }
     }
 
@@ -39,15 +45,25 @@ impl IntakeWriter {
     }
 }
 
-async fn run(repo: Arc<dyn Repository>, mut jobs: mpsc::Receiver<Job>) {
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+async fn run(repo: Arc<dyn Repository>, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        // Take what has queued up, then let another writer take the next batch while this
+        // one commits.
+        let batch = {
+            let mut jobs = jobs.lock().await;
+            let Some(first) = jobs.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
             }
-        }
+            batch
+        };
+        let mut batch = batch;
         let items: Vec<(Case, CaseEvent)> = batch
             .iter()
             .map(|(c, e, _)| (c.clone(), e.clone()))
