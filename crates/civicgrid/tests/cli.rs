@@ -1996,8 +1996,34 @@ mod durability {
     async fn acknowledged_cases_survive_kill_9() {
         let dir = tempfile::tempdir().expect("dir");
         let db = format!("sqlite:{}", dir.path().join("k.db").display());
+        kill_9_during_intake(&db).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acknowledged_cases_survive_kill_9_on_postgresql() {
+        let url = std::env::var("CIVICGRID_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let schema = format!("t_kill_{}", &id[id.len() - 8..]);
+        let repo =
+            match civicgrid_store::postgres::PgRepository::connect_in_schema(&url, &schema).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+                        && !std::env::var("CI").is_ok_and(|v| v == "true");
+                    assert!(may_skip, "PostgreSQL at {url} is unreachable: {e}");
+                    return;
+                }
+            };
+        let sep = if url.contains('?') { '&' } else { '?' };
+        kill_9_during_intake(&format!("{url}{sep}options=-c%20search_path%3D{schema}")).await;
+        repo.drop_schema(&schema).await.expect("drop");
+    }
+
+    async fn kill_9_during_intake(db: &str) {
+        let db = db.to_owned();
         let status = Command::new(BIN)
-            .args(["--database", &db, "demo"])
+            .args(["--database", &db, "demo", "--months", "0"])
             .stdout(Stdio::null())
             .status()
             .await
