@@ -32,7 +32,7 @@ use uuid::Uuid;
 pub use batch::{Batch, CalendarUpdate, NewUser};
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
-pub use model::{ApiKeyRecord, CaseEvent, CaseFilter, Summary, User};
+pub use model::{ApiKeyRecord, CaseEvent, CaseFilter, Photo, Summary, User};
 
 /// The storage operations of civicgrid. Implementations commit durably before returning.
 #[async_trait]
@@ -97,6 +97,15 @@ pub trait Repository: Send + Sync {
         expected_version: u64,
         event: &CaseEvent,
     ) -> Result<(), StoreError>;
+    /// Like `record_change`, storing the photo the event attaches in the same transaction.
+    async fn attach_photo(
+        &self,
+        case: &Case,
+        expected_version: u64,
+        event: &CaseEvent,
+        photo: &Photo,
+    ) -> Result<(), StoreError>;
+    async fn photo(&self, case: &Uuid, sha256: &str) -> Result<Option<Photo>, StoreError>;
     async fn case(&self, id: &Uuid) -> Result<Option<Case>, StoreError>;
     async fn case_by_receipt(&self, receipt_code: &str) -> Result<Option<Case>, StoreError>;
     /// The case's events, oldest first.

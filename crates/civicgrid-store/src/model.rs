@@ -82,3 +82,14 @@ pub struct CaseFilter {
     pub running_clock: bool,
     pub limit: u32,
 }
+
+/// A photo of a case, kept with its SHA-256 and the stage it documents (report/before/after).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    pub sha256: String,
+    pub stage: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+    pub added_by: String,
+    pub added_at: Timestamp,
+}

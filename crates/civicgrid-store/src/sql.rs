@@ -913,49 +913,37 @@ macro_rules! sql_repository {
                 expected_version: u64,
                 event: &$crate::CaseEvent,
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let done = sqlx::query(
-                    "UPDATE cases SET grid_code = $2, region_code = $3, category_code = $4, attributes = $5, priority = $6,
-                       routing = $7, status = $8, state = $9, version = $10, lead_unit = $11, clock = $12,
-                       due_at = $13, updated_at = $14, routed_units = $16
-                     WHERE id = $1 AND version = $15",
+                self.change_case(case, expected_version, event, None).await
+            }
+
+            async fn attach_photo(
+                &self,
+                case: &civicgrid_domain::case::Case,
+                expected_version: u64,
+                event: &$crate::CaseEvent,
+                photo: &$crate::Photo,
+            ) -> Result<(), $crate::StoreError> {
+                self.change_case(case, expected_version, event, Some(photo)).await
+            }
+
+            async fn photo(
+                &self,
+                case: &uuid::Uuid,
+                sha256: &str,
+            ) -> Result<Option<$crate::Photo>, $crate::StoreError> {
+                #[allow(clippy::type_complexity)]
+                let row: Option<(String, String, String, Vec<u8>, String, i64)> = sqlx::query_as(
+                    "SELECT sha256, stage, content_type, data, added_by, added_at FROM case_photos
+                     WHERE case_id = $1 AND sha256 = $2",
                 )
-                .bind(case.id.to_string())
-                .bind(case.grid.as_ref().map(|g| g.to_string()))
-                .bind(case.region.as_str())
-                .bind(case.category.as_ref().map(|c| c.to_string()))
-                .bind($crate::sql::to_json(&case.attributes)?)
-                .bind(case.priority.as_str())
-                .bind(&case.routing)
-                .bind(case.state.status.as_str())
-                .bind($crate::sql::to_json(&case.state)?)
-                .bind(i64::try_from(case.state.version).unwrap_or(i64::MAX))
-                .bind(case.state.lead().map(str::to_owned))
-                .bind(case.clock.as_ref().map($crate::sql::to_json).transpose()?)
-                .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
-                .bind($crate::model::micros(case.updated_at))
-                .bind(i64::try_from(expected_version).unwrap_or(i64::MAX))
-                .bind($crate::sql::to_json(&case.routed_units)?)
-                .execute(&mut *tx)
+                .bind(case.to_string())
+                .bind(sha256)
+                .fetch_optional(&self.pool)
                 .await?;
-                if done.rows_affected() == 0 {
-                    let current: Option<(i64,)> = sqlx::query_as("SELECT version FROM cases WHERE id = $1")
-                        .bind(case.id.to_string())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    return Err(match current {
-                        Some((v,)) => $crate::StoreError::Stale { current: u64::try_from(v).unwrap_or(0) },
-                        None => $crate::StoreError::NotFound(format!("case {}", case.id)),
-                    });
-                }
-                sqlx::query("DELETE FROM case_units WHERE case_id = $1")
-                    .bind(case.id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                Self::write_units(&mut tx, case).await?;
-                Self::write_event(&mut tx, case, event).await?;
-                tx.commit().await?;
-                Ok(())
+                row.map(|(sha256, stage, content_type, data, added_by, at)| {
+                    Ok($crate::Photo { sha256, stage, content_type, data, added_by, added_at: $crate::model::from_micros(at)? })
+                })
+                .transpose()
             }
 
             async fn case(&self, id: &uuid::Uuid) -> Result<Option<civicgrid_domain::case::Case>, $crate::StoreError> {
@@ -1080,6 +1068,77 @@ macro_rules! sql_repository {
         }
 
         impl $repo {
+            /// A case change and its event (and a photo, if any) in one transaction, provided
+            /// the stored version is still the expected one.
+            async fn change_case(
+                &self,
+                case: &civicgrid_domain::case::Case,
+                expected_version: u64,
+                event: &$crate::CaseEvent,
+                photo: Option<&$crate::Photo>,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE cases SET grid_code = $2, region_code = $3, category_code = $4, attributes = $5, priority = $6,
+                       routing = $7, status = $8, state = $9, version = $10, lead_unit = $11, clock = $12,
+                       due_at = $13, updated_at = $14, routed_units = $16
+                     WHERE id = $1 AND version = $15",
+                )
+                .bind(case.id.to_string())
+                .bind(case.grid.as_ref().map(|g| g.to_string()))
+                .bind(case.region.as_str())
+                .bind(case.category.as_ref().map(|c| c.to_string()))
+                .bind($crate::sql::to_json(&case.attributes)?)
+                .bind(case.priority.as_str())
+                .bind(&case.routing)
+                .bind(case.state.status.as_str())
+                .bind($crate::sql::to_json(&case.state)?)
+                .bind(i64::try_from(case.state.version).unwrap_or(i64::MAX))
+                .bind(case.state.lead().map(str::to_owned))
+                .bind(case.clock.as_ref().map($crate::sql::to_json).transpose()?)
+                .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
+                .bind($crate::model::micros(case.updated_at))
+                .bind(i64::try_from(expected_version).unwrap_or(i64::MAX))
+                .bind($crate::sql::to_json(&case.routed_units)?)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    let current: Option<(i64,)> = sqlx::query_as("SELECT version FROM cases WHERE id = $1")
+                        .bind(case.id.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    return Err(match current {
+                        Some((v,)) => $crate::StoreError::Stale { current: u64::try_from(v).unwrap_or(0) },
+                        None => $crate::StoreError::NotFound(format!("case {}", case.id)),
+                    });
+                }
+                sqlx::query("DELETE FROM case_units WHERE case_id = $1")
+                    .bind(case.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                Self::write_units(&mut tx, case).await?;
+                Self::write_event(&mut tx, case, event).await?;
+                if let Some(p) = photo {
+                    sqlx::query(
+                        "INSERT INTO case_photos (case_id, sha256, stage, content_type, size, data, added_by, added_at, region_code)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(case.id.to_string())
+                    .bind(&p.sha256)
+                    .bind(&p.stage)
+                    .bind(&p.content_type)
+                    .bind(i64::try_from(p.data.len()).unwrap_or(i64::MAX))
+                    .bind(&p.data)
+                    .bind(&p.added_by)
+                    .bind($crate::model::micros(p.added_at))
+                    .bind(case.region.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn write_units(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 case: &civicgrid_domain::case::Case,

@@ -1547,6 +1547,100 @@ mod http_api {
     }
 
     #[tokio::test]
+    async fn photos_are_attached_with_their_checksum_and_stage() {
+        let api = Api::new().await;
+        let (_, case, _) = api
+            .call("POST", "/api/v1/cases", None, Some(report()), None)
+            .await;
+        let id = case["id"].as_str().expect("id");
+        let png: Vec<u8> = [
+            &[0x89u8, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A][..],
+            &[7u8; 64][..],
+        ]
+        .concat();
+        let send = |bytes: Vec<u8>,
+                    content_type: &'static str,
+                    stage: &'static str,
+                    if_match: &'static str| {
+            let req = Request::post(format!("/api/v1/cases/{id}/photos?stage={stage}"))
+                .header(
+                    header::AUTHORIZATION,
+                    format!("Bearer {}", api.calltaker_key),
+                )
+                .header(header::CONTENT_TYPE, content_type)
+                .header(header::IF_MATCH, if_match)
+                .body(Body::from(bytes))
+                .expect("request");
+            let app = api.app.clone();
+            async move {
+                let res = civicgrid::http::router(app)
+                    .oneshot(req)
+                    .await
+                    .expect("response");
+                let status = res.status();
+                let body = res.into_body().collect().await.expect("body").to_bytes();
+                (
+                    status,
+                    serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+                )
+            }
+        };
+        let (s, c) = send(png.clone(), "image/png", "report", "\"1\"").await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        assert_eq!(c["version"], 2);
+        // Not an image, a wrong kind, a bad stage, the same photo again: refused, nothing changes.
+        let (s, _) = send(b"hello".to_vec(), "image/png", "before", "\"2\"").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let (s, _) = send(png.clone(), "application/pdf", "before", "\"2\"").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let (s, _) = send(png.clone(), "image/png", "sideways", "\"2\"").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let (s, _) = send(png.clone(), "image/png", "before", "\"2\"").await;
+        assert_eq!(s, StatusCode::CONFLICT, "already attached");
+        let (s, list, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/cases/{id}/photos"),
+                Some(&api.calltaker_key),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let photos = list["photos"].as_array().expect("photos");
+        assert_eq!(photos.len(), 1);
+        assert_eq!(photos[0]["stage"], "report");
+        let sha = photos[0]["sha256"].as_str().expect("sha");
+        assert_eq!(sha, civicgrid::services::accounts::sha256_bytes_hex(&png));
+        let req = Request::get(format!("/api/v1/cases/{id}/photos/{sha}"))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", api.calltaker_key),
+            )
+            .body(Body::empty())
+            .expect("request");
+        let res = civicgrid::http::router(api.app.clone())
+            .oneshot(req)
+            .await
+            .expect("response");
+        assert_eq!(
+            res.headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("image/png")
+        );
+        assert_eq!(
+            res.into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes()
+                .to_vec(),
+            png
+        );
+    }
+
+    #[tokio::test]
     async fn staff_sign_in_with_a_session_and_out_again() {
         let api = Api::new().await;
         let (s, _, _) = api

@@ -217,6 +217,44 @@ pub enum Action {
     AnswerWhistle { unit: String, note: String },
     /// The deadline job records that a summoned department did not report in time (a breach).
     MissWhistle { unit: String },
+    /// A photo documenting the case (the bytes are stored beside the event).
+    AttachPhoto { stage: PhotoStage, sha256: String },
+}
+
+/// What a photo documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoStage {
+    /// As reported.
+    Report,
+    /// Before handling.
+    Before,
+    /// After handling.
+    After,
+}
+
+impl PhotoStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhotoStage::Report => "report",
+            PhotoStage::Before => "before",
+            PhotoStage::After => "after",
+        }
+    }
+}
+
+impl FromStr for PhotoStage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "report" => Ok(PhotoStage::Report),
+            "before" => Ok(PhotoStage::Before),
+            "after" => Ok(PhotoStage::After),
+            other => Err(format!(
+                "unknown photo stage `{other}` (expected report, before or after)"
+            )),
+        }
+    }
 }
 
 /// A department summoned by a whistle call, and whether it answered.
@@ -253,6 +291,7 @@ impl Action {
             Action::WhistleCall { .. } => "whistle_call",
             Action::AnswerWhistle { .. } => "answer_whistle",
             Action::MissWhistle { .. } => "miss_whistle",
+            Action::AttachPhoto { .. } => "attach_photo",
         }
     }
 
@@ -278,6 +317,7 @@ impl Action {
             }
             Action::WhistleCall { .. } => &[CaseSupervise],
             Action::AnswerWhistle { .. } => &[CaseHandle],
+            Action::AttachPhoto { .. } => &[CaseReport, CaseHandle, CaseVerify, CaseResolveOnSite],
         }
     }
 }
@@ -330,6 +370,9 @@ pub struct CaseState {
     /// Departments summoned by whistle calls (吹哨报到).
     #[serde(default)]
     pub summons: Vec<Summons>,
+    /// Photos attached, in order: (stage, SHA-256).
+    #[serde(default)]
+    pub photos: Vec<(PhotoStage, String)>,
 }
 
 impl CaseState {
@@ -359,6 +402,7 @@ impl CaseState {
             resolved_on_site: false,
             alarm: None,
             summons: vec![],
+            photos: vec![],
         }
     }
 
@@ -636,6 +680,19 @@ pub fn decide(state: &CaseState, action: Action) -> Result<Transition, Transitio
             require(&action, nonempty(note), "a report needs a note")?;
             s
         }
+        Action::AttachPhoto { sha256, .. } => {
+            if matches!(s, Refused | Voided | Merged) {
+                return Err(wrong_state());
+            }
+            let hex = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            require(&action, hex, "a photo is named by its SHA-256 in hex")?;
+            require(
+                &action,
+                !state.photos.iter().any(|(_, h)| h == sha256),
+                "this photo is already attached",
+            )?;
+            s
+        }
         Action::MissWhistle { unit } => {
             require(
                 &action,
@@ -726,6 +783,7 @@ pub fn apply(state: &CaseState, t: &Transition) -> CaseState {
                 x.answered = true;
             }
         }
+        Action::AttachPhoto { stage, sha256 } => next.photos.push((*stage, sha256.clone())),
         Action::MissWhistle { unit } => {
             if let Some(x) = next
                 .summons

@@ -36,6 +36,13 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/cases/{id}/events", get(case_events))
         .route("/api/v1/cases/{id}/duplicates", get(duplicates))
         .route("/api/v1/cases/{id}/reporter", get(reporter_contact))
+        .route(
+            "/api/v1/cases/{id}/photos",
+            post(add_photo)
+                .get(list_photos)
+                .layer(axum::extract::DefaultBodyLimit::max(10 * 1024 * 1024 + 1)),
+        )
+        .route("/api/v1/cases/{id}/photos/{sha256}", get(get_photo))
         .route("/api/v1/cases/{id}/actions/{action}", post(act))
         .route("/api/v1/track/{receipt}", get(track))
         .route("/api/v1/alerts", get(alerts))
@@ -357,6 +364,87 @@ async fn case_events(
     Ok(Json(
         json!({"case": case.id, "events": events.iter().map(event_json).collect::<Vec<_>>()}),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhotoQuery {
+    stage: String,
+}
+
+/// Attaches a photo: the body is the image, `Content-Type` says which kind, `If-Match` the
+/// case version, `?stage=report|before|after` what it documents.
+async fn add_photo(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: Result<Query<PhotoQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    bytes: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    let actor = caller.staff()?.clone();
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let stage = q
+        .stage
+        .parse::<civicgrid_domain::case::PhotoStage>()
+        .map_err(|e| AppError::Unprocessable(vec![("stage".to_owned(), e)]))?;
+    let bytes = bytes.map_err(|e| {
+        ApiError::App(AppError::Unprocessable(vec![(
+            "photo".to_owned(),
+            e.body_text(),
+        )]))
+    })?;
+    let version = expected_version(&headers, &mut serde_json::Map::new())?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let id: Uuid = id
+        .parse()
+        .map_err(|_| ApiError::App(AppError::NotFound(format!("case {id}"))))?;
+    let case = app
+        .attach_photo(&id, version, stage, &content_type, bytes.to_vec(), &actor)
+        .await?;
+    Ok(with_etag(&case, StatusCode::CREATED))
+}
+
+async fn list_photos(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let case = readable_case(&app, &caller, &id).await?;
+    Ok(Json(json!({
+        "case": case.id,
+        "photos": case.state.photos.iter().map(|(stage, sha)| json!({
+            "stage": stage.as_str(),
+            "sha256": sha,
+            "href": format!("/api/v1/cases/{}/photos/{sha}", case.id),
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+async fn get_photo(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, sha256)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let case = readable_case(&app, &caller, &id).await?;
+    let photo = app
+        .repo
+        .photo(&case.id, &sha256)
+        .await
+        .map_err(AppError::from)?
+        .ok_or_else(|| ApiError::App(AppError::NotFound(format!("photo {sha256}"))))?;
+    let mut r = (StatusCode::OK, photo.data).into_response();
+    if let Ok(v) = HeaderValue::from_str(&photo.content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", photo.sha256)) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(r)
 }
 
 /// The reporter's contact details, for roles that need them; every read is recorded.

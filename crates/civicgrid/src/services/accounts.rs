@@ -35,7 +35,11 @@ pub fn random_secret(bytes: usize) -> String {
 }
 
 pub fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
+    sha256_bytes_hex(s.as_bytes())
+}
+
+pub fn sha256_bytes_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

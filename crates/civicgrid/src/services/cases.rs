@@ -394,6 +394,72 @@ impl App {
         action: Action,
         actor: &Actor,
     ) -> AppResult<Case> {
+        self.act_with_photo(id, expected_version, action, actor, None)
+            .await
+    }
+
+    /// Attaches a photo (JPEG, PNG or WebP, at most 10 MiB) documenting a stage of the case; the
+    /// bytes are stored with their SHA-256 in the same transaction as the event.
+    pub async fn attach_photo(
+        &self,
+        id: &Uuid,
+        expected_version: u64,
+        stage: civicgrid_domain::case::PhotoStage,
+        content_type: &str,
+        data: Vec<u8>,
+        actor: &Actor,
+    ) -> AppResult<Case> {
+        const MAX: usize = 10 * 1024 * 1024;
+        let magic_ok = match content_type {
+            "image/jpeg" => data.starts_with(&[0xFF, 0xD8, 0xFF]),
+            "image/png" => data.starts_with(&[0x89, b'P', b'N', b'G']),
+            "image/webp" => data.len() > 12 && &data[..4] == b"RIFF" && &data[8..12] == b"WEBP",
+            _ => {
+                return Err(invalid(vec![(
+                    "content-type".to_owned(),
+                    format!("`{content_type}` is not image/jpeg, image/png or image/webp"),
+                )]));
+            }
+        };
+        if data.is_empty() || data.len() > MAX {
+            return Err(invalid(vec![(
+                "photo".to_owned(),
+                "a photo is 1 byte to 10 MiB".to_owned(),
+            )]));
+        }
+        if !magic_ok {
+            return Err(invalid(vec![(
+                "photo".to_owned(),
+                format!("the bytes are not a {content_type} image"),
+            )]));
+        }
+        let sha256 = super::accounts::sha256_bytes_hex(&data);
+        let photo = civicgrid_store::Photo {
+            sha256: sha256.clone(),
+            stage: stage.as_str().to_owned(),
+            content_type: content_type.to_owned(),
+            data,
+            added_by: actor.name().to_owned(),
+            added_at: self.clock.now(),
+        };
+        self.act_with_photo(
+            id,
+            expected_version,
+            Action::AttachPhoto { stage, sha256 },
+            actor,
+            Some(photo),
+        )
+        .await
+    }
+
+    async fn act_with_photo(
+        &self,
+        id: &Uuid,
+        expected_version: u64,
+        action: Action,
+        actor: &Actor,
+        photo: Option<civicgrid_store::Photo>,
+    ) -> AppResult<Case> {
         let case = self.get_case(id).await?;
         if !self.may(actor, &action, &case).await? {
             return Err(AppError::Forbidden(format!(
@@ -458,13 +524,22 @@ impl App {
             payload: serde_json::to_value(&transition)
                 .map_err(|e| AppError::Invalid(e.to_string()))?,
         };
-        self.repo
-            .record_change(&next, expected_version, &event)
-            .await
-            .map_err(|e| match e {
-                StoreError::Stale { current } => AppError::Stale { current },
-                other => other.into(),
-            })?;
+        let stored = match &photo {
+            Some(p) => {
+                self.repo
+                    .attach_photo(&next, expected_version, &event, p)
+                    .await
+            }
+            None => {
+                self.repo
+                    .record_change(&next, expected_version, &event)
+                    .await
+            }
+        };
+        stored.map_err(|e| match e {
+            StoreError::Stale { current } => AppError::Stale { current },
+            other => other.into(),
+        })?;
         Ok(next)
     }
 
