@@ -1904,6 +1904,20 @@ mod http_api {
             (StatusCode::OK, Some("merged")),
             "{m}"
         );
+        // The duplicate's reporter now follows the master case.
+        let near_receipt = near["receipt_code"].as_str().expect("receipt");
+        let (_, tracked, _) = api
+            .call(
+                "GET",
+                &format!("/api/v1/track/{near_receipt}"),
+                None,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(tracked["merged_into"], first["receipt_code"], "{tracked}");
+        assert_eq!(tracked["receipt_code"], near["receipt_code"]);
+        assert_eq!(tracked["status"], "reported", "the master's status");
         let (_, after, _) = api
             .call(
                 "GET",

@@ -774,15 +774,21 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> ApiResult<StatusC
 async fn track(State(app): State<App>, Path(receipt): Path<String>) -> ApiResult<Json<Value>> {
     let not_found = || ApiError::App(AppError::NotFound(format!("receipt {receipt}")));
     let code = normalize_receipt_code(&receipt).ok_or_else(not_found)?;
-    let case = app
+    let reported = app
         .repo
         .case_by_receipt(&code)
         .await
         .map_err(AppError::from)?
         .ok_or_else(not_found)?;
+    // A merged duplicate's reporter follows the master case: both reporters see its progress.
+    let case = match reported.state.merged_into {
+        Some(master) => app.get_case(&master).await?,
+        None => reported.clone(),
+    };
     let events = app.case_timeline(&case.id).await?;
     Ok(Json(json!({
-        "receipt_code": case.receipt_code,
+        "receipt_code": reported.receipt_code,
+        "merged_into": reported.state.merged_into.map(|_| case.receipt_code.clone()),
         "status": case.state.status.as_str(),
         "status_zh": case.state.status.name_zh(),
         "category": case.category.as_ref().map(|c| c.as_str()),
