@@ -313,23 +313,30 @@ async fn may_read(app: &App, actor: &Actor, case: &Case) -> ApiResult<bool> {
     let Actor::Staff { grants, .. } = actor else {
         return Ok(false);
     };
-    let roles = app.repo.roles().await.map_err(AppError::from)?;
+    let reference = app.reference().await?;
+    let roles = &reference.roles;
     let region = Target {
         region: Some(&case.region),
         unit: None,
     };
-    Ok(allows(grants, &roles, Permission::CaseRead, &region)
-        || case.state.units.iter().any(|u| {
-            allows(
-                grants,
-                &roles,
-                Permission::CaseRead,
-                &Target {
-                    region: None,
-                    unit: Some(u),
-                },
-            )
-        }))
+    // Units the case is with, and units summoned to it by a whistle call, may read it.
+    Ok(allows(grants, roles, Permission::CaseRead, &region)
+        || case
+            .state
+            .units
+            .iter()
+            .chain(case.state.summons.iter().map(|x| &x.unit))
+            .any(|u| {
+                allows(
+                    grants,
+                    roles,
+                    Permission::CaseRead,
+                    &Target {
+                        region: None,
+                        unit: Some(u),
+                    },
+                )
+            }))
 }
 
 async fn get_case(
