@@ -318,6 +318,23 @@ pub(crate) fn event_from_row(
     })
 }
 
+/// Inserts a case row; parameters $1–$23.
+pub(crate) const NEW_CASE: &str = "INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
+                       category_code, attributes, priority, reporter_sealed, routing, status, state, version, lead_unit,
+                       clock, due_at, reported_at, updated_at, routed_units)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)";
+
+/// PostgreSQL only: a case row and its first event in one statement; the event's parameters
+/// follow the case's ($24–$30) and it shares the case's region ($9).
+pub(crate) const NEW_CASE_WITH_EVENT: &str = "WITH c AS (
+       INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
+         category_code, attributes, priority, reporter_sealed, routing, status, state, version, lead_unit,
+         clock, due_at, reported_at, updated_at, routed_units)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+       RETURNING id, region_code)
+     INSERT INTO case_events (case_id, seq, action, from_status, to_status, actor, at, payload, region_code)
+     SELECT id, $24, $25, $26, $27, $28, $29, $30, region_code FROM c";
+
 /// Expands into `impl Repository for $repo`, where `$repo` has a field `pool: sqlx::Pool<$db>`.
 macro_rules! sql_repository {
     ($repo:ty, $db:ty, $backend:literal) => {
@@ -867,37 +884,25 @@ macro_rules! sql_repository {
                 &self,
                 items: &[(civicgrid_domain::case::Case, $crate::CaseEvent)],
             ) -> Result<(), $crate::StoreError> {
+                if $backend == "postgres" && items.len() == 1 && items[0].0.state.units.is_empty() {
+                    // One statement (a data-modifying CTE) is atomic without BEGIN/COMMIT: one
+                    // round trip to the server instead of four for the common single intake.
+                    let (case, e) = &items[0];
+                    Self::bind_new_case(sqlx::query($crate::sql::NEW_CASE_WITH_EVENT), case)?
+                        .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
+                        .bind(e.action.clone())
+                        .bind(e.from.map(|s| s.as_str()))
+                        .bind(e.to.as_str())
+                        .bind(e.actor.clone())
+                        .bind($crate::model::micros(e.at))
+                        .bind(e.payload.to_string())
+                        .execute(&self.pool)
+                        .await?;
+                    return Ok(());
+                }
                 let mut tx = self.pool.begin().await?;
                 for (case, event) in items {
-                sqlx::query(
-                    "INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
-                       category_code, attributes, priority, reporter_sealed, routing, status, state, version, lead_unit,
-                       clock, due_at, reported_at, updated_at, routed_units)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
-                )
-                .bind(case.id.to_string())
-                .bind(&case.receipt_code)
-                .bind(case.channel.as_str())
-                .bind(&case.description)
-                .bind(case.address.as_deref())
-                .bind(case.location.map(|l| l.0))
-                .bind(case.location.map(|l| l.1))
-                .bind(case.grid.as_ref().map(|g| g.to_string()))
-                .bind(case.region.as_str())
-                .bind(case.category.as_ref().map(|c| c.to_string()))
-                .bind($crate::sql::to_json(&case.attributes)?)
-                .bind(case.priority.as_str())
-                .bind(case.reporter_sealed.as_deref())
-                .bind(&case.routing)
-                .bind(case.state.status.as_str())
-                .bind($crate::sql::to_json(&case.state)?)
-                .bind(i64::try_from(case.state.version).unwrap_or(i64::MAX))
-                .bind(case.state.lead().map(str::to_owned))
-                .bind(case.clock.as_ref().map($crate::sql::to_json).transpose()?)
-                .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
-                .bind($crate::model::micros(case.reported_at))
-                .bind($crate::model::micros(case.updated_at))
-                .bind($crate::sql::to_json(&case.routed_units)?)
+                Self::bind_new_case(sqlx::query($crate::sql::NEW_CASE), case)?
                 .execute(&mut *tx)
                 .await?;
                 Self::write_units(&mut tx, case).await?;
@@ -1137,6 +1142,37 @@ macro_rules! sql_repository {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            /// Binds a new case's 23 columns to a statement starting with `NEW_CASE`'s parameters.
+            fn bind_new_case<'q>(
+                q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+                case: &'q civicgrid_domain::case::Case,
+            ) -> Result<sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>, $crate::StoreError> {
+                Ok(q
+                .bind(case.id.to_string())
+                .bind(&case.receipt_code)
+                .bind(case.channel.as_str())
+                .bind(&case.description)
+                .bind(case.address.as_deref())
+                .bind(case.location.map(|l| l.0))
+                .bind(case.location.map(|l| l.1))
+                .bind(case.grid.as_ref().map(|g| g.to_string()))
+                .bind(case.region.as_str())
+                .bind(case.category.as_ref().map(|c| c.to_string()))
+                .bind($crate::sql::to_json(&case.attributes)?)
+                .bind(case.priority.as_str())
+                .bind(case.reporter_sealed.as_deref())
+                .bind(&case.routing)
+                .bind(case.state.status.as_str())
+                .bind($crate::sql::to_json(&case.state)?)
+                .bind(i64::try_from(case.state.version).unwrap_or(i64::MAX))
+                .bind(case.state.lead().map(str::to_owned))
+                .bind(case.clock.as_ref().map($crate::sql::to_json).transpose()?)
+                .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
+                .bind($crate::model::micros(case.reported_at))
+                .bind($crate::model::micros(case.updated_at))
+                .bind($crate::sql::to_json(&case.routed_units)?))
             }
 
             async fn write_units(

@@ -173,36 +173,43 @@ async fn main() {
         "backend", "raw rows/s", "intake/s", "of raw", "p50 ms", "p99 ms"
     );
 
+    let backends =
+        std::env::var("CIVICGRID_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     // SQLite: a file with civicgrid's settings (WAL, synchronous=FULL).
     let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("bench.db");
-    let url = format!("sqlite:{}", path.display());
-    let repo = civicgrid_store::connect(&url).await.expect("sqlite");
-    let app = App::new(repo, Arc::new(SystemClock));
-    app.load_demo(1).await.expect("demo");
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
-        .expect("url")
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(10));
-    let raw_pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .expect("raw pool");
-    let raw = raw_run(raw_pool, requests, clients).await;
-    let (rate, p50, p99) = http_run(app, requests, clients).await;
-    println!(
-        "{:>10} {:>12.0} {:>12.0} {:>9.0}% {:>10.2} {:>10.2}",
-        "sqlite",
-        raw,
-        rate,
-        100.0 * rate / raw,
-        ms(p50),
-        ms(p99)
-    );
+    if backends.contains("sqlite") {
+        let path = dir.path().join("bench.db");
+        let url = format!("sqlite:{}", path.display());
+        let repo = civicgrid_store::connect(&url).await.expect("sqlite");
+        let app = App::new(repo, Arc::new(SystemClock));
+        app.load_demo(1).await.expect("demo");
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+            .expect("url")
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let raw_pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .expect("raw pool");
+        let raw = raw_run(raw_pool, requests, clients).await;
+        let (rate, p50, p99) = http_run(app, requests, clients).await;
+        println!(
+            "{:>10} {:>12.0} {:>12.0} {:>9.0}% {:>10.2} {:>10.2}",
+            "sqlite",
+            raw,
+            rate,
+            100.0 * rate / raw,
+            ms(p50),
+            ms(p99)
+        );
+    }
 
     // PostgreSQL: a schema of its own in the test database.
+    if !backends.contains("postgres") {
+        return;
+    }
     let pg = std::env::var("CIVICGRID_BENCH_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let schema = format!("bench_intake_{}", std::process::id());
