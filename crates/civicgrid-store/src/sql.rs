@@ -335,6 +335,56 @@ pub(crate) const NEW_CASE_WITH_EVENT: &str = "WITH c AS (
      INSERT INTO case_events (case_id, seq, action, from_status, to_status, actor, at, payload, region_code)
      SELECT id, $24, $25, $26, $27, $28, $29, $30, region_code FROM c";
 
+/// PostgreSQL only: `n` case rows and their first events in one statement. Case parameters
+/// come first (23 per case), then 8 per event; events take their case's region.
+pub(crate) fn new_cases_with_events(n: usize) -> String {
+    let mut p = 0;
+    let mut next = || {
+        p += 1;
+        p
+    };
+    let case_rows: Vec<String> = (0..n)
+        .map(|_| {
+            format!(
+                "({})",
+                (0..23)
+                    .map(|_| format!("${}", next()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    let casts = [
+        "text", "bigint", "text", "text", "text", "text", "bigint", "text",
+    ];
+    let event_rows: Vec<String> = (0..n)
+        .map(|_| {
+            format!(
+                "({})",
+                casts
+                    .iter()
+                    .map(|t| format!("${}::{t}", next()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "WITH c AS (
+           INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
+             category_code, attributes, priority, reporter_sealed, routing, status, state, version, lead_unit,
+             clock, due_at, reported_at, updated_at, routed_units)
+           VALUES {}
+           RETURNING id, region_code),
+         ev (case_id, seq, action, from_status, to_status, actor, at, payload) AS (VALUES {})
+         INSERT INTO case_events (case_id, seq, action, from_status, to_status, actor, at, payload, region_code)
+         SELECT ev.case_id, ev.seq, ev.action, ev.from_status, ev.to_status, ev.actor, ev.at, ev.payload, c.region_code
+         FROM ev JOIN c ON c.id = ev.case_id",
+        case_rows.join(", "),
+        event_rows.join(", ")
+    )
+}
+
 /// Expands into `impl Repository for $repo`, where `$repo` has a field `pool: sqlx::Pool<$db>`.
 macro_rules! sql_repository {
     ($repo:ty, $db:ty, $backend:literal) => {
@@ -898,6 +948,27 @@ macro_rules! sql_repository {
                         .bind(e.payload.to_string())
                         .execute(&self.pool)
                         .await?;
+                    return Ok(());
+                }
+                if $backend == "postgres" && items.len() > 1 && items.iter().all(|(c, _)| c.state.units.is_empty()) {
+                    // A whole group-commit batch in one statement: one round trip.
+                    let sql = $crate::sql::new_cases_with_events(items.len());
+                    let mut q = sqlx::query(&sql);
+                    for (case, _) in items {
+                        q = Self::bind_new_case(q, case)?;
+                    }
+                    for (_, e) in items {
+                        q = q
+                            .bind(e.case_id.to_string())
+                            .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
+                            .bind(e.action.clone())
+                            .bind(e.from.map(|s| s.as_str()))
+                            .bind(e.to.as_str())
+                            .bind(e.actor.clone())
+                            .bind($crate::model::micros(e.at))
+                            .bind(e.payload.to_string());
+                    }
+                    q.execute(&self.pool).await?;
                     return Ok(());
                 }
                 let mut tx = self.pool.begin().await?;

@@ -110,6 +110,7 @@ both_backends!(
     migrations_are_idempotent,
     cases_and_their_events_with_optimistic_concurrency,
     listing_cases_filters_and_pages,
+    a_batch_of_new_cases_is_written_whole_or_not_at_all,
 );
 
 fn t0() -> Timestamp {
@@ -790,4 +791,55 @@ async fn listing_cases_filters_and_pages(repo: &dyn Repository) {
         .expect("feed")
         .is_empty()
     );
+}
+
+async fn a_batch_of_new_cases_is_written_whole_or_not_at_all(repo: &dyn Repository) {
+    with_catalogue(repo).await;
+    let batch: Vec<_> = (0..3)
+        .map(|i| {
+            let grid = if i == 1 {
+                "440305001002001"
+            } else {
+                "440305001001001"
+            };
+            let c = new_case(uuid::Uuid::now_v7(), grid, t0());
+            let e = report_event(&c);
+            (c, e)
+        })
+        .collect();
+    repo.create_cases(&batch).await.expect("batch");
+    for (c, _) in &batch {
+        assert_eq!(repo.case(&c.id).await.expect("read").as_ref(), Some(c));
+        let events = repo.case_events(&c.id).await.expect("events");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0], report_event(c));
+    }
+    // The events carry their own case's region.
+    let feed = repo
+        .events_since(
+            &["report"],
+            Some(&"440305001002".parse().expect("r")),
+            t0(),
+            100,
+        )
+        .await
+        .expect("feed");
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0].case_id, batch[1].0.id);
+    // A batch with one bad case (a receipt code already taken) writes nothing.
+    let mut bad: Vec<_> = (0..3)
+        .map(|_| {
+            let c = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+            let e = report_event(&c);
+            (c, e)
+        })
+        .collect();
+    bad[2].0.receipt_code = batch[0].0.receipt_code.clone();
+    assert!(matches!(
+        repo.create_cases(&bad).await,
+        Err(StoreError::Conflict(_))
+    ));
+    for (c, _) in &bad {
+        assert!(repo.case(&c.id).await.expect("read").is_none());
+    }
 }
