@@ -101,9 +101,7 @@ impl App {
                     region: &region,
                     attributes: &intake.attributes,
                 };
-                let rules = self.repo.responsibility_list().await?;
-                let all_units = self.repo.units().await?;
-                let a = route(&facts, &rules, &all_units)
+                let a = route(&facts, &reference.rules, &reference.units)
                     .map_err(|e| AppError::Invalid(e.to_string()))?;
                 let mut units = vec![a.primary];
                 units.extend(a.co_handlers);
