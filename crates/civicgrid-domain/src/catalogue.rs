@@ -149,6 +149,15 @@ text_enum!(
 });
 
 text_enum!(
+    /// How a report of the category is taken in over Open311 (its service `type`): realtime
+    /// answers with the service request id at once; batch answers with a token, and the id is
+    /// issued when a call-taker accepts the report (受理), for matters that are reviewed first.
+    ServiceType, "service type (realtime or batch)", {
+    Realtime = "realtime",
+    Batch = "batch",
+});
+
+text_enum!(
     /// Open311 attribute datatypes.
     AttributeType, "attribute datatype", {
     String = "string",
@@ -189,6 +198,7 @@ pub struct Category {
     pub name_en: String,
     pub kind: CategoryKind,
     pub default_priority: Priority,
+    pub service_type: ServiceType,
     /// Empty for a major category; complete (every priority × stage) for a minor one.
     pub deadlines: DeadlineTable,
     pub attributes: Vec<AttributeDef>,
@@ -398,6 +408,7 @@ mod tests {
             name_en: "Manhole cover".into(),
             kind: CategoryKind::Component,
             default_priority: Priority::Normal,
+            service_type: ServiceType::Realtime,
             deadlines,
             attributes: vec![],
         }

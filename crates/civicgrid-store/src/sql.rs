@@ -71,6 +71,7 @@ pub(crate) fn grid_from_row(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn category_from_row(
     code: String,
     name_zh: String,
@@ -79,6 +80,7 @@ pub(crate) fn category_from_row(
     priority: String,
     deadlines: String,
     attributes: String,
+    service_type: String,
 ) -> Result<Category, StoreError> {
     Ok(Category {
         code: parse::<CategoryCode>("category code", &code)?,
@@ -86,6 +88,7 @@ pub(crate) fn category_from_row(
         name_en,
         kind: parse("category kind", &kind)?,
         default_priority: parse("priority", &priority)?,
+        service_type: parse("service type", &service_type)?,
         deadlines: from_json("deadlines", &deadlines)?,
         attributes: from_json("attributes", &attributes)?,
     })
@@ -459,11 +462,13 @@ macro_rules! sql_repository {
                 categories.sort_by_key(|c| (!c.code.is_major(), c.code.clone()));
                 for c in categories {
                     sqlx::query(
-                        "INSERT INTO categories (code, parent_code, name_zh, name_en, kind, default_priority, deadlines, attributes)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                        "INSERT INTO categories (code, parent_code, name_zh, name_en, kind, default_priority, deadlines, attributes,
+                           service_type)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                          ON CONFLICT (code) DO UPDATE SET name_zh = excluded.name_zh, name_en = excluded.name_en,
                            kind = excluded.kind, default_priority = excluded.default_priority,
-                           deadlines = excluded.deadlines, attributes = excluded.attributes",
+                           deadlines = excluded.deadlines, attributes = excluded.attributes,
+                           service_type = excluded.service_type",
                     )
                     .bind(c.code.as_str())
                     .bind((!c.code.is_major()).then(|| String::from(c.code.major())))
@@ -473,6 +478,7 @@ macro_rules! sql_repository {
                     .bind(c.default_priority.as_str())
                     .bind(to_json(&c.deadlines)?)
                     .bind(to_json(&c.attributes)?)
+                    .bind(c.service_type.as_str())
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -728,14 +734,15 @@ macro_rules! sql_repository {
             }
 
             async fn categories(&self) -> Result<Vec<civicgrid_domain::catalogue::Category>, $crate::StoreError> {
-                let rows: Vec<(String, String, String, String, String, String, String)> = sqlx::query_as(
-                    "SELECT code, name_zh, name_en, kind, default_priority, deadlines, attributes
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(String, String, String, String, String, String, String, String)> = sqlx::query_as(
+                    "SELECT code, name_zh, name_en, kind, default_priority, deadlines, attributes, service_type
                      FROM categories ORDER BY code",
                 )
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
-                    .map(|(c, zh, en, k, p, d, a)| $crate::sql::category_from_row(c, zh, en, k, p, d, a))
+                    .map(|(c, zh, en, k, p, d, a, t)| $crate::sql::category_from_row(c, zh, en, k, p, d, a, t))
                     .collect()
             }
 

@@ -300,6 +300,7 @@ fn categories() -> Vec<Category> {
             name_en: "Municipal utilities".into(),
             kind: CategoryKind::Component,
             default_priority: Priority::Normal,
+            service_type: civicgrid_domain::catalogue::ServiceType::Realtime,
             deadlines: BTreeMap::new(),
             attributes: vec![],
         },
@@ -309,6 +310,7 @@ fn categories() -> Vec<Category> {
             name_en: "Water manhole cover".into(),
             kind: CategoryKind::Component,
             default_priority: Priority::High,
+            service_type: civicgrid_domain::catalogue::ServiceType::Batch,
             deadlines: deadlines(),
             attributes: vec![civicgrid_domain::catalogue::AttributeDef {
                 code: "damage".into(),

@@ -862,6 +862,7 @@ mod case_loop {
 
     fn intake(category: &str) -> Intake {
         Intake {
+            grid: None,
             description: "安乐社区路口井盖丢失，晚上很危险".into(),
             location: Some((113.9171, 22.5168)),
             address: Some("南头街道安乐社区".into()),
@@ -1954,6 +1955,7 @@ mod deadline_job {
         let app = App::new(repo, clock.clone());
         app.load_demo(1).await.expect("demo");
         let intake = Intake {
+            grid: None,
             description: "路灯不亮".into(),
             location: Some((113.9171, 22.5168)),
             address: None,
@@ -2022,6 +2024,7 @@ mod deadline_job {
         let other = app
             .report_case(
                 Intake {
+                    grid: None,
                     description: "又一处路灯不亮".into(),
                     location: Some((113.9171, 22.5168)),
                     address: None,
@@ -2244,6 +2247,7 @@ mod whistle {
         let app = App::new(repo, clock.clone());
         app.load_demo(1).await.expect("demo");
         let intake = Intake {
+            grid: None,
             description: "小区外非法汽车检测站施工，存在严重安全隐患".into(),
             location: Some((113.9171, 22.5168)),
             address: None,

@@ -243,6 +243,7 @@ async fn create_case(
         },
     };
     let intake = Intake {
+        grid: None,
         reporter,
         description: n.description,
         location,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use civicgrid_domain::calendar::TimeLimit;
 use civicgrid_domain::catalogue::{
     AttributeDef, AttributeType, AttributeValue, Catalogue, Category, CategoryCode, CategoryKind,
-    DeadlineTable, Priority, Stage,
+    DeadlineTable, Priority, ServiceType, Stage,
 };
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +53,9 @@ struct CategoryEntry {
     kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     priority: Option<String>,
+    /// Open311 service type: realtime (the default) or batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    service_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     deadlines: Option<DeadlinesSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -203,6 +206,14 @@ fn resolve_entry(
         (None, Some((_, p, _))) => *p,
         (None, None) => Priority::Normal,
     };
+    let service_type = match &entry.service_type {
+        Some(t) => t
+            .parse()
+            .map_err(|e: civicgrid_domain::catalogue::CatalogueError| {
+                ("service_type".to_owned(), e.to_string())
+            })?,
+        None => ServiceType::Realtime,
+    };
     let deadlines = match &entry.deadlines {
         Some(DeadlinesSpec::Profile(name)) => profiles
             .get(name)
@@ -231,6 +242,7 @@ fn resolve_entry(
         name_en: entry.en.clone(),
         kind,
         default_priority,
+        service_type,
         // Majors only group; the table they name is what their minors inherit.
         deadlines: if code.is_major() {
             DeadlineTable::new()
@@ -252,6 +264,8 @@ pub fn write_toml(categories: &[Category]) -> String {
             en: c.name_en.clone(),
             kind: Some(c.kind.to_string()),
             priority: Some(c.default_priority.to_string()),
+            service_type: (c.service_type != ServiceType::Realtime)
+                .then(|| c.service_type.to_string()),
             deadlines: (!c.deadlines.is_empty()).then(|| {
                 DeadlinesSpec::Inline(
                     c.deadlines
@@ -292,6 +306,7 @@ fn csv_columns() -> Vec<String> {
         }
     }
     cols.push("attributes".into());
+    cols.push("service_type".into());
     cols
 }
 
@@ -320,6 +335,7 @@ pub fn write_csv(categories: &[Category]) -> String {
             } else {
                 serde_json::to_string(&c.attributes).unwrap_or_default()
             });
+            row.push(c.service_type.to_string());
             row
         }),
     )
@@ -352,6 +368,10 @@ pub fn read_csv(file: &str, text: &str) -> Result<Catalogue, Vec<InputError>> {
             name_en: row.get("en")?.to_owned(),
             kind: row.parse("kind")?,
             default_priority: row.parse("priority")?,
+            service_type: match row.opt("service_type") {
+                None => ServiceType::Realtime,
+                Some(_) => row.parse("service_type")?,
+            },
             deadlines,
             attributes,
         })

@@ -10,6 +10,7 @@ use civicgrid_domain::case::{
 };
 use civicgrid_domain::catalogue::{Category, CategoryCode, Priority};
 use civicgrid_domain::routing::{RoutingFacts, route};
+use civicgrid_domain::territory::GridCode;
 use civicgrid_store::{CaseEvent, CaseFilter, StoreError};
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -47,6 +48,9 @@ pub struct Intake {
     pub description: String,
     /// WGS84 (lon, lat).
     pub location: Option<(f64, f64)>,
+    /// A grid named by the caller instead of a point (Open311 `address_id`, a grid worker's
+    /// own grid). A point, when given too, wins.
+    pub grid: Option<GridCode>,
     pub address: Option<String>,
     pub category: Option<CategoryCode>,
     pub attributes: BTreeMap<String, String>,
@@ -76,18 +80,31 @@ impl App {
             .category
             .as_ref()
             .and_then(|code| reference.category(code));
-        let (lon, lat) = intake.location.unwrap_or_default();
-        let Some(grid) = reference.grid_index.locate(lon, lat).cloned() else {
-            return Err(invalid(vec![(
-                "lon".to_owned(),
-                format!("({lon}, {lat}) lies outside every grid of this platform"),
-            )]));
+        // Place it: a point gives its grid; a named grid is taken as it is; an address alone
+        // lands in the territory's top region without a grid, for the dispatcher to place.
+        let grid = match (intake.location, &intake.grid) {
+            (Some((lon, lat)), _) => Some(reference.grid_index.locate(lon, lat).cloned().ok_or_else(
+                || {
+                    invalid(vec![(
+                        "lon".to_owned(),
+                        format!("({lon}, {lat}) lies outside every grid of this platform"),
+                    )])
+                },
+            )?),
+            (None, Some(g)) => Some(g.clone()),
+            (None, None) => None,
         };
-        let region = reference
-            .grid_regions
-            .get(&grid)
-            .cloned()
-            .ok_or_else(|| AppError::NotFound(format!("grid {grid}")))?;
+        let region = match &grid {
+            Some(g) => reference.grid_regions.get(g).cloned().ok_or_else(|| {
+                invalid(vec![("grid".to_owned(), format!("{g} is not a grid of this platform"))])
+            })?,
+            None => reference.top_region.clone().ok_or_else(|| {
+                invalid(vec![(
+                    "lon".to_owned(),
+                    "an address alone cannot be placed on a platform with several top regions; give lon and lat".to_owned(),
+                )])
+            })?,
+        };
         let priority = intake
             .priority
             .or(category.map(|c| c.default_priority))
@@ -101,11 +118,19 @@ impl App {
                     region: &region,
                     attributes: &intake.attributes,
                 };
-                let a = route(&facts, &reference.rules, &reference.units)
-                    .map_err(|e| AppError::Invalid(e.to_string()))?;
-                let mut units = vec![a.primary];
-                units.extend(a.co_handlers);
-                (units, a.explanation)
+                match route(&facts, &reference.rules, &reference.units) {
+                    Ok(a) => {
+                        let mut units = vec![a.primary];
+                        units.extend(a.co_handlers);
+                        (units, a.explanation)
+                    }
+                    // Placed by address only: the dispatcher places and routes it.
+                    Err(e) if grid.is_none() => (
+                        vec![],
+                        format!("not routed yet: placed by address only, in region {region} ({e})"),
+                    ),
+                    Err(e) => return Err(AppError::Invalid(e.to_string())),
+                }
             }
             None => (
                 vec![],
@@ -133,7 +158,7 @@ impl App {
                 description: description.clone(),
                 address: intake.address.clone().filter(|a| !a.trim().is_empty()),
                 location: intake.location,
-                grid: Some(grid.clone()),
+                grid: grid.clone(),
                 region: region.clone(),
                 category: category.map(|c| c.code.clone()),
                 attributes: intake.attributes.clone(),
@@ -159,7 +184,7 @@ impl App {
                 at: now,
                 payload: serde_json::json!({
                     "channel": intake.channel.as_str(),
-                    "grid": grid.as_str(),
+                    "grid": grid.as_ref().map(|g| g.as_str()),
                     "category": case.category.as_ref().map(|c| c.as_str()),
                     "priority": priority.as_str(),
                     "routed_units": units,
@@ -201,10 +226,19 @@ impl App {
         {
             problems.push(("lon".to_owned(), "lon/lat must be WGS84 degrees".to_owned()));
         }
-        if intake.location.is_none() {
+        let has_address = intake.address.as_deref().is_some_and(|a| !a.trim().is_empty());
+        if intake.location.is_none() && intake.grid.is_none() && !has_address {
             problems.push((
                 "lon".to_owned(),
-                "a location (lon, lat) is required to place the case in a grid".to_owned(),
+                "give a location (lon, lat), a grid or an address to place the case".to_owned(),
+            ));
+        }
+        if let Some(a) = &intake.address
+            && a.chars().count() > 500
+        {
+            problems.push((
+                "address".to_owned(),
+                "is longer than 500 characters".to_owned(),
             ));
         }
         if let Some(r) = &intake.reporter {

@@ -357,6 +357,7 @@ impl App {
                     email: None,
                 });
             let intake = Intake {
+                grid: None,
                 reporter: contact,
                 description,
                 location: Some(location),

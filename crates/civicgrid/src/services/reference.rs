@@ -29,6 +29,9 @@ pub struct Reference {
     pub calendar: WorkingCalendar,
     pub grid_index: GridIndex,
     pub grid_regions: HashMap<GridCode, RegionCode>,
+    /// The one region without a parent (the district), where a report placed by address
+    /// alone lands; None when the territory has several.
+    pub top_region: Option<RegionCode>,
     loaded_at: Instant,
 }
 
@@ -54,7 +57,17 @@ impl App {
                     .map_err(|e| AppError::Invalid(e.to_string()))?
             }
         };
+        let regions: std::collections::HashSet<RegionCode> =
+            self.repo.regions().await?.into_iter().map(|r| r.code).collect();
+        let tops: Vec<&RegionCode> = regions
+            .iter()
+            .filter(|r| r.parent().is_none_or(|p| !regions.contains(&p)))
+            .collect();
         let r = Arc::new(Reference {
+            top_region: match tops.as_slice() {
+                [one] => Some((*one).clone()),
+                _ => None,
+            },
             categories: self.repo.categories().await?,
             rules: self.repo.responsibility_list().await?,
             units: self.repo.units().await?,
