@@ -80,6 +80,12 @@ pub struct CaseFilter {
     pub before: Option<uuid::Uuid>,
     /// Only open, unshelved cases whose current stage has a deadline (what the deadline job scans).
     pub running_clock: bool,
+    /// Any of these statuses (empty: no condition), beside `status`.
+    pub statuses: Vec<civicgrid_domain::case::Status>,
+    /// Any of these category codes (empty: no condition), beside `category`.
+    pub categories: Vec<String>,
+    /// Rows to skip, for page-numbered lists (Open311 `page`); cursors need none.
+    pub offset: u32,
     pub limit: u32,
 }
 

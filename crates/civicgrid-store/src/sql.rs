@@ -1129,7 +1129,9 @@ macro_rules! sql_repository {
                        AND ($7 IS NULL OR c.reported_at >= $7) AND ($8 IS NULL OR c.reported_at < $8)
                        AND ($9 IS NULL OR c.id < $9)
                        AND (NOT $11 OR (c.due_at IS NOT NULL AND c.status NOT IN ('refused', 'closed', 'evaluated', 'voided', 'merged', 'shelved')))
-                     ORDER BY c.id DESC LIMIT $10",
+                       AND ($12 IS NULL OR $12 LIKE '%,' || c.status || ',%')
+                       AND ($13 IS NULL OR $13 LIKE '%,' || c.category_code || ',%')
+                     ORDER BY c.id DESC LIMIT $10 OFFSET $14",
                     $crate::sql::CASE_COLUMNS
                 );
                 let rows = sqlx::query(&sql)
@@ -1144,6 +1146,12 @@ macro_rules! sql_repository {
                     .bind(f.before.map(|b| b.to_string()))
                     .bind(i64::from(f.limit.clamp(1, 1000)))
                     .bind(f.running_clock)
+                    // Lists as ",a,b,": one text parameter, matched with LIKE on both backends.
+                    .bind((!f.statuses.is_empty()).then(|| {
+                        format!(",{},", f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","))
+                    }))
+                    .bind((!f.categories.is_empty()).then(|| format!(",{},", f.categories.join(","))))
+                    .bind(i64::from(f.offset))
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(Self::case_row).collect()

@@ -768,6 +768,48 @@ async fn listing_cases_filters_and_pages(repo: &dyn Repository) {
     })
     .await;
     assert_eq!(window, [ids[2], ids[1]]);
+    let any_of = list(civicgrid_store::CaseFilter {
+        statuses: vec![Status::Dispatched, Status::Reported],
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(any_of.len(), all.len(), "every case is reported or dispatched");
+    let none_of = list(civicgrid_store::CaseFilter {
+        statuses: vec![Status::Closed, Status::Voided],
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert!(none_of.is_empty());
+    let dispatched_only = list(civicgrid_store::CaseFilter {
+        statuses: vec![Status::Dispatched],
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(dispatched_only, [ids[4]]);
+    let skip_two = list(civicgrid_store::CaseFilter {
+        limit: 2,
+        offset: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(skip_two, all[2..4]);
+    let in_categories = list(civicgrid_store::CaseFilter {
+        categories: vec!["09001".into(), "01001".into()],
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(in_categories, all);
+    let other_categories = list(civicgrid_store::CaseFilter {
+        categories: vec!["09001".into(), "0100".into()],
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert!(other_categories.is_empty(), "codes match whole, not by prefix");
     // The alert feed: dispatch events of the case in 440305001001, since t0.
     let feed = repo
         .events_since(

@@ -590,6 +590,9 @@ async fn list_cases(
         reported_to,
         before,
         running_clock: false,
+        statuses: vec![],
+        categories: vec![],
+        offset: 0,
         limit,
     };
     let page = app.list_cases(&filter).await?;

@@ -36,6 +36,9 @@ impl App {
                 .repo
                 .cases(&CaseFilter {
                     running_clock: true,
+                    statuses: vec![],
+                    categories: vec![],
+                    offset: 0,
                     before,
                     limit: 500,
                     ..CaseFilter::default()
