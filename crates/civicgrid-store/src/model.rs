@@ -84,6 +84,9 @@ pub struct CaseFilter {
     pub statuses: Vec<civicgrid_domain::case::Status>,
     /// Any of these category codes (empty: no condition), beside `category`.
     pub categories: Vec<String>,
+    /// Leaves out reports made over Open311 in these (batch) categories that no call-taker
+    /// has decided on yet: they have no public id until then.
+    pub open311_batch_categories: Vec<String>,
     /// Rows to skip, for page-numbered lists (Open311 `page`); cursors need none.
     pub offset: u32,
     pub limit: u32,

@@ -1131,6 +1131,8 @@ macro_rules! sql_repository {
                        AND (NOT $11 OR (c.due_at IS NOT NULL AND c.status NOT IN ('refused', 'closed', 'evaluated', 'voided', 'merged', 'shelved')))
                        AND ($12 IS NULL OR $12 LIKE '%,' || c.status || ',%')
                        AND ($13 IS NULL OR $13 LIKE '%,' || c.category_code || ',%')
+                       AND NOT ($15 IS NOT NULL AND c.channel = 'open311' AND c.status = 'reported'
+                         AND $15 LIKE '%,' || c.category_code || ',%')
                      ORDER BY c.id DESC LIMIT $10 OFFSET $14",
                     $crate::sql::CASE_COLUMNS
                 );
@@ -1152,6 +1154,7 @@ macro_rules! sql_repository {
                     }))
                     .bind((!f.categories.is_empty()).then(|| format!(",{},", f.categories.join(","))))
                     .bind(i64::from(f.offset))
+                    .bind((!f.open311_batch_categories.is_empty()).then(|| format!(",{},", f.open311_batch_categories.join(","))))
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(Self::case_row).collect()

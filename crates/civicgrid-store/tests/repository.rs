@@ -774,7 +774,11 @@ async fn listing_cases_filters_and_pages(repo: &dyn Repository) {
         ..Default::default()
     })
     .await;
-    assert_eq!(any_of.len(), all.len(), "every case is reported or dispatched");
+    assert_eq!(
+        any_of.len(),
+        all.len(),
+        "every case is reported or dispatched"
+    );
     let none_of = list(civicgrid_store::CaseFilter {
         statuses: vec![Status::Closed, Status::Voided],
         limit: 100,
@@ -809,7 +813,10 @@ async fn listing_cases_filters_and_pages(repo: &dyn Repository) {
         ..Default::default()
     })
     .await;
-    assert!(other_categories.is_empty(), "codes match whole, not by prefix");
+    assert!(
+        other_categories.is_empty(),
+        "codes match whole, not by prefix"
+    );
     // The alert feed: dispatch events of the case in 440305001001, since t0.
     let feed = repo
         .events_since(

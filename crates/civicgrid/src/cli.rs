@@ -38,6 +38,17 @@ pub struct Cli {
     )]
     pub database: String,
 
+    /// Open311 jurisdictions served, `ID` or `ID=REGION_CODE`, comma-separated; with several,
+    /// clients must name one in `jurisdiction_id`
+    #[arg(
+        long,
+        global = true,
+        env = "CIVICGRID_OPEN311_JURISDICTIONS",
+        value_delimiter = ',',
+        default_value = "civicgrid"
+    )]
+    pub open311_jurisdiction: Vec<crate::services::open311::Jurisdiction>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -389,6 +400,10 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut app = App::new(repo, clock);
     app.sealer = data_key(&cli.database)?.map(Arc::new);
+    app.open311 = Arc::new(crate::services::open311::Open311Settings {
+        jurisdictions: cli.open311_jurisdiction.clone(),
+        ..Default::default()
+    });
     let io = |e: std::io::Error| AppError::Io {
         path: "standard output".into(),
         source: e,

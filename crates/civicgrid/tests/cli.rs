@@ -863,6 +863,7 @@ mod case_loop {
     fn intake(category: &str) -> Intake {
         Intake {
             grid: None,
+            media_url: None,
             description: "安乐社区路口井盖丢失，晚上很危险".into(),
             location: Some((113.9171, 22.5168)),
             address: Some("南头街道安乐社区".into()),
@@ -1142,6 +1143,9 @@ mod case_loop {
         }
     }
 }
+
+#[path = "cli/open311.rs"]
+mod open311;
 
 mod http_api {
     //! The REST API against the real router, in process.
@@ -1956,6 +1960,7 @@ mod deadline_job {
         app.load_demo(1).await.expect("demo");
         let intake = Intake {
             grid: None,
+            media_url: None,
             description: "路灯不亮".into(),
             location: Some((113.9171, 22.5168)),
             address: None,
@@ -2025,6 +2030,7 @@ mod deadline_job {
             .report_case(
                 Intake {
                     grid: None,
+                    media_url: None,
                     description: "又一处路灯不亮".into(),
                     location: Some((113.9171, 22.5168)),
                     address: None,
@@ -2248,6 +2254,7 @@ mod whistle {
         app.load_demo(1).await.expect("demo");
         let intake = Intake {
             grid: None,
+            media_url: None,
             description: "小区外非法汽车检测站施工，存在严重安全隐患".into(),
             location: Some((113.9171, 22.5168)),
             address: None,

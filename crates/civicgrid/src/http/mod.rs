@@ -1,6 +1,7 @@
 //! The HTTP shell: REST API v1 under `/api/v1/`, health and readiness. Handlers only parse,
 //! call a service and shape the answer; errors become problem details in `problem.rs`.
 
+pub mod open311;
 pub mod problem;
 
 use std::collections::BTreeMap;
@@ -47,6 +48,7 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/track/{receipt}", get(track))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/session", post(login).delete(logout))
+        .merge(open311::routes())
         .fallback(|| async { ApiError::App(AppError::NotFound("no such endpoint".into())) })
         .with_state(app)
 }
@@ -244,6 +246,7 @@ async fn create_case(
     };
     let intake = Intake {
         grid: None,
+        media_url: None,
         reporter,
         description: n.description,
         location,
@@ -592,6 +595,7 @@ async fn list_cases(
         running_clock: false,
         statuses: vec![],
         categories: vec![],
+        open311_batch_categories: vec![],
         offset: 0,
         limit,
     };

@@ -131,7 +131,9 @@ fn write_xml(out: &mut String, name: &str, node: &Node) {
 fn xml_text(t: &str) -> String {
     let allowed: String = t
         .chars()
-        .filter(|&c| matches!(c, '\t' | '\n' | '\r') || !c.is_control() && c != '\u{FFFE}' && c != '\u{FFFF}')
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r') || !c.is_control() && c != '\u{FFFE}' && c != '\u{FFFF}'
+        })
         .collect();
     quick_xml::escape::escape(allowed.as_str()).into_owned()
 }
@@ -207,17 +209,22 @@ pub fn attributes(form: &[(String, String)]) -> Result<BTreeMap<String, String>,
         let (code, many) = match rest.strip_suffix("][]") {
             Some(code) => (code, true),
             None => (
-                rest.strip_suffix(']')
-                    .ok_or_else(|| format!("`{key}` is not attribute[code] or attribute[code][]"))?,
+                rest.strip_suffix(']').ok_or_else(|| {
+                    format!("`{key}` is not attribute[code] or attribute[code][]")
+                })?,
                 false,
             ),
         };
         if code.is_empty() || code.contains(['[', ']']) {
-            return Err(format!("`{key}` is not attribute[code] or attribute[code][]"));
+            return Err(format!(
+                "`{key}` is not attribute[code] or attribute[code][]"
+            ));
         }
         let values = out.entry(code.to_owned()).or_default();
         if !many && !values.is_empty() {
-            return Err(format!("attribute[{code}] is given twice; use attribute[{code}][] for several values"));
+            return Err(format!(
+                "attribute[{code}] is given twice; use attribute[{code}][] for several values"
+            ));
         }
         values.push(value.clone());
     }
@@ -318,7 +325,10 @@ mod tests {
         let xml = sample().render(Format::Xml);
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"));
         assert!(xml.contains("<service_requests><request><service_request_id>7Q4M-2XKD<"));
-        assert!(xml.contains("&lt;b&gt;&amp;&quot;危险&quot;&lt;/b&gt;"), "{xml}");
+        assert!(
+            xml.contains("&lt;b&gt;&amp;&quot;危险&quot;&lt;/b&gt;"),
+            "{xml}"
+        );
         assert!(xml.contains("<account_id/>"));
         // A real parser reads the Chinese text back exactly, minus the control character.
         let mut reader = quick_xml::Reader::from_str(&xml);
@@ -360,7 +370,10 @@ mod tests {
         let errors: serde_json::Value =
             serde_json::from_str(&Document::errors(403, "no key").render(Format::Json))
                 .expect("json");
-        assert_eq!(errors, serde_json::json!([{"code": 403, "description": "no key"}]));
+        assert_eq!(
+            errors,
+            serde_json::json!([{"code": 403, "description": "no key"}])
+        );
     }
 
     #[test]
@@ -391,8 +404,16 @@ mod tests {
         let a = attributes(&form).expect("attributes");
         assert_eq!(a["damage"], "missing");
         assert_eq!(a["kinds"], "noise,dust");
-        for bad in ["attribute[", "attribute[]", "attribute[a]x", "attribute[a][b]"] {
-            assert!(attributes(&[(bad.to_owned(), "v".to_owned())]).is_err(), "{bad}");
+        for bad in [
+            "attribute[",
+            "attribute[]",
+            "attribute[a]x",
+            "attribute[a][b]",
+        ] {
+            assert!(
+                attributes(&[(bad.to_owned(), "v".to_owned())]).is_err(),
+                "{bad}"
+            );
         }
         let twice = [
             ("attribute[a]".to_owned(), "1".to_owned()),
@@ -408,7 +429,8 @@ mod tests {
             assert!(statuses_for(extended_status(s)).expect("word").contains(&s));
         }
         assert_eq!(
-            statuses_for("closed").expect("closed").len() + statuses_for("open").expect("open").len(),
+            statuses_for("closed").expect("closed").len()
+                + statuses_for("open").expect("open").len(),
             Status::ALL.len()
         );
         assert!(statuses_for("pending").is_none());

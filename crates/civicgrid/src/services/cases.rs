@@ -58,6 +58,9 @@ pub struct Intake {
     pub channel: Channel,
     /// Contact details, sealed before they are stored.
     pub reporter: Option<super::seal::Reporter>,
+    /// A link to a photo the reporter's app keeps (Open311 `media_url`), kept in the report
+    /// event.
+    pub media_url: Option<String>,
 }
 
 /// Problems with fields of a request, each (field, problem).
@@ -83,14 +86,18 @@ impl App {
         // Place it: a point gives its grid; a named grid is taken as it is; an address alone
         // lands in the territory's top region without a grid, for the dispatcher to place.
         let grid = match (intake.location, &intake.grid) {
-            (Some((lon, lat)), _) => Some(reference.grid_index.locate(lon, lat).cloned().ok_or_else(
-                || {
-                    invalid(vec![(
-                        "lon".to_owned(),
-                        format!("({lon}, {lat}) lies outside every grid of this platform"),
-                    )])
-                },
-            )?),
+            (Some((lon, lat)), _) => Some(
+                reference
+                    .grid_index
+                    .locate(lon, lat)
+                    .cloned()
+                    .ok_or_else(|| {
+                        invalid(vec![(
+                            "lon".to_owned(),
+                            format!("({lon}, {lat}) lies outside every grid of this platform"),
+                        )])
+                    })?,
+            ),
             (None, Some(g)) => Some(g.clone()),
             (None, None) => None,
         };
@@ -189,6 +196,7 @@ impl App {
                     "priority": priority.as_str(),
                     "routed_units": units,
                     "routing": routing,
+                    "media_url": intake.media_url,
                 }),
             };
             let writer = self
@@ -226,7 +234,10 @@ impl App {
         {
             problems.push(("lon".to_owned(), "lon/lat must be WGS84 degrees".to_owned()));
         }
-        let has_address = intake.address.as_deref().is_some_and(|a| !a.trim().is_empty());
+        let has_address = intake
+            .address
+            .as_deref()
+            .is_some_and(|a| !a.trim().is_empty());
         if intake.location.is_none() && intake.grid.is_none() && !has_address {
             problems.push((
                 "lon".to_owned(),

@@ -358,6 +358,7 @@ impl App {
                 });
             let intake = Intake {
                 grid: None,
+                media_url: None,
                 reporter: contact,
                 description,
                 location: Some(location),

@@ -38,6 +38,7 @@ impl App {
                     running_clock: true,
                     statuses: vec![],
                     categories: vec![],
+                    open311_batch_categories: vec![],
                     offset: 0,
                     before,
                     limit: 500,

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod demo_cases;
 pub mod intake_writer;
 pub mod jobs;
+pub mod open311;
 pub mod reference;
 pub mod seal;
 pub mod territory;
@@ -35,6 +36,8 @@ pub struct App {
     pub(crate) intake_writer: Arc<tokio::sync::OnceCell<intake_writer::IntakeWriter>>,
     /// Cached reference data (see `reference.rs`).
     pub(crate) reference_cache: Arc<std::sync::RwLock<Option<Arc<reference::Reference>>>>,
+    /// How the deployment presents itself over Open311 (jurisdictions, contact).
+    pub open311: Arc<open311::Open311Settings>,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -67,6 +70,7 @@ impl App {
             sealer: None,
             intake_writer: Arc::default(),
             reference_cache: Arc::default(),
+            open311: Arc::default(),
         }
     }
 
@@ -83,6 +87,7 @@ impl App {
             sealer: self.sealer.clone(),
             intake_writer: self.intake_writer.clone(),
             reference_cache: self.reference_cache.clone(),
+            open311: self.open311.clone(),
         }
     }
 

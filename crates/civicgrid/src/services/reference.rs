@@ -57,8 +57,13 @@ impl App {
                     .map_err(|e| AppError::Invalid(e.to_string()))?
             }
         };
-        let regions: std::collections::HashSet<RegionCode> =
-            self.repo.regions().await?.into_iter().map(|r| r.code).collect();
+        let regions: std::collections::HashSet<RegionCode> = self
+            .repo
+            .regions()
+            .await?
+            .into_iter()
+            .map(|r| r.code)
+            .collect();
         let tops: Vec<&RegionCode> = regions
             .iter()
             .filter(|r| r.parent().is_none_or(|p| !regions.contains(&p)))
