@@ -1,58 +1,102 @@
-//! The HTTP shell: REST API v1 under `/api/v1/`, health and readiness. Handlers only parse,
-//! call a service and shape the answer; errors become problem details in `problem.rs`.
+//! The HTTP shell: REST API v1 under `/api/v1/` (described by the OpenAPI document at
+//! `/api/v1/openapi.json`, generated from the handlers' annotations and `views.rs`), Open311
+//! under `/open311/`, health and readiness. Handlers only parse, call a service and shape the
+//! answer; errors become problem details in `problem.rs`.
 
 pub mod open311;
 pub mod problem;
-
-use std::collections::BTreeMap;
+pub mod views;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+
 use axum::{Json, Router};
 use civicgrid_domain::access::{Permission, Target, allows};
 use civicgrid_domain::case::{Action, Case, Channel, Status, normalize_receipt_code};
 use civicgrid_domain::catalogue::{CategoryCode, Priority};
-use civicgrid_store::{CaseEvent, CaseFilter};
-use serde::Deserialize;
+use civicgrid_store::CaseFilter;
 use serde_json::{Value, json};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::services::App;
 use crate::services::cases::{Actor, Intake};
 use problem::ApiError;
+use views::{
+    Alert, AlertQuery, Alerts, CasePage, CaseView, ChangeProblems, Contact, DuplicateHint,
+    DuplicateQuery, Duplicates, EventView, IntakeProblems, ListQuery, Login, NewCase, PhotoList,
+    PhotoQuery, PhotoRef, PublicStep, ReadProblems, ReporterView, Session, Timeline, Tracking,
+};
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// REST v1 with its document: every route here comes from a handler's `#[utoipa::path]`, so
+/// a route cannot exist without being described.
+fn api() -> OpenApiRouter<App> {
+    let (schemas, paths, photos) = routes!(add_photo, list_photos);
+    // Photos may be up to 10 MiB; every other body keeps axum's 2 MiB limit.
+    let photos = photos.layer(axum::extract::DefaultBodyLimit::max(10 * 1024 * 1024 + 1));
+    OpenApiRouter::with_openapi(views::ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(openapi_json))
+        .routes(routes!(create_case, list_cases))
+        .routes(routes!(get_case))
+        .routes(routes!(case_events))
+        .routes(routes!(duplicates))
+        .routes(routes!(reporter_contact))
+        .routes((schemas, paths, photos))
+        .routes(routes!(get_photo))
+        .routes(routes!(act))
+        .routes(routes!(track))
+        .routes(routes!(alerts))
+        .routes(routes!(login, logout))
+}
+
+/// The OpenAPI 3.1 document of REST v1.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+static OPENAPI_JSON: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| openapi().to_json().unwrap_or_default());
+
 pub fn router(app: App) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/api/v1/cases", post(create_case).get(list_cases))
-        .route("/api/v1/cases/{id}", get(get_case))
-        .route("/api/v1/cases/{id}/events", get(case_events))
-        .route("/api/v1/cases/{id}/duplicates", get(duplicates))
-        .route("/api/v1/cases/{id}/reporter", get(reporter_contact))
-        .route(
-            "/api/v1/cases/{id}/photos",
-            post(add_photo)
-                .get(list_photos)
-                .layer(axum::extract::DefaultBodyLimit::max(10 * 1024 * 1024 + 1)),
-        )
-        .route("/api/v1/cases/{id}/photos/{sha256}", get(get_photo))
-        .route("/api/v1/cases/{id}/actions/{action}", post(act))
-        .route("/api/v1/track/{receipt}", get(track))
-        .route("/api/v1/alerts", get(alerts))
-        .route("/api/v1/session", post(login).delete(logout))
-        .merge(open311::routes())
+    let (rest, _) = api().split_for_parts();
+    rest.merge(open311::routes())
         .fallback(|| async { ApiError::App(AppError::NotFound("no such endpoint".into())) })
         .with_state(app)
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    responses((status = 200, description = "The process is up", body = String, content_type = "text/plain")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations", security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document of REST v1", body = Object)))]
+async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI_JSON.as_str(),
+    )
+        .into_response()
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
+    responses(
+        (status = 200, description = "Ready", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database does not answer", body = String, content_type = "text/plain")))]
 async fn readyz(State(app): State<App>) -> Response {
     match app.repo.summary().await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
@@ -109,48 +153,12 @@ fn body<T>(r: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
         .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
-fn case_json(c: &Case) -> Value {
-    json!({
-        "id": c.id,
-        "receipt_code": c.receipt_code,
-        "status": c.state.status.as_str(),
-        "status_zh": c.state.status.name_zh(),
-        "version": c.state.version,
-        "channel": c.channel.as_str(),
-        "description": c.description,
-        "address": c.address,
-        "lon": c.location.map(|l| l.0),
-        "lat": c.location.map(|l| l.1),
-        "grid": c.grid.as_ref().map(|g| g.as_str()),
-        "region": c.region.as_str(),
-        "category": c.category.as_ref().map(|g| g.as_str()),
-        "attributes": c.attributes,
-        "priority": c.priority.as_str(),
-        // Dispatched units once dispatched; until then the units routing named.
-        "assigned_units": if c.state.units.is_empty() { &c.routed_units } else { &c.state.units },
-        "routed_units": c.routed_units,
-        "lead_unit": c.state.lead(),
-        "tier": c.state.tier,
-        "supervised": c.state.supervised,
-        "rework_count": c.state.rework_count,
-        "send_back_count": c.state.send_back_count,
-        "pending_request": c.state.pending,
-        "deadlines": c.clock.map(|k| json!({
-            "stage": k.stage.as_str(),
-            "limit": k.limit.to_string(),
-            "started_at": k.started_at,
-            "due_at": k.due_at,
-            "paused_at": k.paused_at,
-        })),
-        "routing": c.routing,
-        "has_reporter_contact": c.reporter_sealed.is_some(),
-        "reported_at": c.reported_at,
-        "updated_at": c.updated_at,
-    })
+fn with_etag(c: &Case, status: StatusCode) -> Response {
+    with_etag_view(c, CaseView::from(c), status)
 }
 
-fn with_etag(c: &Case, status: StatusCode) -> Response {
-    let mut r = (status, Json(case_json(c))).into_response();
+fn with_etag_view(c: &Case, view: CaseView, status: StatusCode) -> Response {
+    let mut r = (status, Json(view)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", c.state.version)) {
         r.headers_mut().insert(header::ETAG, v);
     }
@@ -162,22 +170,15 @@ fn with_etag(c: &Case, status: StatusCode) -> Response {
     r
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewCase {
-    description: String,
-    lon: Option<f64>,
-    lat: Option<f64>,
-    category: Option<String>,
-    address: Option<String>,
-    channel: Option<String>,
-    priority: Option<String>,
-    #[serde(default)]
-    attributes: BTreeMap<String, Value>,
-    /// Contact details: `{name?, phone?, email?}`, sealed before they are stored.
-    reporter: Option<Value>,
-}
-
+/// Takes in a report. Anonymous intake is allowed; staff get possible duplicates with it.
+/// The answer comes after the case and its first event are durably committed.
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases",
+    request_body(content = NewCase, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Stored, routed and timed", body = CaseView,
+            headers(("ETag" = String, description = "The case version"), ("Location" = String, description = "The case's URL"))),
+        IntakeProblems),
+    security((), ("bearer" = [])))]
 async fn create_case(
     State(app): State<App>,
     caller: Caller,
@@ -263,7 +264,7 @@ async fn create_case(
     }
     let actor = caller.0.unwrap_or(Actor::Resident);
     let case = app.report_case(intake, &actor).await?;
-    let mut response = with_etag(&case, StatusCode::CREATED);
+    let mut view = CaseView::from(&case);
     // A call-taker sees at intake the open cases this one may duplicate; residents do not
     // see other people's cases.
     if let (Actor::Staff { .. }, Some(category), Some(location)) =
@@ -279,26 +280,18 @@ async fn create_case(
                 Some(&case.id),
             )
             .await?;
-        let mut body = case_json(&case);
-        if let Some(o) = body.as_object_mut() {
-            o.insert(
-                "possible_duplicates".into(),
-                json!(found
-                    .iter()
-                    .map(|(c, d)| json!({"id": c.id, "receipt_code": c.receipt_code, "distance_m": (d * 10.0).round() / 10.0}))
-                    .collect::<Vec<_>>()),
-            );
-        }
-        let headers = response.headers().clone();
-        response = (StatusCode::CREATED, Json(body)).into_response();
-        response
-            .headers_mut()
-            .extend(headers.into_iter().filter_map(|(k, v)| {
-                k.filter(|k| *k == header::ETAG || *k == header::LOCATION)
-                    .map(|k| (k, v))
-            }));
+        view.possible_duplicates = Some(
+            found
+                .iter()
+                .map(|(c, d)| DuplicateHint {
+                    id: c.id,
+                    receipt_code: c.receipt_code.clone(),
+                    distance_m: (d * 10.0).round() / 10.0,
+                })
+                .collect(),
+        );
     }
-    Ok(response)
+    Ok(with_etag_view(&case, view, StatusCode::CREATED))
 }
 
 async fn readable_case(app: &App, caller: &Caller, id: &str) -> ApiResult<Case> {
@@ -343,6 +336,12 @@ async fn may_read(app: &App, actor: &Actor, case: &Case) -> ApiResult<bool> {
             }))
 }
 
+/// One case, with its version as ETag.
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases",
+    params(("id" = String, Path, description = "The case id (UUID)")),
+    responses((status = 200, description = "The case", body = CaseView,
+        headers(("ETag" = String, description = "The case version"))), ReadProblems),
+    security(("bearer" = [])))]
 async fn get_case(
     State(app): State<App>,
     caller: Caller,
@@ -352,39 +351,34 @@ async fn get_case(
     Ok(with_etag(&case, StatusCode::OK))
 }
 
-fn event_json(e: &CaseEvent) -> Value {
-    json!({
-        "seq": e.seq,
-        "action": e.action,
-        "from": e.from.map(Status::as_str),
-        "to": e.to.as_str(),
-        "to_zh": e.to.name_zh(),
-        "actor": e.actor,
-        "at": e.at,
-        "payload": e.payload,
-    })
-}
-
+/// The case's timeline: every change as an append-only event.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/events", tag = "cases",
+    params(("id" = String, Path, description = "The case id (UUID)")),
+    responses((status = 200, description = "The audit trail, oldest first", body = Timeline), ReadProblems),
+    security(("bearer" = [])))]
 async fn case_events(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Timeline>> {
     let case = readable_case(&app, &caller, &id).await?;
     let events = app.case_timeline(&case.id).await?;
-    Ok(Json(
-        json!({"case": case.id, "events": events.iter().map(event_json).collect::<Vec<_>>()}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PhotoQuery {
-    stage: String,
+    Ok(Json(Timeline {
+        case: case.id,
+        events: events.iter().map(EventView::from).collect(),
+    }))
 }
 
 /// Attaches a photo: the body is the image, `Content-Type` says which kind, `If-Match` the
 /// case version, `?stage=report|before|after` what it documents.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/photos", tag = "cases",
+    params(("id" = String, Path, description = "The case id (UUID)"), PhotoQuery,
+        ("If-Match" = Option<String>, Header, description = "The case version, e.g. \"3\"")),
+    request_body(content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp")),
+        description = "The image, at most 10 MiB"),
+    responses((status = 201, description = "Attached; the case with its new version", body = CaseView,
+        headers(("ETag" = String, description = "The case version"))), ChangeProblems),
+    security(("bearer" = [])))]
 async fn add_photo(
     State(app): State<App>,
     caller: Caller,
@@ -420,22 +414,40 @@ async fn add_photo(
     Ok(with_etag(&case, StatusCode::CREATED))
 }
 
+/// The case's photos: stage, checksum and where to fetch each.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/photos", tag = "cases",
+    params(("id" = String, Path, description = "The case id (UUID)")),
+    responses((status = 200, description = "The photos", body = PhotoList), ReadProblems),
+    security(("bearer" = [])))]
 async fn list_photos(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PhotoList>> {
     let case = readable_case(&app, &caller, &id).await?;
-    Ok(Json(json!({
-        "case": case.id,
-        "photos": case.state.photos.iter().map(|(stage, sha)| json!({
-            "stage": stage.as_str(),
-            "sha256": sha,
-            "href": format!("/api/v1/cases/{}/photos/{sha}", case.id),
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(PhotoList {
+        case: case.id,
+        photos: case
+            .state
+            .photos
+            .iter()
+            .map(|(stage, sha)| PhotoRef {
+                stage: stage.as_str().to_owned(),
+                sha256: sha.clone(),
+                href: format!("/api/v1/cases/{}/photos/{sha}", case.id),
+            })
+            .collect(),
+    }))
 }
 
+/// One photo's bytes, with its SHA-256 as ETag.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/photos/{sha256}", tag = "cases",
+    params(("id" = String, Path, description = "The case id (UUID)"),
+        ("sha256" = String, Path, description = "The photo's SHA-256, hex")),
+    responses((status = 200, description = "The image",
+        content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp")),
+        headers(("ETag" = String, description = "The SHA-256"))), ReadProblems),
+    security(("bearer" = [])))]
 async fn get_photo(
     State(app): State<App>,
     caller: Caller,
@@ -459,33 +471,39 @@ async fn get_photo(
 }
 
 /// The reporter's contact details, for roles that need them; every read is recorded.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/reporter", tag = "cases",
+    params(("id" = String, Path, description = "The case id (UUID)")),
+    responses((status = 200, description = "The contact details (null when anonymous)", body = ReporterView), ReadProblems),
+    security(("bearer" = [])))]
 async fn reporter_contact(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReporterView>> {
     let case = readable_case(&app, &caller, &id).await?;
     let actor = caller.staff()?;
     let contact = app.reporter_contact(&case, actor).await?;
-    Ok(Json(json!({"case": case.id, "reporter": contact})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DuplicateQuery {
-    /// Metres around the case; 50 by default.
-    radius: Option<f64>,
-    /// Hours before the case's report; 72 by default.
-    hours: Option<i64>,
+    Ok(Json(ReporterView {
+        case: case.id,
+        reporter: contact.map(|r| Contact {
+            name: r.name,
+            phone: r.phone,
+            email: r.email,
+        }),
+    }))
 }
 
 /// Open cases of the same category nearby, offered at intake so that a call-taker can merge.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/duplicates", tag = "cases",
+    params(("id" = String, Path, description = "The case id (UUID)"), DuplicateQuery),
+    responses((status = 200, description = "Candidates, nearest first", body = Duplicates), ReadProblems),
+    security(("bearer" = [])))]
 async fn duplicates(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
     query: Result<Query<DuplicateQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Duplicates>> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let case = readable_case(&app, &caller, &id).await?;
     let radius = q.radius.unwrap_or(50.0);
@@ -499,7 +517,12 @@ async fn duplicates(
         .into());
     }
     let (Some(category), Some(location)) = (&case.category, case.location) else {
-        return Ok(Json(json!({"case": case.id, "candidates": []})));
+        return Ok(Json(Duplicates {
+            case: case.id,
+            radius_m: radius,
+            hours,
+            candidates: vec![],
+        }));
     };
     let found = app
         .possible_duplicates(
@@ -511,40 +534,34 @@ async fn duplicates(
             Some(&case.id),
         )
         .await?;
-    Ok(Json(json!({
-        "case": case.id,
-        "radius_m": radius,
-        "hours": hours,
-        "candidates": found.iter().map(|(c, d)| json!({
-            "id": c.id,
-            "receipt_code": c.receipt_code,
-            "status": c.state.status.as_str(),
-            "distance_m": (d * 10.0).round() / 10.0,
-            "reported_at": c.reported_at,
-            "description": c.description,
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Duplicates {
+        case: case.id,
+        radius_m: radius,
+        hours,
+        candidates: found
+            .iter()
+            .map(|(c, d)| views::Candidate {
+                id: c.id,
+                receipt_code: c.receipt_code.clone(),
+                status: c.state.status.as_str().to_owned(),
+                distance_m: (d * 10.0).round() / 10.0,
+                reported_at: c.reported_at,
+                description: c.description.clone(),
+            })
+            .collect(),
+    }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<String>,
-    grid: Option<String>,
-    unit: Option<String>,
-    category: Option<String>,
-    overdue: Option<bool>,
-    from: Option<String>,
-    to: Option<String>,
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
+/// Cases the caller may read, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases",
+    params(ListQuery),
+    responses((status = 200, description = "A page of cases", body = CasePage), ReadProblems),
+    security(("bearer" = [])))]
 async fn list_cases(
     State(app): State<App>,
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CasePage>> {
     let actor = caller.staff()?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let mut problems = Vec::new();
@@ -578,10 +595,13 @@ async fn list_cases(
             })
             .ok()
     });
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        problems.push(("limit".to_owned(), "must be 1 to 200".to_owned()));
+    }
     if !problems.is_empty() {
         return Err(AppError::Unprocessable(problems).into());
     }
-    let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let filter = CaseFilter {
         status,
         grid: q.grid,
@@ -606,10 +626,13 @@ async fn list_cases(
     let mut visible = Vec::with_capacity(page.len());
     for c in &page {
         if may_read(&app, actor, c).await? {
-            visible.push(case_json(c));
+            visible.push(CaseView::from(c));
         }
     }
-    Ok(Json(json!({"cases": visible, "next_cursor": next})))
+    Ok(Json(CasePage {
+        cases: visible,
+        next_cursor: next,
+    }))
 }
 
 fn expected_version(
@@ -637,6 +660,18 @@ fn expected_version(
     }
 }
 
+/// Performs an action of the loop on the case. The case version goes in `If-Match` or as
+/// `version` in the body; a stale one gets 412 and changes nothing, an action the case's
+/// state does not allow gets 409 naming the state.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/actions/{action}", tag = "cases",
+    params(("id" = String, Path, description = "The case id (UUID)"),
+        ("action" = views::ActionName, Path, description = "The action"),
+        ("If-Match" = Option<String>, Header, description = "The case version, e.g. \"3\"")),
+    request_body(content = views::ActionBody, content_type = "application/json",
+        description = "The action's fields; may be omitted for actions without any when If-Match is sent"),
+    responses((status = 200, description = "Done; the case with its new version", body = CaseView,
+        headers(("ETag" = String, description = "The case version"))), ChangeProblems),
+    security(("bearer" = [])))]
 async fn act(
     State(app): State<App>,
     caller: Caller,
@@ -676,20 +711,17 @@ async fn act(
     Ok(with_etag(&case, StatusCode::OK))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AlertQuery {
-    since: Option<String>,
-    limit: Option<u32>,
-}
-
 /// The alert feed of the caller's tier: yellow/red alarms, escalations and whistle calls in
 /// the regions the caller may read — how the tier above learns of a breach and can reassign.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "staff",
+    params(AlertQuery),
+    responses((status = 200, description = "Alerts, oldest first", body = Alerts), ReadProblems),
+    security(("bearer" = [])))]
 async fn alerts(
     State(app): State<App>,
     caller: Caller,
     query: Result<Query<AlertQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Alerts>> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let Actor::Staff { grants, .. } = caller.staff()? else {
         return Err(ApiError::Unauthorized("this needs a staff API key".into()));
@@ -703,7 +735,14 @@ async fn alerts(
             )])
         })?,
     };
-    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::Unprocessable(vec![(
+            "limit".to_owned(),
+            "must be 1 to 500".to_owned(),
+        )])
+        .into());
+    }
     let roles = &app.reference().await?.roles;
     let mut regions: Vec<civicgrid_domain::territory::RegionCode> = grants
         .iter()
@@ -736,26 +775,23 @@ async fn alerts(
     }
     events.sort_by_key(|e| e.at);
     events.truncate(limit as usize);
-    Ok(Json(json!({
-        "since": since,
-        "alerts": events.iter().map(|e| {
-            let mut v = event_json(e);
-            if let Some(o) = v.as_object_mut() {
-                o.insert("case".into(), json!(e.case_id));
-            }
-            v
-        }).collect::<Vec<_>>(),
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Login {
-    username: String,
-    password: String,
+    Ok(Json(Alerts {
+        since,
+        alerts: events
+            .iter()
+            .map(|e| Alert {
+                case: e.case_id,
+                event: EventView::from(e),
+            })
+            .collect(),
+    }))
 }
 
 /// Staff sign-in: a session token to send as `Authorization: Bearer cs_…`.
+#[utoipa::path(post, path = "/api/v1/session", tag = "staff",
+    request_body(content = Login, content_type = "application/json"),
+    responses((status = 201, description = "Signed in", body = Session), IntakeProblems),
+    security(()))]
 async fn login(
     State(app): State<App>,
     payload: Result<Json<Login>, JsonRejection>,
@@ -770,11 +806,18 @@ async fn login(
         })?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"token": token, "expires_in": crate::services::accounts::SESSION_LIFETIME.as_secs()})),
+        Json(Session {
+            token,
+            expires_in: crate::services::accounts::SESSION_LIFETIME.as_secs(),
+        }),
     )
         .into_response())
 }
 
+/// Staff sign-out: ends the session whose token is sent.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "staff",
+    responses((status = 204, description = "Signed out"), ReadProblems),
+    security(("bearer" = [])))]
 async fn logout(State(app): State<App>, headers: HeaderMap) -> ApiResult<StatusCode> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -786,7 +829,11 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> ApiResult<StatusC
 }
 
 /// The public view of a case: where it stands and when it moved, without people or free text.
-async fn track(State(app): State<App>, Path(receipt): Path<String>) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/v1/track/{receipt}", tag = "public",
+    params(("receipt" = String, Path, description = "The receipt code, with or without the dash, any case")),
+    responses((status = 200, description = "Where the case stands", body = Tracking), ReadProblems),
+    security(()))]
+async fn track(State(app): State<App>, Path(receipt): Path<String>) -> ApiResult<Json<Tracking>> {
     let not_found = || ApiError::App(AppError::NotFound(format!("receipt {receipt}")));
     let code = normalize_receipt_code(&receipt).ok_or_else(not_found)?;
     let reported = app
@@ -801,21 +848,27 @@ async fn track(State(app): State<App>, Path(receipt): Path<String>) -> ApiResult
         None => reported.clone(),
     };
     let events = app.case_timeline(&case.id).await?;
-    Ok(Json(json!({
-        "receipt_code": reported.receipt_code,
-        "merged_into": reported.state.merged_into.map(|_| case.receipt_code.clone()),
-        "status": case.state.status.as_str(),
-        "status_zh": case.state.status.name_zh(),
-        "category": case.category.as_ref().map(|c| c.as_str()),
-        "grid": case.grid.as_ref().map(|g| g.as_str()),
-        "reported_at": case.reported_at,
-        "updated_at": case.updated_at,
-        "due_at": case.clock.map(|c| c.due_at),
-        "timeline": events.iter().map(|e| json!({
-            "at": e.at,
-            "action": e.action,
-            "status": e.to.as_str(),
-            "status_zh": e.to.name_zh(),
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Tracking {
+        receipt_code: reported.receipt_code.clone(),
+        merged_into: reported
+            .state
+            .merged_into
+            .map(|_| case.receipt_code.clone()),
+        status: case.state.status.as_str().to_owned(),
+        status_zh: case.state.status.name_zh().to_owned(),
+        category: case.category.as_ref().map(|c| c.to_string()),
+        grid: case.grid.as_ref().map(|g| g.to_string()),
+        reported_at: case.reported_at,
+        updated_at: case.updated_at,
+        due_at: case.clock.map(|c| c.due_at),
+        timeline: events
+            .iter()
+            .map(|e| PublicStep {
+                at: e.at,
+                action: e.action.clone(),
+                status: e.to.as_str().to_owned(),
+                status_zh: e.to.name_zh().to_owned(),
+            })
+            .collect(),
+    }))
 }
