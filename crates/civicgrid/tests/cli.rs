@@ -1144,6 +1144,9 @@ mod case_loop {
     }
 }
 
+#[path = "cli/openapi.rs"]
+mod openapi;
+
 #[path = "cli/open311.rs"]
 mod open311;
 

@@ -1,0 +1,228 @@
+//! The OpenAPI document of REST v1: every route is in it, served, and described with its
+//! request, its answer and its error responses.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use civicgrid::clock::FixedClock;
+use civicgrid::services::App;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// Every operation of REST v1 (and health). A route added without its `#[utoipa::path]`
+/// cannot be registered (the router is built from the annotations); one added with it shows
+/// up here and must be listed on purpose.
+const OPERATIONS: &[&str] = &[
+    "GET /healthz",
+    "GET /readyz",
+    "GET /api/v1/openapi.json",
+    "POST /api/v1/cases",
+    "GET /api/v1/cases",
+    "GET /api/v1/cases/{id}",
+    "GET /api/v1/cases/{id}/events",
+    "GET /api/v1/cases/{id}/duplicates",
+    "GET /api/v1/cases/{id}/reporter",
+    "POST /api/v1/cases/{id}/photos",
+    "GET /api/v1/cases/{id}/photos",
+    "GET /api/v1/cases/{id}/photos/{sha256}",
+    "POST /api/v1/cases/{id}/actions/{action}",
+    "GET /api/v1/track/{receipt}",
+    "GET /api/v1/alerts",
+    "POST /api/v1/session",
+    "DELETE /api/v1/session",
+];
+
+/// Operations anyone may call.
+const PUBLIC: &[&str] = &[
+    "GET /healthz",
+    "GET /readyz",
+    "GET /api/v1/openapi.json",
+    "GET /api/v1/track/{receipt}",
+    "POST /api/v1/session",
+];
+
+async fn served_document() -> Value {
+    let dir = tempfile::tempdir().expect("dir");
+    let repo = civicgrid_store::connect(&format!("sqlite:{}", dir.path().join("d.db").display()))
+        .await
+        .expect("store");
+    let app = App::new(
+        repo,
+        Arc::new(FixedClock("2026-03-03T01:00:00Z".parse().expect("t"))),
+    );
+    let res = civicgrid::http::router(app)
+        .oneshot(
+            Request::get("/api/v1/openapi.json")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await
+        .expect("res");
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            out.push((method.to_uppercase(), path.clone(), op.clone()));
+        }
+    }
+    out
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.trim_start_matches("#/components/schemas/");
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+#[tokio::test]
+async fn every_route_is_documented_with_its_shapes_and_errors() {
+    let doc = served_document().await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer");
+    let documented: BTreeSet<String> = operations(&doc)
+        .iter()
+        .map(|(m, p, _)| format!("{m} {p}"))
+        .collect();
+    let expected: BTreeSet<String> = OPERATIONS.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(documented, expected);
+
+    for (method, path, op) in operations(&doc) {
+        let name = format!("{method} {path}");
+        let responses = op["responses"].as_object().expect("responses");
+        // An answer for success, with its shape (or none, for 204).
+        let success: Vec<(&String, &Value)> = responses
+            .iter()
+            .filter(|(code, _)| code.starts_with('2'))
+            .collect();
+        assert!(!success.is_empty(), "{name}: no success response");
+        for (code, r) in &success {
+            if code.as_str() == "204" {
+                assert!(r.get("content").is_none(), "{name}: 204 with a body");
+                continue;
+            }
+            let content = r["content"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{name} {code}: no content"));
+            for (media, c) in content {
+                let schema = resolve(&doc, &c["schema"]);
+                assert!(
+                    schema.get("type").is_some() || schema.get("allOf").is_some(),
+                    "{name} {code} {media}: no schema"
+                );
+            }
+        }
+        // Error answers: problem details, except the plain-text readiness probe.
+        let errors: Vec<(&String, &Value)> = responses
+            .iter()
+            .filter(|(code, _)| code.starts_with('4') || code.starts_with('5'))
+            .collect();
+        if name != "GET /healthz" && name != "GET /api/v1/openapi.json" {
+            assert!(!errors.is_empty(), "{name}: no error responses");
+        }
+        for (code, r) in &errors {
+            if name == "GET /readyz" {
+                continue;
+            }
+            assert_eq!(
+                r["content"]["application/problem+json"]["schema"]["$ref"],
+                "#/components/schemas/Problem",
+                "{name} {code}"
+            );
+        }
+        // Requests with a body say what it is.
+        if method == "POST" && name != "DELETE /api/v1/session" {
+            assert!(
+                op["requestBody"]["content"].is_object(),
+                "{name}: no request body"
+            );
+        }
+        // Who may call it.
+        let security = op["security"].as_array().expect("security");
+        let anonymous_allowed = security
+            .iter()
+            .any(|s| s.as_object().is_some_and(|o| o.is_empty()));
+        let bearer = security.iter().any(|s| s.get("bearer").is_some());
+        if PUBLIC.contains(&name.as_str()) {
+            assert!(anonymous_allowed && !bearer, "{name}: public");
+        } else {
+            assert!(bearer, "{name}: needs a bearer credential");
+            assert!(responses.contains_key("401"), "{name}: no 401");
+        }
+        if name.contains("{id}") {
+            assert!(
+                responses.contains_key("404"),
+                "{name}: no 404 for an unknown case"
+            );
+        }
+        if name.contains("/actions/") || name == "POST /api/v1/cases/{id}/photos" {
+            for code in ["409", "412", "428"] {
+                assert!(responses.contains_key(code), "{name}: no {code}");
+            }
+        }
+    }
+    let problem = &doc["components"]["schemas"]["Problem"];
+    for field in ["type", "title", "status", "detail"] {
+        assert!(
+            problem["required"]
+                .as_array()
+                .expect("required")
+                .iter()
+                .any(|f| f == field),
+            "Problem.{field}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let doc = served_document().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let repo = civicgrid_store::connect(&format!("sqlite:{}", dir.path().join("s.db").display()))
+        .await
+        .expect("store");
+    let app = App::new(
+        repo,
+        Arc::new(FixedClock("2026-03-03T01:00:00Z".parse().expect("t"))),
+    );
+    for (method, path, _) in operations(&doc) {
+        let uri = path
+            .replace("{id}", "01900000-0000-7000-8000-000000000000")
+            .replace("{sha256}", "00")
+            .replace("{action}", "accept")
+            .replace("{receipt}", "ABCD-EFGH");
+        let res = civicgrid::http::router(app.clone())
+            .oneshot(
+                Request::builder()
+                    .method(method.as_str())
+                    .uri(&uri)
+                    .body(Body::empty())
+                    .expect("req"),
+            )
+            .await
+            .expect("res");
+        let status = res.status();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let body = String::from_utf8_lossy(&bytes);
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert!(
+            !body.contains("no such endpoint"),
+            "{method} {uri} is not routed"
+        );
+        assert!(
+            !status.is_server_error() || path == "/readyz",
+            "{method} {uri}: {status}"
+        );
+    }
+}
