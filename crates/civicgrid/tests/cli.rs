@@ -1713,6 +1713,13 @@ mod http_api {
             )
             .await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "the session has ended");
+        // Ending it again, or ending a made-up session, is a bad credential.
+        for bad in [token.as_str(), "cs_made_up"] {
+            let (s, _, _) = api
+                .call("DELETE", "/api/v1/session", Some(bad), None, None)
+                .await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{bad}");
+        }
     }
 
     #[tokio::test]

@@ -824,7 +824,14 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> ApiResult<StatusC
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| ApiError::Unauthorized("send the session token to end it".into()))?;
-    app.logout(token.trim()).await?;
+    let token = token.trim();
+    // Only a live session can be ended: anything else is a bad credential, not a success.
+    if app.authenticate_session(token).await?.is_none() {
+        return Err(ApiError::Unauthorized(
+            "unknown or expired session token".into(),
+        ));
+    }
+    app.logout(token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

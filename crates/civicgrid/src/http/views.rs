@@ -20,7 +20,7 @@ use uuid::Uuid;
         description = "The case loop of grassroots grid governance: intake, dispatch, handling, verification, closure and evaluation, with deadlines, escalation and an audit trail. Errors are RFC 9457 problem details (application/problem+json)."
     ),
     modifiers(&BearerAuth),
-    components(schemas(Problem)),
+    components(schemas(Problem, ActionName)),
     tags(
         (name = "cases", description = "Cases and their loop"),
         (name = "public", description = "What residents see without an account"),
@@ -592,8 +592,10 @@ pub struct ListQuery {
 #[serde(deny_unknown_fields)]
 pub struct DuplicateQuery {
     /// Metres around the case, up to 5,000; 50 by default.
+    #[param(exclusive_minimum = 0, maximum = 5000)]
     pub radius: Option<f64>,
     /// Hours before the case's report, 1 to 2,160; 72 by default.
+    #[param(minimum = 1, maximum = 2160)]
     pub hours: Option<i64>,
 }
 

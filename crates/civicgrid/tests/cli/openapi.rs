@@ -172,6 +172,31 @@ async fn every_route_is_documented_with_its_shapes_and_errors() {
             }
         }
     }
+    // Every reference resolves.
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("$ref") {
+                    out.push(r);
+                }
+                o.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{r}"));
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "unresolved {r}"
+        );
+    }
     let problem = &doc["components"]["schemas"]["Problem"];
     for field in ["type", "title", "status", "detail"] {
         assert!(
