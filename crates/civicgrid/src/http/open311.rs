@@ -14,12 +14,28 @@ use crate::services::App;
 use crate::services::open311::{Open311Error, Params};
 
 pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/open311/{file}", get(discovery))
-        .route("/open311/v2/{file}", get(list).post(create))
-        .route("/open311/v2/services/{file}", get(definition))
-        .route("/open311/v2/requests/{file}", get(request))
-        .route("/open311/v2/tokens/{file}", get(token))
+    let open311 = Router::new()
+        .route("/{file}", get(discovery))
+        .route("/v2/{file}", get(list).post(create))
+        .route("/v2/services/{file}", get(definition))
+        .route("/v2/requests/{file}", get(request))
+        .route("/v2/tokens/{file}", get(token))
+        .fallback(unknown);
+    Router::new().nest("/open311", open311)
+}
+
+/// Anything else under /open311/ is an unknown resource, answered in the spec's format.
+async fn unknown(uri: axum::http::Uri) -> Response {
+    let rest = uri.path().to_owned();
+    let format = if rest.ends_with(".json") {
+        Format::Json
+    } else {
+        Format::Xml
+    };
+    error(
+        format,
+        &Open311Error::not_found(format!("no resource {rest}")),
+    )
 }
 
 fn render(status: StatusCode, format: Format, doc: &Document) -> Response {

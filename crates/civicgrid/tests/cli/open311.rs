@@ -611,9 +611,18 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
         "nothing.json",
         "services.txt",
         "tokens/01a21210-b1f4-723c-a770-3d96537d30c6.xml",
+        "services/01001/extra.json",
+        "v3/requests.json",
     ] {
-        let (s, _, _) = call(app, "GET", &format!("{base}/{uri}"), None).await;
+        let (s, ct, body) = call(app, "GET", &format!("{base}/{uri}"), None).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
+        // The spec's error body, never a problem document.
+        if ct.starts_with("application/json") {
+            let e: Value = serde_json::from_str(&body).expect("json");
+            assert_eq!(e[0]["code"], 404, "{uri}");
+        } else {
+            assert_eq!(xml_texts(&body, "code"), ["404"], "{uri}");
+        }
     }
     assert_eq!(case_count(app).await, count, "bad input changed nothing");
 
