@@ -305,6 +305,18 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
         "{dup}"
     );
 
+    // Number and date-time attributes of the right type are taken.
+    let form = format!(
+        "api_key={app_key}&service_code=09001&lat=22.5168&long=113.9171&description=%E9%82%BB%E9%87%8C%E7%BA%A0%E7%BA%B7&attribute%5Bparties%5D=3"
+    );
+    let (s, ok) = json(app, "POST", &format!("{base}/requests.json"), Some(&form)).await;
+    assert_eq!(s, StatusCode::CREATED, "{ok}");
+    let form = format!(
+        "api_key={app_key}&service_code=05006&lat=22.5168&long=113.9171&description=noise&attribute%5Boccurs_at%5D=2026-03-02T23%3A30%3A00%2B08%3A00"
+    );
+    let (s, ok) = json(app, "POST", &format!("{base}/requests.json"), Some(&form)).await;
+    assert_eq!(s, StatusCode::CREATED, "{ok}");
+
     // A batch service answers with a token; the id comes once a call-taker accepts.
     let form = format!(
         "api_key={app_key}&service_code=12002&address_string=%E5%8D%97%E5%A4%B4%E8%A1%97%E9%81%93&description=%E5%BB%BA%E8%AE%AE%E5%A2%9E%E5%8A%A0%E8%B7%AF%E7%81%AF"
@@ -502,6 +514,27 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
             ),
             400,
             "colour",
+        ),
+        (
+            format!(
+                "api_key={app_key}&service_code=09001&lat=22.5168&long=113.9171&description=x&attribute%5Bparties%5D=many"
+            ),
+            400,
+            "attribute[parties]: `many` is not a number",
+        ),
+        (
+            format!(
+                "api_key={app_key}&service_code=05006&lat=22.5168&long=113.9171&description=x&attribute%5Boccurs_at%5D=yesterday"
+            ),
+            400,
+            "attribute[occurs_at]",
+        ),
+        (
+            format!(
+                "api_key={app_key}&service_code=01001&{point}&description=x&attribute%5Bdamage%5D%5B%5D=missing&attribute%5Bdamage%5D%5B%5D=broken"
+            ),
+            400,
+            "attribute[damage]",
         ),
         (
             format!(
