@@ -20,6 +20,7 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
 fi
 
 start_demo_server "$bin" "$backend"
+echo "schemathesis on $backend ($DEMO_URL), $examples examples per operation"
 # A shift leader of street 1: reads, accepts, dispatches and approves there, so that generated
 # actions reach the loop.
 staff_key=$("$bin" apikey create --name schemathesis --user shiftlead.st1 2>/dev/null | grep -o 'cg_[0-9a-f]*' | head -n1)
