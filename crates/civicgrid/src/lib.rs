@@ -7,3 +7,4 @@ pub mod error;
 pub mod http;
 pub mod interchange;
 pub mod services;
+pub mod web;

@@ -70,6 +70,7 @@ static OPENAPI_JSON: std::sync::LazyLock<String> =
 pub fn router(app: App) -> Router {
     let (rest, _) = api().split_for_parts();
     rest.merge(open311::routes())
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::App(AppError::NotFound("no such endpoint".into())) })
         .with_state(app)
 }

@@ -28,6 +28,9 @@ pub enum Actor {
         username: String,
         grants: Vec<Grant>,
     },
+    /// Whoever holds the receipt code of this case: the reporter, who may add report photos
+    /// and evaluate it once closed, and nothing else.
+    Reporter { case: Uuid },
     /// The platform's own jobs.
     System,
 }
@@ -35,7 +38,7 @@ pub enum Actor {
 impl Actor {
     pub fn name(&self) -> &str {
         match self {
-            Actor::Resident => "resident",
+            Actor::Resident | Actor::Reporter { .. } => "resident",
             Actor::Staff { username, .. } => username,
             Actor::System => "system",
         }
@@ -396,6 +399,17 @@ impl App {
         let grants = match actor {
             Actor::System => return Ok(true),
             Actor::Resident => return Ok(false),
+            Actor::Reporter { case: own } => {
+                return Ok(*own == case.id
+                    && matches!(
+                        action,
+                        Action::Evaluate { .. }
+                            | Action::AttachPhoto {
+                                stage: civicgrid_domain::case::PhotoStage::Report,
+                                ..
+                            }
+                    ));
+            }
             Actor::Staff { grants, .. } => grants,
         };
         // Alarms and missed whistle answers are facts the deadline job records, not opinions.
@@ -425,6 +439,58 @@ impl App {
             .permissions()
             .iter()
             .any(|p: &Permission| targets.iter().any(|t| allows(grants, roles, *p, t))))
+    }
+
+    /// The resident's evaluation, by receipt code. 不满意 reopens the case at once, as the loop
+    /// says (a platform rule, recorded as the system's action after the evaluation).
+    pub async fn evaluate_by_receipt(
+        &self,
+        receipt: &str,
+        satisfaction: civicgrid_domain::case::Satisfaction,
+        comment: &str,
+    ) -> AppResult<Case> {
+        let code = civicgrid_domain::case::normalize_receipt_code(receipt)
+            .ok_or_else(|| AppError::NotFound(format!("receipt {receipt}")))?;
+        let case = self
+            .repo
+            .case_by_receipt(&code)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("receipt {receipt}")))?;
+        if comment.chars().count() > 1000 {
+            return Err(invalid(vec![(
+                "comment".to_owned(),
+                "is longer than 1000 characters".to_owned(),
+            )]));
+        }
+        let evaluated = self
+            .act_on_case(
+                &case.id,
+                case.state.version,
+                Action::Evaluate {
+                    satisfaction,
+                    comment: comment.trim().to_owned(),
+                },
+                &Actor::Reporter { case: case.id },
+            )
+            .await?;
+        if satisfaction != civicgrid_domain::case::Satisfaction::Unsatisfied {
+            return Ok(evaluated);
+        }
+        let reason = if comment.trim().is_empty() {
+            "居民不满意 / the resident is not satisfied".to_owned()
+        } else {
+            format!(
+                "居民不满意 / the resident is not satisfied: {}",
+                comment.trim()
+            )
+        };
+        self.act_on_case(
+            &evaluated.id,
+            evaluated.state.version,
+            Action::Reopen { reason },
+            &Actor::System,
+        )
+        .await
     }
 
     /// Takes an action on a case at `expected_version`. Refused when the actor may not, when

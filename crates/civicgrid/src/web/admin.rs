@@ -1,0 +1,340 @@
+//! Administration: regions and grids (GeoJSON import through the page, with the coverage
+//! check), units, categories with deadlines and attributes, the responsibility list, the
+//! calendar, users and roles, and API keys. Each section needs its own permission.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use civicgrid_domain::access::{Grant, Permission, Scope};
+use civicgrid_domain::catalogue::{Priority, Stage};
+use serde_json::{Value, json};
+
+use super::{Ctx, form_map};
+use crate::services::App;
+use crate::services::accounts::UserSpec;
+use crate::services::cases::Actor;
+use crate::services::territory::GridImportOptions;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/admin", get(admin))
+        .route(
+            "/admin/grids",
+            post(import_grids).layer(DefaultBodyLimit::max(64 * 1024 * 1024)),
+        )
+        .route("/admin/users", post(add_user))
+        .route("/admin/keys", post(create_key))
+}
+
+/// The admin permissions this user holds (in any scope).
+async fn held(app: &App, ctx: &Ctx) -> Vec<Permission> {
+    let Some(Actor::Staff { grants, .. }) = ctx.staff() else {
+        return vec![];
+    };
+    let Ok(reference) = app.reference().await else {
+        return vec![];
+    };
+    Permission::ALL
+        .iter()
+        .copied()
+        .filter(|p| {
+            grants.iter().any(|g| {
+                reference
+                    .roles
+                    .iter()
+                    .any(|r| r.code == g.role && r.permissions.contains(p))
+            })
+        })
+        .collect()
+}
+
+const ADMIN: &[Permission] = &[
+    Permission::TerritoryManage,
+    Permission::CatalogueManage,
+    Permission::ResponsibilityManage,
+    Permission::CalendarManage,
+    Permission::UserManage,
+];
+
+async fn admin(State(app): State<App>, ctx: Ctx) -> Response {
+    page(&app, &ctx, json!({}), StatusCode::OK).await
+}
+
+async fn page(app: &App, ctx: &Ctx, extra: Value, status: StatusCode) -> Response {
+    if ctx.staff().is_none() {
+        return super::see_other("/login");
+    }
+    let perms = held(app, ctx).await;
+    if !ADMIN.iter().any(|p| perms.contains(p)) {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    }
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    let regions = app.repo.regions().await.unwrap_or_default();
+    let users = app.repo.users().await.unwrap_or_default();
+    let year = app.clock.now().to_zoned(ctx.tz.clone()).date().year();
+    let mut data = json!({
+        "perms": perms.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+        "regions": regions.iter().map(|r| json!({
+            "code": r.code.as_str(),
+            "name": r.name,
+            "grids": reference.grid_regions.values().filter(|g| *g == &r.code).count(),
+        })).collect::<Vec<_>>(),
+        "grid_count": reference.grid_regions.len(),
+        "units": reference.units.iter().map(|u| json!({"code": u.code, "name": u.name, "kind": u.kind.as_str(), "region": u.region.as_str()})).collect::<Vec<_>>(),
+        "categories": reference.categories.iter().map(|c| json!({
+            "code": c.code.as_str(),
+            "name": if ctx.lang == "en" { c.name_en.clone() } else { c.name_zh.clone() },
+            "major": c.code.is_major(),
+            "service_type": c.service_type.as_str(),
+            "handle": c.deadline(Priority::Normal, Stage::Handle).map(|l| l.to_string()),
+            "attributes": c.attributes.iter().map(|a| format!("{} ({})", a.code, a.datatype.as_str())).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "rule_count": reference.rules.len(),
+        "calendar": reference.calendar.special_days()
+            .filter(|d| d.date.year() == year)
+            .map(|d| json!({"date": d.date.to_string(), "kind": format!("{:?}", d.kind), "name": d.name}))
+            .collect::<Vec<_>>(),
+        "roles": reference.roles.iter().map(|r| json!({"code": r.code, "permissions": r.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        "users": users.iter().map(|u| json!({
+            "username": u.username,
+            "name": u.display_name,
+            "active": u.active,
+            "grants": u.grants.iter().map(|g| format!("{}@{}", g.role, g.scope)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "year": year,
+    });
+    if let (Some(d), Value::Object(e)) = (data.as_object_mut(), extra) {
+        d.extend(e);
+    }
+    ctx.render_status(status, "admin.html", data)
+}
+
+async fn import_grids(State(app): State<App>, ctx: Ctx, mut multipart: Multipart) -> Response {
+    if !held(&app, &ctx)
+        .await
+        .contains(&Permission::TerritoryManage)
+    {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    }
+    let mut fields = Vec::new();
+    let mut file: Option<(String, String)> = None;
+    let mut problem: Option<String> = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(f)) => {
+                let name = f.name().unwrap_or("").to_owned();
+                if name == "file" {
+                    let file_name = f.file_name().unwrap_or("grids.geojson").to_owned();
+                    match f.bytes().await {
+                        Ok(b) => match String::from_utf8(b.to_vec()) {
+                            Ok(t) if !t.trim().is_empty() => file = Some((file_name, t)),
+                            Ok(_) => {}
+                            Err(_) => problem = Some(ctx.t("err-not-utf8")),
+                        },
+                        Err(_) => problem = Some(ctx.t("err-file-too-large")),
+                    }
+                } else if let Ok(v) = f.text().await {
+                    fields.push((name, v));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let key = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    "err-file-too-large"
+                } else {
+                    "err-form-broken"
+                };
+                return page(
+                    &app,
+                    &ctx,
+                    json!({"grid_errors": {"file": ctx.t(key)}}),
+                    e.status(),
+                )
+                .await;
+            }
+        }
+    }
+    let f = form_map(&fields);
+    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let parent = f.get("parent").map(|s| s.trim()).filter(|s| !s.is_empty());
+    let typed =
+        json!({"parent": parent, "code_prop": f.get("code_prop"), "name_prop": f.get("name_prop")});
+    if let Some(p) = problem {
+        return page(
+            &app,
+            &ctx,
+            json!({"grid_errors": {"file": p}, "grid_form": typed}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let Some((file_name, text)) = file else {
+        return page(
+            &app,
+            &ctx,
+            json!({"grid_errors": {"file": ctx.t("err-required")}, "grid_form": typed}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let parent = match parent.map(|p| p.parse()) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(_)) => {
+            return page(
+                &app,
+                &ctx,
+                json!({"grid_errors": {"parent": ctx.t("err-region")}, "grid_form": typed}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let options = GridImportOptions {
+        code_prop: f
+            .get("code_prop")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("code")
+            .to_owned(),
+        name_prop: f
+            .get("name_prop")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("name")
+            .to_owned(),
+        parent,
+    };
+    match app.import_grids(&file_name, &text, &options).await {
+        Ok(report) => {
+            let coverage = app.check_grids(None, 1.0).await.unwrap_or_default();
+            page(
+                &app,
+                &ctx,
+                json!({"grid_result": {
+                    "created": report.created,
+                    "updated": report.updated,
+                    "repairs": report.repairs.iter().map(|(f, n)| format!("{f}: {n}")).collect::<Vec<_>>(),
+                    "overlaps": coverage.overlaps.iter().map(|o| format!("{} × {}: {:.1} m²", o.a, o.b, o.area_m2)).collect::<Vec<_>>(),
+                    "gaps": coverage.gaps.iter().map(|g| format!("{}: {:.1} m² ({:.5}, {:.5})", g.region, g.area_m2, g.at.0, g.at.1)).collect::<Vec<_>>(),
+                }}),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => {
+            page(
+                &app,
+                &ctx,
+                json!({"grid_errors": {"file": e.to_string()}, "grid_form": typed}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+async fn add_user(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Response {
+    if !held(&app, &ctx).await.contains(&Permission::UserManage) {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    }
+    let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
+    let f = form_map(&pairs);
+    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let get = |k: &str| f.get(k).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let typed = json!({"username": get("username"), "name": get("name"), "role": get("role"), "scope": get("scope")});
+    let mut errors = serde_json::Map::new();
+    for k in ["username", "name", "role", "scope", "password"] {
+        if get(k).is_empty() {
+            errors.insert(k.into(), json!(ctx.t("err-required")));
+        }
+    }
+    let scope = match get("scope").split_once(':') {
+        Some(("region", r)) => r.parse().ok().map(Scope::Region),
+        Some(("unit", u)) => Some(Scope::Unit(u.to_owned())),
+        _ => None,
+    };
+    if scope.is_none() && !errors.contains_key("scope") {
+        errors.insert("scope".into(), json!(ctx.t("err-scope")));
+    }
+    if !errors.is_empty() {
+        return page(
+            &app,
+            &ctx,
+            json!({"user_errors": errors, "user_form": typed}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let Some(scope) = scope else {
+        return ctx.error(StatusCode::UNPROCESSABLE_ENTITY, &ctx.t("err-scope"));
+    };
+    let spec = UserSpec {
+        username: get("username"),
+        display_name: get("name"),
+        password: f.get("password").cloned().unwrap_or_default(),
+        unit: Some(get("unit")).filter(|u| !u.is_empty()),
+        grants: vec![Grant {
+            role: get("role"),
+            scope,
+        }],
+    };
+    match app.add_user(spec).await {
+        Ok(()) => {
+            page(
+                &app,
+                &ctx,
+                json!({"user_added": get("username")}),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => {
+            page(
+                &app,
+                &ctx,
+                json!({"user_errors": {"username": e.to_string()}, "user_form": typed}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+async fn create_key(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Response {
+    if !held(&app, &ctx).await.contains(&Permission::UserManage) {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    }
+    let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
+    let f = form_map(&pairs);
+    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let name = f
+        .get("name")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    if name.is_empty() {
+        return page(
+            &app,
+            &ctx,
+            json!({"key_errors": {"name": ctx.t("err-required")}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let user = f.get("user").map(|s| s.trim()).filter(|s| !s.is_empty());
+    match app.create_api_key(&name, user).await {
+        Ok(key) => page(&app, &ctx, json!({"new_key": key, "key_name": name}), StatusCode::OK).await,
+        Err(e) => page(&app, &ctx, json!({"key_errors": {"user": e.to_string()}, "key_form": {"name": name, "user": user}}), StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}

@@ -1,0 +1,313 @@
+//! The leader dashboard: today's intake, open and overdue cases by unit and by grid, the three
+//! rates (响应率, 解决率, 满意率), a grid map shaded by load and the monthly trend, all drawn as
+//! SVG on the server, over the cases in the leader's regions.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use civicgrid_domain::access::{Permission, Scope};
+use civicgrid_domain::case::{Case, Satisfaction, Status};
+use civicgrid_domain::territory::RegionCode;
+use serde_json::json;
+
+use super::Ctx;
+use super::svg::{MapGrid, bar_chart, grid_map, line_chart};
+use crate::services::App;
+use crate::services::cases::Actor;
+
+pub fn routes() -> Router<App> {
+    Router::new().route("/dashboard", get(dashboard))
+}
+
+/// The three rates over a set of cases, as fractions (None when there is nothing to divide).
+/// 响应率: cases someone has acted on, of all reported. 解决率: closed or evaluated, of those
+/// the platform took on (not refused, voided or merged). 满意率: satisfied or basically
+/// satisfied, of the evaluated.
+#[derive(Debug, PartialEq)]
+pub struct Rates {
+    pub response: Option<f64>,
+    pub resolution: Option<f64>,
+    pub satisfaction: Option<f64>,
+}
+
+pub fn rates(cases: &[&Case]) -> Rates {
+    let ratio = |num: usize, den: usize| (den > 0).then(|| num as f64 / den as f64);
+    let responded = cases
+        .iter()
+        .filter(|c| c.state.status != Status::Reported)
+        .count();
+    let taken_on: Vec<&&Case> = cases
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.state.status,
+                Status::Refused | Status::Voided | Status::Merged
+            )
+        })
+        .collect();
+    let resolved = taken_on
+        .iter()
+        .filter(|c| matches!(c.state.status, Status::Closed | Status::Evaluated))
+        .count();
+    let evaluated: Vec<Satisfaction> = cases.iter().filter_map(|c| c.state.satisfaction).collect();
+    let pleased = evaluated
+        .iter()
+        .filter(|s| {
+            matches!(
+                s,
+                Satisfaction::Satisfied | Satisfaction::BasicallySatisfied
+            )
+        })
+        .count();
+    Rates {
+        response: ratio(responded, cases.len()),
+        resolution: ratio(resolved, taken_on.len()),
+        satisfaction: ratio(pleased, evaluated.len()),
+    }
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("{:.1}%", v * 100.0))
+}
+
+async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
+    let Some(Actor::Staff { grants, .. }) = ctx.staff().cloned() else {
+        return super::see_other("/login");
+    };
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    // The regions this leader reads figures for.
+    let regions: Vec<RegionCode> = grants
+        .iter()
+        .filter(|g| {
+            reference
+                .roles
+                .iter()
+                .any(|r| r.code == g.role && r.permissions.contains(&Permission::KpiRead))
+        })
+        .filter_map(|g| match &g.scope {
+            Scope::Region(r) => Some(r.clone()),
+            Scope::Unit(_) => None,
+        })
+        .collect();
+    if regions.is_empty() {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    }
+    let now = app.clock.now();
+    let since = now - jiff::SignedDuration::from_hours(24 * 183);
+    let mut cases: Vec<Case> = Vec::new();
+    for region in &regions {
+        let mut before = None;
+        loop {
+            let page = match app
+                .list_cases(&civicgrid_store::CaseFilter {
+                    within: Some(region.clone()),
+                    reported_from: Some(since),
+                    before,
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => return ctx.app_error(e),
+            };
+            let Some(last) = page.last() else { break };
+            before = Some(last.id);
+            let full = page.len() == 1000;
+            cases.extend(page);
+            if !full {
+                break;
+            }
+        }
+    }
+    cases.sort_by_key(|c| c.id);
+    cases.dedup_by_key(|c| c.id);
+
+    let tz = ctx.tz.clone();
+    let today = now.to_zoned(tz.clone()).date();
+    let today_intake = cases
+        .iter()
+        .filter(|c| c.reported_at.to_zoned(tz.clone()).date() == today)
+        .count();
+    let open: Vec<&Case> = cases.iter().filter(|c| c.state.status.is_open()).collect();
+    let overdue: Vec<&&Case> = open
+        .iter()
+        .filter(|c| c.state.status != Status::Shelved && c.clock.is_some_and(|k| k.due_at < now))
+        .collect();
+    let unit_name = |code: &str| {
+        reference
+            .units
+            .iter()
+            .find(|u| u.code == code)
+            .map_or_else(|| code.to_owned(), |u| u.name.clone())
+    };
+    let mut by_unit: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut by_grid: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for c in &open {
+        let late = c.state.status != Status::Shelved && c.clock.is_some_and(|k| k.due_at < now);
+        let unit = c
+            .state
+            .lead()
+            .or_else(|| c.routed_units.first().map(String::as_str))
+            .map_or_else(|| ctx.t("dash-unrouted"), unit_name);
+        let e = by_unit.entry(unit).or_default();
+        e.0 += 1;
+        e.1 += usize::from(late);
+        if let Some(g) = &c.grid {
+            let e = by_grid.entry(g.to_string()).or_default();
+            e.0 += 1;
+            e.1 += usize::from(late);
+        }
+    }
+    let mut unit_rows: Vec<(String, (usize, usize))> = by_unit.into_iter().collect();
+    unit_rows.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+    let mut grid_rows: Vec<(String, (usize, usize))> = by_grid.clone().into_iter().collect();
+    grid_rows.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+    grid_rows.truncate(12);
+
+    let last_30: Vec<&Case> = cases
+        .iter()
+        .filter(|c| c.reported_at >= now - jiff::SignedDuration::from_hours(24 * 30))
+        .collect();
+    let r = rates(&last_30);
+
+    // Monthly trend: reports, and how many of them are resolved by now.
+    let mut months: BTreeMap<(i16, i8), (f64, f64)> = BTreeMap::new();
+    for c in &cases {
+        let d = c.reported_at.to_zoned(tz.clone()).date();
+        let e = months.entry((d.year(), d.month())).or_default();
+        e.0 += 1.0;
+        if matches!(c.state.status, Status::Closed | Status::Evaluated) {
+            e.1 += 1.0;
+        }
+    }
+    let labels: Vec<String> = months.keys().map(|(y, m)| format!("{y}-{m:02}")).collect();
+    let trend = line_chart(
+        &ctx.t("dash-trend"),
+        &labels,
+        &[
+            (
+                ctx.t("dash-reported"),
+                months.values().map(|v| v.0).collect(),
+            ),
+            (
+                ctx.t("dash-resolved"),
+                months.values().map(|v| v.1).collect(),
+            ),
+        ],
+    );
+    let unit_chart = bar_chart(
+        &ctx.t("dash-open-by-unit"),
+        &unit_rows
+            .iter()
+            .take(12)
+            .map(|(u, (n, _))| (u.clone(), *n as f64))
+            .collect::<Vec<_>>(),
+        "",
+    );
+    let grids = match app.repo.grids(None).await {
+        Ok(g) => g,
+        Err(e) => return ctx.app_error(e.into()),
+    };
+    let max = by_grid.values().map(|v| v.0).max().unwrap_or(0).max(1) as f64;
+    let map = grid_map(
+        &grids
+            .iter()
+            .filter(|g| regions.iter().any(|r| r.contains(&g.region)))
+            .map(|g| {
+                let n = by_grid.get(g.code.as_str()).map_or(0, |v| v.0);
+                MapGrid {
+                    code: g.code.as_str(),
+                    name: &g.name,
+                    geometry: &g.geometry,
+                    shade: Some(n as f64 / max),
+                    note: format!("{n}"),
+                    href: None,
+                }
+            })
+            .collect::<Vec<_>>(),
+        &[],
+        &ctx.t("dash-map"),
+    );
+    ctx.render(
+        "dashboard.html",
+        json!({
+            "today_intake": today_intake,
+            "open": open.len(),
+            "overdue": overdue.len(),
+            "response_rate": percent(r.response),
+            "resolution_rate": percent(r.resolution),
+            "satisfaction_rate": percent(r.satisfaction),
+            "units": unit_rows.iter().map(|(u, (n, late))| json!({"name": u, "open": n, "overdue": late})).collect::<Vec<_>>(),
+            "grids": grid_rows.iter().map(|(g, (n, late))| json!({"code": g, "open": n, "overdue": late})).collect::<Vec<_>>(),
+            "trend": trend,
+            "unit_chart": unit_chart,
+            "map": map,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use civicgrid_domain::case::{CaseState, Channel};
+
+    fn case(status: Status, satisfaction: Option<Satisfaction>) -> Case {
+        let mut state = CaseState::new();
+        state.status = status;
+        state.satisfaction = satisfaction;
+        Case {
+            id: uuid::Uuid::nil(),
+            receipt_code: "AAAA-AAAA".into(),
+            channel: Channel::Web,
+            description: "x".into(),
+            address: None,
+            location: None,
+            grid: None,
+            region: "440305".parse().expect("r"),
+            category: None,
+            attributes: Default::default(),
+            priority: civicgrid_domain::catalogue::Priority::Normal,
+            reporter_sealed: None,
+            routed_units: vec![],
+            routing: String::new(),
+            reported_at: jiff::Timestamp::UNIX_EPOCH,
+            updated_at: jiff::Timestamp::UNIX_EPOCH,
+            clock: None,
+            state,
+        }
+    }
+
+    #[test]
+    fn the_three_rates() {
+        let cases = [
+            case(Status::Reported, None),
+            case(Status::Handling, None),
+            case(Status::Refused, None),
+            case(Status::Closed, None),
+            case(Status::Evaluated, Some(Satisfaction::Satisfied)),
+            case(Status::Evaluated, Some(Satisfaction::Unsatisfied)),
+        ];
+        let refs: Vec<&Case> = cases.iter().collect();
+        let r = rates(&refs);
+        assert_eq!(r.response, Some(5.0 / 6.0));
+        // Taken on: all but the refused one (5); resolved: closed + 2 evaluated.
+        assert_eq!(r.resolution, Some(3.0 / 5.0));
+        assert_eq!(r.satisfaction, Some(0.5));
+        assert_eq!(
+            rates(&[]),
+            Rates {
+                response: None,
+                resolution: None,
+                satisfaction: None
+            }
+        );
+    }
+}

@@ -1,0 +1,391 @@
+//! The pages: the resident portal (`portal.rs`), the staff workbench (`work.rs`), the leader
+//! dashboard (`dashboard.rs`) and administration (`admin.rs`). Server-rendered with minijinja
+//! from templates compiled into the binary; every form works without JavaScript (the one
+//! script only turns a map click into coordinates). Texts come from Fluent (`i18n.rs`),
+//! pictures are SVG drawn here (`svg.rs`). No outside service is referenced.
+//!
+//! Security: a `cg_csrf` cookie (random, SameSite=Strict) must match the `csrf` field of every
+//! POST (double submit); staff sign in to a `cg_session` cookie holding a session token
+//! (HttpOnly, SameSite=Lax, Secure behind TLS); templates escape all output; sign-in is
+//! rate-limited per account and failures are logged. Pages ask the same services, with the
+//! same permission checks, as the API.
+
+mod admin;
+mod dashboard;
+pub mod i18n;
+mod portal;
+pub mod svg;
+mod work;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::value::Kwargs;
+use minijinja::{Environment, State};
+use serde_json::{Value, json};
+
+use crate::error::AppError;
+use crate::services::App;
+use crate::services::cases::Actor;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .merge(portal::routes())
+        .merge(work::routes())
+        .merge(dashboard::routes())
+        .merge(admin::routes())
+        .route("/lang", post(switch_language))
+        .route("/static/app.css", get(css))
+        .route("/static/app.js", get(js))
+        .layer(axum::middleware::from_fn(csrf_cookie))
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("macros.html", include_str!("templates/macros.html")),
+    ("error.html", include_str!("templates/error.html")),
+    ("home.html", include_str!("templates/home.html")),
+    ("report.html", include_str!("templates/report.html")),
+    ("receipt.html", include_str!("templates/receipt.html")),
+    ("track.html", include_str!("templates/track.html")),
+    (
+        "public_cases.html",
+        include_str!("templates/public_cases.html"),
+    ),
+    (
+        "responsibility.html",
+        include_str!("templates/responsibility.html"),
+    ),
+    ("login.html", include_str!("templates/login.html")),
+    ("work.html", include_str!("templates/work.html")),
+    ("work_case.html", include_str!("templates/work_case.html")),
+    ("field.html", include_str!("templates/field.html")),
+    ("dashboard.html", include_str!("templates/dashboard.html")),
+    ("admin.html", include_str!("templates/admin.html")),
+];
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    for (name, source) in TEMPLATES {
+        if let Err(e) = env.add_template(name, source) {
+            tracing::error!(error = %e, name, "template does not compile");
+        }
+    }
+    env.add_function("t", translate);
+    env
+});
+
+/// `t("key", name=value, …)` in templates, in the page's language.
+fn translate(state: &State, key: &str, kwargs: Kwargs) -> String {
+    let lang = state
+        .lookup("lang")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| i18n::DEFAULT.to_owned());
+    let args: Vec<(&str, String)> = kwargs
+        .args()
+        .filter_map(|k| {
+            let v: minijinja::Value = kwargs.get(k).ok()?;
+            Some((k, v.to_string()))
+        })
+        .collect();
+    let _ = kwargs.assert_all_used();
+    i18n::t(&lang, key, &args)
+}
+
+/// Who is asking, in which language, with which CSRF token.
+pub struct Ctx {
+    pub lang: &'static str,
+    pub actor: Option<Actor>,
+    pub display_name: Option<String>,
+    pub csrf: String,
+    pub secure: bool,
+    pub tz: jiff::tz::TimeZone,
+}
+
+#[derive(Clone)]
+struct CsrfToken(String);
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn random_token() -> String {
+    crate::services::accounts::random_secret(24)
+}
+
+fn behind_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+/// Gives every browser a CSRF token cookie on its first page.
+async fn csrf_cookie(mut req: Request, next: Next) -> Response {
+    let existing = cookie(req.headers(), "cg_csrf").filter(|t| t.len() == 48);
+    let secure = behind_tls(req.headers());
+    let token = existing.clone().unwrap_or_else(random_token);
+    req.extensions_mut().insert(CsrfToken(token.clone()));
+    let mut res = next.run(req).await;
+    if existing.is_none() {
+        let attrs = if secure { "; Secure" } else { "" };
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "cg_csrf={token}; Path=/; SameSite=Strict; HttpOnly{attrs}"
+        )) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+impl FromRequestParts<App> for Ctx {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let lang = i18n::negotiate(cookie(&parts.headers, "cg_lang").as_deref().or_else(|| {
+            parts
+                .headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+        }));
+        let csrf = parts
+            .extensions
+            .get::<CsrfToken>()
+            .map(|t| t.0.clone())
+            .unwrap_or_default();
+        let (actor, display_name) = match cookie(&parts.headers, "cg_session") {
+            Some(token) => match app.authenticate_session(&token).await {
+                Ok(Some(a @ Actor::Staff { .. })) => {
+                    let name = match &a {
+                        Actor::Staff { username, .. } => app
+                            .repo
+                            .user(username)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map(|u| u.display_name),
+                        _ => None,
+                    };
+                    (Some(a), name)
+                }
+                _ => (None, None),
+            },
+            None => (None, None),
+        };
+        let tz = app
+            .reference()
+            .await
+            .map(|r| r.calendar.time_zone().clone())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        Ok(Ctx {
+            lang,
+            actor,
+            display_name,
+            csrf,
+            secure: behind_tls(&parts.headers),
+            tz,
+        })
+    }
+}
+
+impl Ctx {
+    pub fn t(&self, key: &str) -> String {
+        i18n::t(self.lang, key, &[])
+    }
+
+    pub fn staff(&self) -> Option<&Actor> {
+        self.actor.as_ref()
+    }
+
+    /// A date-time in the deployment's time zone.
+    pub fn when(&self, t: jiff::Timestamp) -> String {
+        t.to_zoned(self.tz.clone())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    /// Checks the `csrf` field of a POST against the cookie's token.
+    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), Response> {
+        let ok = sent.is_some_and(|s| {
+            s.len() == self.csrf.len()
+                && !s.is_empty()
+                && s.bytes()
+                    .zip(self.csrf.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if ok {
+            Ok(())
+        } else {
+            tracing::warn!("form refused: missing or wrong CSRF token");
+            Err(self.error(StatusCode::FORBIDDEN, &self.t("err-csrf")))
+        }
+    }
+
+    /// Renders a page with the common context (language, user, token, navigation).
+    pub fn render(&self, template: &str, extra: Value) -> Response {
+        self.render_status(StatusCode::OK, template, extra)
+    }
+
+    pub fn render_status(&self, status: StatusCode, template: &str, extra: Value) -> Response {
+        let permissions = self.permissions();
+        let mut ctx = json!({
+            "lang": self.lang,
+            "languages": i18n::LANGUAGES.iter().map(|(code, name)| json!({"code": code, "name": name})).collect::<Vec<_>>(),
+            "csrf": self.csrf,
+            "user": self.actor.as_ref().map(|a| json!({
+                "username": a.name(),
+                "display_name": self.display_name.clone().unwrap_or_else(|| a.name().to_owned()),
+            })),
+            "can": permissions,
+        });
+        if let (Some(base), Value::Object(extra)) = (ctx.as_object_mut(), extra) {
+            base.extend(extra);
+        }
+        let rendered = ENV
+            .get_template(template)
+            .and_then(|t| t.render(minijinja::Value::from_serialize(&ctx)));
+        match rendered {
+            Ok(html) => {
+                let mut r = (status, Html(html)).into_response();
+                r.headers_mut().insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(
+                        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'",
+                    ),
+                );
+                r
+            }
+            Err(e) => {
+                tracing::error!(error = %e, template, "page failed to render");
+                (StatusCode::INTERNAL_SERVER_ERROR, "page failed to render").into_response()
+            }
+        }
+    }
+
+    pub fn error(&self, status: StatusCode, message: &str) -> Response {
+        self.render_status(
+            status,
+            "error.html",
+            json!({"status": status.as_u16(), "message": message}),
+        )
+    }
+
+    /// An application error as a page in the user's language.
+    pub fn app_error(&self, e: AppError) -> Response {
+        let (status, key) = match &e {
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "err-not-found"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "err-forbidden"),
+            AppError::Stale { .. } => (StatusCode::CONFLICT, "err-stale"),
+            AppError::NotAllowed { .. } => (StatusCode::CONFLICT, "err-not-allowed"),
+            AppError::Store(_) | AppError::Io { .. } => {
+                tracing::error!(error = %e, "page failed");
+                (StatusCode::SERVICE_UNAVAILABLE, "err-unavailable")
+            }
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, "err-invalid"),
+        };
+        let detail = match &e {
+            AppError::Store(_) | AppError::Io { .. } => String::new(),
+            other => other.to_string(),
+        };
+        self.render_status(
+            status,
+            "error.html",
+            json!({"status": status.as_u16(), "message": self.t(key), "detail": detail}),
+        )
+    }
+
+    /// What the signed-in user may see in the navigation.
+    fn permissions(&self) -> Value {
+        let grants = match &self.actor {
+            Some(Actor::Staff { grants, .. }) => grants.clone(),
+            _ => vec![],
+        };
+        let roles: Vec<&str> = grants.iter().map(|g| g.role.as_str()).collect();
+        let has = |r: &[&str]| roles.iter().any(|x| r.contains(x));
+        json!({
+            "work": !grants.is_empty(),
+            "dashboard": has(&["shift_leader", "street_leader", "community_admin", "supervisor", "system_admin"]),
+            "admin": has(&["system_admin"]),
+            "field": has(&["grid_worker"]),
+        })
+    }
+}
+
+/// Form fields by name (the last one wins, except where a handler collects repeats).
+pub fn form_map(pairs: &[(String, String)]) -> HashMap<String, String> {
+    pairs.iter().cloned().collect()
+}
+
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+async fn switch_language(ctx: Ctx, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let form = crate::interchange::open311::parse_form(&body).unwrap_or_default();
+    let fields = form_map(&form);
+    if let Err(r) = ctx.check_csrf(fields.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let lang = i18n::negotiate(fields.get("lang").map(String::as_str));
+    // Back to the page the switch was made on, if it was one of ours.
+    let back = fields
+        .get("back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .cloned()
+        .unwrap_or_else(|| "/".to_owned());
+    let mut r = see_other(&back);
+    let secure = if behind_tls(&headers) { "; Secure" } else { "" };
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "cg_lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax{secure}"
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("static/app.css"),
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("static/app.js"),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_compiles() {
+        for (name, _) in super::TEMPLATES {
+            assert!(super::ENV.get_template(name).is_ok(), "{name}");
+        }
+    }
+}

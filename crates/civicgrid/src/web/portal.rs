@@ -1,0 +1,761 @@
+//! The resident portal: report a problem (category and attributes, a place on the grid map,
+//! by address or coordinates, photos, optional contact), the receipt, following a case by its
+//! receipt code and evaluating it, the public list and map, and the responsibility list.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use civicgrid_domain::case::{Channel, PhotoStage, Satisfaction, Status};
+use civicgrid_domain::catalogue::{AttributeType, CategoryCode};
+use civicgrid_domain::territory::GridCode;
+use serde_json::{Value, json};
+
+use super::svg::{MapGrid, Marker, grid_map};
+use super::{Ctx, form_map, see_other};
+use crate::error::AppError;
+use crate::services::App;
+use crate::services::cases::{Actor, Intake};
+use crate::services::seal::Reporter;
+
+/// Photos per report, and bytes per photo.
+const MAX_PHOTOS: usize = 3;
+const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(home))
+        .route(
+            "/report",
+            get(report_form)
+                .post(report_submit)
+                .layer(DefaultBodyLimit::max(
+                    MAX_PHOTOS * MAX_PHOTO_BYTES + 1024 * 1024,
+                )),
+        )
+        .route("/receipt/{code}", get(receipt))
+        .route("/track", get(track_lookup))
+        .route("/track/{code}", get(track))
+        .route("/track/{code}/evaluate", post(evaluate))
+        .route("/cases", get(public_cases))
+        .route("/responsibility", get(responsibility))
+}
+
+async fn home(ctx: Ctx) -> Response {
+    ctx.render("home.html", json!({}))
+}
+
+/// The categories a resident can pick, grouped by major class, in the page's language.
+fn category_groups(ctx: &Ctx, reference: &crate::services::reference::Reference) -> Value {
+    let name = |zh: &str, en: &str| {
+        if ctx.lang == "en" {
+            en.to_owned()
+        } else {
+            zh.to_owned()
+        }
+    };
+    let groups: Vec<Value> = reference
+        .categories
+        .iter()
+        .filter(|c| c.code.is_major())
+        .map(|major| {
+            json!({
+                "name": name(&major.name_zh, &major.name_en),
+                "categories": reference.categories.iter()
+                    .filter(|c| !c.code.is_major() && c.code.major() == major.code)
+                    .map(|c| json!({"code": c.code.as_str(), "name": name(&c.name_zh, &c.name_en)}))
+                    .collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!(groups)
+}
+
+async fn map_svg(
+    app: &App,
+    ctx: &Ctx,
+    href: impl Fn(&str) -> Option<String>,
+    shade: &BTreeMap<String, usize>,
+    markers: &[Marker],
+) -> Result<String, AppError> {
+    let grids = app.repo.grids(None).await?;
+    let max = shade.values().copied().max().unwrap_or(0).max(1) as f64;
+    let map: Vec<MapGrid<'_>> = grids
+        .iter()
+        .map(|g| {
+            let n = shade.get(g.code.as_str()).copied();
+            MapGrid {
+                code: g.code.as_str(),
+                name: &g.name,
+                geometry: &g.geometry,
+                shade: n.map(|n| n as f64 / max),
+                note: n.map(|n| n.to_string()).unwrap_or_default(),
+                href: href(g.code.as_str()),
+            }
+        })
+        .collect();
+    Ok(grid_map(&map, markers, &ctx.t("map-title")))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ReportQuery {
+    category: Option<String>,
+    grid: Option<String>,
+}
+
+/// The values a resident typed, kept when the form comes back with errors.
+#[derive(Default, serde::Serialize)]
+struct ReportForm {
+    category: String,
+    description: String,
+    lon: String,
+    lat: String,
+    grid: String,
+    address: String,
+    name: String,
+    phone: String,
+    email: String,
+    attributes: BTreeMap<String, String>,
+}
+
+async fn report_page(
+    app: &App,
+    ctx: &Ctx,
+    form: &ReportForm,
+    errors: &BTreeMap<String, String>,
+    duplicates: Vec<Value>,
+    status: StatusCode,
+) -> Response {
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    let category = form
+        .category
+        .parse::<CategoryCode>()
+        .ok()
+        .and_then(|c| reference.category(&c).cloned());
+    let attributes: Vec<Value> = category
+        .iter()
+        .flat_map(|c| c.attributes.iter())
+        .map(|a| {
+            json!({
+                "code": a.code,
+                "datatype": a.datatype.as_str(),
+                "required": a.required,
+                "description": a.description,
+                "values": a.values.iter().map(|v| json!({"key": v.key, "name": v.name})).collect::<Vec<_>>(),
+                "value": form.attributes.get(&a.code).cloned().unwrap_or_default(),
+                "error": errors.get(&format!("attr_{}", a.code)),
+            })
+        })
+        .collect();
+    let cat = form.category.clone();
+    let marker: Vec<Marker> = match (form.lon.parse::<f64>(), form.lat.parse::<f64>()) {
+        (Ok(lon), Ok(lat)) => vec![Marker {
+            lon,
+            lat,
+            label: ctx.t("report-here"),
+        }],
+        _ => vec![],
+    };
+    let map = match map_svg(
+        app,
+        ctx,
+        |code| Some(format!("/report?category={cat}&grid={code}#place")),
+        &BTreeMap::new(),
+        &marker,
+    )
+    .await
+    {
+        Ok(m) => m,
+        Err(e) => return ctx.app_error(e),
+    };
+    let grid_name = reference
+        .grid_regions
+        .keys()
+        .find(|g| g.as_str() == form.grid)
+        .map(|g| g.to_string());
+    ctx.render_status(
+        status,
+        "report.html",
+        json!({
+            "groups": category_groups(ctx, &reference),
+            "form": form,
+            "errors": errors,
+            "attributes": attributes,
+            "map": map,
+            "grid_chosen": grid_name,
+            "duplicates": duplicates,
+            "max_photos": MAX_PHOTOS,
+        }),
+    )
+}
+
+async fn report_form(State(app): State<App>, ctx: Ctx, Query(q): Query<ReportQuery>) -> Response {
+    let form = ReportForm {
+        category: q.category.unwrap_or_default(),
+        grid: q.grid.unwrap_or_default(),
+        ..Default::default()
+    };
+    report_page(&app, &ctx, &form, &BTreeMap::new(), vec![], StatusCode::OK).await
+}
+
+struct Upload {
+    content_type: String,
+    bytes: Vec<u8>,
+}
+
+async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipart) -> Response {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut photos: Vec<Upload> = Vec::new();
+    let mut errors: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                // The body was cut off or too large (several photos over the limit).
+                let status = e.status();
+                let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ctx.t("err-photo-too-large")
+                } else {
+                    ctx.t("err-form-broken")
+                };
+                return ctx.error(status, &message);
+            }
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "photos" {
+            let content_type = field.content_type().unwrap_or("").to_owned();
+            let file_name = field.file_name().unwrap_or("").to_owned();
+            match field.bytes().await {
+                Ok(b) if b.is_empty() && file_name.is_empty() => {}
+                Ok(b) if b.len() > MAX_PHOTO_BYTES => {
+                    errors.insert("photos".into(), ctx.t("err-photo-too-large"));
+                }
+                Ok(b) => photos.push(Upload {
+                    content_type,
+                    bytes: b.to_vec(),
+                }),
+                Err(_) => {
+                    errors.insert("photos".into(), ctx.t("err-photo-too-large"));
+                }
+            }
+        } else {
+            match field.text().await {
+                Ok(v) => fields.push((name, v)),
+                Err(_) => return ctx.error(StatusCode::BAD_REQUEST, &ctx.t("err-form-broken")),
+            }
+        }
+    }
+    let f = form_map(&fields);
+    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let get = |k: &str| f.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let mut form = ReportForm {
+        category: get("category"),
+        description: get("description"),
+        lon: get("lon"),
+        lat: get("lat"),
+        grid: get("grid"),
+        address: get("address"),
+        name: get("name"),
+        phone: get("phone"),
+        email: get("email"),
+        attributes: BTreeMap::new(),
+    };
+    for (k, v) in &fields {
+        if let Some(code) = k.strip_prefix("attr_") {
+            let v = v.trim();
+            if v.is_empty() {
+                continue;
+            }
+            form.attributes
+                .entry(code.to_owned())
+                .and_modify(|e: &mut String| {
+                    e.push(',');
+                    e.push_str(v);
+                })
+                .or_insert_with(|| v.to_owned());
+        }
+    }
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+
+    // Each field checked here, so that every message is in the user's language and next to
+    // its field; the service checks again.
+    let category = form
+        .category
+        .parse::<CategoryCode>()
+        .ok()
+        .and_then(|c| reference.category(&c).cloned())
+        .filter(|c| !c.code.is_major());
+    if category.is_none() {
+        errors.insert("category".into(), ctx.t("err-category"));
+    }
+    let chars = form.description.chars().count();
+    if chars == 0 {
+        errors.insert("description".into(), ctx.t("err-required"));
+    } else if chars > 5000 {
+        errors.insert("description".into(), ctx.t("err-too-long"));
+    }
+    let number = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite());
+    let location = if form.lon.is_empty() && form.lat.is_empty() {
+        None
+    } else {
+        let lon = number(&form.lon).filter(|v| v.abs() <= 180.0);
+        let lat = number(&form.lat).filter(|v| v.abs() <= 90.0);
+        if lon.is_none() {
+            errors.insert("lon".into(), ctx.t("err-number"));
+        }
+        if lat.is_none() {
+            errors.insert("lat".into(), ctx.t("err-number"));
+        }
+        lon.zip(lat)
+    };
+    let grid = if form.grid.is_empty() {
+        None
+    } else {
+        match form.grid.parse::<GridCode>() {
+            Ok(g) if reference.grid_regions.contains_key(&g) => Some(g),
+            _ => {
+                errors.insert("grid".into(), ctx.t("err-grid"));
+                None
+            }
+        }
+    };
+    if let Some((lon, lat)) = location
+        && reference.grid_index.locate(lon, lat).is_none()
+    {
+        errors.insert("lon".into(), ctx.t("err-outside"));
+    }
+    if location.is_none()
+        && grid.is_none()
+        && form.address.is_empty()
+        && !errors.contains_key("lon")
+    {
+        errors.insert("place".into(), ctx.t("err-place"));
+    }
+    if let Some(c) = &category {
+        for a in &c.attributes {
+            let v = form
+                .attributes
+                .get(&a.code)
+                .map(String::as_str)
+                .unwrap_or("");
+            let key = format!("attr_{}", a.code);
+            if v.is_empty() {
+                if a.required {
+                    errors.insert(key, ctx.t("err-required"));
+                }
+                continue;
+            }
+            let ok = match a.datatype {
+                AttributeType::Number => number(v).is_some(),
+                AttributeType::Datetime => {
+                    v.parse::<jiff::Timestamp>().is_ok()
+                        || v.parse::<jiff::civil::DateTime>().is_ok()
+                }
+                AttributeType::SingleValueList => a.values.iter().any(|x| x.key == v),
+                AttributeType::MultiValueList => {
+                    v.split(',').all(|p| a.values.iter().any(|x| x.key == p))
+                }
+                AttributeType::String => v.chars().count() <= 200,
+                AttributeType::Text => v.chars().count() <= 5000,
+            };
+            if !ok {
+                let message = match a.datatype {
+                    AttributeType::Number => ctx.t("err-number"),
+                    AttributeType::Datetime => ctx.t("err-datetime"),
+                    AttributeType::String | AttributeType::Text => ctx.t("err-too-long"),
+                    _ => ctx.t("err-choice"),
+                };
+                errors.insert(key, message);
+            }
+        }
+    }
+    let reporter = Reporter {
+        name: Some(form.name.clone()).filter(|s| !s.is_empty()),
+        phone: Some(form.phone.clone()).filter(|s| !s.is_empty()),
+        email: Some(form.email.clone()).filter(|s| !s.is_empty()),
+    };
+    for (field, _) in reporter.problems() {
+        let key = field.trim_start_matches("reporter.").to_owned();
+        errors.insert(key, ctx.t("err-contact"));
+    }
+    for p in &photos {
+        if !matches!(
+            p.content_type.as_str(),
+            "image/jpeg" | "image/png" | "image/webp"
+        ) {
+            errors.insert("photos".into(), ctx.t("err-photo-type"));
+        }
+    }
+    if photos.len() > MAX_PHOTOS {
+        errors.insert("photos".into(), ctx.t("err-photo-count"));
+    }
+    if !errors.is_empty() {
+        // Photos cannot be kept by the browser across a round trip; say so with the errors.
+        if !photos.is_empty() && !errors.contains_key("photos") {
+            errors.insert("photos".into(), ctx.t("err-photo-again"));
+        }
+        return report_page(
+            &app,
+            &ctx,
+            &form,
+            &errors,
+            vec![],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let Some(category) = category else {
+        return ctx.error(StatusCode::UNPROCESSABLE_ENTITY, &ctx.t("err-category"));
+    };
+
+    // Possible duplicates are shown before the report is stored; the resident decides.
+    if get("confirmed") != "yes"
+        && let Some(point) = location
+    {
+        let found = match app
+            .possible_duplicates(
+                &category.code,
+                point,
+                app.clock.now(),
+                50.0,
+                jiff::SignedDuration::from_hours(72),
+                None,
+            )
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => return ctx.app_error(e),
+        };
+        if !found.is_empty() {
+            let duplicates = found
+                .iter()
+                .map(|(c, d)| {
+                    json!({
+                        "receipt_code": c.receipt_code,
+                        "status": status_name(&ctx, c.state.status),
+                        "distance": format!("{:.0}", d),
+                        "reported_at": ctx.when(c.reported_at),
+                    })
+                })
+                .collect();
+            return report_page(
+                &app,
+                &ctx,
+                &form,
+                &BTreeMap::new(),
+                duplicates,
+                StatusCode::OK,
+            )
+            .await;
+        }
+    }
+
+    let intake = Intake {
+        description: form.description.clone(),
+        location,
+        grid,
+        address: Some(form.address.clone()).filter(|a| !a.is_empty()),
+        category: Some(category.code.clone()),
+        attributes: form.attributes.clone(),
+        priority: None,
+        channel: Channel::Web,
+        reporter: (reporter != Reporter::default()).then_some(reporter),
+        media_url: None,
+    };
+    let case = match app.report_case(intake, &Actor::Resident).await {
+        Ok(c) => c,
+        Err(AppError::Unprocessable(problems)) => {
+            for (field, message) in problems {
+                errors.insert(field.replace("attributes.", "attr_"), message);
+            }
+            return report_page(
+                &app,
+                &ctx,
+                &form,
+                &errors,
+                vec![],
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        Err(e) => return ctx.app_error(e),
+    };
+    // The photos go with the case, as the reporter's own.
+    let mut version = case.state.version;
+    for p in photos {
+        match app
+            .attach_photo(
+                &case.id,
+                version,
+                PhotoStage::Report,
+                &p.content_type,
+                p.bytes,
+                &Actor::Reporter { case: case.id },
+            )
+            .await
+        {
+            Ok(c) => version = c.state.version,
+            Err(e) => {
+                tracing::warn!(error = %e, case = %case.id, "a report photo was refused");
+            }
+        }
+    }
+    see_other(&format!("/receipt/{}", case.receipt_code))
+}
+
+pub fn status_name(ctx: &Ctx, s: Status) -> String {
+    ctx.t(&format!("status-{}", s.as_str().replace('_', "-")))
+}
+
+async fn receipt(State(app): State<App>, ctx: Ctx, Path(code): Path<String>) -> Response {
+    let Some(normal) = civicgrid_domain::case::normalize_receipt_code(&code) else {
+        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
+    };
+    match app.repo.case_by_receipt(&normal).await {
+        Ok(Some(c)) => ctx.render("receipt.html", json!({"code": c.receipt_code})),
+        Ok(None) => ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found")),
+        Err(e) => ctx.app_error(e.into()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TrackQuery {
+    code: Option<String>,
+}
+
+async fn track_lookup(ctx: Ctx, Query(q): Query<TrackQuery>) -> Response {
+    match q.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) => see_other(&format!("/track/{}", urlencode(code))),
+        None => ctx.render("track.html", json!({})),
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn track_page(
+    app: &App,
+    ctx: &Ctx,
+    code: &str,
+    errors: Value,
+    status: StatusCode,
+) -> Response {
+    let not_found = || {
+        ctx.render_status(
+            StatusCode::NOT_FOUND,
+            "track.html",
+            json!({"code": code, "not_found": true}),
+        )
+    };
+    let Some(normal) = civicgrid_domain::case::normalize_receipt_code(code) else {
+        return not_found();
+    };
+    let reported = match app.repo.case_by_receipt(&normal).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return not_found(),
+        Err(e) => return ctx.app_error(e.into()),
+    };
+    // A merged duplicate follows its master case.
+    let case = match reported.state.merged_into {
+        Some(m) => match app.get_case(&m).await {
+            Ok(c) => c,
+            Err(e) => return ctx.app_error(e),
+        },
+        None => reported.clone(),
+    };
+    let events = match app.case_timeline(&case.id).await {
+        Ok(e) => e,
+        Err(e) => return ctx.app_error(e),
+    };
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    let category = case
+        .category
+        .as_ref()
+        .and_then(|c| reference.category(c))
+        .map(|c| {
+            if ctx.lang == "en" {
+                c.name_en.clone()
+            } else {
+                c.name_zh.clone()
+            }
+        });
+    ctx.render_status(
+        status,
+        "track.html",
+        json!({
+            "code": reported.receipt_code,
+            "case": {
+                "receipt_code": case.receipt_code,
+                "merged": reported.state.merged_into.is_some(),
+                "status": status_name(ctx, case.state.status),
+                "status_code": case.state.status.as_str(),
+                "category": category,
+                "reported_at": ctx.when(case.reported_at),
+                "due_at": case.clock.filter(|_| case.state.status.is_open()).map(|k| ctx.when(k.due_at)),
+                "can_evaluate": case.state.status == Status::Closed && reported.state.merged_into.is_none(),
+                "satisfaction": case.state.satisfaction.map(|s| ctx.t(&format!("satisfaction-{}", satisfaction_word(s)))),
+            },
+            "timeline": events.iter().map(|e| json!({
+                "at": ctx.when(e.at),
+                "status": status_name(ctx, e.to),
+                "action": ctx.t(&format!("action-{}", e.action.replace('_', "-"))),
+            })).collect::<Vec<_>>(),
+            "errors": errors,
+        }),
+    )
+}
+
+fn satisfaction_word(s: Satisfaction) -> &'static str {
+    match s {
+        Satisfaction::Satisfied => "satisfied",
+        Satisfaction::BasicallySatisfied => "basically-satisfied",
+        Satisfaction::Unsatisfied => "unsatisfied",
+    }
+}
+
+async fn track(State(app): State<App>, ctx: Ctx, Path(code): Path<String>) -> Response {
+    track_page(&app, &ctx, &code, json!({}), StatusCode::OK).await
+}
+
+async fn evaluate(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let pairs = match crate::interchange::open311::parse_form(&body) {
+        Ok(p) => p,
+        Err(_) => return ctx.error(StatusCode::BAD_REQUEST, &ctx.t("err-form-broken")),
+    };
+    let f = form_map(&pairs);
+    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let satisfaction = match f.get("satisfaction").map(String::as_str) {
+        Some("satisfied") => Satisfaction::Satisfied,
+        Some("basically_satisfied") => Satisfaction::BasicallySatisfied,
+        Some("unsatisfied") => Satisfaction::Unsatisfied,
+        _ => {
+            return track_page(
+                &app,
+                &ctx,
+                &code,
+                json!({"satisfaction": ctx.t("err-required")}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let comment = f.get("comment").cloned().unwrap_or_default();
+    if comment.chars().count() > 1000 {
+        return track_page(
+            &app,
+            &ctx,
+            &code,
+            json!({"comment": ctx.t("err-too-long")}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match app.evaluate_by_receipt(&code, satisfaction, &comment).await {
+        Ok(_) => see_other(&format!("/track/{}", urlencode(&code))),
+        Err(e) => ctx.app_error(e),
+    }
+}
+
+async fn public_cases(State(app): State<App>, ctx: Ctx) -> Response {
+    let now = app.clock.now();
+    let filter = civicgrid_store::CaseFilter {
+        reported_from: Some(now - jiff::SignedDuration::from_hours(24 * 90)),
+        limit: 200,
+        ..Default::default()
+    };
+    let cases = match app.list_cases(&filter).await {
+        Ok(c) => c,
+        Err(e) => return ctx.app_error(e),
+    };
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    let mut open_by_grid: BTreeMap<String, usize> = BTreeMap::new();
+    for c in cases.iter().filter(|c| c.state.status.is_open()) {
+        if let Some(g) = &c.grid {
+            *open_by_grid.entry(g.to_string()).or_default() += 1;
+        }
+    }
+    let map = match map_svg(&app, &ctx, |_| None, &open_by_grid, &[]).await {
+        Ok(m) => m,
+        Err(e) => return ctx.app_error(e),
+    };
+    // No people, no free text: what, where (the grid), when, and how far it got.
+    let rows: Vec<Value> = cases
+        .iter()
+        .filter(|c| c.state.status != Status::Merged)
+        .map(|c| {
+            json!({
+                "receipt_code": c.receipt_code,
+                "category": c.category.as_ref().and_then(|k| reference.category(k)).map(|k| if ctx.lang == "en" { k.name_en.clone() } else { k.name_zh.clone() }),
+                "grid": c.grid.as_ref().map(|g| g.to_string()),
+                "status": status_name(&ctx, c.state.status),
+                "reported_at": ctx.when(c.reported_at),
+            })
+        })
+        .collect();
+    ctx.render("public_cases.html", json!({"cases": rows, "map": map}))
+}
+
+async fn responsibility(State(app): State<App>, ctx: Ctx) -> Response {
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    let unit_name = |code: &str| {
+        reference
+            .units
+            .iter()
+            .find(|u| u.code == code)
+            .map_or_else(|| code.to_owned(), |u| u.name.clone())
+    };
+    let rows: Vec<Value> = reference
+        .rules
+        .iter()
+        .map(|r| {
+            json!({
+                "line": r.line,
+                "category": r.category.as_str(),
+                "category_name": reference.category(&r.category).map(|c| if ctx.lang == "en" { c.name_en.clone() } else { c.name_zh.clone() }),
+                "region": r.region.as_str(),
+                "condition": r.condition.as_ref().map(|c| format!("{} = {}", c.attribute, c.equals)),
+                "basis": ctx.t(&format!("basis-{}", r.basis.as_str())),
+                "primary": unit_name(&r.primary),
+                "co_handlers": r.co_handlers.iter().map(|u| unit_name(u)).collect::<Vec<_>>(),
+                "note": r.note,
+            })
+        })
+        .collect();
+    ctx.render("responsibility.html", json!({"rules": rows}))
+}

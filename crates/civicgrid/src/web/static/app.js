@@ -1,0 +1,33 @@
+// Progressive enhancement only: every form works without this script.
+(function () {
+  "use strict";
+  // Choosing a category reloads the form with its attributes.
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
+    s.addEventListener("change", function () { s.form.submit(); });
+  });
+  // A click on the report map becomes longitude and latitude (the grid links still work
+  // without the script).
+  document.querySelectorAll("[data-map-pick] svg").forEach(function (svg) {
+    var minLon = parseFloat(svg.dataset.minLon), maxLat = parseFloat(svg.dataset.maxLat);
+    var k = parseFloat(svg.dataset.k), scale = parseFloat(svg.dataset.scale);
+    if (!isFinite(minLon)) { return; }
+    svg.addEventListener("click", function (ev) {
+      var pt = svg.createSVGPoint();
+      pt.x = ev.clientX; pt.y = ev.clientY;
+      var p = pt.matrixTransform(svg.getScreenCTM().inverse());
+      var lon = minLon + p.x / (k * scale), lat = maxLat - p.y / scale;
+      var form = document.querySelector("form.report");
+      if (!form) { return; }
+      ev.preventDefault();
+      form.elements.lon.value = lon.toFixed(6);
+      form.elements.lat.value = lat.toFixed(6);
+      form.elements.grid.value = "";
+      var old = svg.querySelector("circle.picked");
+      if (old) { old.remove(); }
+      var c = document.createElementNS("http://www.w3.org/2000/svg", "circle");
+      c.setAttribute("class", "picked"); c.setAttribute("cx", p.x); c.setAttribute("cy", p.y);
+      c.setAttribute("r", 6); c.setAttribute("fill", "#0b5cad");
+      svg.appendChild(c);
+    });
+  });
+})();

@@ -1,0 +1,290 @@
+//! Pictures drawn by the server as SVG text: the grid map (clickable, shaded by a value) and
+//! simple bar and line charts. Pure functions of their data; every label is escaped.
+
+use std::fmt::Write as _;
+
+use geo::{BoundingRect, MultiPolygon};
+
+/// Escapes text for SVG/HTML content and attributes.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One grid on the map.
+pub struct MapGrid<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub geometry: &'a MultiPolygon<f64>,
+    /// 0..=1: how dark the grid is shaded (load); None leaves it plain.
+    pub shade: Option<f64>,
+    /// A label for the value (e.g. "12 open"), shown on hover.
+    pub note: String,
+    /// Where clicking the grid leads, if anywhere.
+    pub href: Option<String>,
+}
+
+/// A point marked on the map.
+pub struct Marker {
+    pub lon: f64,
+    pub lat: f64,
+    pub label: String,
+}
+
+const WIDTH: f64 = 640.0;
+
+/// The grids as an SVG map. The projection is equirectangular, corrected for latitude, which
+/// is faithful at the scale of a district; `data-*` attributes carry it so that a script can
+/// turn a click into longitude and latitude.
+pub fn grid_map(grids: &[MapGrid<'_>], markers: &[Marker], title: &str) -> String {
+    let mut bounds: Option<(f64, f64, f64, f64)> = None;
+    for g in grids {
+        if let Some(r) = g.geometry.bounding_rect() {
+            let b = bounds.get_or_insert((r.min().x, r.min().y, r.max().x, r.max().y));
+            b.0 = b.0.min(r.min().x);
+            b.1 = b.1.min(r.min().y);
+            b.2 = b.2.max(r.max().x);
+            b.3 = b.3.max(r.max().y);
+        }
+    }
+    let Some((min_lon, min_lat, max_lon, max_lat)) = bounds else {
+        return format!(
+            "<svg class=\"map\" role=\"img\" viewBox=\"0 0 {WIDTH} 40\"><title>{}</title></svg>",
+            esc(title)
+        );
+    };
+    let k = ((min_lat + max_lat) / 2.0).to_radians().cos();
+    let span_x = ((max_lon - min_lon) * k).max(1e-9);
+    let span_y = (max_lat - min_lat).max(1e-9);
+    let scale = WIDTH / span_x;
+    let height = (span_y * scale).ceil().max(40.0);
+    let px = |lon: f64, lat: f64| ((lon - min_lon) * k * scale, (max_lat - lat) * scale);
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<svg class=\"map\" role=\"img\" viewBox=\"0 0 {WIDTH} {height:.0}\" data-min-lon=\"{min_lon}\" data-max-lat=\"{max_lat}\" data-k=\"{k}\" data-scale=\"{scale}\"><title>{}</title>",
+        esc(title)
+    );
+    for g in grids {
+        let mut d = String::new();
+        for poly in g.geometry {
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                for (i, c) in ring.coords().enumerate() {
+                    let (x, y) = px(c.x, c.y);
+                    let _ = write!(d, "{}{x:.1},{y:.1}", if i == 0 { "M" } else { "L" });
+                }
+                d.push('Z');
+            }
+        }
+        let fill = match g.shade {
+            Some(s) => {
+                let s = s.clamp(0.0, 1.0);
+                // From pale to deep red as the load grows.
+                let light = 92.0 - 50.0 * s;
+                format!("hsl(8, 75%, {light:.0}%)")
+            }
+            None => "#eef3f8".to_owned(),
+        };
+        let label = format!("{} {} {}", g.name, g.code, g.note);
+        let path = format!(
+            "<path d=\"{d}\" fill=\"{fill}\" stroke=\"#44617b\" stroke-width=\"0.8\" data-grid=\"{}\"><title>{}</title></path>",
+            esc(g.code),
+            esc(label.trim())
+        );
+        match &g.href {
+            Some(h) => {
+                let _ = write!(
+                    out,
+                    "<a href=\"{}\" aria-label=\"{}\">{path}</a>",
+                    esc(h),
+                    esc(label.trim())
+                );
+            }
+            None => out.push_str(&path),
+        }
+    }
+    for m in markers {
+        let (x, y) = px(m.lon, m.lat);
+        let _ = write!(
+            out,
+            "<circle class=\"marker\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"#0b5cad\" stroke=\"#fff\" stroke-width=\"1.5\"><title>{}</title></circle>",
+            esc(&m.label)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// Horizontal bars, one per (label, value), scaled to the largest.
+pub fn bar_chart(title: &str, rows: &[(String, f64)], unit: &str) -> String {
+    let row_h = 22.0;
+    let label_w = 180.0;
+    let bar_w = WIDTH - label_w - 70.0;
+    let height = (rows.len() as f64 * row_h + 10.0).max(30.0);
+    let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max).max(1e-9);
+    let mut out = format!(
+        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {WIDTH} {height:.0}\"><title>{}</title>",
+        esc(title)
+    );
+    for (i, (label, value)) in rows.iter().enumerate() {
+        let y = 5.0 + i as f64 * row_h;
+        let w = bar_w * value / max;
+        let _ = write!(
+            out,
+            "<text x=\"{x:.0}\" y=\"{ty:.0}\" text-anchor=\"end\" font-size=\"12\">{label}</text><rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{h:.0}\" fill=\"#2f6f9f\"><title>{label}: {v}{unit}</title></rect><text x=\"{vx:.1}\" y=\"{ty:.0}\" font-size=\"12\">{v}{unit}</text>",
+            x = label_w - 6.0,
+            ty = y + 14.0,
+            h = row_h - 6.0,
+            vx = label_w + w + 4.0,
+            label = esc(label),
+            v = trim_number(*value),
+            unit = esc(unit),
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// Lines over time: each series a list of values over the same `x_labels`.
+pub fn line_chart(title: &str, x_labels: &[String], series: &[(String, Vec<f64>)]) -> String {
+    let (w, h, left, bottom) = (WIDTH, 220.0, 40.0, 30.0);
+    let plot_w = w - left - 10.0;
+    let plot_h = h - bottom - 10.0;
+    let max = series
+        .iter()
+        .flat_map(|s| s.1.iter().copied())
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
+    let n = x_labels.len().max(2) as f64 - 1.0;
+    let x = |i: usize| left + plot_w * i as f64 / n;
+    let y = |v: f64| 10.0 + plot_h * (1.0 - v / max);
+    let colours = ["#2f6f9f", "#c0392b", "#27ae60", "#8e44ad"];
+    let mut out = format!(
+        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {w} {h}\"><title>{}</title><line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#999\"/><text x=\"4\" y=\"16\" font-size=\"11\">{}</text>",
+        esc(title),
+        trim_number(max),
+        b = 10.0 + plot_h,
+        r = left + plot_w,
+    );
+    for (i, label) in x_labels.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.0}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+            x(i),
+            h - 10.0,
+            esc(label)
+        );
+    }
+    for (si, (name, values)) in series.iter().enumerate() {
+        let colour = colours[si % colours.len()];
+        let points: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v)))
+            .collect();
+        let _ = write!(
+            out,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline><text x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\" fill=\"{colour}\">{}</text>",
+            points.join(" "),
+            esc(name),
+            left + 8.0 + 110.0 * si as f64,
+            24.0,
+            esc(name)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+fn trim_number(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{LineString, Polygon};
+
+    fn square(x: f64, y: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![Polygon::new(
+            LineString::from(vec![
+                (x, y),
+                (x + 0.01, y),
+                (x + 0.01, y + 0.01),
+                (x, y + 0.01),
+                (x, y),
+            ]),
+            vec![],
+        )])
+    }
+
+    #[test]
+    fn the_map_links_each_grid_and_escapes_names() {
+        let a = square(113.90, 22.50);
+        let b = square(113.91, 22.50);
+        let grids = [
+            MapGrid {
+                code: "440305001001001",
+                name: "安乐<一>",
+                geometry: &a,
+                shade: Some(1.0),
+                note: "3".into(),
+                href: Some("/report?grid=440305001001001&x=1".into()),
+            },
+            MapGrid {
+                code: "440305001001002",
+                name: "安乐二",
+                geometry: &b,
+                shade: None,
+                note: String::new(),
+                href: None,
+            },
+        ];
+        let svg = grid_map(
+            &grids,
+            &[Marker {
+                lon: 113.905,
+                lat: 22.505,
+                label: "A&B".into(),
+            }],
+            "网格",
+        );
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert_eq!(svg.matches("<path").count(), 2);
+        assert!(svg.contains("href=\"/report?grid=440305001001001&amp;x=1\""));
+        assert!(svg.contains("安乐&lt;一&gt;"));
+        assert!(!svg.contains("安乐<一>"));
+        assert!(svg.contains("A&amp;B"));
+        // The left grid starts at x = 0, the right one at the middle.
+        assert!(svg.contains("d=\"M0.0,"));
+        assert!(svg.contains("M320.0,"));
+    }
+
+    #[test]
+    fn charts_scale_to_the_largest_value() {
+        let svg = bar_chart("负载", &[("甲".into(), 10.0), ("乙".into(), 5.0)], "件");
+        assert!(svg.contains("width=\"390.0\""), "{svg}");
+        assert!(svg.contains("width=\"195.0\""));
+        let line = line_chart(
+            "趋势",
+            &["1月".into(), "2月".into()],
+            &[("受理".into(), vec![1.0, 2.0])],
+        );
+        assert!(line.contains("<polyline"));
+        assert!(line.contains("1月"));
+    }
+}

@@ -1,0 +1,906 @@
+//! The staff workbench: sign-in, queues per role, the case page with its timeline, deadlines,
+//! routing explanation, duplicates, photos and one form per action the user may take, bulk
+//! dispatch, and the grid worker's phone view.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use civicgrid_domain::access::{Permission, Target, allows};
+use civicgrid_domain::case::{Action, Case, PhotoStage, Request, Satisfaction, Status, decide};
+use civicgrid_domain::catalogue::Stage;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::portal::status_name;
+use super::{Ctx, form_map, see_other};
+use crate::error::AppError;
+use crate::services::App;
+use crate::services::cases::Actor;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/work", get(queues))
+        .route("/work/dispatch", post(bulk_dispatch))
+        .route("/work/field", get(field))
+        .route("/work/case/{id}", get(case_page))
+        .route(
+            "/work/case/{id}/act",
+            post(act).layer(DefaultBodyLimit::max(11 * 1024 * 1024)),
+        )
+        .route("/work/case/{id}/photo/{sha}", get(photo))
+}
+
+/// Failed sign-ins per account within the window; more than the limit waits.
+static FAILURES: LazyLock<Mutex<HashMap<String, Vec<Instant>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+const FAILURE_LIMIT: usize = 5;
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+fn recent_failures(username: &str) -> usize {
+    let Ok(mut map) = FAILURES.lock() else {
+        return 0;
+    };
+    let list = map.entry(username.to_lowercase()).or_default();
+    list.retain(|t| t.elapsed() < FAILURE_WINDOW);
+    list.len()
+}
+
+fn record_failure(username: &str) {
+    if let Ok(mut map) = FAILURES.lock() {
+        map.entry(username.to_lowercase())
+            .or_default()
+            .push(Instant::now());
+    }
+}
+
+async fn login_form(ctx: Ctx) -> Response {
+    ctx.render("login.html", json!({}))
+}
+
+async fn login(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Response {
+    let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
+    let f = form_map(&pairs);
+    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let username = f
+        .get("username")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    let again = |status: StatusCode, key: &str| {
+        ctx.render_status(
+            status,
+            "login.html",
+            json!({"username": username, "error": ctx.t(key)}),
+        )
+    };
+    if username.is_empty() || password.is_empty() {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, "err-login-missing");
+    }
+    if recent_failures(&username) >= FAILURE_LIMIT {
+        tracing::warn!(username, "sign-in refused: too many failures");
+        return again(StatusCode::TOO_MANY_REQUESTS, "err-login-rate");
+    }
+    match app.login(&username, &password).await {
+        Ok(token) => {
+            let secure = if ctx.secure { "; Secure" } else { "" };
+            let mut r = see_other("/work");
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "cg_session={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
+            )) {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(AppError::Forbidden(_)) => {
+            record_failure(&username);
+            tracing::warn!(username, "sign-in failed");
+            again(StatusCode::UNAUTHORIZED, "err-login")
+        }
+        Err(e) => ctx.app_error(e),
+    }
+}
+
+async fn logout(
+    State(app): State<App>,
+    ctx: Ctx,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
+    if let Err(r) = ctx.check_csrf(form_map(&pairs).get("csrf").map(String::as_str)) {
+        return r;
+    }
+    if let Some(token) = super::cookie(&headers, "cg_session") {
+        let _ = app.logout(&token).await;
+    }
+    let mut r = see_other("/");
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("cg_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
+    );
+    r
+}
+
+/// The signed-in staff member, or the sign-in page.
+fn staff(ctx: &Ctx) -> Result<&Actor, Response> {
+    ctx.staff().ok_or_else(|| see_other("/login"))
+}
+
+fn grants_allow(
+    app_roles: &[civicgrid_domain::access::Role],
+    actor: &Actor,
+    p: Permission,
+    case: &Case,
+) -> bool {
+    let Actor::Staff { grants, .. } = actor else {
+        return false;
+    };
+    allows(
+        grants,
+        app_roles,
+        p,
+        &Target {
+            region: Some(&case.region),
+            unit: None,
+        },
+    ) || case.state.units.iter().any(|u| {
+        allows(
+            grants,
+            app_roles,
+            p,
+            &Target {
+                region: None,
+                unit: Some(u),
+            },
+        )
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct QueueQuery {
+    queue: Option<String>,
+}
+
+const QUEUES: &[&str] = &[
+    "accept",
+    "dispatch",
+    "handle",
+    "verify",
+    "overdue",
+    "supervised",
+    "beat",
+];
+
+async fn queues(State(app): State<App>, ctx: Ctx, Query(q): Query<QueueQuery>) -> Response {
+    let actor = match staff(&ctx) {
+        Ok(a) => a.clone(),
+        Err(r) => return r,
+    };
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    let roles = &reference.roles;
+    // The first queue this user works on, unless another is asked for.
+    let default_queue = QUEUES
+        .iter()
+        .find(|name| {
+            let p = queue_permission(name);
+            matches!(&actor, Actor::Staff { grants, .. } if grants.iter().any(|g| roles.iter().any(|r| r.code == g.role && r.permissions.contains(&p))))
+        })
+        .copied()
+        .unwrap_or("overdue");
+    let queue = q
+        .queue
+        .as_deref()
+        .filter(|n| QUEUES.contains(n))
+        .unwrap_or(default_queue);
+    let cases = match queue_cases(&app, &actor, queue).await {
+        Ok(c) => c,
+        Err(e) => return ctx.app_error(e),
+    };
+    let rows: Vec<Value> = cases
+        .iter()
+        .map(|c| case_row(&ctx, &app, &reference, c))
+        .collect();
+    let can_dispatch = queue == "dispatch"
+        && cases
+            .iter()
+            .any(|c| grants_allow(roles, &actor, Permission::CaseDispatch, c));
+    ctx.render(
+        "work.html",
+        json!({
+            "queue": queue,
+            "queues": QUEUES,
+            "cases": rows,
+            "bulk_dispatch": can_dispatch,
+        }),
+    )
+}
+
+fn queue_permission(queue: &str) -> Permission {
+    match queue {
+        "accept" => Permission::CaseAccept,
+        "dispatch" => Permission::CaseDispatch,
+        "handle" => Permission::CaseHandle,
+        "verify" | "beat" => Permission::CaseVerify,
+        "supervised" => Permission::CaseSupervise,
+        _ => Permission::CaseRead,
+    }
+}
+
+/// The cases of one queue that this user may act on (or, for overdue and supervised, read).
+async fn queue_cases(app: &App, actor: &Actor, queue: &str) -> Result<Vec<Case>, AppError> {
+    let statuses = match queue {
+        "accept" => vec![Status::Reported],
+        "dispatch" => vec![Status::Accepted, Status::Registered],
+        "handle" => vec![Status::Dispatched, Status::Handling],
+        "verify" => vec![Status::ReportedBack],
+        _ => vec![],
+    };
+    let open: Vec<Status> = Status::ALL
+        .iter()
+        .copied()
+        .filter(|s| s.is_open())
+        .collect();
+    let filter = civicgrid_store::CaseFilter {
+        statuses: if statuses.is_empty() { open } else { statuses },
+        overdue_at: (queue == "overdue").then(|| app.clock.now()),
+        limit: 200,
+        ..Default::default()
+    };
+    let reference = app.reference().await?;
+    let beat_grids: Vec<String> = if queue == "beat" {
+        app.repo
+            .beats()
+            .await?
+            .into_iter()
+            .filter(|b| b.workers.iter().any(|w| w == actor.name()))
+            .flat_map(|b| b.grids.into_iter().map(|g| g.to_string()))
+            .collect()
+    } else {
+        vec![]
+    };
+    let permission = queue_permission(queue);
+    Ok(app
+        .list_cases(&filter)
+        .await?
+        .into_iter()
+        .filter(|c| queue != "supervised" || c.state.supervised)
+        .filter(|c| {
+            queue != "beat"
+                || c.grid
+                    .as_ref()
+                    .is_some_and(|g| beat_grids.contains(&g.to_string()))
+        })
+        .filter(|c| {
+            grants_allow(&reference.roles, actor, permission, c)
+                || (queue == "beat"
+                    && grants_allow(&reference.roles, actor, Permission::CaseRead, c))
+        })
+        .collect())
+}
+
+/// Green, yellow or red: how much of the current stage's time is used.
+fn deadline_colour(
+    app: &App,
+    reference: &crate::services::reference::Reference,
+    c: &Case,
+) -> &'static str {
+    let Some(clock) = c.clock.filter(|_| c.state.status.is_open()) else {
+        return "none";
+    };
+    let now = app.clock.now();
+    if now >= clock.due_at {
+        return "red";
+    }
+    let cal = &reference.calendar;
+    let total = cal
+        .working_time_between(clock.started_at, clock.due_at)
+        .as_secs_f64();
+    let used = cal
+        .working_time_between(clock.started_at, now)
+        .as_secs_f64();
+    if total > 0.0 && used / total >= 0.8 {
+        "yellow"
+    } else {
+        "green"
+    }
+}
+
+fn unit_name(reference: &crate::services::reference::Reference, code: &str) -> String {
+    reference
+        .units
+        .iter()
+        .find(|u| u.code == code)
+        .map_or_else(|| code.to_owned(), |u| u.name.clone())
+}
+
+fn case_row(
+    ctx: &Ctx,
+    app: &App,
+    reference: &crate::services::reference::Reference,
+    c: &Case,
+) -> Value {
+    json!({
+        "id": c.id,
+        "receipt_code": c.receipt_code,
+        "status": status_name(ctx, c.state.status),
+        "category": c.category.as_ref().and_then(|k| reference.category(k)).map(|k| if ctx.lang == "en" { k.name_en.clone() } else { k.name_zh.clone() }),
+        "description": c.description.chars().take(60).collect::<String>(),
+        "grid": c.grid.as_ref().map(|g| g.to_string()),
+        "units": c.state.units.iter().chain(if c.state.units.is_empty() { c.routed_units.iter() } else { [].iter() }).map(|u| unit_name(reference, u)).collect::<Vec<_>>(),
+        "due_at": c.clock.filter(|_| c.state.status.is_open()).map(|k| ctx.when(k.due_at)),
+        "colour": deadline_colour(app, reference, c),
+        "supervised": c.state.supervised,
+    })
+}
+
+async fn bulk_dispatch(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Response {
+    let actor = match staff(&ctx) {
+        Ok(a) => a.clone(),
+        Err(r) => return r,
+    };
+    let pairs = match crate::interchange::open311::parse_form(&body) {
+        Ok(p) => p,
+        Err(_) => return ctx.error(StatusCode::BAD_REQUEST, &ctx.t("err-form-broken")),
+    };
+    if let Err(r) = ctx.check_csrf(form_map(&pairs).get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let ids: Vec<Uuid> = pairs
+        .iter()
+        .filter(|(k, _)| k == "case")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    if ids.is_empty() {
+        return ctx.error(StatusCode::UNPROCESSABLE_ENTITY, &ctx.t("err-bulk-none"));
+    }
+    // Each case to the units the responsibility list named; registered first if need be.
+    let mut done = 0;
+    let mut failed = Vec::new();
+    for id in ids {
+        let result: Result<(), AppError> = async {
+            let mut case = app.get_case(&id).await?;
+            if case.state.status == Status::Accepted {
+                case = app
+                    .act_on_case(&id, case.state.version, Action::Register, &actor)
+                    .await?;
+            }
+            app.act_on_case(
+                &id,
+                case.state.version,
+                Action::Dispatch {
+                    units: case.routed_units.clone(),
+                },
+                &actor,
+            )
+            .await?;
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => done += 1,
+            Err(e) => failed.push(format!("{id}: {e}")),
+        }
+    }
+    ctx.render(
+        "error.html",
+        json!({
+            "status": 200,
+            "message": super::i18n::t(ctx.lang, "bulk-done", &[("count", done.to_string())]),
+            "detail": failed.join("; "),
+            "back": "/work?queue=dispatch",
+        }),
+    )
+}
+
+/// The actions the case page offers: each legal in the case's state (asked of the loop with a
+/// sample) and allowed to this user (asked of the same check as the API).
+async fn offered_actions(app: &App, actor: &Actor, case: &Case) -> Vec<&'static str> {
+    let samples: Vec<(&'static str, Action)> = vec![
+        ("accept", Action::Accept),
+        ("refuse", Action::Refuse { reason: "x".into() }),
+        ("register", Action::Register),
+        (
+            "dispatch",
+            Action::Dispatch {
+                units: case.routed_units.clone(),
+            },
+        ),
+        ("start_handling", Action::StartHandling),
+        ("report_back", Action::ReportBack { note: "x".into() }),
+        ("send_back", Action::SendBack { reason: "x".into() }),
+        (
+            "transfer",
+            Action::Transfer {
+                units: case.routed_units.clone(),
+                reason: "x".into(),
+            },
+        ),
+        (
+            "verify",
+            Action::Verify {
+                passed: true,
+                note: "x".into(),
+            },
+        ),
+        (
+            "resolve_on_site",
+            Action::ResolveOnSite { note: "x".into() },
+        ),
+        (
+            "evaluate",
+            Action::Evaluate {
+                satisfaction: Satisfaction::Satisfied,
+                comment: String::new(),
+            },
+        ),
+        ("reopen", Action::Reopen { reason: "x".into() }),
+        (
+            "request_approval",
+            Action::RequestApproval {
+                request: Request::Shelve { reason: "x".into() },
+            },
+        ),
+        (
+            "decide_approval",
+            Action::DecideApproval {
+                approve: true,
+                note: "x".into(),
+            },
+        ),
+        ("resume", Action::Resume),
+        (
+            "supervise",
+            Action::Supervise {
+                on: !case.state.supervised,
+                note: "x".into(),
+            },
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, action) in samples {
+        let legal = decide(&case.state, action.clone()).is_ok()
+            || (name == "dispatch" && case.state.status == Status::Accepted);
+        if legal && app.may(actor, &action, case).await.unwrap_or(false) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+async fn case_page(State(app): State<App>, ctx: Ctx, Path(id): Path<String>) -> Response {
+    render_case(&app, &ctx, &id, None, StatusCode::OK).await
+}
+
+async fn render_case(
+    app: &App,
+    ctx: &Ctx,
+    id: &str,
+    problem: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let actor = match staff(ctx) {
+        Ok(a) => a.clone(),
+        Err(r) => return r,
+    };
+    let Ok(id) = id.parse::<Uuid>() else {
+        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
+    };
+    let case = match app.get_case(&id).await {
+        Ok(c) => c,
+        Err(e) => return ctx.app_error(e),
+    };
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    if !grants_allow(&reference.roles, &actor, Permission::CaseRead, &case)
+        && !case.state.summons.iter().any(|s| {
+            matches!(&actor, Actor::Staff { grants, .. } if allows(grants, &reference.roles, Permission::CaseRead, &Target { region: None, unit: Some(&s.unit) }))
+        })
+    {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    }
+    let events = match app.case_timeline(&case.id).await {
+        Ok(e) => e,
+        Err(e) => return ctx.app_error(e),
+    };
+    let duplicates = match (&case.category, case.location) {
+        (Some(cat), Some(loc)) if case.state.status.is_open() => app
+            .possible_duplicates(cat, loc, case.reported_at, 50.0, jiff::SignedDuration::from_hours(72), Some(&case.id))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(c, d)| json!({"id": c.id, "receipt_code": c.receipt_code, "distance": format!("{d:.0}"), "status": status_name(ctx, c.state.status)}))
+            .collect::<Vec<_>>(),
+        _ => vec![],
+    };
+    let actions = offered_actions(app, &actor, &case).await;
+    let units: Vec<Value> = reference
+        .units
+        .iter()
+        .map(|u| json!({"code": u.code, "name": u.name, "routed": case.routed_units.contains(&u.code)}))
+        .collect();
+    let mut row = case_row(ctx, app, &reference, &case);
+    if let Some(o) = row.as_object_mut() {
+        o.insert("description".into(), json!(case.description));
+        o.insert("address".into(), json!(case.address));
+        o.insert("routing".into(), json!(case.routing));
+        o.insert("version".into(), json!(case.state.version));
+        o.insert(
+            "stage".into(),
+            json!(
+                case.clock
+                    .map(|k| ctx.t(&format!("stage-{}", k.stage.as_str())))
+            ),
+        );
+        o.insert(
+            "tier".into(),
+            json!(
+                ctx.t(&format!(
+                    "tier-{}",
+                    serde_json::to_value(case.state.tier)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ))
+            ),
+        );
+        o.insert("rework".into(), json!(case.state.rework_count));
+        o.insert("pending".into(), json!(case.state.pending.is_some()));
+        o.insert("lon".into(), json!(case.location.map(|l| l.0)));
+        o.insert("lat".into(), json!(case.location.map(|l| l.1)));
+        o.insert("attributes".into(), json!(case.attributes));
+    }
+    ctx.render_status(
+        status,
+        "work_case.html",
+        json!({
+            "case": row,
+            "timeline": events.iter().map(|e| json!({
+                "at": ctx.when(e.at),
+                "action": ctx.t(&format!("action-{}", e.action.replace('_', "-"))),
+                "status": status_name(ctx, e.to),
+                "actor": e.actor,
+                "note": e.payload.get("note").or_else(|| e.payload.get("reason")).or_else(|| e.payload.get("comment")).and_then(|v| v.as_str()),
+            })).collect::<Vec<_>>(),
+            "photos": case.state.photos.iter().map(|(stage, sha)| json!({
+                "stage": ctx.t(&format!("photo-{}", stage.as_str())),
+                "href": format!("/work/case/{}/photo/{sha}", case.id),
+            })).collect::<Vec<_>>(),
+            "duplicates": duplicates,
+            "actions": actions,
+            "units": units,
+            "problem": problem,
+        }),
+    )
+}
+
+/// One action from the case page: the form names the action and carries the version read.
+async fn act(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    mut multipart: Multipart,
+) -> Response {
+    let actor = match staff(&ctx) {
+        Ok(a) => a.clone(),
+        Err(r) => return r,
+    };
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut photo: Option<(String, Vec<u8>)> = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or("").to_owned();
+                if name == "photo" {
+                    let ct = field.content_type().unwrap_or("").to_owned();
+                    match field.bytes().await {
+                        Ok(b) if !b.is_empty() => photo = Some((ct, b.to_vec())),
+                        Ok(_) => {}
+                        Err(_) => {
+                            return render_case(
+                                &app,
+                                &ctx,
+                                &id,
+                                Some(ctx.t("err-photo-too-large")),
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                            )
+                            .await;
+                        }
+                    }
+                } else if let Ok(v) = field.text().await {
+                    fields.push((name, v));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let key = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    "err-photo-too-large"
+                } else {
+                    "err-form-broken"
+                };
+                return render_case(&app, &ctx, &id, Some(ctx.t(key)), e.status()).await;
+            }
+        }
+    }
+    let f = form_map(&fields);
+    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let Ok(case_id) = id.parse::<Uuid>() else {
+        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
+    };
+    let text = |k: &str| f.get(k).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let Ok(mut version) = text("version").parse::<u64>() else {
+        return ctx.error(StatusCode::BAD_REQUEST, &ctx.t("err-form-broken"));
+    };
+    let units: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| k == "units")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let action_name = text("action");
+    let built: Result<Action, String> = (|| {
+        let missing = |k: &str| {
+            super::i18n::t(
+                ctx.lang,
+                "err-required-named",
+                &[("field", ctx.t(&format!("field-{k}")))],
+            )
+        };
+        let required = |k: &str| {
+            let v = text(k);
+            if v.is_empty() { Err(missing(k)) } else { Ok(v) }
+        };
+        Ok(match action_name.as_str() {
+            "accept" => Action::Accept,
+            "refuse" => Action::Refuse {
+                reason: required("reason")?,
+            },
+            "register" => Action::Register,
+            "dispatch" => Action::Dispatch {
+                units: if units.is_empty() {
+                    return Err(missing("units"));
+                } else {
+                    units.clone()
+                },
+            },
+            "start_handling" => Action::StartHandling,
+            "report_back" => Action::ReportBack {
+                note: required("note")?,
+            },
+            "send_back" => Action::SendBack {
+                reason: required("reason")?,
+            },
+            "transfer" => Action::Transfer {
+                units: if units.is_empty() {
+                    return Err(missing("units"));
+                } else {
+                    units.clone()
+                },
+                reason: required("reason")?,
+            },
+            "verify" => Action::Verify {
+                passed: text("passed") == "yes",
+                note: required("note")?,
+            },
+            "resolve_on_site" => Action::ResolveOnSite {
+                note: required("note")?,
+            },
+            "evaluate" => Action::Evaluate {
+                satisfaction: match text("satisfaction").as_str() {
+                    "satisfied" => Satisfaction::Satisfied,
+                    "basically_satisfied" => Satisfaction::BasicallySatisfied,
+                    "unsatisfied" => Satisfaction::Unsatisfied,
+                    _ => return Err(missing("satisfaction")),
+                },
+                comment: text("comment"),
+            },
+            "reopen" => Action::Reopen {
+                reason: required("reason")?,
+            },
+            "request_approval" => Action::RequestApproval {
+                request: match text("kind").as_str() {
+                    "shelve" => Request::Shelve {
+                        reason: required("reason")?,
+                    },
+                    "void" => Request::Void {
+                        reason: required("reason")?,
+                    },
+                    "extension" => Request::Extension {
+                        stage: Stage::Handle,
+                        extra: civicgrid_domain::calendar::TimeLimit::parse(
+                            civicgrid_domain::calendar::ClockType::WorkingDays,
+                            &required("extra_days")?,
+                        )
+                        .map_err(|_| ctx.t("err-number"))?,
+                        reason: required("reason")?,
+                    },
+                    _ => return Err(missing("kind")),
+                },
+            },
+            "decide_approval" => Action::DecideApproval {
+                approve: text("approve") == "yes",
+                note: text("note"),
+            },
+            "resume" => Action::Resume,
+            "supervise" => Action::Supervise {
+                on: text("on") == "yes",
+                note: text("note"),
+            },
+            _ => return Err(ctx.t("err-not-allowed")),
+        })
+    })();
+    let action = match built {
+        Ok(a) => a,
+        Err(message) => {
+            return render_case(
+                &app,
+                &ctx,
+                &id,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    // Accepted cases are registered on the way to dispatch, in one click.
+    if matches!(action, Action::Dispatch { .. }) {
+        if let Ok(c) = app.get_case(&case_id).await
+            && c.state.status == Status::Accepted
+            && c.state.version == version
+        {
+            match app
+                .act_on_case(&case_id, version, Action::Register, &actor)
+                .await
+            {
+                Ok(c) => version = c.state.version,
+                Err(e) => {
+                    return render_case(&app, &ctx, &id, Some(e.to_string()), StatusCode::CONFLICT)
+                        .await;
+                }
+            }
+        }
+    }
+    // A photo goes first, documenting the stage the action closes (after handling, say).
+    if let Some((content_type, bytes)) = photo {
+        let stage = match action {
+            Action::ReportBack { .. } | Action::ResolveOnSite { .. } | Action::Verify { .. } => {
+                PhotoStage::After
+            }
+            _ => PhotoStage::Before,
+        };
+        match app
+            .attach_photo(&case_id, version, stage, &content_type, bytes, &actor)
+            .await
+        {
+            Ok(c) => version = c.state.version,
+            Err(e) => {
+                let message = match &e {
+                    AppError::Unprocessable(_) => ctx.t("err-photo-type"),
+                    other => other.to_string(),
+                };
+                return render_case(
+                    &app,
+                    &ctx,
+                    &id,
+                    Some(message),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
+        }
+    }
+    match app.act_on_case(&case_id, version, action, &actor).await {
+        Ok(_) => see_other(&format!("/work/case/{case_id}")),
+        Err(e) => {
+            let (status, key) = match &e {
+                AppError::Stale { .. } => (StatusCode::CONFLICT, "err-stale"),
+                AppError::NotAllowed { .. } => (StatusCode::CONFLICT, "err-not-allowed"),
+                AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "err-forbidden"),
+                AppError::NotFound(_) => (StatusCode::NOT_FOUND, "err-not-found"),
+                _ => (StatusCode::UNPROCESSABLE_ENTITY, "err-invalid"),
+            };
+            render_case(
+                &app,
+                &ctx,
+                &id,
+                Some(format!("{} ({e})", ctx.t(key))),
+                status,
+            )
+            .await
+        }
+    }
+}
+
+async fn photo(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path((id, sha)): Path<(String, String)>,
+) -> Response {
+    let actor = match staff(&ctx) {
+        Ok(a) => a.clone(),
+        Err(r) => return r,
+    };
+    let Ok(id) = id.parse::<Uuid>() else {
+        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
+    };
+    let case = match app.get_case(&id).await {
+        Ok(c) => c,
+        Err(e) => return ctx.app_error(e),
+    };
+    let Ok(reference) = app.reference().await else {
+        return ctx.error(StatusCode::SERVICE_UNAVAILABLE, &ctx.t("err-unavailable"));
+    };
+    if !grants_allow(&reference.roles, &actor, Permission::CaseRead, &case) {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    }
+    match app.repo.photo(&id, &sha).await {
+        Ok(Some(p)) => {
+            let mut r = (StatusCode::OK, p.data).into_response();
+            if let Ok(v) = HeaderValue::from_str(&p.content_type) {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        Ok(None) => ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found")),
+        Err(e) => ctx.app_error(e.into()),
+    }
+}
+
+/// The grid worker's phone view: the beat's open cases, those waiting for on-site
+/// verification nearby, and a form to resolve a small matter on the spot.
+async fn field(State(app): State<App>, ctx: Ctx) -> Response {
+    let actor = match staff(&ctx) {
+        Ok(a) => a.clone(),
+        Err(r) => return r,
+    };
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    let beat = match queue_cases(&app, &actor, "beat").await {
+        Ok(c) => c,
+        Err(e) => return ctx.app_error(e),
+    };
+    let verify = match queue_cases(&app, &actor, "verify").await {
+        Ok(c) => c,
+        Err(e) => return ctx.app_error(e),
+    };
+    let mut on_site = Vec::new();
+    for c in &beat {
+        if offered_actions(&app, &actor, c)
+            .await
+            .contains(&"resolve_on_site")
+        {
+            on_site.push(c.clone());
+        }
+    }
+    let rows = |cases: &[Case]| {
+        cases
+            .iter()
+            .map(|c| case_row(&ctx, &app, &reference, c))
+            .collect::<Vec<_>>()
+    };
+    ctx.render(
+        "field.html",
+        json!({
+            "beat": rows(&beat),
+            "verify": rows(&verify),
+            "on_site": on_site.iter().map(|c| { let mut r = case_row(&ctx, &app, &reference, c); if let Some(o) = r.as_object_mut() { o.insert("version".into(), json!(c.state.version)); } r }).collect::<Vec<_>>(),
+        }),
+    )
+}
