@@ -161,7 +161,7 @@ async fn import_grids(State(app): State<App>, ctx: Ctx, mut multipart: Multipart
     }
     let f = form_map(&fields);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
-        return r;
+        return *r;
     }
     let parent = f.get("parent").map(|s| s.trim()).filter(|s| !s.is_empty());
     let typed =
@@ -248,7 +248,7 @@ async fn add_user(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> 
     let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
     let f = form_map(&pairs);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
-        return r;
+        return *r;
     }
     let get = |k: &str| f.get(k).map(|s| s.trim().to_owned()).unwrap_or_default();
     let typed = json!({"username": get("username"), "name": get("name"), "role": get("role"), "scope": get("scope")});
@@ -317,7 +317,7 @@ async fn create_key(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -
     let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
     let f = form_map(&pairs);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
-        return r;
+        return *r;
     }
     let name = f
         .get("name")

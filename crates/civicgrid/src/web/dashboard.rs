@@ -167,9 +167,9 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
         }
     }
     let mut unit_rows: Vec<(String, (usize, usize))> = by_unit.into_iter().collect();
-    unit_rows.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+    unit_rows.sort_by_key(|r| std::cmp::Reverse(r.1.0));
     let mut grid_rows: Vec<(String, (usize, usize))> = by_grid.clone().into_iter().collect();
-    grid_rows.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+    grid_rows.sort_by_key(|r| std::cmp::Reverse(r.1.0));
     grid_rows.truncate(12);
 
     let last_30: Vec<&Case> = cases

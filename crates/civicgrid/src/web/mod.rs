@@ -219,7 +219,7 @@ impl Ctx {
     }
 
     /// Checks the `csrf` field of a POST against the cookie's token.
-    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), Response> {
+    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), Box<Response>> {
         let ok = sent.is_some_and(|s| {
             s.len() == self.csrf.len()
                 && !s.is_empty()
@@ -232,7 +232,9 @@ impl Ctx {
             Ok(())
         } else {
             tracing::warn!("form refused: missing or wrong CSRF token");
-            Err(self.error(StatusCode::FORBIDDEN, &self.t("err-csrf")))
+            Err(Box::new(
+                self.error(StatusCode::FORBIDDEN, &self.t("err-csrf")),
+            ))
         }
     }
 
@@ -339,7 +341,7 @@ async fn switch_language(ctx: Ctx, headers: HeaderMap, body: axum::body::Bytes) 
     let form = crate::interchange::open311::parse_form(&body).unwrap_or_default();
     let fields = form_map(&form);
     if let Err(r) = ctx.check_csrf(fields.get("csrf").map(String::as_str)) {
-        return r;
+        return *r;
     }
     let lang = i18n::negotiate(fields.get("lang").map(String::as_str));
     // Back to the page the switch was made on, if it was one of ours.

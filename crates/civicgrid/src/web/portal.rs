@@ -254,7 +254,7 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
     }
     let f = form_map(&fields);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
-        return r;
+        return *r;
     }
     let get = |k: &str| f.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let mut form = ReportForm {
@@ -652,7 +652,7 @@ async fn evaluate(
     };
     let f = form_map(&pairs);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
-        return r;
+        return *r;
     }
     let satisfaction = match f.get("satisfaction").map(String::as_str) {
         Some("satisfied") => Satisfaction::Satisfied,

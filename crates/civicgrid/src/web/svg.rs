@@ -177,9 +177,15 @@ pub fn line_chart(title: &str, x_labels: &[String], series: &[(String, Vec<f64>)
         r = left + plot_w,
     );
     for (i, label) in x_labels.iter().enumerate() {
+        // The first and last labels lean inwards so that they stay inside the picture.
+        let anchor = match i {
+            0 => "start",
+            i if i + 1 == x_labels.len() => "end",
+            _ => "middle",
+        };
         let _ = write!(
             out,
-            "<text x=\"{:.1}\" y=\"{:.0}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.0}\" font-size=\"11\" text-anchor=\"{anchor}\">{}</text>",
             x(i),
             h - 10.0,
             esc(label)

@@ -69,7 +69,7 @@ async fn login(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Res
     let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
     let f = form_map(&pairs);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
-        return r;
+        return *r;
     }
     let username = f
         .get("username")
@@ -118,7 +118,7 @@ async fn logout(
 ) -> Response {
     let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
     if let Err(r) = ctx.check_csrf(form_map(&pairs).get("csrf").map(String::as_str)) {
-        return r;
+        return *r;
     }
     if let Some(token) = super::cookie(&headers, "cg_session") {
         let _ = app.logout(&token).await;
@@ -132,8 +132,8 @@ async fn logout(
 }
 
 /// The signed-in staff member, or the sign-in page.
-fn staff(ctx: &Ctx) -> Result<&Actor, Response> {
-    ctx.staff().ok_or_else(|| see_other("/login"))
+fn staff(ctx: &Ctx) -> Result<&Actor, Box<Response>> {
+    ctx.staff().ok_or_else(|| Box::new(see_other("/login")))
 }
 
 fn grants_allow(
@@ -184,7 +184,7 @@ const QUEUES: &[&str] = &[
 async fn queues(State(app): State<App>, ctx: Ctx, Query(q): Query<QueueQuery>) -> Response {
     let actor = match staff(&ctx) {
         Ok(a) => a.clone(),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let reference = match app.reference().await {
         Ok(r) => r,
@@ -349,14 +349,14 @@ fn case_row(
 async fn bulk_dispatch(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Response {
     let actor = match staff(&ctx) {
         Ok(a) => a.clone(),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let pairs = match crate::interchange::open311::parse_form(&body) {
         Ok(p) => p,
         Err(_) => return ctx.error(StatusCode::BAD_REQUEST, &ctx.t("err-form-broken")),
     };
     if let Err(r) = ctx.check_csrf(form_map(&pairs).get("csrf").map(String::as_str)) {
-        return r;
+        return *r;
     }
     let ids: Vec<Uuid> = pairs
         .iter()
@@ -493,7 +493,7 @@ async fn render_case(
 ) -> Response {
     let actor = match staff(ctx) {
         Ok(a) => a.clone(),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(id) = id.parse::<Uuid>() else {
         return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
@@ -548,15 +548,13 @@ async fn render_case(
         );
         o.insert(
             "tier".into(),
-            json!(
-                ctx.t(&format!(
+            json!(ctx.t(&format!(
                     "tier-{}",
                     serde_json::to_value(case.state.tier)
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_owned))
                         .unwrap_or_default()
-                ))
-            ),
+                ))),
         );
         o.insert("rework".into(), json!(case.state.rework_count));
         o.insert("pending".into(), json!(case.state.pending.is_some()));
@@ -597,7 +595,7 @@ async fn act(
 ) -> Response {
     let actor = match staff(&ctx) {
         Ok(a) => a.clone(),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut photo: Option<(String, Vec<u8>)> = None;
@@ -638,7 +636,7 @@ async fn act(
     }
     let f = form_map(&fields);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
-        return r;
+        return *r;
     }
     let Ok(case_id) = id.parse::<Uuid>() else {
         return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
@@ -758,10 +756,11 @@ async fn act(
         }
     };
     // Accepted cases are registered on the way to dispatch, in one click.
-    if matches!(action, Action::Dispatch { .. }) {
-        if let Ok(c) = app.get_case(&case_id).await
-            && c.state.status == Status::Accepted
-            && c.state.version == version
+    if matches!(action, Action::Dispatch { .. })
+        && let Ok(c) = app.get_case(&case_id).await
+        && c.state.status == Status::Accepted
+        && c.state.version == version
+    {
         {
             match app
                 .act_on_case(&case_id, version, Action::Register, &actor)
@@ -833,7 +832,7 @@ async fn photo(
 ) -> Response {
     let actor = match staff(&ctx) {
         Ok(a) => a.clone(),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(id) = id.parse::<Uuid>() else {
         return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
@@ -866,7 +865,7 @@ async fn photo(
 async fn field(State(app): State<App>, ctx: Ctx) -> Response {
     let actor = match staff(&ctx) {
         Ok(a) => a.clone(),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let reference = match app.reference().await {
         Ok(r) => r,
