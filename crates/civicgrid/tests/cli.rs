@@ -1144,6 +1144,9 @@ mod case_loop {
     }
 }
 
+#[path = "cli/web.rs"]
+mod web;
+
 #[path = "cli/openapi.rs"]
 mod openapi;
 

@@ -1,0 +1,558 @@
+//! The pages against the real router, in process: languages, CSRF, sessions, sign-in limits,
+//! permissions, escaping, and bad input shown next to its field with what was typed kept.
+//! (The whole loop in a real browser is `scripts/browser-test.sh`.)
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use civicgrid::clock::FixedClock;
+use civicgrid::services::App;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+struct Web {
+    _dir: tempfile::TempDir,
+    app: App,
+}
+
+struct Answer {
+    status: StatusCode,
+    cookies: Vec<String>,
+    location: Option<String>,
+    body: String,
+}
+
+impl Web {
+    async fn new() -> Web {
+        let dir = tempfile::tempdir().expect("dir");
+        let repo =
+            civicgrid_store::connect(&format!("sqlite:{}", dir.path().join("w.db").display()))
+                .await
+                .expect("store");
+        let app = App::new(
+            repo,
+            Arc::new(FixedClock("2026-03-03T01:00:00Z".parse().expect("t"))),
+        );
+        app.load_demo(1).await.expect("demo");
+        Web { _dir: dir, app }
+    }
+
+    async fn send(&self, req: Request<Body>) -> Answer {
+        let res = civicgrid::http::router(self.app.clone())
+            .oneshot(req)
+            .await
+            .expect("response");
+        let status = res.status();
+        let cookies = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let location = res
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        Answer {
+            status,
+            cookies,
+            location,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&self, path: &str, cookie: &str) -> Answer {
+        self.send(
+            Request::get(path)
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await
+    }
+
+    async fn post_form(&self, path: &str, cookie: &str, form: &str) -> Answer {
+        self.send(
+            Request::post(path)
+                .header(header::COOKIE, cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form.to_owned()))
+                .expect("req"),
+        )
+        .await
+    }
+
+    async fn post_multipart(&self, path: &str, cookie: &str, parts: &[(&str, Part)]) -> Answer {
+        let boundary = "----civicgridtestboundary";
+        let mut body: Vec<u8> = Vec::new();
+        for (name, part) in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            match part {
+                Part::Text(v) => {
+                    body.extend_from_slice(
+                        format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{v}\r\n")
+                            .as_bytes(),
+                    );
+                }
+                Part::File(content_type, bytes) => {
+                    body.extend_from_slice(
+                        format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"p.png\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes(),
+                    );
+                    body.extend_from_slice(bytes);
+                    body.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.send(
+            Request::post(path)
+                .header(header::COOKIE, cookie)
+                .header(
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(Body::from(body))
+                .expect("req"),
+        )
+        .await
+    }
+
+    /// A browser's first visit: the CSRF token its cookie carries.
+    async fn token(&self) -> String {
+        let first = self.get("/", "").await;
+        first
+            .cookies
+            .iter()
+            .find_map(|c| c.strip_prefix("cg_csrf="))
+            .and_then(|c| c.split(';').next())
+            .expect("a CSRF cookie")
+            .to_owned()
+    }
+
+    async fn sign_in(&self, username: &str) -> String {
+        let csrf = self.token().await;
+        let cookie = format!("cg_csrf={csrf}");
+        let a = self
+            .post_form(
+                "/login",
+                &cookie,
+                &format!("csrf={csrf}&username={username}&password=civicgrid-demo"),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{username}: {}", a.body);
+        let session = a
+            .cookies
+            .iter()
+            .find(|c| c.starts_with("cg_session="))
+            .expect("session cookie");
+        let token = session
+            .trim_start_matches("cg_session=")
+            .split(';')
+            .next()
+            .expect("token");
+        format!("cg_csrf={csrf}; cg_session={token}")
+    }
+
+    async fn cases(&self) -> usize {
+        self.app
+            .list_cases(&civicgrid_store::CaseFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("cases")
+            .len()
+    }
+}
+
+enum Part {
+    Text(String),
+    File(&'static str, Vec<u8>),
+}
+
+fn text(s: &str) -> Part {
+    Part::Text(s.to_owned())
+}
+
+fn csrf_of(cookie: &str) -> String {
+    cookie
+        .split(';')
+        .find_map(|c| c.trim().strip_prefix("cg_csrf="))
+        .expect("csrf")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn pages_speak_chinese_by_default_and_english_when_chosen() {
+    let web = Web::new().await;
+    for page in [
+        "/",
+        "/report",
+        "/report?category=01001",
+        "/track",
+        "/cases",
+        "/responsibility",
+        "/login",
+    ] {
+        let a = web.get(page, "").await;
+        assert_eq!(a.status, StatusCode::OK, "{page}");
+        assert!(a.body.contains("<html lang=\"zh-CN\">"), "{page}");
+        assert!(
+            !a.body.contains("http://") && !a.body.contains("https://"),
+            "{page}: no outside resources"
+        );
+    }
+    assert!(
+        web.get("/report?category=01001", "")
+            .await
+            .body
+            .contains("损坏情况")
+    );
+    let en = web.get("/", "cg_lang=en").await;
+    assert!(en.body.contains("<html lang=\"en\">"));
+    assert!(en.body.contains("Report a problem"));
+    // The switch sets a lasting cookie and goes back to the page it was made on.
+    let csrf = web.token().await;
+    let a = web
+        .post_form(
+            "/lang",
+            &format!("cg_csrf={csrf}"),
+            &format!("csrf={csrf}&lang=en&back=/track"),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.location.as_deref(), Some("/track"));
+    assert!(
+        a.cookies
+            .iter()
+            .any(|c| c.starts_with("cg_lang=en") && c.contains("Max-Age"))
+    );
+    // Not to another site.
+    let a = web
+        .post_form(
+            "/lang",
+            &format!("cg_csrf={csrf}"),
+            &format!("csrf={csrf}&lang=en&back=//evil.example"),
+        )
+        .await;
+    assert_eq!(a.location.as_deref(), Some("/"));
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
+    let web = Web::new().await;
+    let before = web.cases().await;
+    let csrf = web.token().await;
+    let report = |token: &str| {
+        vec![
+            ("csrf", text(token)),
+            ("category", text("01001")),
+            ("attr_damage", text("missing")),
+            ("description", text("井盖丢失")),
+            ("lon", text("113.9171")),
+            ("lat", text("22.5168")),
+        ]
+    };
+    for (cookie, token) in [
+        ("", ""),
+        (format!("cg_csrf={csrf}").as_str(), "wrong"),
+        ("cg_csrf=other", csrf.as_str()),
+    ] {
+        let a = web.post_multipart("/report", cookie, &report(token)).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{cookie} / {token}");
+    }
+    let a = web
+        .post_form("/login", "", "username=admin&password=civicgrid-demo")
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(web.cases().await, before);
+    // With the token the same report goes in and gets a receipt.
+    let a = web
+        .post_multipart("/report", &format!("cg_csrf={csrf}"), &report(&csrf))
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert!(
+        a.location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("/receipt/"))
+    );
+    assert_eq!(web.cases().await, before + 1);
+    // The cookie itself: HttpOnly and SameSite, Secure behind TLS.
+    let first = web.get("/", "").await;
+    let c = first
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("cg_csrf="))
+        .expect("cookie");
+    assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && !c.contains("Secure"));
+    let tls = web
+        .send(
+            Request::get("/")
+                .header("x-forwarded-proto", "https")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
+    assert!(
+        tls.cookies
+            .iter()
+            .any(|c| c.starts_with("cg_csrf=") && c.contains("Secure"))
+    );
+}
+
+#[tokio::test]
+async fn bad_report_input_is_shown_next_to_its_field_in_the_users_language_and_kept() {
+    let web = Web::new().await;
+    let before = web.cases().await;
+    let csrf = web.token().await;
+    for (lang, required, number) in [
+        ("zh-CN", "必填", "请填写数字"),
+        ("en", "Required.", "Enter a number."),
+    ] {
+        let cookie = format!("cg_csrf={csrf}; cg_lang={lang}");
+        let a = web
+            .post_multipart(
+                "/report",
+                &cookie,
+                &[
+                    ("csrf", text(&csrf)),
+                    ("category", text("09001")),
+                    ("attr_parties", text("很多")),
+                    ("description", text("")),
+                    ("lon", text("东经113")),
+                    ("lat", text("22.5")),
+                    ("address", text("安乐社区<b>3号楼</b>")),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            a.body.contains(&format!(
+                "id=\"description-error\" role=\"alert\">{required}"
+            )),
+            "{lang}"
+        );
+        assert!(
+            a.body
+                .contains(&format!("id=\"lon-error\" role=\"alert\">{number}")),
+            "{lang}"
+        );
+        assert!(
+            a.body
+                .contains("aria-invalid=\"true\" aria-describedby=\"lon-error\"")
+        );
+        // What was typed comes back, escaped.
+        assert!(a.body.contains("value=\"东经113\""));
+        assert!(a.body.contains("value=\"很多\""));
+        assert!(a.body.contains("安乐社区&lt;b&gt;3号楼&lt;&#x2f;b&gt;"));
+        assert!(!a.body.contains("<b>3号楼"));
+    }
+    // A photo over 10 MiB is named at the photo field.
+    let cookie = format!("cg_csrf={csrf}");
+    let mut big = vec![0x89, b'P', b'N', b'G'];
+    big.resize(10 * 1024 * 1024 + 10, 0);
+    let a = web
+        .post_multipart(
+            "/report",
+            &cookie,
+            &[
+                ("csrf", text(&csrf)),
+                ("category", text("01001")),
+                ("attr_damage", text("missing")),
+                ("description", text("井盖丢失")),
+                ("lon", text("113.9171")),
+                ("lat", text("22.5168")),
+                ("photos", Part::File("image/png", big)),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        a.body
+            .contains("id=\"photos-error\" role=\"alert\">照片太大")
+    );
+    assert!(a.body.contains("井盖丢失"), "the description is kept");
+    // Not an image at all.
+    let a = web
+        .post_multipart(
+            "/report",
+            &cookie,
+            &[
+                ("csrf", text(&csrf)),
+                ("category", text("01001")),
+                ("attr_damage", text("missing")),
+                ("description", text("井盖丢失")),
+                ("lon", text("113.9171")),
+                ("lat", text("22.5168")),
+                ("photos", Part::File("text/html", b"<script>".to_vec())),
+            ],
+        )
+        .await;
+    assert!(a.body.contains("id=\"photos-error\" role=\"alert\">只支持"));
+    assert_eq!(web.cases().await, before, "nothing was stored");
+}
+
+#[tokio::test]
+async fn sign_in_is_rate_limited_sessions_end_and_roles_see_only_their_pages() {
+    let web = Web::new().await;
+    let csrf = web.token().await;
+    let cookie = format!("cg_csrf={csrf}");
+    for _ in 0..5 {
+        let a = web
+            .post_form(
+                "/login",
+                &cookie,
+                &format!("csrf={csrf}&username=dispatcher.st2&password=guess"),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            a.body.contains("value=\"dispatcher.st2\""),
+            "the username is kept"
+        );
+    }
+    let a = web
+        .post_form(
+            "/login",
+            &cookie,
+            &format!("csrf={csrf}&username=dispatcher.st2&password=civicgrid-demo"),
+        )
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+
+    // Anonymous: the workbench asks to sign in.
+    assert_eq!(
+        web.get("/work", "").await.location.as_deref(),
+        Some("/login")
+    );
+    let handler = web.sign_in("handler.swjt").await;
+    let login = web.get("/work", &handler).await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(
+        !login.body.contains("href=\"/admin\""),
+        "no admin link for a handler"
+    );
+    assert_eq!(
+        web.get("/admin", &handler).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        web.get("/dashboard", &handler).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let admin = web.sign_in("admin").await;
+    assert_eq!(web.get("/admin", &admin).await.status, StatusCode::OK);
+    // Signing out ends the session.
+    let out = web
+        .post_form("/logout", &handler, &format!("csrf={}", csrf_of(&handler)))
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        web.get("/work", &handler).await.location.as_deref(),
+        Some("/login")
+    );
+}
+
+#[tokio::test]
+async fn the_case_page_offers_only_permitted_actions_escapes_text_and_refuses_the_rest() {
+    let web = Web::new().await;
+    let csrf = web.token().await;
+    let a = web
+        .post_multipart(
+            "/report",
+            &format!("cg_csrf={csrf}"),
+            &[
+                ("csrf", text(&csrf)),
+                ("category", text("01001")),
+                ("attr_damage", text("missing")),
+                ("description", text("<script>alert('x')</script>井盖丢失")),
+                ("lon", text("113.9171")),
+                ("lat", text("22.5168")),
+            ],
+        )
+        .await;
+    let receipt = a
+        .location
+        .expect("receipt")
+        .trim_start_matches("/receipt/")
+        .to_owned();
+    let case = web
+        .app
+        .repo
+        .case_by_receipt(&receipt)
+        .await
+        .expect("read")
+        .expect("case");
+    let taker = web.sign_in("calltaker1").await;
+    let page = web.get(&format!("/work/case/{}", case.id), &taker).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt;井盖丢失")
+    );
+    assert!(!page.body.contains("<script>alert"));
+    assert!(page.body.contains("id=\"do-accept\""));
+    assert!(
+        !page.body.contains("id=\"do-dispatch\""),
+        "a call-taker does not dispatch"
+    );
+    // A handler may not accept, whatever the form says; nothing changes.
+    let handler = web.sign_in("handler.swjt").await;
+    let refused = web
+        .post_multipart(
+            &format!("/work/case/{}/act", case.id),
+            &handler,
+            &[
+                ("csrf", text(&csrf_of(&handler))),
+                ("version", text("1")),
+                ("action", text("accept")),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        web.app
+            .get_case(&case.id)
+            .await
+            .expect("case")
+            .state
+            .version,
+        case.state.version
+    );
+    // A stale version is refused too; the right one goes through.
+    let stale = web
+        .post_multipart(
+            &format!("/work/case/{}/act", case.id),
+            &taker,
+            &[
+                ("csrf", text(&csrf_of(&taker))),
+                ("version", text("7")),
+                ("action", text("accept")),
+            ],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    let ok = web
+        .post_multipart(
+            &format!("/work/case/{}/act", case.id),
+            &taker,
+            &[
+                ("csrf", text(&csrf_of(&taker))),
+                ("version", text(&case.state.version.to_string())),
+                ("action", text("accept")),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    // The public views show no contact details and no free text of other people's cases.
+    let public = web.get("/cases", "").await;
+    assert!(public.body.contains(&case.receipt_code));
+    assert!(!public.body.contains("井盖丢失"));
+}
