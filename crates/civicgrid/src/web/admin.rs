@@ -5,7 +5,7 @@
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use civicgrid_domain::access::{Grant, Permission, Scope};
 use civicgrid_domain::catalogue::{Priority, Stage};
@@ -24,6 +24,11 @@ pub fn routes() -> Router<App> {
             "/admin/grids",
             post(import_grids).layer(DefaultBodyLimit::max(64 * 1024 * 1024)),
         )
+        .route(
+            "/admin/import",
+            post(import_table).layer(DefaultBodyLimit::max(16 * 1024 * 1024)),
+        )
+        .route("/admin/export/{kind}", get(export_table))
         .route("/admin/users", post(add_user))
         .route("/admin/keys", post(create_key))
 }
@@ -336,5 +341,154 @@ async fn create_key(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -
     match app.create_api_key(&name, user).await {
         Ok(key) => page(&app, &ctx, json!({"new_key": key, "key_name": name}), StatusCode::OK).await,
         Err(e) => page(&app, &ctx, json!({"key_errors": {"user": e.to_string()}, "key_form": {"name": name, "user": user}}), StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}
+
+/// The tables an administrator keeps as files, with the permission each needs and the file
+/// format it is imported from and exported to.
+const TABLES: &[(&str, Permission, &str)] = &[
+    ("regions", Permission::TerritoryManage, "csv"),
+    ("beats", Permission::TerritoryManage, "csv"),
+    ("units", Permission::ResponsibilityManage, "csv"),
+    ("responsibility", Permission::ResponsibilityManage, "csv"),
+    ("catalogue", Permission::CatalogueManage, "toml"),
+    ("calendar", Permission::CalendarManage, "toml"),
+];
+
+/// Imports one table from an uploaded file: all or nothing, every problem named by line and
+/// field, as on the command line.
+async fn import_table(State(app): State<App>, ctx: Ctx, mut multipart: Multipart) -> Response {
+    let mut fields = Vec::new();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(f)) => {
+                let name = f.name().unwrap_or("").to_owned();
+                if name == "file" {
+                    let file_name = f.file_name().unwrap_or("upload").to_owned();
+                    match f.bytes().await {
+                        Ok(b) => file = Some((file_name, b.to_vec())),
+                        Err(_) => {
+                            return page(
+                                &app,
+                                &ctx,
+                                json!({"table_errors": [ctx.t("err-file-too-large")]}),
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                            )
+                            .await;
+                        }
+                    }
+                } else if let Ok(v) = f.text().await {
+                    fields.push((name, v));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return page(
+                    &app,
+                    &ctx,
+                    json!({"table_errors": [ctx.t("err-form-broken")]}),
+                    e.status(),
+                )
+                .await;
+            }
+        }
+    }
+    let f = form_map(&fields);
+    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
+        return *r;
+    }
+    let kind = f.get("kind").cloned().unwrap_or_default();
+    let Some((_, permission, _)) = TABLES.iter().find(|(k, _, _)| *k == kind) else {
+        return page(
+            &app,
+            &ctx,
+            json!({"table_errors": [ctx.t("err-choice")]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    if !held(&app, &ctx).await.contains(permission) {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    }
+    let Some((file_name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        return page(
+            &app,
+            &ctx,
+            json!({"table_errors": [ctx.t("err-required")], "table_kind": kind}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return page(
+            &app,
+            &ctx,
+            json!({"table_errors": [ctx.t("err-not-utf8")], "table_kind": kind}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let result = match kind.as_str() {
+        "regions" => app.import_regions(&file_name, &text).await,
+        "beats" => app.import_beats(&file_name, &text).await,
+        "units" => app.import_units(&file_name, &text).await,
+        "responsibility" => app.import_responsibility_list(&file_name, &text).await,
+        "catalogue" => {
+            let format =
+                crate::services::Format::of(&file_name).unwrap_or(crate::services::Format::Toml);
+            app.import_catalogue(&file_name, &text, format).await
+        }
+        _ => app.import_calendar(&file_name, &text).await,
+    };
+    match result {
+        Ok(n) => page(&app, &ctx, json!({"table_done": super::i18n::t(ctx.lang, "admin-table-imported", &[("count", n.to_string())]), "table_kind": kind}), StatusCode::OK).await,
+        Err(crate::error::AppError::Input(errors)) => {
+            let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            page(&app, &ctx, json!({"table_errors": lines, "table_kind": kind}), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => page(&app, &ctx, json!({"table_errors": [e.to_string()], "table_kind": kind}), StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}
+
+async fn export_table(
+    State(app): State<App>,
+    ctx: Ctx,
+    axum::extract::Path(kind): axum::extract::Path<String>,
+) -> Response {
+    let Some((_, permission, ext)) = TABLES.iter().find(|(k, _, _)| *k == kind) else {
+        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
+    };
+    if !held(&app, &ctx).await.contains(permission) {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    }
+    let text = match kind.as_str() {
+        "regions" => app.export_regions().await,
+        "beats" => app.export_beats().await,
+        "units" => app.export_units().await,
+        "responsibility" => app.export_responsibility_list().await,
+        "catalogue" => app.export_catalogue(crate::services::Format::Toml).await,
+        _ => app.export_calendar().await,
+    };
+    match text {
+        Ok(t) => {
+            let content_type = if *ext == "csv" {
+                "text/csv; charset=utf-8"
+            } else {
+                "application/toml; charset=utf-8"
+            };
+            (
+                [
+                    (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{kind}.{ext}\""),
+                    ),
+                ],
+                t,
+            )
+                .into_response()
+        }
+        Err(e) => ctx.app_error(e),
     }
 }

@@ -468,8 +468,35 @@ async fn offered_actions(app: &App, actor: &Actor, case: &Case) -> Vec<&'static 
                 note: "x".into(),
             },
         ),
+        (
+            "merge",
+            Action::MergeInto {
+                master: Uuid::nil(),
+            },
+        ),
+        (
+            "whistle_call",
+            Action::WhistleCall {
+                units: case.routed_units.clone(),
+                due_at: app.clock.now() + jiff::SignedDuration::from_hours(24),
+                note: "x".into(),
+            },
+        ),
     ];
     let mut out = Vec::new();
+    // Reporting in answers a summons of one of the user's units.
+    for s in case.state.open_summons() {
+        let answer = Action::AnswerWhistle {
+            unit: s.unit.clone(),
+            note: "x".into(),
+        };
+        if decide(&case.state, answer.clone()).is_ok()
+            && app.may(actor, &answer, case).await.unwrap_or(false)
+        {
+            out.push("answer_whistle");
+            break;
+        }
+    }
     for (name, action) in samples {
         let legal = decide(&case.state, action.clone()).is_ok()
             || (name == "dispatch" && case.state.status == Status::Accepted);
@@ -533,6 +560,11 @@ async fn render_case(
         .iter()
         .map(|u| json!({"code": u.code, "name": u.name, "routed": case.routed_units.contains(&u.code)}))
         .collect();
+    let summoned: Vec<Value> = case
+        .state
+        .open_summons()
+        .map(|s| json!({"code": s.unit, "name": unit_name(&reference, &s.unit), "due_at": ctx.when(s.due_at)}))
+        .collect();
     let mut row = case_row(ctx, app, &reference, &case);
     if let Some(o) = row.as_object_mut() {
         o.insert("description".into(), json!(case.description));
@@ -581,6 +613,7 @@ async fn render_case(
             "duplicates": duplicates,
             "actions": actions,
             "units": units,
+            "summoned": summoned,
             "problem": problem,
         }),
     )
@@ -739,11 +772,59 @@ async fn act(
                 on: text("on") == "yes",
                 note: text("note"),
             },
+            "merge" => {
+                // The master is named by its receipt code, as staff read it out.
+                let code = required("master")?;
+                let master = civicgrid_domain::case::normalize_receipt_code(&code)
+                    .ok_or_else(|| ctx.t("err-not-found"))?;
+                return Err(format!("merge:{master}"));
+            }
+            "whistle_call" => Action::WhistleCall {
+                units: if units.is_empty() {
+                    return Err(missing("units"));
+                } else {
+                    units.clone()
+                },
+                due_at: {
+                    let v = required("due_at")?;
+                    v.parse::<jiff::civil::DateTime>()
+                        .ok()
+                        .and_then(|d| d.to_zoned(ctx.tz.clone()).ok())
+                        .map(|z| z.timestamp())
+                        .ok_or_else(|| ctx.t("err-datetime"))?
+                },
+                note: required("note")?,
+            },
+            "answer_whistle" => Action::AnswerWhistle {
+                unit: required("unit")?,
+                note: required("note")?,
+            },
             _ => return Err(ctx.t("err-not-allowed")),
         })
     })();
     let action = match built {
         Ok(a) => a,
+        // A merge names its master by receipt code: look it up here.
+        Err(m) if m.starts_with("merge:") => {
+            match app
+                .repo
+                .case_by_receipt(m.trim_start_matches("merge:"))
+                .await
+            {
+                Ok(Some(master)) => Action::MergeInto { master: master.id },
+                Ok(None) => {
+                    return render_case(
+                        &app,
+                        &ctx,
+                        &id,
+                        Some(ctx.t("err-not-found")),
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                    )
+                    .await;
+                }
+                Err(e) => return ctx.app_error(e.into()),
+            }
+        }
         Err(message) => {
             return render_case(
                 &app,

@@ -556,3 +556,49 @@ async fn the_case_page_offers_only_permitted_actions_escapes_text_and_refuses_th
     assert!(public.body.contains(&case.receipt_code));
     assert!(!public.body.contains("井盖丢失"));
 }
+
+#[tokio::test]
+async fn administrators_export_and_import_tables_through_the_page() {
+    let web = Web::new().await;
+    let admin = web.sign_in("admin").await;
+    let csrf = csrf_of(&admin);
+    let units = web.get("/admin/export/units", &admin).await;
+    assert_eq!(units.status, StatusCode::OK);
+    assert!(units.body.lines().count() > 10);
+    let upload = |text: String| {
+        vec![
+            ("csrf", text_part(&csrf)),
+            ("kind", text_part("units")),
+            ("file", Part::File("text/csv", text.into_bytes())),
+        ]
+    };
+    // A broken row: the page names the line and the field, and nothing changes.
+    let mut broken = units.body.clone();
+    broken.push_str("BAD CODE!,坏单位,department,440305\n");
+    let a = web
+        .post_multipart("/admin/import", &admin, &upload(broken))
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    let line = units.body.lines().count() + 1;
+    assert!(a.body.contains(&format!("line {line}")), "{}", a.body);
+    assert_eq!(
+        web.get("/admin/export/units", &admin).await.body,
+        units.body
+    );
+    // The exported table imports again as it is.
+    let a = web
+        .post_multipart("/admin/import", &admin, &upload(units.body.clone()))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("id=\"table-done\""));
+    // A grid worker may do neither.
+    let worker = web.sign_in("gw.st1c1.1").await;
+    assert_eq!(
+        web.get("/admin/export/units", &worker).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+fn text_part(s: &str) -> Part {
+    Part::Text(s.to_owned())
+}
