@@ -108,6 +108,9 @@ pub struct Ctx {
     pub csrf: String,
     pub secure: bool,
     pub tz: jiff::tz::TimeZone,
+    /// What the signed-in user's roles allow, in some scope (for the navigation only; every
+    /// page checks the scope itself).
+    pub permissions: Vec<civicgrid_domain::access::Permission>,
 }
 
 #[derive(Clone)]
@@ -186,11 +189,27 @@ impl FromRequestParts<App> for Ctx {
             },
             None => (None, None),
         };
-        let tz = app
-            .reference()
-            .await
+        let reference = app.reference().await.ok();
+        let tz = reference
+            .as_ref()
             .map(|r| r.calendar.time_zone().clone())
             .unwrap_or(jiff::tz::TimeZone::UTC);
+        let permissions = match (&actor, &reference) {
+            (Some(Actor::Staff { grants, .. }), Some(r)) => {
+                civicgrid_domain::access::Permission::ALL
+                    .iter()
+                    .copied()
+                    .filter(|p| {
+                        grants.iter().any(|g| {
+                            r.roles
+                                .iter()
+                                .any(|role| role.code == g.role && role.permissions.contains(p))
+                        })
+                    })
+                    .collect()
+            }
+            _ => vec![],
+        };
         Ok(Ctx {
             lang,
             actor,
@@ -198,6 +217,7 @@ impl FromRequestParts<App> for Ctx {
             csrf,
             secure: behind_tls(&parts.headers),
             tz,
+            permissions,
         })
     }
 }
@@ -313,17 +333,13 @@ impl Ctx {
 
     /// What the signed-in user may see in the navigation.
     fn permissions(&self) -> Value {
-        let grants = match &self.actor {
-            Some(Actor::Staff { grants, .. }) => grants.clone(),
-            _ => vec![],
-        };
-        let roles: Vec<&str> = grants.iter().map(|g| g.role.as_str()).collect();
-        let has = |r: &[&str]| roles.iter().any(|x| r.contains(x));
+        use civicgrid_domain::access::Permission as P;
+        let has = |ps: &[P]| ps.iter().any(|p| self.permissions.contains(p));
         json!({
-            "work": !grants.is_empty(),
-            "dashboard": has(&["shift_leader", "street_leader", "community_admin", "supervisor", "system_admin"]),
-            "admin": has(&["system_admin"]),
-            "field": has(&["grid_worker"]),
+            "work": has(&[P::CaseRead]),
+            "dashboard": has(&[P::KpiRead]),
+            "admin": has(&[P::TerritoryManage, P::CatalogueManage, P::ResponsibilityManage, P::CalendarManage, P::UserManage]),
+            "field": has(&[P::CaseResolveOnSite]),
         })
     }
 }
