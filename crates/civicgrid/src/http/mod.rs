@@ -455,6 +455,9 @@ async fn get_photo(
     Path((id, sha256)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let case = readable_case(&app, &caller, &id).await?;
+    if !(sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(ApiError::App(AppError::NotFound(format!("photo {sha256}"))));
+    }
     let photo = app
         .repo
         .photo(&case.id, &sha256)
@@ -596,6 +599,15 @@ async fn list_cases(
             })
             .ok()
     });
+    for (name, value) in [
+        ("grid", &q.grid),
+        ("unit", &q.unit),
+        ("category", &q.category),
+    ] {
+        if value.as_deref().is_some_and(|v| v.contains('\0')) {
+            problems.push((name.to_owned(), "contains a NUL character".to_owned()));
+        }
+    }
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         problems.push(("limit".to_owned(), "must be 1 to 200".to_owned()));

@@ -27,6 +27,14 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     })
 }
 
+/// 2 to 64 letters, digits, '.', '_' or '-'.
+pub fn valid_username(name: &str) -> bool {
+    (2..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// A random secret of `bytes` bytes, hex-encoded.
 pub fn random_secret(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -60,16 +68,20 @@ pub struct UserSpec {
 impl App {
     /// Creates a staff account after checking its role, scope and unit exist.
     pub async fn add_user(&self, spec: UserSpec) -> AppResult<()> {
-        let valid_name = (2..=64).contains(&spec.username.len())
-            && spec
-                .username
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if !valid_name {
+        if !valid_username(&spec.username) {
             return Err(AppError::Invalid(format!(
                 "username `{}`: use 2 to 64 letters, digits, '.', '_' or '-'",
                 spec.username
             )));
+        }
+        if spec.display_name.trim().is_empty()
+            || spec.display_name.chars().count() > 100
+            || spec.display_name.contains('\0')
+            || spec.password.contains('\0')
+        {
+            return Err(AppError::Invalid(
+                "the display name is 1 to 100 characters, without NUL".into(),
+            ));
         }
         if spec.password.chars().count() < MIN_PASSWORD_LEN {
             return Err(AppError::Invalid(format!(
@@ -127,6 +139,11 @@ impl App {
     /// Creates an API key and returns it. Only its hash is stored: it cannot be shown again.
     pub async fn create_api_key(&self, name: &str, username: Option<&str>) -> AppResult<String> {
         let name = name.trim();
+        if name.contains('\0') || username.is_some_and(|u| !valid_username(u)) {
+            return Err(AppError::Invalid(
+                "the key's name has a NUL character, or the username is not one".into(),
+            ));
+        }
         if let Some(u) = username
             && self.repo.user(u).await?.is_none()
         {
@@ -186,7 +203,13 @@ impl App {
     /// Unknown users and wrong passwords get the same answer.
     pub async fn login(&self, username: &str, password: &str) -> AppResult<String> {
         let refused = || AppError::Forbidden("wrong username or password".into());
-        let Some(user) = self.repo.user(username).await?.filter(|u| u.active) else {
+        // A name no account can have is not looked up (PostgreSQL refuses NUL in text).
+        let user = if valid_username(username) {
+            self.repo.user(username).await?.filter(|u| u.active)
+        } else {
+            None
+        };
+        let Some(user) = user else {
             // Spend the same effort as a real check so timing does not reveal who exists.
             let _ = hash_password(password);
             return Err(refused());

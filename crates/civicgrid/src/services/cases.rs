@@ -237,6 +237,31 @@ impl App {
         {
             problems.push(("lon".to_owned(), "lon/lat must be WGS84 degrees".to_owned()));
         }
+        // NUL cannot be stored as text (PostgreSQL refuses it) and never belongs in a report.
+        let texts = [
+            ("description", Some(&intake.description)),
+            ("address", intake.address.as_ref()),
+        ];
+        for (field, text) in texts {
+            if text.is_some_and(|t| t.contains('\0')) {
+                problems.push((field.to_owned(), "contains a NUL character".to_owned()));
+            }
+        }
+        for (k, v) in &intake.attributes {
+            if k.contains('\0') || v.contains('\0') {
+                problems.push((
+                    format!("attributes.{}", k.replace('\0', "")),
+                    "contains a NUL character".to_owned(),
+                ));
+            }
+        }
+        if let Some(r) = &intake.reporter
+            && [&r.name, &r.phone, &r.email]
+                .iter()
+                .any(|f| f.as_deref().is_some_and(|t| t.contains('\0')))
+        {
+            problems.push(("reporter".to_owned(), "contains a NUL character".to_owned()));
+        }
         let has_address = intake
             .address
             .as_deref()
@@ -570,6 +595,12 @@ impl App {
         photo: Option<civicgrid_store::Photo>,
     ) -> AppResult<Case> {
         let case = self.get_case(id).await?;
+        if serde_json::to_string(&action).is_ok_and(|s| s.contains("\\u0000")) {
+            return Err(invalid(vec![(
+                "action".to_owned(),
+                "contains a NUL character".to_owned(),
+            )]));
+        }
         if !self.may(actor, &action, &case).await? {
             return Err(AppError::Forbidden(format!(
                 "{} may not {} this case",

@@ -928,6 +928,9 @@ async fn photo(
     if !grants_allow(&reference.roles, &actor, Permission::CaseRead, &case) {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
+    if !(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
+    }
     match app.repo.photo(&id, &sha).await {
         Ok(Some(p)) => {
             let mut r = (StatusCode::OK, p.data).into_response();

@@ -583,6 +583,19 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
             "more than once",
         ),
     ];
+    let bad_posts: Vec<(String, u16, &str)> = bad_posts
+        .into_iter()
+        .chain([(
+            format!("api_key={app_key}&service_code=01001&{point}&description=a%00b"),
+            400,
+            "NUL",
+        )])
+        .collect();
+    // A name no account can have is refused without a lookup (PostgreSQL refuses NUL).
+    assert!(matches!(
+        app.login("a\0b", "x").await,
+        Err(civicgrid::error::AppError::Forbidden(_))
+    ));
     for (form, code, says) in &bad_posts {
         for fmt in ["json", "xml"] {
             let (s, ct, body) =
