@@ -9,5 +9,6 @@ pub mod calendar;
 pub mod case;
 pub mod catalogue;
 pub mod geometry;
+pub mod kpi;
 pub mod routing;
 pub mod territory;

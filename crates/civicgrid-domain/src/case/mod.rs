@@ -20,4 +20,4 @@ pub use machine::*;
 pub use record::*;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -20,7 +20,7 @@ fn extension() -> Request {
 }
 
 /// One action of each kind, valid in payload, so that only the state decides.
-fn one_of_each() -> Vec<Action> {
+pub(crate) fn one_of_each() -> Vec<Action> {
     vec![
         Action::Accept,
         Action::Refuse {
@@ -781,7 +781,7 @@ fn every_action_names_who_may_take_it() {
     }
 }
 
-fn arb_action() -> impl Strategy<Value = Action> {
+pub(crate) fn arb_action() -> impl Strategy<Value = Action> {
     let all = one_of_each();
     (0..all.len(), 0u8..3).prop_map(move |(i, u)| {
         let mut a = all[i].clone();

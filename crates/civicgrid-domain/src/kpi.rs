@@ -1,0 +1,537 @@
+//! Assessment (考核): what each case contributes to each subject's indicators, derived from its
+//! events alone, and the indicator formulas over those contributions. Pure.
+//!
+//! A case's contribution is a set of additive [`Counters`] per [`Subject`], attributed to the
+//! day the case was reported. Because counters only add, any scope (a grid, a community, a
+//! street, a district) and any period (days summed) is the sum of its parts, which is what
+//! lets rollups be kept per day and summed on demand; and a recount from scratch must equal
+//! them. The formulas turn summed counters into rates. `docs/KPIS.md` lists them.
+//!
+//! "On time" for a stage means the stage ended without a red breach (红牌) recorded for it: the
+//! deadline sweep records the breach as an event the moment it happens, on the working calendar,
+//! with pauses and approved extensions counted, so the events already say who was late.
+
+use std::collections::BTreeMap;
+use std::ops::AddAssign;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::WorkingCalendar;
+use crate::case::deadline::Alarm;
+use crate::case::{Action, Channel, Satisfaction, Status};
+use crate::catalogue::{CategoryCode, Stage};
+use crate::territory::{GridCode, RegionCode};
+
+/// Who or what is assessed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "code", rename_all = "snake_case")]
+pub enum Subject {
+    /// A unit (department, street office, community committee, utility).
+    Unit(String),
+    /// A unit grid.
+    Grid(String),
+    /// The community a case lies in; streets and the district are sums of communities.
+    Region(String),
+    /// A staff member (grid worker, call-taker, dispatcher, shift leader), by username.
+    Staff(String),
+}
+
+impl Subject {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Subject::Unit(_) => "unit",
+            Subject::Grid(_) => "grid",
+            Subject::Region(_) => "region",
+            Subject::Staff(_) => "staff",
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            Subject::Unit(c) | Subject::Grid(c) | Subject::Region(c) | Subject::Staff(c) => c,
+        }
+    }
+}
+
+/// Handling times are kept as a histogram of working minutes, so that p90 is additive too:
+/// bucket `i` holds times in [BUCKETS[i-1], BUCKETS[i]) minutes; the last is open-ended.
+pub const BUCKETS: [u64; 16] = [
+    30,
+    60,
+    120,
+    240,
+    480,
+    960,
+    1440,
+    2400,
+    3600,
+    4800,
+    7200,
+    9600,
+    14400,
+    19200,
+    28800,
+    u64::MAX,
+];
+
+/// Additive counts one case contributes to one subject. Field names are the indicators' terms
+/// in `docs/KPIS.md`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Cases reported (grids, regions).
+    pub reported: u64,
+    /// …of which by residents (web, Open311, hotline, import) and by patrol.
+    pub from_residents: u64,
+    pub from_patrol: u64,
+    /// Cases someone responded to (accepted, refused, resolved on site, merged) and those
+    /// without a red breach of the accept stage.
+    pub responded: u64,
+    pub responded_on_time: u64,
+    /// Cases taken on (not refused, voided or merged).
+    pub taken_on: u64,
+    /// Units: cases dispatched or transferred to the unit.
+    pub received: u64,
+    /// Units: cases the unit reported back on; on time = no red breach of the handle stage.
+    pub handled: u64,
+    pub handled_on_time: u64,
+    /// Units: cases with a red breach of the handle stage while with the unit.
+    pub overdue: u64,
+    /// Failed checks and reopenings (返工), and cases with at least one.
+    pub rework_events: u64,
+    pub reworked_cases: u64,
+    /// Units: send-backs (退回) by the unit.
+    pub sent_back: u64,
+    /// Cases closed, and closed without any red breach.
+    pub closed: u64,
+    pub closed_on_time: u64,
+    /// Working minutes from first dispatch to the last report back, summed, counted, and as a
+    /// histogram (see [`BUCKETS`]).
+    pub handling_minutes: u64,
+    pub handling_count: u64,
+    pub handling_histogram: [u64; 16],
+    /// Evaluations, and those 满意 or 基本满意.
+    pub evaluated: u64,
+    pub satisfied: u64,
+    /// Regions and grids: cases whose category and grid match an earlier open case (重复件).
+    pub repeats: u64,
+    /// Staff: patrol reports made, and of those taken on (valid).
+    pub patrol_reports: u64,
+    pub patrol_valid: u64,
+    /// Staff: on-site checks made, and without a red breach of the verify stage.
+    pub verified: u64,
+    pub verified_on_time: u64,
+    /// Staff: small matters resolved on the spot (自处置).
+    pub resolved_on_site: u64,
+    /// Staff: acceptances (受理), on time, and accurate (the case was not refused later or voided).
+    pub accepted: u64,
+    pub accepted_on_time: u64,
+    pub accepted_accurate: u64,
+    /// Staff: registrations (立案).
+    pub registered: u64,
+    /// Staff: dispatches, on time, and accurate (the unit did not send it back, nor was it
+    /// transferred).
+    pub dispatched: u64,
+    pub dispatched_on_time: u64,
+    pub dispatched_accurate: u64,
+    /// Staff: cases closed by this person's check.
+    pub closed_by: u64,
+}
+
+impl AddAssign<&Counters> for Counters {
+    fn add_assign(&mut self, o: &Counters) {
+        macro_rules! add {
+            ($($f:ident),*) => { $( self.$f += o.$f; )* };
+        }
+        add!(
+            reported,
+            from_residents,
+            from_patrol,
+            responded,
+            responded_on_time,
+            taken_on,
+            received,
+            handled,
+            handled_on_time,
+            overdue,
+            rework_events,
+            reworked_cases,
+            sent_back,
+            closed,
+            closed_on_time,
+            handling_minutes,
+            handling_count,
+            evaluated,
+            satisfied,
+            repeats,
+            patrol_reports,
+            patrol_valid,
+            verified,
+            verified_on_time,
+            resolved_on_site,
+            accepted,
+            accepted_on_time,
+            accepted_accurate,
+            registered,
+            dispatched,
+            dispatched_on_time,
+            dispatched_accurate,
+            closed_by
+        );
+        for (a, b) in self
+            .handling_histogram
+            .iter_mut()
+            .zip(o.handling_histogram.iter())
+        {
+            *a += b;
+        }
+    }
+}
+
+/// One event of a case, as the KPI derivation reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: Action,
+    pub to: Status,
+}
+
+/// What the derivation needs to know about the case besides its events.
+#[derive(Debug, Clone)]
+pub struct CaseMeta<'a> {
+    pub channel: Channel,
+    pub category: Option<&'a CategoryCode>,
+    pub grid: Option<&'a GridCode>,
+    pub region: &'a RegionCode,
+    /// Whether an open case of the same category in the same grid existed when it was
+    /// reported (found by the caller; the events of one case cannot tell).
+    pub repeat: bool,
+}
+
+fn red(steps: &[Step], stage: Stage) -> bool {
+    steps.iter().any(|s| {
+        matches!(&s.action, Action::RaiseAlarm { stage: st, level: Alarm::Red } if *st == stage)
+    })
+}
+
+fn bucket(minutes: u64) -> usize {
+    BUCKETS
+        .iter()
+        .position(|&b| minutes < b)
+        .unwrap_or(BUCKETS.len() - 1)
+}
+
+/// Everything one case contributes, per subject. The steps are in order, the first being the
+/// report. Working time uses `calendar`.
+pub fn contributions(
+    meta: &CaseMeta<'_>,
+    steps: &[Step],
+    calendar: &WorkingCalendar,
+) -> BTreeMap<Subject, Counters> {
+    let mut out: BTreeMap<Subject, Counters> = BTreeMap::new();
+    let Some(report) = steps.first() else {
+        return out;
+    };
+    let refused_or_void = steps
+        .iter()
+        .any(|s| matches!(s.to, Status::Refused | Status::Voided | Status::Merged));
+    let accept_red = red(steps, Stage::Accept);
+    let dispatch_red = red(steps, Stage::Dispatch);
+    let handle_red = red(steps, Stage::Handle);
+    let verify_red = red(steps, Stage::Verify);
+    let any_red = steps.iter().any(|s| {
+        matches!(
+            &s.action,
+            Action::RaiseAlarm {
+                level: Alarm::Red,
+                ..
+            }
+        )
+    });
+    let responded = steps.iter().find(|s| {
+        matches!(
+            s.action,
+            Action::Accept
+                | Action::Refuse { .. }
+                | Action::ResolveOnSite { .. }
+                | Action::MergeInto { .. }
+        )
+    });
+    let rework_events = steps
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.action,
+                Action::Verify { passed: false, .. } | Action::Reopen { .. }
+            )
+        })
+        .count() as u64;
+    let closed = steps.iter().any(|s| s.to == Status::Closed);
+    let satisfaction = steps.iter().rev().find_map(|s| match &s.action {
+        Action::Evaluate { satisfaction, .. } => Some(*satisfaction),
+        _ => None,
+    });
+    let first_dispatch = steps
+        .iter()
+        .find(|s| matches!(s.action, Action::Dispatch { .. }))
+        .map(|s| s.at);
+    let last_report_back = steps
+        .iter()
+        .rev()
+        .find(|s| matches!(s.action, Action::ReportBack { .. }))
+        .map(|s| s.at);
+    let handling_minutes = match (first_dispatch, last_report_back) {
+        (Some(a), Some(b)) if b >= a => {
+            Some(calendar.working_time_between(a, b).as_secs().max(0) as u64 / 60)
+        }
+        _ => None,
+    };
+
+    // The place: grid and community.
+    let mut place = Counters {
+        reported: 1,
+        from_residents: u64::from(meta.channel != Channel::Patrol),
+        from_patrol: u64::from(meta.channel == Channel::Patrol),
+        responded: u64::from(responded.is_some()),
+        responded_on_time: u64::from(responded.is_some() && !accept_red),
+        taken_on: u64::from(!refused_or_void),
+        rework_events,
+        reworked_cases: u64::from(rework_events > 0),
+        closed: u64::from(closed),
+        closed_on_time: u64::from(closed && !any_red),
+        evaluated: u64::from(satisfaction.is_some()),
+        satisfied: u64::from(matches!(
+            satisfaction,
+            Some(Satisfaction::Satisfied | Satisfaction::BasicallySatisfied)
+        )),
+        repeats: u64::from(meta.repeat),
+        ..Counters::default()
+    };
+    if let Some(m) = handling_minutes {
+        place.handling_minutes = m;
+        place.handling_count = 1;
+        place.handling_histogram[bucket(m)] = 1;
+    }
+    if let Some(g) = meta.grid {
+        out.insert(Subject::Grid(g.to_string()), place.clone());
+    }
+    out.insert(Subject::Region(meta.region.to_string()), place.clone());
+
+    // Units: who received it, who led it when it was reported back or sent back.
+    let mut lead: Option<String> = None;
+    let mut unit_counters: BTreeMap<String, Counters> = BTreeMap::new();
+    let mut handled_by: Vec<String> = Vec::new();
+    for s in steps {
+        match &s.action {
+            Action::Dispatch { units } | Action::Transfer { units, .. } => {
+                for u in units {
+                    unit_counters.entry(u.clone()).or_default().received = 1;
+                }
+                lead = units.first().cloned();
+            }
+            Action::ReportBack { .. } => {
+                if let Some(u) = &lead
+                    && !handled_by.contains(u)
+                {
+                    handled_by.push(u.clone());
+                }
+            }
+            Action::SendBack { .. } => {
+                if let Some(u) = &lead {
+                    unit_counters.entry(u.clone()).or_default().sent_back += 1;
+                }
+                lead = None;
+            }
+            _ => {}
+        }
+    }
+    // The unit that led at the end answers for the case's outcome.
+    for (u, c) in &mut unit_counters {
+        let handled = handled_by.contains(u);
+        let answers = lead.as_deref() == Some(u.as_str());
+        c.handled = u64::from(handled);
+        c.handled_on_time = u64::from(handled && !handle_red);
+        c.overdue = u64::from(answers && handle_red);
+        if answers {
+            c.taken_on = u64::from(!refused_or_void);
+            c.rework_events = rework_events;
+            c.reworked_cases = u64::from(rework_events > 0);
+            c.closed = u64::from(closed);
+            c.closed_on_time = u64::from(closed && !any_red);
+            c.evaluated = u64::from(satisfaction.is_some());
+            c.satisfied = place.satisfied;
+            c.responded = place.responded;
+            c.responded_on_time = place.responded_on_time;
+            if let Some(m) = handling_minutes {
+                c.handling_minutes = m;
+                c.handling_count = 1;
+                c.handling_histogram[bucket(m)] = 1;
+            }
+        }
+    }
+    for (u, c) in unit_counters {
+        out.insert(Subject::Unit(u), c);
+    }
+
+    // Staff: what each person did to it.
+    let later_refused = steps
+        .iter()
+        .any(|s| matches!(s.action, Action::Refuse { .. }) || s.to == Status::Voided);
+    let sent_back_or_transferred = steps
+        .iter()
+        .any(|s| matches!(s.action, Action::SendBack { .. } | Action::Transfer { .. }));
+    fn staff<'m>(out: &'m mut BTreeMap<Subject, Counters>, name: &str) -> &'m mut Counters {
+        out.entry(Subject::Staff(name.to_owned())).or_default()
+    }
+    if meta.channel == Channel::Patrol && report.actor != "resident" && report.actor != "system" {
+        let c = staff(&mut out, &report.actor);
+        c.patrol_reports += 1;
+        c.patrol_valid += u64::from(!refused_or_void);
+    }
+    for s in steps.iter().skip(1) {
+        if s.actor == "system" || s.actor == "resident" {
+            continue;
+        }
+        match &s.action {
+            Action::Accept => {
+                let c = staff(&mut out, &s.actor);
+                c.accepted += 1;
+                c.accepted_on_time += u64::from(!accept_red);
+                c.accepted_accurate += u64::from(!later_refused);
+            }
+            Action::Register => staff(&mut out, &s.actor).registered += 1,
+            Action::Dispatch { .. } => {
+                let c = staff(&mut out, &s.actor);
+                c.dispatched += 1;
+                c.dispatched_on_time += u64::from(!dispatch_red);
+                c.dispatched_accurate += u64::from(!sent_back_or_transferred);
+            }
+            Action::Verify { passed, .. } => {
+                let c = staff(&mut out, &s.actor);
+                c.verified += 1;
+                c.verified_on_time += u64::from(!verify_red);
+                c.closed_by += u64::from(*passed);
+            }
+            Action::ResolveOnSite { .. } => {
+                let c = staff(&mut out, &s.actor);
+                c.resolved_on_site += 1;
+                c.closed_by += 1;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// An indicator's value: a rate, a count or a duration.
+pub fn ratio(num: u64, den: u64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+/// The p-th percentile (0..=1) of handling time in working minutes, as the upper bound of
+/// the histogram bucket it falls in (None without handled cases).
+pub fn percentile_minutes(c: &Counters, p: f64) -> Option<u64> {
+    let total: u64 = c.handling_histogram.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = ((total as f64) * p).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (i, n) in c.handling_histogram.iter().enumerate() {
+        seen += n;
+        if seen >= rank {
+            return Some(BUCKETS[i.min(BUCKETS.len() - 2)]);
+        }
+    }
+    None
+}
+
+/// The indicators of one subject over a scope and period, from its summed counters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Indicators {
+    pub counters: Counters,
+    /// 响应率: responded on time ÷ reported (places) or received (units).
+    pub response_rate: Option<f64>,
+    /// 解决率: closed ÷ taken on.
+    pub resolution_rate: Option<f64>,
+    /// 满意率: (满意 + 基本满意) ÷ evaluated.
+    pub satisfaction_rate: Option<f64>,
+    pub on_time_handling_rate: Option<f64>,
+    pub rework_rate: Option<f64>,
+    pub send_back_rate: Option<f64>,
+    pub closure_rate: Option<f64>,
+    pub on_time_closure_rate: Option<f64>,
+    pub average_handling_minutes: Option<f64>,
+    pub p90_handling_minutes: Option<u64>,
+    /// 漏报率 proxy: share of reports that came from residents rather than patrol.
+    pub resident_share: Option<f64>,
+    pub repeat_rate: Option<f64>,
+    pub valid_report_rate: Option<f64>,
+    pub on_time_verification_rate: Option<f64>,
+    pub on_time_acceptance_rate: Option<f64>,
+    pub accurate_acceptance_rate: Option<f64>,
+    pub on_time_dispatch_rate: Option<f64>,
+    pub accurate_dispatch_rate: Option<f64>,
+}
+
+impl Indicators {
+    pub fn of(kind: &str, c: Counters) -> Indicators {
+        let base = if kind == "unit" {
+            c.received
+        } else {
+            c.reported
+        };
+        Indicators {
+            response_rate: ratio(c.responded_on_time, base),
+            resolution_rate: ratio(c.closed, c.taken_on),
+            satisfaction_rate: ratio(c.satisfied, c.evaluated),
+            on_time_handling_rate: ratio(c.handled_on_time, c.handled),
+            rework_rate: ratio(
+                c.reworked_cases,
+                if kind == "unit" {
+                    c.handled
+                } else {
+                    c.taken_on
+                },
+            ),
+            send_back_rate: ratio(c.sent_back, c.received),
+            closure_rate: ratio(c.closed, base),
+            on_time_closure_rate: ratio(c.closed_on_time, c.closed),
+            average_handling_minutes: ratio(c.handling_minutes, c.handling_count),
+            p90_handling_minutes: percentile_minutes(&c, 0.9),
+            resident_share: ratio(c.from_residents, c.reported),
+            repeat_rate: ratio(c.repeats, c.reported),
+            valid_report_rate: ratio(c.patrol_valid, c.patrol_reports),
+            on_time_verification_rate: ratio(c.verified_on_time, c.verified),
+            on_time_acceptance_rate: ratio(c.accepted_on_time, c.accepted),
+            accurate_acceptance_rate: ratio(c.accepted_accurate, c.accepted),
+            on_time_dispatch_rate: ratio(c.dispatched_on_time, c.dispatched),
+            accurate_dispatch_rate: ratio(c.dispatched_accurate, c.dispatched),
+            counters: c,
+        }
+    }
+}
+
+/// A-E from a 0–100 score, with the default bands A ≥ 90, B ≥ 75, C ≥ 60, D ≥ 40, E below.
+pub fn grade(score: f64, bands: &[(char, f64)]) -> char {
+    bands
+        .iter()
+        .find(|(_, min)| score >= *min)
+        .map_or('E', |(g, _)| *g)
+}
+
+pub const DEFAULT_BANDS: [(char, f64); 4] = [('A', 90.0), ('B', 75.0), ('C', 60.0), ('D', 40.0)];
+
+/// A composite 0–100 score: the weighted mean of the named rates (each 0..=1), over the rates
+/// that have a value; weights need not sum to one.
+pub fn composite(rates: &[(Option<f64>, f64)]) -> Option<f64> {
+    let (sum, weight) = rates
+        .iter()
+        .filter_map(|(r, w)| r.map(|r| (r * w, *w)))
+        .fold((0.0, 0.0), |(s, w), (x, y)| (s + x, w + y));
+    (weight > 0.0).then(|| 100.0 * sum / weight)
+}
+
+#[cfg(test)]
+mod tests;
