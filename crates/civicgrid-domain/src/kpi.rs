@@ -535,3 +535,168 @@ pub fn composite(rates: &[(Option<f64>, f64)]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests;
+
+/// An assessment period: a day, ISO week, month, quarter, year or a custom range of days,
+/// as the half-open range of civil dates [start, end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub start: jiff::civil::Date,
+    pub end: jiff::civil::Date,
+}
+
+impl Period {
+    /// `2026-10-05` (day), `2026-W41` (ISO week), `2026-10` (month), `2026-Q4` (quarter),
+    /// `2026` (year) or `2026-10-01..2026-10-31` (days, both included).
+    pub fn parse(text: &str) -> Result<Period, String> {
+        use jiff::civil::{Date, ISOWeekDate, Weekday};
+        let bad = || {
+            format!(
+                "`{text}` is not a period: 2026-10-05, 2026-W41, 2026-10, 2026-Q4, 2026 or 2026-10-01..2026-10-31"
+            )
+        };
+        let text = text.trim();
+        let day = |s: &str| s.parse::<Date>().map_err(|_| bad());
+        let next = |d: Date| d.tomorrow().map_err(|_| bad());
+        if let Some((a, b)) = text.split_once("..") {
+            let (start, last) = (day(a)?, day(b)?);
+            if last < start {
+                return Err(format!("`{text}`: the range ends before it starts"));
+            }
+            return Ok(Period {
+                start,
+                end: next(last)?,
+            });
+        }
+        if let Ok(d) = text.parse::<Date>() {
+            return Ok(Period {
+                start: d,
+                end: next(d)?,
+            });
+        }
+        let year = |s: &str| {
+            s.parse::<i16>()
+                .ok()
+                .filter(|y| (1900..=2999).contains(y))
+                .ok_or_else(bad)
+        };
+        if let Some((y, w)) = text.split_once("-W") {
+            let week = w.parse::<i8>().map_err(|_| bad())?;
+            let start = ISOWeekDate::new(year(y)?, week, Weekday::Monday)
+                .map_err(|_| bad())?
+                .date();
+            return Ok(Period {
+                start,
+                end: start
+                    .checked_add(jiff::Span::new().days(7))
+                    .map_err(|_| bad())?,
+            });
+        }
+        if let Some((y, q)) = text.split_once("-Q") {
+            let q = q
+                .parse::<i8>()
+                .ok()
+                .filter(|q| (1..=4).contains(q))
+                .ok_or_else(bad)?;
+            let start = Date::new(year(y)?, (q - 1) * 3 + 1, 1).map_err(|_| bad())?;
+            return Ok(Period {
+                start,
+                end: start
+                    .checked_add(jiff::Span::new().months(3))
+                    .map_err(|_| bad())?,
+            });
+        }
+        if let Some((y, m)) = text.split_once('-') {
+            let m = m.parse::<i8>().map_err(|_| bad())?;
+            let start = Date::new(year(y)?, m, 1).map_err(|_| bad())?;
+            return Ok(Period {
+                start,
+                end: start
+                    .checked_add(jiff::Span::new().months(1))
+                    .map_err(|_| bad())?,
+            });
+        }
+        let start = Date::new(year(text)?, 1, 1).map_err(|_| bad())?;
+        Ok(Period {
+            start,
+            end: start
+                .checked_add(jiff::Span::new().years(1))
+                .map_err(|_| bad())?,
+        })
+    }
+
+    /// The same period one year earlier (同比) and the one just before it (环比), of equal
+    /// length in days (months and quarters shift by calendar months).
+    pub fn year_before(&self) -> Option<Period> {
+        let y = jiff::Span::new().years(1);
+        Some(Period {
+            start: self.start.checked_sub(y).ok()?,
+            end: self.end.checked_sub(y).ok()?,
+        })
+    }
+
+    pub fn previous(&self) -> Option<Period> {
+        let months = {
+            let (a, b) = (self.start, self.end);
+            let m = (i32::from(b.year()) - i32::from(a.year())) * 12 + i32::from(b.month())
+                - i32::from(a.month());
+            (a.day() == 1 && b.day() == 1 && m > 0).then_some(m)
+        };
+        let start = match months {
+            Some(m) => self.start.checked_sub(jiff::Span::new().months(m)).ok()?,
+            None => {
+                let days = self.start.until(self.end).ok()?.get_days();
+                self.start.checked_sub(jiff::Span::new().days(days)).ok()?
+            }
+        };
+        Some(Period {
+            start,
+            end: self.start,
+        })
+    }
+}
+
+#[cfg(test)]
+mod period_tests {
+    use super::Period;
+
+    fn p(s: &str) -> (String, String) {
+        let p = Period::parse(s).expect(s);
+        (p.start.to_string(), p.end.to_string())
+    }
+
+    #[test]
+    fn periods() {
+        assert_eq!(p("2026-10-05"), ("2026-10-05".into(), "2026-10-06".into()));
+        assert_eq!(p("2026-W41"), ("2026-10-05".into(), "2026-10-12".into()));
+        assert_eq!(p("2026-10"), ("2026-10-01".into(), "2026-11-01".into()));
+        assert_eq!(p("2026-Q4"), ("2026-10-01".into(), "2027-01-01".into()));
+        assert_eq!(p("2026"), ("2026-01-01".into(), "2027-01-01".into()));
+        assert_eq!(
+            p("2026-10-01..2026-10-31"),
+            ("2026-10-01".into(), "2026-11-01".into())
+        );
+        for bad in [
+            "2026-13",
+            "2026-Q5",
+            "x",
+            "2026-W60",
+            "2026-10-31..2026-10-01",
+            "99",
+        ] {
+            assert!(Period::parse(bad).is_err(), "{bad}");
+        }
+        let oct = Period::parse("2026-10").expect("oct");
+        let prev = oct.previous().expect("prev");
+        assert_eq!(
+            (prev.start.to_string(), prev.end.to_string()),
+            ("2026-09-01".into(), "2026-10-01".into())
+        );
+        let yoy = oct.year_before().expect("yoy");
+        assert_eq!(yoy.start.to_string(), "2025-10-01");
+        let week = Period::parse("2026-W41")
+            .expect("w")
+            .previous()
+            .expect("prev");
+        assert_eq!(week.start.to_string(), "2026-09-28");
+    }
+}
