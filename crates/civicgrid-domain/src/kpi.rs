@@ -222,15 +222,15 @@ fn bucket(minutes: u64) -> usize {
         .unwrap_or(BUCKETS.len() - 1)
 }
 
-/// Everything one case contributes, per subject. The steps are in order, the first being the
-/// report. Working time uses `calendar`.
+/// Everything one case contributes, per subject. The steps are in order; the first is the
+/// report, of which only the time and the actor count. Working time uses `calendar`.
 pub fn contributions(
     meta: &CaseMeta<'_>,
     steps: &[Step],
     calendar: &WorkingCalendar,
 ) -> BTreeMap<Subject, Counters> {
     let mut out: BTreeMap<Subject, Counters> = BTreeMap::new();
-    let Some(report) = steps.first() else {
+    let Some((report, steps)) = steps.split_first() else {
         return out;
     };
     let refused_or_void = steps
@@ -389,7 +389,7 @@ pub fn contributions(
         c.patrol_reports += 1;
         c.patrol_valid += u64::from(!refused_or_void);
     }
-    for s in steps.iter().skip(1) {
+    for s in steps {
         if s.actor == "system" || s.actor == "resident" {
             continue;
         }

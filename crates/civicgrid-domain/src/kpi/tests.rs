@@ -371,3 +371,18 @@ proptest! {
         prop_assert_eq!(ab.from_residents, 2);
     }
 }
+
+#[test]
+fn a_case_only_reported_has_no_response_yet() {
+    let grid: GridCode = "440305001001001".parse().expect("g");
+    let region: RegionCode = "440305001001".parse().expect("r");
+    let c = contributions(
+        &meta(&grid, &region, Channel::Web),
+        &[report("2026-03-03T01:00:00Z", "resident")],
+        &calendar(),
+    );
+    let place = &c[&Subject::Region(region.to_string())];
+    assert_eq!((place.reported, place.responded, place.taken_on), (1, 0, 1));
+    assert_eq!(c.len(), 2, "the grid and the community only");
+    assert!(contributions(&meta(&grid, &region, Channel::Web), &[], &calendar()).is_empty());
+}
