@@ -90,8 +90,9 @@ pub struct Counters {
     pub responded_on_time: u64,
     /// Cases taken on (not refused, voided or merged).
     pub taken_on: u64,
-    /// Units: cases dispatched or transferred to the unit.
+    /// Units: cases dispatched or transferred to the unit, and those it led (first named).
     pub received: u64,
+    pub led: u64,
     /// Units: cases the unit reported back on; on time = no red breach of the handle stage.
     pub handled: u64,
     pub handled_on_time: u64,
@@ -151,6 +152,7 @@ impl AddAssign<&Counters> for Counters {
             responded_on_time,
             taken_on,
             received,
+            led,
             handled,
             handled_on_time,
             overdue,
@@ -238,7 +240,6 @@ pub fn contributions(
         .any(|s| matches!(s.to, Status::Refused | Status::Voided | Status::Merged));
     let accept_red = red(steps, Stage::Accept);
     let dispatch_red = red(steps, Stage::Dispatch);
-    let handle_red = red(steps, Stage::Handle);
     let verify_red = red(steps, Stage::Verify);
     let any_red = steps.iter().any(|s| {
         matches!(
@@ -322,13 +323,40 @@ pub fn contributions(
     let mut lead: Option<String> = None;
     let mut unit_counters: BTreeMap<String, Counters> = BTreeMap::new();
     let mut handled_by: Vec<String> = Vec::new();
+    // Units that acted while leading, and units leading when a handling breach was recorded.
+    let mut acted: Vec<String> = Vec::new();
+    let mut late: Vec<String> = Vec::new();
     for s in steps {
+        if let (
+            Some(u),
+            Action::StartHandling
+            | Action::ReportBack { .. }
+            | Action::SendBack { .. }
+            | Action::Transfer { .. },
+        ) = (&lead, &s.action)
+            && !acted.contains(u)
+        {
+            acted.push(u.clone());
+        }
         match &s.action {
             Action::Dispatch { units } | Action::Transfer { units, .. } => {
                 for u in units {
                     unit_counters.entry(u.clone()).or_default().received = 1;
                 }
                 lead = units.first().cloned();
+                if let Some(u) = &lead {
+                    unit_counters.entry(u.clone()).or_default().led = 1;
+                }
+            }
+            Action::RaiseAlarm {
+                stage: Stage::Handle,
+                level: Alarm::Red,
+            } => {
+                if let Some(u) = &lead
+                    && !late.contains(u)
+                {
+                    late.push(u.clone());
+                }
             }
             Action::ReportBack { .. } => {
                 if let Some(u) = &lead
@@ -346,13 +374,17 @@ pub fn contributions(
             _ => {}
         }
     }
-    // The unit that led at the end answers for the case's outcome.
+    // Each unit answers for its own lateness; the unit that led at the end answers for the
+    // case's outcome.
     for (u, c) in &mut unit_counters {
         let handled = handled_by.contains(u);
+        let was_late = late.contains(u);
         let answers = lead.as_deref() == Some(u.as_str());
         c.handled = u64::from(handled);
-        c.handled_on_time = u64::from(handled && !handle_red);
-        c.overdue = u64::from(answers && handle_red);
+        c.handled_on_time = u64::from(handled && !was_late);
+        c.overdue = u64::from(was_late);
+        c.responded = u64::from(acted.contains(u));
+        c.responded_on_time = u64::from(acted.contains(u) && !was_late);
         if answers {
             c.taken_on = u64::from(!refused_or_void);
             c.rework_events = rework_events;
@@ -361,8 +393,6 @@ pub fn contributions(
             c.closed_on_time = u64::from(closed && !any_red);
             c.evaluated = u64::from(satisfaction.is_some());
             c.satisfied = place.satisfied;
-            c.responded = place.responded;
-            c.responded_on_time = place.responded_on_time;
             if let Some(m) = handling_minutes {
                 c.handling_minutes = m;
                 c.handling_count = 1;
@@ -451,7 +481,7 @@ pub fn percentile_minutes(c: &Counters, p: f64) -> Option<u64> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Indicators {
     pub counters: Counters,
-    /// 响应率: responded on time ÷ reported (places) or received (units).
+    /// 响应率: responded on time ÷ reported (places) or led (units).
     pub response_rate: Option<f64>,
     /// 解决率: closed ÷ taken on.
     pub resolution_rate: Option<f64>,
@@ -483,7 +513,10 @@ impl Indicators {
             c.reported
         };
         Indicators {
-            response_rate: ratio(c.responded_on_time, base),
+            response_rate: ratio(
+                c.responded_on_time,
+                if kind == "unit" { c.led } else { c.reported },
+            ),
             resolution_rate: ratio(c.closed, c.taken_on),
             satisfaction_rate: ratio(c.satisfied, c.evaluated),
             on_time_handling_rate: ratio(c.handled_on_time, c.handled),

@@ -120,6 +120,20 @@ pub enum Command {
         #[command(subcommand)]
         what: ApikeyCommand,
     },
+    /// Assessment table (考核) of a region for a period, recounted from the case events
+    Kpi {
+        /// A region code: district (6 digits), street (9) or community (12)
+        #[arg(long)]
+        scope: String,
+        /// 2026-10-05, 2026-W41, 2026-10, 2026-Q4, 2026 or 2026-10-01..2026-10-31
+        #[arg(long)]
+        period: String,
+        /// Only subjects of this kind: unit, grid, region or staff
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: KpiFormat,
+    },
     /// Check the database: the engine's integrity check and civicgrid's invariants
     Check,
     /// Load a demo territory with staff, catalogue, responsibility list and calendar
@@ -191,6 +205,12 @@ pub enum ExportWhat {
     Responsibility,
     Calendar,
     Beats,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum KpiFormat {
+    Csv,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -414,6 +434,23 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             warn_at,
             sweep_every,
         } => serve(app, &listen, warn_at, sweep_every, out).await?,
+        Command::Kpi {
+            scope,
+            period,
+            kind,
+            format,
+        } => {
+            let scope: civicgrid_domain::territory::RegionCode = scope
+                .parse()
+                .map_err(|e| AppError::Invalid(format!("--scope {scope}: {e}")))?;
+            let table = app.kpi_table(&scope, &period, kind.as_deref()).await?;
+            let text = match format {
+                KpiFormat::Csv => crate::services::kpi::kpi_csv(&table),
+                KpiFormat::Json => serde_json::to_string_pretty(&table)
+                    .map_err(|e| AppError::Invalid(e.to_string()))?,
+            };
+            out.write_all(text.as_bytes()).map_err(io)?;
+        }
         Command::Check => {
             let problems = app.repo.check_integrity().await?;
             for p in &problems {

@@ -284,6 +284,7 @@ fn breaches_send_backs_transfers_and_rework_land_on_the_right_unit() {
 fn rates_grades_and_composites() {
     let mut c = Counters {
         received: 10,
+        led: 10,
         responded_on_time: 9,
         taken_on: 8,
         closed: 6,

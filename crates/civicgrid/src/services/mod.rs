@@ -7,6 +7,7 @@ pub mod demo;
 pub mod demo_cases;
 pub mod intake_writer;
 pub mod jobs;
+pub mod kpi;
 pub mod open311;
 pub mod reference;
 pub mod seal;

@@ -1,0 +1,372 @@
+//! Assessment tables: the indicators of every subject (unit, grid, community, staff member)
+//! for a scope and period, recounted from the cases' events through `kpi::contributions`,
+//! with composite scores, A–E grades, the red and black list, and the same figures for the
+//! period before (环比) and a year before (同比).
+
+use std::collections::{BTreeMap, HashMap};
+
+use civicgrid_domain::case::Case;
+use civicgrid_domain::kpi::{
+    CaseMeta, Counters, DEFAULT_BANDS, Indicators, Period, Step, Subject, composite, contributions,
+    grade,
+};
+use civicgrid_domain::territory::RegionCode;
+use civicgrid_store::{CaseEvent, CaseFilter};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::App;
+use crate::error::{AppError, AppResult};
+
+/// How much each rate weighs in a subject's composite score, per kind of subject.
+pub fn default_weights(kind: &str) -> Vec<(&'static str, f64)> {
+    match kind {
+        "unit" => vec![
+            ("response_rate", 15.0),
+            ("on_time_handling_rate", 25.0),
+            ("resolution_rate", 20.0),
+            ("rework_rate_inverse", 15.0),
+            ("send_back_rate_inverse", 10.0),
+            ("satisfaction_rate", 15.0),
+        ],
+        "staff" => vec![
+            ("valid_report_rate", 25.0),
+            ("on_time_verification_rate", 25.0),
+            ("on_time_acceptance_rate", 20.0),
+            ("accurate_dispatch_rate", 30.0),
+        ],
+        _ => vec![
+            ("response_rate", 25.0),
+            ("resolution_rate", 25.0),
+            ("on_time_closure_rate", 25.0),
+            ("satisfaction_rate", 25.0),
+        ],
+    }
+}
+
+fn rate(i: &Indicators, name: &str) -> Option<f64> {
+    match name {
+        "response_rate" => i.response_rate,
+        "resolution_rate" => i.resolution_rate,
+        "satisfaction_rate" => i.satisfaction_rate,
+        "on_time_handling_rate" => i.on_time_handling_rate,
+        "on_time_closure_rate" => i.on_time_closure_rate,
+        "rework_rate_inverse" => i.rework_rate.map(|r| 1.0 - r),
+        "send_back_rate_inverse" => i.send_back_rate.map(|r| 1.0 - r),
+        "valid_report_rate" => i.valid_report_rate,
+        "on_time_verification_rate" => i.on_time_verification_rate,
+        "on_time_acceptance_rate" => i.on_time_acceptance_rate,
+        "accurate_dispatch_rate" => i.accurate_dispatch_rate,
+        _ => None,
+    }
+}
+
+/// One subject's row of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct KpiRow {
+    pub kind: String,
+    pub code: String,
+    pub name: String,
+    pub indicators: Indicators,
+    pub score: Option<f64>,
+    pub grade: Option<char>,
+    /// The score of the period before and a year before, for 环比 and 同比.
+    pub previous_score: Option<f64>,
+    pub year_before_score: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KpiTable {
+    pub scope: String,
+    pub period: String,
+    pub start: String,
+    pub end: String,
+    pub rows: Vec<KpiRow>,
+    /// 红榜 and 黑榜: the best and the worst three units by score.
+    pub red_list: Vec<String>,
+    pub black_list: Vec<String>,
+}
+
+impl App {
+    /// Every case reported in [from, to) within `scope`, with its events.
+    async fn cases_with_events(
+        &self,
+        scope: &RegionCode,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> AppResult<Vec<(Case, Vec<CaseEvent>)>> {
+        let mut out = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self
+                .list_cases(&CaseFilter {
+                    within: Some(scope.clone()),
+                    reported_from: Some(from),
+                    reported_to: Some(to),
+                    before,
+                    limit: 1000,
+                    ..CaseFilter::default()
+                })
+                .await?;
+            let Some(last) = page.last() else { break };
+            before = Some(last.id);
+            let full = page.len() == 1000;
+            for c in page {
+                let events = self.repo.case_events(&c.id).await?;
+                out.push((c, events));
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The counters of every subject for cases in `scope` reported in `period`, recounted
+    /// from the events.
+    pub async fn kpi_counters(
+        &self,
+        scope: &RegionCode,
+        period: &Period,
+    ) -> AppResult<BTreeMap<Subject, Counters>> {
+        let reference = self.reference().await?;
+        let tz = reference.calendar.time_zone().clone();
+        let at = |d: jiff::civil::Date| {
+            d.to_zoned(tz.clone())
+                .map(|z| z.timestamp())
+                .map_err(|e| AppError::Invalid(e.to_string()))
+        };
+        let (from, to) = (at(period.start)?, at(period.end)?);
+        // A repeat (重复件) is a case whose category and grid match a case reported in the 30
+        // days before it; look back that far.
+        let lookback = from - jiff::SignedDuration::from_hours(24 * 30);
+        let mut cases = self.cases_with_events(scope, lookback, to).await?;
+        cases.sort_by_key(|(c, _)| c.reported_at);
+        let mut last_seen: HashMap<(String, String), Timestamp> = HashMap::new();
+        let mut out: BTreeMap<Subject, Counters> = BTreeMap::new();
+        for (case, events) in &cases {
+            let key = (
+                case.category
+                    .as_ref()
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                case.grid
+                    .as_ref()
+                    .map(|g| g.to_string())
+                    .unwrap_or_default(),
+            );
+            let repeat = !key.0.is_empty()
+                && !key.1.is_empty()
+                && last_seen.get(&key).is_some_and(|t| {
+                    case.reported_at.duration_since(*t) <= jiff::SignedDuration::from_hours(24 * 30)
+                });
+            last_seen.insert(key, case.reported_at);
+            if case.reported_at < from {
+                continue;
+            }
+            let steps = steps_of(events);
+            let meta = CaseMeta {
+                channel: case.channel,
+                category: case.category.as_ref(),
+                grid: case.grid.as_ref(),
+                region: &case.region,
+                repeat,
+            };
+            for (subject, counters) in contributions(&meta, &steps, &reference.calendar) {
+                *out.entry(subject).or_default() += &counters;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The assessment table for `scope` (a region code) and `period`, with comparisons.
+    pub async fn kpi_table(
+        &self,
+        scope: &RegionCode,
+        period_text: &str,
+        kind: Option<&str>,
+    ) -> AppResult<KpiTable> {
+        let period = Period::parse(period_text)
+            .map_err(|e| AppError::Unprocessable(vec![("period".into(), e)]))?;
+        if let Some(k) = kind
+            && !["unit", "grid", "region", "staff"].contains(&k)
+        {
+            return Err(AppError::Unprocessable(vec![(
+                "kind".into(),
+                format!("`{k}` is not unit, grid, region or staff"),
+            )]));
+        }
+        let reference = self.reference().await?;
+        if !self.repo.regions().await?.iter().any(|r| &r.code == scope) {
+            return Err(AppError::NotFound(format!("region {scope}")));
+        }
+        let now = self.kpi_counters(scope, &period).await?;
+        let before = match period.previous() {
+            Some(p) => self.kpi_counters(scope, &p).await?,
+            None => BTreeMap::new(),
+        };
+        let year_before = match period.year_before() {
+            Some(p) => self.kpi_counters(scope, &p).await?,
+            None => BTreeMap::new(),
+        };
+        let score = |subject: &Subject, c: &Counters| {
+            let i = Indicators::of(subject.kind(), c.clone());
+            let weights = default_weights(subject.kind());
+            composite(
+                &weights
+                    .iter()
+                    .map(|(n, w)| (rate(&i, n), *w))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let regions = self.repo.regions().await?;
+        let name_of = |s: &Subject| -> String {
+            match s {
+                Subject::Unit(c) => reference
+                    .units
+                    .iter()
+                    .find(|u| &u.code == c)
+                    .map_or_else(|| c.clone(), |u| u.name.clone()),
+                Subject::Region(c) => regions
+                    .iter()
+                    .find(|r| r.code.as_str() == c)
+                    .map_or_else(|| c.clone(), |r| r.name.clone()),
+                Subject::Grid(c) | Subject::Staff(c) => c.clone(),
+            }
+        };
+        let mut rows: Vec<KpiRow> = now
+            .iter()
+            .filter(|(s, _)| kind.is_none_or(|k| s.kind() == k))
+            .map(|(s, c)| {
+                let sc = score(s, c);
+                KpiRow {
+                    kind: s.kind().to_owned(),
+                    code: s.code().to_owned(),
+                    name: name_of(s),
+                    indicators: Indicators::of(s.kind(), c.clone()),
+                    score: sc.map(|x| (x * 10.0).round() / 10.0),
+                    grade: sc.map(|x| grade(x, &DEFAULT_BANDS)),
+                    previous_score: before
+                        .get(s)
+                        .and_then(|c| score(s, c))
+                        .map(|x| (x * 10.0).round() / 10.0),
+                    year_before_score: year_before
+                        .get(s)
+                        .and_then(|c| score(s, c))
+                        .map(|x| (x * 10.0).round() / 10.0),
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.code.cmp(&b.code)));
+        let mut units: Vec<&KpiRow> = rows
+            .iter()
+            .filter(|r| r.kind == "unit" && r.indicators.counters.received > 0)
+            .filter(|r| r.score.is_some())
+            .collect();
+        units.sort_by(|a, b| {
+            b.score
+                .partial_cmp(&a.score)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.code.cmp(&b.code))
+        });
+        let red_list = units.iter().take(3).map(|r| r.name.clone()).collect();
+        let black_list = units.iter().rev().take(3).map(|r| r.name.clone()).collect();
+        Ok(KpiTable {
+            scope: scope.to_string(),
+            period: period_text.to_owned(),
+            start: period.start.to_string(),
+            end: period.end.to_string(),
+            rows,
+            red_list,
+            black_list,
+        })
+    }
+}
+
+/// A case's stored events as the KPI derivation reads them.
+pub fn steps_of(events: &[CaseEvent]) -> Vec<Step> {
+    events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let action = match e.payload.get("action").cloned().map(serde_json::from_value) {
+                Some(Ok(a)) => a,
+                // The report carries no action; it only dates the case.
+                _ if i == 0 => civicgrid_domain::case::Action::Register,
+                _ => return None,
+            };
+            Some(Step {
+                at: e.at,
+                actor: e.actor.clone(),
+                action,
+                to: e.to,
+            })
+        })
+        .collect()
+}
+
+/// The table as CSV with Chinese and English headers.
+pub fn kpi_csv(table: &KpiTable) -> String {
+    let header = [
+        "类型 kind",
+        "代码 code",
+        "名称 name",
+        "得分 score",
+        "等级 grade",
+        "环比 previous",
+        "同比 year before",
+        "上报 reported",
+        "接收 received",
+        "处置 handled",
+        "按期处置 handled on time",
+        "超期 overdue",
+        "返工 reworked",
+        "退回 sent back",
+        "结案 closed",
+        "按期结案 closed on time",
+        "响应率 response rate",
+        "解决率 resolution rate",
+        "满意率 satisfaction rate",
+        "平均处置工时(分) avg handling min",
+        "P90处置工时(分) p90 handling min",
+        "重复件率 repeat rate",
+        "有效上报率 valid report rate",
+    ];
+    let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
+    let rows = table.rows.iter().map(|r| {
+        let i = &r.indicators;
+        let c = &i.counters;
+        vec![
+            r.kind.clone(),
+            r.code.clone(),
+            r.name.clone(),
+            r.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
+            r.grade.map(String::from).unwrap_or_default(),
+            r.previous_score
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_default(),
+            r.year_before_score
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_default(),
+            c.reported.to_string(),
+            c.received.to_string(),
+            c.handled.to_string(),
+            c.handled_on_time.to_string(),
+            c.overdue.to_string(),
+            c.reworked_cases.to_string(),
+            c.sent_back.to_string(),
+            c.closed.to_string(),
+            c.closed_on_time.to_string(),
+            f(i.response_rate),
+            f(i.resolution_rate),
+            f(i.satisfaction_rate),
+            f(i.average_handling_minutes),
+            i.p90_handling_minutes
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            f(i.repeat_rate),
+            f(i.valid_report_rate),
+        ]
+    });
+    crate::interchange::csv_table::write(&header, rows)
+}
