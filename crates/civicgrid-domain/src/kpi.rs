@@ -528,7 +528,7 @@ impl Indicators {
                     c.taken_on
                 },
             ),
-            send_back_rate: ratio(c.sent_back, c.received),
+            send_back_rate: ratio(c.sent_back, c.led),
             closure_rate: ratio(c.closed, base),
             on_time_closure_rate: ratio(c.closed_on_time, c.closed),
             average_handling_minutes: ratio(c.handling_minutes, c.handling_count),

@@ -56,6 +56,7 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(act))
         .routes(routes!(track))
         .routes(routes!(alerts))
+        .routes(routes!(kpi))
         .routes(routes!(login, logout))
 }
 
@@ -891,4 +892,35 @@ async fn track(State(app): State<App>, Path(receipt): Path<String>) -> ApiResult
             })
             .collect(),
     }))
+}
+
+/// The assessment table (考核) of a region for a period, recounted from the case events: every
+/// unit, grid, community and staff member with its indicators, score and grade, the red and
+/// black lists, and the scores of the period before and a year before.
+#[utoipa::path(get, path = "/api/v1/kpi", tag = "staff",
+    params(views::KpiQuery),
+    responses((status = 200, description = "The table (see docs/KPIS.md for every indicator)", body = Object), ReadProblems),
+    security(("bearer" = [])))]
+async fn kpi(
+    State(app): State<App>,
+    caller: Caller,
+    query: Result<Query<views::KpiQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Actor::Staff { grants, .. } = caller.staff()? else {
+        return Err(ApiError::Unauthorized("this needs a staff API key".into()));
+    };
+    let scope: civicgrid_domain::territory::RegionCode = q.scope.parse().map_err(|e| {
+        AppError::Unprocessable(vec![("scope".to_owned(), format!("{e}"))])
+    })?;
+    let roles = &app.reference().await?.roles;
+    let target = Target {
+        region: Some(&scope),
+        unit: None,
+    };
+    if !allows(grants, roles, Permission::KpiRead, &target) {
+        return Err(AppError::Forbidden(format!("assessment figures of {scope} are outside your scope")).into());
+    }
+    let table = app.kpi_table(&scope, &q.period, q.kind.as_deref()).await?;
+    Ok(Json(table).into_response())
 }

@@ -617,3 +617,15 @@ pub struct AlertQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct KpiQuery {
+    /// A region code: district (6 digits), street (9) or community (12).
+    pub scope: String,
+    /// 2026-10-05, 2026-W41, 2026-10, 2026-Q4, 2026 or 2026-10-01..2026-10-31.
+    pub period: String,
+    /// Only subjects of this kind: unit, grid, region or staff.
+    pub kind: Option<String>,
+}

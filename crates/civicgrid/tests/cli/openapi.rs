@@ -31,6 +31,7 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/cases/{id}/actions/{action}",
     "GET /api/v1/track/{receipt}",
     "GET /api/v1/alerts",
+    "GET /api/v1/kpi",
     "POST /api/v1/session",
     "DELETE /api/v1/session",
 ];
