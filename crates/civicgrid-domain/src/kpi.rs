@@ -12,7 +12,7 @@
 //! with pauses and approved extensions counted, so the events already say who was late.
 
 use std::collections::BTreeMap;
-use std::ops::AddAssign;
+use std::ops::{AddAssign, SubAssign};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -187,6 +187,63 @@ impl AddAssign<&Counters> for Counters {
         {
             *a += b;
         }
+    }
+}
+
+impl SubAssign<&Counters> for Counters {
+    fn sub_assign(&mut self, o: &Counters) {
+        macro_rules! add {
+            ($($f:ident),*) => { $( self.$f = self.$f.saturating_sub(o.$f); )* };
+        }
+        add!(
+            reported,
+            from_residents,
+            from_patrol,
+            responded,
+            responded_on_time,
+            taken_on,
+            received,
+            led,
+            handled,
+            handled_on_time,
+            overdue,
+            rework_events,
+            reworked_cases,
+            sent_back,
+            closed,
+            closed_on_time,
+            handling_minutes,
+            handling_count,
+            evaluated,
+            satisfied,
+            repeats,
+            patrol_reports,
+            patrol_valid,
+            verified,
+            verified_on_time,
+            resolved_on_site,
+            accepted,
+            accepted_on_time,
+            accepted_accurate,
+            registered,
+            dispatched,
+            dispatched_on_time,
+            dispatched_accurate,
+            closed_by
+        );
+        for (a, b) in self
+            .handling_histogram
+            .iter_mut()
+            .zip(o.handling_histogram.iter())
+        {
+            *a = a.saturating_sub(*b);
+        }
+    }
+}
+
+impl Counters {
+    pub fn is_zero(&self) -> bool {
+        *self == Counters::default()
     }
 }
 

@@ -32,7 +32,7 @@ use uuid::Uuid;
 pub use batch::{Batch, CalendarUpdate, NewUser};
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
-pub use model::{ApiKeyRecord, CaseEvent, CaseFilter, Photo, Summary, User};
+pub use model::{ApiKeyRecord, CaseEvent, CaseFilter, KpiEntry, Photo, Summary, User};
 
 /// The storage operations of civicgrid. Implementations commit durably before returning.
 #[async_trait]
@@ -110,6 +110,32 @@ pub trait Repository: Send + Sync {
     async fn case_by_receipt(&self, receipt_code: &str) -> Result<Option<Case>, StoreError>;
     /// The case's events, oldest first.
     async fn case_events(&self, id: &Uuid) -> Result<Vec<CaseEvent>, StoreError>;
+
+    /// Cases whose KPI contributions are out of date (queued by a trigger with every event),
+    /// each with its change count.
+    async fn kpi_dirty(&self, limit: u32) -> Result<Vec<(Uuid, i64)>, StoreError>;
+    /// Replaces a case's KPI contributions and adjusts the daily sums by the difference, in one
+    /// transaction; clears the case from the queue if it has not changed since `marked`.
+    async fn apply_kpi(
+        &self,
+        case_id: &Uuid,
+        marked: i64,
+        contributions: &[KpiEntry],
+    ) -> Result<(), StoreError>;
+    /// The daily sums of the communities under `region_prefix`, for days in [from, to)
+    /// (`YYYY-MM-DD`), summed per subject.
+    async fn kpi_sum(
+        &self,
+        region_prefix: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<
+        Vec<(
+            civicgrid_domain::kpi::Subject,
+            civicgrid_domain::kpi::Counters,
+        )>,
+        StoreError,
+    >;
     /// Events of the given actions in a region subtree at or after `since`, oldest first, at
     /// most `limit` — the alert feed of a tier (alarms, escalations, missed whistle calls).
     async fn events_since(

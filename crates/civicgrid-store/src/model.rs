@@ -102,3 +102,12 @@ pub struct Photo {
     pub added_by: String,
     pub added_at: Timestamp,
 }
+
+/// What one case contributes to one subject's counters on one day, in one community.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KpiEntry {
+    pub region: String,
+    pub subject: civicgrid_domain::kpi::Subject,
+    pub day: String,
+    pub counters: civicgrid_domain::kpi::Counters,
+}

@@ -929,6 +929,146 @@ macro_rules! sql_repository {
                 Ok(problems)
             }
 
+            async fn kpi_dirty(&self, limit: u32) -> Result<Vec<(uuid::Uuid, i64)>, $crate::StoreError> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT case_id, marked FROM kpi_dirty ORDER BY case_id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, m)| {
+                        id.parse()
+                            .map(|id| (id, m))
+                            .map_err(|_| $crate::StoreError::Corrupt(format!("case id {id}")))
+                    })
+                    .collect()
+            }
+
+            async fn apply_kpi(
+                &self,
+                case_id: &uuid::Uuid,
+                marked: i64,
+                contributions: &[$crate::KpiEntry],
+            ) -> Result<(), $crate::StoreError> {
+                use civicgrid_domain::kpi::Counters;
+                let id = case_id.to_string();
+                let parse = |text: &str| -> Result<Counters, $crate::StoreError> {
+                    serde_json::from_str(text).map_err(|e| $crate::StoreError::Corrupt(format!("kpi counters: {e}")))
+                };
+                let mut tx = self.pool.begin().await?;
+                let old: Vec<(String, String, String, String, String)> = sqlx::query_as(
+                    "SELECT region_code, subject_kind, subject_code, day, counters FROM kpi_contributions WHERE case_id = $1",
+                )
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?;
+                // The change to each daily sum: minus what the case gave, plus what it gives now.
+                let mut delta: std::collections::BTreeMap<(String, String, String, String), (Counters, Counters)> =
+                    std::collections::BTreeMap::new();
+                for (region, kind, code, day, counters) in &old {
+                    delta.entry((region.clone(), day.clone(), kind.clone(), code.clone())).or_default().1 += &parse(counters)?;
+                }
+                for e in contributions {
+                    delta
+                        .entry((e.region.clone(), e.day.clone(), e.subject.kind().to_owned(), e.subject.code().to_owned()))
+                        .or_default()
+                        .0 += &e.counters;
+                }
+                for ((region, day, kind, code), (plus, minus)) in &delta {
+                    if plus == minus {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO kpi_daily (region_code, day, subject_kind, subject_code, counters) VALUES ($1, $2, $3, $4, '{}')
+                         ON CONFLICT (region_code, day, subject_kind, subject_code) DO NOTHING",
+                    )
+                    .bind(region).bind(day).bind(kind).bind(code)
+                    .execute(&mut *tx)
+                    .await?;
+                    let lock = if $backend == "postgres" { " FOR UPDATE" } else { "" };
+                    let (current,): (String,) = sqlx::query_as(&format!(
+                        "SELECT counters FROM kpi_daily WHERE region_code = $1 AND day = $2 AND subject_kind = $3 AND subject_code = $4{lock}"
+                    ))
+                    .bind(region).bind(day).bind(kind).bind(code)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let mut sum: Counters = if current == "{}" { Counters::default() } else { parse(&current)? };
+                    sum -= minus;
+                    sum += plus;
+                    if sum.is_zero() {
+                        sqlx::query("DELETE FROM kpi_daily WHERE region_code = $1 AND day = $2 AND subject_kind = $3 AND subject_code = $4")
+                            .bind(region).bind(day).bind(kind).bind(code)
+                            .execute(&mut *tx)
+                            .await?;
+                    } else {
+                        sqlx::query("UPDATE kpi_daily SET counters = $5 WHERE region_code = $1 AND day = $2 AND subject_kind = $3 AND subject_code = $4")
+                            .bind(region).bind(day).bind(kind).bind(code)
+                            .bind($crate::sql::to_json(&sum)?)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                sqlx::query("DELETE FROM kpi_contributions WHERE case_id = $1")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                for e in contributions {
+                    sqlx::query(
+                        "INSERT INTO kpi_contributions (case_id, region_code, subject_kind, subject_code, day, counters)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&id)
+                    .bind(&e.region)
+                    .bind(e.subject.kind())
+                    .bind(e.subject.code())
+                    .bind(&e.day)
+                    .bind($crate::sql::to_json(&e.counters)?)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                // Cleared only if no event arrived since the events this was computed from.
+                sqlx::query("DELETE FROM kpi_dirty WHERE case_id = $1 AND marked = $2")
+                    .bind(&id)
+                    .bind(marked)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn kpi_sum(
+                &self,
+                region_prefix: &str,
+                from: &str,
+                to: &str,
+            ) -> Result<Vec<(civicgrid_domain::kpi::Subject, civicgrid_domain::kpi::Counters)>, $crate::StoreError> {
+                use civicgrid_domain::kpi::{Counters, Subject};
+                let rows: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT subject_kind, subject_code, counters FROM kpi_daily
+                     WHERE region_code LIKE $1 AND day >= $2 AND day < $3",
+                )
+                .bind(format!("{region_prefix}%"))
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut sums: std::collections::BTreeMap<Subject, Counters> = std::collections::BTreeMap::new();
+                for (kind, code, counters) in rows {
+                    let subject = match kind.as_str() {
+                        "unit" => Subject::Unit(code),
+                        "grid" => Subject::Grid(code),
+                        "region" => Subject::Region(code),
+                        "staff" => Subject::Staff(code),
+                        other => return Err($crate::StoreError::Corrupt(format!("kpi subject kind {other}"))),
+                    };
+                    let c: Counters = serde_json::from_str(&counters)
+                        .map_err(|e| $crate::StoreError::Corrupt(format!("kpi counters: {e}")))?;
+                    *sums.entry(subject).or_default() += &c;
+                }
+                Ok(sums.into_iter().collect())
+            }
+
             async fn create_case(
                 &self,
                 case: &civicgrid_domain::case::Case,

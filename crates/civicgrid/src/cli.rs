@@ -400,6 +400,12 @@ async fn serve(
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
             }
+            // The sweep's breaches are events too: count them into the rollups after it.
+            match jobs.refresh_kpis().await {
+                Ok(n) if n > 0 => tracing::info!(cases = n, "assessment rollups refreshed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "assessment refresh failed"),
+            }
         }
     });
     axum::serve(listener, crate::http::router(app))

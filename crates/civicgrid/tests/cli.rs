@@ -1144,6 +1144,9 @@ mod case_loop {
     }
 }
 
+#[path = "cli/kpi.rs"]
+mod kpi;
+
 #[path = "cli/web.rs"]
 mod web;
 

@@ -910,16 +910,20 @@ async fn kpi(
     let Actor::Staff { grants, .. } = caller.staff()? else {
         return Err(ApiError::Unauthorized("this needs a staff API key".into()));
     };
-    let scope: civicgrid_domain::territory::RegionCode = q.scope.parse().map_err(|e| {
-        AppError::Unprocessable(vec![("scope".to_owned(), format!("{e}"))])
-    })?;
+    let scope: civicgrid_domain::territory::RegionCode = q
+        .scope
+        .parse()
+        .map_err(|e| AppError::Unprocessable(vec![("scope".to_owned(), format!("{e}"))]))?;
     let roles = &app.reference().await?.roles;
     let target = Target {
         region: Some(&scope),
         unit: None,
     };
     if !allows(grants, roles, Permission::KpiRead, &target) {
-        return Err(AppError::Forbidden(format!("assessment figures of {scope} are outside your scope")).into());
+        return Err(AppError::Forbidden(format!(
+            "assessment figures of {scope} are outside your scope"
+        ))
+        .into());
     }
     let table = app.kpi_table(&scope, &q.period, q.kind.as_deref()).await?;
     Ok(Json(table).into_response())

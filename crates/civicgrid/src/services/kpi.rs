@@ -88,6 +88,96 @@ pub struct KpiTable {
 }
 
 impl App {
+    /// Brings the rollups up to date: recomputes the contributions of every case whose events
+    /// changed since and adjusts the daily sums (the job runs this; so does every table read).
+    /// Returns the number of cases refreshed.
+    pub async fn refresh_kpis(&self) -> AppResult<usize> {
+        let reference = self.reference().await?;
+        let tz = reference.calendar.time_zone().clone();
+        let mut done = 0;
+        let mut applied: std::collections::HashSet<(uuid::Uuid, i64)> = Default::default();
+        loop {
+            let dirty = self.repo.kpi_dirty(500).await?;
+            // Stop when the queue is empty, or holds only what this run already counted (a
+            // case that changed meanwhile has a new mark and is counted again).
+            if dirty.iter().all(|d| applied.contains(d)) {
+                return Ok(done);
+            }
+            for (id, marked) in dirty {
+                if applied.contains(&(id, marked)) {
+                    continue;
+                }
+                let entries = match self.repo.case(&id).await? {
+                    Some(case) => {
+                        let events = self.repo.case_events(&id).await?;
+                        let repeat = self.is_repeat(&case).await?;
+                        let day = case.reported_at.to_zoned(tz.clone()).date().to_string();
+                        let meta = CaseMeta {
+                            channel: case.channel,
+                            category: case.category.as_ref(),
+                            grid: case.grid.as_ref(),
+                            region: &case.region,
+                            repeat,
+                        };
+                        contributions(&meta, &steps_of(&events), &reference.calendar)
+                            .into_iter()
+                            .map(|(subject, counters)| civicgrid_store::KpiEntry {
+                                region: case.region.to_string(),
+                                subject,
+                                day: day.clone(),
+                                counters,
+                            })
+                            .collect()
+                    }
+                    None => vec![],
+                };
+                self.repo.apply_kpi(&id, marked, &entries).await?;
+                applied.insert((id, marked));
+                done += 1;
+            }
+        }
+    }
+
+    /// A repeat (重复件): an earlier case — by report time, then id — of the same category in
+    /// the same grid, reported at most 30 days before.
+    async fn is_repeat(&self, case: &Case) -> AppResult<bool> {
+        let (Some(category), Some(grid)) = (&case.category, &case.grid) else {
+            return Ok(false);
+        };
+        let earlier = self
+            .list_cases(&CaseFilter {
+                grid: Some(grid.to_string()),
+                category: Some(category.to_string()),
+                reported_from: Some(case.reported_at - jiff::SignedDuration::from_hours(24 * 30)),
+                reported_to: Some(case.reported_at + jiff::SignedDuration::from_micros(1)),
+                limit: 1000,
+                ..CaseFilter::default()
+            })
+            .await?;
+        Ok(earlier
+            .iter()
+            .any(|c| (c.reported_at, c.id) < (case.reported_at, case.id)))
+    }
+
+    /// The counters of every subject in `scope` for `period`, from the rollups.
+    pub async fn kpi_rollup(
+        &self,
+        scope: &RegionCode,
+        period: &Period,
+    ) -> AppResult<BTreeMap<Subject, Counters>> {
+        self.refresh_kpis().await?;
+        Ok(self
+            .repo
+            .kpi_sum(
+                scope.as_str(),
+                &period.start.to_string(),
+                &period.end.to_string(),
+            )
+            .await?
+            .into_iter()
+            .collect())
+    }
+
     /// Every case reported in [from, to) within `scope`, with its events.
     async fn cases_with_events(
         &self,
@@ -123,8 +213,8 @@ impl App {
     }
 
     /// The counters of every subject for cases in `scope` reported in `period`, recounted
-    /// from the events.
-    pub async fn kpi_counters(
+    /// from the events (the check on the rollups).
+    pub async fn kpi_recount(
         &self,
         scope: &RegionCode,
         period: &Period,
@@ -141,7 +231,7 @@ impl App {
         // days before it; look back that far.
         let lookback = from - jiff::SignedDuration::from_hours(24 * 30);
         let mut cases = self.cases_with_events(scope, lookback, to).await?;
-        cases.sort_by_key(|(c, _)| c.reported_at);
+        cases.sort_by_key(|(c, _)| (c.reported_at, c.id));
         let mut last_seen: HashMap<(String, String), Timestamp> = HashMap::new();
         let mut out: BTreeMap<Subject, Counters> = BTreeMap::new();
         for (case, events) in &cases {
@@ -200,13 +290,13 @@ impl App {
         if !self.repo.regions().await?.iter().any(|r| &r.code == scope) {
             return Err(AppError::NotFound(format!("region {scope}")));
         }
-        let now = self.kpi_counters(scope, &period).await?;
+        let now = self.kpi_rollup(scope, &period).await?;
         let before = match period.previous() {
-            Some(p) => self.kpi_counters(scope, &p).await?,
+            Some(p) => self.kpi_rollup(scope, &p).await?,
             None => BTreeMap::new(),
         };
         let year_before = match period.year_before() {
-            Some(p) => self.kpi_counters(scope, &p).await?,
+            Some(p) => self.kpi_rollup(scope, &p).await?,
             None => BTreeMap::new(),
         };
         let score = |subject: &Subject, c: &Counters| {
