@@ -649,6 +649,43 @@ async fn list_cases(
     }))
 }
 
+/// The fields of `ActionBody` that have the wrong JSON type, each (field, problem).
+fn action_field_types(fields: &serde_json::Map<String, Value>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, value) in fields {
+        let ok = match name.as_str() {
+            "reason" | "note" | "comment" | "satisfaction" | "unit" => {
+                value.is_string() || value.is_null()
+            }
+            "passed" | "approve" | "on" => value.is_boolean() || value.is_null(),
+            "units" => {
+                value.is_null()
+                    || value
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(Value::is_string))
+            }
+            "request" => value.is_object() || value.is_null(),
+            "master" => {
+                value.is_null() || value.as_str().is_some_and(|s| s.parse::<Uuid>().is_ok())
+            }
+            "due_at" => {
+                value.is_null()
+                    || value
+                        .as_str()
+                        .is_some_and(|s| s.parse::<jiff::Timestamp>().is_ok())
+            }
+            _ => true,
+        };
+        if !ok {
+            out.push((
+                name.clone(),
+                "has the wrong type (see ActionBody)".to_owned(),
+            ));
+        }
+    }
+    out
+}
+
 fn expected_version(
     headers: &HeaderMap,
     body: &mut serde_json::Map<String, Value>,
@@ -708,6 +745,12 @@ async fn act(
         }
         Err(e) => return Err(ApiError::BadRequest(e.body_text())),
     };
+    // Fields of the wrong type are refused whatever the action, as the document describes
+    // them, before the version or the loop are asked.
+    let wrong = action_field_types(&fields);
+    if !wrong.is_empty() {
+        return Err(AppError::Unprocessable(wrong).into());
+    }
     let version = expected_version(&headers, &mut fields)?;
     let id: Uuid = id
         .parse()

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use civicgrid_domain::access::{Permission, Scope};
 use civicgrid_domain::case::{Case, Satisfaction, Status};
@@ -20,7 +20,10 @@ use crate::services::App;
 use crate::services::cases::Actor;
 
 pub fn routes() -> Router<App> {
-    Router::new().route("/dashboard", get(dashboard))
+    Router::new()
+        .route("/dashboard", get(dashboard))
+        .route("/kpi", get(kpi_page))
+        .route("/kpi/export.csv", get(kpi_export))
 }
 
 /// The three rates over a set of cases, as fractions (None when there is nothing to divide).
@@ -309,5 +312,280 @@ mod tests {
                 satisfaction: None
             }
         );
+    }
+}
+
+/// The indicators a table shows and a map can be shaded by.
+const INDICATORS: &[&str] = &[
+    "reported",
+    "response_rate",
+    "resolution_rate",
+    "satisfaction_rate",
+    "on_time_handling_rate",
+    "rework_rate",
+    "closure_rate",
+    "on_time_closure_rate",
+    "average_handling_minutes",
+    "repeat_rate",
+];
+
+fn indicator(i: &civicgrid_domain::kpi::Indicators, name: &str) -> Option<f64> {
+    match name {
+        "reported" => Some(i.counters.reported as f64),
+        "response_rate" => i.response_rate,
+        "resolution_rate" => i.resolution_rate,
+        "satisfaction_rate" => i.satisfaction_rate,
+        "on_time_handling_rate" => i.on_time_handling_rate,
+        "rework_rate" => i.rework_rate,
+        "closure_rate" => i.closure_rate,
+        "on_time_closure_rate" => i.on_time_closure_rate,
+        "average_handling_minutes" => i.average_handling_minutes,
+        "repeat_rate" => i.repeat_rate,
+        _ => None,
+    }
+}
+
+fn shown(name: &str, v: Option<f64>) -> String {
+    match v {
+        None => "—".to_owned(),
+        Some(v) if name.ends_with("_rate") => format!("{:.1}%", v * 100.0),
+        Some(v) => format!("{v:.0}"),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct KpiQuery {
+    scope: Option<String>,
+    period: Option<String>,
+    kind: Option<String>,
+    indicator: Option<String>,
+    grid: Option<String>,
+}
+
+/// The scopes this user reads figures for (regions of kpi.read grants and those under them).
+async fn readable_scopes(
+    app: &App,
+    ctx: &Ctx,
+) -> Result<Vec<civicgrid_domain::territory::Region>, Response> {
+    let Some(Actor::Staff { grants, .. }) = ctx.staff() else {
+        return Err(super::see_other("/login"));
+    };
+    let reference = app.reference().await.map_err(|e| ctx.app_error(e))?;
+    let roots: Vec<RegionCode> = grants
+        .iter()
+        .filter(|g| {
+            reference
+                .roles
+                .iter()
+                .any(|r| r.code == g.role && r.permissions.contains(&Permission::KpiRead))
+        })
+        .filter_map(|g| match &g.scope {
+            Scope::Region(r) => Some(r.clone()),
+            Scope::Unit(_) => None,
+        })
+        .collect();
+    if roots.is_empty() {
+        return Err(ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden")));
+    }
+    let regions = app
+        .repo
+        .regions()
+        .await
+        .map_err(|e| ctx.app_error(e.into()))?;
+    Ok(regions
+        .into_iter()
+        .filter(|r| roots.iter().any(|root| root.contains(&r.code)))
+        .collect())
+}
+
+async fn kpi_page(
+    State(app): State<App>,
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<KpiQuery>,
+) -> Response {
+    let scopes = match readable_scopes(&app, &ctx).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Some(first) = scopes.first() else {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    };
+    let scope_code = q.scope.clone().unwrap_or_else(|| first.code.to_string());
+    let Some(scope) = scopes.iter().find(|r| r.code.as_str() == scope_code) else {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    };
+    let now = app.clock.now().to_zoned(ctx.tz.clone());
+    let period = q
+        .period
+        .clone()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| format!("{}-{:02}", now.year(), now.month()));
+    let kind = q
+        .kind
+        .clone()
+        .filter(|k| ["unit", "region", "grid", "staff"].contains(&k.as_str()))
+        .unwrap_or_else(|| "unit".into());
+    let chosen = q
+        .indicator
+        .clone()
+        .filter(|i| INDICATORS.contains(&i.as_str()))
+        .unwrap_or_else(|| "reported".into());
+    let base = json!({
+        "scopes": scopes.iter().map(|r| json!({"code": r.code.as_str(), "name": r.name})).collect::<Vec<_>>(),
+        "scope": scope.code.as_str(),
+        "scope_name": scope.name,
+        "period": period,
+        "kind": kind,
+        "indicator": chosen,
+        "indicators": INDICATORS,
+    });
+    let table = match app.kpi_table(&scope.code, &period, None).await {
+        Ok(t) => t,
+        Err(crate::error::AppError::Unprocessable(_)) => {
+            let mut v = base;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("error".into(), json!(ctx.t("err-period")));
+            }
+            return ctx.render_status(StatusCode::UNPROCESSABLE_ENTITY, "kpi.html", v);
+        }
+        Err(e) => return ctx.app_error(e),
+    };
+    // The map: every grid of the scope, shaded by the chosen indicator.
+    let grid_values: BTreeMap<String, f64> = table
+        .rows
+        .iter()
+        .filter(|r| r.kind == "grid")
+        .filter_map(|r| indicator(&r.indicators, &chosen).map(|v| (r.code.clone(), v)))
+        .collect();
+    let max = grid_values
+        .values()
+        .copied()
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
+    let grids = match app.repo.grids(Some(&scope.code)).await {
+        Ok(g) => g,
+        Err(e) => return ctx.app_error(e.into()),
+    };
+    let map = grid_map(
+        &grids
+            .iter()
+            .map(|g| MapGrid {
+                code: g.code.as_str(),
+                name: &g.name,
+                geometry: &g.geometry,
+                shade: grid_values.get(g.code.as_str()).map(|v| v / max),
+                note: shown(&chosen, grid_values.get(g.code.as_str()).copied()),
+                href: Some(format!(
+                    "/kpi?scope={}&period={period}&kind=grid&indicator={chosen}&grid={}",
+                    scope.code, g.code
+                )),
+            })
+            .collect::<Vec<_>>(),
+        &[],
+        &ctx.t("kpi-map"),
+    );
+    let rows: Vec<serde_json::Value> = table
+        .rows
+        .iter()
+        .filter(|r| r.kind == kind)
+        .map(|r| {
+            let link = match r.kind.as_str() {
+                // Drill down: a community to its grids, a grid to its cases.
+                "region" => Some(format!("/kpi?scope={}&period={period}&kind=grid&indicator={chosen}", r.code)),
+                "grid" => Some(format!("/kpi?scope={}&period={period}&kind=grid&indicator={chosen}&grid={}", scope.code, r.code)),
+                _ => None,
+            };
+            json!({
+                "name": if r.kind == "grid" { r.code.clone() } else { r.name.clone() },
+                "link": link,
+                "score": r.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
+                "grade": r.grade.map(String::from).unwrap_or_default(),
+                "previous": r.previous_score.map(|s| format!("{s:.1}")).unwrap_or_default(),
+                "year_before": r.year_before_score.map(|s| format!("{s:.1}")).unwrap_or_default(),
+                "values": INDICATORS.iter().map(|i| shown(i, indicator(&r.indicators, i))).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    // The cases behind a grid's figures.
+    let cases = match q.grid.as_deref() {
+        Some(grid) => {
+            let p = match civicgrid_domain::kpi::Period::parse(&period) {
+                Ok(p) => p,
+                Err(_) => return ctx.error(StatusCode::UNPROCESSABLE_ENTITY, &ctx.t("err-period")),
+            };
+            let at = |d: jiff::civil::Date| d.to_zoned(ctx.tz.clone()).ok().map(|z| z.timestamp());
+            let found = app
+                .list_cases(&civicgrid_store::CaseFilter {
+                    grid: Some(grid.to_owned()),
+                    within: Some(scope.code.clone()),
+                    reported_from: at(p.start),
+                    reported_to: at(p.end),
+                    limit: 200,
+                    ..Default::default()
+                })
+                .await
+                .unwrap_or_default();
+            found
+                .iter()
+                .map(|c| {
+                    json!({
+                        "id": c.id,
+                        "receipt_code": c.receipt_code,
+                        "category": c.category.as_ref().map(|x| x.to_string()),
+                        "status": super::portal::status_name(&ctx, c.state.status),
+                        "reported_at": ctx.when(c.reported_at),
+                    })
+                })
+                .collect::<Vec<_>>()
+        }
+        None => vec![],
+    };
+    let mut v = base;
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "table".into(),
+            json!({"red_list": table.red_list, "black_list": table.black_list}),
+        );
+        o.insert("rows".into(), json!(rows));
+        o.insert("map".into(), json!(map));
+        o.insert("cases".into(), json!(cases));
+        o.insert("grid".into(), json!(q.grid));
+    }
+    ctx.render("kpi.html", v)
+}
+
+async fn kpi_export(
+    State(app): State<App>,
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<KpiQuery>,
+) -> Response {
+    let scopes = match readable_scopes(&app, &ctx).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Some(scope) = scopes
+        .iter()
+        .find(|r| Some(r.code.as_str()) == q.scope.as_deref())
+    else {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    };
+    let period = q.period.clone().unwrap_or_default();
+    match app.kpi_table(&scope.code, &period, q.kind.as_deref()).await {
+        Ok(t) => (
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "text/csv; charset=utf-8".to_owned(),
+                ),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"kpi-{}-{period}.csv\"", scope.code),
+                ),
+            ],
+            // A byte-order mark, so that spreadsheet programs read the Chinese headers as UTF-8.
+            format!("\u{feff}{}", crate::services::kpi::kpi_csv(&t)),
+        )
+            .into_response(),
+        Err(e) => ctx.app_error(e),
     }
 }

@@ -68,6 +68,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("work_case.html", include_str!("templates/work_case.html")),
     ("field.html", include_str!("templates/field.html")),
     ("dashboard.html", include_str!("templates/dashboard.html")),
+    ("kpi.html", include_str!("templates/kpi.html")),
     ("admin.html", include_str!("templates/admin.html")),
 ];
 
