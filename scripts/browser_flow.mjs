@@ -164,6 +164,9 @@ try {
   await leader.page.goto(`${base}/dashboard`);
   check(await leader.page.locator("svg.chart").count() >= 2, "the dashboard draws its charts");
   await shot(leader.page, "10-dashboard");
+  await leader.page.goto(`${base}/kpi?kind=unit&indicator=resolution_rate`);
+  check(await leader.page.locator("#kpi-table").count() === 1, "the assessment table");
+  await shot(leader.page, "14-assessment");
   const admin = await staff("admin");
   await admin.page.goto(`${base}/admin`);
   await shot(admin.page, "11-admin");

@@ -602,3 +602,39 @@ async fn administrators_export_and_import_tables_through_the_page() {
 fn text_part(s: &str) -> Part {
     Part::Text(s.to_owned())
 }
+
+#[tokio::test]
+async fn assessment_pages_are_for_kpi_readers_in_their_scope() {
+    let web = Web::new().await;
+    let leader = web.sign_in("shiftlead.st1").await;
+    let page = web.get("/kpi", &leader).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("id=\"kpi-table\""));
+    assert!(page.body.contains("<svg class=\"map\""));
+    let bad = web
+        .get("/kpi?scope=440305001&period=2026-13", &leader)
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("id=\"period-error\""));
+    // Another street is outside a street shift leader's scope.
+    assert_eq!(
+        web.get("/kpi?scope=440305002&period=2026-03", &leader)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let csv = web
+        .get(
+            "/kpi/export.csv?scope=440305001&period=2026-03&kind=unit",
+            &leader,
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.starts_with('\u{feff}'), "a BOM for spreadsheets");
+    assert!(csv.body.contains("响应率 response rate"));
+    let handler = web.sign_in("handler.swjt").await;
+    assert_eq!(
+        web.get("/kpi", &handler).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
