@@ -586,7 +586,7 @@ impl Indicators {
                 },
             ),
             send_back_rate: ratio(c.sent_back, c.led),
-            closure_rate: ratio(c.closed, base),
+            closure_rate: ratio(c.closed, if kind == "unit" { c.led } else { c.reported }),
             on_time_closure_rate: ratio(c.closed_on_time, c.closed),
             average_handling_minutes: ratio(c.handling_minutes, c.handling_count),
             p90_handling_minutes: percentile_minutes(&c, 0.9),
