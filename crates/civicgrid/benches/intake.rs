@@ -193,8 +193,8 @@ async fn main() {
             .connect_with(options)
             .await
             .expect("raw pool");
-        let raw = raw_run(raw_pool, requests, clients).await;
-        let (rate, p50, p99) = http_run(app, requests, clients).await;
+        let raw = raw_run(raw_pool.clone(), requests, clients).await;
+        let (rate, p50, p99) = http_run(app.clone(), requests, clients).await;
         println!(
             "{:>10} {:>12.0} {:>12.0} {:>9.0}% {:>10.2} {:>10.2}",
             "sqlite",
@@ -203,6 +203,22 @@ async fn main() {
             100.0 * rate / raw,
             ms(p50),
             ms(p99)
+        );
+        // The same intake without the trigger that queues cases for the assessment rollups.
+        sqlx::query("DROP TRIGGER case_events_mark_kpi")
+            .execute(&raw_pool)
+            .await
+            .expect("drop trigger");
+        let (bare, p50, p99) = http_run(app, requests, clients).await;
+        println!(
+            "{:>10} {:>12} {:>12.0} {:>9.0}% {:>10.2} {:>10.2}   without rollups: with them = {:.0}% of this",
+            "sqlite-",
+            "",
+            bare,
+            100.0 * bare / raw,
+            ms(p50),
+            ms(p99),
+            100.0 * rate / bare
         );
     }
 
@@ -226,8 +242,8 @@ async fn main() {
                 .connect_with(options)
                 .await
                 .expect("raw pool");
-            let raw = raw_run(raw_pool, requests, clients).await;
-            let (rate, p50, p99) = http_run(app, requests, clients).await;
+            let raw = raw_run(raw_pool.clone(), requests, clients).await;
+            let (rate, p50, p99) = http_run(app.clone(), requests, clients).await;
             println!(
                 "{:>10} {:>12.0} {:>12.0} {:>9.0}% {:>10.2} {:>10.2}",
                 "postgres",
@@ -236,6 +252,21 @@ async fn main() {
                 100.0 * rate / raw,
                 ms(p50),
                 ms(p99)
+            );
+            sqlx::query("DROP TRIGGER case_events_mark_kpi ON case_events")
+                .execute(&raw_pool)
+                .await
+                .expect("drop trigger");
+            let (bare, p50, p99) = http_run(app, requests, clients).await;
+            println!(
+                "{:>10} {:>12} {:>12.0} {:>9.0}% {:>10.2} {:>10.2}   without rollups: with them = {:.0}% of this",
+                "postgres-",
+                "",
+                bare,
+                100.0 * bare / raw,
+                ms(p50),
+                ms(p99),
+                100.0 * rate / bare
             );
             repo.drop_schema(&schema).await.expect("drop");
         }
