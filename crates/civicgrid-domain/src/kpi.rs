@@ -564,16 +564,10 @@ pub struct Indicators {
 
 impl Indicators {
     pub fn of(kind: &str, c: Counters) -> Indicators {
-        let base = if kind == "unit" {
-            c.received
-        } else {
-            c.reported
-        };
+        // Units are measured over the cases they led; places over the cases reported there.
+        let base = if kind == "unit" { c.led } else { c.reported };
         Indicators {
-            response_rate: ratio(
-                c.responded_on_time,
-                if kind == "unit" { c.led } else { c.reported },
-            ),
+            response_rate: ratio(c.responded_on_time, base),
             resolution_rate: ratio(c.closed, c.taken_on),
             satisfaction_rate: ratio(c.satisfied, c.evaluated),
             on_time_handling_rate: ratio(c.handled_on_time, c.handled),
@@ -586,7 +580,7 @@ impl Indicators {
                 },
             ),
             send_back_rate: ratio(c.sent_back, c.led),
-            closure_rate: ratio(c.closed, if kind == "unit" { c.led } else { c.reported }),
+            closure_rate: ratio(c.closed, base),
             on_time_closure_rate: ratio(c.closed_on_time, c.closed),
             average_handling_minutes: ratio(c.handling_minutes, c.handling_count),
             p90_handling_minutes: percentile_minutes(&c, 0.9),
