@@ -211,6 +211,9 @@ pub enum ExportWhat {
 pub enum KpiFormat {
     Csv,
     Json,
+    Xlsx,
+    /// The grids of the scope with their indicators as properties
+    Geojson,
 }
 
 #[derive(Subcommand, Debug)]
@@ -450,12 +453,20 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 .parse()
                 .map_err(|e| AppError::Invalid(format!("--scope {scope}: {e}")))?;
             let table = app.kpi_table(&scope, &period, kind.as_deref()).await?;
-            let text = match format {
-                KpiFormat::Csv => crate::services::kpi::kpi_csv(&table),
+            let bytes = match format {
+                KpiFormat::Csv => crate::services::kpi::kpi_csv(&table).into_bytes(),
                 KpiFormat::Json => serde_json::to_string_pretty(&table)
-                    .map_err(|e| AppError::Invalid(e.to_string()))?,
+                    .map_err(|e| AppError::Invalid(e.to_string()))?
+                    .into_bytes(),
+                KpiFormat::Xlsx => crate::services::kpi::kpi_xlsx(&table)?,
+                KpiFormat::Geojson => {
+                    let grids = app.repo.grids(Some(&scope)).await?;
+                    serde_json::to_string_pretty(&crate::services::kpi::kpi_geojson(&table, &grids))
+                        .map_err(|e| AppError::Invalid(e.to_string()))?
+                        .into_bytes()
+                }
             };
-            out.write_all(text.as_bytes()).map_err(io)?;
+            out.write_all(&bytes).map_err(io)?;
         }
         Command::Check => {
             let problems = app.repo.check_integrity().await?;

@@ -153,3 +153,134 @@ async fn rollups_equal_the_recount_on_postgresql() {
     exercise(&with_cases(repo.clone()).await).await;
     repo.drop_schema(&schema).await.expect("drop");
 }
+
+async fn cli(db: &str, args: &[&str]) -> Vec<u8> {
+    let mut argv = vec!["civicgrid", "--database", db];
+    argv.extend_from_slice(args);
+    let parsed = <civicgrid::cli::Cli as clap::Parser>::try_parse_from(argv).expect("arguments");
+    let mut out = Vec::new();
+    let code = civicgrid::cli::run(parsed, &mut "".as_bytes(), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert_eq!(code, 0, "{args:?}");
+    out
+}
+
+#[tokio::test]
+async fn the_kpi_command_writes_csv_json_xlsx_and_geojson() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite:{}", dir.path().join("c.db").display());
+    let messages = messages();
+    let messages = messages.to_str().expect("path");
+    cli(
+        &db,
+        &[
+            "demo",
+            "--months",
+            "2",
+            "--cases-per-month",
+            "40",
+            "--messages",
+            messages,
+        ],
+    )
+    .await;
+    // The demo's cases end today (system time), in Beijing time.
+    let now =
+        jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz"));
+    let month = format!("{}-{:02}", now.year(), now.month());
+    let csv = String::from_utf8(
+        cli(
+            &db,
+            &[
+                "kpi", "--scope", "440305", "--period", &month, "--kind", "unit",
+            ],
+        )
+        .await,
+    )
+    .expect("utf-8");
+    assert!(csv.starts_with("类型 kind,代码 code,名称 name,得分 score"));
+    assert!(csv.lines().count() > 3, "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.starts_with("unit,")));
+    let json: serde_json::Value = serde_json::from_slice(
+        &cli(
+            &db,
+            &[
+                "kpi", "--scope", "440305", "--period", &month, "--format", "json",
+            ],
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(json["scope"], "440305");
+    assert!(json["rows"].as_array().expect("rows").len() > 10);
+    let xlsx = cli(
+        &db,
+        &[
+            "kpi",
+            "--scope",
+            "440305001",
+            "--period",
+            &month,
+            "--format",
+            "xlsx",
+        ],
+    )
+    .await;
+    assert!(xlsx.starts_with(b"PK\x03\x04"), "an XLSX is a zip");
+    assert!(
+        xlsx.windows(b"xl/worksheets/sheet1.xml".len())
+            .any(|w| w == b"xl/worksheets/sheet1.xml")
+    );
+    let geo: serde_json::Value = serde_json::from_slice(
+        &cli(
+            &db,
+            &[
+                "kpi",
+                "--scope",
+                "440305001001",
+                "--period",
+                &month,
+                "--format",
+                "geojson",
+            ],
+        )
+        .await,
+    )
+    .expect("geojson");
+    assert_eq!(geo["type"], "FeatureCollection");
+    let features = geo["features"].as_array().expect("features");
+    assert_eq!(features.len(), 12, "the community's grids");
+    assert!(
+        features
+            .iter()
+            .any(|f| f["properties"]["reported"].as_u64().unwrap_or(0) > 0)
+    );
+    // Bad scope or period: a clear error, nothing written.
+    for (scope, period) in [
+        ("440305", "2026-13"),
+        ("999999", &month[..]),
+        ("abc", &month[..]),
+    ] {
+        let argv = [
+            "civicgrid",
+            "--database",
+            &db,
+            "kpi",
+            "--scope",
+            scope,
+            "--period",
+            period,
+        ];
+        let parsed =
+            <civicgrid::cli::Cli as clap::Parser>::try_parse_from(argv).expect("arguments");
+        let mut out = Vec::new();
+        assert!(
+            civicgrid::cli::run(parsed, &mut "".as_bytes(), &mut out)
+                .await
+                .is_err(),
+            "{scope} {period}"
+        );
+        assert!(out.is_empty());
+    }
+}
