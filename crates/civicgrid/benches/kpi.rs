@@ -48,19 +48,21 @@ fn peak_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// One event row: (case, region, report day, seq, action, to, actor, at micros, payload).
+type EventRow = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+);
+
 struct Generated {
-    /// (case, region, report day, seq, action, to, actor, at micros, payload)
-    events: Vec<(
-        String,
-        String,
-        String,
-        i64,
-        String,
-        String,
-        String,
-        i64,
-        String,
-    )>,
+    events: Vec<EventRow>,
     daily: BTreeMap<(String, String, String, String), Counters>,
 }
 
