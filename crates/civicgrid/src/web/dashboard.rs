@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use civicgrid_domain::access::{Permission, Scope};
-use civicgrid_domain::case::{Case, Satisfaction, Status};
+use civicgrid_domain::case::{Case, Status};
 use civicgrid_domain::territory::RegionCode;
 use serde_json::json;
 
@@ -24,53 +24,6 @@ pub fn routes() -> Router<App> {
         .route("/dashboard", get(dashboard))
         .route("/kpi", get(kpi_page))
         .route("/kpi/export.csv", get(kpi_export))
-}
-
-/// The three rates over a set of cases, as fractions (None when there is nothing to divide).
-/// 响应率: cases someone has acted on, of all reported. 解决率: closed or evaluated, of those
-/// the platform took on (not refused, voided or merged). 满意率: satisfied or basically
-/// satisfied, of the evaluated.
-#[derive(Debug, PartialEq)]
-pub struct Rates {
-    pub response: Option<f64>,
-    pub resolution: Option<f64>,
-    pub satisfaction: Option<f64>,
-}
-
-pub fn rates(cases: &[&Case]) -> Rates {
-    let ratio = |num: usize, den: usize| (den > 0).then(|| num as f64 / den as f64);
-    let responded = cases
-        .iter()
-        .filter(|c| c.state.status != Status::Reported)
-        .count();
-    let taken_on: Vec<&&Case> = cases
-        .iter()
-        .filter(|c| {
-            !matches!(
-                c.state.status,
-                Status::Refused | Status::Voided | Status::Merged
-            )
-        })
-        .collect();
-    let resolved = taken_on
-        .iter()
-        .filter(|c| matches!(c.state.status, Status::Closed | Status::Evaluated))
-        .count();
-    let evaluated: Vec<Satisfaction> = cases.iter().filter_map(|c| c.state.satisfaction).collect();
-    let pleased = evaluated
-        .iter()
-        .filter(|s| {
-            matches!(
-                s,
-                Satisfaction::Satisfied | Satisfaction::BasicallySatisfied
-            )
-        })
-        .count();
-    Rates {
-        response: ratio(responded, cases.len()),
-        resolution: ratio(resolved, taken_on.len()),
-        satisfaction: ratio(pleased, evaluated.len()),
-    }
 }
 
 fn percent(v: Option<f64>) -> String {
@@ -175,11 +128,28 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
     grid_rows.sort_by_key(|r| std::cmp::Reverse(r.1.0));
     grid_rows.truncate(12);
 
-    let last_30: Vec<&Case> = cases
-        .iter()
-        .filter(|c| c.reported_at >= now - jiff::SignedDuration::from_hours(24 * 30))
-        .collect();
-    let r = rates(&last_30);
+    // The three rates of the last 30 days, from the assessment rollups (docs/KPIS.md), so that
+    // the dashboard and the assessment tables say the same thing.
+    let last_30 = civicgrid_domain::kpi::Period {
+        start: today
+            .checked_sub(jiff::Span::new().days(29))
+            .unwrap_or(today),
+        end: today.tomorrow().unwrap_or(today),
+    };
+    let mut places = civicgrid_domain::kpi::Counters::default();
+    for region in &regions {
+        match app.kpi_rollup(region, &last_30).await {
+            Ok(sums) => {
+                for (subject, c) in &sums {
+                    if subject.kind() == "region" {
+                        places += c;
+                    }
+                }
+            }
+            Err(e) => return ctx.app_error(e),
+        }
+    }
+    let r = civicgrid_domain::kpi::Indicators::of("region", places);
 
     // Monthly trend: reports, and how many of them are resolved by now.
     let mut months: BTreeMap<(i16, i8), (f64, f64)> = BTreeMap::new();
@@ -245,9 +215,9 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
             "today_intake": today_intake,
             "open": open.len(),
             "overdue": overdue.len(),
-            "response_rate": percent(r.response),
-            "resolution_rate": percent(r.resolution),
-            "satisfaction_rate": percent(r.satisfaction),
+            "response_rate": percent(r.response_rate),
+            "resolution_rate": percent(r.resolution_rate),
+            "satisfaction_rate": percent(r.satisfaction_rate),
             "units": unit_rows.iter().map(|(u, (n, late))| json!({"name": u, "open": n, "overdue": late})).collect::<Vec<_>>(),
             "grids": grid_rows.iter().map(|(g, (n, late))| json!({"code": g, "open": n, "overdue": late})).collect::<Vec<_>>(),
             "trend": trend,
@@ -255,64 +225,6 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
             "map": map,
         }),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use civicgrid_domain::case::{CaseState, Channel};
-
-    fn case(status: Status, satisfaction: Option<Satisfaction>) -> Case {
-        let mut state = CaseState::new();
-        state.status = status;
-        state.satisfaction = satisfaction;
-        Case {
-            id: uuid::Uuid::nil(),
-            receipt_code: "AAAA-AAAA".into(),
-            channel: Channel::Web,
-            description: "x".into(),
-            address: None,
-            location: None,
-            grid: None,
-            region: "440305".parse().expect("r"),
-            category: None,
-            attributes: Default::default(),
-            priority: civicgrid_domain::catalogue::Priority::Normal,
-            reporter_sealed: None,
-            routed_units: vec![],
-            routing: String::new(),
-            reported_at: jiff::Timestamp::UNIX_EPOCH,
-            updated_at: jiff::Timestamp::UNIX_EPOCH,
-            clock: None,
-            state,
-        }
-    }
-
-    #[test]
-    fn the_three_rates() {
-        let cases = [
-            case(Status::Reported, None),
-            case(Status::Handling, None),
-            case(Status::Refused, None),
-            case(Status::Closed, None),
-            case(Status::Evaluated, Some(Satisfaction::Satisfied)),
-            case(Status::Evaluated, Some(Satisfaction::Unsatisfied)),
-        ];
-        let refs: Vec<&Case> = cases.iter().collect();
-        let r = rates(&refs);
-        assert_eq!(r.response, Some(5.0 / 6.0));
-        // Taken on: all but the refused one (5); resolved: closed + 2 evaluated.
-        assert_eq!(r.resolution, Some(3.0 / 5.0));
-        assert_eq!(r.satisfaction, Some(0.5));
-        assert_eq!(
-            rates(&[]),
-            Rates {
-                response: None,
-                resolution: None,
-                satisfaction: None
-            }
-        );
-    }
 }
 
 /// The indicators a table shows and a map can be shaded by.

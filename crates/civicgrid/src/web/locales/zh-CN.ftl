@@ -222,7 +222,7 @@ dash-overdue = 超期
 dash-response-rate = 响应率
 dash-resolution-rate = 解决率
 dash-satisfaction-rate = 满意率
-dash-rates-hint = 近 30 天：响应率 = 已响应 ÷ 全部；解决率 = 已结案 ÷ 应办（不含不予受理、作废、合并）；满意率 = 满意与基本满意 ÷ 已评价。
+dash-rates-hint = 近 30 天上报的案件（口径见 docs/KPIS.md）：响应率 = 按时响应 ÷ 上报；解决率 = 结案 ÷ 应办（不含不予受理、作废、合并）；满意率 = 满意与基本满意 ÷ 已评价。
 dash-map = 网格负载
 dash-trend = 月度趋势
 dash-reported = 受理量
