@@ -784,3 +784,129 @@ mod period_tests {
         assert_eq!(week.start.to_string(), "2026-09-28");
     }
 }
+
+/// How composite scores are made: the weight of each rate per kind of subject, and the grade
+/// bands. Configurable per deployment (`civicgrid import assessment FILE.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scheme {
+    /// Kind of subject (unit, grid, region, staff) → rate → weight.
+    pub weights: BTreeMap<String, BTreeMap<String, f64>>,
+    /// (grade, lowest score), best first; below the last band is E.
+    pub bands: Vec<(char, f64)>,
+}
+
+/// The rates a scheme may weigh; `*_inverse` counts 1 − the rate (lower is better).
+pub const SCORED_RATES: &[&str] = &[
+    "response_rate",
+    "resolution_rate",
+    "satisfaction_rate",
+    "on_time_handling_rate",
+    "on_time_closure_rate",
+    "rework_rate_inverse",
+    "send_back_rate_inverse",
+    "valid_report_rate",
+    "on_time_verification_rate",
+    "on_time_acceptance_rate",
+    "accurate_acceptance_rate",
+    "on_time_dispatch_rate",
+    "accurate_dispatch_rate",
+];
+
+pub const SUBJECT_KINDS: &[&str] = &["unit", "grid", "region", "staff"];
+
+impl Default for Scheme {
+    fn default() -> Self {
+        let w = |pairs: &[(&str, f64)]| -> BTreeMap<String, f64> {
+            pairs.iter().map(|(n, w)| ((*n).to_owned(), *w)).collect()
+        };
+        let place = w(&[
+            ("response_rate", 25.0),
+            ("resolution_rate", 25.0),
+            ("on_time_closure_rate", 25.0),
+            ("satisfaction_rate", 25.0),
+        ]);
+        Scheme {
+            weights: [
+                (
+                    "unit".to_owned(),
+                    w(&[
+                        ("response_rate", 15.0),
+                        ("on_time_handling_rate", 25.0),
+                        ("resolution_rate", 20.0),
+                        ("rework_rate_inverse", 15.0),
+                        ("send_back_rate_inverse", 10.0),
+                        ("satisfaction_rate", 15.0),
+                    ]),
+                ),
+                ("grid".to_owned(), place.clone()),
+                ("region".to_owned(), place),
+                (
+                    "staff".to_owned(),
+                    w(&[
+                        ("valid_report_rate", 25.0),
+                        ("on_time_verification_rate", 25.0),
+                        ("on_time_acceptance_rate", 20.0),
+                        ("accurate_dispatch_rate", 30.0),
+                    ]),
+                ),
+            ]
+            .into(),
+            bands: DEFAULT_BANDS.to_vec(),
+        }
+    }
+}
+
+impl Scheme {
+    /// Every problem with the scheme, each (field, problem).
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (kind, weights) in &self.weights {
+            if !SUBJECT_KINDS.contains(&kind.as_str()) {
+                out.push((
+                    format!("weights.{kind}"),
+                    "is not unit, grid, region or staff".into(),
+                ));
+            }
+            for (rate, w) in weights {
+                if !SCORED_RATES.contains(&rate.as_str()) {
+                    out.push((
+                        format!("weights.{kind}.{rate}"),
+                        format!("is not one of {}", SCORED_RATES.join(", ")),
+                    ));
+                }
+                if !(w.is_finite() && *w >= 0.0) {
+                    out.push((
+                        format!("weights.{kind}.{rate}"),
+                        "must be a weight of 0 or more".into(),
+                    ));
+                }
+            }
+            if weights.values().sum::<f64>() <= 0.0 {
+                out.push((
+                    format!("weights.{kind}"),
+                    "needs at least one positive weight".into(),
+                ));
+            }
+        }
+        let expected = ['A', 'B', 'C', 'D'];
+        if self.bands.iter().map(|(g, _)| *g).collect::<Vec<_>>() != expected {
+            out.push((
+                "bands".into(),
+                "gives the lowest score of A, B, C and D (E is below D)".into(),
+            ));
+        }
+        if !self.bands.windows(2).all(|w| w[0].1 > w[1].1)
+            || self.bands.iter().any(|(_, m)| !(0.0..=100.0).contains(m))
+        {
+            out.push(("bands".into(), "must fall from A to D, within 0–100".into()));
+        }
+        out
+    }
+
+    pub fn weights_for(&self, kind: &str) -> Vec<(&str, f64)> {
+        self.weights
+            .get(kind)
+            .map(|w| w.iter().map(|(r, x)| (r.as_str(), *x)).collect())
+            .unwrap_or_default()
+    }
+}

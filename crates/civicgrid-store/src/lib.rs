@@ -111,6 +111,17 @@ pub trait Repository: Send + Sync {
     /// The case's events, oldest first.
     async fn case_events(&self, id: &Uuid) -> Result<Vec<CaseEvent>, StoreError>;
 
+    /// A deployment setting (JSON), if set.
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a deployment setting, recording when and by whom.
+    async fn put_setting(
+        &self,
+        key: &str,
+        value: &str,
+        at: jiff::Timestamp,
+        by: &str,
+    ) -> Result<(), StoreError>;
+
     /// Cases whose KPI contributions are out of date (queued by a trigger with every event),
     /// each with its change count.
     async fn kpi_dirty(&self, limit: u32) -> Result<Vec<(Uuid, i64)>, StoreError>;

@@ -929,6 +929,35 @@ macro_rules! sql_repository {
                 Ok(problems)
             }
 
+            async fn setting(&self, key: &str) -> Result<Option<String>, $crate::StoreError> {
+                let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|r| r.0))
+            }
+
+            async fn put_setting(
+                &self,
+                key: &str,
+                value: &str,
+                at: jiff::Timestamp,
+                by: &str,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
+                       updated_by = excluded.updated_by",
+                )
+                .bind(key)
+                .bind(value)
+                .bind($crate::model::micros(at))
+                .bind(by)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn kpi_dirty(&self, limit: u32) -> Result<Vec<(uuid::Uuid, i64)>, $crate::StoreError> {
                 let rows: Vec<(String, i64)> = sqlx::query_as(
                     "SELECT case_id, marked FROM kpi_dirty ORDER BY case_id LIMIT $1",

@@ -184,6 +184,8 @@ pub enum ImportWhat {
     Calendar { file: PathBuf },
     /// Roles TOML
     Roles { file: PathBuf },
+    /// Assessment scheme TOML: weights per kind of subject and grade bands
+    Assessment { file: PathBuf },
     /// Beats CSV: code,name,region,grids,workers (lists separated by ';')
     Beats { file: PathBuf },
 }
@@ -205,6 +207,8 @@ pub enum ExportWhat {
     Responsibility,
     Calendar,
     Beats,
+    /// The assessment scheme (weights and grade bands), TOML
+    Assessment,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -558,6 +562,14 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                         app.import_beats(&file.display().to_string(), &text).await?,
                     )
                 }
+                ImportWhat::Assessment { file } => {
+                    let text = read_file(&file, DEFAULT_MAX_BYTES)?;
+                    (
+                        "assessment weights",
+                        app.import_assessment(&file.display().to_string(), &text, "cli")
+                            .await?,
+                    )
+                }
                 ImportWhat::Roles { file } => {
                     let text = read_file(&file, DEFAULT_MAX_BYTES)?;
                     (
@@ -586,6 +598,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 ExportWhat::Responsibility => app.export_responsibility_list().await?,
                 ExportWhat::Calendar => app.export_calendar().await?,
                 ExportWhat::Beats => app.export_beats().await?,
+                ExportWhat::Assessment => app.export_assessment().await?,
             };
             match output {
                 Some(path) => std::fs::write(&path, text).map_err(|source| AppError::Io {

@@ -238,3 +238,93 @@ pub fn read_roles(file: &str, text: &str) -> Result<Vec<Role>, Vec<InputError>> 
         Err(errors)
     }
 }
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct AssessmentFile {
+    bands: BTreeMap<String, f64>,
+    weights: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+/// Reads the assessment scheme: grade bands and the weight of each rate per kind of subject.
+pub fn read_assessment(
+    file: &str,
+    text: &str,
+) -> Result<civicgrid_domain::kpi::Scheme, Vec<InputError>> {
+    let parsed: AssessmentFile =
+        toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
+    let mut bands: Vec<(char, f64)> = Vec::new();
+    let mut errors = Vec::new();
+    for (g, min) in &parsed.bands {
+        match g.chars().collect::<Vec<_>>().as_slice() {
+            [c] => bands.push((*c, *min)),
+            _ => errors.push(InputError {
+                file: file.to_owned(),
+                location: crate::error::Location::File,
+                field: Some(format!("bands.{g}")),
+                message: "a grade is one letter".into(),
+            }),
+        }
+    }
+    bands.sort_by(|a, b| a.0.cmp(&b.0));
+    let scheme = civicgrid_domain::kpi::Scheme {
+        weights: parsed.weights,
+        bands,
+    };
+    for (field, message) in scheme.problems() {
+        errors.push(InputError {
+            file: file.to_owned(),
+            location: crate::error::Location::File,
+            field: Some(field),
+            message,
+        });
+    }
+    if errors.is_empty() {
+        Ok(scheme)
+    } else {
+        Err(errors)
+    }
+}
+
+pub fn write_assessment(scheme: &civicgrid_domain::kpi::Scheme) -> String {
+    let file = AssessmentFile {
+        bands: scheme
+            .bands
+            .iter()
+            .map(|(g, m)| (g.to_string(), *m))
+            .collect(),
+        weights: scheme.weights.clone(),
+    };
+    toml::to_string(&file).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod assessment_tests {
+    #[test]
+    fn the_shipped_scheme_is_the_default_and_round_trips() {
+        let shipped = super::read_assessment(
+            "data/assessment.toml",
+            include_str!("../../../../data/assessment.toml"),
+        )
+        .expect("shipped scheme");
+        assert_eq!(shipped, civicgrid_domain::kpi::Scheme::default());
+        let again = super::read_assessment("x.toml", &super::write_assessment(&shipped))
+            .expect("round trip");
+        assert_eq!(again, shipped);
+    }
+
+    #[test]
+    fn bad_schemes_name_the_field() {
+        let text = "[bands]\nA = 90\nB = 95\nC = 60\nD = 40\n[weights.unit]\nresponse_rate = -1\nspeed = 3\n[weights.mayor]\nresponse_rate = 1\n";
+        let errors = super::read_assessment("a.toml", text).expect_err("bad");
+        let fields: Vec<String> = errors.iter().filter_map(|e| e.field.clone()).collect();
+        for f in [
+            "bands",
+            "weights.unit.response_rate",
+            "weights.unit.speed",
+            "weights.mayor",
+        ] {
+            assert!(fields.iter().any(|x| x == f), "{f}: {fields:?}");
+        }
+    }
+}

@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use civicgrid_domain::case::Case;
 use civicgrid_domain::kpi::{
-    CaseMeta, Counters, DEFAULT_BANDS, Indicators, Period, Step, Subject, composite, contributions,
-    grade,
+    CaseMeta, Counters, Indicators, Period, Step, Subject, composite, contributions, grade,
 };
 use civicgrid_domain::territory::RegionCode;
 use civicgrid_store::{CaseEvent, CaseFilter};
@@ -17,32 +16,6 @@ use serde::Serialize;
 
 use super::App;
 use crate::error::{AppError, AppResult};
-
-/// How much each rate weighs in a subject's composite score, per kind of subject.
-pub fn default_weights(kind: &str) -> Vec<(&'static str, f64)> {
-    match kind {
-        "unit" => vec![
-            ("response_rate", 15.0),
-            ("on_time_handling_rate", 25.0),
-            ("resolution_rate", 20.0),
-            ("rework_rate_inverse", 15.0),
-            ("send_back_rate_inverse", 10.0),
-            ("satisfaction_rate", 15.0),
-        ],
-        "staff" => vec![
-            ("valid_report_rate", 25.0),
-            ("on_time_verification_rate", 25.0),
-            ("on_time_acceptance_rate", 20.0),
-            ("accurate_dispatch_rate", 30.0),
-        ],
-        _ => vec![
-            ("response_rate", 25.0),
-            ("resolution_rate", 25.0),
-            ("on_time_closure_rate", 25.0),
-            ("satisfaction_rate", 25.0),
-        ],
-    }
-}
 
 fn rate(i: &Indicators, name: &str) -> Option<f64> {
     match name {
@@ -57,6 +30,8 @@ fn rate(i: &Indicators, name: &str) -> Option<f64> {
         "on_time_verification_rate" => i.on_time_verification_rate,
         "on_time_acceptance_rate" => i.on_time_acceptance_rate,
         "accurate_dispatch_rate" => i.accurate_dispatch_rate,
+        "accurate_acceptance_rate" => i.accurate_acceptance_rate,
+        "on_time_dispatch_rate" => i.on_time_dispatch_rate,
         _ => None,
     }
 }
@@ -87,7 +62,37 @@ pub struct KpiTable {
     pub black_list: Vec<String>,
 }
 
+const SCHEME_KEY: &str = "assessment_scheme";
+
 impl App {
+    /// The deployment's assessment scheme: weights and grade bands (the default until one is
+    /// imported).
+    pub async fn assessment_scheme(&self) -> AppResult<civicgrid_domain::kpi::Scheme> {
+        match self.repo.setting(SCHEME_KEY).await? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| AppError::Invalid(format!("stored assessment scheme: {e}"))),
+            None => Ok(civicgrid_domain::kpi::Scheme::default()),
+        }
+    }
+
+    /// Replaces the assessment scheme from its TOML file; all or nothing. Scores change with
+    /// it, so who changed it and when is kept.
+    pub async fn import_assessment(&self, file: &str, text: &str, by: &str) -> AppResult<usize> {
+        let scheme =
+            crate::interchange::config::read_assessment(file, text).map_err(AppError::Input)?;
+        let json = serde_json::to_string(&scheme).map_err(|e| AppError::Invalid(e.to_string()))?;
+        self.repo
+            .put_setting(SCHEME_KEY, &json, self.clock.now(), by)
+            .await?;
+        Ok(scheme.weights.values().map(|w| w.len()).sum())
+    }
+
+    pub async fn export_assessment(&self) -> AppResult<String> {
+        Ok(crate::interchange::config::write_assessment(
+            &self.assessment_scheme().await?,
+        ))
+    }
+
     /// Brings the rollups up to date: recomputes the contributions of every case whose events
     /// changed since and adjusts the daily sums (the job runs this; so does every table read).
     /// Returns the number of cases refreshed.
@@ -299,9 +304,10 @@ impl App {
             Some(p) => self.kpi_rollup(scope, &p).await?,
             None => BTreeMap::new(),
         };
+        let scheme = self.assessment_scheme().await?;
         let score = |subject: &Subject, c: &Counters| {
             let i = Indicators::of(subject.kind(), c.clone());
-            let weights = default_weights(subject.kind());
+            let weights = scheme.weights_for(subject.kind());
             composite(
                 &weights
                     .iter()
@@ -335,7 +341,7 @@ impl App {
                     name: name_of(s),
                     indicators: Indicators::of(s.kind(), c.clone()),
                     score: sc.map(|x| (x * 10.0).round() / 10.0),
-                    grade: sc.map(|x| grade(x, &DEFAULT_BANDS)),
+                    grade: sc.map(|x| grade(x, &scheme.bands)),
                     previous_score: before
                         .get(s)
                         .and_then(|c| score(s, c))

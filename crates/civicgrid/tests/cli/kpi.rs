@@ -256,6 +256,86 @@ async fn the_kpi_command_writes_csv_json_xlsx_and_geojson() {
             .iter()
             .any(|f| f["properties"]["reported"].as_u64().unwrap_or(0) > 0)
     );
+    // A deployment's own scheme: units scored on satisfaction alone, stricter bands.
+    let before = cli(&db, &["export", "assessment"]).await;
+    let scheme = dir.path().join("scheme.toml");
+    std::fs::write(
+        &scheme,
+        "[bands]\nA = 95.0\nB = 85.0\nC = 70.0\nD = 50.0\n[weights.unit]\nsatisfaction_rate = 1.0\n",
+    )
+    .expect("write");
+    cli(
+        &db,
+        &["import", "assessment", scheme.to_str().expect("path")],
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_slice(
+        &cli(
+            &db,
+            &[
+                "kpi", "--scope", "440305", "--period", &month, "--kind", "unit", "--format",
+                "json",
+            ],
+        )
+        .await,
+    )
+    .expect("json");
+    let mut scored = 0;
+    for row in json["rows"].as_array().expect("rows") {
+        match row["indicators"]["satisfaction_rate"].as_f64() {
+            Some(r) => {
+                let score = row["score"].as_f64().expect("score");
+                assert!((score - (r * 1000.0).round() / 10.0).abs() < 0.051, "{row}");
+                let grade = row["grade"].as_str().expect("grade");
+                let expected = if score >= 95.0 {
+                    "A"
+                } else if score >= 85.0 {
+                    "B"
+                } else if score >= 70.0 {
+                    "C"
+                } else if score >= 50.0 {
+                    "D"
+                } else {
+                    "E"
+                };
+                assert_eq!(grade, expected);
+                scored += 1;
+            }
+            None => assert!(row["score"].is_null(), "{row}"),
+        }
+    }
+    assert!(scored > 0);
+    // A bad scheme names its field and changes nothing.
+    std::fs::write(
+        &scheme,
+        "[bands]\nA = 50.0\nB = 60.0\nC = 70.0\nD = 80.0\n[weights.unit]\nspeed = 1.0\n",
+    )
+    .expect("write");
+    let argv = [
+        "civicgrid",
+        "--database",
+        &db,
+        "import",
+        "assessment",
+        scheme.to_str().expect("path"),
+    ];
+    let parsed = <civicgrid::cli::Cli as clap::Parser>::try_parse_from(argv).expect("arguments");
+    let err = civicgrid::cli::run(parsed, &mut "".as_bytes(), &mut Vec::new())
+        .await
+        .expect_err("bad scheme");
+    let text = err.to_string();
+    assert!(
+        text.contains("weights.unit.speed") && text.contains("bands"),
+        "{text}"
+    );
+    let after_bad = cli(&db, &["export", "assessment"]).await;
+    assert_ne!(after_bad, before, "the good import stands");
+    assert!(
+        String::from_utf8(after_bad)
+            .expect("utf-8")
+            .contains("satisfaction_rate = 1.0")
+    );
+
     // Bad scope or period: a clear error, nothing written.
     for (scope, period) in [
         ("440305", "2026-13"),
