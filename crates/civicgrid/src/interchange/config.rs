@@ -266,7 +266,7 @@ pub fn read_assessment(
             }),
         }
     }
-    bands.sort_by(|a, b| a.0.cmp(&b.0));
+    bands.sort_by_key(|b| b.0);
     let scheme = civicgrid_domain::kpi::Scheme {
         weights: parsed.weights,
         bands,
