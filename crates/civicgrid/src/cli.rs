@@ -122,7 +122,7 @@ pub enum Command {
     },
     /// Assessment table (考核) of a region for a period, recounted from the case events
     Kpi {
-        /// A region code: district (6 digits), street (9) or community (12)
+        /// A region code: district (6 digits), street (9) or community (12); or beat:CODE
         #[arg(long)]
         scope: String,
         /// 2026-10-05, 2026-W41, 2026-10, 2026-Q4, 2026 or 2026-10-01..2026-10-31
@@ -453,10 +453,29 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             kind,
             format,
         } => {
-            let scope: civicgrid_domain::territory::RegionCode = scope
-                .parse()
-                .map_err(|e| AppError::Invalid(format!("--scope {scope}: {e}")))?;
-            let table = app.kpi_table(&scope, &period, kind.as_deref()).await?;
+            let (table, scope) = match scope.strip_prefix("beat:") {
+                Some(beat) => {
+                    let table = app.kpi_beat_table(beat, &period).await?;
+                    let region = app
+                        .repo
+                        .beats()
+                        .await?
+                        .into_iter()
+                        .find(|b| b.code == beat)
+                        .map(|b| b.region)
+                        .ok_or_else(|| AppError::NotFound(format!("beat {beat}")))?;
+                    (table, region)
+                }
+                None => {
+                    let scope: civicgrid_domain::territory::RegionCode = scope
+                        .parse()
+                        .map_err(|e| AppError::Invalid(format!("--scope {scope}: {e}")))?;
+                    (
+                        app.kpi_table(&scope, &period, kind.as_deref()).await?,
+                        scope,
+                    )
+                }
+            };
             let bytes = match format {
                 KpiFormat::Csv => crate::services::kpi::kpi_csv(&table).into_bytes(),
                 KpiFormat::Json => serde_json::to_string_pretty(&table)

@@ -379,6 +379,50 @@ impl App {
     }
 }
 
+impl App {
+    /// The table of a beat (责任网格): its grids, and the beat itself as the sum of its grids.
+    pub async fn kpi_beat_table(&self, beat: &str, period_text: &str) -> AppResult<KpiTable> {
+        let beats = self.repo.beats().await?;
+        let b = beats
+            .iter()
+            .find(|b| b.code == beat)
+            .ok_or_else(|| AppError::NotFound(format!("beat {beat}")))?;
+        let mut table = self.kpi_table(&b.region, period_text, Some("grid")).await?;
+        let grids: Vec<String> = b.grids.iter().map(|g| g.to_string()).collect();
+        table.rows.retain(|r| grids.contains(&r.code));
+        let mut total = Counters::default();
+        for r in &table.rows {
+            total += &r.indicators.counters;
+        }
+        let scheme = self.assessment_scheme().await?;
+        let indicators = Indicators::of("grid", total);
+        let score = composite(
+            &scheme
+                .weights_for("grid")
+                .iter()
+                .map(|(n, w)| (rate(&indicators, n), *w))
+                .collect::<Vec<_>>(),
+        );
+        table.rows.insert(
+            0,
+            KpiRow {
+                kind: "beat".into(),
+                code: b.code.clone(),
+                name: b.name.clone(),
+                indicators,
+                score: score.map(|x| (x * 10.0).round() / 10.0),
+                grade: score.map(|x| grade(x, &scheme.bands)),
+                previous_score: None,
+                year_before_score: None,
+            },
+        );
+        table.scope = format!("beat:{}", b.code);
+        table.red_list.clear();
+        table.black_list.clear();
+        Ok(table)
+    }
+}
+
 /// A case's stored events as the KPI derivation reads them.
 pub fn steps_of(events: &[CaseEvent]) -> Vec<Step> {
     events

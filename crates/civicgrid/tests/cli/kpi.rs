@@ -256,6 +256,43 @@ async fn the_kpi_command_writes_csv_json_xlsx_and_geojson() {
             .iter()
             .any(|f| f["properties"]["reported"].as_u64().unwrap_or(0) > 0)
     );
+    // A beat: its four grids and the beat as their sum.
+    let beat: serde_json::Value = serde_json::from_slice(
+        &cli(
+            &db,
+            &[
+                "kpi",
+                "--scope",
+                "beat:440305001001-B1",
+                "--period",
+                &month,
+                "--format",
+                "json",
+            ],
+        )
+        .await,
+    )
+    .expect("json");
+    let rows = beat["rows"].as_array().expect("rows");
+    assert_eq!(rows[0]["kind"], "beat");
+    let grid_sum: u64 = rows[1..]
+        .iter()
+        .map(|r| {
+            r["indicators"]["counters"]["reported"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(
+        rows[0]["indicators"]["counters"]["reported"].as_u64(),
+        Some(grid_sum)
+    );
+    assert!(rows[1..].iter().all(|r| {
+        r["code"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("440305001001"))
+    }));
+
     // A deployment's own scheme: units scored on satisfaction alone, stricter bands.
     let before = cli(&db, &["export", "assessment"]).await;
     let scheme = dir.path().join("scheme.toml");
