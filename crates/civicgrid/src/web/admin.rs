@@ -56,6 +56,7 @@ async fn held(app: &App, ctx: &Ctx) -> Vec<Permission> {
 }
 
 const ADMIN: &[Permission] = &[
+    Permission::KpiManage,
     Permission::TerritoryManage,
     Permission::CatalogueManage,
     Permission::ResponsibilityManage,
@@ -353,6 +354,7 @@ const TABLES: &[(&str, Permission, &str)] = &[
     ("responsibility", Permission::ResponsibilityManage, "csv"),
     ("catalogue", Permission::CatalogueManage, "toml"),
     ("calendar", Permission::CalendarManage, "toml"),
+    ("assessment", Permission::KpiManage, "toml"),
 ];
 
 /// Imports one table from an uploaded file: all or nothing, every problem named by line and
@@ -439,6 +441,10 @@ async fn import_table(State(app): State<App>, ctx: Ctx, mut multipart: Multipart
                 crate::services::Format::of(&file_name).unwrap_or(crate::services::Format::Toml);
             app.import_catalogue(&file_name, &text, format).await
         }
+        "assessment" => {
+            let by = ctx.staff().map(|a| a.name().to_owned()).unwrap_or_default();
+            app.import_assessment(&file_name, &text, &by).await
+        }
         _ => app.import_calendar(&file_name, &text).await,
     };
     match result {
@@ -468,6 +474,7 @@ async fn export_table(
         "units" => app.export_units().await,
         "responsibility" => app.export_responsibility_list().await,
         "catalogue" => app.export_catalogue(crate::services::Format::Toml).await,
+        "assessment" => app.export_assessment().await,
         _ => app.export_calendar().await,
     };
     match text {

@@ -339,7 +339,7 @@ impl Ctx {
         json!({
             "work": has(&[P::CaseRead]),
             "dashboard": has(&[P::KpiRead]),
-            "admin": has(&[P::TerritoryManage, P::CatalogueManage, P::ResponsibilityManage, P::CalendarManage, P::UserManage]),
+            "admin": has(&[P::TerritoryManage, P::CatalogueManage, P::ResponsibilityManage, P::CalendarManage, P::UserManage, P::KpiManage]),
             "field": has(&[P::CaseResolveOnSite]),
         })
     }

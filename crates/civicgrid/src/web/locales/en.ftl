@@ -258,6 +258,7 @@ admin-table-units = Units (CSV)
 admin-table-responsibility = Responsibility list (CSV)
 admin-table-catalogue = Categories and deadlines (TOML)
 admin-table-calendar = Working calendar (TOML)
+admin-table-assessment = Assessment scheme: weights and grades (TOML)
 admin-units = Units
 admin-code = Code
 admin-kind = Kind

@@ -258,6 +258,7 @@ admin-table-units = 单位（CSV）
 admin-table-responsibility = 责任清单（CSV）
 admin-table-catalogue = 问题类别与时限（TOML）
 admin-table-calendar = 工作日历（TOML）
+admin-table-assessment = 考核方案：权重与等级（TOML）
 admin-units = 单位
 admin-code = 代码
 admin-kind = 类型
