@@ -910,3 +910,107 @@ impl Scheme {
             .unwrap_or_default()
     }
 }
+
+/// Where an appeal against a deduction stands: submitted by the assessed, reviewed by the
+/// assessing department, decided by a leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppealStatus {
+    Submitted,
+    Reviewed,
+    Upheld,
+    Rejected,
+}
+
+impl AppealStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppealStatus::Submitted => "submitted",
+            AppealStatus::Reviewed => "reviewed",
+            AppealStatus::Upheld => "upheld",
+            AppealStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AppealStatus> {
+        [
+            AppealStatus::Submitted,
+            AppealStatus::Reviewed,
+            AppealStatus::Upheld,
+            AppealStatus::Rejected,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// A step of an appeal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppealStep {
+    /// The department's review: whether it supports the appeal, and why.
+    Review { supports: bool },
+    /// The leader's decision; an upheld appeal changes the score by the appeal's points.
+    Decide { uphold: bool },
+}
+
+/// The status after `step`, or why the step is not allowed now. Review comes before the
+/// decision; a decided appeal is final.
+pub fn appeal_next(status: AppealStatus, step: &AppealStep) -> Result<AppealStatus, String> {
+    match (status, step) {
+        (AppealStatus::Submitted, AppealStep::Review { .. }) => Ok(AppealStatus::Reviewed),
+        (AppealStatus::Reviewed, AppealStep::Decide { uphold: true }) => Ok(AppealStatus::Upheld),
+        (AppealStatus::Reviewed, AppealStep::Decide { uphold: false }) => {
+            Ok(AppealStatus::Rejected)
+        }
+        (AppealStatus::Submitted, AppealStep::Decide { .. }) => {
+            Err("the department reviews an appeal before it is decided".into())
+        }
+        (s, _) => Err(format!("the appeal is {} already", s.as_str())),
+    }
+}
+
+#[cfg(test)]
+mod appeal_tests {
+    use super::*;
+
+    #[test]
+    fn appeals_are_reviewed_then_decided_once() {
+        let r = appeal_next(
+            AppealStatus::Submitted,
+            &AppealStep::Review { supports: true },
+        );
+        assert_eq!(r, Ok(AppealStatus::Reviewed));
+        assert!(
+            appeal_next(
+                AppealStatus::Submitted,
+                &AppealStep::Decide { uphold: true }
+            )
+            .is_err()
+        );
+        assert_eq!(
+            appeal_next(AppealStatus::Reviewed, &AppealStep::Decide { uphold: true }),
+            Ok(AppealStatus::Upheld)
+        );
+        assert_eq!(
+            appeal_next(
+                AppealStatus::Reviewed,
+                &AppealStep::Decide { uphold: false }
+            ),
+            Ok(AppealStatus::Rejected)
+        );
+        for done in [AppealStatus::Upheld, AppealStatus::Rejected] {
+            assert!(appeal_next(done, &AppealStep::Decide { uphold: true }).is_err());
+            assert!(appeal_next(done, &AppealStep::Review { supports: true }).is_err());
+        }
+        assert!(
+            appeal_next(
+                AppealStatus::Reviewed,
+                &AppealStep::Review { supports: false }
+            )
+            .is_err()
+        );
+        for s in ["submitted", "reviewed", "upheld", "rejected"] {
+            assert_eq!(AppealStatus::parse(s).map(AppealStatus::as_str), Some(s));
+        }
+    }
+}

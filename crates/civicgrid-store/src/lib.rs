@@ -32,7 +32,9 @@ use uuid::Uuid;
 pub use batch::{Batch, CalendarUpdate, NewUser};
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
-pub use model::{ApiKeyRecord, CaseEvent, CaseFilter, KpiEntry, Photo, Summary, User};
+pub use model::{
+    ApiKeyRecord, Appeal, CaseEvent, CaseFilter, KpiEntry, Photo, ScoreAdjustment, Summary, User,
+};
 
 /// The storage operations of civicgrid. Implementations commit durably before returning.
 #[async_trait]
@@ -110,6 +112,21 @@ pub trait Repository: Send + Sync {
     async fn case_by_receipt(&self, receipt_code: &str) -> Result<Option<Case>, StoreError>;
     /// The case's events, oldest first.
     async fn case_events(&self, id: &Uuid) -> Result<Vec<CaseEvent>, StoreError>;
+
+    async fn create_appeal(&self, appeal: &Appeal) -> Result<(), StoreError>;
+    async fn appeal(&self, id: &Uuid) -> Result<Option<Appeal>, StoreError>;
+    /// Appeals, newest first, of one period if given.
+    async fn appeals(&self, period: Option<&str>) -> Result<Vec<Appeal>, StoreError>;
+    /// Moves an appeal on if it is still at `expected` (else `Stale`), with the score change an
+    /// upheld decision makes, in one transaction.
+    async fn update_appeal(
+        &self,
+        appeal: &Appeal,
+        expected: civicgrid_domain::kpi::AppealStatus,
+        adjustment: Option<&ScoreAdjustment>,
+    ) -> Result<(), StoreError>;
+    /// The score changes of a period.
+    async fn adjustments(&self, period: &str) -> Result<Vec<ScoreAdjustment>, StoreError>;
 
     /// A deployment setting (JSON), if set.
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -111,3 +111,30 @@ pub struct KpiEntry {
     pub day: String,
     pub counters: civicgrid_domain::kpi::Counters,
 }
+
+/// An appeal against a deduction, with its steps so far (who, when, what, why) as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appeal {
+    pub id: uuid::Uuid,
+    pub subject: civicgrid_domain::kpi::Subject,
+    pub period: String,
+    /// The score points asked back.
+    pub points: f64,
+    pub reason: String,
+    pub status: civicgrid_domain::kpi::AppealStatus,
+    pub history: serde_json::Value,
+    pub submitted_by: String,
+    pub submitted_at: Timestamp,
+}
+
+/// A change made to a subject's score for a period, by an upheld appeal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreAdjustment {
+    pub appeal_id: uuid::Uuid,
+    pub subject: civicgrid_domain::kpi::Subject,
+    pub period: String,
+    pub points: f64,
+    pub reason: String,
+    pub made_by: String,
+    pub made_at: Timestamp,
+}

@@ -388,6 +388,51 @@ pub(crate) fn new_cases_with_events(n: usize) -> String {
     )
 }
 
+pub(crate) type AppealRow = (
+    String,
+    String,
+    String,
+    String,
+    f64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+);
+
+pub(crate) fn subject(
+    kind: &str,
+    code: String,
+) -> Result<civicgrid_domain::kpi::Subject, StoreError> {
+    use civicgrid_domain::kpi::Subject;
+    Ok(match kind {
+        "unit" => Subject::Unit(code),
+        "grid" => Subject::Grid(code),
+        "region" => Subject::Region(code),
+        "staff" => Subject::Staff(code),
+        other => return Err(StoreError::Corrupt(format!("kpi subject kind {other}"))),
+    })
+}
+
+pub(crate) fn appeal_from_row(r: AppealRow) -> Result<crate::Appeal, StoreError> {
+    let (id, kind, code, period, points, reason, status, history, by, at) = r;
+    Ok(crate::Appeal {
+        id: id
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("appeal id {id}")))?,
+        subject: subject(&kind, code)?,
+        period,
+        points,
+        reason,
+        status: civicgrid_domain::kpi::AppealStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("appeal status {status}")))?,
+        history: from_json("appeal history", &history)?,
+        submitted_by: by,
+        submitted_at: crate::model::from_micros(at)?,
+    })
+}
+
 /// Expands into `impl Repository for $repo`, where `$repo` has a field `pool: sqlx::Pool<$db>`.
 macro_rules! sql_repository {
     ($repo:ty, $db:ty, $backend:literal) => {
@@ -927,6 +972,109 @@ macro_rules! sql_repository {
                     problems.push(format!("case {id} is at version {version} but its last event is {last:?}"));
                 }
                 Ok(problems)
+            }
+
+            async fn create_appeal(&self, a: &$crate::Appeal) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO kpi_appeals (id, subject_kind, subject_code, period, points, reason, status, history,
+                       submitted_by, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(a.id.to_string())
+                .bind(a.subject.kind())
+                .bind(a.subject.code())
+                .bind(&a.period)
+                .bind(a.points)
+                .bind(&a.reason)
+                .bind(a.status.as_str())
+                .bind(a.history.to_string())
+                .bind(&a.submitted_by)
+                .bind($crate::model::micros(a.submitted_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn appeal(&self, id: &uuid::Uuid) -> Result<Option<$crate::Appeal>, $crate::StoreError> {
+                let row: Option<$crate::sql::AppealRow> = sqlx::query_as(
+                    "SELECT id, subject_kind, subject_code, period, points, reason, status, history, submitted_by, submitted_at
+                     FROM kpi_appeals WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map($crate::sql::appeal_from_row).transpose()
+            }
+
+            async fn appeals(&self, period: Option<&str>) -> Result<Vec<$crate::Appeal>, $crate::StoreError> {
+                let rows: Vec<$crate::sql::AppealRow> = sqlx::query_as(
+                    "SELECT id, subject_kind, subject_code, period, points, reason, status, history, submitted_by, submitted_at
+                     FROM kpi_appeals WHERE ($1 IS NULL OR period = $1) ORDER BY submitted_at DESC, id DESC LIMIT 500",
+                )
+                .bind(period)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map($crate::sql::appeal_from_row).collect()
+            }
+
+            async fn update_appeal(
+                &self,
+                a: &$crate::Appeal,
+                expected: civicgrid_domain::kpi::AppealStatus,
+                adjustment: Option<&$crate::ScoreAdjustment>,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("UPDATE kpi_appeals SET status = $2, history = $3 WHERE id = $1 AND status = $4")
+                    .bind(a.id.to_string())
+                    .bind(a.status.as_str())
+                    .bind(a.history.to_string())
+                    .bind(expected.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::Stale { current: 0 });
+                }
+                if let Some(adj) = adjustment {
+                    sqlx::query(
+                        "INSERT INTO kpi_adjustments (appeal_id, subject_kind, subject_code, period, points, reason, made_by, made_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(adj.appeal_id.to_string())
+                    .bind(adj.subject.kind())
+                    .bind(adj.subject.code())
+                    .bind(&adj.period)
+                    .bind(adj.points)
+                    .bind(&adj.reason)
+                    .bind(&adj.made_by)
+                    .bind($crate::model::micros(adj.made_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn adjustments(&self, period: &str) -> Result<Vec<$crate::ScoreAdjustment>, $crate::StoreError> {
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(String, String, String, String, f64, String, String, i64)> = sqlx::query_as(
+                    "SELECT appeal_id, subject_kind, subject_code, period, points, reason, made_by, made_at
+                     FROM kpi_adjustments WHERE period = $1 ORDER BY made_at",
+                )
+                .bind(period)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, kind, code, period, points, reason, by, at)| {
+                        Ok($crate::ScoreAdjustment {
+                            appeal_id: id.parse().map_err(|_| $crate::StoreError::Corrupt(format!("appeal id {id}")))?,
+                            subject: $crate::sql::subject(&kind, code)?,
+                            period,
+                            points,
+                            reason,
+                            made_by: by,
+                            made_at: $crate::model::from_micros(at)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn setting(&self, key: &str) -> Result<Option<String>, $crate::StoreError> {

@@ -57,6 +57,9 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(track))
         .routes(routes!(alerts))
         .routes(routes!(kpi))
+        .routes(routes!(submit_appeal, list_appeals))
+        .routes(routes!(review_appeal))
+        .routes(routes!(decide_appeal))
         .routes(routes!(login, logout))
 }
 
@@ -970,4 +973,132 @@ async fn kpi(
     }
     let table = app.kpi_table(&scope, &q.period, q.kind.as_deref()).await?;
     Ok(Json(table).into_response())
+}
+
+/// Files an appeal against an assessment deduction (by the assessed unit, place or person).
+#[utoipa::path(post, path = "/api/v1/kpi/appeals", tag = "staff",
+    request_body(content = views::NewAppeal, content_type = "application/json"),
+    responses((status = 201, description = "Filed", body = views::AppealView), ChangeProblems),
+    security(("bearer" = [])))]
+async fn submit_appeal(
+    State(app): State<App>,
+    caller: Caller,
+    payload: Result<Json<views::NewAppeal>, JsonRejection>,
+) -> ApiResult<Response> {
+    let actor = caller.staff()?.clone();
+    let n = body(payload)?;
+    let subject = match n.subject_kind.as_str() {
+        "unit" => civicgrid_domain::kpi::Subject::Unit(n.subject_code),
+        "grid" => civicgrid_domain::kpi::Subject::Grid(n.subject_code),
+        "region" => civicgrid_domain::kpi::Subject::Region(n.subject_code),
+        "staff" => civicgrid_domain::kpi::Subject::Staff(n.subject_code),
+        other => {
+            return Err(AppError::Unprocessable(vec![(
+                "subject_kind".to_owned(),
+                format!("`{other}` is not unit, grid, region or staff"),
+            )])
+            .into());
+        }
+    };
+    let appeal = app
+        .submit_appeal(&actor, subject, &n.period, n.points, &n.reason)
+        .await?;
+    Ok((StatusCode::CREATED, Json(views::AppealView::from(&appeal))).into_response())
+}
+
+/// Appeals, newest first.
+#[utoipa::path(get, path = "/api/v1/kpi/appeals", tag = "staff",
+    params(views::AppealQuery),
+    responses((status = 200, description = "Appeals", body = Vec<views::AppealView>), ReadProblems),
+    security(("bearer" = [])))]
+async fn list_appeals(
+    State(app): State<App>,
+    caller: Caller,
+    query: Result<Query<views::AppealQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<views::AppealView>>> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Actor::Staff { grants, .. } = caller.staff()? else {
+        return Err(ApiError::Unauthorized("this needs a staff API key".into()));
+    };
+    let roles = &app.reference().await?.roles;
+    let reads = grants.iter().any(|g| {
+        roles
+            .iter()
+            .any(|r| r.code == g.role && r.permissions.contains(&Permission::KpiRead))
+    });
+    if !reads {
+        return Err(
+            AppError::Forbidden("appeals are for roles that read assessments".into()).into(),
+        );
+    }
+    let period = match q.period.as_deref() {
+        None => None,
+        Some(p) => Some(crate::services::kpi::period_key(
+            &civicgrid_domain::kpi::Period::parse(p)
+                .map_err(|e| AppError::Unprocessable(vec![("period".to_owned(), e)]))?,
+        )),
+    };
+    let appeals = app
+        .repo
+        .appeals(period.as_deref())
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(appeals.iter().map(views::AppealView::from).collect()))
+}
+
+fn appeal_id(id: &str) -> ApiResult<Uuid> {
+    id.parse()
+        .map_err(|_| ApiError::App(AppError::NotFound(format!("appeal {id}"))))
+}
+
+/// The department's review of an appeal (kpi.read in the subject's region).
+#[utoipa::path(post, path = "/api/v1/kpi/appeals/{id}/review", tag = "staff",
+    params(("id" = String, Path, description = "The appeal id")),
+    request_body(content = views::AppealStepBody, content_type = "application/json"),
+    responses((status = 200, description = "Reviewed", body = views::AppealView), ChangeProblems),
+    security(("bearer" = [])))]
+async fn review_appeal(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    payload: Result<Json<views::AppealStepBody>, JsonRejection>,
+) -> ApiResult<Json<views::AppealView>> {
+    let actor = caller.staff()?.clone();
+    let b = body(payload)?;
+    let id = appeal_id(&id)?;
+    let a = app
+        .advance_appeal(
+            &actor,
+            &id,
+            civicgrid_domain::kpi::AppealStep::Review { supports: b.yes },
+            &b.note,
+        )
+        .await?;
+    Ok(Json(views::AppealView::from(&a)))
+}
+
+/// A leader's decision on a reviewed appeal (kpi.manage); upheld, it gives the points back.
+#[utoipa::path(post, path = "/api/v1/kpi/appeals/{id}/decide", tag = "staff",
+    params(("id" = String, Path, description = "The appeal id")),
+    request_body(content = views::AppealStepBody, content_type = "application/json"),
+    responses((status = 200, description = "Decided", body = views::AppealView), ChangeProblems),
+    security(("bearer" = [])))]
+async fn decide_appeal(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    payload: Result<Json<views::AppealStepBody>, JsonRejection>,
+) -> ApiResult<Json<views::AppealView>> {
+    let actor = caller.staff()?.clone();
+    let b = body(payload)?;
+    let id = appeal_id(&id)?;
+    let a = app
+        .advance_appeal(
+            &actor,
+            &id,
+            civicgrid_domain::kpi::AppealStep::Decide { uphold: b.yes },
+            &b.note,
+        )
+        .await?;
+    Ok(Json(views::AppealView::from(&a)))
 }

@@ -629,3 +629,70 @@ pub struct KpiQuery {
     /// Only subjects of this kind: unit, grid, region or staff.
     pub kind: Option<String>,
 }
+
+/// An appeal against an assessment deduction.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAppeal {
+    /// unit, grid, region or staff.
+    pub subject_kind: String,
+    /// The unit code, grid code, community code or username.
+    pub subject_code: String,
+    /// The assessment period, e.g. 2026-10.
+    pub period: String,
+    /// Score points asked back, more than 0 and at most 100.
+    pub points: f64,
+    pub reason: String,
+}
+
+/// A review (the department) or a decision (a leader).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppealStepBody {
+    /// Review: whether the department supports the appeal. Decision: whether it is upheld.
+    pub yes: bool,
+    pub note: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AppealView {
+    pub id: Uuid,
+    pub subject_kind: String,
+    pub subject_code: String,
+    /// The period's days, `start..end` (end excluded).
+    pub period: String,
+    pub points: f64,
+    pub reason: String,
+    /// submitted, reviewed, upheld or rejected.
+    pub status: String,
+    /// Every step: who, when, what and why.
+    #[schema(value_type = Vec<Object>)]
+    pub history: Value,
+    pub submitted_by: String,
+    pub submitted_at: Timestamp,
+}
+
+impl From<&civicgrid_store::Appeal> for AppealView {
+    fn from(a: &civicgrid_store::Appeal) -> Self {
+        AppealView {
+            id: a.id,
+            subject_kind: a.subject.kind().to_owned(),
+            subject_code: a.subject.code().to_owned(),
+            period: a.period.clone(),
+            points: a.points,
+            reason: a.reason.clone(),
+            status: a.status.as_str().to_owned(),
+            history: a.history.clone(),
+            submitted_by: a.submitted_by.clone(),
+            submitted_at: a.submitted_at,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AppealQuery {
+    /// Only appeals of this period, e.g. 2026-10.
+    pub period: Option<String>,
+}

@@ -48,6 +48,8 @@ pub struct KpiRow {
     /// The score of the period before and a year before, for 环比 and 同比.
     pub previous_score: Option<f64>,
     pub year_before_score: Option<f64>,
+    /// Points given back by upheld appeals, already in `score`.
+    pub adjustment: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -305,6 +307,7 @@ impl App {
             None => BTreeMap::new(),
         };
         let scheme = self.assessment_scheme().await?;
+        let adjustments = self.repo.adjustments(&period_key(&period)).await?;
         let score = |subject: &Subject, c: &Counters| {
             let i = Indicators::of(subject.kind(), c.clone());
             let weights = scheme.weights_for(subject.kind());
@@ -334,8 +337,15 @@ impl App {
             .iter()
             .filter(|(s, _)| kind.is_none_or(|k| s.kind() == k))
             .map(|(s, c)| {
-                let sc = score(s, c);
+                // Upheld appeals give points back, capped at 100.
+                let adjustment: f64 = adjustments
+                    .iter()
+                    .filter(|a| &a.subject == s)
+                    .map(|a| a.points)
+                    .sum();
+                let sc = score(s, c).map(|x| (x + adjustment).min(100.0));
                 KpiRow {
+                    adjustment,
                     kind: s.kind().to_owned(),
                     code: s.code().to_owned(),
                     name: name_of(s),
@@ -414,6 +424,7 @@ impl App {
                 grade: score.map(|x| grade(x, &scheme.bands)),
                 previous_score: None,
                 year_before_score: None,
+                adjustment: 0.0,
             },
         );
         table.scope = format!("beat:{}", b.code);
@@ -641,4 +652,237 @@ pub fn kpi_geojson(
         })
         .collect();
     serde_json::json!({"type": "FeatureCollection", "features": features})
+}
+
+/// The key a period's appeals and score changes are filed under: its days, whatever way the
+/// period was written (`2026-10` and `2026-10-01..2026-10-31` are the same).
+pub fn period_key(p: &Period) -> String {
+    format!("{}..{}", p.start, p.end)
+}
+
+impl App {
+    fn grants_of(
+        actor: &crate::services::cases::Actor,
+    ) -> AppResult<&[civicgrid_domain::access::Grant]> {
+        match actor {
+            crate::services::cases::Actor::Staff { grants, .. } => Ok(grants),
+            _ => Err(AppError::Forbidden("appeals are for staff".into())),
+        }
+    }
+
+    /// The region a subject belongs to, for permission checks; None if there is no such subject.
+    async fn subject_region(&self, subject: &Subject) -> AppResult<Option<RegionCode>> {
+        let reference = self.reference().await?;
+        Ok(match subject {
+            Subject::Unit(c) => reference
+                .units
+                .iter()
+                .find(|u| &u.code == c)
+                .map(|u| u.region.clone()),
+            Subject::Grid(c) => reference
+                .grid_regions
+                .iter()
+                .find(|(g, _)| g.as_str() == c)
+                .map(|(_, r)| r.clone()),
+            Subject::Region(c) => c
+                .parse::<RegionCode>()
+                .ok()
+                .filter(|r| reference.grid_regions.values().any(|x| r.contains(x))),
+            Subject::Staff(u) => match self.repo.user(u).await? {
+                Some(_) => reference.top_region.clone(),
+                None => None,
+            },
+        })
+    }
+
+    fn allowed(
+        &self,
+        grants: &[civicgrid_domain::access::Grant],
+        roles: &[civicgrid_domain::access::Role],
+        p: civicgrid_domain::access::Permission,
+        region: &RegionCode,
+        unit: Option<&str>,
+    ) -> bool {
+        use civicgrid_domain::access::{Target, allows};
+        allows(
+            grants,
+            roles,
+            p,
+            &Target {
+                region: Some(region),
+                unit: None,
+            },
+        ) || unit.is_some_and(|u| {
+            allows(
+                grants,
+                roles,
+                p,
+                &Target {
+                    region: None,
+                    unit: Some(u),
+                },
+            )
+        })
+    }
+
+    /// Files an appeal against a deduction: by staff of the unit (or the place, or the person)
+    /// assessed.
+    pub async fn submit_appeal(
+        &self,
+        actor: &crate::services::cases::Actor,
+        subject: Subject,
+        period_text: &str,
+        points: f64,
+        reason: &str,
+    ) -> AppResult<civicgrid_store::Appeal> {
+        let grants = Self::grants_of(actor)?;
+        let mut problems = Vec::new();
+        let period = Period::parse(period_text)
+            .map_err(|e| problems.push(("period".to_owned(), e)))
+            .ok();
+        if !(points.is_finite() && points > 0.0 && points <= 100.0) {
+            problems.push((
+                "points".to_owned(),
+                "must be more than 0 and at most 100".to_owned(),
+            ));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 2000 || reason.contains('\0') {
+            problems.push((
+                "reason".to_owned(),
+                "1 to 2000 characters, without NUL".to_owned(),
+            ));
+        }
+        if subject.code().is_empty() || subject.code().len() > 64 || subject.code().contains('\0') {
+            problems.push((
+                "subject_code".to_owned(),
+                "is not a subject code".to_owned(),
+            ));
+        }
+        let (Some(period), true) = (period, problems.is_empty()) else {
+            return Err(AppError::Unprocessable(problems));
+        };
+        let region = self
+            .subject_region(&subject)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("{} {}", subject.kind(), subject.code())))?;
+        let roles = &self.reference().await?.roles;
+        let own = match &subject {
+            Subject::Staff(u) => actor.name() == u,
+            Subject::Unit(u) => grants
+                .iter()
+                .any(|g| matches!(&g.scope, civicgrid_domain::access::Scope::Unit(x) if x == u)),
+            _ => self.allowed(
+                grants,
+                roles,
+                civicgrid_domain::access::Permission::CaseRead,
+                &region,
+                None,
+            ),
+        };
+        if !own {
+            return Err(AppError::Forbidden(
+                "only the assessed may appeal its assessment".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let appeal = civicgrid_store::Appeal {
+            id: self.ids.new_id(now),
+            subject,
+            period: period_key(&period),
+            points,
+            reason: reason.to_owned(),
+            status: civicgrid_domain::kpi::AppealStatus::Submitted,
+            history: serde_json::json!([{"step": "submitted", "by": actor.name(), "at": now, "note": reason}]),
+            submitted_by: actor.name().to_owned(),
+            submitted_at: now,
+        };
+        self.repo.create_appeal(&appeal).await?;
+        Ok(appeal)
+    }
+
+    /// The department's review (kpi.read in the subject's region) or the leader's decision
+    /// (kpi.manage there). An upheld appeal changes the score, recorded with who and why.
+    pub async fn advance_appeal(
+        &self,
+        actor: &crate::services::cases::Actor,
+        id: &uuid::Uuid,
+        step: civicgrid_domain::kpi::AppealStep,
+        note: &str,
+    ) -> AppResult<civicgrid_store::Appeal> {
+        use civicgrid_domain::access::Permission;
+        use civicgrid_domain::kpi::{AppealStatus, AppealStep, appeal_next};
+        let grants = Self::grants_of(actor)?;
+        let note = note.trim();
+        if note.is_empty() || note.chars().count() > 2000 || note.contains('\0') {
+            return Err(AppError::Unprocessable(vec![(
+                "note".to_owned(),
+                "1 to 2000 characters, without NUL".to_owned(),
+            )]));
+        }
+        let mut appeal = self
+            .repo
+            .appeal(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("appeal {id}")))?;
+        let region = self
+            .subject_region(&appeal.subject)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("appeal {id}")))?;
+        let roles = &self.reference().await?.roles;
+        let needed = match step {
+            AppealStep::Review { .. } => Permission::KpiRead,
+            AppealStep::Decide { .. } => Permission::KpiManage,
+        };
+        if !self.allowed(grants, roles, needed, &region, None) {
+            return Err(AppError::Forbidden(format!(
+                "{} needs {} in {region}",
+                match step {
+                    AppealStep::Review { .. } => "a review",
+                    AppealStep::Decide { .. } => "a decision",
+                },
+                needed.as_str()
+            )));
+        }
+        if appeal.submitted_by == actor.name() {
+            return Err(AppError::Forbidden(
+                "no one reviews or decides their own appeal".into(),
+            ));
+        }
+        let before = appeal.status;
+        let next = appeal_next(before, &step).map_err(AppError::Invalid)?;
+        let now = self.clock.now();
+        let entry = match &step {
+            AppealStep::Review { supports } => {
+                serde_json::json!({"step": "reviewed", "by": actor.name(), "at": now, "supports": supports, "note": note})
+            }
+            AppealStep::Decide { uphold } => {
+                serde_json::json!({"step": if *uphold { "upheld" } else { "rejected" }, "by": actor.name(), "at": now, "note": note})
+            }
+        };
+        if let Some(h) = appeal.history.as_array_mut() {
+            h.push(entry);
+        }
+        appeal.status = next;
+        let adjustment = (next == AppealStatus::Upheld).then(|| civicgrid_store::ScoreAdjustment {
+            appeal_id: appeal.id,
+            subject: appeal.subject.clone(),
+            period: appeal.period.clone(),
+            points: appeal.points,
+            reason: format!("{} / {}", appeal.reason, note),
+            made_by: actor.name().to_owned(),
+            made_at: now,
+        });
+        match self
+            .repo
+            .update_appeal(&appeal, before, adjustment.as_ref())
+            .await
+        {
+            Ok(()) => Ok(appeal),
+            Err(civicgrid_store::StoreError::Stale { .. }) => Err(AppError::Invalid(
+                "the appeal moved on meanwhile; read it again".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
 }

@@ -122,6 +122,137 @@ async fn exercise(app: &App) {
     }
     assert_eq!(app.refresh_kpis().await.expect("refresh"), open.len());
     rollups_equal_recount(app).await;
+    appeals(app).await;
+}
+
+async fn staff(app: &App, username: &str) -> Actor {
+    let user = app
+        .repo
+        .user(username)
+        .await
+        .expect("read")
+        .expect(username);
+    Actor::Staff {
+        username: user.username,
+        grants: user.grants,
+    }
+}
+
+/// An appeal goes submitted → reviewed → decided, by different people with the right
+/// permissions; upheld, it gives the points back in the table, recorded with who and why.
+async fn appeals(app: &App) {
+    use civicgrid_domain::kpi::{AppealStatus, AppealStep, Subject};
+    let community = Subject::Region("440305001001".into());
+    let scope: civicgrid_domain::territory::RegionCode = "440305001".parse().expect("s");
+    let score_of = |t: &civicgrid::services::kpi::KpiTable| {
+        t.rows
+            .iter()
+            .find(|r| r.kind == "region" && r.code == "440305001001")
+            .and_then(|r| r.score)
+    };
+    let before = app.kpi_table(&scope, "2026-10", None).await.expect("table");
+    let admin = staff(app, "admin.st1c1").await;
+    // Bad appeals change nothing.
+    for (period, points, reason) in [
+        ("2026-13", 5.0, "x"),
+        ("2026-10", 0.0, "x"),
+        ("2026-10", 5.0, " "),
+    ] {
+        assert!(matches!(
+            app.submit_appeal(&admin, community.clone(), period, points, reason)
+                .await,
+            Err(civicgrid::error::AppError::Unprocessable(_))
+        ));
+    }
+    let other = staff(app, "admin.st2c1").await;
+    assert!(matches!(
+        app.submit_appeal(&other, community.clone(), "2026-10", 5.0, "not mine")
+            .await,
+        Err(civicgrid::error::AppError::Forbidden(_))
+    ));
+    let appeal = app
+        .submit_appeal(
+            &admin,
+            community.clone(),
+            "2026-10",
+            4.0,
+            "两起超期系暴雨停电所致",
+        )
+        .await
+        .expect("submit");
+    assert_eq!(appeal.status, AppealStatus::Submitted);
+    let decide = AppealStep::Decide { uphold: true };
+    let leader = staff(app, "leader.st1").await;
+    assert!(
+        app.advance_appeal(&leader, &appeal.id, decide.clone(), "先审后决")
+            .await
+            .is_err(),
+        "review first"
+    );
+    assert!(matches!(
+        app.advance_appeal(
+            &admin,
+            &appeal.id,
+            AppealStep::Review { supports: true },
+            "self"
+        )
+        .await,
+        Err(civicgrid::error::AppError::Forbidden(_))
+    ));
+    let reviewer = staff(app, "shiftlead.st1").await;
+    let reviewed = app
+        .advance_appeal(
+            &reviewer,
+            &appeal.id,
+            AppealStep::Review { supports: true },
+            "情况属实",
+        )
+        .await
+        .expect("review");
+    assert_eq!(reviewed.status, AppealStatus::Reviewed);
+    assert!(
+        matches!(
+            app.advance_appeal(&reviewer, &appeal.id, decide.clone(), "no")
+                .await,
+            Err(civicgrid::error::AppError::Forbidden(_))
+        ),
+        "a shift leader does not decide"
+    );
+    let upheld = app
+        .advance_appeal(&leader, &appeal.id, decide.clone(), "同意加回")
+        .await
+        .expect("decide");
+    assert_eq!(upheld.status, AppealStatus::Upheld);
+    assert_eq!(upheld.history.as_array().map(Vec::len), Some(3));
+    assert!(
+        app.advance_appeal(&leader, &appeal.id, decide, "again")
+            .await
+            .is_err(),
+        "final"
+    );
+    let after = app
+        .kpi_table(&scope, "2026-10-01..2026-10-31", None)
+        .await
+        .expect("table");
+    let row = after
+        .rows
+        .iter()
+        .find(|r| r.kind == "region" && r.code == "440305001001")
+        .expect("row");
+    assert_eq!(row.adjustment, 4.0);
+    if let (Some(b), Some(a)) = (score_of(&before), score_of(&after)) {
+        assert!((a - (b + 4.0).min(100.0)).abs() < 0.051, "{b} → {a}");
+    }
+    let changes = app
+        .repo
+        .adjustments(&civicgrid::services::kpi::period_key(
+            &Period::parse("2026-10").expect("p"),
+        ))
+        .await
+        .expect("adjustments");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].made_by, "leader.st1");
+    assert!(changes[0].reason.contains("暴雨") && changes[0].reason.contains("同意加回"));
 }
 
 #[tokio::test]

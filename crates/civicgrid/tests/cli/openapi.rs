@@ -32,6 +32,10 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/track/{receipt}",
     "GET /api/v1/alerts",
     "GET /api/v1/kpi",
+    "POST /api/v1/kpi/appeals",
+    "GET /api/v1/kpi/appeals",
+    "POST /api/v1/kpi/appeals/{id}/review",
+    "POST /api/v1/kpi/appeals/{id}/decide",
     "POST /api/v1/session",
     "DELETE /api/v1/session",
 ];
