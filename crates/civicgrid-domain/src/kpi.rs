@@ -560,6 +560,9 @@ pub struct Indicators {
     pub accurate_acceptance_rate: Option<f64>,
     pub on_time_dispatch_rate: Option<f64>,
     pub accurate_dispatch_rate: Option<f64>,
+    /// 群众评议: the mean survey rating of a unit, scaled from 1–5 to 0–1 (set by the caller
+    /// from the period's surveys; None without responses).
+    pub public_evaluation: Option<f64>,
 }
 
 impl Indicators {
@@ -592,6 +595,7 @@ impl Indicators {
             accurate_acceptance_rate: ratio(c.accepted_accurate, c.accepted),
             on_time_dispatch_rate: ratio(c.dispatched_on_time, c.dispatched),
             accurate_dispatch_rate: ratio(c.dispatched_accurate, c.dispatched),
+            public_evaluation: None,
             counters: c,
         }
     }
@@ -810,6 +814,7 @@ pub const SCORED_RATES: &[&str] = &[
     "accurate_acceptance_rate",
     "on_time_dispatch_rate",
     "accurate_dispatch_rate",
+    "public_evaluation",
 ];
 
 pub const SUBJECT_KINDS: &[&str] = &["unit", "grid", "region", "staff"];
@@ -836,6 +841,7 @@ impl Default for Scheme {
                         ("rework_rate_inverse", 15.0),
                         ("send_back_rate_inverse", 10.0),
                         ("satisfaction_rate", 15.0),
+                        ("public_evaluation", 10.0),
                     ]),
                 ),
                 ("grid".to_owned(), place.clone()),

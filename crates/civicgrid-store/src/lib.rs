@@ -33,7 +33,8 @@ pub use batch::{Batch, CalendarUpdate, NewUser};
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
 pub use model::{
-    ApiKeyRecord, Appeal, CaseEvent, CaseFilter, KpiEntry, Photo, ScoreAdjustment, Summary, User,
+    ApiKeyRecord, Appeal, CaseEvent, CaseFilter, KpiEntry, Photo, ScoreAdjustment, Summary, Survey,
+    User,
 };
 
 /// The storage operations of civicgrid. Implementations commit durably before returning.
@@ -127,6 +128,22 @@ pub trait Repository: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The score changes of a period.
     async fn adjustments(&self, period: &str) -> Result<Vec<ScoreAdjustment>, StoreError>;
+
+    async fn create_survey(&self, survey: &Survey) -> Result<(), StoreError>;
+    async fn survey(&self, id: &Uuid) -> Result<Option<Survey>, StoreError>;
+    /// Stores one person's ratings (unit → 1..=5); `Conflict` if they already answered.
+    async fn add_survey_response(
+        &self,
+        survey: &Uuid,
+        respondent: &str,
+        ratings: &std::collections::BTreeMap<String, u8>,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Every rating given in the period's surveys, per unit: (sum, count).
+    async fn survey_ratings(
+        &self,
+        period: &str,
+    ) -> Result<std::collections::BTreeMap<String, (u64, u64)>, StoreError>;
 
     /// A deployment setting (JSON), if set.
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -138,3 +138,16 @@ pub struct ScoreAdjustment {
     pub made_by: String,
     pub made_at: Timestamp,
 }
+
+/// A public evaluation survey (群众评议) of some units for an assessment period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Survey {
+    pub id: uuid::Uuid,
+    pub title: String,
+    /// The period key (`start..end`) whose scores it feeds.
+    pub period: String,
+    pub units: Vec<String>,
+    pub closes_at: Timestamp,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}

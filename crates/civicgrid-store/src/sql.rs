@@ -1077,6 +1077,89 @@ macro_rules! sql_repository {
                     .collect()
             }
 
+            async fn create_survey(&self, s: &$crate::Survey) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO surveys (id, title, period, units, closes_at, created_by, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(s.id.to_string())
+                .bind(&s.title)
+                .bind(&s.period)
+                .bind($crate::sql::to_json(&s.units)?)
+                .bind($crate::model::micros(s.closes_at))
+                .bind(&s.created_by)
+                .bind($crate::model::micros(s.created_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn survey(&self, id: &uuid::Uuid) -> Result<Option<$crate::Survey>, $crate::StoreError> {
+                let row: Option<(String, String, String, String, i64, String, i64)> = sqlx::query_as(
+                    "SELECT id, title, period, units, closes_at, created_by, created_at FROM surveys WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|(id, title, period, units, closes, by, at)| {
+                    Ok($crate::Survey {
+                        id: id.parse().map_err(|_| $crate::StoreError::Corrupt(format!("survey id {id}")))?,
+                        title,
+                        period,
+                        units: $crate::sql::from_json("survey units", &units)?,
+                        closes_at: $crate::model::from_micros(closes)?,
+                        created_by: by,
+                        created_at: $crate::model::from_micros(at)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn add_survey_response(
+                &self,
+                survey: &uuid::Uuid,
+                respondent: &str,
+                ratings: &std::collections::BTreeMap<String, u8>,
+                at: jiff::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO survey_responses (survey_id, respondent, ratings, at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (survey_id, respondent) DO NOTHING",
+                )
+                .bind(survey.to_string())
+                .bind(respondent)
+                .bind($crate::sql::to_json(ratings)?)
+                .bind($crate::model::micros(at))
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::Conflict("this person has answered the survey already".into()));
+                }
+                Ok(())
+            }
+
+            async fn survey_ratings(
+                &self,
+                period: &str,
+            ) -> Result<std::collections::BTreeMap<String, (u64, u64)>, $crate::StoreError> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT r.ratings FROM survey_responses r JOIN surveys s ON s.id = r.survey_id WHERE s.period = $1",
+                )
+                .bind(period)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut out: std::collections::BTreeMap<String, (u64, u64)> = std::collections::BTreeMap::new();
+                for (json,) in rows {
+                    let ratings: std::collections::BTreeMap<String, u8> = $crate::sql::from_json("survey ratings", &json)?;
+                    for (unit, r) in ratings {
+                        let e = out.entry(unit).or_default();
+                        e.0 += u64::from(r);
+                        e.1 += 1;
+                    }
+                }
+                Ok(out)
+            }
+
             async fn setting(&self, key: &str) -> Result<Option<String>, $crate::StoreError> {
                 let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = $1")
                     .bind(key)

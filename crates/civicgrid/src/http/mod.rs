@@ -60,6 +60,9 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(submit_appeal, list_appeals))
         .routes(routes!(review_appeal))
         .routes(routes!(decide_appeal))
+        .routes(routes!(create_survey))
+        .routes(routes!(get_survey))
+        .routes(routes!(answer_survey))
         .routes(routes!(login, logout))
 }
 
@@ -1101,4 +1104,85 @@ async fn decide_appeal(
         )
         .await?;
     Ok(Json(views::AppealView::from(&a)))
+}
+
+async fn survey_view(app: &App, s: &civicgrid_store::Survey) -> ApiResult<views::SurveyView> {
+    let reference = app.reference().await?;
+    Ok(views::SurveyView {
+        id: s.id,
+        title: s.title.clone(),
+        period: s.period.clone(),
+        units: s
+            .units
+            .iter()
+            .map(|u| views::SurveyUnit {
+                code: u.clone(),
+                name: reference
+                    .units
+                    .iter()
+                    .find(|x| &x.code == u)
+                    .map_or_else(|| u.clone(), |x| x.name.clone()),
+            })
+            .collect(),
+        closes_at: s.closes_at,
+    })
+}
+
+/// Opens a public evaluation survey (群众评议) of units for a period (kpi.manage).
+#[utoipa::path(post, path = "/api/v1/surveys", tag = "staff",
+    request_body(content = views::NewSurvey, content_type = "application/json"),
+    responses((status = 201, description = "Opened", body = views::SurveyView), IntakeProblems,
+        (status = 403, description = "Needs kpi.manage", body = views::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn create_survey(
+    State(app): State<App>,
+    caller: Caller,
+    payload: Result<Json<views::NewSurvey>, JsonRejection>,
+) -> ApiResult<Response> {
+    let actor = caller.staff()?.clone();
+    let n = body(payload)?;
+    let s = app
+        .create_survey(&actor, &n.title, &n.period, &n.units, n.closes_at)
+        .await?;
+    Ok((StatusCode::CREATED, Json(survey_view(&app, &s).await?)).into_response())
+}
+
+/// A survey, for residents to answer.
+#[utoipa::path(get, path = "/api/v1/surveys/{id}", tag = "public",
+    params(("id" = String, Path, description = "The survey id")),
+    responses((status = 200, description = "The survey", body = views::SurveyView), ReadProblems),
+    security(()))]
+async fn get_survey(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<views::SurveyView>> {
+    let not_found = || ApiError::App(AppError::NotFound(format!("survey {id}")));
+    let uuid: Uuid = id.parse().map_err(|_| not_found())?;
+    let s = app
+        .repo
+        .survey(&uuid)
+        .await
+        .map_err(AppError::from)?
+        .ok_or_else(not_found)?;
+    Ok(Json(survey_view(&app, &s).await?))
+}
+
+/// A resident's answer: one per phone number per survey.
+#[utoipa::path(post, path = "/api/v1/surveys/{id}/responses", tag = "public",
+    params(("id" = String, Path, description = "The survey id")),
+    request_body(content = views::SurveyAnswer, content_type = "application/json"),
+    responses((status = 204, description = "Counted"), ReadProblems,
+        (status = 409, description = "This phone number has answered already", body = views::Problem, content_type = "application/problem+json")),
+    security(()))]
+async fn answer_survey(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    payload: Result<Json<views::SurveyAnswer>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let a = body(payload)?;
+    let uuid: Uuid = id
+        .parse()
+        .map_err(|_| ApiError::App(AppError::NotFound(format!("survey {id}"))))?;
+    app.answer_survey(&uuid, &a.phone, &a.ratings).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -696,3 +696,41 @@ pub struct AppealQuery {
     /// Only appeals of this period, e.g. 2026-10.
     pub period: Option<String>,
 }
+
+/// A public evaluation survey (群众评议) to open.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSurvey {
+    pub title: String,
+    /// The assessment period its results feed, e.g. 2026-10.
+    pub period: String,
+    /// The unit codes residents rate.
+    pub units: Vec<String>,
+    pub closes_at: Timestamp,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SurveyUnit {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SurveyView {
+    pub id: Uuid,
+    pub title: String,
+    /// The period's days, `start..end` (end excluded).
+    pub period: String,
+    pub units: Vec<SurveyUnit>,
+    pub closes_at: Timestamp,
+}
+
+/// One resident's answer: a rating from 1 to 5 per unit. One answer per phone number; the
+/// number is not stored, only a hash.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyAnswer {
+    pub phone: String,
+    #[schema(value_type = Object)]
+    pub ratings: BTreeMap<String, u8>,
+}

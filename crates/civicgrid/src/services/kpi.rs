@@ -32,6 +32,7 @@ fn rate(i: &Indicators, name: &str) -> Option<f64> {
         "accurate_dispatch_rate" => i.accurate_dispatch_rate,
         "accurate_acceptance_rate" => i.accurate_acceptance_rate,
         "on_time_dispatch_rate" => i.on_time_dispatch_rate,
+        "public_evaluation" => i.public_evaluation,
         _ => None,
     }
 }
@@ -308,8 +309,30 @@ impl App {
         };
         let scheme = self.assessment_scheme().await?;
         let adjustments = self.repo.adjustments(&period_key(&period)).await?;
-        let score = |subject: &Subject, c: &Counters| {
-            let i = Indicators::of(subject.kind(), c.clone());
+        // 群众评议: the units' mean rating in this period's surveys, 1–5 scaled to 0–1.
+        let ratings_of = |p: Option<Period>| async move {
+            match p {
+                Some(p) => self.repo.survey_ratings(&period_key(&p)).await,
+                None => Ok(BTreeMap::new()),
+            }
+        };
+        let ratings = ratings_of(Some(period)).await?;
+        let ratings_before = ratings_of(period.previous()).await?;
+        let ratings_year_before = ratings_of(period.year_before()).await?;
+        let with_ratings =
+            |subject: &Subject, c: &Counters, ratings: &BTreeMap<String, (u64, u64)>| {
+                let mut i = Indicators::of(subject.kind(), c.clone());
+                if let Subject::Unit(u) = subject
+                    && let Some((sum, n)) = ratings.get(u)
+                    && *n > 0
+                {
+                    i.public_evaluation = Some((*sum as f64 / *n as f64 - 1.0) / 4.0);
+                }
+                i
+            };
+        let indicators_of = |subject: &Subject, c: &Counters| with_ratings(subject, c, &ratings);
+        let score_with = |subject: &Subject, c: &Counters, r: &BTreeMap<String, (u64, u64)>| {
+            let i = with_ratings(subject, c, r);
             let weights = scheme.weights_for(subject.kind());
             composite(
                 &weights
@@ -343,22 +366,22 @@ impl App {
                     .filter(|a| &a.subject == s)
                     .map(|a| a.points)
                     .sum();
-                let sc = score(s, c).map(|x| (x + adjustment).min(100.0));
+                let sc = score_with(s, c, &ratings).map(|x| (x + adjustment).min(100.0));
                 KpiRow {
                     adjustment,
                     kind: s.kind().to_owned(),
                     code: s.code().to_owned(),
                     name: name_of(s),
-                    indicators: Indicators::of(s.kind(), c.clone()),
+                    indicators: indicators_of(s, c),
                     score: sc.map(|x| (x * 10.0).round() / 10.0),
                     grade: sc.map(|x| grade(x, &scheme.bands)),
                     previous_score: before
                         .get(s)
-                        .and_then(|c| score(s, c))
+                        .and_then(|c| score_with(s, c, &ratings_before))
                         .map(|x| (x * 10.0).round() / 10.0),
                     year_before_score: year_before
                         .get(s)
-                        .and_then(|c| score(s, c))
+                        .and_then(|c| score_with(s, c, &ratings_year_before))
                         .map(|x| (x * 10.0).round() / 10.0),
                 }
             })
@@ -883,6 +906,132 @@ impl App {
                 "the appeal moved on meanwhile; read it again".into(),
             )),
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl App {
+    /// Opens a public evaluation survey of some units for an assessment period (kpi.manage).
+    pub async fn create_survey(
+        &self,
+        actor: &crate::services::cases::Actor,
+        title: &str,
+        period_text: &str,
+        units: &[String],
+        closes_at: jiff::Timestamp,
+    ) -> AppResult<civicgrid_store::Survey> {
+        use civicgrid_domain::access::Permission;
+        let grants = Self::grants_of(actor)?;
+        let reference = self.reference().await?;
+        let manages = grants.iter().any(|g| {
+            reference
+                .roles
+                .iter()
+                .any(|r| r.code == g.role && r.permissions.contains(&Permission::KpiManage))
+        });
+        if !manages {
+            return Err(AppError::Forbidden(
+                "surveys are opened by roles with kpi.manage".into(),
+            ));
+        }
+        let mut problems = Vec::new();
+        let title = title.trim();
+        if title.is_empty() || title.chars().count() > 200 || title.contains('\0') {
+            problems.push(("title".to_owned(), "1 to 200 characters".to_owned()));
+        }
+        let period = Period::parse(period_text)
+            .map_err(|e| problems.push(("period".to_owned(), e)))
+            .ok();
+        let unknown: Vec<&String> = units
+            .iter()
+            .filter(|u| !reference.units.iter().any(|x| &x.code == *u))
+            .collect();
+        if units.is_empty() || !unknown.is_empty() || units.len() > 100 {
+            problems.push((
+                "units".to_owned(),
+                format!("1 to 100 known units (unknown: {unknown:?})"),
+            ));
+        }
+        if closes_at <= self.clock.now() {
+            problems.push(("closes_at".to_owned(), "must be in the future".to_owned()));
+        }
+        let (Some(period), true) = (period, problems.is_empty()) else {
+            return Err(AppError::Unprocessable(problems));
+        };
+        let now = self.clock.now();
+        let mut units = units.to_vec();
+        units.sort();
+        units.dedup();
+        let survey = civicgrid_store::Survey {
+            id: self.ids.new_id(now),
+            title: title.to_owned(),
+            period: period_key(&period),
+            units,
+            closes_at,
+            created_by: actor.name().to_owned(),
+            created_at: now,
+        };
+        self.repo.create_survey(&survey).await?;
+        Ok(survey)
+    }
+
+    /// One resident's answer: a rating of 1–5 for some of the survey's units. One answer per
+    /// phone number per survey; the number itself is not kept, only a hash salted with the
+    /// survey.
+    pub async fn answer_survey(
+        &self,
+        id: &uuid::Uuid,
+        phone: &str,
+        ratings: &BTreeMap<String, u8>,
+    ) -> AppResult<()> {
+        let survey = self
+            .repo
+            .survey(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("survey {id}")))?;
+        let mut problems = Vec::new();
+        let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+        let phone_ok = (5..=20).contains(&digits.len())
+            && phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
+        if !phone_ok {
+            problems.push((
+                "phone".to_owned(),
+                "a phone number of 5 to 20 digits".to_owned(),
+            ));
+        }
+        if ratings.is_empty() {
+            problems.push(("ratings".to_owned(), "rate at least one unit".to_owned()));
+        }
+        for (unit, r) in ratings {
+            if !survey.units.contains(unit) {
+                problems.push((
+                    format!("ratings.{}", unit.replace('\0', "")),
+                    "is not a unit of this survey".to_owned(),
+                ));
+            } else if !(1..=5).contains(r) {
+                problems.push((
+                    format!("ratings.{unit}"),
+                    "is a rating from 1 to 5".to_owned(),
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(AppError::Unprocessable(problems));
+        }
+        let now = self.clock.now();
+        if now >= survey.closes_at {
+            return Err(AppError::Invalid("the survey is closed".into()));
+        }
+        let respondent = crate::services::accounts::sha256_hex(&format!("{id}:{digits}"));
+        match self
+            .repo
+            .add_survey_response(id, &respondent, ratings, now)
+            .await
+        {
+            Err(civicgrid_store::StoreError::Conflict(m)) => Err(AppError::Conflict(m)),
+            other => Ok(other?),
         }
     }
 }

@@ -253,6 +253,87 @@ async fn appeals(app: &App) {
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].made_by, "leader.st1");
     assert!(changes[0].reason.contains("暴雨") && changes[0].reason.contains("同意加回"));
+    surveys(app).await;
+}
+
+/// 群众评议: residents rate units once each; the mean rating enters the units' scores with the
+/// scheme's weight.
+async fn surveys(app: &App) {
+    use civicgrid::error::AppError;
+    let leader = staff(app, "leader.st1").await;
+    let closes: jiff::Timestamp = "2026-12-31T00:00:00Z".parse().expect("t");
+    let units = vec!["ST001".to_owned(), "CGJ".to_owned()];
+    assert!(matches!(
+        app.create_survey(
+            &staff(app, "shiftlead.st1").await,
+            "x",
+            "2026-10",
+            &units,
+            closes
+        )
+        .await,
+        Err(AppError::Forbidden(_))
+    ));
+    assert!(matches!(
+        app.create_survey(&leader, "评议", "2026-10", &["NOPE".to_owned()], closes)
+            .await,
+        Err(AppError::Unprocessable(_))
+    ));
+    let survey = app
+        .create_survey(&leader, "2026年10月群众评议", "2026-10", &units, closes)
+        .await
+        .expect("survey");
+    let scope: civicgrid_domain::territory::RegionCode = "440305".parse().expect("s");
+    let before = app
+        .kpi_table(&scope, "2026-10", Some("unit"))
+        .await
+        .expect("table");
+    let answers = [
+        ("13800000001", 5u8, 1u8),
+        ("13800000002", 5, 2),
+        ("138-0000-0003", 5, 3),
+    ];
+    for (phone, st, cgj) in answers {
+        app.answer_survey(
+            &survey.id,
+            phone,
+            &[("ST001".to_owned(), st), ("CGJ".to_owned(), cgj)].into(),
+        )
+        .await
+        .expect("answer");
+    }
+    assert!(
+        matches!(
+            app.answer_survey(&survey.id, "13800000001", &[("ST001".to_owned(), 1)].into())
+                .await,
+            Err(AppError::Conflict(_))
+        ),
+        "one answer per person"
+    );
+    for bad in [
+        vec![("ST001".to_owned(), 6u8)],
+        vec![("JTJ".to_owned(), 3)],
+        vec![],
+    ] {
+        assert!(matches!(
+            app.answer_survey(&survey.id, "13900000000", &bad.into_iter().collect())
+                .await,
+            Err(AppError::Unprocessable(_))
+        ));
+    }
+    let after = app
+        .kpi_table(&scope, "2026-10", Some("unit"))
+        .await
+        .expect("table");
+    let row = |t: &civicgrid::services::kpi::KpiTable, u: &str| {
+        t.rows
+            .iter()
+            .find(|r| r.code == u)
+            .map(|r| r.indicators.public_evaluation)
+    };
+    assert_eq!(row(&before, "ST001"), Some(None));
+    assert_eq!(row(&after, "ST001"), Some(Some(1.0)), "all 5s");
+    assert_eq!(row(&after, "CGJ"), Some(Some(0.25)), "mean 2 of 5");
 }
 
 #[tokio::test]

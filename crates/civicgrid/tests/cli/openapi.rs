@@ -36,6 +36,9 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/kpi/appeals",
     "POST /api/v1/kpi/appeals/{id}/review",
     "POST /api/v1/kpi/appeals/{id}/decide",
+    "POST /api/v1/surveys",
+    "GET /api/v1/surveys/{id}",
+    "POST /api/v1/surveys/{id}/responses",
     "POST /api/v1/session",
     "DELETE /api/v1/session",
 ];
@@ -47,6 +50,8 @@ const PUBLIC: &[&str] = &[
     "GET /api/v1/openapi.json",
     "GET /api/v1/track/{receipt}",
     "POST /api/v1/session",
+    "GET /api/v1/surveys/{id}",
+    "POST /api/v1/surveys/{id}/responses",
 ];
 
 async fn served_document() -> Value {
