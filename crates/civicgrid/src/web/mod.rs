@@ -69,6 +69,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("field.html", include_str!("templates/field.html")),
     ("dashboard.html", include_str!("templates/dashboard.html")),
     ("kpi.html", include_str!("templates/kpi.html")),
+    ("survey.html", include_str!("templates/survey.html")),
     ("admin.html", include_str!("templates/admin.html")),
 ];
 

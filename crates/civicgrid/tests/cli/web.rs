@@ -638,3 +638,80 @@ async fn assessment_pages_are_for_kpi_readers_in_their_scope() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn residents_answer_a_survey_once_through_its_page() {
+    let web = Web::new().await;
+    let leader = web
+        .app
+        .repo
+        .user("leader.st1")
+        .await
+        .expect("read")
+        .expect("leader");
+    let actor = civicgrid::services::cases::Actor::Staff {
+        username: leader.username,
+        grants: leader.grants,
+    };
+    let survey = web
+        .app
+        .create_survey(
+            &actor,
+            "三月群众评议",
+            "2026-03",
+            &["ST001".to_owned()],
+            "2026-04-01T00:00:00Z".parse().expect("t"),
+        )
+        .await
+        .expect("survey");
+    let path = format!("/surveys/{}", survey.id);
+    let page = web.get(&path, "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("三月群众评议") && page.body.contains("name=\"rate_ST001\""));
+    let csrf = web.token().await;
+    let cookie = format!("cg_csrf={csrf}");
+    let a = web
+        .post_form(
+            &path,
+            &cookie,
+            &format!("csrf={csrf}&rate_ST001=4&phone=13800000009"),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.contains("id=\"survey-done\""));
+    let again = web
+        .post_form(
+            &path,
+            &cookie,
+            &format!("csrf={csrf}&rate_ST001=1&phone=13800000009"),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        again
+            .body
+            .contains("id=\"phone-error\" role=\"alert\">这个手机号已经参与过")
+    );
+    assert!(
+        again.body.contains("value=\"13800000009\""),
+        "what was typed is kept"
+    );
+    let no_rating = web
+        .post_form(
+            &path,
+            &format!("{cookie}; cg_lang=en"),
+            &format!("csrf={csrf}&phone=13800000010"),
+        )
+        .await;
+    assert!(
+        no_rating
+            .body
+            .contains("id=\"ratings-error\" role=\"alert\">Choose from the list.")
+    );
+    assert_eq!(
+        web.post_form(&path, "", "rate_ST001=4&phone=13800000011")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
