@@ -147,6 +147,14 @@ pub trait Repository: Send + Sync {
 
     /// A deployment setting (JSON), if set.
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a deployment setting unless it is set already.
+    async fn put_setting_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        at: jiff::Timestamp,
+        by: &str,
+    ) -> Result<(), StoreError>;
     /// Sets a deployment setting, recording when and by whom.
     async fn put_setting(
         &self,

@@ -1168,6 +1168,26 @@ macro_rules! sql_repository {
                 Ok(row.map(|r| r.0))
             }
 
+            async fn put_setting_if_absent(
+                &self,
+                key: &str,
+                value: &str,
+                at: jiff::Timestamp,
+                by: &str,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(value)
+                .bind($crate::model::micros(at))
+                .bind(by)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn put_setting(
                 &self,
                 key: &str,

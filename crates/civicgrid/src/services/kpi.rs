@@ -975,6 +975,20 @@ impl App {
         Ok(survey)
     }
 
+    /// The deployment's secret for respondent hashes, made on first use.
+    async fn survey_secret(&self) -> AppResult<String> {
+        const KEY: &str = "survey_secret";
+        if let Some(s) = self.repo.setting(KEY).await? {
+            return Ok(s);
+        }
+        let secret = crate::services::accounts::random_secret(32);
+        self.repo
+            .put_setting_if_absent(KEY, &secret, self.clock.now(), "system")
+            .await?;
+        // Another instance may have made one first: use what is stored.
+        Ok(self.repo.setting(KEY).await?.unwrap_or(secret))
+    }
+
     /// One resident's answer: a rating of 1–5 for some of the survey's units. One answer per
     /// phone number per survey; the number itself is not kept, only a hash salted with the
     /// survey.
@@ -1024,7 +1038,10 @@ impl App {
         if now >= survey.closes_at {
             return Err(AppError::Invalid("the survey is closed".into()));
         }
-        let respondent = crate::services::accounts::sha256_hex(&format!("{id}:{digits}"));
+        // Keyed with a secret of the deployment, so that the hash of a phone number (a small
+        // space) cannot be reversed by trying every number.
+        let secret = self.survey_secret().await?;
+        let respondent = crate::services::accounts::sha256_hex(&format!("{secret}:{id}:{digits}"));
         match self
             .repo
             .add_survey_response(id, &respondent, ratings, now)
