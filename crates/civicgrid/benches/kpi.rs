@@ -217,21 +217,25 @@ fn history(rng: &mut ChaCha8Rng, t0: Timestamp, units: &[String]) -> (Channel, V
     (channel, s)
 }
 
+/// Cases `cases` (a chunk), their events into `out.events` (replacing the previous chunk's)
+/// and their contributions added to `out.daily`; seeded per chunk, so the cases do not depend
+/// on how many are loaded at a time.
 fn generate(
-    n: usize,
+    cases: std::ops::Range<usize>,
     grids: &[(GridCode, RegionCode)],
     units: &[String],
     calendar: &civicgrid_domain::calendar::WorkingCalendar,
     tz: &jiff::tz::TimeZone,
-) -> Generated {
-    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    out: &mut Generated,
+) {
     let start: Timestamp = "2025-12-01T00:00:00+08:00".parse().expect("start");
     let span_secs = 365 * 24 * 3600;
-    let mut out = Generated {
-        events: Vec::with_capacity(n * 8),
-        daily: BTreeMap::new(),
-    };
-    for i in 0..n {
+    out.events.clear();
+    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    for i in cases {
+        if i % CHUNK == 0 {
+            rng = ChaCha8Rng::seed_from_u64(2026 ^ (i / CHUNK) as u64);
+        }
         let (grid, region) = &grids[rng.random_range(0..grids.len())];
         let t0 = start + SignedDuration::from_secs(rng.random_range(0..span_secs));
         let (channel, steps) = history(&mut rng, t0, units);
@@ -281,8 +285,10 @@ fn generate(
             ));
         }
     }
-    out
 }
+
+/// Cases generated and loaded at a time: memory stays bounded whatever the total.
+const CHUNK: usize = 100_000;
 
 const EVENTS_TABLE: &str = "CREATE TABLE bench_events (
     case_id TEXT NOT NULL, seq BIGINT NOT NULL, action TEXT NOT NULL, to_status TEXT NOT NULL,
@@ -305,10 +311,6 @@ where
     String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    sqlx::query(EVENTS_TABLE)
-        .execute(pool)
-        .await
-        .expect("events table");
     const ROWS: usize = 500;
     for chunk in g.events.chunks(ROWS) {
         let mut sql = String::from(
@@ -347,6 +349,16 @@ where
         }
         q.execute(pool).await.expect("insert events");
     }
+}
+
+/// After the last chunk: the baseline's index, and the rollups.
+async fn finish<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, g: &Generated)
+where
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    const ROWS: usize = 500;
     sqlx::query(EVENTS_INDEX)
         .execute(pool)
         .await
@@ -468,21 +480,19 @@ async fn main() {
     );
     let dir = tempfile::tempdir().expect("dir");
     let clock = Arc::new(FixedClock("2026-11-25T04:00:00Z".parse().expect("t")));
-    let mut generated: Option<Generated> = None;
 
     if backends.contains("sqlite") {
         let url = format!("sqlite:{}", dir.path().join("kpi.db").display());
         let repo = civicgrid_store::connect(&url).await.expect("sqlite");
         let app = App::new(repo, clock.clone());
         app.load_demo(1).await.expect("demo");
-        let g = generated_for(&app, n, &mut generated).await;
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(2)
             .connect(&url)
             .await
             .expect("pool");
-        load(&pool, g).await;
-        measure("sqlite", &app, &pool, n, g).await;
+        let g = stream(&app, &pool, n).await;
+        measure("sqlite", &app, &pool, n, &g).await;
     }
     if backends.contains("postgres") {
         let pg = std::env::var("CIVICGRID_BENCH_POSTGRES")
@@ -493,7 +503,6 @@ async fn main() {
                 let repo = Arc::new(repo);
                 let app = App::new(repo.clone(), clock.clone());
                 app.load_demo(1).await.expect("demo");
-                let g = generated_for(&app, n, &mut generated).await;
                 let options =
                     <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(&pg)
                         .expect("url")
@@ -503,12 +512,12 @@ async fn main() {
                     .connect_with(options)
                     .await
                     .expect("pool");
-                load(&pool, g).await;
+                let g = stream(&app, &pool, n).await;
                 sqlx::query("ANALYZE")
                     .execute(&pool)
                     .await
                     .expect("analyze");
-                measure("postgres", &app, &pool, n, g).await;
+                measure("postgres", &app, &pool, n, &g).await;
                 repo.drop_schema(&schema).await.expect("drop");
             }
             Err(e) => println!("{:>9}   unavailable: {e}", "postgres"),
@@ -516,33 +525,49 @@ async fn main() {
     }
 }
 
-/// The cases, generated once for both backends.
-async fn generated_for<'a>(app: &App, n: usize, slot: &'a mut Option<Generated>) -> &'a Generated {
-    if slot.is_none() {
-        let reference = app.reference().await.expect("reference");
-        let grids: Vec<(GridCode, RegionCode)> = reference
-            .grid_regions
-            .iter()
-            .map(|(g, r)| (g.clone(), r.clone()))
-            .collect();
-        let mut grids = grids;
-        grids.sort();
-        let units: Vec<String> = reference.units.iter().map(|u| u.code.clone()).collect();
-        let t = Instant::now();
-        let g = generate(
-            n,
-            &grids,
-            &units,
-            &reference.calendar,
-            reference.calendar.time_zone(),
-        );
-        eprintln!(
-            "generated {n} cases, {} events, {} daily rows in {:.1} s",
-            g.events.len(),
-            g.daily.len(),
-            t.elapsed().as_secs_f64()
-        );
-        *slot = Some(g);
+/// Generates and loads the cases chunk by chunk, then the rollups; returns the rollups (the
+/// last chunk's events are dropped).
+async fn stream<DB: sqlx::Database>(app: &App, pool: &sqlx::Pool<DB>, n: usize) -> Generated
+where
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let reference = app.reference().await.expect("reference");
+    let mut grids: Vec<(GridCode, RegionCode)> = reference
+        .grid_regions
+        .iter()
+        .map(|(g, r)| (g.clone(), r.clone()))
+        .collect();
+    grids.sort();
+    let units: Vec<String> = reference.units.iter().map(|u| u.code.clone()).collect();
+    sqlx::query(EVENTS_TABLE)
+        .execute(pool)
+        .await
+        .expect("events table");
+    let t = Instant::now();
+    let mut g = Generated {
+        events: Vec::new(),
+        daily: BTreeMap::new(),
+    };
+    let mut events = 0;
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        let tz = reference.calendar.time_zone();
+        generate(start..end, &grids, &units, &reference.calendar, tz, &mut g);
+        events += g.events.len();
+        load(pool, &g).await;
+        start = end;
     }
-    slot.as_ref().expect("generated")
+    g.events.clear();
+    finish(pool, &g).await;
+    eprintln!(
+        "generated and loaded {n} cases, {events} events, {} daily rows in {:.1} s",
+        g.daily.len(),
+        t.elapsed().as_secs_f64()
+    );
+    g
 }
