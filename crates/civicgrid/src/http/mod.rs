@@ -959,10 +959,26 @@ async fn kpi(
     let Actor::Staff { grants, .. } = caller.staff()? else {
         return Err(ApiError::Unauthorized("this needs a staff API key".into()));
     };
-    let scope: civicgrid_domain::territory::RegionCode = q
-        .scope
-        .parse()
-        .map_err(|e| AppError::Unprocessable(vec![("scope".to_owned(), format!("{e}"))]))?;
+    // A beat (责任网格) is read with the permission on its community.
+    let beat = match q.scope.strip_prefix("beat:") {
+        Some(code) => Some(
+            app.repo
+                .beats()
+                .await
+                .map_err(AppError::from)?
+                .into_iter()
+                .find(|b| b.code == code)
+                .ok_or_else(|| AppError::NotFound(format!("beat {code}")))?,
+        ),
+        None => None,
+    };
+    let scope: civicgrid_domain::territory::RegionCode = match &beat {
+        Some(b) => b.region.clone(),
+        None => q
+            .scope
+            .parse()
+            .map_err(|e| AppError::Unprocessable(vec![("scope".to_owned(), format!("{e}"))]))?,
+    };
     let roles = &app.reference().await?.roles;
     let target = Target {
         region: Some(&scope),
@@ -974,7 +990,10 @@ async fn kpi(
         ))
         .into());
     }
-    let table = app.kpi_table(&scope, &q.period, q.kind.as_deref()).await?;
+    let table = match &beat {
+        Some(b) => app.kpi_beat_table(&b.code, &q.period).await?,
+        None => app.kpi_table(&scope, &q.period, q.kind.as_deref()).await?,
+    };
     Ok(Json(table).into_response())
 }
 

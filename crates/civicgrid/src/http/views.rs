@@ -622,7 +622,7 @@ pub struct AlertQuery {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KpiQuery {
-    /// A region code: district (6 digits), street (9) or community (12).
+    /// A region code: district (6 digits), street (9) or community (12); or `beat:CODE`.
     pub scope: String,
     /// 2026-10-05, 2026-W41, 2026-10, 2026-Q4, 2026 or 2026-10-01..2026-10-31.
     pub period: String,

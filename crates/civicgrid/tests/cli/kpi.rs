@@ -122,7 +122,74 @@ async fn exercise(app: &App) {
     }
     assert_eq!(app.refresh_kpis().await.expect("refresh"), open.len());
     rollups_equal_recount(app).await;
+    rest(app).await;
     appeals(app).await;
+}
+
+/// The table over REST: scoped by kpi.read, beats included, bad input answered as problems.
+async fn rest(app: &App) {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let key = app
+        .create_api_key("kpi", Some("shiftlead.st1"))
+        .await
+        .expect("key");
+    let get = |uri: String, key: Option<String>| async move {
+        let mut req = Request::get(uri);
+        if let Some(k) = key {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
+        }
+        let res = civicgrid::http::router(app.clone())
+            .oneshot(req.body(Body::empty()).expect("req"))
+            .await
+            .expect("res");
+        let status = res.status();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        (
+            status,
+            serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
+        )
+    };
+    let (s, table) = get(
+        "/api/v1/kpi?scope=440305001&period=2026-10".into(),
+        Some(key.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{table}");
+    assert!(table["rows"].as_array().is_some_and(|r| !r.is_empty()));
+    let (s, beat) = get(
+        "/api/v1/kpi?scope=beat:440305001001-B1&period=2026-10".into(),
+        Some(key.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{beat}");
+    assert_eq!(beat["rows"][0]["kind"], "beat");
+    for (uri, expected) in [
+        (
+            "/api/v1/kpi?scope=440305002&period=2026-10",
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "/api/v1/kpi?scope=beat:NOPE&period=2026-10",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/v1/kpi?scope=440305001&period=2026-13",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/v1/kpi?scope=x&period=2026-10",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (s, problem) = get(uri.into(), Some(key.clone())).await;
+        assert_eq!(s, expected, "{uri}: {problem}");
+        assert_eq!(problem["status"], expected.as_u16());
+    }
+    let (s, _) = get("/api/v1/kpi?scope=440305001&period=2026-10".into(), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
 async fn staff(app: &App, username: &str) -> Actor {
