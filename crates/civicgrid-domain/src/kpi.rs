@@ -47,6 +47,17 @@ impl Subject {
         }
     }
 
+    /// A subject from its kind (`unit`, `grid`, `region`, `staff`) and code.
+    pub fn from_kind(kind: &str, code: String) -> Option<Subject> {
+        Some(match kind {
+            "unit" => Subject::Unit(code),
+            "grid" => Subject::Grid(code),
+            "region" => Subject::Region(code),
+            "staff" => Subject::Staff(code),
+            _ => return None,
+        })
+    }
+
     pub fn code(&self) -> &str {
         match self {
             Subject::Unit(c) | Subject::Grid(c) | Subject::Region(c) | Subject::Staff(c) => c,
@@ -139,12 +150,14 @@ pub struct Counters {
     pub closed_by: u64,
 }
 
-impl AddAssign<&Counters> for Counters {
-    fn add_assign(&mut self, o: &Counters) {
-        macro_rules! add {
-            ($($f:ident),*) => { $( self.$f += o.$f; )* };
+impl Counters {
+    /// Combines every counter of `self` with the same one of `o`: the one list of fields that
+    /// adding and subtracting share.
+    fn combine(&mut self, o: &Counters, f: impl Fn(u64, u64) -> u64) {
+        macro_rules! each {
+            ($($field:ident),*) => { $( self.$field = f(self.$field, o.$field); )* };
         }
-        add!(
+        each!(
             reported,
             from_residents,
             from_patrol,
@@ -185,59 +198,21 @@ impl AddAssign<&Counters> for Counters {
             .iter_mut()
             .zip(o.handling_histogram.iter())
         {
-            *a += b;
+            *a = f(*a, *b);
         }
     }
 }
 
+impl AddAssign<&Counters> for Counters {
+    fn add_assign(&mut self, o: &Counters) {
+        self.combine(o, |a, b| a + b);
+    }
+}
+
+/// Subtracting a contribution that was added before never goes below zero.
 impl SubAssign<&Counters> for Counters {
     fn sub_assign(&mut self, o: &Counters) {
-        macro_rules! add {
-            ($($f:ident),*) => { $( self.$f = self.$f.saturating_sub(o.$f); )* };
-        }
-        add!(
-            reported,
-            from_residents,
-            from_patrol,
-            responded,
-            responded_on_time,
-            taken_on,
-            received,
-            led,
-            handled,
-            handled_on_time,
-            overdue,
-            rework_events,
-            reworked_cases,
-            sent_back,
-            closed,
-            closed_on_time,
-            handling_minutes,
-            handling_count,
-            evaluated,
-            satisfied,
-            repeats,
-            patrol_reports,
-            patrol_valid,
-            verified,
-            verified_on_time,
-            resolved_on_site,
-            accepted,
-            accepted_on_time,
-            accepted_accurate,
-            registered,
-            dispatched,
-            dispatched_on_time,
-            dispatched_accurate,
-            closed_by
-        );
-        for (a, b) in self
-            .handling_histogram
-            .iter_mut()
-            .zip(o.handling_histogram.iter())
-        {
-            *a = a.saturating_sub(*b);
-        }
+        self.combine(o, u64::saturating_sub);
     }
 }
 

@@ -405,14 +405,8 @@ pub(crate) fn subject(
     kind: &str,
     code: String,
 ) -> Result<civicgrid_domain::kpi::Subject, StoreError> {
-    use civicgrid_domain::kpi::Subject;
-    Ok(match kind {
-        "unit" => Subject::Unit(code),
-        "grid" => Subject::Grid(code),
-        "region" => Subject::Region(code),
-        "staff" => Subject::Staff(code),
-        other => return Err(StoreError::Corrupt(format!("kpi subject kind {other}"))),
-    })
+    civicgrid_domain::kpi::Subject::from_kind(kind, code)
+        .ok_or_else(|| StoreError::Corrupt(format!("kpi subject kind {kind}")))
 }
 
 pub(crate) fn appeal_from_row(r: AppealRow) -> Result<crate::Appeal, StoreError> {
@@ -1237,6 +1231,15 @@ macro_rules! sql_repository {
                     serde_json::from_str(text).map_err(|e| $crate::StoreError::Corrupt(format!("kpi counters: {e}")))
                 };
                 let mut tx = self.pool.begin().await?;
+                // Two instances counting the same case would both subtract its old
+                // contribution: on PostgreSQL the second waits here and then reads what the
+                // first wrote (SQLite has one writer; a stale read fails its commit instead).
+                if $backend == "postgres" {
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let old: Vec<(String, String, String, String, String)> = sqlx::query_as(
                     "SELECT region_code, subject_kind, subject_code, day, counters FROM kpi_contributions WHERE case_id = $1",
                 )
@@ -1335,13 +1338,7 @@ macro_rules! sql_repository {
                 .await?;
                 let mut sums: std::collections::BTreeMap<Subject, Counters> = std::collections::BTreeMap::new();
                 for (kind, code, counters) in rows {
-                    let subject = match kind.as_str() {
-                        "unit" => Subject::Unit(code),
-                        "grid" => Subject::Grid(code),
-                        "region" => Subject::Region(code),
-                        "staff" => Subject::Staff(code),
-                        other => return Err($crate::StoreError::Corrupt(format!("kpi subject kind {other}"))),
-                    };
+                    let subject = $crate::sql::subject(&kind, code)?;
                     let c: Counters = serde_json::from_str(&counters)
                         .map_err(|e| $crate::StoreError::Corrupt(format!("kpi counters: {e}")))?;
                     *sums.entry(subject).or_default() += &c;

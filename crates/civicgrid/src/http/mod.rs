@@ -1009,19 +1009,13 @@ async fn submit_appeal(
 ) -> ApiResult<Response> {
     let actor = caller.staff()?.clone();
     let n = body(payload)?;
-    let subject = match n.subject_kind.as_str() {
-        "unit" => civicgrid_domain::kpi::Subject::Unit(n.subject_code),
-        "grid" => civicgrid_domain::kpi::Subject::Grid(n.subject_code),
-        "region" => civicgrid_domain::kpi::Subject::Region(n.subject_code),
-        "staff" => civicgrid_domain::kpi::Subject::Staff(n.subject_code),
-        other => {
-            return Err(AppError::Unprocessable(vec![(
+    let subject = civicgrid_domain::kpi::Subject::from_kind(&n.subject_kind, n.subject_code)
+        .ok_or_else(|| {
+            AppError::Unprocessable(vec![(
                 "subject_kind".to_owned(),
-                format!("`{other}` is not unit, grid, region or staff"),
+                format!("`{}` is not unit, grid, region or staff", n.subject_kind),
             )])
-            .into());
-        }
-    };
+        })?;
     let appeal = app
         .submit_appeal(&actor, subject, &n.period, n.points, &n.reason)
         .await?;

@@ -167,13 +167,13 @@ impl App {
             .any(|c| (c.reported_at, c.id) < (case.reported_at, case.id)))
     }
 
-    /// The counters of every subject in `scope` for `period`, from the rollups.
+    /// The counters of every subject in `scope` for `period`, from the rollups as they stand
+    /// (callers refresh them first, once per read: see `kpi_table`).
     pub async fn kpi_rollup(
         &self,
         scope: &RegionCode,
         period: &Period,
     ) -> AppResult<BTreeMap<Subject, Counters>> {
-        self.refresh_kpis().await?;
         Ok(self
             .repo
             .kpi_sum(
@@ -298,6 +298,7 @@ impl App {
         if !self.repo.regions().await?.iter().any(|r| &r.code == scope) {
             return Err(AppError::NotFound(format!("region {scope}")));
         }
+        self.refresh_kpis().await?;
         let now = self.kpi_rollup(scope, &period).await?;
         let before = match period.previous() {
             Some(p) => self.kpi_rollup(scope, &p).await?,

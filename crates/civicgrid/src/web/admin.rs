@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use super::{Ctx, form_map};
 use crate::services::App;
 use crate::services::accounts::UserSpec;
-use crate::services::cases::Actor;
 use crate::services::territory::GridImportOptions;
 
 pub fn routes() -> Router<App> {
@@ -31,28 +30,6 @@ pub fn routes() -> Router<App> {
         .route("/admin/export/{kind}", get(export_table))
         .route("/admin/users", post(add_user))
         .route("/admin/keys", post(create_key))
-}
-
-/// The admin permissions this user holds (in any scope).
-async fn held(app: &App, ctx: &Ctx) -> Vec<Permission> {
-    let Some(Actor::Staff { grants, .. }) = ctx.staff() else {
-        return vec![];
-    };
-    let Ok(reference) = app.reference().await else {
-        return vec![];
-    };
-    Permission::ALL
-        .iter()
-        .copied()
-        .filter(|p| {
-            grants.iter().any(|g| {
-                reference
-                    .roles
-                    .iter()
-                    .any(|r| r.code == g.role && r.permissions.contains(p))
-            })
-        })
-        .collect()
 }
 
 const ADMIN: &[Permission] = &[
@@ -72,7 +49,7 @@ async fn page(app: &App, ctx: &Ctx, extra: Value, status: StatusCode) -> Respons
     if ctx.staff().is_none() {
         return super::see_other("/login");
     }
-    let perms = held(app, ctx).await;
+    let perms = ctx.permissions.clone();
     if !ADMIN.iter().any(|p| perms.contains(p)) {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
@@ -121,10 +98,7 @@ async fn page(app: &App, ctx: &Ctx, extra: Value, status: StatusCode) -> Respons
 }
 
 async fn import_grids(State(app): State<App>, ctx: Ctx, mut multipart: Multipart) -> Response {
-    if !held(&app, &ctx)
-        .await
-        .contains(&Permission::TerritoryManage)
-    {
+    if !ctx.permissions.contains(&Permission::TerritoryManage) {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
     let mut fields = Vec::new();
@@ -248,7 +222,7 @@ async fn import_grids(State(app): State<App>, ctx: Ctx, mut multipart: Multipart
 }
 
 async fn add_user(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Response {
-    if !held(&app, &ctx).await.contains(&Permission::UserManage) {
+    if !ctx.permissions.contains(&Permission::UserManage) {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
     let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
@@ -317,7 +291,7 @@ async fn add_user(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> 
 }
 
 async fn create_key(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Response {
-    if !held(&app, &ctx).await.contains(&Permission::UserManage) {
+    if !ctx.permissions.contains(&Permission::UserManage) {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
     let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
@@ -410,7 +384,7 @@ async fn import_table(State(app): State<App>, ctx: Ctx, mut multipart: Multipart
         )
         .await;
     };
-    if !held(&app, &ctx).await.contains(permission) {
+    if !ctx.permissions.contains(permission) {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
     let Some((file_name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
@@ -465,7 +439,7 @@ async fn export_table(
     let Some((_, permission, ext)) = TABLES.iter().find(|(k, _, _)| *k == kind) else {
         return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
     };
-    if !held(&app, &ctx).await.contains(permission) {
+    if !ctx.permissions.contains(permission) {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
     let text = match kind.as_str() {

@@ -137,6 +137,9 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
         end: today.tomorrow().unwrap_or(today),
     };
     let mut places = civicgrid_domain::kpi::Counters::default();
+    if let Err(e) = app.refresh_kpis().await {
+        return ctx.app_error(e);
+    }
     for region in &regions {
         match app.kpi_rollup(region, &last_30).await {
             Ok(sums) => {

@@ -122,8 +122,41 @@ async fn exercise(app: &App) {
     }
     assert_eq!(app.refresh_kpis().await.expect("refresh"), open.len());
     rollups_equal_recount(app).await;
+    if app.repo.backend() == "postgres" {
+        two_instances_count_together(app).await;
+    }
     rest(app).await;
     appeals(app).await;
+}
+
+/// Two instances running the KPI job at once over the same queue count every case once.
+async fn two_instances_count_together(app: &App) {
+    let other = App::new(
+        app.repo.clone(),
+        Arc::new(FixedClock("2026-11-25T04:00:00Z".parse().expect("t"))),
+    );
+    for i in 0..40 {
+        let intake = civicgrid::services::cases::Intake {
+            description: format!("占道经营 {i}"),
+            location: Some((113.9171, 22.5168)),
+            grid: None,
+            address: None,
+            category: Some("08001".parse().expect("c")),
+            attributes: Default::default(),
+            priority: None,
+            channel: civicgrid_domain::case::Channel::Web,
+            reporter: None,
+            media_url: None,
+        };
+        app.report_case(intake, &Actor::System)
+            .await
+            .expect("report");
+    }
+    let (a, b) = tokio::join!(app.refresh_kpis(), other.refresh_kpis());
+    let (a, b) = (a.expect("first"), b.expect("second"));
+    assert!(a + b >= 40, "{a} + {b}");
+    assert_eq!(app.refresh_kpis().await.expect("drained"), 0);
+    rollups_equal_recount(app).await;
 }
 
 /// The table over REST: scoped by kpi.read, beats included, bad input answered as problems.
