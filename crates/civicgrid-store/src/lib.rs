@@ -91,14 +91,14 @@ pub trait Repository: Send + Sync {
     /// Stores several new cases with their first events in one transaction (group commit):
     /// all of them or none.
     async fn create_cases(&self, items: &[(Case, CaseEvent)]) -> Result<(), StoreError>;
-    /// Stores a case's new state and the event that produced it, in one transaction, provided
-    /// the stored version is still `expected_version`; otherwise [`StoreError::Stale`] and
-    /// nothing changes.
+    /// Stores a case's new state and the events that produced it (one or more, in order), in
+    /// one transaction, provided the stored version is still `expected_version`; otherwise
+    /// [`StoreError::Stale`] and nothing changes.
     async fn record_change(
         &self,
         case: &Case,
         expected_version: u64,
-        event: &CaseEvent,
+        events: &[CaseEvent],
     ) -> Result<(), StoreError>;
     /// Like `record_change`, storing the photo the event attaches in the same transaction.
     async fn attach_photo(
@@ -144,6 +144,43 @@ pub trait Repository: Send + Sync {
         &self,
         period: &str,
     ) -> Result<std::collections::BTreeMap<String, (u64, u64)>, StoreError>;
+
+    /// Makes sure `job` has a lease row for each scope (a region code); existing rows stay.
+    async fn ensure_leases(&self, job: &str, scopes: &[String]) -> Result<(), StoreError>;
+    /// Takes a scope of `job` for `owner` until `until`: one that no lease holds at `now` and
+    /// that was last finished before `round_start`. None when every scope is held or done.
+    async fn claim_lease(
+        &self,
+        job: &str,
+        owner: &str,
+        now: jiff::Timestamp,
+        until: jiff::Timestamp,
+        round_start: jiff::Timestamp,
+    ) -> Result<Option<String>, StoreError>;
+    /// Extends `owner`'s lease; false if it ran out and another instance took the scope.
+    async fn renew_lease(
+        &self,
+        job: &str,
+        scope: &str,
+        owner: &str,
+        until: jiff::Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Marks `owner`'s scope finished at `at` and frees it.
+    async fn finish_lease(
+        &self,
+        job: &str,
+        scope: &str,
+        owner: &str,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Frees every lease `owner` holds, unfinished (on shutdown); returns how many.
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError>;
+    /// How many scopes of `job` are not yet finished in the round that started at `round_start`.
+    async fn leases_unfinished(
+        &self,
+        job: &str,
+        round_start: jiff::Timestamp,
+    ) -> Result<u64, StoreError>;
 
     /// A deployment setting (JSON), if set.
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;

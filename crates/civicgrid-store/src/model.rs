@@ -73,6 +73,8 @@ pub struct CaseFilter {
     pub unit: Option<String>,
     pub category: Option<String>,
     pub within: Option<civicgrid_domain::territory::RegionCode>,
+    /// Cases placed in exactly this region (not its subregions): a job lease's scope.
+    pub region: Option<String>,
     /// Open cases whose current stage is due before this instant.
     pub overdue_at: Option<Timestamp>,
     pub reported_from: Option<Timestamp>,

@@ -1162,6 +1162,111 @@ macro_rules! sql_repository {
                 Ok(row.map(|r| r.0))
             }
 
+            async fn ensure_leases(&self, job: &str, scopes: &[String]) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                for scope in scopes {
+                    sqlx::query(
+                        "INSERT INTO job_leases (job, scope, region_code) VALUES ($1, $2, $2)
+                         ON CONFLICT (job, scope) DO NOTHING",
+                    )
+                    .bind(job)
+                    .bind(scope)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn claim_lease(
+                &self,
+                job: &str,
+                owner: &str,
+                now: jiff::Timestamp,
+                until: jiff::Timestamp,
+                round_start: jiff::Timestamp,
+            ) -> Result<Option<String>, $crate::StoreError> {
+                // PostgreSQL: SKIP LOCKED lets instances claiming at once take different scopes
+                // without waiting for each other; SQLite serialises writers anyway.
+                let skip_locked = if $backend == "postgres" { " FOR UPDATE SKIP LOCKED" } else { "" };
+                let sql = format!(
+                    "UPDATE job_leases SET owner = $2, leased_until = $4
+                     WHERE job = $1 AND scope = (
+                       SELECT scope FROM job_leases
+                        WHERE job = $1 AND leased_until <= $3 AND finished_at < $5
+                        ORDER BY finished_at, scope LIMIT 1{skip_locked})
+                       AND leased_until <= $3 AND finished_at < $5
+                     RETURNING scope"
+                );
+                let row: Option<(String,)> = sqlx::query_as(&sql)
+                    .bind(job)
+                    .bind(owner)
+                    .bind($crate::model::micros(now))
+                    .bind($crate::model::micros(until))
+                    .bind($crate::model::micros(round_start))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(s,)| s))
+            }
+
+            async fn renew_lease(
+                &self,
+                job: &str,
+                scope: &str,
+                owner: &str,
+                until: jiff::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE job_leases SET leased_until = $4 WHERE job = $1 AND scope = $2 AND owner = $3",
+                )
+                .bind(job)
+                .bind(scope)
+                .bind(owner)
+                .bind($crate::model::micros(until))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn finish_lease(
+                &self,
+                job: &str,
+                scope: &str,
+                owner: &str,
+                at: jiff::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "UPDATE job_leases SET owner = NULL, leased_until = 0, finished_at = $4
+                     WHERE job = $1 AND scope = $2 AND owner = $3",
+                )
+                .bind(job)
+                .bind(scope)
+                .bind(owner)
+                .bind($crate::model::micros(at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn leases_unfinished(&self, job: &str, round_start: jiff::Timestamp) -> Result<u64, $crate::StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM job_leases WHERE job = $1 AND finished_at < $2")
+                    .bind(job)
+                    .bind($crate::model::micros(round_start))
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            async fn release_leases(&self, owner: &str) -> Result<u64, $crate::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE job_leases SET owner = NULL, leased_until = 0 WHERE owner = $1",
+                )
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn put_setting_if_absent(
                 &self,
                 key: &str,
@@ -1411,9 +1516,12 @@ macro_rules! sql_repository {
                 &self,
                 case: &civicgrid_domain::case::Case,
                 expected_version: u64,
-                event: &$crate::CaseEvent,
+                events: &[$crate::CaseEvent],
             ) -> Result<(), $crate::StoreError> {
-                self.change_case(case, expected_version, event, None).await
+                if events.is_empty() {
+                    return Err($crate::StoreError::Invalid("a change needs at least one event".into()));
+                }
+                self.change_case(case, expected_version, events, None).await
             }
 
             async fn attach_photo(
@@ -1423,7 +1531,7 @@ macro_rules! sql_repository {
                 event: &$crate::CaseEvent,
                 photo: &$crate::Photo,
             ) -> Result<(), $crate::StoreError> {
-                self.change_case(case, expected_version, event, Some(photo)).await
+                self.change_case(case, expected_version, std::slice::from_ref(event), Some(photo)).await
             }
 
             async fn photo(
@@ -1550,6 +1658,7 @@ macro_rules! sql_repository {
                        AND ($13 IS NULL OR $13 LIKE '%,' || c.category_code || ',%')
                        AND NOT ($15 IS NOT NULL AND c.channel = 'open311' AND c.status = 'reported'
                          AND $15 LIKE '%,' || c.category_code || ',%')
+                       AND ($16 IS NULL OR c.region_code = $16)
                      ORDER BY c.id DESC LIMIT $10 OFFSET $14",
                     $crate::sql::CASE_COLUMNS
                 );
@@ -1572,6 +1681,7 @@ macro_rules! sql_repository {
                     .bind((!f.categories.is_empty()).then(|| format!(",{},", f.categories.join(","))))
                     .bind(i64::from(f.offset))
                     .bind((!f.open311_batch_categories.is_empty()).then(|| format!(",{},", f.open311_batch_categories.join(","))))
+                    .bind(f.region.as_deref())
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(Self::case_row).collect()
@@ -1585,7 +1695,7 @@ macro_rules! sql_repository {
                 &self,
                 case: &civicgrid_domain::case::Case,
                 expected_version: u64,
-                event: &$crate::CaseEvent,
+                events: &[$crate::CaseEvent],
                 photo: Option<&$crate::Photo>,
             ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
@@ -1628,7 +1738,9 @@ macro_rules! sql_repository {
                     .execute(&mut *tx)
                     .await?;
                 Self::write_units(&mut tx, case).await?;
-                Self::write_event(&mut tx, case, event).await?;
+                for event in events {
+                    Self::write_event(&mut tx, case, event).await?;
+                }
                 if let Some(p) = photo {
                     sqlx::query(
                         "INSERT INTO case_photos (case_id, sha256, stage, content_type, size, data, added_by, added_at, region_code)

@@ -111,6 +111,7 @@ both_backends!(
     cases_and_their_events_with_optimistic_concurrency,
     listing_cases_filters_and_pages,
     a_batch_of_new_cases_is_written_whole_or_not_at_all,
+    job_leases_divide_a_round_and_expire,
 );
 
 fn t0() -> Timestamp {
@@ -608,7 +609,7 @@ async fn cases_and_their_events_with_optimistic_concurrency(repo: &dyn Repositor
         at: t0(),
         payload: serde_json::to_value(t).expect("json"),
     };
-    repo.record_change(&accepted, 1, &event(&accepted, &accept, "calltaker1"))
+    repo.record_change(&accepted, 1, &[event(&accepted, &accept, "calltaker1")])
         .await
         .expect("first wins");
     let refuse = decide(
@@ -621,7 +622,7 @@ async fn cases_and_their_events_with_optimistic_concurrency(repo: &dyn Repositor
     let mut refused = case.clone();
     refused.state = apply(&case.state, &refuse);
     assert!(matches!(
-        repo.record_change(&refused, 1, &event(&refused, &refuse, "calltaker2"))
+        repo.record_change(&refused, 1, &[event(&refused, &refuse, "calltaker2")])
             .await,
         Err(StoreError::Stale { current: 2 })
     ));
@@ -640,7 +641,7 @@ async fn cases_and_their_events_with_optimistic_concurrency(repo: &dyn Repositor
     // A change to a case that does not exist.
     let ghost = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
     assert!(matches!(
-        repo.record_change(&ghost, 1, &report_event(&ghost)).await,
+        repo.record_change(&ghost, 1, &[report_event(&ghost)]).await,
         Err(StoreError::NotFound(_))
     ));
     // The same receipt code twice is refused (and would be retried with a new id).
@@ -689,7 +690,9 @@ async fn listing_cases_filters_and_pages(repo: &dyn Repository) {
                     at,
                     payload: serde_json::to_value(&t).expect("json"),
                 };
-                repo.record_change(&case, before, &e).await.expect("change");
+                repo.record_change(&case, before, std::slice::from_ref(&e))
+                    .await
+                    .expect("change");
             }
         }
         ids.push(case.id);
@@ -893,4 +896,93 @@ async fn a_batch_of_new_cases_is_written_whole_or_not_at_all(repo: &dyn Reposito
     for (c, _) in &bad {
         assert!(repo.case(&c.id).await.expect("read").is_none());
     }
+}
+
+async fn job_leases_divide_a_round_and_expire(repo: &dyn Repository) {
+    let scopes: Vec<String> = ["a", "b", "c"].map(str::to_owned).to_vec();
+    repo.ensure_leases("sweep", &scopes).await.expect("ensure");
+    // Again, and with one more scope: existing rows stay as they are.
+    repo.ensure_leases("sweep", &scopes[..2])
+        .await
+        .expect("ensure");
+    let min = jiff::SignedDuration::from_mins;
+    let (now, round) = (t0() + min(5), t0());
+    let until = now + min(1);
+    let claim = |owner: &'static str, now: Timestamp, until: Timestamp, round: Timestamp| async move {
+        repo.claim_lease("sweep", owner, now, until, round)
+            .await
+            .expect("claim")
+    };
+    // Two instances take different scopes; the third scope goes to whoever asks next.
+    let a1 = claim("A", now, until, round).await.expect("a scope for A");
+    let b1 = claim("B", now, until, round).await.expect("a scope for B");
+    assert_ne!(a1, b1);
+    repo.finish_lease("sweep", &a1, "A", now)
+        .await
+        .expect("finish");
+    let a2 = claim("A", now, until, round)
+        .await
+        .expect("the third scope");
+    assert!(a2 != a1 && a2 != b1);
+    // Nothing is left in this round: B holds one, the others are finished.
+    assert_eq!(claim("A", now, until, round).await, None);
+    assert_eq!(
+        repo.leases_unfinished("sweep", round).await.expect("count"),
+        2
+    );
+    // A renews; B dies holding b1. A finishes a2; B's lease runs out and A takes b1 over.
+    assert!(
+        repo.renew_lease("sweep", &a2, "A", now + min(2))
+            .await
+            .expect("renew")
+    );
+    assert!(
+        !repo
+            .renew_lease("sweep", &a2, "B", now + min(2))
+            .await
+            .expect("renew")
+    );
+    repo.finish_lease("sweep", &a2, "A", now)
+        .await
+        .expect("finish");
+    assert_eq!(
+        claim(
+            "A",
+            now + min(1) - jiff::SignedDuration::from_secs(1),
+            until,
+            round
+        )
+        .await,
+        None
+    );
+    let later = now + min(1);
+    assert_eq!(
+        claim("A", later, later + min(1), round).await.as_deref(),
+        Some(b1.as_str())
+    );
+    // B, come back, cannot renew or finish what it lost.
+    assert!(
+        !repo
+            .renew_lease("sweep", &b1, "B", later + min(5))
+            .await
+            .expect("renew")
+    );
+    repo.finish_lease("sweep", &b1, "B", later)
+        .await
+        .expect("noop");
+    assert_eq!(claim("B", later, later + min(1), round).await, None);
+    repo.finish_lease("sweep", &b1, "A", later)
+        .await
+        .expect("finish");
+    // The next round opens every scope again.
+    let next = t0() + min(10);
+    let mut taken = Vec::new();
+    while let Some(s) = claim("A", next, next + min(1), next).await {
+        taken.push(s);
+    }
+    taken.sort();
+    assert_eq!(taken, scopes);
+    // Shutting down frees the leases unfinished: another instance takes them at once.
+    assert_eq!(repo.release_leases("A").await.expect("release"), 3);
+    assert!(claim("B", next, next + min(1), next).await.is_some());
 }

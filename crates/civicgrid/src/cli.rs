@@ -64,9 +64,26 @@ pub enum Command {
         /// Fraction of a stage's time after which a yellow warning is raised
         #[arg(long, default_value_t = 0.8)]
         warn_at: f64,
-        /// Seconds between deadline sweeps
+        /// Seconds between deadline sweeps (a round: each region is swept once per round,
+        /// by whichever instance leases it first)
         #[arg(long, default_value_t = 60)]
         sweep_every: u64,
+        /// Seconds a job lease holds: how soon another instance takes over a dead one's work
+        #[arg(long, default_value_t = 60)]
+        lease_secs: u64,
+    },
+    /// Run one round of the deadline job and print what it did (JSON); for cron, or to share
+    /// the work of a round with running instances
+    Sweep {
+        /// Fraction of a stage's time after which a yellow warning is raised
+        #[arg(long, default_value_t = 0.8)]
+        warn_at: f64,
+        /// Seconds in a round (the serving instances' --sweep-every)
+        #[arg(long, default_value_t = 60)]
+        round_secs: u64,
+        /// Seconds a job lease holds
+        #[arg(long, default_value_t = 60)]
+        lease_secs: u64,
     },
     /// Import a file; the import is all or nothing
     Import {
@@ -360,7 +377,28 @@ fn data_key(database: &str) -> AppResult<Option<crate::services::seal::Sealer>> 
     }
 }
 
-/// Serves the API and runs the deadline job until Ctrl-C.
+fn check_warn_at(warn_at: f64) -> AppResult<()> {
+    if (0.0..1.0).contains(&warn_at) {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(
+            "--warn-at must be a fraction between 0 and 1".into(),
+        ))
+    }
+}
+
+fn job_settings(round_secs: u64, lease_secs: u64) -> Arc<crate::services::jobs::JobSettings> {
+    let secs =
+        |s: u64| jiff::SignedDuration::from_secs(i64::try_from(s.max(1)).unwrap_or(i64::MAX));
+    Arc::new(crate::services::jobs::JobSettings {
+        round: secs(round_secs),
+        lease: secs(lease_secs),
+        ..Default::default()
+    })
+}
+
+/// Serves the API and runs the jobs until Ctrl-C or SIGTERM; then finishes the requests in
+/// flight, stops the jobs and frees their leases for the other instances.
 async fn serve(
     app: App,
     listen: &str,
@@ -373,11 +411,7 @@ async fn serve(
         source: e,
     };
 
-    if !(0.0..1.0).contains(&warn_at) {
-        return Err(AppError::Invalid(
-            "--warn-at must be a fraction between 0 and 1".into(),
-        ));
-    }
+    check_warn_at(warn_at)?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|source| AppError::Io {
@@ -396,7 +430,7 @@ async fn serve(
     .map_err(io)?;
     out.flush().map_err(io)?;
     let jobs = app.clone();
-    tokio::spawn(async move {
+    let job_loop = tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(sweep_every.max(1)));
         loop {
             every.tick().await;
@@ -415,16 +449,42 @@ async fn serve(
             }
         }
     });
-    axum::serve(listener, crate::http::router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|source| AppError::Io {
-            path: format!("server on {listen}"),
-            source,
-        })?;
-    Ok(())
+    let served = axum::serve(listener, crate::http::router(app.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    job_loop.abort();
+    let _ = job_loop.await;
+    match app.repo.release_leases(&app.jobs.instance).await {
+        Ok(n) => tracing::info!(leases = n, "stopped; job leases released"),
+        Err(e) => tracing::warn!(error = %e, "stopped; releasing the job leases failed"),
+    }
+    served.map_err(|source| AppError::Io {
+        path: format!("server on {listen}"),
+        source,
+    })
+}
+
+/// Ctrl-C, or SIGTERM (what service managers and orchestrators send).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Runs a parsed command against the store the URL names, writing to `out`.
@@ -446,7 +506,23 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             listen,
             warn_at,
             sweep_every,
-        } => serve(app, &listen, warn_at, sweep_every, out).await?,
+            lease_secs,
+        } => {
+            app.jobs = job_settings(sweep_every, lease_secs);
+            serve(app, &listen, warn_at, sweep_every, out).await?
+        }
+        Command::Sweep {
+            warn_at,
+            round_secs,
+            lease_secs,
+        } => {
+            check_warn_at(warn_at)?;
+            app.jobs = job_settings(round_secs, lease_secs);
+            let report = app.sweep_whole_round(warn_at).await?;
+            let line =
+                serde_json::to_string(&report).map_err(|e| AppError::Invalid(e.to_string()))?;
+            writeln!(out, "{line}").map_err(io)?;
+        }
         Command::Kpi {
             scope,
             period,

@@ -638,6 +638,7 @@ async fn list_cases(
         open311_batch_categories: vec![],
         offset: 0,
         limit,
+        ..CaseFilter::default()
     };
     let page = app.list_cases(&filter).await?;
     let next = (page.len() as u32 == limit)

@@ -594,21 +594,91 @@ impl App {
         actor: &Actor,
         photo: Option<civicgrid_store::Photo>,
     ) -> AppResult<Case> {
+        self.act_in_steps(id, expected_version, vec![action], actor, photo)
+            .await
+    }
+
+    /// Several actions taken as one change: their events are stored in one transaction, or
+    /// none is. The deadline job raises a breach and lifts the case a tier this way, so that an
+    /// instance dying between the two cannot leave a breach without its escalation.
+    pub async fn act_on_case_in_steps(
+        &self,
+        id: &Uuid,
+        expected_version: u64,
+        actions: Vec<Action>,
+        actor: &Actor,
+    ) -> AppResult<Case> {
+        self.act_in_steps(id, expected_version, actions, actor, None)
+            .await
+    }
+
+    async fn act_in_steps(
+        &self,
+        id: &Uuid,
+        expected_version: u64,
+        actions: Vec<Action>,
+        actor: &Actor,
+        photo: Option<civicgrid_store::Photo>,
+    ) -> AppResult<Case> {
         let case = self.get_case(id).await?;
+        let mut next = case.clone();
+        let mut events = Vec::with_capacity(actions.len());
+        for (i, action) in actions.into_iter().enumerate() {
+            let (after, event) = self
+                .take_step(&next, action, actor, (i == 0).then_some(expected_version))
+                .await?;
+            next = after;
+            events.push(event);
+        }
+        let stored = match (&photo, events.as_slice()) {
+            (Some(p), [event]) => {
+                self.repo
+                    .attach_photo(&next, expected_version, event, p)
+                    .await
+            }
+            (Some(_), _) => {
+                return Err(AppError::Invalid(
+                    "a photo is attached by one action alone".into(),
+                ));
+            }
+            (None, _) => {
+                self.repo
+                    .record_change(&next, expected_version, &events)
+                    .await
+            }
+        };
+        stored.map_err(|e| match e {
+            StoreError::Stale { current } => AppError::Stale { current },
+            other => other.into(),
+        })?;
+        Ok(next)
+    }
+
+    /// One action on a case in memory: checks (input, permission, `expected_version` if
+    /// given, references), the transition, the new clock; the case after it and its event.
+    async fn take_step(
+        &self,
+        case: &Case,
+        action: Action,
+        actor: &Actor,
+        expected_version: Option<u64>,
+    ) -> AppResult<(Case, CaseEvent)> {
         if serde_json::to_string(&action).is_ok_and(|s| s.contains("\\u0000")) {
             return Err(invalid(vec![(
                 "action".to_owned(),
                 "contains a NUL character".to_owned(),
             )]));
         }
-        if !self.may(actor, &action, &case).await? {
+        if !self.may(actor, &action, case).await? {
             return Err(AppError::Forbidden(format!(
                 "{} may not {} this case",
                 actor.name(),
                 action.name()
             )));
         }
-        if case.state.version != expected_version {
+        if let Some(expected) = expected_version
+            && case.state.version != expected
+        {
             return Err(AppError::Stale {
                 current: case.state.version,
             });
@@ -651,7 +721,7 @@ impl App {
         next.state = apply(&case.state, &transition);
         next.updated_at = now;
         next.clock = self
-            .next_clock(&case, &next.state, &transition.action, now)
+            .next_clock(case, &next.state, &transition.action, now)
             .await?;
         let event = CaseEvent {
             case_id: case.id,
@@ -664,23 +734,7 @@ impl App {
             payload: serde_json::to_value(&transition)
                 .map_err(|e| AppError::Invalid(e.to_string()))?,
         };
-        let stored = match &photo {
-            Some(p) => {
-                self.repo
-                    .attach_photo(&next, expected_version, &event, p)
-                    .await
-            }
-            None => {
-                self.repo
-                    .record_change(&next, expected_version, &event)
-                    .await
-            }
-        };
-        stored.map_err(|e| match e {
-            StoreError::Stale { current } => AppError::Stale { current },
-            other => other.into(),
-        })?;
-        Ok(next)
+        Ok((next, event))
     }
 
     /// The stage clock after a transition: a new stage starts a new clock from the category's

@@ -1,17 +1,58 @@
 //! Background jobs. Each is a function of the clock and the store, safe to run again and
-//! on several instances at once: every step is a case action with a version check, so a step
-//! another run already took is refused as stale and skipped.
+//! on several instances at once. Instances divide the work with leases: the deadline sweep
+//! takes one region at a time (`job_leases`), once per round, and a region whose lease runs out
+//! (its instance died) is taken by another. Correctness does not rest on the leases: every step
+//! is a case action with a version check, so a step another run already took is refused as
+//! stale and skipped.
 
 use civicgrid_domain::case::deadline::{Alarm, alarm};
 use civicgrid_domain::case::{Action, Status};
 use civicgrid_store::CaseFilter;
+use jiff::{SignedDuration, Timestamp};
 
 use super::App;
 use super::cases::Actor;
 use crate::error::{AppError, AppResult};
 
+/// The deadline sweep's name in `job_leases`.
+pub const DEADLINE_JOB: &str = "deadlines";
+
+/// How this instance shares background work with others on the same database.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Names this instance's leases (unique per process).
+    pub instance: String,
+    /// Each scope is swept once per round (rounds start at multiples of this, so every
+    /// instance agrees on them); the serve loop's interval.
+    pub round: SignedDuration,
+    /// How long a lease holds without renewal: how soon another instance takes over the work
+    /// of one that died.
+    pub lease: SignedDuration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            instance: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
+            round: SignedDuration::from_secs(60),
+            lease: SignedDuration::from_secs(60),
+        }
+    }
+}
+
+/// The start of the round `now` falls in.
+pub fn round_start(now: Timestamp, round: SignedDuration) -> Timestamp {
+    let len = round.as_micros().max(1);
+    let at = now.as_microsecond() as i128;
+    let start = at - at.rem_euclid(len);
+    i64::try_from(start)
+        .ok()
+        .and_then(|s| Timestamp::from_microsecond(s).ok())
+        .unwrap_or(now)
+}
+
 /// What one sweep did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {
     pub yellow: usize,
     pub red: usize,
@@ -20,26 +61,101 @@ pub struct SweepReport {
     pub missed_whistles: usize,
     /// Steps another run took first.
     pub skipped: usize,
+    /// Scopes (regions) this run leased and swept.
+    pub scopes: usize,
+}
+
+impl std::ops::AddAssign for SweepReport {
+    fn add_assign(&mut self, other: SweepReport) {
+        self.yellow += other.yellow;
+        self.red += other.red;
+        self.escalated += other.escalated;
+        self.missed_whistles += other.missed_whistles;
+        self.skipped += other.skipped;
+        self.scopes += other.scopes;
+    }
 }
 
 impl App {
     /// Raises yellow warnings (at `warn_at` of a stage's time) and red breaches (at its
     /// deadline); a breach also lifts the case one tier (grid → community → street → district).
     pub async fn sweep_deadlines(&self, warn_at: f64) -> AppResult<SweepReport> {
+        let round = round_start(self.clock.now(), self.jobs.round);
+        self.sweep_deadlines_in(round, warn_at).await
+    }
+
+    /// Sweeps until every region has been swept in the current round, by this instance or
+    /// another; a region whose lease holder died is taken over once its lease runs out.
+    /// (With a clock that stands still, a dead holder's lease never runs out: for real time.)
+    pub async fn sweep_whole_round(&self, warn_at: f64) -> AppResult<SweepReport> {
+        let round = round_start(self.clock.now(), self.jobs.round);
+        let poll = std::time::Duration::try_from(self.jobs.lease / 4)
+            .unwrap_or_default()
+            .clamp(
+                std::time::Duration::from_millis(50),
+                std::time::Duration::from_secs(1),
+            );
+        let mut total = SweepReport::default();
+        loop {
+            total += self.sweep_deadlines_in(round, warn_at).await?;
+            if self.repo.leases_unfinished(DEADLINE_JOB, round).await? == 0 {
+                return Ok(total);
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    async fn sweep_deadlines_in(&self, round: Timestamp, warn_at: f64) -> AppResult<SweepReport> {
         let now = self.clock.now();
+        let scopes: Vec<String> = self
+            .repo
+            .regions()
+            .await?
+            .into_iter()
+            .map(|r| r.code.to_string())
+            .collect();
+        self.repo.ensure_leases(DEADLINE_JOB, &scopes).await?;
+        let settings = &self.jobs;
+        let mut report = SweepReport::default();
+        while let Some(scope) = self
+            .repo
+            .claim_lease(
+                DEADLINE_JOB,
+                &settings.instance,
+                now,
+                now + settings.lease,
+                round,
+            )
+            .await?
+        {
+            report.scopes += 1;
+            if self.sweep_scope(&scope, now, warn_at, &mut report).await? {
+                self.repo
+                    .finish_lease(DEADLINE_JOB, &scope, &settings.instance, now)
+                    .await?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sweeps the cases placed in one region; false if the lease was lost on the way (another
+    /// instance took the region over, so it is not marked finished here).
+    async fn sweep_scope(
+        &self,
+        scope: &str,
+        now: Timestamp,
+        warn_at: f64,
+        report: &mut SweepReport,
+    ) -> AppResult<bool> {
         let reference = self.reference().await?;
         let calendar = &reference.calendar;
-        let mut report = SweepReport::default();
         let mut before = None;
         loop {
             let page = self
                 .repo
                 .cases(&CaseFilter {
                     running_clock: true,
-                    statuses: vec![],
-                    categories: vec![],
-                    open311_batch_categories: vec![],
-                    offset: 0,
+                    region: Some(scope.to_owned()),
                     before,
                     limit: 500,
                     ..CaseFilter::default()
@@ -47,6 +163,18 @@ impl App {
                 .await?;
             let Some(last) = page.last() else { break };
             before = Some(last.id);
+            let held = self
+                .repo
+                .renew_lease(
+                    DEADLINE_JOB,
+                    scope,
+                    &self.jobs.instance,
+                    self.clock.now() + self.jobs.lease,
+                )
+                .await?;
+            if !held {
+                return Ok(false);
+            }
             for case in &page {
                 let late: Vec<String> = case
                     .state
@@ -104,46 +232,43 @@ impl App {
                 if level <= raised {
                     continue;
                 }
-                let action = Action::RaiseAlarm {
+                let mut actions = vec![Action::RaiseAlarm {
                     stage: clock.stage,
                     level,
+                }];
+                // A breach lifts the case one tier in the same change (see act_on_case_in_steps).
+                let lift = if level == Alarm::Red {
+                    case.state.tier.above()
+                } else {
+                    None
                 };
-                let after = match self
-                    .act_on_case(&case.id, case.state.version, action, &Actor::System)
+                if let Some(tier) = lift {
+                    actions.push(Action::Escalate {
+                        tier,
+                        reason: format!("the {} deadline passed at {}", clock.stage, clock.due_at),
+                    });
+                }
+                match self
+                    .act_on_case_in_steps(&case.id, case.state.version, actions, &Actor::System)
                     .await
                 {
-                    Ok(c) => c,
+                    Ok(_) => {}
                     Err(AppError::Stale { .. } | AppError::NotAllowed { .. }) => {
                         report.skipped += 1;
                         continue;
                     }
                     Err(e) => return Err(e),
-                };
+                }
                 match level {
                     Alarm::Yellow => report.yellow += 1,
                     Alarm::Red => report.red += 1,
                     Alarm::Green => {}
                 }
-                if level == Alarm::Red
-                    && let Some(tier) = after.state.tier.above()
-                {
-                    let escalate = Action::Escalate {
-                        tier,
-                        reason: format!("the {} deadline passed at {}", clock.stage, clock.due_at),
-                    };
-                    match self
-                        .act_on_case(&after.id, after.state.version, escalate, &Actor::System)
-                        .await
-                    {
-                        Ok(_) => report.escalated += 1,
-                        Err(AppError::Stale { .. } | AppError::NotAllowed { .. }) => {
-                            report.skipped += 1
-                        }
-                        Err(e) => return Err(e),
-                    }
+                if lift.is_some() {
+                    report.escalated += 1;
                 }
             }
         }
-        Ok(report)
+        Ok(true)
     }
 }

@@ -39,6 +39,8 @@ pub struct App {
     pub(crate) reference_cache: Arc<std::sync::RwLock<Option<Arc<reference::Reference>>>>,
     /// How the deployment presents itself over Open311 (jurisdictions, contact).
     pub open311: Arc<open311::Open311Settings>,
+    /// Who this instance is to the other instances sharing its database, for job leases.
+    pub jobs: Arc<jobs::JobSettings>,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -72,6 +74,7 @@ impl App {
             intake_writer: Arc::default(),
             reference_cache: Arc::default(),
             open311: Arc::default(),
+            jobs: Arc::default(),
         }
     }
 
@@ -89,6 +92,7 @@ impl App {
             intake_writer: self.intake_writer.clone(),
             reference_cache: self.reference_cache.clone(),
             open311: self.open311.clone(),
+            jobs: self.jobs.clone(),
         }
     }
 
