@@ -33,8 +33,8 @@ pub use batch::{Batch, CalendarUpdate, NewUser};
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
 pub use model::{
-    ApiKeyRecord, Appeal, CaseEvent, CaseFilter, KpiEntry, Photo, ScoreAdjustment, Summary, Survey,
-    User,
+    ApiKeyRecord, Appeal, CaseEvent, CaseFilter, KpiEntry, OperationsGauges, Photo,
+    ScoreAdjustment, Summary, Survey, User,
 };
 
 /// The storage operations of civicgrid. Implementations commit durably before returning.
@@ -175,6 +175,9 @@ pub trait Repository: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Frees every lease `owner` holds, unfinished (on shutdown); returns how many.
     async fn release_leases(&self, owner: &str) -> Result<u64, StoreError>;
+    /// Figures for monitoring, read at `now`.
+    async fn operations_gauges(&self, now: jiff::Timestamp)
+    -> Result<OperationsGauges, StoreError>;
     /// How many scopes of `job` are not yet finished in the round that started at `round_start`.
     async fn leases_unfinished(
         &self,

@@ -41,6 +41,19 @@ pub struct Summary {
     pub users: i64,
 }
 
+/// What `/metrics` reads from the store at a scrape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OperationsGauges {
+    /// (status, cases), every status that has cases.
+    pub cases_by_status: Vec<(String, i64)>,
+    /// Open, unshelved cases whose current stage is past its deadline.
+    pub overdue_open_cases: i64,
+    /// Cases waiting for the KPI job to fold their new events into the rollups.
+    pub kpi_queue: i64,
+    /// Per job: (job, scopes, the oldest scope's last finish, in micros; 0 if one never ran).
+    pub job_rounds: Vec<(String, i64, i64)>,
+}
+
 pub(crate) fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
 }

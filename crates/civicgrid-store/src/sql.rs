@@ -1248,6 +1248,29 @@ macro_rules! sql_repository {
                 Ok(())
             }
 
+            async fn operations_gauges(&self, now: jiff::Timestamp) -> Result<$crate::OperationsGauges, $crate::StoreError> {
+                let cases_by_status: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT status, COUNT(*) FROM cases GROUP BY status ORDER BY status")
+                        .fetch_all(&self.pool)
+                        .await?;
+                let (overdue_open_cases,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM cases WHERE due_at < $1
+                       AND status NOT IN ('refused', 'closed', 'evaluated', 'voided', 'merged', 'shelved')",
+                )
+                .bind($crate::model::micros(now))
+                .fetch_one(&self.pool)
+                .await?;
+                let (kpi_queue,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM kpi_dirty")
+                    .fetch_one(&self.pool)
+                    .await?;
+                let job_rounds: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT job, COUNT(*), MIN(finished_at) FROM job_leases GROUP BY job ORDER BY job",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok($crate::OperationsGauges { cases_by_status, overdue_open_cases, kpi_queue, job_rounds })
+            }
+
             async fn leases_unfinished(&self, job: &str, round_start: jiff::Timestamp) -> Result<u64, $crate::StoreError> {
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM job_leases WHERE job = $1 AND finished_at < $2")
                     .bind(job)

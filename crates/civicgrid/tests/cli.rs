@@ -1268,6 +1268,96 @@ mod http_api {
         }
     }
 
+    /// `/metrics` counts what one router answered, per route pattern, and reads the store's
+    /// gauges at the scrape.
+    #[tokio::test]
+    async fn metrics_in_the_prometheus_text_format() {
+        let api = Api::new().await;
+        let router = civicgrid::http::router(api.app.clone());
+        let get = |uri: &str| {
+            let router = router.clone();
+            let req = Request::builder()
+                .uri(uri)
+                .body(Body::empty())
+                .expect("request");
+            async move {
+                let res = router.oneshot(req).await.expect("response");
+                let status = res.status();
+                let ct = res
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let body = res.into_body().collect().await.expect("body").to_bytes();
+                (status, ct, String::from_utf8_lossy(&body).into_owned())
+            }
+        };
+        for _ in 0..3 {
+            assert_eq!(get("/healthz").await.0, StatusCode::OK);
+        }
+        let unknown = uuid::Uuid::now_v7();
+        assert_eq!(
+            get(&format!("/api/v1/track/{unknown}")).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(get("/no/such/page").await.0, StatusCode::NOT_FOUND);
+        let (s, case, _) = api
+            .call("POST", "/api/v1/cases", None, Some(report()), None)
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{case}");
+        let swept = api.app.sweep_deadlines(0.8).await.expect("sweep");
+        let (status, ct, text) = get("/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
+        let has = |line: &str| {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing `{line}` in:\n{text}"
+            )
+        };
+        has(r#"civicgrid_http_requests_total{method="GET",route="/healthz",status="200"} 3"#);
+        has(
+            r#"civicgrid_http_requests_total{method="GET",route="/api/v1/track/{receipt}",status="404"} 1"#,
+        );
+        has(r#"civicgrid_http_requests_total{method="GET",route="unmatched",status="404"} 1"#);
+        has(r#"civicgrid_http_request_duration_seconds_count{method="GET",route="/healthz"} 3"#);
+        has(
+            r#"civicgrid_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="+Inf"} 3"#,
+        );
+        // The case went through another router: counted in the store's gauges, not here.
+        assert!(!text.contains("route=\"/api/v1/cases\""), "{text}");
+        has(r#"civicgrid_cases{state="reported"} 1"#);
+        has("civicgrid_cases_overdue 0");
+        has("civicgrid_deadline_sweeps_total 1");
+        has(&format!(
+            "civicgrid_deadline_regions_swept_total {}",
+            swept.scopes
+        ));
+        assert!(swept.scopes > 0);
+        has("civicgrid_deadline_breaches_total 0");
+        has(r#"civicgrid_job_lag_seconds{job="deadlines"} 0"#);
+        // Every sample line belongs to a declared family.
+        let families: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        for sample in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = sample
+                .split(['{', ' '])
+                .next()
+                .unwrap_or_default();
+            assert!(
+                families.iter().any(|f| name == *f
+                    || name
+                        .strip_prefix(f)
+                        .is_some_and(|rest| { ["_bucket", "_sum", "_count"].contains(&rest) })),
+                "{sample}"
+            );
+        }
+    }
+
     fn report() -> Value {
         json!({"description": "井盖丢失", "lon": 113.9171, "lat": 22.5168, "category": "01001", "attributes": {"damage": "missing"}})
     }
@@ -2095,10 +2185,16 @@ mod durability {
     const BIN: &str = env!("CARGO_BIN_EXE_civicgrid");
 
     async fn start(db: &str) -> (Child, String) {
+        start_logging(db, false).await
+    }
+
+    /// With `logs`, the server logs at info level to a piped stderr.
+    async fn start_logging(db: &str, logs: bool) -> (Child, String) {
         let mut child = Command::new(BIN)
             .args(["--database", db, "serve", "--listen", "127.0.0.1:0"])
+            .env("CIVICGRID_LOG", if logs { "info" } else { "warn" })
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if logs { Stdio::piped() } else { Stdio::null() })
             .kill_on_drop(true)
             .spawn()
             .expect("server starts");
@@ -2160,6 +2256,90 @@ mod durability {
         let sep = if url.contains('?') { '&' } else { '?' };
         kill_9_during_intake(&format!("{url}{sep}options=-c%20search_path%3D{schema}")).await;
         repo.drop_schema(&schema).await.expect("drop");
+    }
+
+    /// SIGTERM: the request in flight (its handler already reading the body, as the
+    /// `100 Continue` shows) is answered, the process exits cleanly and holds no job lease.
+    /// Its logs are JSON lines.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sigterm_answers_the_request_in_flight_and_frees_the_leases() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = format!("sqlite:{}", dir.path().join("t.db").display());
+        let status = Command::new(BIN)
+            .args(["--database", &db, "demo", "--months", "0"])
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .expect("demo");
+        assert!(status.success());
+        let (server, addr) = start_logging(&db, true).await;
+        let pool = sqlx::SqlitePool::connect(&db).await.expect("pool");
+        // The job loop's first round has begun (it made its lease rows).
+        let waited = std::time::Instant::now();
+        while sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM job_leases")
+            .fetch_one(&pool)
+            .await
+            .map_or(true, |(n,)| n == 0)
+        {
+            assert!(waited.elapsed() < std::time::Duration::from_secs(30));
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let body =
+            r#"{"description":"夜间施工噪音扰民","lon":113.9171,"lat":22.5168,"category":"07005"}"#;
+        let mut s = TcpStream::connect(&addr).await.expect("connect");
+        let head = format!(
+            "POST /api/v1/cases HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.expect("head");
+        let mut reader = BufReader::new(s);
+        let mut line = String::new();
+        reader.read_line(&mut line).await.expect("interim");
+        assert!(line.starts_with("HTTP/1.1 100"), "{line}");
+        reader.read_line(&mut line).await.expect("blank");
+        let pid = server.id().expect("pid").to_string();
+        let term = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("kill");
+        assert!(term.success());
+        let mut s = reader.into_inner();
+        s.write_all(body.as_bytes()).await.expect("body");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.expect("response");
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+        let exit = server.wait_with_output().await.expect("exit");
+        assert!(exit.status.success(), "{:?}", exit.status);
+        let logs: Vec<serde_json::Value> = String::from_utf8_lossy(&exit.stderr)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        assert!(
+            logs.iter()
+                .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+        );
+        assert!(logs.iter().any(|l| l["message"] == "request"
+            && l["route"] == "/api/v1/cases"
+            && l["status"] == 201));
+        assert!(
+            logs.iter()
+                .any(|l| l["message"] == "stopped; job leases released"),
+            "{logs:?}"
+        );
+        let (leases, held): (i64, i64) =
+            sqlx::query_as("SELECT COUNT(*), COUNT(owner) FROM job_leases")
+                .fetch_one(&pool)
+                .await
+                .expect("leases");
+        assert!(leases > 0, "the job ran");
+        assert_eq!(held, 0);
+        let (cases,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM cases")
+            .fetch_one(&pool)
+            .await
+            .expect("cases");
+        assert_eq!(cases, 1);
     }
 
     async fn kill_9_during_intake(db: &str) {

@@ -3,6 +3,7 @@
 //! under `/open311/`, health and readiness. Handlers only parse, call a service and shape the
 //! answer; errors become problem details in `problem.rs`.
 
+pub mod metrics;
 pub mod open311;
 pub mod problem;
 pub mod views;
@@ -12,6 +13,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
 use axum::{Json, Router};
 use civicgrid_domain::access::{Permission, Target, allows};
@@ -76,9 +78,18 @@ static OPENAPI_JSON: std::sync::LazyLock<String> =
 
 pub fn router(app: App) -> Router {
     let (rest, _) = api().split_for_parts();
+    let requests = Arc::new(metrics::HttpMetrics::default());
+    let scrape = requests.clone();
     rest.merge(open311::routes())
         .merge(crate::web::routes())
+        .route(
+            "/metrics",
+            axum::routing::get(move |State(app): State<App>| metrics::render(app, scrape.clone())),
+        )
         .fallback(|| async { ApiError::App(AppError::NotFound("no such endpoint".into())) })
+        .layer(axum::middleware::from_fn(move |request, next| {
+            metrics::track(requests.clone(), request, next)
+        }))
         .with_state(app)
 }
 

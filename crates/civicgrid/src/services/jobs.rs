@@ -8,6 +8,8 @@
 use civicgrid_domain::case::deadline::{Alarm, alarm};
 use civicgrid_domain::case::{Action, Status};
 use civicgrid_store::CaseFilter;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
 use jiff::{SignedDuration, Timestamp};
 
 use super::App;
@@ -28,6 +30,7 @@ pub struct JobSettings {
     /// How long a lease holds without renewal: how soon another instance takes over the work
     /// of one that died.
     pub lease: SignedDuration,
+    pub stats: std::sync::Arc<JobStats>,
 }
 
 impl Default for JobSettings {
@@ -36,7 +39,37 @@ impl Default for JobSettings {
             instance: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
             round: SignedDuration::from_secs(60),
             lease: SignedDuration::from_secs(60),
+            stats: Default::default(),
         }
+    }
+}
+
+/// What this instance's jobs did since it started, for `/metrics` (Prometheus counters are
+/// per instance; a dashboard sums them).
+#[derive(Debug, Default)]
+pub struct JobStats {
+    pub sweeps: AtomicU64,
+    pub sweep_failures: AtomicU64,
+    pub yellow: AtomicU64,
+    pub red: AtomicU64,
+    pub escalated: AtomicU64,
+    pub missed_whistles: AtomicU64,
+    pub scopes: AtomicU64,
+    /// When the last sweep ended well (micros since the epoch; 0: none yet).
+    pub last_sweep_at: AtomicI64,
+}
+
+impl JobStats {
+    fn record(&self, r: &SweepReport, at: Timestamp) {
+        let add = |c: &AtomicU64, n: usize| c.fetch_add(n as u64, Ordering::Relaxed);
+        add(&self.sweeps, 1);
+        add(&self.yellow, r.yellow);
+        add(&self.red, r.red);
+        add(&self.escalated, r.escalated);
+        add(&self.missed_whistles, r.missed_whistles);
+        add(&self.scopes, r.scopes);
+        self.last_sweep_at
+            .store(at.as_microsecond(), Ordering::Relaxed);
     }
 }
 
@@ -84,6 +117,20 @@ impl App {
         self.sweep_deadlines_in(round, warn_at).await
     }
 
+    async fn sweep_deadlines_in(&self, round: Timestamp, warn_at: f64) -> AppResult<SweepReport> {
+        let stats = &self.jobs.stats;
+        match self.sweep_round_once(round, warn_at).await {
+            Ok(r) => {
+                stats.record(&r, self.clock.now());
+                Ok(r)
+            }
+            Err(e) => {
+                stats.sweep_failures.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
     /// Sweeps until every region has been swept in the current round, by this instance or
     /// another; a region whose lease holder died is taken over once its lease runs out.
     /// (With a clock that stands still, a dead holder's lease never runs out: for real time.)
@@ -105,7 +152,7 @@ impl App {
         }
     }
 
-    async fn sweep_deadlines_in(&self, round: Timestamp, warn_at: f64) -> AppResult<SweepReport> {
+    async fn sweep_round_once(&self, round: Timestamp, warn_at: f64) -> AppResult<SweepReport> {
         let now = self.clock.now();
         let scopes: Vec<String> = self
             .repo
