@@ -15,6 +15,7 @@ mod geometry_json;
 mod model;
 mod sql;
 
+pub mod backup;
 pub mod postgres;
 pub mod sqlite;
 

@@ -72,6 +72,23 @@ pub enum Command {
         #[arg(long, default_value_t = 60)]
         lease_secs: u64,
     },
+    /// Write an online, consistent copy of the whole deployment to a new file (SQLite: a
+    /// snapshot database file; PostgreSQL: a pg_dump custom-format archive of its schema).
+    /// The data key is not in it: keep that apart
+    Backup {
+        /// The file to write; never overwritten
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Put a backup back as the deployment --database names (stop its instances first)
+    Restore {
+        /// The backup file
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Replace a target that already holds a deployment
+        #[arg(long)]
+        replace: bool,
+    },
     /// Run one round of the deadline job and print what it did (JSON); for cron, or to share
     /// the work of a round with running instances
     Sweep {
@@ -489,6 +506,38 @@ async fn shutdown_signal() {
 
 /// Runs a parsed command against the store the URL names, writing to `out`.
 pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResult<i32> {
+    let io = |e: std::io::Error| AppError::Io {
+        path: "standard output".into(),
+        source: e,
+    };
+    // Backup and restore work on the database as files or dumps: no connection, no migration.
+    match &cli.command {
+        Command::Backup { output } => {
+            let done = civicgrid_store::backup::backup(&cli.database, output).await?;
+            writeln!(
+                out,
+                "backed up the {} deployment to {} ({} bytes)",
+                done.backend,
+                output.display(),
+                done.bytes
+            )
+            .map_err(io)?;
+            return Ok(0);
+        }
+        Command::Restore { input, replace } => {
+            let done = civicgrid_store::backup::restore(&cli.database, input, *replace).await?;
+            writeln!(
+                out,
+                "restored {} ({} bytes) as the {} deployment",
+                input.display(),
+                done.bytes,
+                done.backend
+            )
+            .map_err(io)?;
+            return Ok(0);
+        }
+        _ => {}
+    }
     let repo = civicgrid_store::connect(&cli.database).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut app = App::new(repo, clock);
@@ -497,10 +546,6 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         jurisdictions: cli.open311_jurisdiction.clone(),
         ..Default::default()
     });
-    let io = |e: std::io::Error| AppError::Io {
-        path: "standard output".into(),
-        source: e,
-    };
     match cli.command {
         Command::Serve {
             listen,
@@ -511,6 +556,8 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             app.jobs = job_settings(sweep_every, lease_secs);
             serve(app, &listen, warn_at, sweep_every, out).await?
         }
+        // Handled above, before connecting.
+        Command::Backup { .. } | Command::Restore { .. } => {}
         Command::Sweep {
             warn_at,
             round_secs,

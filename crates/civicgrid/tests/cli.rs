@@ -1159,6 +1159,9 @@ mod open311;
 #[path = "cli/instances.rs"]
 mod instances;
 
+#[path = "cli/backup.rs"]
+mod backup;
+
 mod http_api {
     //! The REST API against the real router, in process.
 
@@ -1344,10 +1347,7 @@ mod http_api {
             .filter_map(|l| l.split_whitespace().next())
             .collect();
         for sample in text.lines().filter(|l| !l.starts_with('#')) {
-            let name = sample
-                .split(['{', ' '])
-                .next()
-                .unwrap_or_default();
+            let name = sample.split(['{', ' ']).next().unwrap_or_default();
             assert!(
                 families.iter().any(|f| name == *f
                     || name

@@ -1,0 +1,289 @@
+//! `civicgrid backup` and `civicgrid restore`, on SQLite and on PostgreSQL: a backup taken
+//! while cases keep coming in is a consistent snapshot; a restored deployment answers exactly
+//! as it did when its backup was taken; a restore never replaces a deployment unasked.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use civicgrid::clock::SystemClock;
+use civicgrid::services::App;
+use civicgrid::services::cases::{Actor, Intake};
+use civicgrid_domain::case::Channel;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+fn messages() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020")
+}
+
+async fn cli(db: &str, args: &[&str]) -> Result<String, String> {
+    let mut argv = vec!["civicgrid", "--database", db];
+    argv.extend_from_slice(args);
+    let parsed = <civicgrid::cli::Cli as clap::Parser>::try_parse_from(argv).expect("arguments");
+    let mut out = Vec::new();
+    civicgrid::cli::run(parsed, &mut "".as_bytes(), &mut out)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+async fn open(db: &str) -> App {
+    let repo = civicgrid_store::connect(db).await.expect("store");
+    App::new(repo, Arc::new(SystemClock))
+}
+
+async fn get(app: &App, uri: &str, key: &str) -> String {
+    let req = Request::builder()
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .expect("request");
+    let res = civicgrid::http::router(app.clone())
+        .oneshot(req)
+        .await
+        .expect("response");
+    assert_eq!(res.status(), StatusCode::OK, "{uri}");
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// What the deployment answers: exports, the month's KPI table, staff and Open311 case lists.
+async fn answers(db: &str, key: &str) -> Vec<String> {
+    let app = open(db).await;
+    let mut all = Vec::new();
+    for args in [
+        &["export", "grids"][..],
+        &["export", "catalogue", "--format", "csv"],
+        &[
+            "kpi", "--scope", "440305", "--period", "2026", "--format", "json",
+        ],
+    ] {
+        all.push(cli(db, args).await.expect("command"));
+    }
+    all.push(get(&app, "/api/v1/cases?limit=200", key).await);
+    all.push(get(&app, "/open311/v2/requests.json?page_size=1000", key).await);
+    all
+}
+
+fn intake(i: usize) -> Intake {
+    Intake {
+        description: format!("夜间施工噪音扰民 {i}"),
+        location: Some((113.9171, 22.5168)),
+        grid: None,
+        address: None,
+        category: Some("07005".parse().expect("c")),
+        attributes: Default::default(),
+        priority: None,
+        channel: Channel::Web,
+        reporter: None,
+        media_url: None,
+    }
+}
+
+async fn case_count(db: &str) -> usize {
+    let app = open(db).await;
+    let mut n = 0;
+    let mut before = None;
+    loop {
+        let page = app
+            .repo
+            .cases(&civicgrid_store::CaseFilter {
+                before,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("cases");
+        n += page.len();
+        match page.last() {
+            Some(c) => before = Some(c.id),
+            None => return n,
+        }
+    }
+}
+
+/// The whole story on the deployment at `db`; `restored_elsewhere` names a second, empty
+/// target when the backend can restore to another place (SQLite: another file).
+async fn backup_and_restore(db: &str, dir: &Path, restored_elsewhere: Option<&str>) {
+    let messages = messages();
+    cli(
+        db,
+        &[
+            "demo",
+            "--months",
+            "2",
+            "--cases-per-month",
+            "40",
+            "--messages",
+            messages.to_str().expect("path"),
+        ],
+    )
+    .await
+    .expect("demo");
+    let app = open(db).await;
+    let key = app
+        .create_api_key("backup test", Some("shiftlead.st1"))
+        .await
+        .expect("key");
+
+    // Online: cases keep coming in while the copy is made.
+    let stop = Arc::new(AtomicBool::new(false));
+    let reported = Arc::new(AtomicUsize::new(0));
+    let writer = {
+        let (app, stop, reported) = (app.clone(), stop.clone(), reported.clone());
+        tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                app.report_case(intake(i), &Actor::Resident)
+                    .await
+                    .expect("reported");
+                i += 1;
+                reported.store(i, Ordering::SeqCst);
+            }
+        })
+    };
+    while reported.load(Ordering::SeqCst) < 20 {
+        tokio::task::yield_now().await;
+    }
+    let at_start = case_count(db).await;
+    let online = dir.join("online.backup");
+    let said = cli(db, &["backup", "--output", online.to_str().expect("path")])
+        .await
+        .expect("backup");
+    assert!(said.starts_with("backed up the "), "{said}");
+    let at_end = case_count(db).await;
+    stop.store(true, Ordering::SeqCst);
+    writer.await.expect("writer");
+    // Never overwrites a file.
+    let again = cli(db, &["backup", "--output", online.to_str().expect("path")]).await;
+    assert!(again.is_err_and(|e| e.contains("exists")));
+
+    // Quiet: the answers at the backup, then changes, then the restore brings them back.
+    let before = answers(db, &key).await;
+    let quiet = dir.join("quiet.backup");
+    cli(db, &["backup", "-o", quiet.to_str().expect("path")])
+        .await
+        .expect("backup");
+    for i in 0..5 {
+        app.report_case(intake(1000 + i), &Actor::Resident)
+            .await
+            .expect("reported");
+    }
+    assert_ne!(answers(db, &key).await, before);
+    drop(app);
+    let refused = cli(db, &["restore", "--input", quiet.to_str().expect("path")]).await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.contains("only with --replace")),
+        "{refused:?}"
+    );
+    let said = cli(
+        db,
+        &[
+            "restore",
+            "--input",
+            quiet.to_str().expect("path"),
+            "--replace",
+        ],
+    )
+    .await
+    .expect("restore");
+    assert!(said.starts_with("restored "), "{said}");
+    assert_eq!(answers(db, &key).await, before);
+    assert!(
+        open(db)
+            .await
+            .repo
+            .check_integrity()
+            .await
+            .expect("check")
+            .is_empty()
+    );
+
+    // The online copy: sound, and holding every case acknowledged before it began.
+    let target = restored_elsewhere.unwrap_or(db);
+    cli(
+        target,
+        &[
+            "restore",
+            "--input",
+            online.to_str().expect("path"),
+            "--replace",
+        ],
+    )
+    .await
+    .expect("restore online copy");
+    let restored = open(target).await;
+    assert!(
+        restored
+            .repo
+            .check_integrity()
+            .await
+            .expect("check")
+            .is_empty()
+    );
+    let n = case_count(target).await;
+    eprintln!(
+        "online backup: {at_start} cases before it began, {n} in it, {at_end} after it ended"
+    );
+    assert!(
+        at_start <= n && n <= at_end,
+        "{at_start} <= {n} <= {at_end}"
+    );
+
+    // Not a backup: refused, the deployment untouched.
+    let junk = dir.join("junk.backup");
+    std::fs::write(&junk, "not a backup").expect("junk");
+    assert!(
+        cli(
+            db,
+            &["restore", "-i", junk.to_str().expect("path"), "--replace"]
+        )
+        .await
+        .is_err()
+    );
+    let missing = dir.join("missing.backup");
+    assert!(
+        cli(db, &["restore", "-i", missing.to_str().expect("path")])
+            .await
+            .is_err_and(|e| e.contains("not found"))
+    );
+    if restored_elsewhere.is_some() {
+        assert_eq!(answers(db, &key).await, before);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_and_restore_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite:{}", dir.path().join("live.db").display());
+    let other = format!("sqlite:{}", dir.path().join("other.db").display());
+    backup_and_restore(&db, dir.path(), Some(&other)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_and_restore_on_postgresql() {
+    let url = std::env::var("CIVICGRID_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let schema = format!("t_backup_{}", &id[id.len() - 8..]);
+    let repo = match civicgrid_store::postgres::PgRepository::connect_in_schema(&url, &schema).await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+                && !std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(may_skip, "PostgreSQL at {url} is unreachable: {e}");
+            return;
+        }
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let dir = tempfile::tempdir().expect("dir");
+    backup_and_restore(&db, dir.path(), None).await;
+    repo.drop_schema(&schema).await.expect("drop");
+}
