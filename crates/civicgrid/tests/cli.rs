@@ -2171,8 +2171,10 @@ mod deadline_job {
 }
 
 mod durability {
-    //! kill -9 the real server during a burst of intake: every case that got an answer is
-    //! there after a restart, and the database passes its integrity check.
+    //! The crash test: kill -9 the real server again and again under mixed load (intake and
+    //! actions), 20 cycles per backend: every case and change that got an answer is there
+    //! after the restarts, no event is duplicated, and the integrity checks pass. Also: a
+    //! SIGTERM stops the server gracefully.
 
     use std::process::Stdio;
     use std::sync::Arc;
@@ -2213,12 +2215,12 @@ mod durability {
         (child, addr)
     }
 
-    /// One HTTP/1.1 request on its own connection; the status and body, or None if the
-    /// connection broke (the server was killed).
-    async fn post(addr: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    /// One HTTP/1.1 POST on its own connection (`headers`: extra lines, each ending in CRLF);
+    /// the status and body, or None if the connection broke (the server was killed).
+    async fn post(addr: &str, path: &str, body: &str, headers: &str) -> Option<(u16, String)> {
         let mut s = TcpStream::connect(addr).await.ok()?;
         let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n{body}",
             body.len()
         );
         s.write_all(req.as_bytes()).await.ok()?;
@@ -2231,14 +2233,14 @@ mod durability {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn acknowledged_cases_survive_kill_9() {
+    async fn acknowledged_work_survives_20_kill_9_cycles() {
         let dir = tempfile::tempdir().expect("dir");
         let db = format!("sqlite:{}", dir.path().join("k.db").display());
-        kill_9_during_intake(&db).await;
+        kill_9_cycles(&db, 20).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn acknowledged_cases_survive_kill_9_on_postgresql() {
+    async fn acknowledged_work_survives_20_kill_9_cycles_on_postgresql() {
         let url = std::env::var("CIVICGRID_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let id = uuid::Uuid::now_v7().simple().to_string();
@@ -2254,7 +2256,11 @@ mod durability {
                 }
             };
         let sep = if url.contains('?') { '&' } else { '?' };
-        kill_9_during_intake(&format!("{url}{sep}options=-c%20search_path%3D{schema}")).await;
+        kill_9_cycles(
+            &format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+            20,
+        )
+        .await;
         repo.drop_schema(&schema).await.expect("drop");
     }
 
@@ -2342,7 +2348,11 @@ mod durability {
         assert_eq!(cases, 1);
     }
 
-    async fn kill_9_during_intake(db: &str) {
+    /// `cycles` times: a server under mixed load (4 clients, each reporting a case, then
+    /// accepting it as the call-taker and registering it as the dispatcher) is killed with
+    /// SIGKILL after some answers, and started again. Then: every acknowledged case and event
+    /// is there, no event is duplicated, and the integrity checks pass.
+    async fn kill_9_cycles(db: &str, cycles: usize) {
         let db = db.to_owned();
         let status = Command::new(BIN)
             .args(["--database", &db, "demo", "--months", "0"])
@@ -2351,67 +2361,138 @@ mod durability {
             .await
             .expect("demo");
         assert!(status.success());
-        let (mut server, addr) = start(&db).await;
-
-        let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let count = Arc::new(AtomicUsize::new(0));
-        let progress = Arc::new(tokio::sync::Notify::new());
+        let key = |user: &str| {
+            let db = db.clone();
+            let user = user.to_owned();
+            async move {
+                let out = Command::new(BIN)
+                    .args([
+                        "--database",
+                        &db,
+                        "apikey",
+                        "create",
+                        "--name",
+                        &user,
+                        "--user",
+                        &user,
+                    ])
+                    .output()
+                    .await
+                    .expect("apikey");
+                assert!(out.status.success());
+                String::from_utf8_lossy(&out.stdout).trim().to_owned()
+            }
+        };
+        let calltaker = key("calltaker1").await;
+        let dispatcher = key("dispatcher.st1").await;
+        // (case id, version) of every change the server acknowledged.
+        let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<(String, u64)>::new()));
         let body =
             r#"{"description":"夜间施工噪音扰民","lon":113.9171,"lat":22.5168,"category":"07005"}"#;
-        let mut clients = Vec::new();
-        for _ in 0..4 {
-            let (addr, acknowledged, count, progress) = (
-                addr.clone(),
-                acknowledged.clone(),
-                count.clone(),
-                progress.clone(),
-            );
-            clients.push(tokio::spawn(async move {
-                // Bounded: at most 500 requests per client, stopping at the first broken one.
-                for _ in 0..500 {
-                    match post(&addr, "/api/v1/cases", body).await {
-                        Some((201, body)) => {
-                            let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-                            acknowledged
-                                .lock()
-                                .expect("lock")
-                                .push(v["id"].as_str().expect("id").to_owned());
-                            count.fetch_add(1, Ordering::SeqCst);
-                            progress.notify_one();
+        for cycle in 0..cycles {
+            let (mut server, addr) = start(&db).await;
+            let count = Arc::new(AtomicUsize::new(0));
+            let progress = Arc::new(tokio::sync::Notify::new());
+            let mut clients = Vec::new();
+            for _ in 0..4 {
+                let (addr, acknowledged, count, progress) = (
+                    addr.clone(),
+                    acknowledged.clone(),
+                    count.clone(),
+                    progress.clone(),
+                );
+                let steps = [
+                    ("accept", calltaker.clone(), 1),
+                    ("register", dispatcher.clone(), 2),
+                ];
+                clients.push(tokio::spawn(async move {
+                    let ack = |id: &str, version: u64| {
+                        acknowledged
+                            .lock()
+                            .expect("lock")
+                            .push((id.to_owned(), version));
+                        count.fetch_add(1, Ordering::SeqCst);
+                        progress.notify_one();
+                    };
+                    // Bounded: at most 300 cases per client, stopping at the first broken request.
+                    for _ in 0..300 {
+                        let id = match post(&addr, "/api/v1/cases", body, "").await {
+                            Some((201, body)) => {
+                                let v: serde_json::Value =
+                                    serde_json::from_str(&body).expect("json");
+                                v["id"].as_str().expect("id").to_owned()
+                            }
+                            Some((status, body)) => panic!("unexpected {status}: {body}"),
+                            None => return,
+                        };
+                        ack(&id, 1);
+                        for (action, key, version) in &steps {
+                            let headers = format!(
+                                "Authorization: Bearer {key}\r\nIf-Match: \"{version}\"\r\n"
+                            );
+                            let path = format!("/api/v1/cases/{id}/actions/{action}");
+                            match post(&addr, &path, "{}", &headers).await {
+                                Some((200, _)) => ack(&id, version + 1),
+                                Some((status, body)) => panic!("{action}: {status}: {body}"),
+                                None => return,
+                            }
                         }
-                        Some((status, body)) => panic!("unexpected {status}: {body}"),
-                        None => return,
                     }
-                }
-            }));
-        }
-        // Kill the server mid-burst, once it has acknowledged some cases.
-        while count.load(Ordering::SeqCst) < 60 {
-            progress.notified().await;
-        }
-        server.start_kill().expect("kill -9");
-        server.wait().await.expect("killed");
-        for c in clients {
-            c.await.expect("client");
+                }));
+            }
+            // Kill the server mid-load, after a number of answers that varies per cycle.
+            let answers = 12 + (cycle * 7) % 40;
+            while count.load(Ordering::SeqCst) < answers {
+                progress.notified().await;
+            }
+            server.start_kill().expect("kill -9");
+            server.wait().await.expect("killed");
+            for c in clients {
+                c.await.expect("client");
+            }
         }
         let acknowledged = acknowledged.lock().expect("lock").clone();
-        assert!(acknowledged.len() >= 60);
+        assert!(acknowledged.len() >= cycles * 12);
 
-        // Restart: the server comes up on the same file, and every acknowledged case is there.
+        // Restart once more: the server serves on the same database.
         let (mut again, addr) = start(&db).await;
-        let (status, _) = post(&addr, "/api/v1/cases", body)
+        let (status, _) = post(&addr, "/api/v1/cases", body, "")
             .await
             .expect("serves again");
         assert_eq!(status, 201);
         again.start_kill().expect("stop");
         again.wait().await.expect("stopped");
+
         let repo = civicgrid_store::connect(&db).await.expect("open");
-        for id in &acknowledged {
-            let id: uuid::Uuid = id.parse().expect("uuid");
+        let mut cases = std::collections::BTreeMap::<String, u64>::new();
+        for (id, version) in &acknowledged {
+            let v = cases.entry(id.clone()).or_default();
+            *v = (*v).max(*version);
+        }
+        for (id, acked) in &cases {
+            let uuid: uuid::Uuid = id.parse().expect("uuid");
+            let case = repo
+                .case(&uuid)
+                .await
+                .expect("read")
+                .unwrap_or_else(|| panic!("acknowledged case {id} was lost"));
             assert!(
-                repo.case(&id).await.expect("read").is_some(),
-                "acknowledged case {id} was lost"
+                case.state.version >= *acked,
+                "case {id}: change {acked} lost"
             );
+            let events = repo.case_events(&uuid).await.expect("events");
+            let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+            assert_eq!(
+                seqs,
+                (1..=case.state.version).collect::<Vec<_>>(),
+                "case {id}: one event per version, no gap, no duplicate"
+            );
+            for action in ["report", "accept", "register"] {
+                assert!(
+                    events.iter().filter(|e| e.action == action).count() <= 1,
+                    "case {id}: {action} twice"
+                );
+            }
         }
         assert_eq!(
             repo.check_integrity().await.expect("check"),
@@ -2426,6 +2507,11 @@ mod durability {
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stdout)
+        );
+        eprintln!(
+            "{cycles} kill -9 cycles: {} acknowledged changes on {} cases, all there",
+            acknowledged.len(),
+            cases.len()
         );
     }
 }
