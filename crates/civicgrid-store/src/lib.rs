@@ -16,6 +16,7 @@ mod model;
 mod sql;
 
 pub mod backup;
+pub mod copy;
 pub mod postgres;
 pub mod sqlite;
 

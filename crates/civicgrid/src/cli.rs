@@ -89,6 +89,23 @@ pub enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Copy a whole deployment from SQLite into PostgreSQL (every table, event and photo),
+    /// then verify each table's row count and checksum on both sides. An interrupted copy
+    /// resumes when run again. (--database is not used.)
+    Copy {
+        /// sqlite:PATH
+        #[arg(long)]
+        from: String,
+        /// postgres://USER@HOST:PORT/DATABASE
+        #[arg(long)]
+        to: String,
+        /// Empty a target that already holds data instead of refusing it
+        #[arg(long)]
+        replace: bool,
+        /// Rows per transaction
+        #[arg(long, default_value_t = 1000)]
+        batch_rows: usize,
+    },
     /// Run one round of the deadline job and print what it did (JSON); for cron, or to share
     /// the work of a round with running instances
     Sweep {
@@ -524,6 +541,31 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             .map_err(io)?;
             return Ok(0);
         }
+        Command::Copy {
+            from,
+            to,
+            replace,
+            batch_rows,
+        } => {
+            let options = civicgrid_store::copy::CopyOptions {
+                replace: *replace,
+                batch_rows: *batch_rows,
+            };
+            let done = civicgrid_store::copy::copy(from, to, &options).await?;
+            if done.resumed {
+                writeln!(out, "resumed an interrupted copy").map_err(io)?;
+            }
+            for t in &done.tables {
+                writeln!(
+                    out,
+                    "{:<24} {:>10} rows  checksum {:016x}  verified",
+                    t.table, t.rows, t.checksum
+                )
+                .map_err(io)?;
+            }
+            writeln!(out, "copied {} tables from {from}", done.tables.len()).map_err(io)?;
+            return Ok(0);
+        }
         Command::Restore { input, replace } => {
             let done = civicgrid_store::backup::restore(&cli.database, input, *replace).await?;
             writeln!(
@@ -557,7 +599,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             serve(app, &listen, warn_at, sweep_every, out).await?
         }
         // Handled above, before connecting.
-        Command::Backup { .. } | Command::Restore { .. } => {}
+        Command::Backup { .. } | Command::Restore { .. } | Command::Copy { .. } => {}
         Command::Sweep {
             warn_at,
             round_secs,

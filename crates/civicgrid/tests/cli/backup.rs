@@ -287,3 +287,164 @@ async fn backup_and_restore_on_postgresql() {
     backup_and_restore(&db, dir.path(), None).await;
     repo.drop_schema(&schema).await.expect("drop");
 }
+
+/// `civicgrid copy`: a SQLite demo (with a photo) into PostgreSQL. A target holding data is
+/// refused and left as it was; a copy killed with SIGKILL mid-way resumes when run again; the
+/// copy verifies every table, and the PostgreSQL deployment answers as the SQLite one did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_deployment_copied_into_postgresql_answers_the_same() {
+    let url = std::env::var("CIVICGRID_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let schema = format!("t_copy_{}", &id[id.len() - 8..]);
+    let repo = match civicgrid_store::postgres::PgRepository::connect_in_schema(&url, &schema).await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+                && !std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(may_skip, "PostgreSQL at {url} is unreachable: {e}");
+            return;
+        }
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let pg = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let dir = tempfile::tempdir().expect("dir");
+    let sqlite = format!("sqlite:{}", dir.path().join("street.db").display());
+    let messages = messages();
+    cli(
+        &sqlite,
+        &[
+            "demo",
+            "--months",
+            "2",
+            "--cases-per-month",
+            "40",
+            "--messages",
+            messages.to_str().expect("path"),
+        ],
+    )
+    .await
+    .expect("demo");
+    let app = open(&sqlite).await;
+    let key = app
+        .create_api_key("copy test", Some("shiftlead.st1"))
+        .await
+        .expect("key");
+    let case = app
+        .report_case(intake(1), &Actor::Resident)
+        .await
+        .expect("case");
+    let png = [
+        0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0, b'I', b'E', b'N', b'D',
+    ];
+    app.attach_photo(
+        &case.id,
+        case.state.version,
+        civicgrid_domain::case::PhotoStage::Report,
+        "image/png",
+        png.to_vec(),
+        &Actor::Reporter { case: case.id },
+    )
+    .await
+    .expect("photo");
+    drop(app);
+    let before = answers(&sqlite, &key).await;
+
+    // A target with data is refused, and keeps its data.
+    cli(&pg, &["demo", "--months", "0"]).await.expect("pg demo");
+    let grids = cli(&pg, &["export", "grids"]).await.expect("grids");
+    let refused = cli(&pg, &["copy", "--from", &sqlite, "--to", &pg]).await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("not empty")),
+        "{refused:?}"
+    );
+    assert_eq!(cli(&pg, &["export", "grids"]).await.expect("grids"), grids);
+
+    // Killed mid-way (one row per transaction, so it is slow enough to interrupt).
+    let mut first = tokio::process::Command::new(env!("CARGO_BIN_EXE_civicgrid"))
+        .args([
+            "copy",
+            "--from",
+            &sqlite,
+            "--to",
+            &pg,
+            "--replace",
+            "--batch-rows",
+            "1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("copy starts");
+    let pool = sqlx::PgPool::connect(&pg).await.expect("pool");
+    let waited = std::time::Instant::now();
+    loop {
+        let progress: Result<(i64,), _> = sqlx::query_as(
+            "SELECT COUNT(*) FROM civicgrid_copy_progress WHERE done OR last_rowid > 0",
+        )
+        .fetch_one(&pool)
+        .await;
+        if progress.is_ok_and(|(n,)| n >= 3) {
+            break;
+        }
+        assert!(waited.elapsed() < std::time::Duration::from_secs(60));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    first.start_kill().expect("kill -9");
+    first.wait().await.expect("killed");
+    let (unfinished,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM civicgrid_copy_progress WHERE NOT done")
+            .fetch_one(&pool)
+            .await
+            .expect("progress");
+    assert!(unfinished > 0, "the copy was interrupted before its end");
+    pool.close().await;
+
+    // Run again: it resumes (no --replace needed) and verifies.
+    let said = cli(&pg, &["copy", "--from", &sqlite, "--to", &pg])
+        .await
+        .expect("resumed copy");
+    assert!(said.starts_with("resumed an interrupted copy"), "{said}");
+    eprintln!("{said}");
+    for table in [
+        "cases",
+        "case_events",
+        "case_photos",
+        "grids",
+        "users",
+        "kpi_daily",
+    ] {
+        let line = said
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(table))
+            .unwrap_or_else(|| panic!("{table} missing in {said}"));
+        assert!(line.ends_with("verified"), "{line}");
+    }
+    assert_eq!(answers(&pg, &key).await, before);
+    let moved = open(&pg).await;
+    let photo = moved
+        .repo
+        .photo(&case.id, &case_photo_sha(&png))
+        .await
+        .expect("photo read")
+        .expect("photo copied");
+    assert_eq!(photo.data, png);
+    assert!(
+        moved
+            .repo
+            .check_integrity()
+            .await
+            .expect("check")
+            .is_empty()
+    );
+    repo.drop_schema(&schema).await.expect("drop");
+}
+
+fn case_photo_sha(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
