@@ -71,6 +71,9 @@ pub enum Command {
         /// Seconds a job lease holds: how soon another instance takes over a dead one's work
         #[arg(long, default_value_t = 60)]
         lease_secs: u64,
+        /// Serve requests only; another instance (or `civicgrid sweep` from cron) runs the jobs
+        #[arg(long)]
+        no_jobs: bool,
     },
     /// Write an online, consistent copy of the whole deployment to a new file (SQLite: a
     /// snapshot database file; PostgreSQL: a pg_dump custom-format archive of its schema).
@@ -437,7 +440,7 @@ async fn serve(
     app: App,
     listen: &str,
     warn_at: f64,
-    sweep_every: u64,
+    sweep_every: Option<u64>,
     out: &mut dyn Write,
 ) -> AppResult<()> {
     let io = |e: std::io::Error| AppError::Io {
@@ -465,6 +468,9 @@ async fn serve(
     out.flush().map_err(io)?;
     let jobs = app.clone();
     let job_loop = tokio::spawn(async move {
+        let Some(sweep_every) = sweep_every else {
+            return;
+        };
         let mut every = tokio::time::interval(std::time::Duration::from_secs(sweep_every.max(1)));
         loop {
             every.tick().await;
@@ -594,9 +600,11 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             warn_at,
             sweep_every,
             lease_secs,
+            no_jobs,
         } => {
             app.jobs = job_settings(sweep_every, lease_secs);
-            serve(app, &listen, warn_at, sweep_every, out).await?
+            let jobs = (!no_jobs).then_some(sweep_every);
+            serve(app, &listen, warn_at, jobs, out).await?
         }
         // Handled above, before connecting.
         Command::Backup { .. } | Command::Restore { .. } | Command::Copy { .. } => {}
@@ -1045,7 +1053,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                     "an API key acting as dispatcher.st1 (shown once): {key}"
                 )
                 .map_err(io)?;
-                serve(app, &listen, 0.8, 60, out).await?;
+                serve(app, &listen, 0.8, Some(60), out).await?;
             }
         }
     }

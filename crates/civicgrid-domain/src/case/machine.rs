@@ -694,6 +694,11 @@ pub fn decide(state: &CaseState, action: Action) -> Result<Transition, Transitio
             s
         }
         Action::MissWhistle { unit } => {
+            // Like the answer: a case no longer open has no duty left to miss (found by the
+            // case_machine fuzz target: a merged case took a whistle breach).
+            if !s.is_open() {
+                return Err(wrong_state());
+            }
             require(
                 &action,
                 state.open_summons().any(|x| &x.unit == unit),

@@ -774,6 +774,34 @@ fn whistle_calls_are_answered_or_missed_once() {
     );
 }
 
+/// A case that is no longer open takes no whistle breach (found by fuzzing: a merged case did).
+#[test]
+fn a_case_no_longer_open_takes_no_whistle_breach() {
+    let due: jiff::Timestamp = "2026-03-03T08:00:00Z".parse().expect("t");
+    let s = at(Status::Handling);
+    let call = Action::WhistleCall {
+        units: units(&["ZJJ"]),
+        due_at: due,
+        note: "联合执法".into(),
+    };
+    let summoned = apply(&s, &decide(&s, call).expect("call"));
+    for status in [
+        Status::Merged,
+        Status::Voided,
+        Status::Refused,
+        Status::Closed,
+        Status::Evaluated,
+    ] {
+        let mut done = summoned.clone();
+        done.status = status;
+        assert!(
+            decide(&done, Action::MissWhistle { unit: "ZJJ".into() }).is_err(),
+            "{status:?}"
+        );
+    }
+    assert!(decide(&summoned, Action::MissWhistle { unit: "ZJJ".into() }).is_ok());
+}
+
 #[test]
 fn every_action_names_who_may_take_it() {
     for a in one_of_each() {
