@@ -1668,45 +1668,104 @@ macro_rules! sql_repository {
             }
 
             async fn cases(&self, f: &$crate::CaseFilter) -> Result<Vec<civicgrid_domain::case::Case>, $crate::StoreError> {
-                // Fixed SQL with optional filters: a NULL parameter switches its condition off.
+                // Only the filters in use become conditions, so that the planner can pick the
+                // index that fits (a queue of one grid walks `cases_grid`, not every case of
+                // the status). Values are always bound, never written into the SQL.
+                enum Arg { Text(String), Int(i64) }
+                const CLOSED: &str = "('refused', 'closed', 'evaluated', 'voided', 'merged', 'shelved')";
+                let mut conditions: Vec<String> = Vec::new();
+                let mut args: Vec<Arg> = Vec::new();
+                let bind = |args: &mut Vec<Arg>, a: Arg| {
+                    args.push(a);
+                    format!("${}", args.len())
+                };
+                if let Some(s) = f.status {
+                    let p = bind(&mut args, Arg::Text(s.as_str().to_owned()));
+                    conditions.push(format!("c.status = {p}"));
+                }
+                if let Some(g) = &f.grid {
+                    let p = bind(&mut args, Arg::Text(g.clone()));
+                    conditions.push(format!("c.grid_code = {p}"));
+                }
+                if let Some(u) = &f.unit {
+                    let p = bind(&mut args, Arg::Text(u.clone()));
+                    conditions.push(format!(
+                        "EXISTS (SELECT 1 FROM case_units u WHERE u.case_id = c.id AND u.unit_code = {p})"
+                    ));
+                }
+                if let Some(c) = &f.category {
+                    let p = bind(&mut args, Arg::Text(c.clone()));
+                    conditions.push(format!("c.category_code = {p}"));
+                }
+                if let Some(w) = &f.within {
+                    let p = bind(&mut args, Arg::Text(format!("{}%", w.as_str())));
+                    conditions.push(format!("c.region_code LIKE {p}"));
+                }
+                if let Some(r) = &f.region {
+                    let p = bind(&mut args, Arg::Text(r.clone()));
+                    conditions.push(format!("c.region_code = {p}"));
+                }
+                if let Some(t) = f.overdue_at {
+                    let p = bind(&mut args, Arg::Int($crate::model::micros(t)));
+                    conditions.push(format!("c.due_at < {p} AND c.status NOT IN {CLOSED}"));
+                }
+                if let Some(t) = f.reported_from {
+                    let p = bind(&mut args, Arg::Int($crate::model::micros(t)));
+                    conditions.push(format!("c.reported_at >= {p}"));
+                }
+                if let Some(t) = f.reported_to {
+                    let p = bind(&mut args, Arg::Int($crate::model::micros(t)));
+                    conditions.push(format!("c.reported_at < {p}"));
+                }
+                if let Some(b) = f.before {
+                    let p = bind(&mut args, Arg::Text(b.to_string()));
+                    conditions.push(format!("c.id < {p}"));
+                }
+                if f.running_clock {
+                    conditions.push(format!("c.due_at IS NOT NULL AND c.status NOT IN {CLOSED}"));
+                }
+                if !f.statuses.is_empty() {
+                    let ps: Vec<String> = f
+                        .statuses
+                        .iter()
+                        .map(|s| bind(&mut args, Arg::Text(s.as_str().to_owned())))
+                        .collect();
+                    conditions.push(format!("c.status IN ({})", ps.join(", ")));
+                }
+                if !f.categories.is_empty() {
+                    let ps: Vec<String> = f
+                        .categories
+                        .iter()
+                        .map(|c| bind(&mut args, Arg::Text(c.clone())))
+                        .collect();
+                    conditions.push(format!("c.category_code IN ({})", ps.join(", ")));
+                }
+                if !f.open311_batch_categories.is_empty() {
+                    let ps: Vec<String> = f
+                        .open311_batch_categories
+                        .iter()
+                        .map(|c| bind(&mut args, Arg::Text(c.clone())))
+                        .collect();
+                    conditions.push(format!(
+                        "NOT (c.channel = 'open311' AND c.status = 'reported' AND c.category_code IN ({}))",
+                        ps.join(", ")
+                    ));
+                }
+                let limit = bind(&mut args, Arg::Int(i64::from(f.limit.clamp(1, 1000))));
+                let offset = bind(&mut args, Arg::Int(i64::from(f.offset)));
                 let sql = format!(
-                    "SELECT {} FROM cases c WHERE ($1 IS NULL OR c.status = $1) AND ($2 IS NULL OR c.grid_code = $2)
-                       AND ($3 IS NULL OR EXISTS (SELECT 1 FROM case_units u WHERE u.case_id = c.id AND u.unit_code = $3))
-                       AND ($4 IS NULL OR c.category_code = $4) AND c.region_code LIKE $5
-                       AND ($6 IS NULL OR (c.due_at < $6 AND c.status NOT IN ('refused', 'closed', 'evaluated', 'voided', 'merged', 'shelved')))
-                       AND ($7 IS NULL OR c.reported_at >= $7) AND ($8 IS NULL OR c.reported_at < $8)
-                       AND ($9 IS NULL OR c.id < $9)
-                       AND (NOT $11 OR (c.due_at IS NOT NULL AND c.status NOT IN ('refused', 'closed', 'evaluated', 'voided', 'merged', 'shelved')))
-                       AND ($12 IS NULL OR $12 LIKE '%,' || c.status || ',%')
-                       AND ($13 IS NULL OR $13 LIKE '%,' || c.category_code || ',%')
-                       AND NOT ($15 IS NOT NULL AND c.channel = 'open311' AND c.status = 'reported'
-                         AND $15 LIKE '%,' || c.category_code || ',%')
-                       AND ($16 IS NULL OR c.region_code = $16)
-                     ORDER BY c.id DESC LIMIT $10 OFFSET $14",
-                    $crate::sql::CASE_COLUMNS
+                    "SELECT {} FROM cases c {} ORDER BY c.id DESC LIMIT {limit} OFFSET {offset}",
+                    $crate::sql::CASE_COLUMNS,
+                    if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) }
                 );
-                let rows = sqlx::query(&sql)
-                    .bind(f.status.map(|s| s.as_str()))
-                    .bind(f.grid.as_deref())
-                    .bind(f.unit.as_deref())
-                    .bind(f.category.as_deref())
-                    .bind(format!("{}%", f.within.as_ref().map(|r| r.as_str()).unwrap_or("")))
-                    .bind(f.overdue_at.map($crate::model::micros))
-                    .bind(f.reported_from.map($crate::model::micros))
-                    .bind(f.reported_to.map($crate::model::micros))
-                    .bind(f.before.map(|b| b.to_string()))
-                    .bind(i64::from(f.limit.clamp(1, 1000)))
-                    .bind(f.running_clock)
-                    // Lists as ",a,b,": one text parameter, matched with LIKE on both backends.
-                    .bind((!f.statuses.is_empty()).then(|| {
-                        format!(",{},", f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","))
-                    }))
-                    .bind((!f.categories.is_empty()).then(|| format!(",{},", f.categories.join(","))))
-                    .bind(i64::from(f.offset))
-                    .bind((!f.open311_batch_categories.is_empty()).then(|| format!(",{},", f.open311_batch_categories.join(","))))
-                    .bind(f.region.as_deref())
-                    .fetch_all(&self.pool)
-                    .await?;
+                let mut q = sqlx::query(&sql);
+                for a in args {
+                    q = match a {
+                        Arg::Text(t) => q.bind(t),
+                        Arg::Int(i) => q.bind(i),
+                    };
+                }
+                let rows = q.fetch_all(&self.pool).await?;
                 rows.iter().map(Self::case_row).collect()
             }
         }
