@@ -1271,6 +1271,50 @@ mod http_api {
         }
     }
 
+    /// An API key's actor is kept for a few seconds (another instance's revocation is seen
+    /// within `KEY_TTL`); a change made through this process drops it at once.
+    #[tokio::test]
+    async fn an_api_key_is_read_again_after_a_local_change() {
+        let api = Api::new().await;
+        let key = api.calltaker_key.clone();
+        assert!(
+            api.app
+                .authenticate_api_key(&key)
+                .await
+                .expect("auth")
+                .is_some()
+        );
+        let db = format!("sqlite:{}", api._dir.path().join("h.db").display());
+        let pool = sqlx::SqlitePool::connect(&db).await.expect("pool");
+        sqlx::query("UPDATE api_keys SET revoked_at = 1")
+            .execute(&pool)
+            .await
+            .expect("revoke");
+        // As if another instance revoked it: this one still knows the key, for KEY_TTL.
+        assert!(
+            api.app
+                .authenticate_api_key(&key)
+                .await
+                .expect("auth")
+                .is_some()
+        );
+        api.app.invalidate_reference();
+        assert!(
+            api.app
+                .authenticate_api_key(&key)
+                .await
+                .expect("auth")
+                .is_none()
+        );
+        assert!(
+            api.app
+                .authenticate_api_key("cg_not_a_key")
+                .await
+                .expect("auth")
+                .is_none()
+        );
+    }
+
     /// `/metrics` counts what one router answered, per route pattern, and reads the store's
     /// gauges at the scrape.
     #[tokio::test]

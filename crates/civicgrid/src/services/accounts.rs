@@ -171,9 +171,31 @@ impl App {
     /// The actor a presented API key acts as: its staff account (if active), or the system
     /// identity of an unowned key. `None` for an unknown or revoked key.
     pub async fn authenticate_api_key(&self, key: &str) -> AppResult<Option<super::cases::Actor>> {
+        // Other systems call with the same key again and again: its actor (three queries) is
+        // kept for KEY_TTL. A change of accounts made by this process drops the cache at once;
+        // one made by another instance is seen within KEY_TTL.
+        let hash = sha256_hex(key);
+        if let Some(actor) = self.key_cache.lock().ok().and_then(|c| {
+            c.get(&hash)
+                .filter(|(at, _)| at.elapsed() < KEY_TTL)
+                .map(|(_, a)| a.clone())
+        }) {
+            return Ok(actor);
+        }
+        let actor = self.actor_of_key(&hash).await?;
+        if let Ok(mut c) = self.key_cache.lock() {
+            if c.len() >= KEY_CACHE_ENTRIES {
+                c.clear();
+            }
+            c.insert(hash, (std::time::Instant::now(), actor.clone()));
+        }
+        Ok(actor)
+    }
+
+    async fn actor_of_key(&self, hash: &str) -> AppResult<Option<super::cases::Actor>> {
         let Some(record) = self
             .repo
-            .api_key_by_hash(&sha256_hex(key))
+            .api_key_by_hash(hash)
             .await?
             .filter(|k: &ApiKeyRecord| k.revoked_at.is_none())
         else {
@@ -194,6 +216,14 @@ impl App {
         })
     }
 }
+
+/// How long an API key's actor is kept in memory (real time) before it is read again.
+pub const KEY_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+const KEY_CACHE_ENTRIES: usize = 10_000;
+
+/// Key hash → (when read, actor or None for an unknown or revoked key).
+pub type KeyCache =
+    std::collections::HashMap<String, (std::time::Instant, Option<super::cases::Actor>)>;
 
 /// How long a staff session lasts.
 pub const SESSION_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(12);

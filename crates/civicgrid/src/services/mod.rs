@@ -41,6 +41,8 @@ pub struct App {
     pub open311: Arc<open311::Open311Settings>,
     /// Who this instance is to the other instances sharing its database, for job leases.
     pub jobs: Arc<jobs::JobSettings>,
+    /// API key → actor, for `accounts::KEY_TTL` (see `authenticate_api_key`).
+    pub(crate) key_cache: Arc<std::sync::Mutex<accounts::KeyCache>>,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -75,6 +77,7 @@ impl App {
             reference_cache: Arc::default(),
             open311: Arc::default(),
             jobs: Arc::default(),
+            key_cache: Arc::default(),
         }
     }
 
@@ -93,6 +96,7 @@ impl App {
             reference_cache: self.reference_cache.clone(),
             open311: self.open311.clone(),
             jobs: self.jobs.clone(),
+            key_cache: self.key_cache.clone(),
         }
     }
 

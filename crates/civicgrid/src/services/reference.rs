@@ -88,10 +88,13 @@ impl App {
         Ok(r)
     }
 
-    /// Drops the cache after this process changed reference data.
+    /// Drops the caches after this process changed reference data or accounts.
     pub fn invalidate_reference(&self) {
         if let Ok(mut slot) = self.reference_cache.write() {
             *slot = None;
+        }
+        if let Ok(mut keys) = self.key_cache.lock() {
+            keys.clear();
         }
     }
 }
