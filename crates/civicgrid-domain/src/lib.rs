@@ -10,5 +10,6 @@ pub mod case;
 pub mod catalogue;
 pub mod geometry;
 pub mod kpi;
+pub mod notify;
 pub mod routing;
 pub mod territory;

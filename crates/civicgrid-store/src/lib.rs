@@ -35,8 +35,8 @@ pub use batch::{Batch, CalendarUpdate, NewUser};
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
 pub use model::{
-    ApiKeyRecord, Appeal, CaseEvent, CaseFilter, KpiEntry, OperationsGauges, Photo,
-    ScoreAdjustment, Summary, Survey, User,
+    ApiKeyRecord, Appeal, CaseEvent, CaseFilter, DeliveryCounts, DeliveryOutcome, DueDelivery,
+    KpiEntry, OperationsGauges, Photo, ScoreAdjustment, Summary, Survey, User, Webhook,
 };
 
 /// The storage operations of civicgrid. Implementations commit durably before returning.
@@ -255,6 +255,33 @@ pub trait Repository: Send + Sync {
     ) -> Result<Vec<(jiff::Timestamp, String, String)>, StoreError>;
     /// Cases matching the filter, newest first, at most `filter.limit`.
     async fn cases(&self, filter: &CaseFilter) -> Result<Vec<Case>, StoreError>;
+
+    /// Stores a subscription; from now on every matching event queues a delivery for it.
+    async fn create_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
+    /// Every subscription with its deliveries by status, oldest first.
+    async fn webhooks(&self) -> Result<Vec<(Webhook, DeliveryCounts)>, StoreError>;
+    /// Starts or stops a subscription; false if there is none with the id.
+    async fn set_webhook_active(&self, id: &Uuid, active: bool) -> Result<bool, StoreError>;
+    /// Leases up to `limit` pending deliveries due at `now` that no live lease holds to
+    /// `owner` until `until`, counting the try. On PostgreSQL, instances claiming at once
+    /// skip each other's rows (FOR UPDATE SKIP LOCKED).
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: jiff::Timestamp,
+        until: jiff::Timestamp,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+    /// Records how `owner`'s try of a delivery ended and frees it; false (and nothing
+    /// changes) if `owner` no longer holds it (its lease ran out and another took it).
+    async fn finish_delivery(
+        &self,
+        webhook: &Uuid,
+        event: (&Uuid, u64),
+        owner: &str,
+        at: jiff::Timestamp,
+        outcome: &DeliveryOutcome,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Opens the store a database URL names: `sqlite:PATH` or `postgres://…`. Migrations are

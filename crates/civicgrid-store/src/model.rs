@@ -52,6 +52,9 @@ pub struct OperationsGauges {
     pub kpi_queue: i64,
     /// Per job: (job, scopes, the oldest scope's last finish, in micros; 0 if one never ran).
     pub job_rounds: Vec<(String, i64, i64)>,
+    /// Webhook deliveries not yet sent, and those given up.
+    pub webhooks_pending: i64,
+    pub webhooks_failed: i64,
 }
 
 pub(crate) fn micros(t: Timestamp) -> i64 {
@@ -165,4 +168,58 @@ pub struct Survey {
     pub closes_at: Timestamp,
     pub created_by: String,
     pub created_at: Timestamp,
+}
+
+/// A subscription to case events (an outgoing webhook).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: uuid::Uuid,
+    /// Where the events are POSTed (`http://host[:port]/path`).
+    pub url: String,
+    /// The signing secret (`whsec_…`, Standard Webhooks).
+    pub secret: String,
+    /// Events of cases in this region subtree; empty for every region.
+    pub region: String,
+    /// The stored event filter (`civicgrid_domain::notify::EventFilter::stored`).
+    pub actions: String,
+    pub active: bool,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}
+
+/// A delivery an instance has leased: the subscription, the event and the case's place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueDelivery {
+    pub webhook_id: uuid::Uuid,
+    pub url: String,
+    pub secret: String,
+    /// Tries so far, this one included.
+    pub attempts: u32,
+    pub event: CaseEvent,
+    pub region_code: String,
+    pub grid_code: Option<String>,
+    pub category_code: Option<String>,
+}
+
+/// How a leased delivery ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Failed; try again at the instant.
+    Retry {
+        at: Timestamp,
+        error: String,
+    },
+    /// Failed for the last time.
+    Failed {
+        error: String,
+    },
+}
+
+/// A subscription's deliveries, by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub pending: i64,
+    pub delivered: i64,
+    pub failed: i64,
 }

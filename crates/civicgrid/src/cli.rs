@@ -174,6 +174,11 @@ pub enum Command {
         #[command(subcommand)]
         what: ApikeyCommand,
     },
+    /// Outgoing webhooks: other systems subscribed to case events (CloudEvents, signed)
+    Webhook {
+        #[command(subcommand)]
+        what: WebhookCommand,
+    },
     /// Assessment table (考核) of a region for a period, recounted from the case events
     Kpi {
         /// A region code: district (6 digits), street (9) or community (12); or beat:CODE
@@ -320,6 +325,34 @@ pub enum ApikeyCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Subscribe a URL to case events; prints its id and signing secret (shown once)
+    Add {
+        /// http://HOST[:PORT]/PATH that receives the POSTs
+        #[arg(long)]
+        url: String,
+        /// Only events of cases in this region subtree (default: every region)
+        #[arg(long)]
+        region: Option<String>,
+        /// Only these actions, comma-separated (raise_alarm,escalate,miss_whistle; default: all)
+        #[arg(long, default_value = "")]
+        events: String,
+    },
+    /// List the subscriptions with their deliveries (pending, delivered, failed)
+    List,
+    /// Stop queueing events for a subscription
+    Disable { id: String },
+    /// Queue events for a subscription again
+    Enable { id: String },
+    /// Send the deliveries due now, once (the serving instances do this every few seconds)
+    Deliver {
+        /// Seconds a delivery lease holds
+        #[arg(long, default_value_t = 60)]
+        lease_secs: u64,
+    },
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum CrsArg {
     Wgs84,
@@ -434,6 +467,9 @@ fn job_settings(round_secs: u64, lease_secs: u64) -> Arc<crate::services::jobs::
     })
 }
 
+/// How often a serving instance sends the webhook deliveries that are due.
+const NOTIFY_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Serves the API and runs the jobs until Ctrl-C or SIGTERM; then finishes the requests in
 /// flight, stops the jobs and frees their leases for the other instances.
 async fn serve(
@@ -489,11 +525,29 @@ async fn serve(
             }
         }
     });
+    // Webhooks go out within seconds, not at the sweep's pace.
+    let notifier = app.clone();
+    let notify_loop = tokio::spawn(async move {
+        if sweep_every.is_none() {
+            return;
+        }
+        let mut every = tokio::time::interval(NOTIFY_EVERY);
+        loop {
+            every.tick().await;
+            match notifier.deliver_notifications().await {
+                Ok(r) if r != Default::default() => tracing::info!(?r, "webhook deliveries"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "webhook delivery round failed"),
+            }
+        }
+    });
     let served = axum::serve(listener, crate::http::router(app.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     job_loop.abort();
+    notify_loop.abort();
     let _ = job_loop.await;
+    let _ = notify_loop.await;
     match app.repo.release_leases(&app.jobs.instance).await {
         Ok(n) => tracing::info!(leases = n, "stopped; job leases released"),
         Err(e) => tracing::warn!(error = %e, "stopped; releasing the job leases failed"),
@@ -980,6 +1034,52 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 .map_err(io)?;
             }
         }
+        Command::Webhook { what } => match what {
+            WebhookCommand::Add {
+                url,
+                region,
+                events,
+            } => {
+                let w = app
+                    .add_webhook(&url, region.as_deref(), &events, "cli")
+                    .await?;
+                writeln!(out, "{}\t{}", w.id, w.secret).map_err(io)?;
+                eprintln!(
+                    "The secret signs every delivery (webhook-signature); it is shown once here."
+                );
+            }
+            WebhookCommand::List => {
+                for (w, c) in app.webhooks().await? {
+                    let events = civicgrid_domain::notify::EventFilter::parse(&w.actions)
+                        .map(|f| f.listed())
+                        .unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\tregion={}\tevents={}\tpending={}\tdelivered={}\tfailed={}",
+                        w.id,
+                        if w.active { "active" } else { "disabled" },
+                        w.url,
+                        if w.region.is_empty() { "*" } else { &w.region },
+                        if events.is_empty() { "*" } else { &events },
+                        c.pending,
+                        c.delivered,
+                        c.failed
+                    )
+                    .map_err(io)?;
+                }
+            }
+            WebhookCommand::Disable { id } => app.set_webhook_active(&id, false).await?,
+            WebhookCommand::Enable { id } => app.set_webhook_active(&id, true).await?,
+            WebhookCommand::Deliver { lease_secs } => {
+                app.jobs = job_settings(60, lease_secs);
+                let report = app.deliver_notifications().await;
+                // Whatever happened, leave no lease behind for the serving instances to wait out.
+                let _ = app.repo.release_leases(&app.jobs.instance).await;
+                let line = serde_json::to_string(&report?)
+                    .map_err(|e| AppError::Invalid(e.to_string()))?;
+                writeln!(out, "{line}").map_err(io)?;
+            }
+        },
         Command::Apikey {
             what: ApikeyCommand::Create { name, user },
         } => {

@@ -1162,6 +1162,9 @@ mod instances;
 #[path = "cli/backup.rs"]
 mod backup;
 
+#[path = "cli/webhooks.rs"]
+mod webhooks;
+
 mod http_api {
     //! The REST API against the real router, in process.
 

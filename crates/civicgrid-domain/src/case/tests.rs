@@ -809,6 +809,17 @@ fn every_action_names_who_may_take_it() {
     }
 }
 
+#[test]
+fn webhook_filters_know_every_action() {
+    for a in one_of_each() {
+        assert!(
+            crate::notify::EVENT_ACTIONS.contains(&a.name()),
+            "{} is missing from notify::EVENT_ACTIONS",
+            a.name()
+        );
+    }
+}
+
 pub(crate) fn arb_action() -> impl Strategy<Value = Action> {
     let all = one_of_each();
     (0..all.len(), 0u8..3).prop_map(move |(i, u)| {

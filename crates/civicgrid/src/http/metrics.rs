@@ -172,6 +172,21 @@ pub async fn render(app: App, http: Arc<HttpMetrics>) -> Response {
             "Summoned departments recorded as not reporting in by their deadline.",
             &stats.missed_whistles,
         ),
+        (
+            "civicgrid_webhooks_delivered_total",
+            "Webhook deliveries this instance sent and had answered with 2xx.",
+            &stats.webhooks_delivered,
+        ),
+        (
+            "civicgrid_webhooks_retried_total",
+            "Webhook tries by this instance that failed and will be tried again.",
+            &stats.webhooks_retried,
+        ),
+        (
+            "civicgrid_webhooks_failed_total",
+            "Webhook deliveries this instance gave up after their last try.",
+            &stats.webhooks_failed,
+        ),
     ];
     for (name, help, counter) in counters {
         family(&mut out, name, "counter", help);
@@ -213,6 +228,17 @@ pub async fn render(app: App, http: Arc<HttpMetrics>) -> Response {
         "Cases whose new events the assessment job has not yet counted.",
     );
     let _ = writeln!(out, "civicgrid_kpi_queue_cases {}", gauges.kpi_queue);
+    family(
+        &mut out,
+        "civicgrid_webhook_deliveries",
+        "gauge",
+        "Webhook deliveries waiting to be sent (pending) and given up (failed), across all instances.",
+    );
+    let _ = writeln!(
+        out,
+        "civicgrid_webhook_deliveries{{status=\"pending\"}} {}\ncivicgrid_webhook_deliveries{{status=\"failed\"}} {}",
+        gauges.webhooks_pending, gauges.webhooks_failed
+    );
     family(
         &mut out,
         "civicgrid_job_lag_seconds",

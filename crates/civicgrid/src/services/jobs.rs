@@ -57,6 +57,10 @@ pub struct JobStats {
     pub scopes: AtomicU64,
     /// When the last sweep ended well (micros since the epoch; 0: none yet).
     pub last_sweep_at: AtomicI64,
+    /// Webhook deliveries this instance sent, retried later, and gave up.
+    pub webhooks_delivered: AtomicU64,
+    pub webhooks_retried: AtomicU64,
+    pub webhooks_failed: AtomicU64,
 }
 
 impl JobStats {

@@ -8,6 +8,7 @@ pub mod demo_cases;
 pub mod intake_writer;
 pub mod jobs;
 pub mod kpi;
+pub mod notify;
 pub mod open311;
 pub mod reference;
 pub mod seal;

@@ -497,10 +497,15 @@ async fn the_kpi_command_writes_csv_json_xlsx_and_geojson() {
         ],
     )
     .await;
-    // The demo's cases end today (system time), in Beijing time.
-    let now =
-        jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz"));
-    let month = format!("{}-{:02}", now.year(), now.month());
+    // The demo's cases end today (system time), in Beijing time: the last 30 days hold about
+    // half of them whatever the day of the month (a calendar month may have just begun).
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz"))
+        .date();
+    let from = today
+        .checked_sub(jiff::Span::new().days(30))
+        .expect("30 days back");
+    let month = format!("{from}..{today}");
     let csv = String::from_utf8(
         cli(
             &db,
