@@ -99,6 +99,21 @@ impl RegionCode {
     pub fn contains(&self, other: &RegionCode) -> bool {
         other.0.starts_with(&self.0)
     }
+
+    /// The smallest region that contains all of `regions`; `None` if they are empty or lie in
+    /// different districts.
+    pub fn smallest_common<'a>(
+        regions: impl IntoIterator<Item = &'a RegionCode>,
+    ) -> Option<RegionCode> {
+        let mut regions = regions.into_iter();
+        let mut common = regions.next()?.clone();
+        for r in regions {
+            while !common.contains(r) {
+                common = common.parent()?;
+            }
+        }
+        Some(common)
+    }
 }
 
 impl FromStr for RegionCode {
@@ -265,6 +280,26 @@ pub fn next_grid_sequence<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_smallest_common_region_of_some() {
+        let r = |s: &str| s.parse::<RegionCode>().expect("code");
+        let common = |xs: &[&str]| {
+            let codes: Vec<RegionCode> = xs.iter().map(|x| r(x)).collect();
+            RegionCode::smallest_common(&codes).map(|c| c.as_str().to_owned())
+        };
+        assert_eq!(common(&["440305001001"]).as_deref(), Some("440305001001"));
+        assert_eq!(
+            common(&["440305001001", "440305001002"]).as_deref(),
+            Some("440305001")
+        );
+        assert_eq!(
+            common(&["440305001001", "440305002", "440305001"]).as_deref(),
+            Some("440305")
+        );
+        assert_eq!(common(&["440305001", "440306001"]), None);
+        assert_eq!(common(&[]), None);
+    }
     use proptest::prelude::*;
 
     #[test]

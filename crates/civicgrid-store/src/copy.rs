@@ -204,6 +204,7 @@ pub async fn copy(from: &str, to: &str, options: &CopyOptions) -> Result<CopyRep
             .await?;
     }
     copied?;
+    rebuild_receipts(dst).await?;
 
     let mut report = Vec::new();
     let mut differ = Vec::new();
@@ -235,6 +236,33 @@ pub async fn copy(from: &str, to: &str, options: &CopyOptions) -> Result<CopyRep
         resumed,
         tables: report,
     })
+}
+
+/// PostgreSQL keeps receipt codes unique across the partitions of `cases` in `case_receipts`
+/// (filled by a trigger, which the copy does not fire; SQLite needs no such table): rebuilt
+/// from the copied cases, and checked to hold one row per case.
+async fn rebuild_receipts(dst: &PgPool) -> Result<(), StoreError> {
+    let mut tx = dst.begin().await?;
+    sqlx::query("TRUNCATE case_receipts")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO case_receipts (receipt_code, case_id, region_code)
+         SELECT receipt_code, id, region_code FROM cases",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let (receipts, cases): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM case_receipts), (SELECT COUNT(*) FROM cases)")
+            .fetch_one(&mut *tx)
+            .await?;
+    if receipts != cases {
+        return Err(StoreError::Corrupt(format!(
+            "{receipts} receipt codes for {cases} cases in the target"
+        )));
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The source's tables in foreign-key order, with the target's column types; the two

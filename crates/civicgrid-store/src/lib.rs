@@ -256,6 +256,11 @@ pub trait Repository: Send + Sync {
     /// Cases matching the filter, newest first, at most `filter.limit`.
     async fn cases(&self, filter: &CaseFilter) -> Result<Vec<Case>, StoreError>;
 
+    /// Makes sure the store is ready for the cases of `now`'s year and the next: on
+    /// PostgreSQL, their partitions of `cases` and `case_events` (others fall into the default
+    /// partition); nothing to do on SQLite. Returns how many partitions it made.
+    async fn prepare_partitions(&self, now: jiff::Timestamp) -> Result<u64, StoreError>;
+
     /// Stores a subscription; from now on every matching event queues a delivery for it.
     async fn create_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
     /// Every subscription with its deliveries by status, oldest first.

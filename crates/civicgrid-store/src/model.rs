@@ -143,6 +143,8 @@ pub struct Appeal {
     pub history: serde_json::Value,
     pub submitted_by: String,
     pub submitted_at: Timestamp,
+    /// The assessed subject's region (its region key).
+    pub region: String,
 }
 
 /// A change made to a subject's score for a period, by an upheld appeal.
@@ -168,6 +170,8 @@ pub struct Survey {
     pub closes_at: Timestamp,
     pub created_by: String,
     pub created_at: Timestamp,
+    /// The smallest region holding every surveyed unit (its region key).
+    pub region: String,
 }
 
 /// A subscription to case events (an outgoing webhook).

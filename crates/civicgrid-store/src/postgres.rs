@@ -56,6 +56,11 @@ impl PgRepository {
         Ok(())
     }
 
+    /// The connection pool, for tools and tests that look below the repository.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Drops a schema made by [`PgRepository::connect_in_schema`].
     pub async fn drop_schema(&self, schema: &str) -> Result<(), StoreError> {
         if !schema

@@ -399,6 +399,7 @@ pub(crate) type AppealRow = (
     String,
     String,
     i64,
+    String,
 );
 
 pub(crate) fn subject(
@@ -410,7 +411,7 @@ pub(crate) fn subject(
 }
 
 pub(crate) fn appeal_from_row(r: AppealRow) -> Result<crate::Appeal, StoreError> {
-    let (id, kind, code, period, points, reason, status, history, by, at) = r;
+    let (id, kind, code, period, points, reason, status, history, by, at, region) = r;
     Ok(crate::Appeal {
         id: id
             .parse()
@@ -424,6 +425,7 @@ pub(crate) fn appeal_from_row(r: AppealRow) -> Result<crate::Appeal, StoreError>
         history: from_json("appeal history", &history)?,
         submitted_by: by,
         submitted_at: crate::model::from_micros(at)?,
+        region,
     })
 }
 
@@ -971,7 +973,7 @@ macro_rules! sql_repository {
             async fn create_appeal(&self, a: &$crate::Appeal) -> Result<(), $crate::StoreError> {
                 sqlx::query(
                     "INSERT INTO kpi_appeals (id, subject_kind, subject_code, period, points, reason, status, history,
-                       submitted_by, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                       submitted_by, submitted_at, region_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(a.id.to_string())
                 .bind(a.subject.kind())
@@ -983,6 +985,7 @@ macro_rules! sql_repository {
                 .bind(a.history.to_string())
                 .bind(&a.submitted_by)
                 .bind($crate::model::micros(a.submitted_at))
+                .bind(&a.region)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -990,8 +993,8 @@ macro_rules! sql_repository {
 
             async fn appeal(&self, id: &uuid::Uuid) -> Result<Option<$crate::Appeal>, $crate::StoreError> {
                 let row: Option<$crate::sql::AppealRow> = sqlx::query_as(
-                    "SELECT id, subject_kind, subject_code, period, points, reason, status, history, submitted_by, submitted_at
-                     FROM kpi_appeals WHERE id = $1",
+                    "SELECT id, subject_kind, subject_code, period, points, reason, status, history, submitted_by, submitted_at,
+                            region_code FROM kpi_appeals WHERE id = $1",
                 )
                 .bind(id.to_string())
                 .fetch_optional(&self.pool)
@@ -1001,8 +1004,8 @@ macro_rules! sql_repository {
 
             async fn appeals(&self, period: Option<&str>) -> Result<Vec<$crate::Appeal>, $crate::StoreError> {
                 let rows: Vec<$crate::sql::AppealRow> = sqlx::query_as(
-                    "SELECT id, subject_kind, subject_code, period, points, reason, status, history, submitted_by, submitted_at
-                     FROM kpi_appeals WHERE ($1 IS NULL OR period = $1) ORDER BY submitted_at DESC, id DESC LIMIT 500",
+                    "SELECT id, subject_kind, subject_code, period, points, reason, status, history, submitted_by, submitted_at,
+                            region_code FROM kpi_appeals WHERE ($1 IS NULL OR period = $1) ORDER BY submitted_at DESC, id DESC LIMIT 500",
                 )
                 .bind(period)
                 .fetch_all(&self.pool)
@@ -1029,8 +1032,8 @@ macro_rules! sql_repository {
                 }
                 if let Some(adj) = adjustment {
                     sqlx::query(
-                        "INSERT INTO kpi_adjustments (appeal_id, subject_kind, subject_code, period, points, reason, made_by, made_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        "INSERT INTO kpi_adjustments (appeal_id, subject_kind, subject_code, period, points, reason, made_by, made_at,
+                           region_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(adj.appeal_id.to_string())
                     .bind(adj.subject.kind())
@@ -1040,6 +1043,7 @@ macro_rules! sql_repository {
                     .bind(&adj.reason)
                     .bind(&adj.made_by)
                     .bind($crate::model::micros(adj.made_at))
+                    .bind(&a.region)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -1073,8 +1077,8 @@ macro_rules! sql_repository {
 
             async fn create_survey(&self, s: &$crate::Survey) -> Result<(), $crate::StoreError> {
                 sqlx::query(
-                    "INSERT INTO surveys (id, title, period, units, closes_at, created_by, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO surveys (id, title, period, units, closes_at, created_by, created_at, region_code)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(s.id.to_string())
                 .bind(&s.title)
@@ -1083,19 +1087,21 @@ macro_rules! sql_repository {
                 .bind($crate::model::micros(s.closes_at))
                 .bind(&s.created_by)
                 .bind($crate::model::micros(s.created_at))
+                .bind(&s.region)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
             }
 
             async fn survey(&self, id: &uuid::Uuid) -> Result<Option<$crate::Survey>, $crate::StoreError> {
-                let row: Option<(String, String, String, String, i64, String, i64)> = sqlx::query_as(
-                    "SELECT id, title, period, units, closes_at, created_by, created_at FROM surveys WHERE id = $1",
+                #[allow(clippy::type_complexity)]
+                let row: Option<(String, String, String, String, i64, String, i64, String)> = sqlx::query_as(
+                    "SELECT id, title, period, units, closes_at, created_by, created_at, region_code FROM surveys WHERE id = $1",
                 )
                 .bind(id.to_string())
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(|(id, title, period, units, closes, by, at)| {
+                row.map(|(id, title, period, units, closes, by, at, region)| {
                     Ok($crate::Survey {
                         id: id.parse().map_err(|_| $crate::StoreError::Corrupt(format!("survey id {id}")))?,
                         title,
@@ -1104,6 +1110,7 @@ macro_rules! sql_repository {
                         closes_at: $crate::model::from_micros(closes)?,
                         created_by: by,
                         created_at: $crate::model::from_micros(at)?,
+                        region,
                     })
                 })
                 .transpose()
@@ -1117,7 +1124,8 @@ macro_rules! sql_repository {
                 at: jiff::Timestamp,
             ) -> Result<(), $crate::StoreError> {
                 let done = sqlx::query(
-                    "INSERT INTO survey_responses (survey_id, respondent, ratings, at) VALUES ($1, $2, $3, $4)
+                    "INSERT INTO survey_responses (survey_id, respondent, ratings, at, region_code)
+                     VALUES ($1, $2, $3, $4, (SELECT region_code FROM surveys WHERE id = $1))
                      ON CONFLICT (survey_id, respondent) DO NOTHING",
                 )
                 .bind(survey.to_string())
@@ -1791,6 +1799,19 @@ macro_rules! sql_repository {
                 rows.iter().map(Self::case_row).collect()
             }
 
+            async fn prepare_partitions(&self, now: jiff::Timestamp) -> Result<u64, $crate::StoreError> {
+                if $backend != "postgres" {
+                    return Ok(0);
+                }
+                let year = i32::from(now.to_zoned(jiff::tz::TimeZone::UTC).year());
+                let (made,): (i32,) = sqlx::query_as("SELECT civicgrid_add_case_partitions($1, $2)")
+                    .bind(year)
+                    .bind(year + 1)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(u64::try_from(made).unwrap_or(0))
+            }
+
             async fn create_webhook(&self, w: &$crate::Webhook) -> Result<(), $crate::StoreError> {
                 sqlx::query(
                     "INSERT INTO webhooks (id, url, secret, region_code, actions, active, created_by, created_at)
@@ -1971,14 +1992,15 @@ macro_rules! sql_repository {
             ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
-                    "UPDATE cases SET grid_code = $2, region_code = $3, category_code = $4, attributes = $5, priority = $6,
-                       routing = $7, status = $8, state = $9, version = $10, lead_unit = $11, clock = $12,
-                       due_at = $13, updated_at = $14, routed_units = $16
-                     WHERE id = $1 AND version = $15",
+                    // The region is not updated: a case's place is fixed at intake (a transfer
+                    // changes its unit, not its place), which makes it the distribution key.
+                    "UPDATE cases SET grid_code = $2, category_code = $3, attributes = $4, priority = $5,
+                       routing = $6, status = $7, state = $8, version = $9, lead_unit = $10, clock = $11,
+                       due_at = $12, updated_at = $13, routed_units = $15
+                     WHERE id = $1 AND version = $14",
                 )
                 .bind(case.id.to_string())
                 .bind(case.grid.as_ref().map(|g| g.to_string()))
-                .bind(case.region.as_str())
                 .bind(case.category.as_ref().map(|c| c.to_string()))
                 .bind($crate::sql::to_json(&case.attributes)?)
                 .bind(case.priority.as_str())

@@ -112,6 +112,7 @@ both_backends!(
     listing_cases_filters_and_pages,
     a_batch_of_new_cases_is_written_whole_or_not_at_all,
     job_leases_divide_a_round_and_expire,
+    cases_of_every_year_are_kept_and_found,
 );
 
 fn t0() -> Timestamp {
@@ -985,4 +986,235 @@ async fn job_leases_divide_a_round_and_expire(repo: &dyn Repository) {
     // Shutting down frees the leases unfinished: another instance takes them at once.
     assert_eq!(repo.release_leases("A").await.expect("release"), 3);
     assert!(claim("B", next, next + min(1), next).await.is_some());
+}
+
+/// A UUID v7 of an instant, as intake makes them.
+fn id_at(at: &str) -> uuid::Uuid {
+    let t: Timestamp = at.parse().expect("instant");
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        u64::try_from(t.as_second()).expect("after 1970"),
+        0,
+    );
+    uuid::Uuid::new_v7(ts)
+}
+
+const YEARS: [&str; 4] = [
+    "2019-05-01T02:00:00Z",
+    "2026-11-25T08:00:00Z",
+    "2031-03-01T00:00:00Z",
+    "2040-07-01T00:00:00Z",
+];
+
+/// Cases of any year are stored, read by id and receipt, listed newest first and changed,
+/// whether their year has a partition of its own (PostgreSQL) or not.
+async fn cases_of_every_year_are_kept_and_found(repo: &dyn Repository) {
+    use civicgrid_domain::case::{Action, apply, decide};
+    with_catalogue(repo).await;
+    let made = repo
+        .prepare_partitions("2031-06-01T00:00:00Z".parse().expect("t"))
+        .await
+        .expect("partitions");
+    let again = repo
+        .prepare_partitions("2031-06-01T00:00:00Z".parse().expect("t"))
+        .await
+        .expect("partitions");
+    match repo.backend() {
+        // 2031 and 2032, for cases and for events.
+        "postgres" => assert_eq!((made, again), (4, 0)),
+        _ => assert_eq!((made, again), (0, 0)),
+    }
+    let mut cases = Vec::new();
+    for at in YEARS {
+        let case = new_case(id_at(at), "440305001001001", at.parse().expect("t"));
+        repo.create_case(&case, &report_event(&case))
+            .await
+            .expect("created");
+        cases.push(case);
+    }
+    for case in &cases {
+        assert_eq!(
+            repo.case(&case.id).await.expect("read").as_ref(),
+            Some(case)
+        );
+        assert_eq!(
+            repo.case_by_receipt(&case.receipt_code)
+                .await
+                .expect("read")
+                .as_ref(),
+            Some(case)
+        );
+        let accept = decide(&case.state, Action::Accept).expect("accept");
+        let mut accepted = case.clone();
+        accepted.state = apply(&case.state, &accept);
+        let event = civicgrid_store::CaseEvent {
+            seq: 2,
+            action: "accept".into(),
+            from: Some(case.state.status),
+            to: accepted.state.status,
+            actor: "calltaker1".into(),
+            ..report_event(case)
+        };
+        repo.record_change(&accepted, 1, &[event])
+            .await
+            .expect("changed");
+        assert_eq!(repo.case_events(&case.id).await.expect("events").len(), 2);
+    }
+    let listed: Vec<uuid::Uuid> = repo
+        .cases(&civicgrid_store::CaseFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let mut newest_first: Vec<uuid::Uuid> = cases.iter().map(|c| c.id).collect();
+    newest_first.reverse();
+    assert_eq!(listed, newest_first);
+    assert!(repo.check_integrity().await.expect("check").is_empty());
+}
+
+/// Where the rows went on PostgreSQL: a year with a partition keeps its cases and their events
+/// there, other years in the default partitions.
+#[tokio::test]
+async fn postgres_partitions_cases_and_events_by_year() {
+    let Some(db) = TestDb::postgres("partitions").await else {
+        return;
+    };
+    cases_of_every_year_are_kept_and_found(db.repo.as_ref()).await;
+    let (pg, _) = db.pg.as_ref().expect("postgres");
+    let mut places = Vec::new();
+    for at in YEARS {
+        let prefix = &id_at(at).to_string()[..13];
+        let row: (String, String) = sqlx::query_as(
+            "SELECT (SELECT tableoid::regclass::text FROM cases WHERE id LIKE $1 || '%'),
+                    (SELECT MIN(tableoid::regclass::text) FROM case_events WHERE case_id LIKE $1 || '%')",
+        )
+        .bind(prefix)
+        .fetch_one(pg.pool())
+        .await
+        .expect("partition");
+        places.push(row);
+    }
+    let p = |c: &str, e: &str| (c.to_owned(), e.to_owned());
+    assert_eq!(
+        places,
+        [
+            p("cases_default", "case_events_default"),
+            p("cases_2026", "case_events_2026"),
+            p("cases_2031", "case_events_2031"),
+            p("cases_default", "case_events_default"),
+        ]
+    );
+    db.finish().await;
+}
+
+/// A deployment made before cases were partitioned keeps every case, event and receipt code
+/// through the migration, and its triggers still queue new events.
+#[tokio::test]
+async fn partitioning_an_existing_postgres_deployment_keeps_its_cases() {
+    let url = std::env::var("CIVICGRID_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let schema = format!("t_partition_upgrade_{}", &id[id.len() - 8..]);
+    // The schema as it was before migration 15.
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
+    let admin = match sqlx::PgPool::connect_with(options.clone()).await {
+        Ok(p) => p,
+        Err(e) => {
+            let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+                && !std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(may_skip, "PostgreSQL at {url} is unreachable: {e}");
+            return;
+        }
+    };
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .expect("schema");
+    let old = sqlx::PgPool::connect_with(options.options([("search_path", schema.as_str())]))
+        .await
+        .expect("pool");
+    let mut before = sqlx::migrate!("./migrations/postgres");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 15)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&old).await.expect("migrations 1-14");
+    let state = serde_json::to_string(&civicgrid_domain::case::CaseState::new()).expect("json");
+    let ids: Vec<uuid::Uuid> = ["2025-12-31T23:59:59Z", "2026-11-25T08:00:00Z"]
+        .into_iter()
+        .map(id_at)
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO cases (id, receipt_code, channel, description, region_code, attributes, priority,
+               routed_units, routing, status, state, version, reported_at, updated_at)
+             VALUES ($1, $2, 'web', '路灯不亮', '440305001001', '{}', 'normal', '[]', '', 'reported', $3, 1, $4, $4)",
+        )
+        .bind(id.to_string())
+        .bind(civicgrid_domain::case::receipt_code(id))
+        .bind(&state)
+        .bind(1_760_000_000_000_000_i64 + i as i64)
+        .execute(&old)
+        .await
+        .expect("case");
+        sqlx::query(
+            "INSERT INTO case_events (case_id, seq, action, to_status, actor, at, payload, region_code)
+             VALUES ($1, 1, 'report', 'reported', 'resident', 1, '{}', '440305001001')",
+        )
+        .bind(id.to_string())
+        .execute(&old)
+        .await
+        .expect("event");
+    }
+    old.close().await;
+
+    let repo = PgRepository::connect_in_schema(&url, &schema)
+        .await
+        .expect("migrated");
+    for id in &ids {
+        let case = repo.case(id).await.expect("read").expect("kept");
+        assert_eq!(
+            repo.case_by_receipt(&case.receipt_code)
+                .await
+                .expect("read")
+                .map(|c| c.id),
+            Some(*id)
+        );
+        assert_eq!(repo.case_events(id).await.expect("events").len(), 1);
+    }
+    let (receipts, partitions, queued): (i64, String, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM case_receipts),
+                (SELECT string_agg(DISTINCT tableoid::regclass::text, ',' ORDER BY tableoid::regclass::text) FROM cases),
+                (SELECT COUNT(*) FROM kpi_dirty WHERE region_code = '440305001001')",
+    )
+    .fetch_one(repo.pool())
+    .await
+    .expect("counts");
+    assert_eq!(
+        (receipts, partitions.as_str(), queued),
+        (2, "cases_2025,cases_2026", 2)
+    );
+    // The triggers moved to the partitioned table: a new event queues its case again.
+    sqlx::query(
+        "INSERT INTO case_events (case_id, seq, action, to_status, actor, at, payload, region_code)
+         VALUES ($1, 2, 'accept', 'accepted', 'calltaker1', 2, '{}', '440305001001')",
+    )
+    .bind(ids[1].to_string())
+    .execute(repo.pool())
+    .await
+    .expect("event");
+    let (marked,): (i64,) = sqlx::query_as("SELECT marked FROM kpi_dirty WHERE case_id = $1")
+        .bind(ids[1].to_string())
+        .fetch_one(repo.pool())
+        .await
+        .expect("queue");
+    assert_eq!(marked, 2);
+    repo.drop_schema(&schema).await.expect("drop");
 }

@@ -485,6 +485,8 @@ async fn serve(
     };
 
     check_warn_at(warn_at)?;
+    // This year's and next year's case partitions (PostgreSQL), before the first intake.
+    app.repo.prepare_partitions(app.clock.now()).await?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|source| AppError::Io {
@@ -516,6 +518,10 @@ async fn serve(
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+            }
+            // Next year's partitions exist long before the year begins (a cheap check).
+            if let Err(e) = jobs.repo.prepare_partitions(jobs.clock.now()).await {
+                tracing::warn!(error = %e, "making case partitions failed");
             }
             // The sweep's breaches are events too: count them into the rollups after it.
             match jobs.refresh_kpis().await {

@@ -820,6 +820,7 @@ impl App {
             history: serde_json::json!([{"step": "submitted", "by": actor.name(), "at": now, "note": reason}]),
             submitted_by: actor.name().to_owned(),
             submitted_at: now,
+            region: region.as_str().to_owned(),
         };
         self.repo.create_appeal(&appeal).await?;
         Ok(appeal)
@@ -963,6 +964,25 @@ impl App {
         let mut units = units.to_vec();
         units.sort();
         units.dedup();
+        let regions: Vec<&civicgrid_domain::territory::RegionCode> = reference
+            .units
+            .iter()
+            .filter(|u| units.contains(&u.code))
+            .map(|u| &u.region)
+            .collect();
+        // Units of several districts: the survey belongs to the first one's district.
+        let region =
+            civicgrid_domain::territory::RegionCode::smallest_common(regions.iter().copied())
+                .or_else(|| {
+                    regions.first().map(|r| {
+                        r.self_and_ancestors()
+                            .last()
+                            .cloned()
+                            .unwrap_or((*r).clone())
+                    })
+                })
+                .map(|r| r.as_str().to_owned())
+                .unwrap_or_default();
         let survey = civicgrid_store::Survey {
             id: self.ids.new_id(now),
             title: title.to_owned(),
@@ -971,6 +991,7 @@ impl App {
             closes_at,
             created_by: actor.name().to_owned(),
             created_at: now,
+            region,
         };
         self.repo.create_survey(&survey).await?;
         Ok(survey)
