@@ -1614,7 +1614,15 @@ macro_rules! sql_repository {
             }
 
             async fn case_by_receipt(&self, receipt_code: &str) -> Result<Option<civicgrid_domain::case::Case>, $crate::StoreError> {
-                let sql = format!("SELECT {} FROM cases WHERE receipt_code = $1", $crate::sql::CASE_COLUMNS);
+                // PostgreSQL: the receipt names the case id, so only its partition is read.
+                let sql = if $backend == "postgres" {
+                    format!(
+                        "SELECT {} FROM cases WHERE id = (SELECT case_id FROM case_receipts WHERE receipt_code = $1)",
+                        $crate::sql::CASE_COLUMNS
+                    )
+                } else {
+                    format!("SELECT {} FROM cases WHERE receipt_code = $1", $crate::sql::CASE_COLUMNS)
+                };
                 let row = sqlx::query(&sql).bind(receipt_code).fetch_optional(&self.pool).await?;
                 row.map(|r| Self::case_row(&r)).transpose()
             }
@@ -1888,6 +1896,17 @@ macro_rules! sql_repository {
                 until: jiff::Timestamp,
                 limit: u32,
             ) -> Result<Vec<$crate::DueDelivery>, $crate::StoreError> {
+                // Most rounds find nothing: look before taking the write lock (SQLite has one).
+                let due: Option<(i64,)> = sqlx::query_as(
+                    "SELECT seq FROM webhook_deliveries
+                      WHERE status = 'pending' AND next_attempt_at <= $1 AND leased_until <= $1 LIMIT 1",
+                )
+                .bind($crate::model::micros(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                if due.is_none() {
+                    return Ok(Vec::new());
+                }
                 let skip_locked = if $backend == "postgres" { " FOR UPDATE SKIP LOCKED" } else { "" };
                 let claim = format!(
                     "UPDATE webhook_deliveries SET leased_by = $1, leased_until = $3, attempts = attempts + 1

@@ -282,6 +282,15 @@ async fn drive(
 
 async fn run(name: &str, db: &str, n: usize, connections: usize, seconds: u64) {
     let cases = Arc::new(fill(db, n).await);
+    if db.starts_with("postgres") {
+        // What autovacuum does within a minute of a bulk load: the planner's statistics.
+        let pool = sqlx::PgPool::connect(db).await.expect("pool");
+        sqlx::query("ANALYZE cases, case_events, case_units, case_receipts")
+            .execute(&pool)
+            .await
+            .expect("analyze");
+        pool.close().await;
+    }
     let repo = civicgrid_store::connect(db).await.expect("store");
     let app = App::new(repo, Arc::new(SystemClock));
     let key = app

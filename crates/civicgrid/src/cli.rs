@@ -485,8 +485,12 @@ async fn serve(
     };
 
     check_warn_at(warn_at)?;
-    // This year's and next year's case partitions (PostgreSQL), before the first intake.
-    app.repo.prepare_partitions(app.clock.now()).await?;
+    // This year's and next year's case partitions (PostgreSQL), before the first intake. A
+    // failure (rows of that year in the default partition) does not stop the service: such
+    // cases go to the default partition, and the job loop tries again.
+    if let Err(e) = app.repo.prepare_partitions(app.clock.now()).await {
+        tracing::warn!(error = %e, "making case partitions failed");
+    }
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|source| AppError::Io {
@@ -531,15 +535,21 @@ async fn serve(
             }
         }
     });
-    // Webhooks go out within seconds, not at the sweep's pace.
+    // Webhooks go out within seconds, not at the sweep's pace. At shutdown the round in flight
+    // is finished (its sends time out within seconds), so no delivery is cut off mid-send and
+    // sent again by another instance.
     let notifier = app.clone();
+    let (stop_notifying, mut stopping) = tokio::sync::watch::channel(false);
     let notify_loop = tokio::spawn(async move {
         if sweep_every.is_none() {
             return;
         }
         let mut every = tokio::time::interval(NOTIFY_EVERY);
         loop {
-            every.tick().await;
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = stopping.changed() => return,
+            }
             match notifier.deliver_notifications().await {
                 Ok(r) if r != Default::default() => tracing::info!(?r, "webhook deliveries"),
                 Ok(_) => {}
@@ -551,9 +561,15 @@ async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await;
     job_loop.abort();
-    notify_loop.abort();
     let _ = job_loop.await;
-    let _ = notify_loop.await;
+    let _ = stop_notifying.send(true);
+    let notify_abort = notify_loop.abort_handle();
+    if tokio::time::timeout(std::time::Duration::from_secs(15), notify_loop)
+        .await
+        .is_err()
+    {
+        notify_abort.abort();
+    }
     match app.repo.release_leases(&app.jobs.instance).await {
         Ok(n) => tracing::info!(leases = n, "stopped; job leases released"),
         Err(e) => tracing::warn!(error = %e, "stopped; releasing the job leases failed"),

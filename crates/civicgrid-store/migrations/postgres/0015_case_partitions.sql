@@ -3,7 +3,7 @@
 -- intake in milliseconds, so a range of ids is a range of time, and a case's events (keyed by
 -- the case id) lie in the partition of their case. Ids compare in the "C" collation: byte
 -- order, which is time order. `civicgrid serve` makes this year's and next year's partitions
--- (`civicgrid_add_case_partitions`) when it starts and once a day.
+-- (`civicgrid_add_case_partitions`) when it starts and checks again every round.
 --
 -- A partitioned table can only hold unique keys that contain its partition key, so the
 -- receipt code's uniqueness across all partitions is kept by `case_receipts`, filled by a
@@ -23,6 +23,8 @@ DECLARE
     lo   text;
     hi   text;
 BEGIN
+    -- Instances starting together make each partition once.
+    PERFORM pg_advisory_xact_lock(hashtext('civicgrid_add_case_partitions'));
     FOR y IN first_year..last_year LOOP
         lo := civicgrid_uuid7_floor(make_timestamptz(y, 1, 1, 0, 0, 0, 'UTC'));
         hi := civicgrid_uuid7_floor(make_timestamptz(y + 1, 1, 1, 0, 0, 0, 'UTC'));

@@ -194,8 +194,14 @@ impl App {
     /// later with a growing delay (`notify::retry_delay`), or given up after the last try.
     pub async fn deliver_notifications(&self) -> AppResult<DeliveryReport> {
         let now = self.clock.now();
+        // A lease outlasts every send of the round, so no other instance takes a delivery
+        // that is still being sent.
+        let lease = self
+            .jobs
+            .lease
+            .max(jiff::SignedDuration::try_from(SEND_TIMEOUT * 3).unwrap_or_default());
         let until = now
-            .checked_add(self.jobs.lease)
+            .checked_add(lease)
             .map_err(|e| AppError::Invalid(format!("lease: {e}")))?;
         let due = self
             .repo
