@@ -508,14 +508,20 @@ async fn serve(
     )
     .map_err(io)?;
     out.flush().map_err(io)?;
+    // At shutdown the job round in flight finishes its scope (a statement cut off by an abort
+    // could still commit a lease claim after the leases are released).
     let jobs = app.clone();
+    let (stop_jobs, mut jobs_stopping) = tokio::sync::watch::channel(false);
     let job_loop = tokio::spawn(async move {
         let Some(sweep_every) = sweep_every else {
             return;
         };
         let mut every = tokio::time::interval(std::time::Duration::from_secs(sweep_every.max(1)));
         loop {
-            every.tick().await;
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = jobs_stopping.changed() => return,
+            }
             match jobs.sweep_deadlines(warn_at).await {
                 Ok(r) if r.yellow + r.red + r.escalated + r.missed_whistles > 0 => {
                     tracing::info!(?r, "deadline sweep")
@@ -560,15 +566,22 @@ async fn serve(
     let served = axum::serve(listener, crate::http::router(app.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await;
-    job_loop.abort();
-    let _ = job_loop.await;
+    app.jobs
+        .stopping
+        .store(true, std::sync::atomic::Ordering::Release);
+    let _ = stop_jobs.send(true);
     let _ = stop_notifying.send(true);
-    let notify_abort = notify_loop.abort_handle();
-    if tokio::time::timeout(std::time::Duration::from_secs(15), notify_loop)
-        .await
-        .is_err()
-    {
-        notify_abort.abort();
+    // Bounded: what is still running then is cut off, and its leases run out as a dead
+    // instance's would.
+    for (name, task) in [("job", job_loop), ("notify", notify_loop)] {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(std::time::Duration::from_secs(15), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(task = name, "still running at shutdown; stopped");
+            abort.abort();
+        }
     }
     match app.repo.release_leases(&app.jobs.instance).await {
         Ok(n) => tracing::info!(leases = n, "stopped; job leases released"),

@@ -31,6 +31,9 @@ pub struct JobSettings {
     /// of one that died.
     pub lease: SignedDuration,
     pub stats: std::sync::Arc<JobStats>,
+    /// Set at shutdown: a sweep claims no further scope, so that once it returns this
+    /// instance holds no lease but the ones it releases.
+    pub stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for JobSettings {
@@ -40,6 +43,7 @@ impl Default for JobSettings {
             round: SignedDuration::from_secs(60),
             lease: SignedDuration::from_secs(60),
             stats: Default::default(),
+            stopping: Default::default(),
         }
     }
 }
@@ -168,16 +172,17 @@ impl App {
         self.repo.ensure_leases(DEADLINE_JOB, &scopes).await?;
         let settings = &self.jobs;
         let mut report = SweepReport::default();
-        while let Some(scope) = self
-            .repo
-            .claim_lease(
-                DEADLINE_JOB,
-                &settings.instance,
-                now,
-                now + settings.lease,
-                round,
-            )
-            .await?
+        while !settings.stopping.load(Ordering::Acquire)
+            && let Some(scope) = self
+                .repo
+                .claim_lease(
+                    DEADLINE_JOB,
+                    &settings.instance,
+                    now,
+                    now + settings.lease,
+                    round,
+                )
+                .await?
         {
             report.scopes += 1;
             if self.sweep_scope(&scope, now, warn_at, &mut report).await? {
