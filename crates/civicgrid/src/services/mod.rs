@@ -38,6 +38,10 @@ pub struct App {
     pub(crate) intake_writer: Arc<tokio::sync::OnceCell<intake_writer::IntakeWriter>>,
     /// Cached reference data (see `reference.rs`).
     pub(crate) reference_cache: Arc<std::sync::RwLock<Option<Arc<reference::Reference>>>>,
+    /// Held by the one request reloading the reference data (see `reference.rs`).
+    pub(crate) reference_reload: Arc<tokio::sync::Mutex<()>>,
+    /// Counts local changes to reference data; a reload begun before one is not cached.
+    pub(crate) reference_generation: Arc<std::sync::atomic::AtomicU64>,
     /// How the deployment presents itself over Open311 (jurisdictions, contact).
     pub open311: Arc<open311::Open311Settings>,
     /// Who this instance is to the other instances sharing its database, for job leases.
@@ -76,6 +80,8 @@ impl App {
             sealer: None,
             intake_writer: Arc::default(),
             reference_cache: Arc::default(),
+            reference_reload: Arc::default(),
+            reference_generation: Arc::default(),
             open311: Arc::default(),
             jobs: Arc::default(),
             key_cache: Arc::default(),
@@ -95,6 +101,8 @@ impl App {
             sealer: self.sealer.clone(),
             intake_writer: self.intake_writer.clone(),
             reference_cache: self.reference_cache.clone(),
+            reference_reload: self.reference_reload.clone(),
+            reference_generation: self.reference_generation.clone(),
             open311: self.open311.clone(),
             jobs: self.jobs.clone(),
             key_cache: self.key_cache.clone(),

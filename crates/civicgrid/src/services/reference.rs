@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use civicgrid_domain::access::Role;
 use civicgrid_domain::calendar::WorkingCalendar;
@@ -42,13 +43,29 @@ impl Reference {
 }
 
 impl App {
-    /// The cached reference data, reloaded when stale.
+    /// The cached reference data, reloaded when stale. One request reloads at a time: while
+    /// it does, the others go on with the stale copy, so an expiry under load costs one reload,
+    /// not one per request in flight. After a local change (no copy at all) they wait for it.
     pub async fn reference(&self) -> AppResult<Arc<Reference>> {
-        if let Some(r) = self.reference_cache.read().ok().and_then(|g| g.clone())
-            && r.loaded_at.elapsed() < REFERENCE_TTL
-        {
-            return Ok(r);
-        }
+        let cached = self.reference_cache.read().ok().and_then(|g| g.clone());
+        let _reloading = match cached {
+            Some(r) if r.loaded_at.elapsed() < REFERENCE_TTL => return Ok(r),
+            Some(stale) => match self.reference_reload.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(stale),
+            },
+            None => {
+                let guard = self.reference_reload.lock().await;
+                // Another request may have loaded it while this one waited.
+                if let Some(r) = self.reference_cache.read().ok().and_then(|g| g.clone())
+                    && r.loaded_at.elapsed() < REFERENCE_TTL
+                {
+                    return Ok(r);
+                }
+                guard
+            }
+        };
+        let generation = self.reference_generation.load(Ordering::Acquire);
         let grids = self.repo.grids(None).await?;
         let calendar = match self.repo.calendar().await? {
             Some(c) => c,
@@ -82,19 +99,115 @@ impl App {
             grid_regions: grids.into_iter().map(|g| (g.code, g.region)).collect(),
             loaded_at: Instant::now(),
         });
-        if let Ok(mut slot) = self.reference_cache.write() {
+        self.cache_reference(&r, generation);
+        Ok(r)
+    }
+
+    /// Caches a copy read at `generation`, unless a local change has happened since: its
+    /// reader had begun before the change and may have missed it.
+    fn cache_reference(&self, r: &Arc<Reference>, generation: u64) {
+        if let Ok(mut slot) = self.reference_cache.write()
+            && self.reference_generation.load(Ordering::Acquire) == generation
+        {
             *slot = Some(r.clone());
         }
-        Ok(r)
     }
 
     /// Drops the caches after this process changed reference data or accounts.
     pub fn invalidate_reference(&self) {
         if let Ok(mut slot) = self.reference_cache.write() {
+            self.reference_generation.fetch_add(1, Ordering::AcqRel);
             *slot = None;
         }
         if let Ok(mut keys) = self.key_cache.lock() {
             keys.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+
+    async fn app(dir: &tempfile::TempDir) -> App {
+        let db = format!("sqlite:{}", dir.path().join("r.db").display());
+        let repo = civicgrid_store::connect(&db).await.expect("store");
+        App::new(
+            repo,
+            Arc::new(FixedClock("2026-03-03T01:00:00Z".parse().expect("t"))),
+        )
+    }
+
+    fn stale_copy() -> Arc<Reference> {
+        Arc::new(Reference {
+            categories: vec![],
+            rules: vec![],
+            units: vec![],
+            roles: vec![],
+            calendar: WorkingCalendar::new(
+                "Asia/Shanghai",
+                WorkingCalendar::standard_windows(),
+                vec![],
+            )
+            .expect("calendar"),
+            grid_index: GridIndex::new(std::iter::empty()),
+            grid_regions: HashMap::new(),
+            top_region: None,
+            loaded_at: Instant::now() - REFERENCE_TTL - Duration::from_secs(1),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_stale_copy_is_served_while_another_request_reloads() {
+        let dir = tempfile::tempdir().expect("dir");
+        let app = app(&dir).await;
+        let stale = stale_copy();
+        *app.reference_cache.write().expect("cache") = Some(stale.clone());
+        let reloading = app.reference_reload.lock().await;
+        let served = app.reference().await.expect("reference");
+        assert!(Arc::ptr_eq(&served, &stale), "the stale copy, not a reload");
+        drop(reloading);
+        let fresh = app.reference().await.expect("reference");
+        assert!(!Arc::ptr_eq(&fresh, &stale), "reloaded once nobody else is");
+        assert!(fresh.loaded_at.elapsed() < REFERENCE_TTL);
+        let again = app.reference().await.expect("reference");
+        assert!(Arc::ptr_eq(&fresh, &again), "the reload was cached");
+    }
+
+    #[tokio::test]
+    async fn after_a_local_change_requests_wait_for_the_reload() {
+        let dir = tempfile::tempdir().expect("dir");
+        let app = app(&dir).await;
+        let first = app.reference().await.expect("reference");
+        app.invalidate_reference();
+        let reloading = app.reference_reload.lock().await;
+        let waiting = tokio::spawn({
+            let app = app.clone();
+            async move { app.reference().await.map(|r| r.loaded_at) }
+        });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiting.is_finished(), "no copy to serve: it waits");
+        drop(reloading);
+        let loaded_at = waiting.await.expect("task").expect("reference");
+        assert!(
+            loaded_at > first.loaded_at,
+            "a new load, not the dropped copy"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reload_begun_before_a_local_change_is_not_cached() {
+        let dir = tempfile::tempdir().expect("dir");
+        let app = app(&dir).await;
+        let read_at = app.reference_generation.load(Ordering::Acquire);
+        app.invalidate_reference();
+        app.cache_reference(&stale_copy(), read_at);
+        assert!(app.reference_cache.read().expect("cache").is_none());
+        let now = app.reference_generation.load(Ordering::Acquire);
+        app.cache_reference(&stale_copy(), now);
+        assert!(app.reference_cache.read().expect("cache").is_some());
     }
 }
