@@ -35,8 +35,9 @@ pub use batch::{Batch, CalendarUpdate, NewUser};
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
 pub use model::{
-    ApiKeyRecord, Appeal, CaseEvent, CaseFilter, DeliveryCounts, DeliveryOutcome, DueDelivery,
-    KpiEntry, OperationsGauges, Photo, ScoreAdjustment, Summary, Survey, User, Webhook,
+    ApiKeyRecord, Appeal, CaseEvent, CaseFilter, CaseWrite, DeliveryCounts, DeliveryOutcome,
+    DueDelivery, KpiEntry, OperationsGauges, Photo, ScoreAdjustment, Summary, Survey, User,
+    Webhook,
 };
 
 /// The storage operations of civicgrid. Implementations commit durably before returning.
@@ -102,6 +103,14 @@ pub trait Repository: Send + Sync {
         expected_version: u64,
         events: &[CaseEvent],
     ) -> Result<(), StoreError>;
+    /// New cases and case changes in one transaction, in order (group commit: many share one
+    /// commit). A change whose case is no longer at its expected version (or is gone) fails
+    /// alone, with [`StoreError::Stale`] or [`StoreError::NotFound`] in its place of the answer,
+    /// and the rest is stored; any other failure stores nothing and is the outer error.
+    async fn write_cases(
+        &self,
+        writes: &[CaseWrite],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
     /// Like `record_change`, storing the photo the event attaches in the same transaction.
     async fn attach_photo(
         &self,

@@ -80,6 +80,22 @@ pub struct CaseEvent {
     pub payload: serde_json::Value,
 }
 
+/// One write of a group commit (`Repository::write_cases`).
+#[derive(Debug, Clone)]
+pub enum CaseWrite {
+    /// A new case and its first event, the report.
+    New {
+        case: civicgrid_domain::case::Case,
+        event: CaseEvent,
+    },
+    /// A case's new state and its events, provided it is still at `expected_version`.
+    Change {
+        case: civicgrid_domain::case::Case,
+        expected_version: u64,
+        events: Vec<CaseEvent>,
+    },
+}
+
 /// Which cases to list. Every field narrows; `before` is the cursor (an id from the previous
 /// page: ids are UUID v7, so they sort by time).
 #[derive(Debug, Clone, Default)]

@@ -1555,14 +1555,54 @@ macro_rules! sql_repository {
                 }
                 let mut tx = self.pool.begin().await?;
                 for (case, event) in items {
-                Self::bind_new_case(sqlx::query($crate::sql::NEW_CASE), case)?
-                .execute(&mut *tx)
-                .await?;
-                Self::write_units(&mut tx, case).await?;
-                Self::write_event(&mut tx, case, event).await?;
+                    Self::insert_case(&mut tx, case, event).await?;
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn write_cases(
+                &self,
+                writes: &[$crate::CaseWrite],
+            ) -> Result<Vec<Result<(), $crate::StoreError>>, $crate::StoreError> {
+                use $crate::CaseWrite;
+                // Only new cases: the statements made for those (one round trip on PostgreSQL).
+                if writes.iter().all(|w| matches!(w, CaseWrite::New { .. })) {
+                    let items: Vec<_> = writes
+                        .iter()
+                        .filter_map(|w| match w {
+                            CaseWrite::New { case, event } => Some((case.clone(), event.clone())),
+                            CaseWrite::Change { .. } => None,
+                        })
+                        .collect();
+                    self.create_cases(&items).await?;
+                    return Ok(writes.iter().map(|_| Ok(())).collect());
+                }
+                let mut tx = self.pool.begin().await?;
+                let mut answers = Vec::with_capacity(writes.len());
+                for w in writes {
+                    match w {
+                        CaseWrite::New { case, event } => {
+                            Self::insert_case(&mut tx, case, event).await?;
+                            answers.push(Ok(()));
+                        }
+                        CaseWrite::Change { case, expected_version, events } => {
+                            if events.is_empty() {
+                                return Err($crate::StoreError::Invalid("a change needs at least one event".into()));
+                            }
+                            // A stale version is found by the UPDATE before anything is written,
+                            // so it leaves the transaction clean for the others.
+                            match Self::change_in(&mut tx, case, *expected_version, events, None).await {
+                                Err(e @ ($crate::StoreError::Stale { .. } | $crate::StoreError::NotFound(_))) => {
+                                    answers.push(Err(e))
+                                }
+                                other => answers.push(Ok(other?)),
+                            }
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(answers)
             }
 
             async fn record_change(
@@ -2010,6 +2050,33 @@ macro_rules! sql_repository {
                 photo: Option<&$crate::Photo>,
             ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                Self::change_in(&mut tx, case, expected_version, events, photo).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// Inserts a new case, its units and its first event.
+            async fn insert_case(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                case: &civicgrid_domain::case::Case,
+                event: &$crate::CaseEvent,
+            ) -> Result<(), $crate::StoreError> {
+                Self::bind_new_case(sqlx::query($crate::sql::NEW_CASE), case)?
+                    .execute(&mut **tx)
+                    .await?;
+                Self::write_units(tx, case).await?;
+                Self::write_event(tx, case, event).await
+            }
+
+            /// A change within `tx`; [`StoreError::Stale`] or `NotFound` before anything is
+            /// written.
+            async fn change_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                case: &civicgrid_domain::case::Case,
+                expected_version: u64,
+                events: &[$crate::CaseEvent],
+                photo: Option<&$crate::Photo>,
+            ) -> Result<(), $crate::StoreError> {
                 let done = sqlx::query(
                     // The region is not updated: a case's place is fixed at intake (a transfer
                     // changes its unit, not its place), which makes it the distribution key.
@@ -2033,12 +2100,12 @@ macro_rules! sql_repository {
                 .bind($crate::model::micros(case.updated_at))
                 .bind(i64::try_from(expected_version).unwrap_or(i64::MAX))
                 .bind($crate::sql::to_json(&case.routed_units)?)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 if done.rows_affected() == 0 {
                     let current: Option<(i64,)> = sqlx::query_as("SELECT version FROM cases WHERE id = $1")
                         .bind(case.id.to_string())
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut **tx)
                         .await?;
                     return Err(match current {
                         Some((v,)) => $crate::StoreError::Stale { current: u64::try_from(v).unwrap_or(0) },
@@ -2047,11 +2114,11 @@ macro_rules! sql_repository {
                 }
                 sqlx::query("DELETE FROM case_units WHERE case_id = $1")
                     .bind(case.id.to_string())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
-                Self::write_units(&mut tx, case).await?;
+                Self::write_units(tx, case).await?;
                 for event in events {
-                    Self::write_event(&mut tx, case, event).await?;
+                    Self::write_event(tx, case, event).await?;
                 }
                 if let Some(p) = photo {
                     sqlx::query(
@@ -2067,10 +2134,9 @@ macro_rules! sql_repository {
                     .bind(&p.added_by)
                     .bind($crate::model::micros(p.added_at))
                     .bind(case.region.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 }
-                tx.commit().await?;
                 Ok(())
             }
 

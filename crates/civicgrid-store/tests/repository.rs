@@ -111,6 +111,7 @@ both_backends!(
     cases_and_their_events_with_optimistic_concurrency,
     listing_cases_filters_and_pages,
     a_batch_of_new_cases_is_written_whole_or_not_at_all,
+    a_group_commit_of_reports_and_changes_fails_only_stale_changes,
     job_leases_divide_a_round_and_expire,
     cases_of_every_year_are_kept_and_found,
 );
@@ -897,6 +898,127 @@ async fn a_batch_of_new_cases_is_written_whole_or_not_at_all(repo: &dyn Reposito
     for (c, _) in &bad {
         assert!(repo.case(&c.id).await.expect("read").is_none());
     }
+}
+
+async fn a_group_commit_of_reports_and_changes_fails_only_stale_changes(repo: &dyn Repository) {
+    use civicgrid_domain::case::{Action, Case, Status, apply, decide};
+    use civicgrid_store::CaseWrite;
+    with_catalogue(repo).await;
+    let (a, b) = (
+        new_case(uuid::Uuid::now_v7(), "440305001001001", t0()),
+        new_case(uuid::Uuid::now_v7(), "440305001002001", t0()),
+    );
+    for c in [&a, &b] {
+        repo.create_case(c, &report_event(c))
+            .await
+            .expect("created");
+    }
+    let step = |c: &Case, action: Action| {
+        let t = decide(&c.state, action).expect("allowed");
+        let mut next = c.clone();
+        next.state = apply(&c.state, &t);
+        let event = civicgrid_store::CaseEvent {
+            case_id: c.id,
+            seq: t.version,
+            action: t.action.name().into(),
+            from: Some(t.from),
+            to: t.to,
+            actor: "calltaker1".into(),
+            at: t0(),
+            payload: serde_json::to_value(&t).expect("json"),
+        };
+        (next, event)
+    };
+    let (a2, a2_event) = step(&a, Action::Accept);
+    let (a3, a3_event) = step(&a2, Action::Register);
+    let (b2, b2_event) = step(&b, Action::Accept);
+    let c = new_case(uuid::Uuid::now_v7(), "440305001001002", t0());
+    let ghost = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    let (ghost2, ghost2_event) = step(&ghost, Action::Accept);
+    let answers = repo
+        .write_cases(&[
+            CaseWrite::Change {
+                case: a2.clone(),
+                expected_version: 1,
+                events: vec![a2_event],
+            },
+            // Someone else's view of b, one version behind.
+            CaseWrite::Change {
+                case: b2.clone(),
+                expected_version: 0,
+                events: vec![b2_event],
+            },
+            CaseWrite::New {
+                case: c.clone(),
+                event: report_event(&c),
+            },
+            // A second change of a in the same commit sees the first.
+            CaseWrite::Change {
+                case: a3.clone(),
+                expected_version: 2,
+                events: vec![a3_event],
+            },
+            CaseWrite::Change {
+                case: ghost2,
+                expected_version: 1,
+                events: vec![ghost2_event],
+            },
+        ])
+        .await
+        .expect("committed");
+    assert_eq!(answers.len(), 5);
+    assert!(
+        answers[0].is_ok() && answers[2].is_ok() && answers[3].is_ok(),
+        "{answers:?}"
+    );
+    assert!(
+        matches!(answers[1], Err(StoreError::Stale { current: 1 })),
+        "{answers:?}"
+    );
+    assert!(
+        matches!(answers[4], Err(StoreError::NotFound(_))),
+        "{answers:?}"
+    );
+    let stored_a = repo.case(&a.id).await.expect("read").expect("a");
+    assert_eq!(stored_a.state.status, Status::Registered);
+    assert_eq!(
+        repo.case_events(&a.id)
+            .await
+            .expect("events")
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(repo.case(&b.id).await.expect("read"), Some(b.clone()));
+    assert_eq!(repo.case_events(&b.id).await.expect("events").len(), 1);
+    assert_eq!(repo.case(&c.id).await.expect("read"), Some(c.clone()));
+    assert!(repo.case(&ghost.id).await.expect("read").is_none());
+    assert!(repo.check_integrity().await.expect("check").is_empty());
+
+    // Any other failure (here a receipt code already taken) stores nothing of the batch.
+    let (b3, b3_event) = step(
+        &repo.case(&b.id).await.expect("read").expect("b"),
+        Action::Accept,
+    );
+    let mut twin = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    twin.receipt_code = c.receipt_code.clone();
+    let failed = repo
+        .write_cases(&[
+            CaseWrite::Change {
+                case: b3,
+                expected_version: 1,
+                events: vec![b3_event],
+            },
+            CaseWrite::New {
+                case: twin.clone(),
+                event: report_event(&twin),
+            },
+        ])
+        .await;
+    assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
+    assert_eq!(repo.case(&b.id).await.expect("read"), Some(b));
+    assert!(repo.case(&twin.id).await.expect("read").is_none());
 }
 
 async fn job_leases_divide_a_round_and_expire(repo: &dyn Repository) {

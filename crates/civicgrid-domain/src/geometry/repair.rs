@@ -161,6 +161,13 @@ pub fn repair(polygons: &[RawPolygon]) -> Result<Repaired, RejectReason> {
                 .make_valid()
                 .map_err(|e| RejectReason::Unrepairable(e.to_string()))?,
         );
+        // The repair's float arithmetic can fall short on near-degenerate input; what it
+        // gives is checked, not trusted, before it becomes a grid.
+        if let Some(left) = geometry.validation_errors().first() {
+            return Err(RejectReason::Unrepairable(format!(
+                "{problem}; after repair still {left}"
+            )));
+        }
         notes.push(RepairNote::MadeValid { problem });
     }
     if geometry.0.is_empty() || geometry.unsigned_area() == 0.0 {

@@ -202,13 +202,11 @@ impl App {
                     "media_url": intake.media_url,
                 }),
             };
-            let writer = self
-                .intake_writer
-                .get_or_init(|| async {
-                    super::intake_writer::IntakeWriter::start(self.repo.clone())
-                })
-                .await;
-            match writer.write(case.clone(), event).await {
+            let write = civicgrid_store::CaseWrite::New {
+                case: case.clone(),
+                event,
+            };
+            match self.write_case(write).await {
                 Ok(()) => return Ok(case),
                 // A receipt-code collision (40 random bits): try again with a new id.
                 Err(StoreError::Conflict(_)) => continue,
@@ -642,9 +640,12 @@ impl App {
                 ));
             }
             (None, _) => {
-                self.repo
-                    .record_change(&next, expected_version, &events)
-                    .await
+                self.write_case(civicgrid_store::CaseWrite::Change {
+                    case: next.clone(),
+                    expected_version,
+                    events,
+                })
+                .await
             }
         };
         stored.map_err(|e| match e {

@@ -2,10 +2,10 @@
 //! asks the domain core to decide, and writes through the repository in one batch.
 
 pub mod accounts;
+pub mod case_writer;
 pub mod cases;
 pub mod demo;
 pub mod demo_cases;
-pub mod intake_writer;
 pub mod jobs;
 pub mod kpi;
 pub mod notify;
@@ -34,8 +34,8 @@ pub struct App {
     pub ids: Arc<dyn crate::clock::IdSource>,
     /// The data key for reporters' contact details; without one, contacts are refused.
     pub sealer: Option<Arc<seal::Sealer>>,
-    /// The group-commit writer for intake, started on first use.
-    pub(crate) intake_writer: Arc<tokio::sync::OnceCell<intake_writer::IntakeWriter>>,
+    /// The group-commit writer for new cases and case changes, started on first use.
+    pub(crate) case_writer: Arc<tokio::sync::OnceCell<case_writer::CaseWriter>>,
     /// Cached reference data (see `reference.rs`).
     pub(crate) reference_cache: Arc<std::sync::RwLock<Option<Arc<reference::Reference>>>>,
     /// Held by the one request reloading the reference data (see `reference.rs`).
@@ -78,7 +78,7 @@ impl App {
             clock,
             ids: Arc::new(crate::clock::RandomIds),
             sealer: None,
-            intake_writer: Arc::default(),
+            case_writer: Arc::default(),
             reference_cache: Arc::default(),
             reference_reload: Arc::default(),
             reference_generation: Arc::default(),
@@ -99,7 +99,7 @@ impl App {
             clock,
             ids,
             sealer: self.sealer.clone(),
-            intake_writer: self.intake_writer.clone(),
+            case_writer: self.case_writer.clone(),
             reference_cache: self.reference_cache.clone(),
             reference_reload: self.reference_reload.clone(),
             reference_generation: self.reference_generation.clone(),
@@ -107,6 +107,18 @@ impl App {
             jobs: self.jobs.clone(),
             key_cache: self.key_cache.clone(),
         }
+    }
+
+    /// Stores a new case or a change through the group-commit writer; returns once committed.
+    pub(crate) async fn write_case(
+        &self,
+        write: civicgrid_store::CaseWrite,
+    ) -> Result<(), civicgrid_store::StoreError> {
+        self.case_writer
+            .get_or_init(|| async { case_writer::CaseWriter::start(self.repo.clone()) })
+            .await
+            .write(write)
+            .await
     }
 
     async fn apply(&self, mut batch: Batch) -> AppResult<()> {
