@@ -7,6 +7,48 @@ use civicgrid::cli::{Cli, run};
 use civicgrid::error::AppError;
 use clap::Parser;
 
+/// A PostgreSQL schema of one test's own (`t_PREFIX_xxxxxxxx`) at `CIVICGRID_TEST_POSTGRES`:
+/// its repository and a database URL that names it. None only where PostgreSQL may be skipped
+/// (`CIVICGRID_SKIP_POSTGRES=1`, never with `CI=true`); otherwise unreachable is a failure.
+struct PgSchema {
+    repo: std::sync::Arc<civicgrid_store::postgres::PgRepository>,
+    url: String,
+    name: String,
+}
+
+impl PgSchema {
+    async fn new(prefix: &str) -> Option<PgSchema> {
+        let base = std::env::var("CIVICGRID_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let name = format!("t_{prefix}_{}", &id[id.len() - 8..]);
+        match civicgrid_store::postgres::PgRepository::connect_in_schema(&base, &name).await {
+            Ok(repo) => {
+                let sep = if base.contains('?') { '&' } else { '?' };
+                Some(PgSchema {
+                    repo: std::sync::Arc::new(repo),
+                    url: format!("{base}{sep}options=-c%20search_path%3D{name}"),
+                    name,
+                })
+            }
+            Err(e) => {
+                let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+                    && !std::env::var("CI").is_ok_and(|v| v == "true");
+                assert!(may_skip, "PostgreSQL at {base} is unreachable: {e}");
+                eprintln!("SKIPPING a PostgreSQL test ({prefix}): {e}");
+                None
+            }
+        }
+    }
+
+    async fn drop_schema(&self) {
+        self.repo
+            .drop_schema(&self.name)
+            .await
+            .expect("drop schema");
+    }
+}
+
 struct Env {
     dir: tempfile::TempDir,
     db: String,
@@ -776,28 +818,12 @@ async fn accounts_and_api_keys() {
 
 #[tokio::test]
 async fn the_same_commands_run_on_postgresql() {
-    let Ok(base) = std::env::var("CIVICGRID_TEST_POSTGRES")
-        .or_else(|_| Ok::<_, ()>("postgres://postgres@127.0.0.1:5432/test".into()))
-    else {
+    let Some(pg) = crate::PgSchema::new("cli").await else {
         return;
     };
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    let schema = format!("t_cli_{}", &id[id.len() - 8..]);
-    let repo =
-        match civicgrid_store::postgres::PgRepository::connect_in_schema(&base, &schema).await {
-            Ok(r) => r,
-            Err(e) => {
-                let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
-                    && !std::env::var("CI").is_ok_and(|v| v == "true");
-                assert!(may_skip, "PostgreSQL at {base} is unreachable: {e}");
-                eprintln!("SKIPPING the PostgreSQL CLI test: {e}");
-                return;
-            }
-        };
-    let sep = if base.contains('?') { '&' } else { '?' };
     let env = Env {
         dir: tempfile::tempdir().expect("dir"),
-        db: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+        db: pg.url.clone(),
     };
     env.ok(&["demo", "--seed", "3"]).await;
     assert!(
@@ -821,7 +847,7 @@ async fn the_same_commands_run_on_postgresql() {
             .await
             .contains("bad.csv: line 3")
     );
-    repo.drop_schema(&schema).await.expect("drop");
+    pg.drop_schema().await;
 }
 
 mod case_loop {
@@ -2288,27 +2314,11 @@ mod durability {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn acknowledged_work_survives_20_kill_9_cycles_on_postgresql() {
-        let url = std::env::var("CIVICGRID_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let id = uuid::Uuid::now_v7().simple().to_string();
-        let schema = format!("t_kill_{}", &id[id.len() - 8..]);
-        let repo =
-            match civicgrid_store::postgres::PgRepository::connect_in_schema(&url, &schema).await {
-                Ok(r) => r,
-                Err(e) => {
-                    let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
-                        && !std::env::var("CI").is_ok_and(|v| v == "true");
-                    assert!(may_skip, "PostgreSQL at {url} is unreachable: {e}");
-                    return;
-                }
-            };
-        let sep = if url.contains('?') { '&' } else { '?' };
-        kill_9_cycles(
-            &format!("{url}{sep}options=-c%20search_path%3D{schema}"),
-            20,
-        )
-        .await;
-        repo.drop_schema(&schema).await.expect("drop");
+        let Some(pg) = crate::PgSchema::new("kill").await else {
+            return;
+        };
+        kill_9_cycles(&pg.url, 20).await;
+        pg.drop_schema().await;
     }
 
     /// SIGTERM: the request in flight (its handler already reading the body, as the
@@ -2732,21 +2742,10 @@ mod demo_cases {
     /// The same loop on PostgreSQL: every path, integrity, and each case replays from its events.
     #[tokio::test]
     async fn the_loop_runs_the_same_on_postgresql() {
-        let url = std::env::var("CIVICGRID_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let id = uuid::Uuid::now_v7().simple().to_string();
-        let schema = format!("t_loop_{}", &id[id.len() - 8..]);
-        let repo =
-            match civicgrid_store::postgres::PgRepository::connect_in_schema(&url, &schema).await {
-                Ok(r) => Arc::new(r),
-                Err(e) => {
-                    let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
-                        && !std::env::var("CI").is_ok_and(|v| v == "true");
-                    assert!(may_skip, "PostgreSQL at {url} is unreachable: {e}");
-                    eprintln!("SKIPPING the PostgreSQL loop test: {e}");
-                    return;
-                }
-            };
+        let Some(pg) = crate::PgSchema::new("loop").await else {
+            return;
+        };
+        let repo = pg.repo.clone();
         let app = App::new(
             repo.clone(),
             Arc::new(FixedClock("2026-11-25T04:00:00Z".parse().expect("t"))),
@@ -2798,7 +2797,7 @@ mod demo_cases {
             .await
             .expect("cases");
         assert_eq!(all, other);
-        repo.drop_schema(&schema).await.expect("drop");
+        pg.drop_schema().await;
     }
 
     #[tokio::test]

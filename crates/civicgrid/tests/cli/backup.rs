@@ -267,25 +267,13 @@ async fn backup_and_restore_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_and_restore_on_postgresql() {
-    let url = std::env::var("CIVICGRID_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    let schema = format!("t_backup_{}", &id[id.len() - 8..]);
-    let repo = match civicgrid_store::postgres::PgRepository::connect_in_schema(&url, &schema).await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
-                && !std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(may_skip, "PostgreSQL at {url} is unreachable: {e}");
-            return;
-        }
+    let Some(pg) = crate::PgSchema::new("backup").await else {
+        return;
     };
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let db = pg.url.clone();
     let dir = tempfile::tempdir().expect("dir");
     backup_and_restore(&db, dir.path(), None).await;
-    repo.drop_schema(&schema).await.expect("drop");
+    pg.drop_schema().await;
 }
 
 /// `civicgrid copy`: a SQLite demo (with a photo) into PostgreSQL. A target holding data is
@@ -293,22 +281,10 @@ async fn backup_and_restore_on_postgresql() {
 /// copy verifies every table, and the PostgreSQL deployment answers as the SQLite one did.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_deployment_copied_into_postgresql_answers_the_same() {
-    let url = std::env::var("CIVICGRID_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    let schema = format!("t_copy_{}", &id[id.len() - 8..]);
-    let repo = match civicgrid_store::postgres::PgRepository::connect_in_schema(&url, &schema).await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
-                && !std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(may_skip, "PostgreSQL at {url} is unreachable: {e}");
-            return;
-        }
+    let Some(schema) = crate::PgSchema::new("copy").await else {
+        return;
     };
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let pg = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let pg = schema.url.clone();
     let dir = tempfile::tempdir().expect("dir");
     let sqlite = format!("sqlite:{}", dir.path().join("street.db").display());
     let messages = messages();
@@ -438,7 +414,7 @@ async fn a_sqlite_deployment_copied_into_postgresql_answers_the_same() {
             .expect("check")
             .is_empty()
     );
-    repo.drop_schema(&schema).await.expect("drop");
+    schema.drop_schema().await;
 }
 
 fn case_photo_sha(bytes: &[u8]) -> String {

@@ -116,23 +116,11 @@ async fn counts(pool: &sqlx::PgPool) -> (i64, i64, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_escalate_each_overdue_case_once_even_when_one_dies() {
-    let url = std::env::var("CIVICGRID_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    let schema = format!("t_inst_{}", &id[id.len() - 8..]);
-    let repo = match civicgrid_store::postgres::PgRepository::connect_in_schema(&url, &schema).await
-    {
-        Ok(r) => Arc::new(r),
-        Err(e) => {
-            let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
-                && !std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(may_skip, "PostgreSQL at {url} is unreachable: {e}");
-            eprintln!("SKIPPING the several-instances test: {e}");
-            return;
-        }
+    let Some(pg) = crate::PgSchema::new("inst").await else {
+        return;
     };
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let repo = pg.repo.clone();
+    let db = pg.url.clone();
     let pool = sqlx::PgPool::connect(&db).await.expect("pool");
     App::new(
         repo.clone(),
@@ -204,5 +192,5 @@ async fn two_instances_escalate_each_overdue_case_once_even_when_one_dies() {
         SweepReport::default()
     );
     pool.close().await;
-    repo.drop_schema(&schema).await.expect("drop");
+    pg.drop_schema().await;
 }

@@ -144,24 +144,13 @@ async fn open311_on_sqlite() {
 
 #[tokio::test]
 async fn open311_on_postgresql() {
-    let url = std::env::var("CIVICGRID_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    let schema = format!("t_open_{}", &id[id.len() - 8..]);
-    let repo = match civicgrid_store::postgres::PgRepository::connect_in_schema(&url, &schema).await
-    {
-        Ok(r) => Arc::new(r),
-        Err(e) => {
-            let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
-                && !std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(may_skip, "PostgreSQL at {url} is unreachable: {e}");
-            eprintln!("SKIPPING the PostgreSQL Open311 test: {e}");
-            return;
-        }
+    let Some(pg) = crate::PgSchema::new("open").await else {
+        return;
     };
+    let repo = pg.repo.clone();
     let (app, app_key, hotline_key) = setup(repo.clone()).await;
     exercise(&app, &app_key, &hotline_key).await;
-    repo.drop_schema(&schema).await.expect("drop");
+    pg.drop_schema().await;
 }
 
 async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
