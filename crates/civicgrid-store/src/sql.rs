@@ -327,16 +327,46 @@ pub(crate) const NEW_CASE: &str = "INSERT INTO cases (id, receipt_code, channel,
                        clock, due_at, reported_at, updated_at, routed_units)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)";
 
-/// PostgreSQL only: a case row and its first event in one statement; the event's parameters
-/// follow the case's ($24–$30) and it shares the case's region ($9).
-pub(crate) const NEW_CASE_WITH_EVENT: &str = "WITH c AS (
-       INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
-         category_code, attributes, priority, reporter_sealed, routing, status, state, version, lead_unit,
-         clock, due_at, reported_at, updated_at, routed_units)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
-       RETURNING id, region_code)
-     INSERT INTO case_events (case_id, seq, action, from_status, to_status, actor, at, payload, region_code)
-     SELECT id, $24, $25, $26, $27, $28, $29, $30, region_code FROM c";
+/// The UPDATE of `CHANGE_CASE`, a literal so that `concat!` can build on it.
+macro_rules! update_case {
+    () => {
+        "UPDATE cases SET grid_code = $2, category_code = $3, attributes = $4, priority = $5,
+           routing = $6, status = $7, state = $8, version = $9, lead_unit = $10, clock = $11,
+           due_at = $12, updated_at = $13, routed_units = $15
+         WHERE id = $1 AND version = $14"
+    };
+}
+
+/// A case's new state, provided it is still at the expected version ($14). The region is not
+/// updated: a case's place is fixed at intake (a transfer changes its unit, not its place),
+/// which makes it the distribution key.
+pub(crate) const CHANGE_CASE: &str = update_case!();
+
+/// PostgreSQL only: a whole case change in one statement, so it needs no BEGIN/COMMIT. The
+/// version check of the UPDATE gates the rest: no row updated, nothing written. Units not in
+/// the new list are deleted and the others upserted (disjoint rows, as one statement needs).
+/// $16 is the units as a JSON array, $17 the events as a JSON array of rows (text parameters
+/// bind the same on both engines). Answers the number of cases updated (0 or 1).
+pub(crate) const CHANGE_CASE_AT_ONCE: &str = concat!(
+    "WITH u AS (",
+    update_case!(),
+    "
+       RETURNING id, region_code),
+     gone AS (
+       DELETE FROM case_units WHERE case_id = (SELECT id FROM u)
+         AND unit_code NOT IN (SELECT jsonb_array_elements_text($16::jsonb))),
+     units AS (
+       INSERT INTO case_units (case_id, unit_code, lead, region_code)
+       SELECT u.id, x.unit, x.n = 1, u.region_code
+       FROM u, jsonb_array_elements_text($16::jsonb) WITH ORDINALITY AS x(unit, n)
+       ON CONFLICT (case_id, unit_code) DO UPDATE SET lead = EXCLUDED.lead),
+     events AS (
+       INSERT INTO case_events (case_id, seq, action, from_status, to_status, actor, at, payload, region_code)
+       SELECT u.id, e.seq, e.action, e.from_status, e.to_status, e.actor, e.at, e.payload, u.region_code
+       FROM u, jsonb_to_recordset($17::jsonb)
+         AS e(seq bigint, action text, from_status text, to_status text, actor text, at bigint, payload text))
+     SELECT COUNT(*) FROM u"
+);
 
 /// PostgreSQL only: `n` case rows and their first events in one statement. Case parameters
 /// come first (23 per case), then 8 per event; events take their case's region.
@@ -1516,47 +1546,14 @@ macro_rules! sql_repository {
                 &self,
                 items: &[(civicgrid_domain::case::Case, $crate::CaseEvent)],
             ) -> Result<(), $crate::StoreError> {
-                if $backend == "postgres" && items.len() == 1 && items[0].0.state.units.is_empty() {
-                    // One statement (a data-modifying CTE) is atomic without BEGIN/COMMIT: one
-                    // round trip to the server instead of four for the common single intake.
-                    let (case, e) = &items[0];
-                    Self::bind_new_case(sqlx::query($crate::sql::NEW_CASE_WITH_EVENT), case)?
-                        .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
-                        .bind(e.action.clone())
-                        .bind(e.from.map(|s| s.as_str()))
-                        .bind(e.to.as_str())
-                        .bind(e.actor.clone())
-                        .bind($crate::model::micros(e.at))
-                        .bind(e.payload.to_string())
-                        .execute(&self.pool)
-                        .await?;
-                    return Ok(());
-                }
-                if $backend == "postgres" && items.len() > 1 && items.iter().all(|(c, _)| c.state.units.is_empty()) {
-                    // A whole group-commit batch in one statement: one round trip.
-                    let sql = $crate::sql::new_cases_with_events(items.len());
-                    let mut q = sqlx::query(&sql);
-                    for (case, _) in items {
-                        q = Self::bind_new_case(q, case)?;
-                    }
-                    for (_, e) in items {
-                        q = q
-                            .bind(e.case_id.to_string())
-                            .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
-                            .bind(e.action.clone())
-                            .bind(e.from.map(|s| s.as_str()))
-                            .bind(e.to.as_str())
-                            .bind(e.actor.clone())
-                            .bind($crate::model::micros(e.at))
-                            .bind(e.payload.to_string());
-                    }
-                    q.execute(&self.pool).await?;
-                    return Ok(());
+                let items: Vec<_> = items.iter().map(|(c, e)| (c, e)).collect();
+                if $backend == "postgres" && items.iter().all(|(c, _)| c.state.units.is_empty()) {
+                    // One statement is atomic without BEGIN/COMMIT: one round trip.
+                    let mut conn = self.pool.acquire().await?;
+                    return Self::insert_cases(&mut conn, &items).await;
                 }
                 let mut tx = self.pool.begin().await?;
-                for (case, event) in items {
-                    Self::insert_case(&mut tx, case, event).await?;
-                }
+                Self::insert_cases(&mut tx, &items).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -1566,32 +1563,36 @@ macro_rules! sql_repository {
                 writes: &[$crate::CaseWrite],
             ) -> Result<Vec<Result<(), $crate::StoreError>>, $crate::StoreError> {
                 use $crate::CaseWrite;
-                // Only new cases: the statements made for those (one round trip on PostgreSQL).
-                if writes.iter().all(|w| matches!(w, CaseWrite::New { .. })) {
-                    let items: Vec<_> = writes
-                        .iter()
-                        .filter_map(|w| match w {
-                            CaseWrite::New { case, event } => Some((case.clone(), event.clone())),
-                            CaseWrite::Change { .. } => None,
-                        })
-                        .collect();
+                let new: Vec<_> = writes
+                    .iter()
+                    .filter_map(|w| match w {
+                        CaseWrite::New { case, event } => Some((case, event)),
+                        CaseWrite::Change { .. } => None,
+                    })
+                    .collect();
+                if new.len() == writes.len() {
+                    let items: Vec<_> = new.iter().map(|(c, e)| ((*c).clone(), (*e).clone())).collect();
                     self.create_cases(&items).await?;
                     return Ok(writes.iter().map(|_| Ok(())).collect());
                 }
+                if let [CaseWrite::Change { case, expected_version, events }] = writes
+                    && $backend == "postgres"
+                {
+                    // PostgreSQL makes a change in one statement, atomic by itself.
+                    let mut conn = self.pool.acquire().await?;
+                    return Ok(vec![Self::change_in(&mut conn, case, *expected_version, events, None).await]);
+                }
                 let mut tx = self.pool.begin().await?;
+                // New cases first, together: a change in the batch cannot be to one of them (a
+                // change is made to a case read after its report was committed).
+                Self::insert_cases(&mut tx, &new).await?;
                 let mut answers = Vec::with_capacity(writes.len());
                 for w in writes {
                     match w {
-                        CaseWrite::New { case, event } => {
-                            Self::insert_case(&mut tx, case, event).await?;
-                            answers.push(Ok(()));
-                        }
+                        CaseWrite::New { .. } => answers.push(Ok(())),
                         CaseWrite::Change { case, expected_version, events } => {
-                            if events.is_empty() {
-                                return Err($crate::StoreError::Invalid("a change needs at least one event".into()));
-                            }
-                            // A stale version is found by the UPDATE before anything is written,
-                            // so it leaves the transaction clean for the others.
+                            // A stale version is found before anything is written, so it
+                            // leaves the transaction clean for the others.
                             match Self::change_in(&mut tx, case, *expected_version, events, None).await {
                                 Err(e @ ($crate::StoreError::Stale { .. } | $crate::StoreError::NotFound(_))) => {
                                     answers.push(Err(e))
@@ -2049,76 +2050,117 @@ macro_rules! sql_repository {
                 events: &[$crate::CaseEvent],
                 photo: Option<&$crate::Photo>,
             ) -> Result<(), $crate::StoreError> {
+                if events.is_empty() {
+                    return Err($crate::StoreError::Invalid("a change needs at least one event".into()));
+                }
                 let mut tx = self.pool.begin().await?;
                 Self::change_in(&mut tx, case, expected_version, events, photo).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            /// Inserts a new case, its units and its first event.
-            async fn insert_case(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                case: &civicgrid_domain::case::Case,
-                event: &$crate::CaseEvent,
+            /// Inserts new cases, their units and their first events: on PostgreSQL, when none
+            /// is with a unit yet (intake), in one statement.
+            async fn insert_cases(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                items: &[(&civicgrid_domain::case::Case, &$crate::CaseEvent)],
             ) -> Result<(), $crate::StoreError> {
-                Self::bind_new_case(sqlx::query($crate::sql::NEW_CASE), case)?
-                    .execute(&mut **tx)
-                    .await?;
-                Self::write_units(tx, case).await?;
-                Self::write_event(tx, case, event).await
+                if items.is_empty() {
+                    return Ok(());
+                }
+                if $backend == "postgres" && items.iter().all(|(c, _)| c.state.units.is_empty()) {
+                    let sql = $crate::sql::new_cases_with_events(items.len());
+                    let mut q = sqlx::query(&sql);
+                    for (case, _) in items {
+                        q = Self::bind_new_case(q, case)?;
+                    }
+                    for (_, e) in items {
+                        q = q
+                            .bind(e.case_id.to_string())
+                            .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
+                            .bind(e.action.clone())
+                            .bind(e.from.map(|s| s.as_str()))
+                            .bind(e.to.as_str())
+                            .bind(e.actor.clone())
+                            .bind($crate::model::micros(e.at))
+                            .bind(e.payload.to_string());
+                    }
+                    q.execute(&mut *conn).await?;
+                    return Ok(());
+                }
+                for (case, event) in items {
+                    Self::bind_new_case(sqlx::query($crate::sql::NEW_CASE), case)?
+                        .execute(&mut *conn)
+                        .await?;
+                    Self::write_units(conn, case).await?;
+                    Self::write_event(conn, case, event).await?;
+                }
+                Ok(())
             }
 
-            /// A change within `tx`; [`StoreError::Stale`] or `NotFound` before anything is
-            /// written.
+            /// A change, within a transaction unless it is one statement (PostgreSQL without a
+            /// photo); [`StoreError::Stale`] or `NotFound` before anything is written.
             async fn change_in(
-                tx: &mut sqlx::Transaction<'_, $db>,
+                conn: &mut <$db as sqlx::Database>::Connection,
                 case: &civicgrid_domain::case::Case,
                 expected_version: u64,
                 events: &[$crate::CaseEvent],
                 photo: Option<&$crate::Photo>,
             ) -> Result<(), $crate::StoreError> {
-                let done = sqlx::query(
-                    // The region is not updated: a case's place is fixed at intake (a transfer
-                    // changes its unit, not its place), which makes it the distribution key.
-                    "UPDATE cases SET grid_code = $2, category_code = $3, attributes = $4, priority = $5,
-                       routing = $6, status = $7, state = $8, version = $9, lead_unit = $10, clock = $11,
-                       due_at = $12, updated_at = $13, routed_units = $15
-                     WHERE id = $1 AND version = $14",
-                )
-                .bind(case.id.to_string())
-                .bind(case.grid.as_ref().map(|g| g.to_string()))
-                .bind(case.category.as_ref().map(|c| c.to_string()))
-                .bind($crate::sql::to_json(&case.attributes)?)
-                .bind(case.priority.as_str())
-                .bind(&case.routing)
-                .bind(case.state.status.as_str())
-                .bind($crate::sql::to_json(&case.state)?)
-                .bind(i64::try_from(case.state.version).unwrap_or(i64::MAX))
-                .bind(case.state.lead().map(str::to_owned))
-                .bind(case.clock.as_ref().map($crate::sql::to_json).transpose()?)
-                .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
-                .bind($crate::model::micros(case.updated_at))
-                .bind(i64::try_from(expected_version).unwrap_or(i64::MAX))
-                .bind($crate::sql::to_json(&case.routed_units)?)
-                .execute(&mut **tx)
-                .await?;
-                if done.rows_affected() == 0 {
+                if events.is_empty() {
+                    return Err($crate::StoreError::Invalid("a change needs at least one event".into()));
+                }
+                // PostgreSQL: one statement, atomic by itself (no BEGIN/COMMIT needed around it).
+                let at_once = $backend == "postgres" && photo.is_none();
+                let updated = if at_once {
+                    use sqlx::Row;
+                    let rows: Vec<serde_json::Value> = events
+                        .iter()
+                        .map(|e| {
+                            serde_json::json!({
+                                "seq": e.seq,
+                                "action": e.action,
+                                "from_status": e.from.map(|s| s.as_str()),
+                                "to_status": e.to.as_str(),
+                                "actor": e.actor,
+                                "at": $crate::model::micros(e.at),
+                                "payload": e.payload.to_string(),
+                            })
+                        })
+                        .collect();
+                    let row = Self::bind_change(sqlx::query($crate::sql::CHANGE_CASE_AT_ONCE), case, expected_version)?
+                        .bind($crate::sql::to_json(&case.state.units)?)
+                        .bind(serde_json::Value::Array(rows).to_string())
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    row.try_get::<i64, _>(0)? > 0
+                } else {
+                    Self::bind_change(sqlx::query($crate::sql::CHANGE_CASE), case, expected_version)?
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected()
+                        > 0
+                };
+                if !updated {
                     let current: Option<(i64,)> = sqlx::query_as("SELECT version FROM cases WHERE id = $1")
                         .bind(case.id.to_string())
-                        .fetch_optional(&mut **tx)
+                        .fetch_optional(&mut *conn)
                         .await?;
                     return Err(match current {
                         Some((v,)) => $crate::StoreError::Stale { current: u64::try_from(v).unwrap_or(0) },
                         None => $crate::StoreError::NotFound(format!("case {}", case.id)),
                     });
                 }
+                if at_once {
+                    return Ok(());
+                }
                 sqlx::query("DELETE FROM case_units WHERE case_id = $1")
                     .bind(case.id.to_string())
-                    .execute(&mut **tx)
+                    .execute(&mut *conn)
                     .await?;
-                Self::write_units(tx, case).await?;
+                Self::write_units(conn, case).await?;
                 for event in events {
-                    Self::write_event(tx, case, event).await?;
+                    Self::write_event(conn, case, event).await?;
                 }
                 if let Some(p) = photo {
                     sqlx::query(
@@ -2134,10 +2176,34 @@ macro_rules! sql_repository {
                     .bind(&p.added_by)
                     .bind($crate::model::micros(p.added_at))
                     .bind(case.region.as_str())
-                    .execute(&mut **tx)
+                    .execute(&mut *conn)
                     .await?;
                 }
                 Ok(())
+            }
+
+            /// Binds a case change's 15 parameters (`CHANGE_CASE`, `CHANGE_CASE_AT_ONCE`).
+            fn bind_change<'q>(
+                q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+                case: &'q civicgrid_domain::case::Case,
+                expected_version: u64,
+            ) -> Result<sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>, $crate::StoreError> {
+                Ok(q
+                .bind(case.id.to_string())
+                .bind(case.grid.as_ref().map(|g| g.to_string()))
+                .bind(case.category.as_ref().map(|c| c.to_string()))
+                .bind($crate::sql::to_json(&case.attributes)?)
+                .bind(case.priority.as_str())
+                .bind(&case.routing)
+                .bind(case.state.status.as_str())
+                .bind($crate::sql::to_json(&case.state)?)
+                .bind(i64::try_from(case.state.version).unwrap_or(i64::MAX))
+                .bind(case.state.lead().map(str::to_owned))
+                .bind(case.clock.as_ref().map($crate::sql::to_json).transpose()?)
+                .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
+                .bind($crate::model::micros(case.updated_at))
+                .bind(i64::try_from(expected_version).unwrap_or(i64::MAX))
+                .bind($crate::sql::to_json(&case.routed_units)?))
             }
 
             /// Binds a new case's 23 columns to a statement starting with `NEW_CASE`'s parameters.
@@ -2172,7 +2238,7 @@ macro_rules! sql_repository {
             }
 
             async fn write_units(
-                tx: &mut sqlx::Transaction<'_, $db>,
+                conn: &mut <$db as sqlx::Database>::Connection,
                 case: &civicgrid_domain::case::Case,
             ) -> Result<(), $crate::StoreError> {
                 for (i, unit) in case.state.units.iter().enumerate() {
@@ -2181,14 +2247,14 @@ macro_rules! sql_repository {
                         .bind(unit)
                         .bind(i == 0)
                         .bind(case.region.as_str())
-                        .execute(&mut **tx)
+                        .execute(&mut *conn)
                         .await?;
                 }
                 Ok(())
             }
 
             async fn write_event(
-                tx: &mut sqlx::Transaction<'_, $db>,
+                conn: &mut <$db as sqlx::Database>::Connection,
                 case: &civicgrid_domain::case::Case,
                 e: &$crate::CaseEvent,
             ) -> Result<(), $crate::StoreError> {
@@ -2205,7 +2271,7 @@ macro_rules! sql_repository {
                 .bind($crate::model::micros(e.at))
                 .bind(e.payload.to_string())
                 .bind(case.region.as_str())
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
                 Ok(())
             }

@@ -1017,8 +1017,48 @@ async fn a_group_commit_of_reports_and_changes_fails_only_stale_changes(repo: &d
         ])
         .await;
     assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
-    assert_eq!(repo.case(&b.id).await.expect("read"), Some(b));
+    assert_eq!(repo.case(&b.id).await.expect("read"), Some(b.clone()));
     assert!(repo.case(&twin.id).await.expect("read").is_none());
+
+    // A change alone (one statement on PostgreSQL) keeps the case's units: added, kept,
+    // dropped.
+    let with_unit = |unit: &str| civicgrid_store::CaseFilter {
+        unit: Some(unit.into()),
+        limit: 10,
+        ..civicgrid_store::CaseFilter::default()
+    };
+    let mut version = 1;
+    let mut current = b;
+    for units in [vec!["NT-JD", "CGJ"], vec!["CGJ"], vec![]] {
+        let (mut next, event) = step(&current, Action::Accept);
+        next.state.units = units.iter().map(|u| u.to_string()).collect();
+        let answers = repo
+            .write_cases(&[CaseWrite::Change {
+                case: next.clone(),
+                expected_version: version,
+                events: vec![event],
+            }])
+            .await
+            .expect("committed");
+        assert!(answers[0].is_ok(), "{answers:?}");
+        for unit in ["NT-JD", "CGJ"] {
+            let found = repo.cases(&with_unit(unit)).await.expect("list");
+            assert_eq!(
+                found.iter().any(|c| c.id == next.id),
+                units.contains(&unit),
+                "{unit} after {units:?}"
+            );
+        }
+        assert_eq!(repo.case(&next.id).await.expect("read"), Some(next.clone()));
+        // Back to the state the next accept starts from, at the new version.
+        current = next;
+        current.state.status = Status::Reported;
+        version += 1;
+    }
+    assert_eq!(
+        repo.case_events(&current.id).await.expect("events").len(),
+        4
+    );
 }
 
 async fn job_leases_divide_a_round_and_expire(repo: &dyn Repository) {
