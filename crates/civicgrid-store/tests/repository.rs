@@ -1027,9 +1027,8 @@ async fn a_group_commit_of_reports_and_changes_fails_only_stale_changes(repo: &d
         limit: 10,
         ..civicgrid_store::CaseFilter::default()
     };
-    let mut version = 1;
     let mut current = b;
-    for units in [vec!["NT-JD", "CGJ"], vec!["CGJ"], vec![]] {
+    for (version, units) in (1..).zip([vec!["NT-JD", "CGJ"], vec!["CGJ"], vec![]]) {
         let (mut next, event) = step(&current, Action::Accept);
         next.state.units = units.iter().map(|u| u.to_string()).collect();
         let answers = repo
@@ -1053,7 +1052,6 @@ async fn a_group_commit_of_reports_and_changes_fails_only_stale_changes(repo: &d
         // Back to the state the next accept starts from, at the new version.
         current = next;
         current.state.status = Status::Reported;
-        version += 1;
     }
     assert_eq!(
         repo.case_events(&current.id).await.expect("events").len(),
