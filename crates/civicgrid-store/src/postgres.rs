@@ -42,6 +42,20 @@ impl PgRepository {
     }
 
     async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        // Cases and events are partitioned, and PostgreSQL's default plan cache re-plans a
+        // lookup on a partitioned table at every execution (its generic plan is costed over
+        // every partition, before run-time pruning, so it never looks cheaper). civicgrid's
+        // statements are key lookups and bounded lists, so prepared statements keep their
+        // generic plan: planning was most of the server's CPU per request in the load bench.
+        // A URL that sets plan_cache_mode in its options keeps its own choice.
+        let options = if options
+            .get_options()
+            .is_some_and(|o| o.contains("plan_cache_mode"))
+        {
+            options
+        } else {
+            options.options([("plan_cache_mode", "force_generic_plan")])
+        };
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .connect_with(options)

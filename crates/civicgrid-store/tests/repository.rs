@@ -1241,6 +1241,22 @@ async fn cases_of_every_year_are_kept_and_found(repo: &dyn Repository) {
 
 /// Where the rows went on PostgreSQL: a year with a partition keeps its cases and their events
 /// there, other years in the default partitions.
+/// Prepared statements keep their generic plan (see `PgRepository::connect_with`): without it
+/// PostgreSQL re-plans every lookup on the partitioned tables.
+#[tokio::test]
+async fn postgres_connections_keep_generic_plans() {
+    let Some(db) = TestDb::postgres("plans").await else {
+        return;
+    };
+    let (pg, _) = db.pg.as_ref().expect("postgres");
+    let (mode,): (String,) = sqlx::query_as("SHOW plan_cache_mode")
+        .fetch_one(pg.pool())
+        .await
+        .expect("show");
+    assert_eq!(mode, "force_generic_plan");
+    db.finish().await;
+}
+
 #[tokio::test]
 async fn postgres_partitions_cases_and_events_by_year() {
     let Some(db) = TestDb::postgres("partitions").await else {
