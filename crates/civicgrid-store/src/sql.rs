@@ -25,6 +25,25 @@ where
         .map_err(|e| corrupt(format!("{what} `{s}`: {e}")))
 }
 
+/// The end of the range of codes starting with `prefix`: every code within the region lies in
+/// `[prefix, end)`. An index range, unlike `LIKE 'prefix%'`, is usable by PostgreSQL's generic
+/// plans (see postgres.rs). Region codes are digits, so the end raises the last digit, carrying
+/// past 9s (which orders the same in every collation); any other last character is raised by
+/// one code point. None: no end (an empty prefix, or only 9s).
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if last == '9' {
+            continue;
+        }
+        if let Some(next) = char::from_u32(last as u32 + 1) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(corrupt)
 }
@@ -1515,15 +1534,17 @@ macro_rules! sql_repository {
                 to: &str,
             ) -> Result<Vec<(civicgrid_domain::kpi::Subject, civicgrid_domain::kpi::Counters)>, $crate::StoreError> {
                 use civicgrid_domain::kpi::{Counters, Subject};
-                let rows: Vec<(String, String, String)> = sqlx::query_as(
+                let end = $crate::sql::prefix_end(region_prefix);
+                let sql = format!(
                     "SELECT subject_kind, subject_code, counters FROM kpi_daily
-                     WHERE region_code LIKE $1 AND day >= $2 AND day < $3",
-                )
-                .bind(format!("{region_prefix}%"))
-                .bind(from)
-                .bind(to)
-                .fetch_all(&self.pool)
-                .await?;
+                     WHERE region_code >= $1 {} AND day >= $2 AND day < $3",
+                    if end.is_some() { "AND region_code < $4" } else { "" }
+                );
+                let mut q = sqlx::query_as(&sql).bind(region_prefix).bind(from).bind(to);
+                if let Some(end) = end {
+                    q = q.bind(end);
+                }
+                let rows: Vec<(String, String, String)> = q.fetch_all(&self.pool).await?;
                 let mut sums: std::collections::BTreeMap<Subject, Counters> = std::collections::BTreeMap::new();
                 for (kind, code, counters) in rows {
                     let subject = $crate::sql::subject(&kind, code)?;
@@ -1777,8 +1798,12 @@ macro_rules! sql_repository {
                     conditions.push(format!("c.category_code = {p}"));
                 }
                 if let Some(w) = &f.within {
-                    let p = bind(&mut args, Arg::Text(format!("{}%", w.as_str())));
-                    conditions.push(format!("c.region_code LIKE {p}"));
+                    let p = bind(&mut args, Arg::Text(w.as_str().to_owned()));
+                    conditions.push(format!("c.region_code >= {p}"));
+                    if let Some(end) = $crate::sql::prefix_end(w.as_str()) {
+                        let p = bind(&mut args, Arg::Text(end));
+                        conditions.push(format!("c.region_code < {p}"));
+                    }
                 }
                 if let Some(r) = &f.region {
                     let p = bind(&mut args, Arg::Text(r.clone()));
@@ -2344,3 +2369,43 @@ macro_rules! sql_repository {
 }
 
 pub(crate) use sql_repository;
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::prefix_end;
+
+    #[test]
+    fn every_code_of_a_region_lies_before_its_end() {
+        assert_eq!(prefix_end("440305").as_deref(), Some("440306"));
+        assert_eq!(prefix_end("4403059").as_deref(), Some("440306"));
+        assert_eq!(prefix_end("440399").as_deref(), Some("4404"));
+        assert_eq!(prefix_end("999"), None);
+        assert_eq!(prefix_end(""), None);
+        // A code is in the range exactly when it starts with the prefix.
+        let codes = [
+            "440304",
+            "440305",
+            "4403050",
+            "440305001",
+            "440305001999",
+            "440305009",
+            "4403059",
+            "44030599",
+            "440306",
+            "4403060",
+            "440399",
+            "4404",
+            "44",
+        ];
+        for prefix in ["440305", "4403059", "440305001", "440399", "44"] {
+            let end = prefix_end(prefix).expect("end");
+            for code in codes {
+                assert_eq!(
+                    code.starts_with(prefix),
+                    prefix <= code && code < end.as_str(),
+                    "{code} against [{prefix}, {end})"
+                );
+            }
+        }
+    }
+}
