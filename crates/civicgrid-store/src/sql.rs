@@ -1906,26 +1906,28 @@ macro_rules! sql_repository {
 
             async fn webhooks(&self) -> Result<Vec<($crate::Webhook, $crate::DeliveryCounts)>, $crate::StoreError> {
                 #[allow(clippy::type_complexity)]
-                let rows: Vec<(String, String, String, String, String, bool, String, i64)> = sqlx::query_as(
-                    "SELECT id, url, secret, region_code, actions, active, created_by, created_at FROM webhooks
+                let rows: Vec<(String, String, String, String, String, bool, String, i64, i64)> = sqlx::query_as(
+                    "SELECT id, url, secret, region_code, actions, active, created_by, created_at, delivered FROM webhooks
                      ORDER BY created_at, id",
                 )
                 .fetch_all(&self.pool)
                 .await?;
+                // The outbox holds only pending and failed deliveries (a delivered one is
+                // deleted and counted on its subscription), so this stays small.
                 let counts: Vec<(String, String, i64)> = sqlx::query_as(
                     "SELECT webhook_id, status, COUNT(*) FROM webhook_deliveries GROUP BY webhook_id, status",
                 )
                 .fetch_all(&self.pool)
                 .await?;
                 let mut out = Vec::with_capacity(rows.len());
-                for (id, url, secret, region, actions, active, created_by, created_at) in rows {
-                    let mut c = $crate::DeliveryCounts::default();
+                for (id, url, secret, region, actions, active, created_by, created_at, delivered) in rows {
+                    let mut c = $crate::DeliveryCounts { delivered, ..Default::default() };
                     for (w, status, n) in &counts {
                         if *w == id {
                             match status.as_str() {
                                 "pending" => c.pending = *n,
-                                "delivered" => c.delivered = *n,
-                                _ => c.failed = *n,
+                                "failed" => c.failed = *n,
+                                _ => {}
                             }
                         }
                     }
@@ -2039,6 +2041,34 @@ macro_rules! sql_repository {
                 at: jiff::Timestamp,
                 outcome: &$crate::DeliveryOutcome,
             ) -> Result<bool, $crate::StoreError> {
+                let key = (
+                    webhook.to_string(),
+                    event.0.to_string(),
+                    i64::try_from(event.1).map_err($crate::error::corrupt)?,
+                );
+                if let $crate::DeliveryOutcome::Delivered = outcome {
+                    // Done with: the row goes and its subscription counts it, in one commit.
+                    let mut tx = self.pool.begin().await?;
+                    let gone = sqlx::query(
+                        "DELETE FROM webhook_deliveries
+                          WHERE webhook_id = $1 AND case_id = $2 AND seq = $3 AND leased_by = $4 AND status = 'pending'",
+                    )
+                    .bind(&key.0)
+                    .bind(&key.1)
+                    .bind(key.2)
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await?;
+                    if gone.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    sqlx::query("UPDATE webhooks SET delivered = delivered + 1 WHERE id = $1")
+                        .bind(&key.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok(true);
+                }
                 let (status, next, error) = match outcome {
                     $crate::DeliveryOutcome::Delivered => ("delivered", None, None),
                     $crate::DeliveryOutcome::Retry { at, error } => ("pending", Some($crate::model::micros(*at)), Some(error.as_str())),
@@ -2051,9 +2081,9 @@ macro_rules! sql_repository {
                             last_error = $8, leased_by = NULL, leased_until = 0
                       WHERE webhook_id = $1 AND case_id = $2 AND seq = $3 AND leased_by = $4 AND status = 'pending'",
                 )
-                .bind(webhook.to_string())
-                .bind(event.0.to_string())
-                .bind(i64::try_from(event.1).map_err($crate::error::corrupt)?)
+                .bind(&key.0)
+                .bind(&key.1)
+                .bind(key.2)
                 .bind(owner)
                 .bind(status)
                 .bind(next)

@@ -241,6 +241,13 @@ async fn exercise(repo: Arc<dyn civicgrid_store::Repository>) {
     let (ra, rb) = (ra.expect("a"), rb.expect("b"));
     assert_eq!(ra.delivered + rb.delivered, total + 1, "{ra:?} {rb:?}");
     assert_eq!(ra.lost + rb.lost + ra.retried + rb.retried, 0);
+    // Counted on their subscriptions; none is left pending.
+    let list = app.webhooks().await.expect("list");
+    assert_eq!(
+        list.iter().map(|(_, c)| c.delivered).sum::<i64>(),
+        total as i64 + 1
+    );
+    assert_eq!(pending(&list), 0);
     let got = inbox.ok();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for r in &got {
