@@ -517,6 +517,7 @@ async fn serve(
             return;
         };
         let mut every = tokio::time::interval(std::time::Duration::from_secs(sweep_every.max(1)));
+        let mut partitions_checked = None;
         loop {
             tokio::select! {
                 _ = every.tick() => {}
@@ -529,9 +530,14 @@ async fn serve(
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
             }
-            // Next year's partitions exist long before the year begins (a cheap check).
-            if let Err(e) = jobs.repo.prepare_partitions(jobs.clock.now()).await {
-                tracing::warn!(error = %e, "making case partitions failed");
+            // Next year's partitions exist long before the year begins: checked once a day
+            // (and again after a failure).
+            let today = jobs.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+            if partitions_checked != Some(today) {
+                match jobs.repo.prepare_partitions(jobs.clock.now()).await {
+                    Ok(_) => partitions_checked = Some(today),
+                    Err(e) => tracing::warn!(error = %e, "making case partitions failed"),
+                }
             }
             // The sweep's breaches are events too: count them into the rollups after it.
             match jobs.refresh_kpis().await {
