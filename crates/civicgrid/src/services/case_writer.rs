@@ -21,12 +21,12 @@ pub struct CaseWriter {
 
 impl CaseWriter {
     /// Starts the writer tasks on the current runtime: one for SQLite, which has a single
-    /// writer anyway; several for PostgreSQL, whose own WAL group commit rewards parallel
-    /// transactions.
+    /// writer anyway; two for PostgreSQL, whose WAL flush overlaps with a second batch being
+    /// written (four were slower in the load bench: smaller batches, more round trips).
     pub fn start(repo: Arc<dyn Repository>) -> CaseWriter {
         let (queue, jobs) = mpsc::channel(1024);
         let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
-        let writers = if repo.backend() == "sqlite" { 1 } else { 4 };
+        let writers = if repo.backend() == "sqlite" { 1 } else { 2 };
         for _ in 0..writers {
             tokio::spawn(run(repo.clone(), jobs.clone()));
         }
