@@ -1568,15 +1568,7 @@ macro_rules! sql_repository {
                 items: &[(civicgrid_domain::case::Case, $crate::CaseEvent)],
             ) -> Result<(), $crate::StoreError> {
                 let items: Vec<_> = items.iter().map(|(c, e)| (c, e)).collect();
-                if $backend == "postgres" && items.iter().all(|(c, _)| c.state.units.is_empty()) {
-                    // One statement is atomic without BEGIN/COMMIT: one round trip.
-                    let mut conn = self.pool.acquire().await?;
-                    return Self::insert_cases(&mut conn, &items).await;
-                }
-                let mut tx = self.pool.begin().await?;
-                Self::insert_cases(&mut tx, &items).await?;
-                tx.commit().await?;
-                Ok(())
+                self.create_new_cases(&items).await
             }
 
             async fn write_cases(
@@ -1592,8 +1584,7 @@ macro_rules! sql_repository {
                     })
                     .collect();
                 if new.len() == writes.len() {
-                    let items: Vec<_> = new.iter().map(|(c, e)| ((*c).clone(), (*e).clone())).collect();
-                    self.create_cases(&items).await?;
+                    self.create_new_cases(&new).await?;
                     return Ok(writes.iter().map(|_| Ok(())).collect());
                 }
                 if let [CaseWrite::Change { case, expected_version, events }] = writes
@@ -2110,6 +2101,22 @@ macro_rules! sql_repository {
                 }
                 let mut tx = self.pool.begin().await?;
                 Self::change_in(&mut tx, case, expected_version, events, photo).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// New cases with their first events, all or none.
+            async fn create_new_cases(
+                &self,
+                items: &[(&civicgrid_domain::case::Case, &$crate::CaseEvent)],
+            ) -> Result<(), $crate::StoreError> {
+                if $backend == "postgres" && items.iter().all(|(c, _)| c.state.units.is_empty()) {
+                    // One statement is atomic without BEGIN/COMMIT: one round trip.
+                    let mut conn = self.pool.acquire().await?;
+                    return Self::insert_cases(&mut conn, items).await;
+                }
+                let mut tx = self.pool.begin().await?;
+                Self::insert_cases(&mut tx, items).await?;
                 tx.commit().await?;
                 Ok(())
             }

@@ -573,6 +573,25 @@ fn report_event(case: &civicgrid_domain::case::Case) -> civicgrid_store::CaseEve
     }
 }
 
+/// The stored event of a transition of case `id`.
+fn transition_event(
+    id: uuid::Uuid,
+    t: &civicgrid_domain::case::Transition,
+    actor: &str,
+    at: Timestamp,
+) -> civicgrid_store::CaseEvent {
+    civicgrid_store::CaseEvent {
+        case_id: id,
+        seq: t.version,
+        action: t.action.name().into(),
+        from: Some(t.from),
+        to: t.to,
+        actor: actor.into(),
+        at,
+        payload: serde_json::to_value(t).expect("json"),
+    }
+}
+
 async fn with_catalogue(repo: &dyn Repository) {
     let mut batch = territory();
     batch.categories = categories();
@@ -601,16 +620,7 @@ async fn cases_and_their_events_with_optimistic_concurrency(repo: &dyn Repositor
     accepted.state = apply(&case.state, &accept);
     let event = |c: &civicgrid_domain::case::Case,
                  t: &civicgrid_domain::case::Transition,
-                 who: &str| civicgrid_store::CaseEvent {
-        case_id: c.id,
-        seq: t.version,
-        action: t.action.name().into(),
-        from: Some(t.from),
-        to: t.to,
-        actor: who.into(),
-        at: t0(),
-        payload: serde_json::to_value(t).expect("json"),
-    };
+                 who: &str| transition_event(c.id, t, who, t0());
     repo.record_change(&accepted, 1, &[event(&accepted, &accept, "calltaker1")])
         .await
         .expect("first wins");
@@ -682,16 +692,7 @@ async fn listing_cases_filters_and_pages(repo: &dyn Repository) {
                 let t = decide(&case.state, action).expect("legal");
                 let before = case.state.version;
                 case.state = apply(&case.state, &t);
-                let e = civicgrid_store::CaseEvent {
-                    case_id: case.id,
-                    seq: t.version,
-                    action: t.action.name().into(),
-                    from: Some(t.from),
-                    to: t.to,
-                    actor: "dispatcher".into(),
-                    at,
-                    payload: serde_json::to_value(&t).expect("json"),
-                };
+                let e = transition_event(case.id, &t, "dispatcher", at);
                 repo.record_change(&case, before, std::slice::from_ref(&e))
                     .await
                     .expect("change");
@@ -917,16 +918,7 @@ async fn a_group_commit_of_reports_and_changes_fails_only_stale_changes(repo: &d
         let t = decide(&c.state, action).expect("allowed");
         let mut next = c.clone();
         next.state = apply(&c.state, &t);
-        let event = civicgrid_store::CaseEvent {
-            case_id: c.id,
-            seq: t.version,
-            action: t.action.name().into(),
-            from: Some(t.from),
-            to: t.to,
-            actor: "calltaker1".into(),
-            at: t0(),
-            payload: serde_json::to_value(&t).expect("json"),
-        };
+        let event = transition_event(c.id, &t, "calltaker1", t0());
         (next, event)
     };
     let (a2, a2_event) = step(&a, Action::Accept);
