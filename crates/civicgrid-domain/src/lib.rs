@@ -11,5 +11,6 @@ pub mod catalogue;
 pub mod geometry;
 pub mod kpi;
 pub mod notify;
+pub mod policy;
 pub mod routing;
 pub mod territory;

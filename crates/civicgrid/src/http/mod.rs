@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use axum::{Json, Router};
-use civicgrid_domain::access::{Permission, Target, allows};
+use civicgrid_domain::access::Permission;
 use civicgrid_domain::case::{Action, Case, Channel, Status, normalize_receipt_code};
 use civicgrid_domain::catalogue::{CategoryCode, Priority};
 use civicgrid_store::CaseFilter;
@@ -313,46 +313,13 @@ async fn create_case(
     Ok(with_etag_view(&case, view, StatusCode::CREATED))
 }
 
+/// The case, if the caller may read it (the access policy decides, in the service).
 async fn readable_case(app: &App, caller: &Caller, id: &str) -> ApiResult<Case> {
     let actor = caller.staff()?;
     let id: Uuid = id
         .parse()
         .map_err(|_| ApiError::App(AppError::NotFound(format!("case {id}"))))?;
-    let case = app.get_case(&id).await?;
-    if !may_read(app, actor, &case).await? {
-        return Err(AppError::Forbidden("this case is outside your scope".into()).into());
-    }
-    Ok(case)
-}
-
-async fn may_read(app: &App, actor: &Actor, case: &Case) -> ApiResult<bool> {
-    let Actor::Staff { grants, .. } = actor else {
-        return Ok(false);
-    };
-    let reference = app.reference().await?;
-    let roles = &reference.roles;
-    let region = Target {
-        region: Some(&case.region),
-        unit: None,
-    };
-    // Units the case is with, and units summoned to it by a whistle call, may read it.
-    Ok(allows(grants, roles, Permission::CaseRead, &region)
-        || case
-            .state
-            .units
-            .iter()
-            .chain(case.state.summons.iter().map(|x| &x.unit))
-            .any(|u| {
-                allows(
-                    grants,
-                    roles,
-                    Permission::CaseRead,
-                    &Target {
-                        region: None,
-                        unit: Some(u),
-                    },
-                )
-            }))
+    Ok(app.case_for(actor, &id).await?)
 }
 
 /// One case, with its version as ETag.
@@ -472,16 +439,13 @@ async fn get_photo(
     caller: Caller,
     Path((id, sha256)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let case = readable_case(&app, &caller, &id).await?;
+    let actor = caller.staff()?;
+    let not_found = || ApiError::App(AppError::NotFound(format!("case {id}")));
+    let id: Uuid = id.parse().map_err(|_| not_found())?;
     if !(sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit())) {
         return Err(ApiError::App(AppError::NotFound(format!("photo {sha256}"))));
     }
-    let photo = app
-        .repo
-        .photo(&case.id, &sha256)
-        .await
-        .map_err(AppError::from)?
-        .ok_or_else(|| ApiError::App(AppError::NotFound(format!("photo {sha256}"))))?;
+    let photo = app.photo_for(actor, &id, &sha256.to_ascii_lowercase()).await?;
     let mut r = (StatusCode::OK, photo.data).into_response();
     if let Ok(v) = HeaderValue::from_str(&photo.content_type) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
@@ -655,12 +619,13 @@ async fn list_cases(
     let next = (page.len() as u32 == limit)
         .then(|| page.last().map(|c| c.id))
         .flatten();
-    let mut visible = Vec::with_capacity(page.len());
-    for c in &page {
-        if may_read(&app, actor, c).await? {
-            visible.push(CaseView::from(c));
-        }
-    }
+    let reference = app.reference().await?;
+    let policy = reference.policy();
+    let visible = page
+        .iter()
+        .filter(|c| policy.may_read_case(actor, c).is_ok())
+        .map(CaseView::from)
+        .collect();
     Ok(Json(CasePage {
         cases: visible,
         next_cursor: next,
@@ -798,9 +763,7 @@ async fn alerts(
     query: Result<Query<AlertQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Alerts>> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let Actor::Staff { grants, .. } = caller.staff()? else {
-        return Err(ApiError::Unauthorized("this needs a staff API key".into()));
-    };
+    let actor = caller.staff()?;
     let since = match q.since.as_deref() {
         None => app.clock.now() - jiff::SignedDuration::from_hours(24),
         Some(s) => s.parse::<jiff::Timestamp>().map_err(|e| {
@@ -818,22 +781,11 @@ async fn alerts(
         )])
         .into());
     }
-    let roles = &app.reference().await?.roles;
-    let mut regions: Vec<civicgrid_domain::territory::RegionCode> = grants
-        .iter()
-        .filter_map(|g| match &g.scope {
-            civicgrid_domain::access::Scope::Region(r)
-                if roles
-                    .iter()
-                    .any(|x| x.code == g.role && x.permissions.contains(&Permission::CaseRead)) =>
-            {
-                Some(r.clone())
-            }
-            _ => None,
-        })
-        .collect();
-    regions.sort();
-    regions.dedup_by(|b, a| a.contains(b));
+    let regions = app
+        .reference()
+        .await?
+        .policy()
+        .regions_with(actor, Permission::CaseRead);
     let mut events = Vec::new();
     for r in &regions {
         events.extend(
@@ -968,9 +920,7 @@ async fn kpi(
     query: Result<Query<views::KpiQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let Actor::Staff { grants, .. } = caller.staff()? else {
-        return Err(ApiError::Unauthorized("this needs a staff API key".into()));
-    };
+    let actor = caller.staff()?;
     // A beat (责任网格) is read with the permission on its community.
     let beat = match q.scope.strip_prefix("beat:") {
         Some(code) => Some(
@@ -991,17 +941,11 @@ async fn kpi(
             .parse()
             .map_err(|e| AppError::Unprocessable(vec![("scope".to_owned(), format!("{e}"))]))?,
     };
-    let roles = &app.reference().await?.roles;
-    let target = Target {
-        region: Some(&scope),
-        unit: None,
-    };
-    if !allows(grants, roles, Permission::KpiRead, &target) {
-        return Err(AppError::Forbidden(format!(
-            "assessment figures of {scope} are outside your scope"
-        ))
-        .into());
-    }
+    app.reference()
+        .await?
+        .policy()
+        .may_read_kpi(actor, &scope)
+        .map_err(AppError::Forbidden)?;
     let table = match &beat {
         Some(b) => app.kpi_beat_table(&b.code, &q.period).await?,
         None => app.kpi_table(&scope, &q.period, q.kind.as_deref()).await?,
@@ -1045,20 +989,12 @@ async fn list_appeals(
     query: Result<Query<views::AppealQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Vec<views::AppealView>>> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let Actor::Staff { grants, .. } = caller.staff()? else {
-        return Err(ApiError::Unauthorized("this needs a staff API key".into()));
-    };
-    let roles = &app.reference().await?.roles;
-    let reads = grants.iter().any(|g| {
-        roles
-            .iter()
-            .any(|r| r.code == g.role && r.permissions.contains(&Permission::KpiRead))
-    });
-    if !reads {
-        return Err(
-            AppError::Forbidden("appeals are for roles that read assessments".into()).into(),
-        );
-    }
+    let actor = caller.staff()?;
+    app.reference()
+        .await?
+        .policy()
+        .may_list_appeals(actor)
+        .map_err(AppError::Forbidden)?;
     let period = match q.period.as_deref() {
         None => None,
         Some(p) => Some(crate::services::kpi::period_key(

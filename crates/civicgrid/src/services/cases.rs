@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use civicgrid_domain::access::{Grant, Permission, Target, allows};
 use civicgrid_domain::case::deadline::{Pause, postpone, stage_deadline};
 use civicgrid_domain::case::{
     Action, Case, CaseState, Channel, Request, StageClock, Status, apply, decide, receipt_code,
@@ -18,32 +17,7 @@ use uuid::Uuid;
 use super::App;
 use crate::error::{AppError, AppResult};
 
-/// Who is acting.
-#[derive(Debug, Clone)]
-pub enum Actor {
-    /// A member of the public, usually anonymous.
-    Resident,
-    /// A staff account with its grants.
-    Staff {
-        username: String,
-        grants: Vec<Grant>,
-    },
-    /// Whoever holds the receipt code of this case: the reporter, who may add report photos
-    /// and evaluate it once closed, and nothing else.
-    Reporter { case: Uuid },
-    /// The platform's own jobs.
-    System,
-}
-
-impl Actor {
-    pub fn name(&self) -> &str {
-        match self {
-            Actor::Resident | Actor::Reporter { .. } => "resident",
-            Actor::Staff { username, .. } => username,
-            Actor::System => "system",
-        }
-    }
-}
+pub use civicgrid_domain::policy::Actor;
 
 /// A report as it arrives from any channel.
 #[derive(Debug, Clone)]
@@ -375,27 +349,17 @@ impl App {
         let Some(sealed) = &case.reporter_sealed else {
             return Ok(None);
         };
-        let Actor::Staff { username, grants } = actor else {
-            return Err(AppError::Forbidden(
-                "contact details are for staff who need them".into(),
-            ));
-        };
-        let roles = &self.reference().await?.roles;
-        let target = Target {
-            region: Some(&case.region),
-            unit: None,
-        };
-        if !allows(grants, roles, Permission::CaseReadContact, &target) {
-            return Err(AppError::Forbidden(format!(
-                "{username} may not read reporters' contact details"
-            )));
-        }
+        self.reference()
+            .await?
+            .policy()
+            .may_read_contact(actor, case)
+            .map_err(AppError::Forbidden)?;
         let sealer = self.sealer.as_ref().ok_or_else(|| {
             AppError::Invalid("this deployment has no data key to open contact details".into())
         })?;
         let contact = sealer.open(&case.id, sealed)?;
         self.repo
-            .record_personal_data_read(case, username, "reporter contact", self.clock.now())
+            .record_personal_data_read(case, actor.name(), "reporter contact", self.clock.now())
             .await?;
         Ok(Some(contact))
     }
@@ -416,52 +380,50 @@ impl App {
         Ok(self.repo.cases(filter).await?)
     }
 
-    /// Whether `actor` may take `action` on `case`: a grant of one of the action's permissions
-    /// on the case's region, or on one of its units.
+    /// Whether `actor` may take `action` on `case` (the access policy decides).
     pub async fn may(&self, actor: &Actor, action: &Action, case: &Case) -> AppResult<bool> {
-        let grants = match actor {
-            Actor::System => return Ok(true),
-            Actor::Resident => return Ok(false),
-            Actor::Reporter { case: own } => {
-                return Ok(*own == case.id
-                    && matches!(
-                        action,
-                        Action::Evaluate { .. }
-                            | Action::AttachPhoto {
-                                stage: civicgrid_domain::case::PhotoStage::Report,
-                                ..
-                            }
-                    ));
-            }
-            Actor::Staff { grants, .. } => grants,
-        };
-        // Alarms and missed whistle answers are facts the deadline job records, not opinions.
-        if matches!(
-            action,
-            Action::RaiseAlarm { .. } | Action::MissWhistle { .. }
-        ) {
-            return Ok(false);
-        }
-        let roles = &self.reference().await?.roles;
-        let targets: Vec<Target<'_>> = std::iter::once(Target {
-            region: Some(&case.region),
-            unit: None,
-        })
-        .chain(
-            case.state
-                .units
-                .iter()
-                .chain(case.state.summons.iter().map(|x| &x.unit))
-                .map(|u| Target {
-                    region: None,
-                    unit: Some(u.as_str()),
-                }),
-        )
-        .collect();
-        Ok(action
-            .permissions()
+        Ok(self
+            .reference()
+            .await?
+            .policy()
+            .may_take(actor, action, case)
+            .is_ok())
+    }
+
+    /// The case, for an actor the access policy lets read it; 403 otherwise, 404 if there is
+    /// no such case.
+    pub async fn case_for(&self, actor: &Actor, id: &Uuid) -> AppResult<Case> {
+        let case = self.get_case(id).await?;
+        self.reference()
+            .await?
+            .policy()
+            .may_read_case(actor, &case)
+            .map_err(AppError::Forbidden)?;
+        Ok(case)
+    }
+
+    /// A photo of the case, for an actor the access policy lets see it.
+    pub async fn photo_for(
+        &self,
+        actor: &Actor,
+        id: &Uuid,
+        sha256: &str,
+    ) -> AppResult<civicgrid_store::Photo> {
+        let case = self.get_case(id).await?;
+        let not_found = || AppError::NotFound(format!("photo {sha256}"));
+        let stage = case
+            .state
+            .photos
             .iter()
-            .any(|p: &Permission| targets.iter().any(|t| allows(grants, roles, *p, t))))
+            .find(|(_, sha)| sha == sha256)
+            .map(|(stage, _)| *stage)
+            .ok_or_else(not_found)?;
+        self.reference()
+            .await?
+            .policy()
+            .may_read_photo(actor, &case, stage)
+            .map_err(AppError::Forbidden)?;
+        self.repo.photo(&case.id, sha256).await?.ok_or_else(not_found)
     }
 
     /// The resident's evaluation, by receipt code. 不满意 reopens the case at once, as the loop

@@ -685,12 +685,11 @@ pub fn period_key(p: &Period) -> String {
 }
 
 impl App {
-    fn grants_of(
-        actor: &crate::services::cases::Actor,
-    ) -> AppResult<&[civicgrid_domain::access::Grant]> {
+    /// Appeals and surveys are staff business: refused before anything else is looked at.
+    fn staff_only(actor: &crate::services::cases::Actor, what: &str) -> AppResult<()> {
         match actor {
-            crate::services::cases::Actor::Staff { grants, .. } => Ok(grants),
-            _ => Err(AppError::Forbidden("appeals are for staff".into())),
+            crate::services::cases::Actor::Staff { .. } => Ok(()),
+            _ => Err(AppError::Forbidden(format!("{what} are for staff"))),
         }
     }
 
@@ -719,36 +718,6 @@ impl App {
         })
     }
 
-    fn allowed(
-        &self,
-        grants: &[civicgrid_domain::access::Grant],
-        roles: &[civicgrid_domain::access::Role],
-        p: civicgrid_domain::access::Permission,
-        region: &RegionCode,
-        unit: Option<&str>,
-    ) -> bool {
-        use civicgrid_domain::access::{Target, allows};
-        allows(
-            grants,
-            roles,
-            p,
-            &Target {
-                region: Some(region),
-                unit: None,
-            },
-        ) || unit.is_some_and(|u| {
-            allows(
-                grants,
-                roles,
-                p,
-                &Target {
-                    region: None,
-                    unit: Some(u),
-                },
-            )
-        })
-    }
-
     /// Files an appeal against a deduction: by staff of the unit (or the place, or the person)
     /// assessed.
     pub async fn submit_appeal(
@@ -759,7 +728,7 @@ impl App {
         points: f64,
         reason: &str,
     ) -> AppResult<civicgrid_store::Appeal> {
-        let grants = Self::grants_of(actor)?;
+        Self::staff_only(actor, "appeals")?;
         let mut problems = Vec::new();
         let period = Period::parse(period_text)
             .map_err(|e| problems.push(("period".to_owned(), e)))
@@ -790,25 +759,11 @@ impl App {
             .subject_region(&subject)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("{} {}", subject.kind(), subject.code())))?;
-        let roles = &self.reference().await?.roles;
-        let own = match &subject {
-            Subject::Staff(u) => actor.name() == u,
-            Subject::Unit(u) => grants
-                .iter()
-                .any(|g| matches!(&g.scope, civicgrid_domain::access::Scope::Unit(x) if x == u)),
-            _ => self.allowed(
-                grants,
-                roles,
-                civicgrid_domain::access::Permission::CaseRead,
-                &region,
-                None,
-            ),
-        };
-        if !own {
-            return Err(AppError::Forbidden(
-                "only the assessed may appeal its assessment".into(),
-            ));
-        }
+        self.reference()
+            .await?
+            .policy()
+            .may_appeal(actor, &subject, &region)
+            .map_err(AppError::Forbidden)?;
         let now = self.clock.now();
         let appeal = civicgrid_store::Appeal {
             id: self.ids.new_id(now),
@@ -835,9 +790,8 @@ impl App {
         step: civicgrid_domain::kpi::AppealStep,
         note: &str,
     ) -> AppResult<civicgrid_store::Appeal> {
-        use civicgrid_domain::access::Permission;
         use civicgrid_domain::kpi::{AppealStatus, AppealStep, appeal_next};
-        let grants = Self::grants_of(actor)?;
+        Self::staff_only(actor, "appeals")?;
         let note = note.trim();
         if note.is_empty() || note.chars().count() > 2000 || note.contains('\0') {
             return Err(AppError::Unprocessable(vec![(
@@ -854,26 +808,11 @@ impl App {
             .subject_region(&appeal.subject)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("appeal {id}")))?;
-        let roles = &self.reference().await?.roles;
-        let needed = match step {
-            AppealStep::Review { .. } => Permission::KpiRead,
-            AppealStep::Decide { .. } => Permission::KpiManage,
-        };
-        if !self.allowed(grants, roles, needed, &region, None) {
-            return Err(AppError::Forbidden(format!(
-                "{} needs {} in {region}",
-                match step {
-                    AppealStep::Review { .. } => "a review",
-                    AppealStep::Decide { .. } => "a decision",
-                },
-                needed.as_str()
-            )));
-        }
-        if appeal.submitted_by == actor.name() {
-            return Err(AppError::Forbidden(
-                "no one reviews or decides their own appeal".into(),
-            ));
-        }
+        self.reference()
+            .await?
+            .policy()
+            .may_advance_appeal(actor, &step, &region, &appeal.submitted_by)
+            .map_err(AppError::Forbidden)?;
         let before = appeal.status;
         let next = appeal_next(before, &step).map_err(AppError::Invalid)?;
         let now = self.clock.now();
@@ -922,20 +861,11 @@ impl App {
         units: &[String],
         closes_at: jiff::Timestamp,
     ) -> AppResult<civicgrid_store::Survey> {
-        use civicgrid_domain::access::Permission;
-        let grants = Self::grants_of(actor)?;
         let reference = self.reference().await?;
-        let manages = grants.iter().any(|g| {
-            reference
-                .roles
-                .iter()
-                .any(|r| r.code == g.role && r.permissions.contains(&Permission::KpiManage))
-        });
-        if !manages {
-            return Err(AppError::Forbidden(
-                "surveys are opened by roles with kpi.manage".into(),
-            ));
-        }
+        reference
+            .policy()
+            .may_open_survey(actor)
+            .map_err(AppError::Forbidden)?;
         let mut problems = Vec::new();
         let title = title.trim();
         if title.is_empty() || title.chars().count() > 200 || title.contains('\0') {

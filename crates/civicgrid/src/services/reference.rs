@@ -40,6 +40,11 @@ impl Reference {
     pub fn category(&self, code: &CategoryCode) -> Option<&Category> {
         self.categories.iter().find(|c| &c.code == code)
     }
+
+    /// The access policy over this deployment's roles.
+    pub fn policy(&self) -> civicgrid_domain::policy::Policy<'_> {
+        civicgrid_domain::policy::Policy::new(&self.roles)
+    }
 }
 
 impl App {

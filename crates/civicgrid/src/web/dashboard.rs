@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use civicgrid_domain::access::{Permission, Scope};
+use civicgrid_domain::access::Permission;
 use civicgrid_domain::case::{Case, Status};
 use civicgrid_domain::territory::RegionCode;
 use serde_json::json;
@@ -31,7 +31,7 @@ fn percent(v: Option<f64>) -> String {
 }
 
 async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
-    let Some(Actor::Staff { grants, .. }) = ctx.staff().cloned() else {
+    let Some(actor @ Actor::Staff { .. }) = ctx.staff().cloned() else {
         return super::see_other("/login");
     };
     let reference = match app.reference().await {
@@ -39,19 +39,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
         Err(e) => return ctx.app_error(e),
     };
     // The regions this leader reads figures for.
-    let regions: Vec<RegionCode> = grants
-        .iter()
-        .filter(|g| {
-            reference
-                .roles
-                .iter()
-                .any(|r| r.code == g.role && r.permissions.contains(&Permission::KpiRead))
-        })
-        .filter_map(|g| match &g.scope {
-            Scope::Region(r) => Some(r.clone()),
-            Scope::Unit(_) => None,
-        })
-        .collect();
+    let regions: Vec<RegionCode> = reference.policy().regions_with(&actor, Permission::KpiRead);
     if regions.is_empty() {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
@@ -282,23 +270,11 @@ async fn readable_scopes(
     app: &App,
     ctx: &Ctx,
 ) -> Result<Vec<civicgrid_domain::territory::Region>, Response> {
-    let Some(Actor::Staff { grants, .. }) = ctx.staff() else {
+    let Some(actor @ Actor::Staff { .. }) = ctx.staff() else {
         return Err(super::see_other("/login"));
     };
     let reference = app.reference().await.map_err(|e| ctx.app_error(e))?;
-    let roots: Vec<RegionCode> = grants
-        .iter()
-        .filter(|g| {
-            reference
-                .roles
-                .iter()
-                .any(|r| r.code == g.role && r.permissions.contains(&Permission::KpiRead))
-        })
-        .filter_map(|g| match &g.scope {
-            Scope::Region(r) => Some(r.clone()),
-            Scope::Unit(_) => None,
-        })
-        .collect();
+    let roots: Vec<RegionCode> = reference.policy().regions_with(&actor, Permission::KpiRead);
     if roots.is_empty() {
         return Err(ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden")));
     }

@@ -197,19 +197,7 @@ impl FromRequestParts<App> for Ctx {
             .map(|r| r.calendar.time_zone().clone())
             .unwrap_or(jiff::tz::TimeZone::UTC);
         let permissions = match (&actor, &reference) {
-            (Some(Actor::Staff { grants, .. }), Some(r)) => {
-                civicgrid_domain::access::Permission::ALL
-                    .iter()
-                    .copied()
-                    .filter(|p| {
-                        grants.iter().any(|g| {
-                            r.roles
-                                .iter()
-                                .any(|role| role.code == g.role && role.permissions.contains(p))
-                        })
-                    })
-                    .collect()
-            }
+            (Some(a @ Actor::Staff { .. }), Some(r)) => r.policy().held(a),
             _ => vec![],
         };
         Ok(Ctx {

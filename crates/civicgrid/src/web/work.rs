@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use civicgrid_domain::access::{Permission, Target, allows};
+use civicgrid_domain::access::Permission;
 use civicgrid_domain::case::{Action, Case, PhotoStage, Request, Satisfaction, Status, decide};
 use civicgrid_domain::catalogue::Stage;
 use serde_json::{Value, json};
@@ -136,36 +136,6 @@ fn staff(ctx: &Ctx) -> Result<&Actor, Box<Response>> {
     ctx.staff().ok_or_else(|| Box::new(see_other("/login")))
 }
 
-fn grants_allow(
-    app_roles: &[civicgrid_domain::access::Role],
-    actor: &Actor,
-    p: Permission,
-    case: &Case,
-) -> bool {
-    let Actor::Staff { grants, .. } = actor else {
-        return false;
-    };
-    allows(
-        grants,
-        app_roles,
-        p,
-        &Target {
-            region: Some(&case.region),
-            unit: None,
-        },
-    ) || case.state.units.iter().any(|u| {
-        allows(
-            grants,
-            app_roles,
-            p,
-            &Target {
-                region: None,
-                unit: Some(u),
-            },
-        )
-    })
-}
-
 #[derive(serde::Deserialize)]
 struct QueueQuery {
     queue: Option<String>,
@@ -216,7 +186,7 @@ async fn queues(State(app): State<App>, ctx: Ctx, Query(q): Query<QueueQuery>) -
     let can_dispatch = queue == "dispatch"
         && cases
             .iter()
-            .any(|c| grants_allow(roles, &actor, Permission::CaseDispatch, c));
+            .any(|c| reference.policy().holds_on_case(&actor, Permission::CaseDispatch, c));
     ctx.render(
         "work.html",
         json!({
@@ -284,9 +254,9 @@ async fn queue_cases(app: &App, actor: &Actor, queue: &str) -> Result<Vec<Case>,
                     .is_some_and(|g| beat_grids.contains(&g.to_string()))
         })
         .filter(|c| {
-            grants_allow(&reference.roles, actor, permission, c)
-                || (queue == "beat"
-                    && grants_allow(&reference.roles, actor, Permission::CaseRead, c))
+            let policy = reference.policy();
+            policy.holds_on_case(actor, permission, c)
+                || (queue == "beat" && policy.holds_on_case(actor, Permission::CaseRead, c))
         })
         .collect())
 }
@@ -525,7 +495,7 @@ async fn render_case(
     let Ok(id) = id.parse::<Uuid>() else {
         return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
     };
-    let case = match app.get_case(&id).await {
+    let case = match app.case_for(&actor, &id).await {
         Ok(c) => c,
         Err(e) => return ctx.app_error(e),
     };
@@ -533,13 +503,6 @@ async fn render_case(
         Ok(r) => r,
         Err(e) => return ctx.app_error(e),
     };
-    if !grants_allow(&reference.roles, &actor, Permission::CaseRead, &case)
-        && !case.state.summons.iter().any(|s| {
-            matches!(&actor, Actor::Staff { grants, .. } if allows(grants, &reference.roles, Permission::CaseRead, &Target { region: None, unit: Some(&s.unit) }))
-        })
-    {
-        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
-    }
     let events = match app.case_timeline(&case.id).await {
         Ok(e) => e,
         Err(e) => return ctx.app_error(e),
@@ -918,29 +881,18 @@ async fn photo(
     let Ok(id) = id.parse::<Uuid>() else {
         return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
     };
-    let case = match app.get_case(&id).await {
-        Ok(c) => c,
-        Err(e) => return ctx.app_error(e),
-    };
-    let Ok(reference) = app.reference().await else {
-        return ctx.error(StatusCode::SERVICE_UNAVAILABLE, &ctx.t("err-unavailable"));
-    };
-    if !grants_allow(&reference.roles, &actor, Permission::CaseRead, &case) {
-        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
-    }
     if !(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit())) {
         return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
     }
-    match app.repo.photo(&id, &sha).await {
-        Ok(Some(p)) => {
+    match app.photo_for(&actor, &id, &sha.to_ascii_lowercase()).await {
+        Ok(p) => {
             let mut r = (StatusCode::OK, p.data).into_response();
             if let Ok(v) = HeaderValue::from_str(&p.content_type) {
                 r.headers_mut().insert(header::CONTENT_TYPE, v);
             }
             r
         }
-        Ok(None) => ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found")),
-        Err(e) => ctx.app_error(e.into()),
+        Err(e) => ctx.app_error(e),
     }
 }
 
