@@ -19,7 +19,10 @@ pub enum Actor {
     /// A member of the public, usually anonymous.
     Resident,
     /// A staff account with its grants.
-    Staff { username: String, grants: Vec<Grant> },
+    Staff {
+        username: String,
+        grants: Vec<Grant>,
+    },
     /// Whoever holds the receipt code (and its secret) of this case: the reporter, who may add
     /// report photos and evaluate it once closed, and nothing else.
     Reporter { case: Uuid },
@@ -127,10 +130,11 @@ impl<'a> Policy<'a> {
     pub fn may_read_case(&self, actor: &Actor, case: &Case) -> Verdict {
         match actor {
             Actor::System => Ok(()),
-            Actor::Staff { grants, .. } => verdict(
-                self.on_case(grants, Permission::CaseRead, case),
-                || "this case is outside your scope".to_owned(),
-            ),
+            Actor::Staff { grants, .. } => {
+                verdict(self.on_case(grants, Permission::CaseRead, case), || {
+                    "this case is outside your scope".to_owned()
+                })
+            }
             Actor::Resident | Actor::Reporter { .. } => {
                 Err("cases are read by staff in whose scope they lie".to_owned())
             }

@@ -12,6 +12,7 @@
 mod batch;
 mod error;
 mod geometry_json;
+mod limits;
 mod model;
 mod sql;
 
@@ -34,6 +35,7 @@ use uuid::Uuid;
 pub use batch::{Batch, CalendarUpdate, NewUser};
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
+pub use limits::{LimitStore, WindowCount};
 pub use model::{
     ApiKeyRecord, Appeal, CaseEvent, CaseFilter, CaseWrite, DeliveryCounts, DeliveryOutcome,
     DueDelivery, KpiEntry, OperationsGauges, Photo, ScoreAdjustment, Summary, Survey, User,
@@ -42,7 +44,7 @@ pub use model::{
 
 /// The storage operations of civicgrid. Implementations commit durably before returning.
 #[async_trait]
-pub trait Repository: Send + Sync {
+pub trait Repository: LimitStore + Send + Sync {
     /// Which engine this is: "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
 

@@ -100,3 +100,4 @@ impl PgRepository {
 }
 
 crate::sql::sql_repository!(PgRepository, sqlx::Postgres, "postgres");
+crate::limits::limits_sql!(PgRepository, pool);

@@ -12,6 +12,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 pub struct SqliteRepository {
     pub(crate) pool: SqlitePool,
+    /// One connection for the abuse counters, committing without fsync (see migration 0018):
+    /// a count is not worth a durable commit, and it must not queue behind the case writer.
+    pub(crate) counters: SqlitePool,
 }
 
 impl SqliteRepository {
@@ -30,9 +33,14 @@ impl SqliteRepository {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        let repo = SqliteRepository { pool };
+        let repo = SqliteRepository {
+            pool,
+            counters: SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options.synchronous(SqliteSynchronous::Normal)),
+        };
         repo.run_migrations().await?;
         Ok(repo)
     }
@@ -65,3 +73,4 @@ impl SqliteRepository {
 }
 
 crate::sql::sql_repository!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::limits::limits_sql!(SqliteRepository, counters);

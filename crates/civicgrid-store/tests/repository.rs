@@ -114,6 +114,7 @@ both_backends!(
     a_group_commit_of_reports_and_changes_fails_only_stale_changes,
     job_leases_divide_a_round_and_expire,
     cases_of_every_year_are_kept_and_found,
+    abuse_counters_count_per_key_and_window,
 );
 
 fn t0() -> Timestamp {
@@ -1388,4 +1389,46 @@ async fn partitioning_an_existing_postgres_deployment_keeps_its_cases() {
         .expect("queue");
     assert_eq!(marked, 2);
     repo.drop_schema(&schema).await.expect("drop");
+}
+
+async fn abuse_counters_count_per_key_and_window(repo: &dyn Repository) {
+    let minute = jiff::SignedDuration::from_mins(1);
+    let t = t0();
+    let at = |secs: i64| t + jiff::SignedDuration::from_secs(secs);
+    assert_eq!(repo.window_count("a", t).await.expect("count").hits, 0);
+    for n in 1..=3 {
+        let c = repo.count_hit("a", at(n), minute).await.expect("hit");
+        assert_eq!(c.hits, n as u64);
+        // The window runs from the first hit.
+        assert_eq!(c.resets_at, at(1) + minute);
+    }
+    assert_eq!(
+        repo.count_hit("b", at(5), minute).await.expect("hit").hits,
+        1
+    );
+    assert_eq!(repo.window_count("a", at(30)).await.expect("count").hits, 3);
+    // A new window starts once the last one has ended.
+    assert_eq!(repo.window_count("a", at(61)).await.expect("count").hits, 0);
+    let c = repo.count_hit("a", at(61), minute).await.expect("hit");
+    assert_eq!((c.hits, c.resets_at), (1, at(61) + minute));
+    repo.clear_hits("a").await.expect("cleared");
+    assert_eq!(repo.window_count("a", at(62)).await.expect("count").hits, 0);
+    // Hits at the same moment from several connections are all counted.
+    let burst = |_| async {
+        for _ in 0..5 {
+            repo.count_hit("c", at(70), minute).await.expect("hit");
+        }
+    };
+    tokio::join!(burst(0), burst(1), burst(2), burst(3));
+    assert_eq!(
+        repo.window_count("c", at(70)).await.expect("count").hits,
+        20
+    );
+    // Ended windows are forgotten: "b" (ended at 65 s), not "c".
+    assert_eq!(repo.forget_ended_windows(at(66)).await.expect("forget"), 1);
+    assert_eq!(
+        repo.window_count("c", at(71)).await.expect("count").hits,
+        20
+    );
+    assert_eq!(repo.forget_ended_windows(at(200)).await.expect("forget"), 1);
 }

@@ -74,6 +74,15 @@ pub enum Command {
         /// Serve requests only; another instance (or `civicgrid sweep` from cron) runs the jobs
         #[arg(long)]
         no_jobs: bool,
+        /// Wrong passwords per account within 15 minutes before sign-in waits
+        #[arg(long, default_value_t = 5)]
+        sign_in_failures: u64,
+        /// Public case lookups (tracking) per client address per minute
+        #[arg(long, default_value_t = 60)]
+        lookups_per_minute: u64,
+        /// Open311 posts per API key per minute
+        #[arg(long, default_value_t = 120)]
+        open311_posts_per_minute: u64,
     },
     /// Write an online, consistent copy of the whole deployment to a new file (SQLite: a
     /// snapshot database file; PostgreSQL: a pg_dump custom-format archive of its schema).
@@ -539,6 +548,10 @@ async fn serve(
                     Err(e) => tracing::warn!(error = %e, "making case partitions failed"),
                 }
             }
+            match jobs.forget_ended_limits().await {
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "forgetting ended abuse-limit windows failed"),
+            }
             // The sweep's breaches are events too: count them into the rollups after it.
             match jobs.refresh_kpis().await {
                 Ok(n) if n > 0 => tracing::info!(cases = n, "assessment rollups refreshed"),
@@ -569,9 +582,14 @@ async fn serve(
             }
         }
     });
-    let served = axum::serve(listener, crate::http::router(app.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    // The peer's address reaches the handlers for the abuse limits.
+    let served = axum::serve(
+        listener,
+        crate::http::router(app.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     app.jobs
         .stopping
         .store(true, std::sync::atomic::Ordering::Release);
@@ -696,8 +714,17 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             sweep_every,
             lease_secs,
             no_jobs,
+            sign_in_failures,
+            lookups_per_minute,
+            open311_posts_per_minute,
         } => {
             app.jobs = job_settings(sweep_every, lease_secs);
+            app.limits = std::sync::Arc::new(crate::services::limits::Limits {
+                sign_in_failures_per_account: sign_in_failures,
+                lookups_per_minute,
+                open311_posts_per_minute,
+                ..Default::default()
+            });
             let jobs = (!no_jobs).then_some(sweep_every);
             serve(app, &listen, warn_at, jobs, out).await?
         }

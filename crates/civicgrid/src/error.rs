@@ -84,6 +84,9 @@ pub enum AppError {
     Unprocessable(Vec<(String, String)>),
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Too many attempts from this caller lately (see `services/limits.rs`).
+    #[error("too many requests; try again in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     /// The thing acted on changed since the caller read it.
     #[error("the case changed since you read it: it is now at version {current}")]
     Stale { current: u64 },

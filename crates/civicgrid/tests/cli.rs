@@ -1173,6 +1173,12 @@ mod case_loop {
 #[path = "cli/kpi.rs"]
 mod kpi;
 
+#[path = "cli/limits.rs"]
+mod limits;
+
+#[path = "cli/support.rs"]
+mod support;
+
 #[path = "cli/web.rs"]
 mod web;
 

@@ -19,10 +19,7 @@ fn role(code: &str, perms: &[Permission]) -> Role {
 fn roles() -> Vec<Role> {
     vec![
         role("reader", &[Permission::CaseRead]),
-        role(
-            "handler",
-            &[Permission::CaseRead, Permission::CaseHandle],
-        ),
+        role("handler", &[Permission::CaseRead, Permission::CaseHandle]),
         role(
             "dispatcher",
             &[
@@ -105,7 +102,11 @@ fn a_case_is_read_in_its_region_by_its_units_and_by_summoned_units() {
     assert!(policy.may_read_case(&bystander, &c).is_err());
     assert!(policy.may_read_case(&kpi_only, &c).is_err());
     assert!(policy.may_read_case(&Actor::Resident, &c).is_err());
-    assert!(policy.may_read_case(&Actor::Reporter { case: c.id }, &c).is_err());
+    assert!(
+        policy
+            .may_read_case(&Actor::Reporter { case: c.id }, &c)
+            .is_err()
+    );
     assert!(policy.may_read_case(&Actor::System, &c).is_ok());
 }
 
@@ -119,12 +120,24 @@ fn photos_follow_the_case_and_the_reporter_sees_their_own_report_photos() {
         assert!(policy.may_read_photo(&summoned, &c, stage).is_ok());
     }
     let reporter = Actor::Reporter { case: c.id };
-    assert!(policy.may_read_photo(&reporter, &c, PhotoStage::Report).is_ok());
-    assert!(policy.may_read_photo(&reporter, &c, PhotoStage::After).is_err());
+    assert!(
+        policy
+            .may_read_photo(&reporter, &c, PhotoStage::Report)
+            .is_ok()
+    );
+    assert!(
+        policy
+            .may_read_photo(&reporter, &c, PhotoStage::After)
+            .is_err()
+    );
     let stranger = Actor::Reporter {
         case: Uuid::from_u128(8),
     };
-    assert!(policy.may_read_photo(&stranger, &c, PhotoStage::Report).is_err());
+    assert!(
+        policy
+            .may_read_photo(&stranger, &c, PhotoStage::Report)
+            .is_err()
+    );
 }
 
 #[test]
@@ -132,15 +145,21 @@ fn contact_details_need_the_permission_on_the_region_not_through_a_unit() {
     let roles = roles();
     let policy = Policy::new(&roles);
     let c = case("440305001001", &["CGJ"], &[]);
-    assert!(policy
-        .may_read_contact(&staff("d", &[("dispatcher", "region:440305001")]), &c)
-        .is_ok());
-    assert!(policy
-        .may_read_contact(&staff("d", &[("dispatcher", "unit:CGJ")]), &c)
-        .is_err());
-    assert!(policy
-        .may_read_contact(&staff("r", &[("reader", "region:440305")]), &c)
-        .is_err());
+    assert!(
+        policy
+            .may_read_contact(&staff("d", &[("dispatcher", "region:440305001")]), &c)
+            .is_ok()
+    );
+    assert!(
+        policy
+            .may_read_contact(&staff("d", &[("dispatcher", "unit:CGJ")]), &c)
+            .is_err()
+    );
+    assert!(
+        policy
+            .may_read_contact(&staff("r", &[("reader", "region:440305")]), &c)
+            .is_err()
+    );
     assert!(policy.may_read_contact(&Actor::Resident, &c).is_err());
 }
 
@@ -159,7 +178,11 @@ fn the_reporter_evaluates_and_adds_report_photos_only_on_their_own_case() {
                     ..
                 }
         );
-        assert_eq!(policy.may_take(&reporter, &action, &c).is_ok(), allowed, "{action:?}");
+        assert_eq!(
+            policy.may_take(&reporter, &action, &c).is_ok(),
+            allowed,
+            "{action:?}"
+        );
         let other = Actor::Reporter {
             case: Uuid::from_u128(9),
         };
@@ -210,20 +233,40 @@ fn assessments_appeals_and_surveys() {
     let place = Subject::Region("440305001001".into());
     assert!(policy.may_appeal(&dispatcher, &place, &community).is_ok());
     assert!(policy.may_appeal(&dispatcher, &place, &elsewhere).is_err());
-    assert!(policy
-        .may_appeal(&handler, &Subject::Staff("h".into()), &street)
-        .is_ok());
-    assert!(policy
-        .may_appeal(&handler, &Subject::Staff("d".into()), &street)
-        .is_err());
+    assert!(
+        policy
+            .may_appeal(&handler, &Subject::Staff("h".into()), &street)
+            .is_ok()
+    );
+    assert!(
+        policy
+            .may_appeal(&handler, &Subject::Staff("d".into()), &street)
+            .is_err()
+    );
     assert!(policy.may_appeal(&Actor::Resident, &unit, &street).is_err());
     // Review needs kpi.read, decision kpi.manage, and never one's own.
     let review = AppealStep::Review { supports: true };
     let decide = AppealStep::Decide { uphold: true };
-    assert!(policy.may_advance_appeal(&dispatcher, &review, &community, "h").is_ok());
-    assert!(policy.may_advance_appeal(&dispatcher, &decide, &community, "h").is_err());
-    assert!(policy.may_advance_appeal(&leader, &decide, &community, "h").is_ok());
-    assert!(policy.may_advance_appeal(&leader, &decide, &community, "l").is_err());
+    assert!(
+        policy
+            .may_advance_appeal(&dispatcher, &review, &community, "h")
+            .is_ok()
+    );
+    assert!(
+        policy
+            .may_advance_appeal(&dispatcher, &decide, &community, "h")
+            .is_err()
+    );
+    assert!(
+        policy
+            .may_advance_appeal(&leader, &decide, &community, "h")
+            .is_ok()
+    );
+    assert!(
+        policy
+            .may_advance_appeal(&leader, &decide, &community, "l")
+            .is_err()
+    );
     assert!(policy.may_open_survey(&leader).is_ok());
     assert!(policy.may_open_survey(&dispatcher).is_err());
     assert!(policy.may_open_survey(&Actor::System).is_err());
@@ -234,10 +277,26 @@ fn administration_needs_the_permission_somewhere() {
     let roles = vec![role("admin", &[Permission::UserManage])];
     let policy = Policy::new(&roles);
     let admin = staff("a", &[("admin", "region:440305")]);
-    assert!(policy.may_administer(&admin, Permission::UserManage).is_ok());
-    assert!(policy.may_administer(&admin, Permission::TerritoryManage).is_err());
-    assert!(policy.may_administer(&Actor::Resident, Permission::UserManage).is_err());
-    assert!(policy.may_administer(&Actor::System, Permission::TerritoryManage).is_ok());
+    assert!(
+        policy
+            .may_administer(&admin, Permission::UserManage)
+            .is_ok()
+    );
+    assert!(
+        policy
+            .may_administer(&admin, Permission::TerritoryManage)
+            .is_err()
+    );
+    assert!(
+        policy
+            .may_administer(&Actor::Resident, Permission::UserManage)
+            .is_err()
+    );
+    assert!(
+        policy
+            .may_administer(&Actor::System, Permission::TerritoryManage)
+            .is_ok()
+    );
     assert_eq!(policy.held(&admin), vec![Permission::UserManage]);
 }
 

@@ -3,6 +3,7 @@
 //! under `/open311/`, health and readiness. Handlers only parse, call a service and shape the
 //! answer; errors become problem details in `problem.rs`.
 
+pub mod client;
 pub mod metrics;
 pub mod open311;
 pub mod problem;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 
 use axum::{Json, Router};
 use civicgrid_domain::access::Permission;
-use civicgrid_domain::case::{Action, Case, Channel, Status, normalize_receipt_code};
+use civicgrid_domain::case::{Action, Case, Channel, Status};
 use civicgrid_domain::catalogue::{CategoryCode, Priority};
 use civicgrid_store::CaseFilter;
 use serde_json::{Value, json};
@@ -29,6 +30,7 @@ use uuid::Uuid;
 use crate::error::AppError;
 use crate::services::App;
 use crate::services::cases::{Actor, Intake};
+use crate::services::limits::ClientAddr;
 use problem::ApiError;
 use views::{
     Alert, AlertQuery, Alerts, CasePage, CaseView, ChangeProblems, Contact, DuplicateHint,
@@ -445,7 +447,9 @@ async fn get_photo(
     if !(sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit())) {
         return Err(ApiError::App(AppError::NotFound(format!("photo {sha256}"))));
     }
-    let photo = app.photo_for(actor, &id, &sha256.to_ascii_lowercase()).await?;
+    let photo = app
+        .photo_for(actor, &id, &sha256.to_ascii_lowercase())
+        .await?;
     let mut r = (StatusCode::OK, photo.data).into_response();
     if let Ok(v) = HeaderValue::from_str(&photo.content_type) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
@@ -817,15 +821,16 @@ async fn alerts(
 /// Staff sign-in: a session token to send as `Authorization: Bearer cs_…`.
 #[utoipa::path(post, path = "/api/v1/session", tag = "staff",
     request_body(content = Login, content_type = "application/json"),
-    responses((status = 201, description = "Signed in", body = Session), IntakeProblems),
+    responses((status = 201, description = "Signed in", body = Session), IntakeProblems, views::Throttled),
     security(()))]
 async fn login(
     State(app): State<App>,
+    from: ClientAddr,
     payload: Result<Json<Login>, JsonRejection>,
 ) -> ApiResult<Response> {
     let l = body(payload)?;
     let token = app
-        .login(&l.username, &l.password)
+        .sign_in(&l.username, &l.password, &from)
         .await
         .map_err(|e| match e {
             AppError::Forbidden(m) => ApiError::Unauthorized(m),
@@ -865,23 +870,18 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> ApiResult<StatusC
 /// The public view of a case: where it stands and when it moved, without people or free text.
 #[utoipa::path(get, path = "/api/v1/track/{receipt}", tag = "public",
     params(("receipt" = String, Path, description = "The receipt code, with or without the dash, any case")),
-    responses((status = 200, description = "Where the case stands", body = Tracking), ReadProblems),
+    responses((status = 200, description = "Where the case stands", body = Tracking), ReadProblems, views::Throttled),
     security(()))]
-async fn track(State(app): State<App>, Path(receipt): Path<String>) -> ApiResult<Json<Tracking>> {
-    let not_found = || ApiError::App(AppError::NotFound(format!("receipt {receipt}")));
-    let code = normalize_receipt_code(&receipt).ok_or_else(not_found)?;
-    let reported = app
-        .repo
-        .case_by_receipt(&code)
-        .await
-        .map_err(AppError::from)?
-        .ok_or_else(not_found)?;
-    // A merged duplicate's reporter follows the master case: both reporters see its progress.
-    let case = match reported.state.merged_into {
-        Some(master) => app.get_case(&master).await?,
-        None => reported.clone(),
-    };
-    let events = app.case_timeline(&case.id).await?;
+async fn track(
+    State(app): State<App>,
+    from: ClientAddr,
+    Path(receipt): Path<String>,
+) -> ApiResult<Json<Tracking>> {
+    let crate::services::cases::Tracked {
+        reported,
+        followed: case,
+        events,
+    } = app.track(&receipt, &from).await?;
     Ok(Json(Tracking {
         receipt_code: reported.receipt_code.clone(),
         merged_into: reported

@@ -49,7 +49,12 @@ fn render(status: StatusCode, format: Format, doc: &Document) -> Response {
 
 fn error(format: Format, e: &Open311Error) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    render(status, format, &Document::errors(e.status, &e.description))
+    let mut r = render(status, format, &Document::errors(e.status, &e.description));
+    if let Some(wait) = e.retry_after {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    }
+    r
 }
 
 /// The stem and format of `name.xml` / `name.json`; anything else is not a resource here.

@@ -92,6 +92,18 @@ impl IntoResponse for ApiError {
                     AppError::Forbidden(_) => {
                         problem(S::FORBIDDEN, "forbidden", "Forbidden", detail, json!({}))
                     }
+                    AppError::TooManyRequests { retry_after } => {
+                        let mut r = problem(
+                            S::TOO_MANY_REQUESTS,
+                            "too-many-requests",
+                            "Too many requests",
+                            detail,
+                            json!({"retry_after": retry_after}),
+                        );
+                        r.headers_mut()
+                            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                        r
+                    }
                     AppError::Stale { current } => problem(
                         S::PRECONDITION_FAILED,
                         "stale-version",

@@ -120,6 +120,19 @@ pub enum ReadProblems {
     Unavailable(Problem),
 }
 
+/// The refusal of a caller over its abuse limit (sign-in, public lookups).
+#[allow(dead_code)]
+#[derive(utoipa::IntoResponses)]
+pub enum Throttled {
+    #[response(
+        status = 429,
+        description = "Too many attempts lately; try again after Retry-After seconds",
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait"))
+    )]
+    TooMany(Problem),
+}
+
 #[allow(dead_code)]
 #[derive(utoipa::IntoResponses)]
 pub enum ChangeProblems {

@@ -40,6 +40,17 @@ pub struct Intake {
     pub media_url: Option<String>,
 }
 
+/// What the public sees of a case by its receipt code.
+pub struct Tracked {
+    /// The case the receipt was issued for.
+    pub reported: Case,
+    /// The case whose progress it follows: itself, or the case it was merged into (both
+    /// reporters follow the master case).
+    pub followed: Case,
+    /// The followed case's timeline.
+    pub events: Vec<CaseEvent>,
+}
+
 /// Problems with fields of a request, each (field, problem).
 pub fn invalid(fields: Vec<(String, String)>) -> AppError {
     AppError::Unprocessable(fields)
@@ -423,7 +434,37 @@ impl App {
             .policy()
             .may_read_photo(actor, &case, stage)
             .map_err(AppError::Forbidden)?;
-        self.repo.photo(&case.id, sha256).await?.ok_or_else(not_found)
+        self.repo
+            .photo(&case.id, sha256)
+            .await?
+            .ok_or_else(not_found)
+    }
+
+    /// A case by its receipt code, for the public tracking view; each lookup counts against
+    /// the caller's limit (REST and page alike), so codes cannot be swept.
+    pub async fn track(
+        &self,
+        receipt: &str,
+        from: &super::limits::ClientAddr,
+    ) -> AppResult<Tracked> {
+        self.count_lookup(from).await?;
+        let not_found = || AppError::NotFound(format!("receipt {receipt}"));
+        let code = civicgrid_domain::case::normalize_receipt_code(receipt).ok_or_else(not_found)?;
+        let reported = self
+            .repo
+            .case_by_receipt(&code)
+            .await?
+            .ok_or_else(not_found)?;
+        let followed = match reported.state.merged_into {
+            Some(master) => self.get_case(&master).await?,
+            None => reported.clone(),
+        };
+        let events = self.case_timeline(&followed.id).await?;
+        Ok(Tracked {
+            reported,
+            followed,
+            events,
+        })
     }
 
     /// The resident's evaluation, by receipt code. 不满意 reopens the case at once, as the loop

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod demo_cases;
 pub mod jobs;
 pub mod kpi;
+pub mod limits;
 pub mod notify;
 pub mod open311;
 pub mod reference;
@@ -48,6 +49,8 @@ pub struct App {
     pub jobs: Arc<jobs::JobSettings>,
     /// API key → actor, for `accounts::KEY_TTL` (see `authenticate_api_key`).
     pub(crate) key_cache: Arc<std::sync::Mutex<accounts::KeyCache>>,
+    /// Abuse limits (see `limits.rs`).
+    pub limits: Arc<limits::Limits>,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -85,6 +88,7 @@ impl App {
             open311: Arc::default(),
             jobs: Arc::default(),
             key_cache: Arc::default(),
+            limits: Arc::default(),
         }
     }
 
@@ -106,6 +110,7 @@ impl App {
             open311: self.open311.clone(),
             jobs: self.jobs.clone(),
             key_cache: self.key_cache.clone(),
+            limits: self.limits.clone(),
         }
     }
 

@@ -88,11 +88,14 @@ impl Default for Open311Settings {
     }
 }
 
-/// An Open311 error: the status (403, 404, 400, or 503 when storage fails) and the text.
+/// An Open311 error: the status (403, 404, 400, 429 over a limit, or 503 when storage fails)
+/// and the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Open311Error {
     pub status: u16,
     pub description: String,
+    /// Seconds to wait, with 429.
+    pub retry_after: Option<u64>,
 }
 
 impl Open311Error {
@@ -100,18 +103,21 @@ impl Open311Error {
         Open311Error {
             status: 400,
             description: description.into(),
+            retry_after: None,
         }
     }
     pub fn not_found(description: impl Into<String>) -> Self {
         Open311Error {
             status: 404,
             description: description.into(),
+            retry_after: None,
         }
     }
     pub fn forbidden(description: impl Into<String>) -> Self {
         Open311Error {
             status: 403,
             description: description.into(),
+            retry_after: None,
         }
     }
 }
@@ -121,11 +127,17 @@ impl From<AppError> for Open311Error {
         match e {
             AppError::NotFound(_) => Open311Error::not_found(e.to_string()),
             AppError::Forbidden(_) => Open311Error::forbidden(e.to_string()),
+            AppError::TooManyRequests { retry_after } => Open311Error {
+                status: 429,
+                description: e.to_string(),
+                retry_after: Some(retry_after),
+            },
             AppError::Store(_) | AppError::Io { .. } => {
                 tracing::error!(error = %e, "open311 request failed");
                 Open311Error {
                     status: 503,
                     description: "storage is unavailable; nothing was changed".into(),
+                    retry_after: None,
                 }
             }
             other => Open311Error::bad(other.to_string()),
@@ -334,6 +346,7 @@ impl App {
         let key = params
             .get("api_key")
             .ok_or_else(|| Open311Error::forbidden("api_key is required to create a request"))?;
+        self.count_open311_post(key).await?;
         // A key of a staff account reports as that account (a hotline system); an unowned
         // key (a residents' app) reports as a resident.
         let actor = match self.authenticate_api_key(key).await? {

@@ -39,7 +39,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
         Err(e) => return ctx.app_error(e),
     };
     // The regions this leader reads figures for.
-    let regions: Vec<RegionCode> = reference.policy().regions_with(&actor, Permission::KpiRead);
+    let regions: Vec<RegionCode> = reference.policy().regions_with(actor, Permission::KpiRead);
     if regions.is_empty() {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
@@ -274,7 +274,7 @@ async fn readable_scopes(
         return Err(super::see_other("/login"));
     };
     let reference = app.reference().await.map_err(|e| ctx.app_error(e))?;
-    let roots: Vec<RegionCode> = reference.policy().regions_with(&actor, Permission::KpiRead);
+    let roots: Vec<RegionCode> = reference.policy().regions_with(actor, Permission::KpiRead);
     if roots.is_empty() {
         return Err(ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden")));
     }

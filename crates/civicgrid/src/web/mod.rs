@@ -299,6 +299,9 @@ impl Ctx {
 
     /// An application error as a page in the user's language.
     pub fn app_error(&self, e: AppError) -> Response {
+        if let AppError::TooManyRequests { retry_after } = e {
+            return self.too_many(retry_after);
+        }
         let (status, key) = match &e {
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "err-not-found"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "err-forbidden"),
@@ -319,6 +322,20 @@ impl Ctx {
             "error.html",
             json!({"status": status.as_u16(), "message": self.t(key), "detail": detail}),
         )
+    }
+
+    /// 429 with `Retry-After`, and the wait in minutes in the user's language.
+    pub fn too_many(&self, retry_after: u64) -> Response {
+        let minutes = retry_after.div_ceil(60).to_string();
+        let message = i18n::t(self.lang, "err-too-many", &[("minutes", minutes)]);
+        let mut r = self.render_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "error.html",
+            json!({"status": 429, "message": message}),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        r
     }
 
     /// What the signed-in user may see in the navigation.

@@ -19,6 +19,7 @@ use super::{Ctx, form_map, see_other};
 use crate::error::AppError;
 use crate::services::App;
 use crate::services::cases::{Actor, Intake};
+use crate::services::limits::ClientAddr;
 use crate::services::seal::Reporter;
 
 /// Photos per report, and bytes per photo.
@@ -557,6 +558,7 @@ pub fn urlencode(s: &str) -> String {
 async fn track_page(
     app: &App,
     ctx: &Ctx,
+    from: &ClientAddr,
     code: &str,
     errors: Value,
     status: StatusCode,
@@ -568,24 +570,13 @@ async fn track_page(
             json!({"code": code, "not_found": true}),
         )
     };
-    let Some(normal) = civicgrid_domain::case::normalize_receipt_code(code) else {
-        return not_found();
-    };
-    let reported = match app.repo.case_by_receipt(&normal).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return not_found(),
-        Err(e) => return ctx.app_error(e.into()),
-    };
-    // A merged duplicate follows its master case.
-    let case = match reported.state.merged_into {
-        Some(m) => match app.get_case(&m).await {
-            Ok(c) => c,
-            Err(e) => return ctx.app_error(e),
-        },
-        None => reported.clone(),
-    };
-    let events = match app.case_timeline(&case.id).await {
-        Ok(e) => e,
+    let crate::services::cases::Tracked {
+        reported,
+        followed: case,
+        events,
+    } = match app.track(code, from).await {
+        Ok(t) => t,
+        Err(AppError::NotFound(_)) => return not_found(),
         Err(e) => return ctx.app_error(e),
     };
     let reference = match app.reference().await {
@@ -637,13 +628,19 @@ fn satisfaction_word(s: Satisfaction) -> &'static str {
     }
 }
 
-async fn track(State(app): State<App>, ctx: Ctx, Path(code): Path<String>) -> Response {
-    track_page(&app, &ctx, &code, json!({}), StatusCode::OK).await
+async fn track(
+    State(app): State<App>,
+    ctx: Ctx,
+    from: ClientAddr,
+    Path(code): Path<String>,
+) -> Response {
+    track_page(&app, &ctx, &from, &code, json!({}), StatusCode::OK).await
 }
 
 async fn evaluate(
     State(app): State<App>,
     ctx: Ctx,
+    from: ClientAddr,
     Path(code): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -663,6 +660,7 @@ async fn evaluate(
             return track_page(
                 &app,
                 &ctx,
+                &from,
                 &code,
                 json!({"satisfaction": ctx.t("err-required")}),
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -675,11 +673,16 @@ async fn evaluate(
         return track_page(
             &app,
             &ctx,
+            &from,
             &code,
             json!({"comment": ctx.t("err-too-long")}),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
+    }
+    // An evaluation names a receipt: it counts as a lookup, so codes cannot be tried here.
+    if let Err(e) = app.count_lookup(&from).await {
+        return ctx.app_error(e);
     }
     match app.evaluate_by_receipt(&code, satisfaction, &comment).await {
         Ok(_) => see_other(&format!("/track/{}", urlencode(&code))),

@@ -2,10 +2,6 @@
 //! routing explanation, duplicates, photos and one form per action the user may take, bulk
 //! dispatch, and the grid worker's phone view.
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, Instant};
-
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -38,34 +34,16 @@ pub fn routes() -> Router<App> {
         .route("/work/case/{id}/photo/{sha}", get(photo))
 }
 
-/// Failed sign-ins per account within the window; more than the limit waits.
-static FAILURES: LazyLock<Mutex<HashMap<String, Vec<Instant>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-const FAILURE_LIMIT: usize = 5;
-const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
-
-fn recent_failures(username: &str) -> usize {
-    let Ok(mut map) = FAILURES.lock() else {
-        return 0;
-    };
-    let list = map.entry(username.to_lowercase()).or_default();
-    list.retain(|t| t.elapsed() < FAILURE_WINDOW);
-    list.len()
-}
-
-fn record_failure(username: &str) {
-    if let Ok(mut map) = FAILURES.lock() {
-        map.entry(username.to_lowercase())
-            .or_default()
-            .push(Instant::now());
-    }
-}
-
 async fn login_form(ctx: Ctx) -> Response {
     ctx.render("login.html", json!({}))
 }
 
-async fn login(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Response {
+async fn login(
+    State(app): State<App>,
+    ctx: Ctx,
+    from: crate::services::limits::ClientAddr,
+    body: axum::body::Bytes,
+) -> Response {
     let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
     let f = form_map(&pairs);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
@@ -86,11 +64,7 @@ async fn login(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Res
     if username.is_empty() || password.is_empty() {
         return again(StatusCode::UNPROCESSABLE_ENTITY, "err-login-missing");
     }
-    if recent_failures(&username) >= FAILURE_LIMIT {
-        tracing::warn!(username, "sign-in refused: too many failures");
-        return again(StatusCode::TOO_MANY_REQUESTS, "err-login-rate");
-    }
-    match app.login(&username, &password).await {
+    match app.sign_in(&username, &password, &from).await {
         Ok(token) => {
             let secure = if ctx.secure { "; Secure" } else { "" };
             let mut r = see_other("/work");
@@ -101,10 +75,17 @@ async fn login(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Res
             }
             r
         }
-        Err(AppError::Forbidden(_)) => {
-            record_failure(&username);
-            tracing::warn!(username, "sign-in failed");
-            again(StatusCode::UNAUTHORIZED, "err-login")
+        Err(AppError::Forbidden(_)) => again(StatusCode::UNAUTHORIZED, "err-login"),
+        Err(AppError::TooManyRequests { retry_after }) => {
+            let minutes = retry_after.div_ceil(60).to_string();
+            let mut r = ctx.render_status(
+                StatusCode::TOO_MANY_REQUESTS,
+                "login.html",
+                json!({"username": username, "error": super::i18n::t(ctx.lang, "err-too-many", &[("minutes", minutes)])}),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            r
         }
         Err(e) => ctx.app_error(e),
     }
@@ -184,9 +165,11 @@ async fn queues(State(app): State<App>, ctx: Ctx, Query(q): Query<QueueQuery>) -
         .map(|c| case_row(&ctx, &app, &reference, c))
         .collect();
     let can_dispatch = queue == "dispatch"
-        && cases
-            .iter()
-            .any(|c| reference.policy().holds_on_case(&actor, Permission::CaseDispatch, c));
+        && cases.iter().any(|c| {
+            reference
+                .policy()
+                .holds_on_case(&actor, Permission::CaseDispatch, c)
+        });
     ctx.render(
         "work.html",
         json!({

@@ -1,0 +1,10 @@
+-- Abuse limits (wrong passwords, public lookups, Open311 posts) counted per key in fixed
+-- windows, in the database so that every instance sees the same counts. Unlogged: a count
+-- lost in a crash costs nothing, and a public lookup should not wait for a WAL flush.
+CREATE UNLOGGED TABLE abuse_counters (
+    key TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    hits BIGINT NOT NULL
+);
+CREATE INDEX abuse_counters_expiry ON abuse_counters (expires_at);

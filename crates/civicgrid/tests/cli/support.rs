@@ -1,0 +1,276 @@
+//! What every integration test shares: one builder for a test application on its own database
+//! (a temporary SQLite file, or a PostgreSQL schema of its own), and one request helper that
+//! sends a request through the real router in process and reads the answer.
+
+#![allow(dead_code)] // TEMP: until every test module is on it
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use civicgrid::clock::{Clock, FixedClock};
+use civicgrid::services::App;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use super::PgSchema;
+
+/// The instant the tests' fixed clock shows unless a test sets another.
+pub const NOW: &str = "2026-03-03T01:00:00Z";
+
+/// Which database a test application runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestAppBuilder {
+    backend: Backend,
+    clock: Option<Arc<dyn Clock>>,
+    demo_seed: Option<u64>,
+    sealed: bool,
+}
+
+/// A test application and the database it owns; the database goes with it.
+pub struct TestApp {
+    pub app: App,
+    /// The database URL, for a second instance or the command line.
+    pub url: String,
+    _dir: tempfile::TempDir,
+    pg: Option<PgSchema>,
+}
+
+impl TestAppBuilder {
+    pub fn postgres(mut self) -> Self {
+        self.backend = Backend::Postgres;
+        self
+    }
+    pub fn on(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+    /// A fixed clock at `at` (RFC 3339).
+    pub fn at(mut self, at: &str) -> Self {
+        self.clock = Some(Arc::new(FixedClock(
+            at.parse().expect("an RFC 3339 instant"),
+        )));
+        self
+    }
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+    /// The seeded demo territory with its staff (every password `civicgrid-demo`).
+    pub fn demo(mut self, seed: u64) -> Self {
+        self.demo_seed = Some(seed);
+        self
+    }
+    /// A data key, so that reporters' contacts can be sealed and opened.
+    pub fn sealed(mut self) -> Self {
+        self.sealed = true;
+        self
+    }
+
+    /// None only where the PostgreSQL half may be skipped (never in CI).
+    pub async fn try_build(self) -> Option<TestApp> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (repo, url, pg): (
+            Arc<dyn civicgrid_store::Repository>,
+            String,
+            Option<PgSchema>,
+        ) = match self.backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite:{}", dir.path().join("test.db").display());
+                let repo = civicgrid_store::connect(&url).await.expect("sqlite opens");
+                (repo, url, None)
+            }
+            Backend::Postgres => {
+                let schema = PgSchema::new("app").await?;
+                (schema.repo.clone(), schema.url.clone(), Some(schema))
+            }
+        };
+        let clock = self
+            .clock
+            .unwrap_or_else(|| Arc::new(FixedClock(NOW.parse().expect("t"))));
+        let mut app = App::new(repo, clock);
+        if self.sealed {
+            app.sealer = Some(Arc::new(
+                civicgrid::services::seal::Sealer::from_hex(
+                    &civicgrid::services::seal::Sealer::generate_hex(),
+                )
+                .expect("key"),
+            ));
+        }
+        if let Some(seed) = self.demo_seed {
+            app.load_demo(seed).await.expect("demo territory");
+        }
+        Some(TestApp {
+            app,
+            url,
+            _dir: dir,
+            pg,
+        })
+    }
+
+    pub async fn build(self) -> TestApp {
+        assert_eq!(
+            self.backend,
+            Backend::Sqlite,
+            "use try_build for PostgreSQL"
+        );
+        self.try_build().await.expect("sqlite")
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            backend: Backend::Sqlite,
+            clock: None,
+            demo_seed: None,
+            sealed: false,
+        }
+    }
+
+    /// A second instance on the same database (its own caches, as another process has).
+    pub async fn another_instance(&self) -> App {
+        let repo = civicgrid_store::connect(&self.url).await.expect("store");
+        App::new(repo, self.app.clock.clone())
+    }
+
+    /// Drops the PostgreSQL schema (a SQLite file goes with the temporary directory).
+    pub async fn finish(self) {
+        if let Some(pg) = &self.pg {
+            pg.drop_schema().await;
+        }
+    }
+
+    pub fn request(&self, method: &str, uri: &str) -> Call {
+        Call::new(self.app.clone(), method, uri)
+    }
+    pub fn get(&self, uri: &str) -> Call {
+        self.request("GET", uri)
+    }
+    pub fn post(&self, uri: &str) -> Call {
+        self.request("POST", uri)
+    }
+}
+
+/// One request through the real router.
+pub struct Call {
+    app: App,
+    request: axum::http::request::Builder,
+    body: Body,
+}
+
+impl Call {
+    pub fn new(app: App, method: &str, uri: &str) -> Call {
+        Call {
+            app,
+            request: Request::builder().method(method).uri(uri),
+            body: Body::empty(),
+        }
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Call {
+        self.request = self.request.header(name, value);
+        self
+    }
+    /// `Authorization: Bearer KEY` (an API key or a session token).
+    pub fn bearer(self, key: &str) -> Call {
+        self.header("authorization", &format!("Bearer {key}"))
+    }
+    pub fn cookie(self, cookie: &str) -> Call {
+        self.header("cookie", cookie)
+    }
+    /// The client address a reverse proxy on this host reports.
+    pub fn from_addr(self, addr: &str) -> Call {
+        self.header("x-forwarded-for", addr)
+    }
+    pub fn json(mut self, body: &Value) -> Call {
+        self.request = self
+            .request
+            .header(header::CONTENT_TYPE, "application/json");
+        self.body = Body::from(body.to_string());
+        self
+    }
+    pub fn form(mut self, body: &str) -> Call {
+        self.request = self
+            .request
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.body = Body::from(body.to_owned());
+        self
+    }
+    pub fn bytes(mut self, content_type: &str, body: Vec<u8>) -> Call {
+        self.request = self.request.header(header::CONTENT_TYPE, content_type);
+        self.body = Body::from(body);
+        self
+    }
+
+    pub async fn send(self) -> Answer {
+        let req = self.request.body(self.body).expect("request");
+        let res = civicgrid::http::router(self.app)
+            .oneshot(req)
+            .await
+            .expect("response");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// An answer, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}: {}", self.status, self.text()))
+    }
+    /// The answer is an RFC 9457 problem with this status; returns its body.
+    pub fn problem(&self, status: StatusCode) -> Value {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text()
+        );
+        let v = self.json();
+        assert_eq!(v["status"], status.as_u16(), "{v}");
+        v
+    }
+    pub fn cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+}
