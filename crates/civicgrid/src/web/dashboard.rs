@@ -39,7 +39,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
         Err(e) => return ctx.app_error(e),
     };
     // The regions this leader reads figures for.
-    let regions: Vec<RegionCode> = reference.policy().regions_with(actor, Permission::KpiRead);
+    let regions: Vec<RegionCode> = reference.policy().regions_with(&actor, Permission::KpiRead);
     if regions.is_empty() {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
