@@ -101,7 +101,7 @@ async fn an_address_that_guesses_many_accounts_is_held_up_and_others_are_not() {
     for n in 0..per_address {
         let a = t
             .post("/api/v1/session")
-            .from_addr("203.0.113.9")
+            .client_addr("203.0.113.9")
             .json(&session(&format!("nobody{n}"), "guess"))
             .send()
             .await;
@@ -109,7 +109,7 @@ async fn an_address_that_guesses_many_accounts_is_held_up_and_others_are_not() {
     }
     let refused = t
         .post("/api/v1/session")
-        .from_addr("203.0.113.9")
+        .client_addr("203.0.113.9")
         .json(&session("calltaker1", "civicgrid-demo"))
         .send()
         .await;
@@ -117,7 +117,7 @@ async fn an_address_that_guesses_many_accounts_is_held_up_and_others_are_not() {
     // The same account from another address: in.
     let ok = t
         .post("/api/v1/session")
-        .from_addr("198.51.100.7")
+        .client_addr("198.51.100.7")
         .json(&session("calltaker1", "civicgrid-demo"))
         .send()
         .await;
@@ -125,7 +125,7 @@ async fn an_address_that_guesses_many_accounts_is_held_up_and_others_are_not() {
     // A right password clears the account's own count: four more failures do not lock it.
     for _ in 0..4 {
         t.post("/api/v1/session")
-            .from_addr("198.51.100.7")
+            .client_addr("198.51.100.7")
             .json(&session("calltaker1", "guess"))
             .send()
             .await
@@ -133,7 +133,7 @@ async fn an_address_that_guesses_many_accounts_is_held_up_and_others_are_not() {
     }
     let again = t
         .post("/api/v1/session")
-        .from_addr("198.51.100.7")
+        .client_addr("198.51.100.7")
         .json(&session("calltaker1", "civicgrid-demo"))
         .send()
         .await;
@@ -161,33 +161,33 @@ async fn public_lookups_count_per_address_on_the_api_and_the_page_alike() {
     for _ in 0..3 {
         let a = t
             .get(&format!("/api/v1/track/{receipt}"))
-            .from_addr("203.0.113.9")
+            .client_addr("203.0.113.9")
             .send()
             .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     }
     // A code that does not exist counts too: that is what guessing looks like.
     t.get("/api/v1/track/ZZZZ-ZZZZ")
-        .from_addr("203.0.113.9")
+        .client_addr("203.0.113.9")
         .send()
         .await
         .problem(StatusCode::NOT_FOUND);
     let page = t
         .get(&format!("/track/{receipt}"))
-        .from_addr("203.0.113.9")
+        .client_addr("203.0.113.9")
         .send()
         .await;
     assert_eq!(page.status, StatusCode::OK);
     let over = t
         .get(&format!("/api/v1/track/{receipt}"))
-        .from_addr("203.0.113.9")
+        .client_addr("203.0.113.9")
         .send()
         .await;
     over.problem(StatusCode::TOO_MANY_REQUESTS);
     assert!((1..=60).contains(&retry_after(&over)));
     let page = t
         .get(&format!("/track/{receipt}"))
-        .from_addr("203.0.113.9")
+        .client_addr("203.0.113.9")
         .send()
         .await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
@@ -195,7 +195,7 @@ async fn public_lookups_count_per_address_on_the_api_and_the_page_alike() {
     // Someone else is not held up.
     let other = t
         .get(&format!("/api/v1/track/{receipt}"))
-        .from_addr("198.51.100.7")
+        .client_addr("198.51.100.7")
         .send()
         .await;
     assert_eq!(other.status, StatusCode::OK);

@@ -185,7 +185,7 @@ impl Call {
         self.header("cookie", cookie)
     }
     /// The client address a reverse proxy on this host reports.
-    pub fn from_addr(self, addr: &str) -> Call {
+    pub fn client_addr(self, addr: &str) -> Call {
         self.header("x-forwarded-for", addr)
     }
     pub fn json(mut self, body: &Value) -> Call {
