@@ -15,6 +15,10 @@
 //! When no rule matches, the case falls back (兜底) to the locality: the community committee of
 //! the case's community, else the street office, else the district government.
 
+pub mod reason;
+
+pub use reason::Reason;
+
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -248,23 +252,19 @@ pub fn route(
         )
     });
     if let Some(rule) = candidates.first() {
-        let order = match facts.kind {
-            CategoryKind::Component => "部件先属主后属地",
-            CategoryKind::Matter => "事件先属地后属主",
-        };
-        let condition = rule
-            .condition
-            .as_ref()
-            .map(|c| format!(" when {} = {}", c.attribute, c.equals))
-            .unwrap_or_default();
-        let explanation = format!(
-            "rule {line} ({basis}: category {cat} in region {region}{condition}) matched; {others} other matching rule(s) ranked lower by {order}, then region depth, category depth, condition and list order",
-            line = rule.line,
-            basis = rule.basis.as_str(),
-            cat = rule.category,
-            region = rule.region,
-            others = candidates.len() - 1,
-        );
+        let explanation = Reason::Rule {
+            line: rule.line,
+            basis: rule.basis,
+            category: rule.category.to_string(),
+            region: rule.region.to_string(),
+            condition: rule
+                .condition
+                .as_ref()
+                .map(|c| (c.attribute.clone(), c.equals.clone())),
+            outranked: candidates.len() - 1,
+            kind: facts.kind,
+        }
+        .english();
         return Ok(Assignment {
             primary: rule.primary.clone(),
             co_handlers: rule.co_handlers.clone(),
@@ -291,14 +291,14 @@ pub fn route(
                 decision: Decision::Fallback {
                     level: region.level(),
                 },
-                explanation: format!(
-                    "no rule of the responsibility list matches category {} in region {}; falls back (兜底) to the locality: {} {} of region {}",
-                    facts.category,
-                    facts.region,
-                    kind.as_str(),
-                    unit.code,
-                    region
-                ),
+                explanation: Reason::Fallback {
+                    category: facts.category.to_string(),
+                    region: facts.region.to_string(),
+                    unit_kind: kind,
+                    unit: unit.code.clone(),
+                    unit_region: region.to_string(),
+                }
+                .english(),
             });
         }
     }

@@ -208,7 +208,8 @@ pub enum Command {
     Demo {
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Folder of the residents' messages used as case texts (read, never copied)
+        /// Folder of the residents' messages used as case texts (read, never copied); without
+        /// it, the short reports civicgrid ships
         #[arg(long, default_value = "../shared/data/teddy2020")]
         messages: PathBuf,
         /// Months of cases, ending today
@@ -1172,28 +1173,29 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 DemoOutcome::Created => {
                     writeln!(out, "demo territory created (seed {seed})").map_err(io)?;
                     if months > 0 && cases_per_month > 0 {
-                        if messages.join("labeled_messages.csv").is_file() {
-                            let r = app
-                                .load_demo_cases(seed, &messages, months, cases_per_month)
-                                .await?;
-                            let paths: Vec<String> =
-                                r.by_path.iter().map(|(p, n)| format!("{p} {n}")).collect();
-                            writeln!(
-                                out,
-                                "{} demo cases over {months} months ({} still open): {}",
-                                r.cases,
-                                r.still_open,
-                                paths.join(", ")
-                            )
-                            .map_err(io)?;
-                        } else {
-                            writeln!(
-                                out,
-                                "no case texts at {} (give --messages DIR); the demo has no cases",
-                                messages.display()
-                            )
-                            .map_err(io)?;
-                        }
+                        let texts =
+                            crate::services::demo_cases::CaseTexts::from_dir_or_shipped(&messages);
+                        let source = match &texts {
+                            crate::services::demo_cases::CaseTexts::Messages(dir) => {
+                                format!("residents' messages from {}", dir.display())
+                            }
+                            crate::services::demo_cases::CaseTexts::Shipped => {
+                                "the shipped demo texts (data/demo-case-texts.toml)".to_owned()
+                            }
+                        };
+                        let r = app
+                            .load_demo_cases(seed, &texts, months, cases_per_month)
+                            .await?;
+                        let paths: Vec<String> =
+                            r.by_path.iter().map(|(p, n)| format!("{p} {n}")).collect();
+                        writeln!(
+                            out,
+                            "{} demo cases over {months} months from {source} ({} still open): {}",
+                            r.cases,
+                            r.still_open,
+                            paths.join(", ")
+                        )
+                        .map_err(io)?;
                     }
                 }
                 DemoOutcome::AlreadyLoaded => {

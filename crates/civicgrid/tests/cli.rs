@@ -2722,13 +2722,23 @@ mod demo_cases {
     use civicgrid::services::App;
     use civicgrid_domain::case::{Transition, replay};
 
-    fn messages() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020")
+    fn messages() -> civicgrid::services::demo_cases::CaseTexts {
+        civicgrid::services::demo_cases::CaseTexts::from_dir_or_shipped(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020"),
+        )
     }
 
     async fn demo(
         dir: &tempfile::TempDir,
         name: &str,
+    ) -> (App, civicgrid::services::demo_cases::DemoCasesReport) {
+        demo_from(dir, name, &messages()).await
+    }
+
+    async fn demo_from(
+        dir: &tempfile::TempDir,
+        name: &str,
+        texts: &civicgrid::services::demo_cases::CaseTexts,
     ) -> (App, civicgrid::services::demo_cases::DemoCasesReport) {
         let repo = civicgrid_store::connect(&format!("sqlite:{}", dir.path().join(name).display()))
             .await
@@ -2738,10 +2748,7 @@ mod demo_cases {
             Arc::new(FixedClock("2026-11-25T04:00:00Z".parse().expect("t"))),
         );
         app.load_demo(5).await.expect("territory");
-        let report = app
-            .load_demo_cases(5, &messages(), 2, 120)
-            .await
-            .expect("cases");
+        let report = app.load_demo_cases(5, texts, 2, 120).await.expect("cases");
         (app, report)
     }
 
@@ -2873,5 +2880,73 @@ mod demo_cases {
             .await
             .expect("cases");
         assert_eq!(all, other, "the same seed gives the same cases");
+    }
+
+    /// A fresh clone without ../shared beside it: the shipped texts, every category of them,
+    /// and handled cases with photos taken before and after, as PNG.
+    #[tokio::test]
+    async fn without_the_data_set_the_demo_runs_on_the_shipped_texts_with_photos() {
+        use civicgrid::services::demo_cases::CaseTexts;
+        use civicgrid_domain::case::PhotoStage;
+        let dir = tempfile::tempdir().expect("dir");
+        let (app, report) = demo_from(&dir, "s.db", &CaseTexts::Shipped).await;
+        assert_eq!(report.cases, 240);
+        let all = app
+            .list_cases(&civicgrid_store::CaseFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("cases");
+        let shipped = civicgrid::services::shipped::DEMO_CASE_TEXTS_TOML;
+        let categories: std::collections::BTreeSet<_> =
+            all.iter().filter_map(|c| c.category.clone()).collect();
+        assert!(categories.len() > 40, "{} categories", categories.len());
+        let mut with_both = 0;
+        for case in &all {
+            let subject = case
+                .description
+                .trim_start_matches("（另一位居民反映）")
+                .split('：')
+                .next()
+                .unwrap_or("");
+            assert!(
+                shipped.contains(subject),
+                "{} is not a shipped text",
+                case.description
+            );
+            let stages: Vec<PhotoStage> = case.state.photos.iter().map(|(s, _)| *s).collect();
+            if stages.contains(&PhotoStage::Before) && stages.contains(&PhotoStage::After) {
+                with_both += 1;
+                for (_, sha) in &case.state.photos {
+                    let photo = app
+                        .repo
+                        .photo(&case.id, sha)
+                        .await
+                        .expect("read")
+                        .expect("stored");
+                    assert_eq!(photo.content_type, "image/png");
+                    assert!(photo.data.starts_with(b"\x89PNG\r\n\x1a\n"));
+                }
+            }
+            // Every case that reached verification was handled on camera.
+            if case.state.status == civicgrid_domain::case::Status::Closed
+                && !case.state.resolved_on_site
+            {
+                assert!(
+                    stages.contains(&PhotoStage::Before) && stages.contains(&PhotoStage::After),
+                    "closed case {} without before/after photos: {stages:?}",
+                    case.id
+                );
+            }
+        }
+        assert!(
+            with_both > 100,
+            "{with_both} cases with before and after photos"
+        );
+        assert_eq!(
+            app.repo.check_integrity().await.expect("check"),
+            Vec::<String>::new()
+        );
     }
 }

@@ -122,14 +122,18 @@ impl App {
                     // Placed by address only: the dispatcher places and routes it.
                     Err(e) if grid.is_none() => (
                         vec![],
-                        format!("not routed yet: placed by address only, in region {region} ({e})"),
+                        civicgrid_domain::routing::Reason::AddressOnly {
+                            region: region.to_string(),
+                            detail: e.to_string(),
+                        }
+                        .english(),
                     ),
                     Err(e) => return Err(AppError::Invalid(e.to_string())),
                 }
             }
             None => (
                 vec![],
-                "not routed yet: the case has no category".to_owned(),
+                civicgrid_domain::routing::Reason::NoCategory.english(),
             ),
         };
 

@@ -1,7 +1,9 @@
 //! Months of demo cases, run through the real loop on a simulated clock.
 //!
-//! The texts are real residents' messages (../shared/data/teddy2020, read at run time, never
-//! copied into the repository), mapped to a category by their words and placed in a grid. Each
+//! The texts are real residents' messages when they are beside the checkout
+//! (../shared/data/teddy2020, read at run time, never copied into the repository), mapped to a
+//! category by their words; otherwise the short reports civicgrid ships for the demo
+//! (data/demo-case-texts.toml, a few per category). Each case is placed in a grid. Each
 //! case follows a path drawn from the seed — the plain loop, rework, send-back, transfer,
 //! extension, shelving, merge, refusal, on-the-spot resolution, breach and escalation — and is
 //! evaluated with every grade. Every step is an ordinary service call, so the demo's events are
@@ -13,7 +15,7 @@ use std::sync::Arc;
 
 use civicgrid_domain::calendar::{ClockType, TimeLimit};
 use civicgrid_domain::case::deadline::Alarm;
-use civicgrid_domain::case::{Action, Case, Channel, Request, Satisfaction, Status};
+use civicgrid_domain::case::{Action, Case, Channel, PhotoStage, Request, Satisfaction, Status};
 use civicgrid_domain::catalogue::{AttributeType, CategoryCode, Stage};
 use jiff::{SignedDuration, Timestamp};
 use rand::seq::IndexedRandom;
@@ -25,11 +27,65 @@ use super::cases::{Actor, Intake};
 use crate::clock::{ManualClock, SeededIds};
 use crate::error::{AppError, AppResult};
 
-/// A resident's message: subject, text and the contest's first-level label if it has one.
+/// A resident's message: subject, text and the contest's first-level label if it has one,
+/// or the category it was written for (the shipped texts).
 struct Message {
     subject: String,
     detail: String,
     label: Option<String>,
+    category: Option<String>,
+}
+
+/// Where the demo's case texts come from.
+#[derive(Debug, Clone)]
+pub enum CaseTexts {
+    /// The residents' messages of the teddy2020 data set in this folder.
+    Messages(std::path::PathBuf),
+    /// The short reports civicgrid ships (data/demo-case-texts.toml).
+    Shipped,
+}
+
+impl CaseTexts {
+    /// The data set in `dir` when it is there, else the shipped texts.
+    pub fn from_dir_or_shipped(dir: &Path) -> CaseTexts {
+        if dir.join("labeled_messages.csv").is_file() {
+            CaseTexts::Messages(dir.to_owned())
+        } else {
+            CaseTexts::Shipped
+        }
+    }
+
+    fn read(&self) -> AppResult<Vec<Message>> {
+        match self {
+            CaseTexts::Messages(dir) => read_messages(dir),
+            CaseTexts::Shipped => shipped_messages(),
+        }
+    }
+}
+
+fn shipped_messages() -> AppResult<Vec<Message>> {
+    #[derive(serde::Deserialize)]
+    struct Texts {
+        text: Vec<Text>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Text {
+        category: String,
+        subject: String,
+        detail: String,
+    }
+    let texts: Texts = toml::from_str(super::shipped::DEMO_CASE_TEXTS_TOML)
+        .map_err(|e| AppError::Invalid(format!("data/demo-case-texts.toml: {e}")))?;
+    Ok(texts
+        .text
+        .into_iter()
+        .map(|t| Message {
+            subject: t.subject,
+            detail: t.detail,
+            label: None,
+            category: Some(t.category),
+        })
+        .collect())
 }
 
 fn read_messages(dir: &Path) -> AppResult<Vec<Message>> {
@@ -59,6 +115,7 @@ fn read_messages(dir: &Path) -> AppResult<Vec<Message>> {
                 } else {
                     None
                 },
+                category: None,
             });
         }
     }
@@ -71,8 +128,12 @@ fn read_messages(dir: &Path) -> AppResult<Vec<Message>> {
     Ok(out)
 }
 
-/// The category a message most plausibly belongs to, by its words, then by its label.
-fn categorise(m: &Message) -> &'static str {
+/// The category a message was written for, or the one it most plausibly belongs to, by its
+/// words, then by its label.
+fn categorise(m: &Message) -> &str {
+    if let Some(c) = &m.category {
+        return c;
+    }
     let t = format!("{}{}", m.subject, m.detail);
     let rules: &[(&[&str], &str)] = &[
         (&["燃气井盖"], "01006"),
@@ -207,9 +268,56 @@ struct Sim<'a> {
     clock: &'a ManualClock,
     now: Timestamp,
     end: Timestamp,
+    tz: jiff::tz::TimeZone,
 }
 
 impl Sim<'_> {
+    /// Attaches a generated photo of the case as `who` took it now (before or after handling).
+    async fn photo(&self, case: &Case, who: &str, stage: PhotoStage) -> AppResult<Case> {
+        let stamp = self
+            .now
+            .to_zoned(self.tz.clone())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string();
+        let category = case.category.as_ref().map_or("", |c| c.as_str());
+        // Seeded by the case, so both pictures show the same place and the demo's other
+        // random draws are not disturbed.
+        let seed = case.id.as_u128() as u64;
+        let (before, after) = super::demo_photos::before_and_after(seed, category, &stamp, &stamp);
+        let png = if stage == PhotoStage::After {
+            after
+        } else {
+            before
+        };
+        let actor = self.actor(who).await?;
+        self.app
+            .attach_photo(
+                &case.id,
+                case.state.version,
+                stage,
+                "image/png",
+                png,
+                &actor,
+            )
+            .await
+    }
+
+    async fn actor(&self, who: &str) -> AppResult<Actor> {
+        if who == "system" {
+            return Ok(Actor::System);
+        }
+        let u = self
+            .app
+            .repo
+            .user(who)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("demo account {who}")))?;
+        Ok(Actor::Staff {
+            username: u.username,
+            grants: u.grants,
+        })
+    }
+
     /// Moves the simulated clock on; false once it would pass the end of the demo period.
     fn wait(&mut self, d: SignedDuration) -> bool {
         let next = self.now.checked_add(d).unwrap_or(self.end);
@@ -222,20 +330,7 @@ impl Sim<'_> {
     }
 
     async fn act(&self, case: &Case, who: &str, action: Action) -> AppResult<Case> {
-        let actor = if who == "system" {
-            Actor::System
-        } else {
-            let u = self
-                .app
-                .repo
-                .user(who)
-                .await?
-                .ok_or_else(|| AppError::NotFound(format!("demo account {who}")))?;
-            Actor::Staff {
-                username: u.username,
-                grants: u.grants,
-            }
-        };
+        let actor = self.actor(who).await?;
         self.app
             .act_on_case(&case.id, case.state.version, action, &actor)
             .await
@@ -271,11 +366,11 @@ impl App {
     pub async fn load_demo_cases(
         &self,
         seed: u64,
-        messages: &Path,
+        texts: &CaseTexts,
         months: i64,
         per_month: usize,
     ) -> AppResult<DemoCasesReport> {
-        let texts = read_messages(messages)?;
+        let texts = texts.read()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00ca_5e5d_e770);
         let reference = self.reference().await?;
         let grids = self.repo.grids(None).await?;
@@ -308,6 +403,7 @@ impl App {
                 clock: &clock,
                 now: reported_at,
                 end,
+                tz: tz.clone(),
             };
             clock.set(reported_at);
             let message = texts
@@ -444,6 +540,7 @@ async fn run_path(
 
     if path == Journey::OnSite {
         if sim.wait(minutes(rng, 5, 40)) {
+            case = sim.photo(&case, &worker, PhotoStage::Before).await?;
             case = sim
                 .act(
                     &case,
@@ -453,6 +550,9 @@ async fn run_path(
                     },
                 )
                 .await?;
+            if sim.wait(minutes(rng, 1, 5)) {
+                case = sim.photo(&case, &worker, PhotoStage::After).await?;
+            }
         }
         return Ok(case);
     }
@@ -578,6 +678,9 @@ async fn run_path(
         return Ok(case);
     }
     case = sim.act(&case, &handler, Action::StartHandling).await?;
+    if sim.wait(minutes(rng, 5, 60)) {
+        case = sim.photo(&case, &handler, PhotoStage::Before).await?;
+    }
     if path == Journey::Whistle && sim.wait(minutes(rng, 60, 600)) {
         // The matter exceeds the street's powers: it summons two departments (街乡吹哨).
         let due = sim.now + SignedDuration::from_hours(4);
@@ -679,6 +782,7 @@ async fn run_path(
     if !sim.wait(minutes(rng, 60, 60 * 30)) {
         return Ok(case);
     }
+    case = sim.photo(&case, &handler, PhotoStage::After).await?;
     case = sim
         .act(
             &case,

@@ -6,6 +6,7 @@ pub mod case_writer;
 pub mod cases;
 pub mod demo;
 pub mod demo_cases;
+pub mod demo_photos;
 pub mod jobs;
 pub mod kpi;
 pub mod limits;
@@ -457,4 +458,6 @@ pub mod shipped {
     pub const CATALOGUE_TOML: &str = include_str!("../../../../data/catalogue.toml");
     pub const CALENDAR_TOML: &str = include_str!("../../../../data/calendar-china.toml");
     pub const ROLES_TOML: &str = include_str!("../../../../data/roles.toml");
+    /// Short residents' reports written for the demo, a few per category.
+    pub const DEMO_CASE_TEXTS_TOML: &str = include_str!("../../../../data/demo-case-texts.toml");
 }

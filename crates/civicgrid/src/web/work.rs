@@ -271,6 +271,124 @@ fn deadline_colour(
     }
 }
 
+/// Why the case went to its units, told in the reader's language with names, not codes or
+/// rule numbers (the stored sentence is the API's, in English).
+fn routing_sentence(
+    ctx: &Ctx,
+    reference: &crate::services::reference::Reference,
+    regions: &std::collections::HashMap<String, String>,
+    case: &Case,
+) -> String {
+    use civicgrid_domain::routing::{Basis, Reason};
+    let t = |key: &str, args: &[(&str, String)]| super::i18n::t(ctx.lang, key, args);
+    let region = |code: &str| {
+        regions
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_owned())
+    };
+    let category = |code: &str| {
+        code.parse()
+            .ok()
+            .and_then(|c| reference.category(&c))
+            .map_or_else(
+                || code.to_owned(),
+                |c| {
+                    if ctx.lang == "en" {
+                        c.name_en.clone()
+                    } else {
+                        c.name_zh.clone()
+                    }
+                },
+            )
+    };
+    let lead = case
+        .routed_units
+        .first()
+        .map(|u| unit_name(reference, u))
+        .unwrap_or_default();
+    match Reason::parse(&case.routing) {
+        Some(Reason::Rule {
+            basis,
+            category: cat,
+            region: r,
+            condition,
+            outranked,
+            kind,
+            ..
+        }) => {
+            let condition = condition
+                .map(|(attribute, value)| {
+                    let def = cat
+                        .parse()
+                        .ok()
+                        .and_then(|c| reference.category(&c))
+                        .and_then(|c| c.attributes.iter().find(|a| a.code == attribute).cloned());
+                    let value_name = def
+                        .as_ref()
+                        .and_then(|d| d.values.iter().find(|v| v.key == value))
+                        .map_or(value.clone(), |v| v.name.clone());
+                    let attribute_name = def.map_or(attribute, |d| d.description);
+                    t(
+                        "routing-condition",
+                        &[("attribute", attribute_name), ("value", value_name)],
+                    )
+                })
+                .unwrap_or_default();
+            let basis = t(
+                match basis {
+                    Basis::Owner => "routing-basis-owner",
+                    Basis::Locality => "routing-basis-locality",
+                },
+                &[],
+            );
+            let order = t(
+                match kind {
+                    civicgrid_domain::catalogue::CategoryKind::Component => {
+                        "routing-order-component"
+                    }
+                    civicgrid_domain::catalogue::CategoryKind::Matter => "routing-order-matter",
+                },
+                &[],
+            );
+            let mut sentence = t(
+                "routing-rule",
+                &[
+                    ("category", category(&cat)),
+                    ("region", region(&r)),
+                    ("condition", condition),
+                    ("basis", basis),
+                    ("unit", lead),
+                    ("order", order),
+                ],
+            );
+            if outranked > 0 {
+                sentence.push_str(&t("routing-outranked", &[("count", outranked.to_string())]));
+            }
+            sentence
+        }
+        Some(Reason::Fallback {
+            category: cat,
+            region: r,
+            unit,
+            ..
+        }) => t(
+            "routing-fallback",
+            &[
+                ("category", category(&cat)),
+                ("region", region(&r)),
+                ("unit", unit_name(reference, &unit)),
+            ],
+        ),
+        Some(Reason::NoCategory) => t("routing-no-category", &[]),
+        Some(Reason::AddressOnly { region: r, .. }) => {
+            t("routing-address-only", &[("region", region(&r))])
+        }
+        None if ctx.lang == "en" => case.routing.clone(),
+        None => t("routing-unknown", &[("unit", lead)]),
+    }
+}
+
 fn unit_name(reference: &crate::services::reference::Reference, code: &str) -> String {
     reference
         .units
@@ -501,6 +619,13 @@ async fn render_case(
         _ => vec![],
     };
     let actions = offered_actions(app, &actor, &case).await;
+    let region_names: std::collections::HashMap<String, String> = match app.repo.regions().await {
+        Ok(rs) => rs
+            .into_iter()
+            .map(|r| (r.code.to_string(), r.name))
+            .collect(),
+        Err(e) => return ctx.app_error(e.into()),
+    };
     let units: Vec<Value> = reference
         .units
         .iter()
@@ -515,7 +640,10 @@ async fn render_case(
     if let Some(o) = row.as_object_mut() {
         o.insert("description".into(), json!(case.description));
         o.insert("address".into(), json!(case.address));
-        o.insert("routing".into(), json!(case.routing));
+        o.insert(
+            "routing".into(),
+            json!(routing_sentence(ctx, &reference, &region_names, &case)),
+        );
         o.insert("version".into(), json!(case.state.version));
         o.insert(
             "stage".into(),

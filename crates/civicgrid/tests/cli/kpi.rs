@@ -11,8 +11,10 @@ use civicgrid::services::cases::Actor;
 use civicgrid_domain::case::Action;
 use civicgrid_domain::kpi::Period;
 
-fn messages() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020")
+fn messages() -> civicgrid::services::demo_cases::CaseTexts {
+    civicgrid::services::demo_cases::CaseTexts::from_dir_or_shipped(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020"),
+    )
 }
 
 async fn with_cases(repo: Arc<dyn civicgrid_store::Repository>) -> App {
@@ -471,7 +473,9 @@ async fn cli(db: &str, args: &[&str]) -> Vec<u8> {
 async fn the_kpi_command_writes_csv_json_xlsx_and_geojson() {
     let dir = tempfile::tempdir().expect("dir");
     let db = format!("sqlite:{}", dir.path().join("c.db").display());
-    let messages = messages();
+    // The data set when it is beside the checkout, the shipped texts when not (the command
+    // falls back by itself).
+    let messages = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020");
     let messages = messages.to_str().expect("path");
     cli(
         &db,

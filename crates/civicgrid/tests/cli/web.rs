@@ -497,6 +497,23 @@ async fn the_case_page_offers_only_permitted_actions_escapes_text_and_refuses_th
         page.body
             .contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt;井盖丢失")
     );
+    // Why it went where it went, in Chinese, with names: no rule number, no English.
+    assert!(case.routing.starts_with("rule "), "{}", case.routing);
+    let routing = page
+        .body
+        .split("class=\"routing\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .expect("the routing paragraph");
+    assert!(routing.starts_with("按责任清单"), "{routing}");
+    assert!(
+        routing.contains("井盖") && routing.contains("部件先属主后属地"),
+        "{routing}"
+    );
+    assert!(
+        !routing.chars().any(|c| c.is_ascii_alphabetic()) && !routing.contains("rule"),
+        "{routing}"
+    );
     assert!(!page.body.contains("<script>alert"));
     assert!(page.body.contains("id=\"do-accept\""));
     assert!(
