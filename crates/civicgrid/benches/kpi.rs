@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use civicgrid::App;
 use civicgrid::clock::FixedClock;
-use civicgrid::services::App;
 use civicgrid_domain::case::deadline::Alarm;
 use civicgrid_domain::case::{Action, Channel, Satisfaction, Status};
 use civicgrid_domain::catalogue::Stage;

@@ -13,9 +13,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use civicgrid::App;
+use civicgrid::cases::{Actor, Intake};
 use civicgrid::clock::SystemClock;
-use civicgrid::services::App;
-use civicgrid::services::cases::{Actor, Intake};
 use civicgrid_domain::case::Channel;
 use civicgrid_domain::territory::GridCode;
 use rand::{Rng, SeedableRng};

@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use civicgrid::services::demo::jittered_lattice;
+use civicgrid::demo::jittered_lattice;
 use civicgrid_domain::geometry::locate::GridIndex;
 use civicgrid_domain::territory::GridCode;
 use geo::MultiPolygon;

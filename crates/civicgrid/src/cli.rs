@@ -12,12 +12,12 @@ use civicgrid_domain::geometry::crs::Crs;
 use civicgrid_domain::territory::{GridCode, RegionCode};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::accounts::UserSpec;
 use crate::clock::{Clock, SystemClock};
+use crate::demo::{DEMO_PASSWORD, DemoOutcome};
 use crate::error::{AppError, AppResult, InputError};
-use crate::services::accounts::UserSpec;
-use crate::services::demo::{DEMO_PASSWORD, DemoOutcome};
-use crate::services::territory::{GridImportOptions, read_points};
-use crate::services::{App, Format};
+use crate::territory::{GridImportOptions, read_points};
+use crate::{App, app::Format};
 
 /// Files larger than this are refused unless --max-bytes says otherwise.
 const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
@@ -47,7 +47,7 @@ pub struct Cli {
         value_delimiter = ',',
         default_value = "civicgrid"
     )]
-    pub open311_jurisdiction: Vec<crate::services::open311::Jurisdiction>,
+    pub open311_jurisdiction: Vec<crate::open311::Jurisdiction>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -425,8 +425,8 @@ fn format_of(path: &Path) -> AppResult<Format> {
 /// The data key that seals reporters' contact details: `CIVICGRID_DATA_KEY` (64 hex digits),
 /// or for SQLite a key file beside the database (`PATH.key`, created on first use, mode 0600).
 /// Without either (PostgreSQL and no key given), contact details are refused at intake.
-fn data_key(database: &str) -> AppResult<Option<crate::services::seal::Sealer>> {
-    use crate::services::seal::Sealer;
+fn data_key(database: &str) -> AppResult<Option<crate::cases::seal::Sealer>> {
+    use crate::cases::seal::Sealer;
     if let Ok(hex) = std::env::var("CIVICGRID_DATA_KEY") {
         return Sealer::from_hex(&hex).map(Some);
     }
@@ -467,10 +467,10 @@ fn check_warn_at(warn_at: f64) -> AppResult<()> {
     }
 }
 
-fn job_settings(round_secs: u64, lease_secs: u64) -> Arc<crate::services::jobs::JobSettings> {
+fn job_settings(round_secs: u64, lease_secs: u64) -> Arc<crate::jobs::JobSettings> {
     let secs =
         |s: u64| jiff::SignedDuration::from_secs(i64::try_from(s.max(1)).unwrap_or(i64::MAX));
-    Arc::new(crate::services::jobs::JobSettings {
+    Arc::new(crate::jobs::JobSettings {
         round: secs(round_secs),
         lease: secs(lease_secs),
         ..Default::default()
@@ -704,7 +704,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut app = App::new(repo, clock);
     app.sealer = data_key(&cli.database)?.map(Arc::new);
-    app.open311 = Arc::new(crate::services::open311::Open311Settings {
+    app.open311 = Arc::new(crate::open311::Open311Settings {
         jurisdictions: cli.open311_jurisdiction.clone(),
         ..Default::default()
     });
@@ -720,7 +720,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             open311_posts_per_minute,
         } => {
             app.jobs = job_settings(sweep_every, lease_secs);
-            app.limits = std::sync::Arc::new(crate::services::limits::Limits {
+            app.limits = std::sync::Arc::new(crate::accounts::limits::Limits {
                 sign_in_failures_per_account: sign_in_failures,
                 lookups_per_minute,
                 open311_posts_per_minute,
@@ -773,14 +773,14 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 }
             };
             let bytes = match format {
-                KpiFormat::Csv => crate::services::kpi::kpi_csv(&table).into_bytes(),
+                KpiFormat::Csv => crate::assessment::kpi_csv(&table).into_bytes(),
                 KpiFormat::Json => serde_json::to_string_pretty(&table)
                     .map_err(|e| AppError::Invalid(e.to_string()))?
                     .into_bytes(),
-                KpiFormat::Xlsx => crate::services::kpi::kpi_xlsx(&table)?,
+                KpiFormat::Xlsx => crate::assessment::kpi_xlsx(&table)?,
                 KpiFormat::Geojson => {
                     let grids = app.repo.grids(Some(&scope)).await?;
-                    serde_json::to_string_pretty(&crate::services::kpi::kpi_geojson(&table, &grids))
+                    serde_json::to_string_pretty(&crate::assessment::kpi_geojson(&table, &grids))
                         .map_err(|e| AppError::Invalid(e.to_string()))?
                         .into_bytes()
                 }
@@ -1069,7 +1069,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 let first_line = p.lines().next().unwrap_or("").to_owned();
                 (first_line, false)
             } else {
-                (crate::services::accounts::random_secret(9), true)
+                (crate::accounts::random_secret(9), true)
             };
             app.add_user(UserSpec {
                 username: username.clone(),
@@ -1173,13 +1173,12 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 DemoOutcome::Created => {
                     writeln!(out, "demo territory created (seed {seed})").map_err(io)?;
                     if months > 0 && cases_per_month > 0 {
-                        let texts =
-                            crate::services::demo_cases::CaseTexts::from_dir_or_shipped(&messages);
+                        let texts = crate::demo::cases::CaseTexts::from_dir_or_shipped(&messages);
                         let source = match &texts {
-                            crate::services::demo_cases::CaseTexts::Messages(dir) => {
+                            crate::demo::cases::CaseTexts::Messages(dir) => {
                                 format!("residents' messages from {}", dir.display())
                             }
-                            crate::services::demo_cases::CaseTexts::Shipped => {
+                            crate::demo::cases::CaseTexts::Shipped => {
                                 "the shipped demo texts (data/demo-case-texts.toml)".to_owned()
                             }
                         };

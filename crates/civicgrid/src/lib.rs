@@ -1,10 +1,30 @@
-//! The civicgrid application: services over the domain core and the store, the interchange
-//! formats, and the command line. The binary in `main.rs` only calls [`cli::run`].
+//! The civicgrid application, one folder per capability. Each capability owns its services
+//! (`impl App` blocks over the domain core and the store), its REST handlers, pages, CLI
+//! subcommands and background jobs; the shells (`http`, `web`, `cli`, `jobs`) merge them. See
+//! docs/ARCHITECTURE.md.
 
-pub mod cli;
+// Shared foundations.
+pub mod app;
 pub mod clock;
 pub mod error;
-pub mod http;
 pub mod interchange;
-pub mod services;
+pub mod jobs;
+pub mod reference;
+
+// The shells that merge the capabilities.
+pub mod cli;
+pub mod http;
 pub mod web;
+
+// The capabilities.
+pub mod accounts;
+pub mod assessment;
+pub mod cases;
+pub mod catalogue;
+pub mod demo;
+pub mod open311;
+pub mod routing;
+pub mod territory;
+pub mod webhooks;
+
+pub use app::App;

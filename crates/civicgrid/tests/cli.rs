@@ -856,10 +856,10 @@ mod case_loop {
 
     use std::sync::Arc;
 
+    use civicgrid::App;
+    use civicgrid::cases::{Actor, Intake};
     use civicgrid::clock::FixedClock;
     use civicgrid::error::AppError;
-    use civicgrid::services::App;
-    use civicgrid::services::cases::{Actor, Intake};
     use civicgrid_domain::calendar::{ClockType, TimeLimit};
     use civicgrid_domain::case::{
         Action, Channel, Request, Satisfaction, Status, Transition, replay,
@@ -949,7 +949,7 @@ mod case_loop {
             Err(AppError::Unprocessable(_))
         ));
         let mut with_contact = intake("01001");
-        with_contact.reporter = Some(civicgrid::services::seal::Reporter {
+        with_contact.reporter = Some(civicgrid::cases::seal::Reporter {
             phone: Some("13800138000".into()),
             ..Default::default()
         });
@@ -1204,8 +1204,8 @@ mod http_api {
 
     use axum::body::Body;
     use axum::http::{Request, StatusCode, header};
+    use civicgrid::App;
     use civicgrid::clock::FixedClock;
-    use civicgrid::services::App;
     use http_body_util::BodyExt;
     use serde_json::{Value, json};
     use tower::ServiceExt;
@@ -1230,8 +1230,8 @@ mod http_api {
                 Arc::new(FixedClock("2026-03-03T01:00:00Z".parse().expect("t"))),
             );
             app.sealer = Some(Arc::new(
-                civicgrid::services::seal::Sealer::from_hex(
-                    &civicgrid::services::seal::Sealer::generate_hex(),
+                civicgrid::cases::seal::Sealer::from_hex(
+                    &civicgrid::cases::seal::Sealer::generate_hex(),
                 )
                 .expect("key"),
             ));
@@ -1797,7 +1797,7 @@ mod http_api {
         assert_eq!(photos.len(), 1);
         assert_eq!(photos[0]["stage"], "report");
         let sha = photos[0]["sha256"].as_str().expect("sha");
-        assert_eq!(sha, civicgrid::services::accounts::sha256_bytes_hex(&png));
+        assert_eq!(sha, civicgrid::accounts::sha256_bytes_hex(&png));
         let req = Request::get(format!("/api/v1/cases/{id}/photos/{sha}"))
             .header(
                 header::AUTHORIZATION,
@@ -2127,10 +2127,10 @@ mod http_api {
 mod deadline_job {
     use std::sync::Arc;
 
+    use civicgrid::App;
+    use civicgrid::cases::jobs::SweepReport;
+    use civicgrid::cases::{Actor, Intake};
     use civicgrid::clock::ManualClock;
-    use civicgrid::services::App;
-    use civicgrid::services::cases::{Actor, Intake};
-    use civicgrid::services::jobs::SweepReport;
     use civicgrid_domain::case::deadline::Alarm;
     use civicgrid_domain::case::{Channel, Tier};
     use civicgrid_domain::catalogue::Stage;
@@ -2582,10 +2582,10 @@ mod durability {
 mod whistle {
     use std::sync::Arc;
 
+    use civicgrid::App;
+    use civicgrid::cases::{Actor, Intake};
     use civicgrid::clock::ManualClock;
     use civicgrid::error::AppError;
-    use civicgrid::services::App;
-    use civicgrid::services::cases::{Actor, Intake};
     use civicgrid_domain::case::{Action, Channel};
 
     async fn staff(app: &App, name: &str) -> Actor {
@@ -2718,12 +2718,12 @@ mod demo_cases {
     use std::path::PathBuf;
     use std::sync::Arc;
 
+    use civicgrid::App;
     use civicgrid::clock::FixedClock;
-    use civicgrid::services::App;
     use civicgrid_domain::case::{Transition, replay};
 
-    fn messages() -> civicgrid::services::demo_cases::CaseTexts {
-        civicgrid::services::demo_cases::CaseTexts::from_dir_or_shipped(
+    fn messages() -> civicgrid::demo::cases::CaseTexts {
+        civicgrid::demo::cases::CaseTexts::from_dir_or_shipped(
             &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020"),
         )
     }
@@ -2731,15 +2731,15 @@ mod demo_cases {
     async fn demo(
         dir: &tempfile::TempDir,
         name: &str,
-    ) -> (App, civicgrid::services::demo_cases::DemoCasesReport) {
+    ) -> (App, civicgrid::demo::cases::DemoCasesReport) {
         demo_from(dir, name, &messages()).await
     }
 
     async fn demo_from(
         dir: &tempfile::TempDir,
         name: &str,
-        texts: &civicgrid::services::demo_cases::CaseTexts,
-    ) -> (App, civicgrid::services::demo_cases::DemoCasesReport) {
+        texts: &civicgrid::demo::cases::CaseTexts,
+    ) -> (App, civicgrid::demo::cases::DemoCasesReport) {
         let repo = civicgrid_store::connect(&format!("sqlite:{}", dir.path().join(name).display()))
             .await
             .expect("store");
@@ -2886,7 +2886,7 @@ mod demo_cases {
     /// and handled cases with photos taken before and after, as PNG.
     #[tokio::test]
     async fn without_the_data_set_the_demo_runs_on_the_shipped_texts_with_photos() {
-        use civicgrid::services::demo_cases::CaseTexts;
+        use civicgrid::demo::cases::CaseTexts;
         use civicgrid_domain::case::PhotoStage;
         let dir = tempfile::tempdir().expect("dir");
         let (app, report) = demo_from(&dir, "s.db", &CaseTexts::Shipped).await;
@@ -2898,7 +2898,7 @@ mod demo_cases {
             })
             .await
             .expect("cases");
-        let shipped = civicgrid::services::shipped::DEMO_CASE_TEXTS_TOML;
+        let shipped = civicgrid::app::shipped::DEMO_CASE_TEXTS_TOML;
         let categories: std::collections::BTreeSet<_> =
             all.iter().filter_map(|c| c.category.clone()).collect();
         assert!(categories.len() > 40, "{} categories", categories.len());

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
-use crate::services::limits::ClientAddr;
+use crate::accounts::limits::ClientAddr;
 
 /// The peer's address; when the peer is a reverse proxy on this host (loopback), the address
 /// it says it forwarded for (the last `X-Forwarded-For` entry, the one it added). A remote

@@ -5,7 +5,6 @@
 
 pub mod client;
 pub mod metrics;
-pub mod open311;
 pub mod problem;
 pub mod views;
 
@@ -27,10 +26,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::App;
+use crate::accounts::limits::ClientAddr;
+use crate::cases::{Actor, Intake};
 use crate::error::AppError;
-use crate::services::App;
-use crate::services::cases::{Actor, Intake};
-use crate::services::limits::ClientAddr;
 use problem::ApiError;
 use views::{
     Alert, AlertQuery, Alerts, CasePage, CaseView, ChangeProblems, Contact, DuplicateHint,
@@ -82,7 +81,7 @@ pub fn router(app: App) -> Router {
     let (rest, _) = api().split_for_parts();
     let requests = Arc::new(metrics::HttpMetrics::default());
     let scrape = requests.clone();
-    rest.merge(open311::routes())
+    rest.merge(crate::open311::rest::routes())
         .merge(crate::web::routes())
         .route(
             "/metrics",
@@ -255,7 +254,7 @@ async fn create_case(
         .collect();
     let reporter = match n.reporter {
         None | Some(Value::Null) => None,
-        Some(v) => match serde_json::from_value::<crate::services::seal::Reporter>(v) {
+        Some(v) => match serde_json::from_value::<crate::cases::seal::Reporter>(v) {
             Ok(r) => Some(r),
             Err(e) => {
                 problems.push((
@@ -840,7 +839,7 @@ async fn login(
         StatusCode::CREATED,
         Json(Session {
             token,
-            expires_in: crate::services::accounts::SESSION_LIFETIME.as_secs(),
+            expires_in: crate::accounts::SESSION_LIFETIME.as_secs(),
         }),
     )
         .into_response())
@@ -877,7 +876,7 @@ async fn track(
     from: ClientAddr,
     Path(receipt): Path<String>,
 ) -> ApiResult<Json<Tracking>> {
-    let crate::services::cases::Tracked {
+    let crate::cases::Tracked {
         reported,
         followed: case,
         events,
@@ -997,7 +996,7 @@ async fn list_appeals(
         .map_err(AppError::Forbidden)?;
     let period = match q.period.as_deref() {
         None => None,
-        Some(p) => Some(crate::services::kpi::period_key(
+        Some(p) => Some(crate::assessment::period_key(
             &civicgrid_domain::kpi::Period::parse(p)
                 .map_err(|e| AppError::Unprocessable(vec![("period".to_owned(), e)]))?,
         )),

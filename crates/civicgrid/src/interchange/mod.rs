@@ -6,7 +6,6 @@ pub mod catalogue;
 pub mod config;
 pub mod csv_table;
 pub mod geojson;
-pub mod open311;
 pub mod tables;
 
 use crate::error::{InputError, Location};

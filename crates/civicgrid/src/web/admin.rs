@@ -12,9 +12,9 @@ use civicgrid_domain::catalogue::{Priority, Stage};
 use serde_json::{Value, json};
 
 use super::{Ctx, form_map};
-use crate::services::App;
-use crate::services::accounts::UserSpec;
-use crate::services::territory::GridImportOptions;
+use crate::App;
+use crate::accounts::UserSpec;
+use crate::territory::GridImportOptions;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -225,7 +225,7 @@ async fn add_user(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> 
     if !ctx.permissions.contains(&Permission::UserManage) {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
-    let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
+    let pairs = crate::open311::wire::parse_form(&body).unwrap_or_default();
     let f = form_map(&pairs);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
         return *r;
@@ -294,7 +294,7 @@ async fn create_key(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -
     if !ctx.permissions.contains(&Permission::UserManage) {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
-    let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
+    let pairs = crate::open311::wire::parse_form(&body).unwrap_or_default();
     let f = form_map(&pairs);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
         return *r;
@@ -411,8 +411,7 @@ async fn import_table(State(app): State<App>, ctx: Ctx, mut multipart: Multipart
         "units" => app.import_units(&file_name, &text).await,
         "responsibility" => app.import_responsibility_list(&file_name, &text).await,
         "catalogue" => {
-            let format =
-                crate::services::Format::of(&file_name).unwrap_or(crate::services::Format::Toml);
+            let format = crate::app::Format::of(&file_name).unwrap_or(crate::app::Format::Toml);
             app.import_catalogue(&file_name, &text, format).await
         }
         "assessment" => {
@@ -447,7 +446,7 @@ async fn export_table(
         "beats" => app.export_beats().await,
         "units" => app.export_units().await,
         "responsibility" => app.export_responsibility_list().await,
-        "catalogue" => app.export_catalogue(crate::services::Format::Toml).await,
+        "catalogue" => app.export_catalogue(crate::app::Format::Toml).await,
         "assessment" => app.export_assessment().await,
         _ => app.export_calendar().await,
     };

@@ -16,8 +16,8 @@ use serde_json::json;
 
 use super::Ctx;
 use super::svg::{MapGrid, bar_chart, grid_map, line_chart};
-use crate::services::App;
-use crate::services::cases::Actor;
+use crate::App;
+use crate::cases::Actor;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -474,7 +474,7 @@ async fn kpi_export(
                 ),
             ],
             // A byte-order mark, so that spreadsheet programs read the Chinese headers as UTF-8.
-            format!("\u{feff}{}", crate::services::kpi::kpi_csv(&t)),
+            format!("\u{feff}{}", crate::assessment::kpi_csv(&t)),
         )
             .into_response(),
         Err(e) => ctx.app_error(e),

@@ -31,9 +31,9 @@ use minijinja::value::Kwargs;
 use minijinja::{Environment, State};
 use serde_json::{Value, json};
 
+use crate::App;
+use crate::cases::Actor;
 use crate::error::AppError;
-use crate::services::App;
-use crate::services::cases::Actor;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -130,7 +130,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn random_token() -> String {
-    crate::services::accounts::random_secret(24)
+    crate::accounts::random_secret(24)
 }
 
 fn behind_tls(headers: &HeaderMap) -> bool {
@@ -361,7 +361,7 @@ pub fn see_other(to: &str) -> Response {
 }
 
 async fn switch_language(ctx: Ctx, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let form = crate::interchange::open311::parse_form(&body).unwrap_or_default();
+    let form = crate::open311::wire::parse_form(&body).unwrap_or_default();
     let fields = form_map(&form);
     if let Err(r) = ctx.check_csrf(fields.get("csrf").map(String::as_str)) {
         return *r;

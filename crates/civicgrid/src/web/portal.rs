@@ -16,11 +16,11 @@ use serde_json::{Value, json};
 
 use super::svg::{MapGrid, Marker, grid_map};
 use super::{Ctx, form_map, see_other};
+use crate::App;
+use crate::accounts::limits::ClientAddr;
+use crate::cases::seal::Reporter;
+use crate::cases::{Actor, Intake};
 use crate::error::AppError;
-use crate::services::App;
-use crate::services::cases::{Actor, Intake};
-use crate::services::limits::ClientAddr;
-use crate::services::seal::Reporter;
 
 /// Photos per report, and bytes per photo.
 const MAX_PHOTOS: usize = 3;
@@ -51,7 +51,7 @@ async fn home(ctx: Ctx) -> Response {
 }
 
 /// The categories a resident can pick, grouped by major class, in the page's language.
-fn category_groups(ctx: &Ctx, reference: &crate::services::reference::Reference) -> Value {
+fn category_groups(ctx: &Ctx, reference: &crate::reference::Reference) -> Value {
     let name = |zh: &str, en: &str| {
         if ctx.lang == "en" {
             en.to_owned()
@@ -570,7 +570,7 @@ async fn track_page(
             json!({"code": code, "not_found": true}),
         )
     };
-    let crate::services::cases::Tracked {
+    let crate::cases::Tracked {
         reported,
         followed: case,
         events,
@@ -644,7 +644,7 @@ async fn evaluate(
     Path(code): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let pairs = match crate::interchange::open311::parse_form(&body) {
+    let pairs = match crate::open311::wire::parse_form(&body) {
         Ok(p) => p,
         Err(_) => return ctx.error(StatusCode::BAD_REQUEST, &ctx.t("err-form-broken")),
     };
@@ -821,7 +821,7 @@ async fn survey_answer(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let pairs = match crate::interchange::open311::parse_form(&body) {
+    let pairs = match crate::open311::wire::parse_form(&body) {
         Ok(p) => p,
         Err(_) => return ctx.error(StatusCode::BAD_REQUEST, &ctx.t("err-form-broken")),
     };

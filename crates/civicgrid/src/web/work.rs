@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use super::portal::status_name;
 use super::{Ctx, form_map, see_other};
+use crate::App;
+use crate::cases::Actor;
 use crate::error::AppError;
-use crate::services::App;
-use crate::services::cases::Actor;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -41,10 +41,10 @@ async fn login_form(ctx: Ctx) -> Response {
 async fn login(
     State(app): State<App>,
     ctx: Ctx,
-    from: crate::services::limits::ClientAddr,
+    from: crate::accounts::limits::ClientAddr,
     body: axum::body::Bytes,
 ) -> Response {
-    let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
+    let pairs = crate::open311::wire::parse_form(&body).unwrap_or_default();
     let f = form_map(&pairs);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
         return *r;
@@ -97,7 +97,7 @@ async fn logout(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let pairs = crate::interchange::open311::parse_form(&body).unwrap_or_default();
+    let pairs = crate::open311::wire::parse_form(&body).unwrap_or_default();
     if let Err(r) = ctx.check_csrf(form_map(&pairs).get("csrf").map(String::as_str)) {
         return *r;
     }
@@ -245,11 +245,7 @@ async fn queue_cases(app: &App, actor: &Actor, queue: &str) -> Result<Vec<Case>,
 }
 
 /// Green, yellow or red: how much of the current stage's time is used.
-fn deadline_colour(
-    app: &App,
-    reference: &crate::services::reference::Reference,
-    c: &Case,
-) -> &'static str {
+fn deadline_colour(app: &App, reference: &crate::reference::Reference, c: &Case) -> &'static str {
     let Some(clock) = c.clock.filter(|_| c.state.status.is_open()) else {
         return "none";
     };
@@ -275,7 +271,7 @@ fn deadline_colour(
 /// rule numbers (the stored sentence is the API's, in English).
 fn routing_sentence(
     ctx: &Ctx,
-    reference: &crate::services::reference::Reference,
+    reference: &crate::reference::Reference,
     regions: &std::collections::HashMap<String, String>,
     case: &Case,
 ) -> String {
@@ -389,7 +385,7 @@ fn routing_sentence(
     }
 }
 
-fn unit_name(reference: &crate::services::reference::Reference, code: &str) -> String {
+fn unit_name(reference: &crate::reference::Reference, code: &str) -> String {
     reference
         .units
         .iter()
@@ -397,12 +393,7 @@ fn unit_name(reference: &crate::services::reference::Reference, code: &str) -> S
         .map_or_else(|| code.to_owned(), |u| u.name.clone())
 }
 
-fn case_row(
-    ctx: &Ctx,
-    app: &App,
-    reference: &crate::services::reference::Reference,
-    c: &Case,
-) -> Value {
+fn case_row(ctx: &Ctx, app: &App, reference: &crate::reference::Reference, c: &Case) -> Value {
     json!({
         "id": c.id,
         "receipt_code": c.receipt_code,
@@ -422,7 +413,7 @@ async fn bulk_dispatch(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes
         Ok(a) => a.clone(),
         Err(r) => return *r,
     };
-    let pairs = match crate::interchange::open311::parse_form(&body) {
+    let pairs = match crate::open311::wire::parse_form(&body) {
         Ok(p) => p,
         Err(_) => return ctx.error(StatusCode::BAD_REQUEST, &ctx.t("err-form-broken")),
     };

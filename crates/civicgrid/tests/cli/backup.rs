@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use civicgrid::App;
+use civicgrid::cases::{Actor, Intake};
 use civicgrid::clock::SystemClock;
-use civicgrid::services::App;
-use civicgrid::services::cases::{Actor, Intake};
 use civicgrid_domain::case::Channel;
 use http_body_util::BodyExt;
 use tower::ServiceExt;

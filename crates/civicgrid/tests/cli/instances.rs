@@ -7,10 +7,10 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use civicgrid::App;
+use civicgrid::cases::jobs::SweepReport;
+use civicgrid::cases::{Actor, Intake};
 use civicgrid::clock::FixedClock;
-use civicgrid::services::App;
-use civicgrid::services::cases::{Actor, Intake};
-use civicgrid::services::jobs::SweepReport;
 use civicgrid_domain::case::Channel;
 use civicgrid_domain::territory::GridCode;
 use civicgrid_store::Repository;

@@ -5,14 +5,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use civicgrid::App;
+use civicgrid::cases::Actor;
 use civicgrid::clock::FixedClock;
-use civicgrid::services::App;
-use civicgrid::services::cases::Actor;
 use civicgrid_domain::case::Action;
 use civicgrid_domain::kpi::Period;
 
-fn messages() -> civicgrid::services::demo_cases::CaseTexts {
-    civicgrid::services::demo_cases::CaseTexts::from_dir_or_shipped(
+fn messages() -> civicgrid::demo::cases::CaseTexts {
+    civicgrid::demo::cases::CaseTexts::from_dir_or_shipped(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020"),
     )
 }
@@ -97,7 +97,7 @@ async fn exercise(app: &App) {
     // follow.
     let mut open = Vec::new();
     for i in 0..3 {
-        let intake = civicgrid::services::cases::Intake {
+        let intake = civicgrid::cases::Intake {
             description: format!("井盖丢失 {i}"),
             location: Some((113.9171, 22.5168)),
             grid: None,
@@ -138,7 +138,7 @@ async fn two_instances_count_together(app: &App) {
         Arc::new(FixedClock("2026-11-25T04:00:00Z".parse().expect("t"))),
     );
     for i in 0..40 {
-        let intake = civicgrid::services::cases::Intake {
+        let intake = civicgrid::cases::Intake {
             description: format!("占道经营 {i}"),
             location: Some((113.9171, 22.5168)),
             grid: None,
@@ -246,7 +246,7 @@ async fn appeals(app: &App) {
     use civicgrid_domain::kpi::{AppealStatus, AppealStep, Subject};
     let community = Subject::Region("440305001001".into());
     let scope: civicgrid_domain::territory::RegionCode = "440305001".parse().expect("s");
-    let score_of = |t: &civicgrid::services::kpi::KpiTable| {
+    let score_of = |t: &civicgrid::assessment::KpiTable| {
         t.rows
             .iter()
             .find(|r| r.kind == "region" && r.code == "440305001001")
@@ -347,7 +347,7 @@ async fn appeals(app: &App) {
     }
     let changes = app
         .repo
-        .adjustments(&civicgrid::services::kpi::period_key(
+        .adjustments(&civicgrid::assessment::period_key(
             &Period::parse("2026-10").expect("p"),
         ))
         .await
@@ -427,7 +427,7 @@ async fn surveys(app: &App) {
         .kpi_table(&scope, "2026-10", Some("unit"))
         .await
         .expect("table");
-    let row = |t: &civicgrid::services::kpi::KpiTable, u: &str| {
+    let row = |t: &civicgrid::assessment::KpiTable, u: &str| {
         t.rows
             .iter()
             .find(|r| r.code == u)

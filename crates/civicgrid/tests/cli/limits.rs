@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use civicgrid::services::limits::Limits;
+use civicgrid::accounts::limits::Limits;
 use serde_json::json;
 
 use super::support::{Call, TestApp};
@@ -16,7 +16,7 @@ fn session(username: &str, password: &str) -> serde_json::Value {
 }
 
 /// The page's CSRF cookie and token for a first visit through `app`.
-async fn csrf(app: &civicgrid::services::App) -> String {
+async fn csrf(app: &civicgrid::App) -> String {
     Call::new(app.clone(), "GET", "/login")
         .send()
         .await
@@ -29,7 +29,7 @@ async fn csrf(app: &civicgrid::services::App) -> String {
 }
 
 async fn page_sign_in(
-    app: &civicgrid::services::App,
+    app: &civicgrid::App,
     username: &str,
     password: &str,
 ) -> super::support::Answer {
@@ -216,7 +216,7 @@ async fn open311_posts_count_per_key_and_answer_429_in_open311s_format() {
             "api_key={k}&service_code=01001&lat=22.5168&long=113.9171&description=%E4%BA%95%E7%9B%96%E4%B8%A2%E5%A4%B1&attribute%5Bdamage%5D=missing"
         )
     };
-    let cases = |app: &civicgrid::services::App| {
+    let cases = |app: &civicgrid::App| {
         let app = app.clone();
         async move {
             app.list_cases(&civicgrid_store::CaseFilter {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use civicgrid::App;
+use civicgrid::cases::Actor;
 use civicgrid::clock::FixedClock;
-use civicgrid::services::App;
-use civicgrid::services::cases::Actor;
-use civicgrid::services::open311::{Jurisdiction, Open311Settings};
+use civicgrid::open311::{Jurisdiction, Open311Settings};
 use civicgrid_domain::case::Action;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -118,10 +118,8 @@ async fn case_count(app: &App) -> usize {
 async fn setup(repo: Arc<dyn civicgrid_store::Repository>) -> (App, String, String) {
     let mut app = App::new(repo, Arc::new(FixedClock(NOW.parse().expect("t"))));
     app.sealer = Some(Arc::new(
-        civicgrid::services::seal::Sealer::from_hex(
-            &civicgrid::services::seal::Sealer::generate_hex(),
-        )
-        .expect("key"),
+        civicgrid::cases::seal::Sealer::from_hex(&civicgrid::cases::seal::Sealer::generate_hex())
+            .expect("key"),
     ));
     app.load_demo(1).await.expect("demo");
     let app_key = app.create_api_key("resident app", None).await.expect("key");

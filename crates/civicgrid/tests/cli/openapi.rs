@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use civicgrid::App;
 use civicgrid::clock::FixedClock;
-use civicgrid::services::App;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;

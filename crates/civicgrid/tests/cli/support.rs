@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use civicgrid::App;
 use civicgrid::clock::{Clock, FixedClock};
-use civicgrid::services::App;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -97,8 +97,8 @@ impl TestAppBuilder {
         let mut app = App::new(repo, clock);
         if self.sealed {
             app.sealer = Some(Arc::new(
-                civicgrid::services::seal::Sealer::from_hex(
-                    &civicgrid::services::seal::Sealer::generate_hex(),
+                civicgrid::cases::seal::Sealer::from_hex(
+                    &civicgrid::cases::seal::Sealer::generate_hex(),
                 )
                 .expect("key"),
             ));

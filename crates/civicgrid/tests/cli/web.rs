@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use civicgrid::App;
 use civicgrid::clock::FixedClock;
-use civicgrid::services::App;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -666,7 +666,7 @@ async fn residents_answer_a_survey_once_through_its_page() {
         .await
         .expect("read")
         .expect("leader");
-    let actor = civicgrid::services::cases::Actor::Staff {
+    let actor = civicgrid::cases::Actor::Staff {
         username: leader.username,
         grants: leader.grants,
     };

@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use civicgrid::App;
+use civicgrid::cases::{Actor, Intake};
 use civicgrid::clock::{Clock, ManualClock};
 use civicgrid::error::AppError;
-use civicgrid::services::App;
-use civicgrid::services::cases::{Actor, Intake};
-use civicgrid::services::jobs::JobSettings;
-use civicgrid::services::notify::{DeliveryReport, signature};
+use civicgrid::jobs::JobSettings;
+use civicgrid::webhooks::{DeliveryReport, signature};
 use civicgrid_domain::case::{Action, Channel};
 use civicgrid_domain::notify::{MAX_ATTEMPTS, retry_delay};
 use civicgrid_domain::territory::GridCode;

@@ -1,5 +1,7 @@
 //! Importing, exporting, checking and locating grids.
 
+pub mod tables;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use civicgrid_domain::geometry::coverage::{CoverageReport, check_coverage};
@@ -9,7 +11,7 @@ use civicgrid_domain::geometry::repair::{RepairNote, repair};
 use civicgrid_domain::territory::{Grid, GridCode, RegionCode, RegionLevel, next_grid_sequence};
 use civicgrid_store::Batch;
 
-use super::App;
+use crate::App;
 use crate::error::{AppError, AppResult, InputError, Location};
 use crate::interchange::geojson::{feature_error, read_grid_features};
 

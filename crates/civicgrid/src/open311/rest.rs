@@ -1,5 +1,5 @@
 //! The Open311 GeoReport v2 shell under `/open311/`: picks the format from the suffix,
-//! decodes the query or form, calls `services::open311` and renders the document or the
+//! decodes the query or form, calls `open311` and renders the document or the
 //! spec's error body (never a problem document: Open311 clients parse `errors/error`).
 
 use axum::Router;
@@ -9,9 +9,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::interchange::open311::{Document, Format, parse_form};
-use crate::services::App;
-use crate::services::open311::{Open311Error, Params};
+use crate::App;
+use crate::open311::wire::{Document, Format, parse_form};
+use crate::open311::{Open311Error, Params};
 
 pub fn routes() -> Router<App> {
     let open311 = Router::new()

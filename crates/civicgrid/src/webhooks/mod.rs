@@ -20,7 +20,7 @@ use hyper::body::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::App;
+use crate::App;
 use crate::error::{AppError, AppResult};
 
 /// Deliveries one round leases at most.

@@ -1,11 +1,14 @@
 //! Open311 GeoReport v2 over the case loop: the catalogue as services, the loop's cases as
 //! service requests, and POSTed requests through the same intake as REST v1 (routing,
 //! duplicate suggestion, durable commit). Parameters arrive as the (name, value) pairs of the
-//! query or form; answers are documents (`interchange::open311`) the HTTP shell renders.
+//! query or form; answers are documents (`open311::wire`) the HTTP shell renders.
 //!
 //! The public id of a request is its receipt code. A category of service type `batch`
 //! answers a POST with a token (the case id); the receipt code is issued, and the request
 //! listed, once a call-taker has accepted or refused the report.
+
+pub mod rest;
+pub mod wire;
 
 use std::collections::BTreeMap;
 
@@ -16,11 +19,11 @@ use civicgrid_store::CaseFilter;
 use jiff::SignedDuration;
 use uuid::Uuid;
 
-use super::App;
-use super::cases::Intake;
-use super::reference::Reference;
+use self::wire::{Document, Node};
+use crate::App;
+use crate::cases::Intake;
 use crate::error::AppError;
-use crate::interchange::open311::{self as wire, Document, Node};
+use crate::reference::Reference;
 
 /// The longest description the spec allows.
 pub const MAX_DESCRIPTION: usize = 4000;
@@ -426,7 +429,7 @@ impl App {
             .flatten()
             .collect::<Vec<_>>()
             .join(" ");
-        let reporter = super::seal::Reporter {
+        let reporter = crate::cases::seal::Reporter {
             name: (!name.is_empty()).then_some(name),
             phone: params.get("phone").map(str::to_owned),
             email: params.get("email").map(str::to_owned),
@@ -440,7 +443,7 @@ impl App {
             attributes,
             priority: None,
             channel: Channel::Open311,
-            reporter: (reporter != super::seal::Reporter::default()).then_some(reporter),
+            reporter: (reporter != crate::cases::seal::Reporter::default()).then_some(reporter),
             media_url: params.get("media_url").map(str::to_owned),
         };
         let problems = self.intake_problems(&intake).await?;

@@ -1,5 +1,8 @@
 //! Staff accounts and API keys.
 
+pub mod limits;
+pub mod roles;
+
 use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -7,7 +10,7 @@ use civicgrid_domain::access::{Grant, Scope};
 use civicgrid_store::{ApiKeyRecord, Batch, NewUser};
 use sha2::{Digest, Sha256};
 
-use super::App;
+use crate::App;
 use crate::error::{AppError, AppResult};
 
 /// Hashes a password with argon2id and a random salt, as a PHC string.
@@ -170,7 +173,7 @@ impl App {
 
     /// The actor a presented API key acts as: its staff account (if active), or the system
     /// identity of an unowned key. `None` for an unknown or revoked key.
-    pub async fn authenticate_api_key(&self, key: &str) -> AppResult<Option<super::cases::Actor>> {
+    pub async fn authenticate_api_key(&self, key: &str) -> AppResult<Option<crate::cases::Actor>> {
         // Other systems call with the same key again and again: its actor (three queries) is
         // kept for KEY_TTL. A change of accounts made by this process drops the cache at once;
         // one made by another instance is seen within KEY_TTL.
@@ -192,7 +195,7 @@ impl App {
         Ok(actor)
     }
 
-    async fn actor_of_key(&self, hash: &str) -> AppResult<Option<super::cases::Actor>> {
+    async fn actor_of_key(&self, hash: &str) -> AppResult<Option<crate::cases::Actor>> {
         let Some(record) = self
             .repo
             .api_key_by_hash(hash)
@@ -202,13 +205,13 @@ impl App {
             return Ok(None);
         };
         Ok(match record.username {
-            None => Some(super::cases::Actor::Resident),
+            None => Some(crate::cases::Actor::Resident),
             Some(u) => {
                 self.repo
                     .user(&u)
                     .await?
                     .filter(|u| u.active)
-                    .map(|u| super::cases::Actor::Staff {
+                    .map(|u| crate::cases::Actor::Staff {
                         username: u.username,
                         grants: u.grants,
                     })
@@ -223,7 +226,7 @@ const KEY_CACHE_ENTRIES: usize = 10_000;
 
 /// Key hash → (when read, actor or None for an unknown or revoked key).
 pub type KeyCache =
-    std::collections::HashMap<String, (std::time::Instant, Option<super::cases::Actor>)>;
+    std::collections::HashMap<String, (std::time::Instant, Option<crate::cases::Actor>)>;
 
 /// How long a staff session lasts.
 pub const SESSION_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(12);
@@ -264,7 +267,7 @@ impl App {
     pub async fn authenticate_session(
         &self,
         token: &str,
-    ) -> AppResult<Option<super::cases::Actor>> {
+    ) -> AppResult<Option<crate::cases::Actor>> {
         let Some(username) = self
             .repo
             .session_user(&sha256_hex(token), self.clock.now())
@@ -277,7 +280,7 @@ impl App {
             .user(&username)
             .await?
             .filter(|u| u.active)
-            .map(|u| super::cases::Actor::Staff {
+            .map(|u| crate::cases::Actor::Staff {
                 username: u.username,
                 grants: u.grants,
             }))

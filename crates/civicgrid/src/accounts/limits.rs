@@ -6,7 +6,7 @@
 use jiff::SignedDuration;
 use sha2::{Digest, Sha256};
 
-use super::App;
+use crate::App;
 use crate::error::{AppError, AppResult};
 
 /// How much each caller may do. A refusal says when to try again.

@@ -1,6 +1,10 @@
 //! The case loop as a service: intake (place, route, time), actions with permission and
 //! version checks, and reading cases and their timelines.
 
+pub mod jobs;
+pub mod seal;
+pub mod writer;
+
 use std::collections::BTreeMap;
 
 use civicgrid_domain::case::deadline::{Pause, postpone, stage_deadline};
@@ -14,7 +18,7 @@ use civicgrid_store::{CaseEvent, CaseFilter, StoreError};
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use super::App;
+use crate::App;
 use crate::error::{AppError, AppResult};
 
 pub use civicgrid_domain::policy::Actor;
@@ -34,7 +38,7 @@ pub struct Intake {
     pub priority: Option<Priority>,
     pub channel: Channel,
     /// Contact details, sealed before they are stored.
-    pub reporter: Option<super::seal::Reporter>,
+    pub reporter: Option<crate::cases::seal::Reporter>,
     /// A link to a photo the reporter's app keeps (Open311 `media_url`), kept in the report
     /// event.
     pub media_url: Option<String>,
@@ -360,7 +364,7 @@ impl App {
         &self,
         case: &Case,
         actor: &Actor,
-    ) -> AppResult<Option<super::seal::Reporter>> {
+    ) -> AppResult<Option<crate::cases::seal::Reporter>> {
         let Some(sealed) = &case.reporter_sealed else {
             return Ok(None);
         };
@@ -449,7 +453,7 @@ impl App {
     pub async fn track(
         &self,
         receipt: &str,
-        from: &super::limits::ClientAddr,
+        from: &crate::accounts::limits::ClientAddr,
     ) -> AppResult<Tracked> {
         self.count_lookup(from).await?;
         let not_found = || AppError::NotFound(format!("receipt {receipt}"));
@@ -572,7 +576,7 @@ impl App {
                 format!("the bytes are not a {content_type} image"),
             )]));
         }
-        let sha256 = super::accounts::sha256_bytes_hex(&data);
+        let sha256 = crate::accounts::sha256_bytes_hex(&data);
         let photo = civicgrid_store::Photo {
             sha256: sha256.clone(),
             stage: stage.as_str().to_owned(),

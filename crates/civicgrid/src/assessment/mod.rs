@@ -14,7 +14,7 @@ use civicgrid_store::{CaseEvent, CaseFilter};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::App;
+use crate::App;
 use crate::error::{AppError, AppResult};
 
 fn rate(i: &Indicators, name: &str) -> Option<f64> {
@@ -686,9 +686,9 @@ pub fn period_key(p: &Period) -> String {
 
 impl App {
     /// Appeals and surveys are staff business: refused before anything else is looked at.
-    fn staff_only(actor: &crate::services::cases::Actor, what: &str) -> AppResult<()> {
+    fn staff_only(actor: &crate::cases::Actor, what: &str) -> AppResult<()> {
         match actor {
-            crate::services::cases::Actor::Staff { .. } => Ok(()),
+            crate::cases::Actor::Staff { .. } => Ok(()),
             _ => Err(AppError::Forbidden(format!("{what} are for staff"))),
         }
     }
@@ -722,7 +722,7 @@ impl App {
     /// assessed.
     pub async fn submit_appeal(
         &self,
-        actor: &crate::services::cases::Actor,
+        actor: &crate::cases::Actor,
         subject: Subject,
         period_text: &str,
         points: f64,
@@ -785,7 +785,7 @@ impl App {
     /// (kpi.manage there). An upheld appeal changes the score, recorded with who and why.
     pub async fn advance_appeal(
         &self,
-        actor: &crate::services::cases::Actor,
+        actor: &crate::cases::Actor,
         id: &uuid::Uuid,
         step: civicgrid_domain::kpi::AppealStep,
         note: &str,
@@ -855,7 +855,7 @@ impl App {
     /// Opens a public evaluation survey of some units for an assessment period (kpi.manage).
     pub async fn create_survey(
         &self,
-        actor: &crate::services::cases::Actor,
+        actor: &crate::cases::Actor,
         title: &str,
         period_text: &str,
         units: &[String],
@@ -933,7 +933,7 @@ impl App {
         if let Some(s) = self.repo.setting(KEY).await? {
             return Ok(s);
         }
-        let secret = crate::services::accounts::random_secret(32);
+        let secret = crate::accounts::random_secret(32);
         self.repo
             .put_setting_if_absent(KEY, &secret, self.clock.now(), "system")
             .await?;
@@ -993,7 +993,7 @@ impl App {
         // Keyed with a secret of the deployment, so that the hash of a phone number (a small
         // space) cannot be reversed by trying every number.
         let secret = self.survey_secret().await?;
-        let respondent = crate::services::accounts::sha256_hex(&format!("{secret}:{id}:{digits}"));
+        let respondent = crate::accounts::sha256_hex(&format!("{secret}:{id}:{digits}"));
         match self
             .repo
             .add_survey_response(id, &respondent, ratings, now)

@@ -5,6 +5,9 @@
 //! the grids tile every community with no gap and no overlap. The geometry is synthetic; codes
 //! and names follow the real conventions (GB/T 2260 district code, 6+3+3+3 grid codes).
 
+pub mod cases;
+pub mod photos;
+
 use std::collections::BTreeMap;
 
 use civicgrid_domain::access::{Grant, Scope};
@@ -17,7 +20,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::App;
+use crate::App;
 use crate::error::{AppError, AppResult};
 use crate::interchange::{catalogue, config};
 
@@ -542,16 +545,19 @@ impl App {
                 "the database already holds a territory; load the demo into an empty database (e.g. --database sqlite:demo.db)".into(),
             ));
         }
-        let catalogue = catalogue::read_toml("data/catalogue.toml", super::shipped::CATALOGUE_TOML)
-            .map_err(shipped_invalid)?;
-        let calendar =
-            config::read_calendar("data/calendar-china.toml", super::shipped::CALENDAR_TOML)
+        let catalogue =
+            catalogue::read_toml("data/catalogue.toml", crate::app::shipped::CATALOGUE_TOML)
                 .map_err(shipped_invalid)?;
-        let roles = config::read_roles("data/roles.toml", super::shipped::ROLES_TOML)
+        let calendar = config::read_calendar(
+            "data/calendar-china.toml",
+            crate::app::shipped::CALENDAR_TOML,
+        )
+        .map_err(shipped_invalid)?;
+        let roles = config::read_roles("data/roles.toml", crate::app::shipped::ROLES_TOML)
             .map_err(shipped_invalid)?;
         let demo = generate(seed);
         // One hash for every demo account: they share the published demo password anyway.
-        let hash = super::accounts::hash_password(DEMO_PASSWORD)?;
+        let hash = crate::accounts::hash_password(DEMO_PASSWORD)?;
         let users = demo
             .staff
             .into_iter()

@@ -22,8 +22,8 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::App;
-use super::cases::{Actor, Intake};
+use crate::App;
+use crate::cases::{Actor, Intake};
 use crate::clock::{ManualClock, SeededIds};
 use crate::error::{AppError, AppResult};
 
@@ -74,7 +74,7 @@ fn shipped_messages() -> AppResult<Vec<Message>> {
         subject: String,
         detail: String,
     }
-    let texts: Texts = toml::from_str(super::shipped::DEMO_CASE_TEXTS_TOML)
+    let texts: Texts = toml::from_str(crate::app::shipped::DEMO_CASE_TEXTS_TOML)
         .map_err(|e| AppError::Invalid(format!("data/demo-case-texts.toml: {e}")))?;
     Ok(texts
         .text
@@ -283,7 +283,7 @@ impl Sim<'_> {
         // Seeded by the case, so both pictures show the same place and the demo's other
         // random draws are not disturbed.
         let seed = case.id.as_u128() as u64;
-        let (before, after) = super::demo_photos::before_and_after(seed, category, &stamp, &stamp);
+        let (before, after) = crate::demo::photos::before_and_after(seed, category, &stamp, &stamp);
         let png = if stage == PhotoStage::After {
             after
         } else {
@@ -447,7 +447,7 @@ impl App {
                 ),
             };
             let contact = (self.sealer.is_some() && reporter.is_some() && rng.random_bool(0.6))
-                .then(|| super::seal::Reporter {
+                .then(|| crate::cases::seal::Reporter {
                     name: None,
                     phone: Some(format!("13{:09}", rng.random_range(0..1_000_000_000u32))),
                     email: None,

@@ -15,7 +15,7 @@ use civicgrid_domain::routing::{ResponsibilityRule, Unit};
 use civicgrid_domain::territory::{GridCode, RegionCode};
 use std::time::{Duration, Instant};
 
-use super::App;
+use crate::App;
 use crate::error::{AppError, AppResult};
 
 /// Real (monotonic) time, not the app clock: the cache ages with the wall, whatever time the
