@@ -1,5 +1,8 @@
 //! Staff accounts and API keys.
 
+pub mod rest;
+pub mod views;
+
 pub mod limits;
 pub mod roles;
 

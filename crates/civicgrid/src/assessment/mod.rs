@@ -3,6 +3,9 @@
 //! with composite scores, A–E grades, the red and black list, and the same figures for the
 //! period before (环比) and a year before (同比).
 
+pub mod rest;
+pub mod views;
+
 use std::collections::{BTreeMap, HashMap};
 
 use civicgrid_domain::case::Case;

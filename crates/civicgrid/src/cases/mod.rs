@@ -1,6 +1,9 @@
 //! The case loop as a service: intake (place, route, time), actions with permission and
 //! version checks, and reading cases and their timelines.
 
+pub mod rest;
+pub mod views;
+
 pub mod jobs;
 pub mod seal;
 pub mod writer;
