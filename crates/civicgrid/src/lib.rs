@@ -18,6 +18,7 @@ pub mod web;
 
 // The capabilities.
 pub mod accounts;
+pub mod administration;
 pub mod assessment;
 pub mod cases;
 pub mod catalogue;

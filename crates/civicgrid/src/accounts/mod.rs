@@ -1,5 +1,7 @@
 //! Staff accounts and API keys.
 
+pub mod pages;
+
 pub mod rest;
 pub mod views;
 

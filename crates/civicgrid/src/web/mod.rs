@@ -10,12 +10,8 @@
 //! rate-limited per account and failures are logged. Pages ask the same services, with the
 //! same permission checks, as the API.
 
-mod admin;
-mod dashboard;
 pub mod i18n;
-mod portal;
 pub mod svg;
-mod work;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -37,46 +33,39 @@ use crate::error::AppError;
 
 pub fn routes() -> Router<App> {
     Router::new()
-        .merge(portal::routes())
-        .merge(work::routes())
-        .merge(dashboard::routes())
-        .merge(admin::routes())
+        // The capabilities' pages, one line each.
+        .merge(crate::cases::pages::routes())
+        .merge(crate::accounts::pages::routes())
+        .merge(crate::routing::pages::routes())
+        .merge(crate::assessment::pages::routes())
+        .merge(crate::administration::pages::routes())
         .route("/lang", post(switch_language))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
         .layer(axum::middleware::from_fn(csrf_cookie))
 }
 
-const TEMPLATES: &[(&str, &str)] = &[
+/// The shell's own templates; each capability registers its pages' templates below.
+const SHELL_TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("macros.html", include_str!("templates/macros.html")),
     ("error.html", include_str!("templates/error.html")),
-    ("home.html", include_str!("templates/home.html")),
-    ("report.html", include_str!("templates/report.html")),
-    ("receipt.html", include_str!("templates/receipt.html")),
-    ("track.html", include_str!("templates/track.html")),
-    (
-        "public_cases.html",
-        include_str!("templates/public_cases.html"),
-    ),
-    (
-        "responsibility.html",
-        include_str!("templates/responsibility.html"),
-    ),
-    ("login.html", include_str!("templates/login.html")),
-    ("work.html", include_str!("templates/work.html")),
-    ("work_case.html", include_str!("templates/work_case.html")),
-    ("field.html", include_str!("templates/field.html")),
-    ("dashboard.html", include_str!("templates/dashboard.html")),
-    ("kpi.html", include_str!("templates/kpi.html")),
-    ("survey.html", include_str!("templates/survey.html")),
-    ("admin.html", include_str!("templates/admin.html")),
+];
+
+/// Every template by name: the shell's, then each capability's (one line each).
+const TEMPLATES: &[&[(&str, &str)]] = &[
+    SHELL_TEMPLATES,
+    crate::cases::pages::TEMPLATES,
+    crate::accounts::pages::TEMPLATES,
+    crate::routing::pages::TEMPLATES,
+    crate::assessment::pages::TEMPLATES,
+    crate::administration::pages::TEMPLATES,
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    for (name, source) in TEMPLATES {
+    for (name, source) in TEMPLATES.iter().flat_map(|set| set.iter()) {
         if let Err(e) = env.add_template(name, source) {
             tracing::error!(error = %e, name, "template does not compile");
         }
@@ -409,7 +398,7 @@ async fn js() -> Response {
 mod tests {
     #[test]
     fn every_template_compiles() {
-        for (name, _) in super::TEMPLATES {
+        for (name, _) in super::TEMPLATES.iter().flat_map(|set| set.iter()) {
             assert!(super::ENV.get_template(name).is_ok(), "{name}");
         }
     }

@@ -11,10 +11,12 @@ use civicgrid_domain::access::{Grant, Permission, Scope};
 use civicgrid_domain::catalogue::{Priority, Stage};
 use serde_json::{Value, json};
 
-use super::{Ctx, form_map};
 use crate::App;
 use crate::accounts::UserSpec;
 use crate::territory::GridImportOptions;
+use crate::web::{Ctx, form_map};
+
+pub const TEMPLATES: &[(&str, &str)] = &[("admin.html", include_str!("templates/admin.html"))];
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -47,7 +49,7 @@ async fn admin(State(app): State<App>, ctx: Ctx) -> Response {
 
 async fn page(app: &App, ctx: &Ctx, extra: Value, status: StatusCode) -> Response {
     if ctx.staff().is_none() {
-        return super::see_other("/login");
+        return crate::web::see_other("/login");
     }
     let perms = ctx.permissions.clone();
     if !ADMIN.iter().any(|p| perms.contains(p)) {
@@ -421,7 +423,7 @@ async fn import_table(State(app): State<App>, ctx: Ctx, mut multipart: Multipart
         _ => app.import_calendar(&file_name, &text).await,
     };
     match result {
-        Ok(n) => page(&app, &ctx, json!({"table_done": super::i18n::t(ctx.lang, "admin-table-imported", &[("count", n.to_string())]), "table_kind": kind}), StatusCode::OK).await,
+        Ok(n) => page(&app, &ctx, json!({"table_done": crate::web::i18n::t(ctx.lang, "admin-table-imported", &[("count", n.to_string())]), "table_kind": kind}), StatusCode::OK).await,
         Err(crate::error::AppError::Input(errors)) => {
             let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
             page(&app, &ctx, json!({"table_errors": lines, "table_kind": kind}), StatusCode::UNPROCESSABLE_ENTITY).await

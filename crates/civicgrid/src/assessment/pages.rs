@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,16 +14,24 @@ use civicgrid_domain::case::{Case, Status};
 use civicgrid_domain::territory::RegionCode;
 use serde_json::json;
 
-use super::Ctx;
-use super::svg::{MapGrid, bar_chart, grid_map, line_chart};
 use crate::App;
 use crate::cases::Actor;
+use crate::error::AppError;
+use crate::web::svg::{MapGrid, bar_chart, grid_map, line_chart};
+use crate::web::{Ctx, form_map};
+
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("dashboard.html", include_str!("templates/dashboard.html")),
+    ("kpi.html", include_str!("templates/kpi.html")),
+    ("survey.html", include_str!("templates/survey.html")),
+];
 
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/dashboard", get(dashboard))
         .route("/kpi", get(kpi_page))
         .route("/kpi/export.csv", get(kpi_export))
+        .route("/surveys/{id}", get(survey_form).post(survey_answer))
 }
 
 fn percent(v: Option<f64>) -> String {
@@ -32,7 +40,7 @@ fn percent(v: Option<f64>) -> String {
 
 async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
     let Some(actor @ Actor::Staff { .. }) = ctx.staff().cloned() else {
-        return super::see_other("/login");
+        return crate::web::see_other("/login");
     };
     let reference = match app.reference().await {
         Ok(r) => r,
@@ -271,7 +279,7 @@ async fn readable_scopes(
     ctx: &Ctx,
 ) -> Result<Vec<civicgrid_domain::territory::Region>, Response> {
     let Some(actor @ Actor::Staff { .. }) = ctx.staff() else {
-        return Err(super::see_other("/login"));
+        return Err(crate::web::see_other("/login"));
     };
     let reference = app.reference().await.map_err(|e| ctx.app_error(e))?;
     let roots: Vec<RegionCode> = reference.policy().regions_with(actor, Permission::KpiRead);
@@ -423,7 +431,7 @@ async fn kpi_page(
                         "id": c.id,
                         "receipt_code": c.receipt_code,
                         "category": c.category.as_ref().map(|x| x.to_string()),
-                        "status": super::portal::status_name(&ctx, c.state.status),
+                        "status": crate::cases::pages::resident::status_name(&ctx, c.state.status),
                         "reported_at": ctx.when(c.reported_at),
                     })
                 })
@@ -479,4 +487,108 @@ async fn kpi_export(
             .into_response(),
         Err(e) => ctx.app_error(e),
     }
+}
+
+async fn survey_page(
+    app: &App,
+    ctx: &Ctx,
+    id: &str,
+    errors: BTreeMap<String, String>,
+    chosen: BTreeMap<String, String>,
+    phone: &str,
+    done: bool,
+) -> Response {
+    let Ok(uuid) = id.parse::<uuid::Uuid>() else {
+        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
+    };
+    let survey = match app.repo.survey(&uuid).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found")),
+        Err(e) => return ctx.app_error(e.into()),
+    };
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    ctx.render_status(
+        status,
+        "survey.html",
+        json!({
+            "survey": {
+                "id": survey.id,
+                "title": survey.title,
+                "closes_at": ctx.when(survey.closes_at),
+                "units": survey.units.iter().map(|u| json!({
+                    "code": u,
+                    "name": reference.units.iter().find(|x| &x.code == u).map_or_else(|| u.clone(), |x| x.name.clone()),
+                })).collect::<Vec<_>>(),
+            },
+            "errors": errors,
+            "chosen": chosen,
+            "phone": phone,
+            "done": done,
+        }),
+    )
+}
+
+async fn survey_form(State(app): State<App>, ctx: Ctx, Path(id): Path<String>) -> Response {
+    survey_page(&app, &ctx, &id, BTreeMap::new(), BTreeMap::new(), "", false).await
+}
+
+async fn survey_answer(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let pairs = match crate::open311::wire::parse_form(&body) {
+        Ok(p) => p,
+        Err(_) => return ctx.error(StatusCode::BAD_REQUEST, &ctx.t("err-form-broken")),
+    };
+    let f = form_map(&pairs);
+    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
+        return *r;
+    }
+    let phone = f
+        .get("phone")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    let chosen: BTreeMap<String, String> = pairs
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("rate_").map(|u| (u.to_owned(), v.clone())))
+        .collect();
+    let ratings: BTreeMap<String, u8> = chosen
+        .iter()
+        .filter_map(|(u, v)| v.parse::<u8>().ok().map(|r| (u.clone(), r)))
+        .collect();
+    let Ok(uuid) = id.parse::<uuid::Uuid>() else {
+        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
+    };
+    let mut errors = BTreeMap::new();
+    match app.answer_survey(&uuid, &phone, &ratings).await {
+        Ok(()) => return survey_page(&app, &ctx, &id, errors, chosen, "", true).await,
+        Err(AppError::Unprocessable(problems)) => {
+            for (field, _) in problems {
+                let (key, message) = if field == "phone" {
+                    ("phone", ctx.t("err-contact"))
+                } else {
+                    ("ratings", ctx.t("err-choice"))
+                };
+                errors.insert(key.to_owned(), message);
+            }
+        }
+        Err(AppError::Conflict(_)) => {
+            errors.insert("phone".to_owned(), ctx.t("err-survey-once"));
+        }
+        Err(AppError::Invalid(_)) => {
+            errors.insert("ratings".to_owned(), ctx.t("err-survey-closed"));
+        }
+        Err(e) => return ctx.app_error(e),
+    }
+    survey_page(&app, &ctx, &id, errors, chosen, &phone, false).await
 }

@@ -1,4 +1,4 @@
-//! The staff workbench: sign-in, queues per role, the case page with its timeline, deadlines,
+//! The staff workbench: queues per role, the case page with its timeline, deadlines,
 //! routing explanation, duplicates, photos and one form per action the user may take, bulk
 //! dispatch, and the grid worker's phone view.
 
@@ -13,16 +13,14 @@ use civicgrid_domain::catalogue::Stage;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::portal::status_name;
-use super::{Ctx, form_map, see_other};
 use crate::App;
 use crate::cases::Actor;
+use crate::cases::pages::resident::status_name;
 use crate::error::AppError;
+use crate::web::{Ctx, form_map, see_other};
 
 pub fn routes() -> Router<App> {
     Router::new()
-        .route("/login", get(login_form).post(login))
-        .route("/logout", post(logout))
         .route("/work", get(queues))
         .route("/work/dispatch", post(bulk_dispatch))
         .route("/work/field", get(field))
@@ -32,84 +30,6 @@ pub fn routes() -> Router<App> {
             post(act).layer(DefaultBodyLimit::max(11 * 1024 * 1024)),
         )
         .route("/work/case/{id}/photo/{sha}", get(photo))
-}
-
-async fn login_form(ctx: Ctx) -> Response {
-    ctx.render("login.html", json!({}))
-}
-
-async fn login(
-    State(app): State<App>,
-    ctx: Ctx,
-    from: crate::accounts::limits::ClientAddr,
-    body: axum::body::Bytes,
-) -> Response {
-    let pairs = crate::open311::wire::parse_form(&body).unwrap_or_default();
-    let f = form_map(&pairs);
-    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
-        return *r;
-    }
-    let username = f
-        .get("username")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default();
-    let password = f.get("password").cloned().unwrap_or_default();
-    let again = |status: StatusCode, key: &str| {
-        ctx.render_status(
-            status,
-            "login.html",
-            json!({"username": username, "error": ctx.t(key)}),
-        )
-    };
-    if username.is_empty() || password.is_empty() {
-        return again(StatusCode::UNPROCESSABLE_ENTITY, "err-login-missing");
-    }
-    match app.sign_in(&username, &password, &from).await {
-        Ok(token) => {
-            let secure = if ctx.secure { "; Secure" } else { "" };
-            let mut r = see_other("/work");
-            if let Ok(v) = HeaderValue::from_str(&format!(
-                "cg_session={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
-            )) {
-                r.headers_mut().append(header::SET_COOKIE, v);
-            }
-            r
-        }
-        Err(AppError::Forbidden(_)) => again(StatusCode::UNAUTHORIZED, "err-login"),
-        Err(AppError::TooManyRequests { retry_after }) => {
-            let minutes = retry_after.div_ceil(60).to_string();
-            let mut r = ctx.render_status(
-                StatusCode::TOO_MANY_REQUESTS,
-                "login.html",
-                json!({"username": username, "error": super::i18n::t(ctx.lang, "err-too-many", &[("minutes", minutes)])}),
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            r
-        }
-        Err(e) => ctx.app_error(e),
-    }
-}
-
-async fn logout(
-    State(app): State<App>,
-    ctx: Ctx,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let pairs = crate::open311::wire::parse_form(&body).unwrap_or_default();
-    if let Err(r) = ctx.check_csrf(form_map(&pairs).get("csrf").map(String::as_str)) {
-        return *r;
-    }
-    if let Some(token) = super::cookie(&headers, "cg_session") {
-        let _ = app.logout(&token).await;
-    }
-    let mut r = see_other("/");
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_static("cg_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
-    );
-    r
 }
 
 /// The signed-in staff member, or the sign-in page.
@@ -276,7 +196,7 @@ fn routing_sentence(
     case: &Case,
 ) -> String {
     use civicgrid_domain::routing::{Basis, Reason};
-    let t = |key: &str, args: &[(&str, String)]| super::i18n::t(ctx.lang, key, args);
+    let t = |key: &str, args: &[(&str, String)]| crate::web::i18n::t(ctx.lang, key, args);
     let region = |code: &str| {
         regions
             .get(code)
@@ -460,7 +380,7 @@ async fn bulk_dispatch(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes
         "error.html",
         json!({
             "status": 200,
-            "message": super::i18n::t(ctx.lang, "bulk-done", &[("count", done.to_string())]),
+            "message": crate::web::i18n::t(ctx.lang, "bulk-done", &[("count", done.to_string())]),
             "detail": failed.join("; "),
             "back": "/work?queue=dispatch",
         }),
@@ -751,7 +671,7 @@ async fn act(
     let action_name = text("action");
     let built: Result<Action, String> = (|| {
         let missing = |k: &str| {
-            super::i18n::t(
+            crate::web::i18n::t(
                 ctx.lang,
                 "err-required-named",
                 &[("field", ctx.t(&format!("field-{k}")))],

@@ -1,6 +1,6 @@
 //! The resident portal: report a problem (category and attributes, a place on the grid map,
 //! by address or coordinates, photos, optional contact), the receipt, following a case by its
-//! receipt code and evaluating it, the public list and map, and the responsibility list.
+//! receipt code and evaluating it, the public list and map.
 
 use std::collections::BTreeMap;
 
@@ -14,13 +14,13 @@ use civicgrid_domain::catalogue::{AttributeType, CategoryCode};
 use civicgrid_domain::territory::GridCode;
 use serde_json::{Value, json};
 
-use super::svg::{MapGrid, Marker, grid_map};
-use super::{Ctx, form_map, see_other};
 use crate::App;
 use crate::accounts::limits::ClientAddr;
 use crate::cases::seal::Reporter;
 use crate::cases::{Actor, Intake};
 use crate::error::AppError;
+use crate::web::svg::{MapGrid, Marker, grid_map};
+use crate::web::{Ctx, form_map, see_other};
 
 /// Photos per report, and bytes per photo.
 const MAX_PHOTOS: usize = 3;
@@ -42,8 +42,6 @@ pub fn routes() -> Router<App> {
         .route("/track/{code}", get(track))
         .route("/track/{code}/evaluate", post(evaluate))
         .route("/cases", get(public_cases))
-        .route("/responsibility", get(responsibility))
-        .route("/surveys/{id}", get(survey_form).post(survey_answer))
 }
 
 async fn home(ctx: Ctx) -> Response {
@@ -730,140 +728,4 @@ async fn public_cases(State(app): State<App>, ctx: Ctx) -> Response {
         })
         .collect();
     ctx.render("public_cases.html", json!({"cases": rows, "map": map}))
-}
-
-async fn responsibility(State(app): State<App>, ctx: Ctx) -> Response {
-    let reference = match app.reference().await {
-        Ok(r) => r,
-        Err(e) => return ctx.app_error(e),
-    };
-    let unit_name = |code: &str| {
-        reference
-            .units
-            .iter()
-            .find(|u| u.code == code)
-            .map_or_else(|| code.to_owned(), |u| u.name.clone())
-    };
-    let rows: Vec<Value> = reference
-        .rules
-        .iter()
-        .map(|r| {
-            json!({
-                "line": r.line,
-                "category": r.category.as_str(),
-                "category_name": reference.category(&r.category).map(|c| if ctx.lang == "en" { c.name_en.clone() } else { c.name_zh.clone() }),
-                "region": r.region.as_str(),
-                "condition": r.condition.as_ref().map(|c| format!("{} = {}", c.attribute, c.equals)),
-                "basis": ctx.t(&format!("basis-{}", r.basis.as_str())),
-                "primary": unit_name(&r.primary),
-                "co_handlers": r.co_handlers.iter().map(|u| unit_name(u)).collect::<Vec<_>>(),
-                "note": r.note,
-            })
-        })
-        .collect();
-    ctx.render("responsibility.html", json!({"rules": rows}))
-}
-
-async fn survey_page(
-    app: &App,
-    ctx: &Ctx,
-    id: &str,
-    errors: BTreeMap<String, String>,
-    chosen: BTreeMap<String, String>,
-    phone: &str,
-    done: bool,
-) -> Response {
-    let Ok(uuid) = id.parse::<uuid::Uuid>() else {
-        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
-    };
-    let survey = match app.repo.survey(&uuid).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found")),
-        Err(e) => return ctx.app_error(e.into()),
-    };
-    let reference = match app.reference().await {
-        Ok(r) => r,
-        Err(e) => return ctx.app_error(e),
-    };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    ctx.render_status(
-        status,
-        "survey.html",
-        json!({
-            "survey": {
-                "id": survey.id,
-                "title": survey.title,
-                "closes_at": ctx.when(survey.closes_at),
-                "units": survey.units.iter().map(|u| json!({
-                    "code": u,
-                    "name": reference.units.iter().find(|x| &x.code == u).map_or_else(|| u.clone(), |x| x.name.clone()),
-                })).collect::<Vec<_>>(),
-            },
-            "errors": errors,
-            "chosen": chosen,
-            "phone": phone,
-            "done": done,
-        }),
-    )
-}
-
-async fn survey_form(State(app): State<App>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    survey_page(&app, &ctx, &id, BTreeMap::new(), BTreeMap::new(), "", false).await
-}
-
-async fn survey_answer(
-    State(app): State<App>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let pairs = match crate::open311::wire::parse_form(&body) {
-        Ok(p) => p,
-        Err(_) => return ctx.error(StatusCode::BAD_REQUEST, &ctx.t("err-form-broken")),
-    };
-    let f = form_map(&pairs);
-    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
-        return *r;
-    }
-    let phone = f
-        .get("phone")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default();
-    let chosen: BTreeMap<String, String> = pairs
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("rate_").map(|u| (u.to_owned(), v.clone())))
-        .collect();
-    let ratings: BTreeMap<String, u8> = chosen
-        .iter()
-        .filter_map(|(u, v)| v.parse::<u8>().ok().map(|r| (u.clone(), r)))
-        .collect();
-    let Ok(uuid) = id.parse::<uuid::Uuid>() else {
-        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
-    };
-    let mut errors = BTreeMap::new();
-    match app.answer_survey(&uuid, &phone, &ratings).await {
-        Ok(()) => return survey_page(&app, &ctx, &id, errors, chosen, "", true).await,
-        Err(AppError::Unprocessable(problems)) => {
-            for (field, _) in problems {
-                let (key, message) = if field == "phone" {
-                    ("phone", ctx.t("err-contact"))
-                } else {
-                    ("ratings", ctx.t("err-choice"))
-                };
-                errors.insert(key.to_owned(), message);
-            }
-        }
-        Err(AppError::Conflict(_)) => {
-            errors.insert("phone".to_owned(), ctx.t("err-survey-once"));
-        }
-        Err(AppError::Invalid(_)) => {
-            errors.insert("ratings".to_owned(), ctx.t("err-survey-closed"));
-        }
-        Err(e) => return ctx.app_error(e),
-    }
-    survey_page(&app, &ctx, &id, errors, chosen, &phone, false).await
 }

@@ -1,0 +1,5 @@
+//! Administration: the deployment's tables (territory, catalogue, list, calendar, assessment
+//! scheme) kept as files through the page, staff accounts and API keys; and, at the command
+//! line, migrations, integrity checks, backup, restore and copying SQLite into PostgreSQL.
+
+pub mod pages;

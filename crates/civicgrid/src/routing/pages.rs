@@ -1,0 +1,51 @@
+//! The public responsibility list (责任清单): who must act on what, where.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::web::Ctx;
+
+pub const TEMPLATES: &[(&str, &str)] = &[(
+    "responsibility.html",
+    include_str!("templates/responsibility.html"),
+)];
+
+pub fn routes() -> Router<App> {
+    Router::new().route("/responsibility", get(responsibility))
+}
+
+async fn responsibility(State(app): State<App>, ctx: Ctx) -> Response {
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    let unit_name = |code: &str| {
+        reference
+            .units
+            .iter()
+            .find(|u| u.code == code)
+            .map_or_else(|| code.to_owned(), |u| u.name.clone())
+    };
+    let rows: Vec<Value> = reference
+        .rules
+        .iter()
+        .map(|r| {
+            json!({
+                "line": r.line,
+                "category": r.category.as_str(),
+                "category_name": reference.category(&r.category).map(|c| if ctx.lang == "en" { c.name_en.clone() } else { c.name_zh.clone() }),
+                "region": r.region.as_str(),
+                "condition": r.condition.as_ref().map(|c| format!("{} = {}", c.attribute, c.equals)),
+                "basis": ctx.t(&format!("basis-{}", r.basis.as_str())),
+                "primary": unit_name(&r.primary),
+                "co_handlers": r.co_handlers.iter().map(|u| unit_name(u)).collect::<Vec<_>>(),
+                "note": r.note,
+            })
+        })
+        .collect();
+    ctx.render("responsibility.html", json!({"rules": rows}))
+}
