@@ -1,5 +1,7 @@
 //! Staff accounts and API keys.
 
+pub mod cli;
+
 pub mod pages;
 
 pub mod rest;

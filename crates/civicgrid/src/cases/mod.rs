@@ -1,6 +1,8 @@
 //! The case loop as a service: intake (place, route, time), actions with permission and
 //! version checks, and reading cases and their timelines.
 
+pub mod cli;
+
 pub mod pages;
 
 pub mod rest;

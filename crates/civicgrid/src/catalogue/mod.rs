@@ -1,5 +1,7 @@
 //! The category catalogue and the working calendar: import (all or nothing) and export.
 
+pub mod cli;
+
 use civicgrid_store::Batch;
 
 use crate::App;

@@ -5,6 +5,8 @@
 //! the grids tile every community with no gap and no overlap. The geometry is synthetic; codes
 //! and names follow the real conventions (GB/T 2260 district code, 6+3+3+3 grid codes).
 
+pub mod cli;
+
 pub mod cases;
 pub mod photos;
 

@@ -1,6 +1,8 @@
 //! Routing and the responsibility list (责任清单): units, the published list, and which unit
 //! must act on a case and why (the rules themselves are `civicgrid_domain::routing`).
 
+pub mod cli;
+
 pub mod pages;
 
 use std::collections::BTreeSet;

@@ -1,5 +1,7 @@
 //! Importing, exporting, checking and locating grids.
 
+pub mod cli;
+
 pub mod tables;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -10,6 +10,8 @@
 //! it), never zero times, and always with the same `webhook-id` and CloudEvent `id`, which is
 //! how it recognises a repeat.
 
+pub mod cli;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use civicgrid_domain::notify::{AfterFailure, EventFilter, after_failure};
