@@ -4,7 +4,7 @@
 //! and CR kept; no raw CR, which a parser would normalise to LF).
 #![no_main]
 
-use civicgrid::interchange::open311::{Document, Format, Node, attributes, parse_form};
+use civicgrid::open311::wire::{Document, Format, Node, attributes, parse_form};
 use libfuzzer_sys::fuzz_target;
 use quick_xml::events::Event;
 

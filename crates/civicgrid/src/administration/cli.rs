@@ -99,7 +99,7 @@ pub async fn run_offline(
                 done.bytes
             )
             .map_err(io)?;
-            return Ok(Some(0));
+            Ok(Some(0))
         }
         Command::Copy {
             from,
@@ -124,7 +124,7 @@ pub async fn run_offline(
                 .map_err(io)?;
             }
             writeln!(out, "copied {} tables from {from}", done.tables.len()).map_err(io)?;
-            return Ok(Some(0));
+            Ok(Some(0))
         }
         Command::Restore { input, replace } => {
             let done = civicgrid_store::backup::restore(database, input, *replace).await?;
@@ -136,7 +136,7 @@ pub async fn run_offline(
                 done.backend
             )
             .map_err(io)?;
-            return Ok(Some(0));
+            Ok(Some(0))
         }
         _ => Ok(None),
     }
