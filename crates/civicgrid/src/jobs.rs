@@ -6,9 +6,48 @@
 //! the leases: every step is a case action with a version check, so a step another run already
 //! took is refused as stale and skipped.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
+
+use crate::App;
+use crate::error::AppResult;
+
+/// How often a job runs on a serving instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cadence {
+    /// Once per round (`serve --sweep-every`), in registry order after the jobs before it.
+    Round,
+    /// On its own timer (webhook deliveries go out within seconds, not at the round's pace).
+    Every(std::time::Duration),
+    /// At most once a day; again the next round after a failure.
+    Daily,
+}
+
+/// What a job run did, as a count for the log (0: nothing to do).
+pub type JobRun<'a> = Pin<Box<dyn Future<Output = AppResult<u64>> + Send + 'a>>;
+
+/// A background job of a capability: a function of the application, safe to run again and on
+/// several instances at once.
+pub struct Job {
+    pub name: &'static str,
+    pub cadence: Cadence,
+    pub run: for<'a> fn(&'a App) -> JobRun<'a>,
+}
+
+/// Every capability's background jobs, in the order a round runs them (one line each): the
+/// deadline sweep before the rollups, whose counts include the sweep's breaches.
+pub fn registry() -> Vec<Job> {
+    vec![
+        crate::administration::jobs::PARTITIONS,
+        crate::cases::jobs::DEADLINE_SWEEP,
+        crate::assessment::jobs::ROLLUPS,
+        crate::accounts::limits::FORGET_ENDED_WINDOWS,
+        crate::webhooks::jobs::DELIVERIES,
+    ]
+}
 
 /// The deadline sweep's name in `job_leases`.
 pub const DEADLINE_JOB: &str = "deadlines";
@@ -24,6 +63,8 @@ pub struct JobSettings {
     /// How long a lease holds without renewal: how soon another instance takes over the work
     /// of one that died.
     pub lease: SignedDuration,
+    /// Fraction of a stage's time after which the deadline sweep raises a yellow alarm.
+    pub warn_at: f64,
     pub stats: std::sync::Arc<JobStats>,
     /// Set at shutdown: a sweep claims no further scope, so that once it returns this
     /// instance holds no lease but the ones it releases.
@@ -36,6 +77,7 @@ impl Default for JobSettings {
             instance: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
             round: SignedDuration::from_secs(60),
             lease: SignedDuration::from_secs(60),
+            warn_at: 0.8,
             stats: Default::default(),
             stopping: Default::default(),
         }

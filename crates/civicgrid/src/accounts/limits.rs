@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::App;
 use crate::error::{AppError, AppResult};
+use crate::jobs::{Cadence, Job};
 
 /// How much each caller may do. A refusal says when to try again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,3 +131,10 @@ fn too_many(now: jiff::Timestamp, resets_at: jiff::Timestamp) -> AppError {
         retry_after: micros.div_ceil(1_000_000).max(1),
     }
 }
+
+/// Forgets the counts of ended windows, once a round.
+pub const FORGET_ENDED_WINDOWS: Job = Job {
+    name: "abuse-limit windows",
+    cadence: Cadence::Round,
+    run: |app| Box::pin(async move { app.forget_ended_limits().await }),
+};

@@ -3,6 +3,8 @@
 //! with composite scores, A–E grades, the red and black list, and the same figures for the
 //! period before (环比) and a year before (同比).
 
+pub mod jobs;
+
 pub mod cli;
 
 pub mod pages;

@@ -37,6 +37,21 @@ impl std::ops::AddAssign for SweepReport {
     }
 }
 
+/// The deadline sweep as a registered job (see `crate::jobs::registry`).
+pub const DEADLINE_SWEEP: Job = Job {
+    name: "deadline sweep",
+    cadence: Cadence::Round,
+    run: |app| {
+        Box::pin(async move {
+            let r = app.sweep_deadlines(app.jobs.warn_at).await?;
+            if r.yellow + r.red + r.escalated + r.missed_whistles > 0 {
+                tracing::info!(?r, "deadline sweep");
+            }
+            Ok((r.yellow + r.red + r.escalated + r.missed_whistles) as u64)
+        })
+    },
+};
+
 impl App {
     /// Raises yellow warnings (at `warn_at` of a stage's time) and red breaches (at its
     /// deadline); a breach also lifts the case one tier (grid → community → street → district).

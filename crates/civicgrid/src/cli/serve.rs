@@ -27,13 +27,10 @@ pub(crate) fn job_settings(round_secs: u64, lease_secs: u64) -> Arc<crate::jobs:
     })
 }
 
-/// How often a serving instance sends the webhook deliveries that are due.
-const NOTIFY_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// Serves the API and runs the jobs until Ctrl-C or SIGTERM; then finishes the requests in
 /// flight, stops the jobs and frees their leases for the other instances.
 pub(crate) async fn serve(
-    app: App,
+    mut app: App,
     listen: &str,
     warn_at: f64,
     sweep_every: Option<u64>,
@@ -45,6 +42,10 @@ pub(crate) async fn serve(
     };
 
     check_warn_at(warn_at)?;
+    app.jobs = Arc::new(crate::jobs::JobSettings {
+        warn_at,
+        ..(*app.jobs).clone()
+    });
     // This year's and next year's case partitions (PostgreSQL), before the first intake. A
     // failure (rows of that year in the default partition) does not stop the service: such
     // cases go to the default partition, and the job loop tries again.
@@ -68,71 +69,36 @@ pub(crate) async fn serve(
     )
     .map_err(io)?;
     out.flush().map_err(io)?;
-    // At shutdown the job round in flight finishes its scope (a statement cut off by an abort
-    // could still commit a lease claim after the leases are released).
-    let jobs = app.clone();
-    let (stop_jobs, mut jobs_stopping) = tokio::sync::watch::channel(false);
-    let job_loop = tokio::spawn(async move {
-        let Some(sweep_every) = sweep_every else {
-            return;
-        };
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(sweep_every.max(1)));
-        let mut partitions_checked = None;
-        loop {
-            tokio::select! {
-                _ = every.tick() => {}
-                _ = jobs_stopping.changed() => return,
-            }
-            match jobs.sweep_deadlines(warn_at).await {
-                Ok(r) if r.yellow + r.red + r.escalated + r.missed_whistles > 0 => {
-                    tracing::info!(?r, "deadline sweep")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
-            }
-            // Next year's partitions exist long before the year begins: checked once a day
-            // (and again after a failure).
-            let today = jobs.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
-            if partitions_checked != Some(today) {
-                match jobs.repo.prepare_partitions(jobs.clock.now()).await {
-                    Ok(_) => partitions_checked = Some(today),
-                    Err(e) => tracing::warn!(error = %e, "making case partitions failed"),
-                }
-            }
-            match jobs.forget_ended_limits().await {
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "forgetting ended abuse-limit windows failed"),
-            }
-            // The sweep's breaches are events too: count them into the rollups after it.
-            match jobs.refresh_kpis().await {
-                Ok(n) if n > 0 => tracing::info!(cases = n, "assessment rollups refreshed"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "assessment refresh failed"),
+    // Every capability's jobs (crate::jobs::registry): the round's jobs in one loop, in
+    // order, and each job on its own timer in a loop of its own. At shutdown the job in flight
+    // finishes (a statement cut off by an abort could still commit a lease claim after the
+    // leases are released).
+    let (stop_jobs, stopping) = tokio::sync::watch::channel(false);
+    let mut loops = Vec::new();
+    if let Some(sweep_every) = sweep_every {
+        let round = std::time::Duration::from_secs(sweep_every.max(1));
+        let registry = crate::jobs::registry();
+        let (round_jobs, timed): (Vec<_>, Vec<_>) = registry
+            .into_iter()
+            .partition(|j| !matches!(j.cadence, crate::jobs::Cadence::Every(_)));
+        loops.push((
+            "round",
+            tokio::spawn(run_round_jobs(
+                app.clone(),
+                round_jobs,
+                round,
+                stopping.clone(),
+            )),
+        ));
+        for job in timed {
+            if let crate::jobs::Cadence::Every(every) = job.cadence {
+                loops.push((
+                    job.name,
+                    tokio::spawn(run_timed_job(app.clone(), job, every, stopping.clone())),
+                ));
             }
         }
-    });
-    // Webhooks go out within seconds, not at the sweep's pace. At shutdown the round in flight
-    // is finished (its sends time out within seconds), so no delivery is cut off mid-send and
-    // sent again by another instance.
-    let notifier = app.clone();
-    let (stop_notifying, mut stopping) = tokio::sync::watch::channel(false);
-    let notify_loop = tokio::spawn(async move {
-        if sweep_every.is_none() {
-            return;
-        }
-        let mut every = tokio::time::interval(NOTIFY_EVERY);
-        loop {
-            tokio::select! {
-                _ = every.tick() => {}
-                _ = stopping.changed() => return,
-            }
-            match notifier.deliver_notifications().await {
-                Ok(r) if r != Default::default() => tracing::info!(?r, "webhook deliveries"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "webhook delivery round failed"),
-            }
-        }
-    });
+    }
     // The peer's address reaches the handlers for the abuse limits.
     let served = axum::serve(
         listener,
@@ -145,10 +111,9 @@ pub(crate) async fn serve(
         .stopping
         .store(true, std::sync::atomic::Ordering::Release);
     let _ = stop_jobs.send(true);
-    let _ = stop_notifying.send(true);
     // Bounded: what is still running then is cut off, and its leases run out as a dead
     // instance's would.
-    for (name, task) in [("job", job_loop), ("notify", notify_loop)] {
+    for (name, task) in loops {
         let abort = task.abort_handle();
         if tokio::time::timeout(std::time::Duration::from_secs(15), task)
             .await
@@ -188,5 +153,57 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The jobs that run once a round, in registry order; a daily one runs on the first round of
+/// each day, and again the next round after a failure.
+async fn run_round_jobs(
+    app: App,
+    jobs: Vec<crate::jobs::Job>,
+    round: std::time::Duration,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(round);
+    let mut done_on: Vec<Option<jiff::civil::Date>> = vec![None; jobs.len()];
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        for (job, done) in jobs.iter().zip(done_on.iter_mut()) {
+            let today = app.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+            if job.cadence == crate::jobs::Cadence::Daily && *done == Some(today) {
+                continue;
+            }
+            match (job.run)(&app).await {
+                Ok(n) => {
+                    *done = Some(today);
+                    if n > 0 {
+                        tracing::debug!(job = job.name, n, "job round");
+                    }
+                }
+                Err(e) => tracing::warn!(job = job.name, error = %e, "job failed"),
+            }
+        }
+    }
+}
+
+/// A job on its own timer; the round in flight finishes at shutdown.
+async fn run_timed_job(
+    app: App,
+    job: crate::jobs::Job,
+    every: std::time::Duration,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        if let Err(e) = (job.run)(&app).await {
+            tracing::warn!(job = job.name, error = %e, "job failed");
+        }
     }
 }

@@ -10,6 +10,8 @@
 //! it), never zero times, and always with the same `webhook-id` and CloudEvent `id`, which is
 //! how it recognises a repeat.
 
+pub mod jobs;
+
 pub mod cli;
 
 use base64::Engine;
