@@ -99,5 +99,13 @@ impl PgRepository {
     }
 }
 
-crate::sql::sql_repository!(PgRepository, sqlx::Postgres, "postgres");
+crate::deployment::store_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::territory::territory_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::catalogue::catalogue_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::routing::routing_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::accounts::accounts_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::cases::cases_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::assessment::assessment_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::jobs::jobs_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::webhooks::webhooks_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::limits::limits_sql!(PgRepository, pool);

@@ -72,5 +72,13 @@ impl SqliteRepository {
     }
 }
 
-crate::sql::sql_repository!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::deployment::store_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::territory::territory_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::catalogue::catalogue_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::routing::routing_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::accounts::accounts_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::cases::cases_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::assessment::assessment_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::jobs::jobs_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::webhooks::webhooks_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::limits::limits_sql!(SqliteRepository, counters);

@@ -13,7 +13,7 @@ use civicgrid::cases::{Actor, Intake};
 use civicgrid::clock::FixedClock;
 use civicgrid_domain::case::Channel;
 use civicgrid_domain::territory::GridCode;
-use civicgrid_store::Repository;
+use civicgrid_store::prelude::*;
 use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_civicgrid");
