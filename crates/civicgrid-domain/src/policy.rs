@@ -48,6 +48,16 @@ impl Actor {
     }
 }
 
+/// The permissions that each guard a part of the administration page.
+pub const ADMINISTRATION: &[Permission] = &[
+    Permission::KpiManage,
+    Permission::TerritoryManage,
+    Permission::CatalogueManage,
+    Permission::ResponsibilityManage,
+    Permission::CalendarManage,
+    Permission::UserManage,
+];
+
 /// The policy over the deployment's roles (roles are data, so the policy is built from them).
 #[derive(Debug, Clone, Copy)]
 pub struct Policy<'a> {
@@ -302,6 +312,23 @@ impl<'a> Policy<'a> {
             matches!(actor, Actor::Staff { .. }) && self.holds(actor, Permission::KpiManage),
             || "surveys are opened by roles with kpi.manage".to_owned(),
         )
+    }
+
+    /// Whether the actor may use the staff workbench (queues, bulk dispatch, the grid worker's
+    /// view): roles that read cases somewhere. What each queue shows is decided per case.
+    pub fn may_use_workbench(&self, actor: &Actor) -> Verdict {
+        verdict(
+            matches!(actor, Actor::Staff { .. }) && self.holds(actor, Permission::CaseRead),
+            || "the workbench is for roles that read cases".to_owned(),
+        )
+    }
+
+    /// Whether the actor may open the administration page: roles that keep one of its tables
+    /// or the accounts. Each table on it still asks `may_administer`.
+    pub fn may_open_administration(&self, actor: &Actor) -> Verdict {
+        verdict(ADMINISTRATION.iter().any(|p| self.holds(actor, *p)), || {
+            "administration is for roles that keep its tables".to_owned()
+        })
     }
 
     /// Whether the actor may change a deployment-wide table or setting guarded by `p`

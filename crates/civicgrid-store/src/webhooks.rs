@@ -128,17 +128,29 @@ macro_rules! webhooks_sql {
                 if due.is_none() {
                     return Ok(Vec::new());
                 }
-                let skip_locked = if $backend == "postgres" { " FOR UPDATE SKIP LOCKED" } else { "" };
-                let claim = format!(
+                // PostgreSQL: instances claiming at once skip each other's rows (SKIP LOCKED),
+                // and the pick is materialised first: as `IN (SELECT … LIMIT … FOR UPDATE)` the
+                // planner may rescan the subquery and lease more than `limit` rows (the store
+                // suite caught 5 leased for a limit of 1). SQLite has one writer: a plain IN.
+                let claim = if $backend == "postgres" {
+                    "WITH picked AS MATERIALIZED (
+                       SELECT webhook_id, case_id, seq FROM webhook_deliveries
+                        WHERE status = 'pending' AND next_attempt_at <= $2 AND leased_until <= $2
+                        ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+                     UPDATE webhook_deliveries d SET leased_by = $1, leased_until = $3, attempts = d.attempts + 1
+                       FROM picked p
+                      WHERE d.webhook_id = p.webhook_id AND d.case_id = p.case_id AND d.seq = p.seq
+                     RETURNING d.webhook_id, d.case_id, d.seq"
+                } else {
                     "UPDATE webhook_deliveries SET leased_by = $1, leased_until = $3, attempts = attempts + 1
                      WHERE (webhook_id, case_id, seq) IN (
                        SELECT webhook_id, case_id, seq FROM webhook_deliveries
                         WHERE status = 'pending' AND next_attempt_at <= $2 AND leased_until <= $2
-                        ORDER BY next_attempt_at LIMIT $4{skip_locked})
+                        ORDER BY next_attempt_at LIMIT $4)
                        AND status = 'pending' AND leased_until <= $2
                      RETURNING webhook_id, case_id, seq"
-                );
-                let claimed: Vec<(String, String, i64)> = sqlx::query_as(&claim)
+                };
+                let claimed: Vec<(String, String, i64)> = sqlx::query_as(claim)
                     .bind(owner)
                     .bind($crate::model::micros(now))
                     .bind($crate::model::micros(until))

@@ -116,6 +116,15 @@ both_backends!(
     job_leases_divide_a_round_and_expire,
     cases_of_every_year_are_kept_and_found,
     abuse_counters_count_per_key_and_window,
+    sessions_expire_and_end,
+    settings_are_set_once_or_replaced,
+    photos_are_stored_with_their_event,
+    personal_data_reads_are_recorded,
+    appeals_move_on_only_from_the_expected_status,
+    surveys_take_one_answer_per_respondent,
+    kpi_rollups_queue_apply_and_sum,
+    webhook_deliveries_are_leased_and_finished,
+    operations_gauges_count_what_is_open,
 );
 
 fn t0() -> Timestamp {
@@ -1432,4 +1441,1042 @@ async fn abuse_counters_count_per_key_and_window(repo: &dyn Repository) {
         20
     );
     assert_eq!(repo.forget_ended_windows(at(200)).await.expect("forget"), 1);
+}
+
+async fn sessions_expire_and_end(repo: &dyn Repository) {
+    repo.apply(&Batch {
+        at: t0(),
+        users: vec![new_user("wang.gw"), new_user("li.dispatch")],
+        ..Batch::default()
+    })
+    .await
+    .expect("users");
+    let users = repo.users().await.expect("users");
+    assert_eq!(
+        users
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
+        ["li.dispatch", "wang.gw"]
+    );
+    assert!(
+        users
+            .iter()
+            .all(|u| u.active && u.created_at == t0() && u.grants.is_empty())
+    );
+    assert_eq!(
+        repo.user("li.dispatch").await.expect("user").as_ref(),
+        Some(&users[0])
+    );
+
+    let hours = jiff::SignedDuration::from_hours;
+    let (li, wang) = ("1".repeat(64), "2".repeat(64));
+    repo.create_session(&li, "li.dispatch", t0(), t0() + hours(8))
+        .await
+        .expect("session");
+    repo.create_session(&wang, "wang.gw", t0(), t0() + hours(1))
+        .await
+        .expect("session");
+    let who = |token: &str, now: Timestamp| {
+        let token = token.to_owned();
+        async move { repo.session_user(&token, now).await.expect("lookup") }
+    };
+    // Found until its expiry, not at it.
+    assert_eq!(who(&li, t0()).await.as_deref(), Some("li.dispatch"));
+    assert_eq!(
+        who(&li, t0() + hours(8) - jiff::SignedDuration::from_micros(1))
+            .await
+            .as_deref(),
+        Some("li.dispatch")
+    );
+    assert_eq!(who(&li, t0() + hours(8)).await, None);
+    assert_eq!(
+        who(&wang, t0() + jiff::SignedDuration::from_mins(30))
+            .await
+            .as_deref(),
+        Some("wang.gw")
+    );
+    assert_eq!(who(&wang, t0() + hours(2)).await, None);
+    assert_eq!(who(&"3".repeat(64), t0()).await, None);
+    // One token, one session; and only for an account that exists.
+    assert!(matches!(
+        repo.create_session(&li, "wang.gw", t0(), t0() + hours(8))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(who(&li, t0()).await.as_deref(), Some("li.dispatch"));
+    assert!(matches!(
+        repo.create_session(&"4".repeat(64), "nobody", t0(), t0() + hours(8))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    // Logging out ends that session alone.
+    repo.delete_session(&li).await.expect("logout");
+    assert_eq!(who(&li, t0() + hours(1)).await, None);
+    assert_eq!(who(&wang, t0()).await.as_deref(), Some("wang.gw"));
+    repo.delete_session(&li).await.expect("logout again");
+}
+
+async fn settings_are_set_once_or_replaced(repo: &dyn Repository) {
+    let hours = jiff::SignedDuration::from_hours;
+    let get = |key: &'static str| async move { repo.setting(key).await.expect("setting") };
+    let key = "survey.respondent_key";
+    assert_eq!(get(key).await, None);
+    repo.put_setting_if_absent(key, "\"k1\"", t0(), "system")
+        .await
+        .expect("put");
+    assert_eq!(get(key).await.as_deref(), Some("\"k1\""));
+    // Set once: a second instance starting up does not replace it.
+    repo.put_setting_if_absent(key, "\"k2\"", t0() + hours(1), "system")
+        .await
+        .expect("put");
+    assert_eq!(get(key).await.as_deref(), Some("\"k1\""));
+
+    let scheme = "assessment.scheme";
+    repo.put_setting(scheme, r#"{"weights":{"handled":40}}"#, t0(), "admin")
+        .await
+        .expect("put");
+    repo.put_setting(
+        scheme,
+        r#"{"weights":{"handled":50}}"#,
+        t0() + hours(1),
+        "admin",
+    )
+    .await
+    .expect("put");
+    assert_eq!(
+        get(scheme).await.as_deref(),
+        Some(r#"{"weights":{"handled":50}}"#)
+    );
+    // Replacing works on a value set once too, and then set-once leaves it be.
+    repo.put_setting(key, "\"k3\"", t0() + hours(2), "admin")
+        .await
+        .expect("put");
+    repo.put_setting_if_absent(key, "\"k4\"", t0() + hours(3), "system")
+        .await
+        .expect("put");
+    assert_eq!(get(key).await.as_deref(), Some("\"k3\""));
+    assert_eq!(
+        get(scheme).await.as_deref(),
+        Some(r#"{"weights":{"handled":50}}"#)
+    );
+    assert_eq!(get("other").await, None);
+}
+
+async fn photos_are_stored_with_their_event(repo: &dyn Repository) {
+    use civicgrid_domain::case::{Action, PhotoStage, apply, decide};
+    use civicgrid_store::Photo;
+    with_catalogue(repo).await;
+    let case = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    repo.create_case(&case, &report_event(&case))
+        .await
+        .expect("created");
+    let at = t0() + jiff::SignedDuration::from_mins(5);
+    let attach = |c: &civicgrid_domain::case::Case, stage, sha256: &str, who: &str| {
+        let t = decide(
+            &c.state,
+            Action::AttachPhoto {
+                stage,
+                sha256: sha256.to_owned(),
+            },
+        )
+        .expect("attach");
+        let mut next = c.clone();
+        next.state = apply(&c.state, &t);
+        next.updated_at = at;
+        let event = transition_event(c.id, &t, who, at);
+        (next, event)
+    };
+    let sha = "ab".repeat(32);
+    let photo = Photo {
+        sha256: sha.clone(),
+        stage: "report".into(),
+        content_type: "image/jpeg".into(),
+        data: vec![0xff, 0xd8, 0xff, 0xe0, 0, 1, 2, 3],
+        added_by: "resident".into(),
+        added_at: at,
+    };
+    let (with_photo, event) = attach(&case, PhotoStage::Report, &sha, "resident");
+    repo.attach_photo(&with_photo, 1, &event, &photo)
+        .await
+        .expect("attached");
+    assert_eq!(
+        repo.photo(&case.id, &sha).await.expect("read"),
+        Some(photo.clone())
+    );
+    assert_eq!(
+        repo.case(&case.id).await.expect("read"),
+        Some(with_photo.clone())
+    );
+    let events = repo.case_events(&case.id).await.expect("events");
+    assert_eq!(
+        events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["report", "attach_photo"]
+    );
+    assert_eq!(events[1], event);
+    // Found by its case and its hash only.
+    let sha2 = "cd".repeat(32);
+    assert_eq!(repo.photo(&case.id, &sha2).await.expect("read"), None);
+    assert_eq!(
+        repo.photo(&uuid::Uuid::now_v7(), &sha).await.expect("read"),
+        None
+    );
+
+    // A second photo sent against version 1: stale, and neither photo nor event is kept.
+    let photo2 = Photo {
+        sha256: sha2.clone(),
+        stage: "before".into(),
+        added_by: "wang.gw".into(),
+        ..photo.clone()
+    };
+    let (stale, stale_event) = attach(&case, PhotoStage::Before, &sha2, "wang.gw");
+    assert!(matches!(
+        repo.attach_photo(&stale, 1, &stale_event, &photo2).await,
+        Err(StoreError::Stale { current: 2 })
+    ));
+    assert_eq!(repo.photo(&case.id, &sha2).await.expect("read"), None);
+    assert_eq!(repo.case_events(&case.id).await.expect("events").len(), 2);
+
+    // A photo the schema refuses (an unknown stage) takes its event and case change with it.
+    let (next, next_event) = attach(&with_photo, PhotoStage::Before, &sha2, "wang.gw");
+    let odd = Photo {
+        stage: "selfie".into(),
+        ..photo2.clone()
+    };
+    assert!(
+        repo.attach_photo(&next, 2, &next_event, &odd)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        repo.case(&case.id).await.expect("read"),
+        Some(with_photo.clone())
+    );
+    assert_eq!(repo.case_events(&case.id).await.expect("events").len(), 2);
+    assert_eq!(repo.photo(&case.id, &sha2).await.expect("read"), None);
+    // At the current version it is kept, beside the first.
+    repo.attach_photo(&next, 2, &next_event, &photo2)
+        .await
+        .expect("attached");
+    assert_eq!(
+        repo.photo(&case.id, &sha2).await.expect("read"),
+        Some(photo2)
+    );
+    assert_eq!(repo.photo(&case.id, &sha).await.expect("read"), Some(photo));
+    assert_eq!(repo.case(&case.id).await.expect("read"), Some(next));
+    assert!(repo.check_integrity().await.expect("check").is_empty());
+}
+
+async fn personal_data_reads_are_recorded(repo: &dyn Repository) {
+    with_catalogue(repo).await;
+    let a = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    let b = new_case(uuid::Uuid::now_v7(), "440305001002001", t0());
+    for c in [&a, &b] {
+        repo.create_case(c, &report_event(c))
+            .await
+            .expect("created");
+    }
+    let at = |mins: i64| t0() + jiff::SignedDuration::from_mins(mins);
+    // Recorded out of order: listed oldest first.
+    for (case, actor, what, mins) in [
+        (&a, "li.dispatch", "reporter_phone", 120),
+        (&b, "li.dispatch", "reporter_name", 90),
+        (&a, "wang.gw", "reporter_name", 60),
+        (&a, "li.dispatch", "reporter_phone", 180),
+    ] {
+        repo.record_personal_data_read(case, actor, what, at(mins))
+            .await
+            .expect("recorded");
+    }
+    let read = |mins: i64, actor: &str, what: &str| (at(mins), actor.to_owned(), what.to_owned());
+    assert_eq!(
+        repo.personal_data_reads(&a.id).await.expect("reads"),
+        vec![
+            read(60, "wang.gw", "reporter_name"),
+            read(120, "li.dispatch", "reporter_phone"),
+            read(180, "li.dispatch", "reporter_phone"),
+        ]
+    );
+    assert_eq!(
+        repo.personal_data_reads(&b.id).await.expect("reads"),
+        vec![read(90, "li.dispatch", "reporter_name")]
+    );
+    // A read of a case that is not stored is refused, and nothing is recorded for it.
+    let ghost = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    assert!(matches!(
+        repo.record_personal_data_read(&ghost, "li.dispatch", "reporter_phone", at(200))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(
+        repo.personal_data_reads(&ghost.id)
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+}
+
+async fn appeals_move_on_only_from_the_expected_status(repo: &dyn Repository) {
+    use civicgrid_domain::kpi::{AppealStatus, Subject};
+    use civicgrid_store::{Appeal, ScoreAdjustment};
+    let (november, october) = ("2026-11-01..2026-12-01", "2026-10-01..2026-11-01");
+    let hours = jiff::SignedDuration::from_hours;
+    let appeal = |subject: Subject, period: &str, region: &str, h: i64| Appeal {
+        id: uuid::Uuid::now_v7(),
+        subject,
+        period: period.into(),
+        points: 2.5,
+        reason: "暴雨期间道路封闭，无法按时处置".into(),
+        status: AppealStatus::Submitted,
+        history: serde_json::json!([{"step": "submitted", "by": "cgj.head", "note": "暴雨"}]),
+        submitted_by: "cgj.head".into(),
+        submitted_at: t0() + hours(h),
+        region: region.into(),
+    };
+    let unit = appeal(Subject::Unit("CGJ".into()), november, "440305", 0);
+    let grid = appeal(
+        Subject::Grid("440305001001001".into()),
+        november,
+        "440305001001",
+        1,
+    );
+    let old = appeal(Subject::Staff("wang.gw".into()), october, "440305", 2);
+    for a in [&unit, &grid, &old] {
+        repo.create_appeal(a).await.expect("created");
+    }
+    assert_eq!(
+        repo.appeal(&unit.id).await.expect("read"),
+        Some(unit.clone())
+    );
+    assert_eq!(
+        repo.appeal(&uuid::Uuid::now_v7()).await.expect("read"),
+        None
+    );
+    assert_eq!(
+        repo.appeals(Some(november)).await.expect("list"),
+        vec![grid.clone(), unit.clone()],
+        "newest first"
+    );
+    assert_eq!(
+        repo.appeals(None).await.expect("list"),
+        vec![old.clone(), grid.clone(), unit.clone()]
+    );
+    assert!(
+        repo.appeals(Some("2026-09-01..2026-10-01"))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(matches!(
+        repo.create_appeal(&unit).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    let step = |a: &Appeal, status: AppealStatus, by: &str| {
+        let mut next = a.clone();
+        next.status = status;
+        if let Some(h) = next.history.as_array_mut() {
+            h.push(serde_json::json!({"step": status.as_str(), "by": by}));
+        }
+        next
+    };
+    let reviewed = step(&unit, AppealStatus::Reviewed, "kpi.office");
+    let upheld = step(&reviewed, AppealStatus::Upheld, "district.leader");
+    let adjustment = ScoreAdjustment {
+        appeal_id: unit.id,
+        subject: unit.subject.clone(),
+        period: november.into(),
+        points: 2.5,
+        reason: "暴雨期间道路封闭，无法按时处置 / 情况属实".into(),
+        made_by: "district.leader".into(),
+        made_at: t0() + hours(30),
+    };
+    // A decision before the review: the appeal is not at Reviewed, so nothing changes (no
+    // score change either).
+    assert!(matches!(
+        repo.update_appeal(&upheld, AppealStatus::Reviewed, Some(&adjustment))
+            .await,
+        Err(StoreError::Stale { .. })
+    ));
+    assert_eq!(
+        repo.appeal(&unit.id).await.expect("read"),
+        Some(unit.clone())
+    );
+    assert!(
+        repo.adjustments(november)
+            .await
+            .expect("adjustments")
+            .is_empty()
+    );
+    repo.update_appeal(&reviewed, AppealStatus::Submitted, None)
+        .await
+        .expect("reviewed");
+    assert_eq!(
+        repo.appeal(&unit.id).await.expect("read"),
+        Some(reviewed.clone())
+    );
+    // A second reviewer working from the submitted appeal is too late.
+    let rival = step(&unit, AppealStatus::Reviewed, "someone.else");
+    assert!(matches!(
+        repo.update_appeal(&rival, AppealStatus::Submitted, None)
+            .await,
+        Err(StoreError::Stale { .. })
+    ));
+    assert_eq!(
+        repo.appeal(&unit.id).await.expect("read"),
+        Some(reviewed.clone())
+    );
+    // Upheld, with its score change, together.
+    repo.update_appeal(&upheld, AppealStatus::Reviewed, Some(&adjustment))
+        .await
+        .expect("upheld");
+    assert_eq!(
+        repo.appeal(&unit.id).await.expect("read"),
+        Some(upheld.clone())
+    );
+    assert_eq!(
+        repo.adjustments(november).await.expect("adjustments"),
+        vec![adjustment.clone()]
+    );
+    assert!(
+        repo.adjustments(october)
+            .await
+            .expect("adjustments")
+            .is_empty()
+    );
+    // Decided is final.
+    let rejected = step(&reviewed, AppealStatus::Rejected, "district.leader");
+    assert!(matches!(
+        repo.update_appeal(&rejected, AppealStatus::Reviewed, None)
+            .await,
+        Err(StoreError::Stale { .. })
+    ));
+    assert_eq!(
+        repo.appeal(&unit.id).await.expect("read"),
+        Some(upheld.clone())
+    );
+    // The grid's appeal is rejected: no score change.
+    let grid_reviewed = step(&grid, AppealStatus::Reviewed, "kpi.office");
+    repo.update_appeal(&grid_reviewed, AppealStatus::Submitted, None)
+        .await
+        .expect("reviewed");
+    let grid_rejected = step(&grid_reviewed, AppealStatus::Rejected, "district.leader");
+    repo.update_appeal(&grid_rejected, AppealStatus::Reviewed, None)
+        .await
+        .expect("rejected");
+    assert_eq!(
+        repo.appeals(Some(november)).await.expect("list"),
+        vec![grid_rejected, upheld]
+    );
+    assert_eq!(
+        repo.adjustments(november).await.expect("adjustments"),
+        vec![adjustment]
+    );
+    assert_eq!(repo.appeal(&old.id).await.expect("read"), Some(old));
+}
+
+async fn surveys_take_one_answer_per_respondent(repo: &dyn Repository) {
+    use civicgrid_store::Survey;
+    let (november, october) = ("2026-11-01..2026-12-01", "2026-10-01..2026-11-01");
+    let survey = |title: &str, period: &str, units: &[&str], h: i64| {
+        let at = t0() + jiff::SignedDuration::from_hours(h);
+        Survey {
+            id: uuid::Uuid::now_v7(),
+            title: title.into(),
+            period: period.into(),
+            units: units.iter().map(|u| (*u).to_owned()).collect(),
+            closes_at: at + jiff::SignedDuration::from_hours(24 * 7),
+            created_by: "nt.leader".into(),
+            created_at: at,
+            region: "440305".into(),
+        }
+    };
+    let main = survey("十一月群众评议", november, &["CGJ", "NT-JD"], 0);
+    let extra = survey("十一月补充评议", november, &["CGJ"], 1);
+    let before = survey("十月群众评议", october, &["CGJ"], -24 * 30);
+    for s in [&main, &extra, &before] {
+        repo.create_survey(s).await.expect("created");
+    }
+    assert_eq!(
+        repo.survey(&main.id).await.expect("read"),
+        Some(main.clone())
+    );
+    assert_eq!(
+        repo.survey(&uuid::Uuid::now_v7()).await.expect("read"),
+        None
+    );
+
+    let ratings = |r: &[(&str, u8)]| {
+        r.iter()
+            .map(|(u, n)| ((*u).to_owned(), *n))
+            .collect::<BTreeMap<String, u8>>()
+    };
+    let at = t0() + jiff::SignedDuration::from_hours(2);
+    let (r1, r2, r3) = ("1".repeat(64), "2".repeat(64), "3".repeat(64));
+    repo.add_survey_response(&main.id, &r1, &ratings(&[("CGJ", 5), ("NT-JD", 3)]), at)
+        .await
+        .expect("answered");
+    repo.add_survey_response(&main.id, &r2, &ratings(&[("CGJ", 4)]), at)
+        .await
+        .expect("answered");
+    // The same person again: refused, and the first answer stands.
+    assert!(matches!(
+        repo.add_survey_response(&main.id, &r1, &ratings(&[("CGJ", 1), ("NT-JD", 1)]), at)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // The same person in another survey is another answer.
+    repo.add_survey_response(&extra.id, &r1, &ratings(&[("CGJ", 2)]), at)
+        .await
+        .expect("answered");
+    repo.add_survey_response(&before.id, &r3, &ratings(&[("CGJ", 1)]), at)
+        .await
+        .expect("answered");
+    // A survey that does not exist takes no answers.
+    assert!(
+        repo.add_survey_response(&uuid::Uuid::now_v7(), &r3, &ratings(&[("CGJ", 5)]), at)
+            .await
+            .is_err()
+    );
+
+    let sums = |s: &[(&str, (u64, u64))]| {
+        s.iter()
+            .map(|(u, n)| ((*u).to_owned(), *n))
+            .collect::<BTreeMap<String, (u64, u64)>>()
+    };
+    assert_eq!(
+        repo.survey_ratings(november).await.expect("ratings"),
+        sums(&[("CGJ", (5 + 4 + 2, 3)), ("NT-JD", (3, 1))])
+    );
+    assert_eq!(
+        repo.survey_ratings(october).await.expect("ratings"),
+        sums(&[("CGJ", (1, 1))])
+    );
+    assert!(
+        repo.survey_ratings("2026-09-01..2026-10-01")
+            .await
+            .expect("ratings")
+            .is_empty()
+    );
+}
+
+async fn kpi_rollups_queue_apply_and_sum(repo: &dyn Repository) {
+    use civicgrid_domain::case::{Action, apply, decide};
+    use civicgrid_domain::kpi::{Counters, Subject};
+    use civicgrid_store::KpiEntry;
+    with_catalogue(repo).await;
+    let queue = |limit: u32| async move {
+        let mut q = repo.kpi_dirty(limit).await.expect("queue");
+        q.sort();
+        q
+    };
+    assert!(queue(100).await.is_empty());
+    // Every event queues its case, with a count of the changes.
+    let a = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    let b = new_case(uuid::Uuid::now_v7(), "440305001002001", t0());
+    for c in [&a, &b] {
+        repo.create_case(c, &report_event(c))
+            .await
+            .expect("created");
+    }
+    let mut both = vec![(a.id, 1_i64), (b.id, 1)];
+    both.sort();
+    assert_eq!(queue(100).await, both);
+    assert_eq!(repo.kpi_dirty(1).await.expect("queue").len(), 1);
+    let accept = decide(&a.state, Action::Accept).expect("accept");
+    let mut accepted = a.clone();
+    accepted.state = apply(&a.state, &accept);
+    repo.record_change(
+        &accepted,
+        1,
+        &[transition_event(a.id, &accept, "calltaker1", t0())],
+    )
+    .await
+    .expect("accepted");
+    let mut both = vec![(a.id, 2_i64), (b.id, 1)];
+    both.sort();
+    assert_eq!(queue(100).await, both);
+
+    let entry = |region: &str, subject: Subject, day: &str, counters: &Counters| KpiEntry {
+        region: region.into(),
+        subject,
+        day: day.into(),
+        counters: counters.clone(),
+    };
+    let reported = Counters {
+        reported: 1,
+        ..Counters::default()
+    };
+    let received = Counters {
+        received: 1,
+        ..Counters::default()
+    };
+    let cgj = || Subject::Unit("CGJ".into());
+    let (anle, tongle) = ("440305001001", "440305001002");
+    let community = |code: &str| Subject::Region(code.into());
+    let a_entries = [
+        entry(anle, community(anle), "2026-11-25", &reported),
+        entry(anle, cgj(), "2026-11-25", &received),
+    ];
+    // Computed from a's first event only: stored, but a stays queued (it changed since).
+    repo.apply_kpi(&a.id, 1, &a_entries).await.expect("applied");
+    assert_eq!(queue(100).await, both);
+    // Computed again, from both events: the same contributions replace, not add, and a leaves
+    // the queue.
+    repo.apply_kpi(&a.id, 2, &a_entries).await.expect("applied");
+    assert_eq!(queue(100).await, [(b.id, 1)]);
+    let b_entries = [
+        entry(tongle, community(tongle), "2026-11-25", &reported),
+        entry(tongle, cgj(), "2026-11-26", &received),
+    ];
+    repo.apply_kpi(&b.id, 1, &b_entries).await.expect("applied");
+    assert!(queue(100).await.is_empty());
+
+    let sum = |prefix: &'static str, from: &'static str, to: &'static str| async move {
+        repo.kpi_sum(prefix, from, to).await.expect("sum")
+    };
+    // The street on the 25th: both communities; CGJ once (b counts for it on the 26th).
+    assert_eq!(
+        sum("440305001", "2026-11-25", "2026-11-26").await,
+        vec![
+            (cgj(), received.clone()),
+            (community(anle), reported.clone()),
+            (community(tongle), reported.clone()),
+        ]
+    );
+    // Days are [from, to).
+    assert_eq!(
+        sum("440305001", "2026-11-26", "2026-11-27").await,
+        vec![(cgj(), received.clone())]
+    );
+    let two = Counters {
+        received: 2,
+        ..Counters::default()
+    };
+    assert_eq!(
+        sum("440305", "2026-11-25", "2026-11-27").await,
+        vec![
+            (cgj(), two),
+            (community(anle), reported.clone()),
+            (community(tongle), reported.clone()),
+        ]
+    );
+    // One community: a's alone.
+    assert_eq!(
+        sum("440305001001", "2026-11-01", "2026-12-01").await,
+        vec![
+            (cgj(), received.clone()),
+            (community(anle), reported.clone())
+        ]
+    );
+    assert!(
+        sum("440305001", "2026-11-27", "2026-12-01")
+            .await
+            .is_empty()
+    );
+    assert!(
+        sum("440305002", "2026-11-01", "2026-12-01")
+            .await
+            .is_empty()
+    );
+
+    // a's contributions change: the sums move by the difference, and a sum that comes to
+    // nothing is gone.
+    let handled = Counters {
+        received: 1,
+        handled: 1,
+        ..Counters::default()
+    };
+    repo.apply_kpi(&a.id, 2, &[entry(anle, cgj(), "2026-11-25", &handled)])
+        .await
+        .expect("replaced");
+    assert_eq!(
+        sum("440305001", "2026-11-25", "2026-11-26").await,
+        vec![
+            (cgj(), handled.clone()),
+            (community(tongle), reported.clone())
+        ]
+    );
+    repo.apply_kpi(&b.id, 1, &[]).await.expect("cleared");
+    assert_eq!(
+        sum("", "2026-01-01", "2027-01-01").await,
+        vec![(cgj(), handled)]
+    );
+}
+
+async fn webhook_deliveries_are_leased_and_finished(repo: &dyn Repository) {
+    use civicgrid_domain::case::{Action, apply, decide};
+    use civicgrid_domain::notify::EventFilter;
+    use civicgrid_store::{DeliveryCounts, DeliveryOutcome, Webhook};
+    with_catalogue(repo).await;
+    let secs = jiff::SignedDuration::from_secs;
+    let mins = jiff::SignedDuration::from_mins;
+    let hook = |n: i64, region: &str, actions: &str, active: bool| Webhook {
+        id: uuid::Uuid::now_v7(),
+        url: format!("http://127.0.0.1:{}/hook", 9000 + n),
+        secret: format!("whsec_test{n}"),
+        region: region.into(),
+        actions: EventFilter::parse(actions).expect("filter").stored(),
+        active,
+        created_by: "admin".into(),
+        created_at: t0() + secs(n),
+    };
+    let every = hook(1, "", "", true);
+    let accepts = hook(2, "440305001002", "accept", true);
+    let stopped = hook(3, "", "", false);
+    for w in [&every, &accepts, &stopped] {
+        repo.create_webhook(w).await.expect("webhook");
+    }
+    assert_eq!(
+        repo.webhooks().await.expect("list"),
+        vec![
+            (every.clone(), DeliveryCounts::default()),
+            (accepts.clone(), DeliveryCounts::default()),
+            (stopped.clone(), DeliveryCounts::default()),
+        ]
+    );
+    assert!(
+        !repo
+            .set_webhook_active(&uuid::Uuid::now_v7(), true)
+            .await
+            .expect("set")
+    );
+    let counts = || async move {
+        repo.webhooks()
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|(w, c)| (w.id, c))
+            .collect::<Vec<_>>()
+    };
+    let counted = |pending: i64, delivered: i64, failed: i64| DeliveryCounts {
+        pending,
+        delivered,
+        failed,
+    };
+
+    // The reports of a case in each community: queued for the subscription to every event.
+    let a = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    let b = new_case(uuid::Uuid::now_v7(), "440305001002001", t0());
+    for c in [&a, &b] {
+        repo.create_case(c, &report_event(c))
+            .await
+            .expect("created");
+    }
+    // Stopped, it takes no more; b's acceptance goes to the subscription of its community.
+    assert!(
+        repo.set_webhook_active(&every.id, false)
+            .await
+            .expect("stop")
+    );
+    let accept = decide(&b.state, Action::Accept).expect("accept");
+    let mut b2 = b.clone();
+    b2.state = apply(&b.state, &accept);
+    let accepted = transition_event(b.id, &accept, "calltaker1", t0() + mins(1));
+    repo.record_change(&b2, 1, std::slice::from_ref(&accepted))
+        .await
+        .expect("accepted");
+    let listed = repo.webhooks().await.expect("list");
+    assert!(!listed[0].0.active && listed[1].0.active && !listed[2].0.active);
+    assert_eq!(
+        counts().await,
+        [
+            (every.id, counted(2, 0, 0)),
+            (accepts.id, counted(1, 0, 0)),
+            (stopped.id, counted(0, 0, 0)),
+        ]
+    );
+
+    // Instance A leases the two oldest, B what is left; then nothing is left to lease.
+    let now = t0() + mins(2);
+    let until = now + mins(1);
+    let first = repo
+        .claim_deliveries("instance-a", now, until, 2)
+        .await
+        .expect("claim");
+    let mut keys: Vec<_> = first
+        .iter()
+        .map(|d| (d.webhook_id, d.event.case_id, d.event.seq, d.attempts))
+        .collect();
+    keys.sort();
+    let mut want = vec![(every.id, a.id, 1_u64, 1_u32), (every.id, b.id, 1, 1)];
+    want.sort();
+    assert_eq!(keys, want);
+    let of_a = first
+        .iter()
+        .find(|d| d.event.case_id == a.id)
+        .expect("a's report");
+    assert_eq!(
+        (of_a.url.as_str(), of_a.secret.as_str()),
+        (every.url.as_str(), every.secret.as_str())
+    );
+    assert_eq!(of_a.event, report_event(&a));
+    assert_eq!(
+        (
+            of_a.region_code.as_str(),
+            of_a.grid_code.as_deref(),
+            of_a.category_code.as_deref()
+        ),
+        ("440305001001", Some("440305001001001"), Some("01001"))
+    );
+    let second = repo
+        .claim_deliveries("instance-b", now, until, 10)
+        .await
+        .expect("claim");
+    assert_eq!(second.len(), 1);
+    assert_eq!(
+        (second[0].webhook_id, &second[0].event, second[0].attempts),
+        (accepts.id, &accepted, 1)
+    );
+    assert_eq!(second[0].region_code, "440305001002");
+    assert!(
+        repo.claim_deliveries("instance-c", now + secs(30), until + secs(30), 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    // Only the holder of a lease finishes it.
+    let at = now + secs(10);
+    let finish = |webhook: uuid::Uuid,
+                  case: uuid::Uuid,
+                  seq: u64,
+                  owner: &'static str,
+                  at: Timestamp,
+                  outcome: DeliveryOutcome| async move {
+        repo.finish_delivery(&webhook, (&case, seq), owner, at, &outcome)
+            .await
+            .expect("finish")
+    };
+    use civicgrid_store::DeliveryOutcome::{Delivered, Failed, Retry};
+    assert!(!finish(every.id, a.id, 1, "instance-b", at, Delivered).await);
+    assert!(finish(every.id, a.id, 1, "instance-a", at, Delivered).await);
+    assert!(!finish(every.id, a.id, 1, "instance-a", at, Delivered).await);
+    let retry_at = t0() + mins(10);
+    let retry = Retry {
+        at: retry_at,
+        error: "HTTP 503".into(),
+    };
+    assert!(finish(every.id, b.id, 1, "instance-a", at, retry).await);
+    let gone = Failed {
+        error: "HTTP 410".into(),
+    };
+    assert!(finish(accepts.id, b.id, 2, "instance-b", at, gone).await);
+    assert_eq!(
+        counts().await,
+        [
+            (every.id, counted(1, 1, 0)),
+            (accepts.id, counted(0, 0, 1)),
+            (stopped.id, counted(0, 0, 0)),
+        ]
+    );
+
+    // The retry waits for its time; the failed delivery is not tried again.
+    assert!(
+        repo.claim_deliveries("instance-c", retry_at - secs(1), retry_at + mins(1), 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let key = |ds: Vec<civicgrid_store::DueDelivery>| {
+        ds.iter()
+            .map(|d| (d.webhook_id, d.event.case_id, d.event.seq, d.attempts))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        key(repo
+            .claim_deliveries("instance-c", retry_at, retry_at + mins(1), 10)
+            .await
+            .expect("claim")),
+        [(every.id, b.id, 1, 2)]
+    );
+    // C dies holding it: once its lease has run out, D takes it over and C cannot finish it.
+    assert!(
+        repo.claim_deliveries("instance-d", retry_at + secs(59), retry_at + mins(2), 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(
+        key(repo
+            .claim_deliveries("instance-d", retry_at + mins(1), retry_at + mins(2), 10)
+            .await
+            .expect("claim")),
+        [(every.id, b.id, 1, 3)]
+    );
+    let late = retry_at + mins(1) + secs(5);
+    assert!(!finish(every.id, b.id, 1, "instance-c", late, Delivered).await);
+    assert!(finish(every.id, b.id, 1, "instance-d", late, Delivered).await);
+    assert_eq!(
+        counts().await,
+        [
+            (every.id, counted(0, 2, 0)),
+            (accepts.id, counted(0, 0, 1)),
+            (stopped.id, counted(0, 0, 0)),
+        ]
+    );
+    let hour_later = t0() + jiff::SignedDuration::from_hours(1);
+    assert!(
+        repo.claim_deliveries("instance-a", hour_later, hour_later + mins(1), 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    // Started again, a subscription takes the events from then on.
+    assert!(
+        repo.set_webhook_active(&stopped.id, true)
+            .await
+            .expect("start")
+    );
+    let accept_a = decide(&a.state, Action::Accept).expect("accept");
+    let mut a2 = a.clone();
+    a2.state = apply(&a.state, &accept_a);
+    repo.record_change(
+        &a2,
+        1,
+        &[transition_event(a.id, &accept_a, "calltaker1", hour_later)],
+    )
+    .await
+    .expect("accepted");
+    assert_eq!(
+        counts().await,
+        [
+            (every.id, counted(0, 2, 0)),
+            (accepts.id, counted(0, 0, 1)),
+            (stopped.id, counted(1, 0, 0)),
+        ]
+    );
+}
+
+async fn operations_gauges_count_what_is_open(repo: &dyn Repository) {
+    use civicgrid_domain::case::{Action, Case, apply, decide};
+    use civicgrid_store::{DeliveryOutcome, OperationsGauges, Webhook};
+    assert_eq!(
+        repo.operations_gauges(t0()).await.expect("gauges"),
+        OperationsGauges::default()
+    );
+    with_catalogue(repo).await;
+    let hours = jiff::SignedDuration::from_hours;
+    let mins = jiff::SignedDuration::from_mins;
+    repo.create_webhook(&Webhook {
+        id: uuid::Uuid::now_v7(),
+        url: "http://127.0.0.1:9000/hook".into(),
+        secret: "whsec_ops".into(),
+        region: String::new(),
+        actions: String::new(),
+        active: true,
+        created_by: "admin".into(),
+        created_at: t0(),
+    })
+    .await
+    .expect("webhook");
+    // Each due 30 minutes after its report.
+    let open = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    let later = new_case(uuid::Uuid::now_v7(), "440305001002001", t0() + hours(1));
+    let refused = new_case(uuid::Uuid::now_v7(), "440305001001002", t0());
+    let accepted = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    for c in [&open, &later, &refused, &accepted] {
+        repo.create_case(c, &report_event(c))
+            .await
+            .expect("created");
+    }
+    let step = |c: &Case, action: Action| {
+        let t = decide(&c.state, action).expect("allowed");
+        let mut next = c.clone();
+        next.state = apply(&c.state, &t);
+        let event = transition_event(c.id, &t, "calltaker1", t0() + mins(5));
+        (next, event)
+    };
+    let (refused2, e) = step(
+        &refused,
+        Action::Refuse {
+            reason: "不属于受理范围".into(),
+        },
+    );
+    repo.record_change(&refused2, 1, &[e])
+        .await
+        .expect("refused");
+    let (accepted2, e) = step(&accepted, Action::Accept);
+    repo.record_change(&accepted2, 1, &[e])
+        .await
+        .expect("accepted");
+
+    // The KPI job has counted one case; the others wait.
+    repo.apply_kpi(&open.id, 1, &[]).await.expect("applied");
+    // Two jobs: one never finished a scope, the other finished its only one.
+    repo.ensure_leases(
+        "deadlines",
+        &["440305001001".to_owned(), "440305001002".to_owned()],
+    )
+    .await
+    .expect("leases");
+    repo.ensure_leases("kpi", &["440305".to_owned()])
+        .await
+        .expect("leases");
+    let scope = repo
+        .claim_lease("kpi", "ops", t0(), t0() + mins(1), t0())
+        .await
+        .expect("claim")
+        .expect("a scope");
+    repo.finish_lease("kpi", &scope, "ops", t0() + mins(1))
+        .await
+        .expect("finish");
+    // Six events queued six deliveries; one is given up.
+    let claimed = repo
+        .claim_deliveries("ops", t0() + mins(10), t0() + mins(11), 1)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let d = &claimed[0];
+    assert!(
+        repo.finish_delivery(
+            &d.webhook_id,
+            (&d.event.case_id, d.event.seq),
+            "ops",
+            t0() + mins(10),
+            &DeliveryOutcome::Failed {
+                error: "HTTP 410".into()
+            },
+        )
+        .await
+        .expect("finish")
+    );
+
+    assert_eq!(
+        repo.operations_gauges(t0() + hours(2))
+            .await
+            .expect("gauges"),
+        OperationsGauges {
+            cases_by_status: vec![
+                ("accepted".into(), 1),
+                ("refused".into(), 1),
+                ("reported".into(), 2)
+            ],
+            // Not the refused one, though its deadline passed too.
+            overdue_open_cases: 3,
+            kpi_queue: 3,
+            job_rounds: vec![
+                ("deadlines".into(), 2, 0),
+                ("kpi".into(), 1, (t0() + mins(1)).as_microsecond()),
+            ],
+            webhooks_pending: 5,
+            webhooks_failed: 1,
+        }
+    );
+    // Overdue is read at the instant asked.
+    assert_eq!(
+        repo.operations_gauges(t0() + hours(1))
+            .await
+            .expect("gauges")
+            .overdue_open_cases,
+        2
+    );
+    assert_eq!(
+        repo.operations_gauges(t0() + mins(10))
+            .await
+            .expect("gauges")
+            .overdue_open_cases,
+        0
+    );
 }

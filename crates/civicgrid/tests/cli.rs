@@ -1176,6 +1176,9 @@ mod kpi;
 #[path = "cli/limits.rs"]
 mod limits;
 
+#[path = "cli/access.rs"]
+mod access;
+
 #[path = "cli/support.rs"]
 mod support;
 

@@ -1,6 +1,5 @@
 //! Staff sign-in and sign-out pages, with the shared abuse limits (see `limits.rs`).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -9,12 +8,13 @@ use serde_json::json;
 
 use crate::App;
 use crate::error::AppError;
+use crate::web::Pages;
 use crate::web::{Ctx, form_map, see_other};
 
 pub const TEMPLATES: &[(&str, &str)] = &[("login.html", include_str!("templates/login.html"))];
 
-pub fn routes() -> Router<App> {
-    Router::new()
+pub fn routes() -> Pages {
+    Pages::new()
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
 }

@@ -2,7 +2,6 @@
 //! check), units, categories with deadlines and attributes, the responsibility list, the
 //! calendar, users and roles, and API keys. Each section needs its own permission.
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,12 +13,13 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::accounts::UserSpec;
 use crate::territory::GridImportOptions;
+use crate::web::Pages;
 use crate::web::{Ctx, form_map};
 
 pub const TEMPLATES: &[(&str, &str)] = &[("admin.html", include_str!("templates/admin.html"))];
 
-pub fn routes() -> Router<App> {
-    Router::new()
+pub fn routes() -> Pages {
+    Pages::new()
         .route("/admin", get(admin))
         .route(
             "/admin/grids",
@@ -34,36 +34,26 @@ pub fn routes() -> Router<App> {
         .route("/admin/keys", post(create_key))
 }
 
-const ADMIN: &[Permission] = &[
-    Permission::KpiManage,
-    Permission::TerritoryManage,
-    Permission::CatalogueManage,
-    Permission::ResponsibilityManage,
-    Permission::CalendarManage,
-    Permission::UserManage,
-];
-
 async fn admin(State(app): State<App>, ctx: Ctx) -> Response {
     page(&app, &ctx, json!({}), StatusCode::OK).await
 }
 
 async fn page(app: &App, ctx: &Ctx, extra: Value, status: StatusCode) -> Response {
-    if ctx.staff().is_none() {
+    let Some(actor) = ctx.staff() else {
         return crate::web::see_other("/login");
-    }
-    let perms = ctx.permissions.clone();
-    if !ADMIN.iter().any(|p| perms.contains(p)) {
-        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
-    }
+    };
     let reference = match app.reference().await {
         Ok(r) => r,
         Err(e) => return ctx.app_error(e),
     };
+    if reference.policy().may_open_administration(actor).is_err() {
+        return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
+    }
     let regions = app.repo.regions().await.unwrap_or_default();
     let users = app.repo.users().await.unwrap_or_default();
     let year = app.clock.now().to_zoned(ctx.tz.clone()).date().year();
     let mut data = json!({
-        "perms": perms.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+        "perms": ctx.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
         "regions": regions.iter().map(|r| json!({
             "code": r.code.as_str(),
             "name": r.name,

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +16,7 @@ use serde_json::json;
 use crate::App;
 use crate::cases::Actor;
 use crate::error::AppError;
+use crate::web::Pages;
 use crate::web::svg::{MapGrid, bar_chart, grid_map, line_chart};
 use crate::web::{Ctx, form_map};
 
@@ -26,8 +26,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("survey.html", include_str!("templates/survey.html")),
 ];
 
-pub fn routes() -> Router<App> {
-    Router::new()
+pub fn routes() -> Pages {
+    Pages::new()
         .route("/dashboard", get(dashboard))
         .route("/kpi", get(kpi_page))
         .route("/kpi/export.csv", get(kpi_export))

@@ -1,6 +1,5 @@
 //! The public responsibility list (责任清单): who must act on what, where.
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
@@ -8,14 +7,15 @@ use serde_json::{Value, json};
 
 use crate::App;
 use crate::web::Ctx;
+use crate::web::Pages;
 
 pub const TEMPLATES: &[(&str, &str)] = &[(
     "responsibility.html",
     include_str!("templates/responsibility.html"),
 )];
 
-pub fn routes() -> Router<App> {
-    Router::new().route("/responsibility", get(responsibility))
+pub fn routes() -> Pages {
+    Pages::new().route("/responsibility", get(responsibility))
 }
 
 async fn responsibility(State(app): State<App>, ctx: Ctx) -> Response {

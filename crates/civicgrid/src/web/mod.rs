@@ -22,7 +22,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use minijinja::value::Kwargs;
 use minijinja::{Environment, State};
 use serde_json::{Value, json};
@@ -31,9 +31,40 @@ use crate::App;
 use crate::cases::Actor;
 use crate::error::AppError;
 
-pub fn routes() -> Router<App> {
-    Router::new()
-        // The capabilities' pages, one line each.
+/// A set of pages: the router and the paths it serves, so that a test can walk every page
+/// (axum cannot list a router's routes).
+#[derive(Default)]
+pub struct Pages {
+    router: Router<App>,
+    paths: Vec<&'static str>,
+}
+
+impl Pages {
+    pub fn new() -> Pages {
+        Pages::default()
+    }
+
+    pub fn route(mut self, path: &'static str, handler: MethodRouter<App>) -> Pages {
+        self.router = self.router.route(path, handler);
+        self.paths.push(path);
+        self
+    }
+
+    pub fn merge(mut self, other: Pages) -> Pages {
+        self.router = self.router.merge(other.router);
+        self.paths.extend(other.paths);
+        self
+    }
+
+    /// The paths served, as routed (`/work/case/{id}`).
+    pub fn paths(&self) -> &[&'static str] {
+        &self.paths
+    }
+}
+
+/// Every page: the capabilities' pages (one line each) and the shell's own.
+pub fn pages() -> Pages {
+    Pages::new()
         .merge(crate::cases::pages::routes())
         .merge(crate::accounts::pages::routes())
         .merge(crate::routing::pages::routes())
@@ -42,7 +73,10 @@ pub fn routes() -> Router<App> {
         .route("/lang", post(switch_language))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
-        .layer(axum::middleware::from_fn(csrf_cookie))
+}
+
+pub fn routes() -> Router<App> {
+    pages().router.layer(axum::middleware::from_fn(csrf_cookie))
 }
 
 /// The shell's own templates; each capability registers its pages' templates below.

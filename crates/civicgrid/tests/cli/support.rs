@@ -202,6 +202,23 @@ impl Call {
         self.body = Body::from(body.to_owned());
         self
     }
+    /// A multipart form of text fields, as a browser sends a form with a file input.
+    pub fn multipart(mut self, fields: &[(&str, &str)]) -> Call {
+        let boundary = "----civicgridtestboundary";
+        let mut body = String::new();
+        for (name, value) in fields {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        self.request = self.request.header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        );
+        self.body = Body::from(body);
+        self
+    }
     pub fn bytes(mut self, content_type: &str, body: Vec<u8>) -> Call {
         self.request = self.request.header(header::CONTENT_TYPE, content_type);
         self.body = Body::from(body);

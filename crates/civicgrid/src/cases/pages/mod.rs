@@ -4,9 +4,7 @@
 pub mod resident;
 pub mod staff;
 
-use axum::Router;
-
-use crate::App;
+use crate::web::Pages;
 
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("templates/home.html")),
@@ -22,8 +20,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("field.html", include_str!("templates/field.html")),
 ];
 
-pub fn routes() -> Router<App> {
-    Router::new()
+pub fn routes() -> Pages {
+    Pages::new()
         .merge(resident::routes())
         .merge(staff::routes())
 }

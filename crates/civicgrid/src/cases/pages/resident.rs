@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -19,6 +18,7 @@ use crate::accounts::limits::ClientAddr;
 use crate::cases::seal::Reporter;
 use crate::cases::{Actor, Intake};
 use crate::error::AppError;
+use crate::web::Pages;
 use crate::web::svg::{MapGrid, Marker, grid_map};
 use crate::web::{Ctx, form_map, see_other};
 
@@ -26,8 +26,8 @@ use crate::web::{Ctx, form_map, see_other};
 const MAX_PHOTOS: usize = 3;
 const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 
-pub fn routes() -> Router<App> {
-    Router::new()
+pub fn routes() -> Pages {
+    Pages::new()
         .route("/", get(home))
         .route(
             "/report",

@@ -2,7 +2,6 @@
 //! routing explanation, duplicates, photos and one form per action the user may take, bulk
 //! dispatch, and the grid worker's phone view.
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,10 +16,11 @@ use crate::App;
 use crate::cases::Actor;
 use crate::cases::pages::resident::status_name;
 use crate::error::AppError;
+use crate::web::Pages;
 use crate::web::{Ctx, form_map, see_other};
 
-pub fn routes() -> Router<App> {
-    Router::new()
+pub fn routes() -> Pages {
+    Pages::new()
         .route("/work", get(queues))
         .route("/work/dispatch", post(bulk_dispatch))
         .route("/work/field", get(field))
@@ -30,6 +30,22 @@ pub fn routes() -> Router<App> {
             post(act).layer(DefaultBodyLimit::max(11 * 1024 * 1024)),
         )
         .route("/work/case/{id}/photo/{sha}", get(photo))
+}
+
+/// The signed-in staff member if the policy lets them use the workbench; else the sign-in
+/// page, or 403.
+async fn workbench_user(app: &App, ctx: &Ctx) -> Result<Actor, Box<Response>> {
+    let actor = staff(ctx)?.clone();
+    let reference = app
+        .reference()
+        .await
+        .map_err(|e| Box::new(ctx.app_error(e)))?;
+    if reference.policy().may_use_workbench(&actor).is_err() {
+        return Err(Box::new(
+            ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden")),
+        ));
+    }
+    Ok(actor)
 }
 
 /// The signed-in staff member, or the sign-in page.
@@ -53,8 +69,8 @@ const QUEUES: &[&str] = &[
 ];
 
 async fn queues(State(app): State<App>, ctx: Ctx, Query(q): Query<QueueQuery>) -> Response {
-    let actor = match staff(&ctx) {
-        Ok(a) => a.clone(),
+    let actor = match workbench_user(&app, &ctx).await {
+        Ok(a) => a,
         Err(r) => return *r,
     };
     let reference = match app.reference().await {
@@ -329,8 +345,8 @@ fn case_row(ctx: &Ctx, app: &App, reference: &crate::reference::Reference, c: &C
 }
 
 async fn bulk_dispatch(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Response {
-    let actor = match staff(&ctx) {
-        Ok(a) => a.clone(),
+    let actor = match workbench_user(&app, &ctx).await {
+        Ok(a) => a,
         Err(r) => return *r,
     };
     let pairs = match crate::open311::wire::parse_form(&body) {
@@ -921,8 +937,8 @@ async fn photo(
 /// The grid worker's phone view: the beat's open cases, those waiting for on-site
 /// verification nearby, and a form to resolve a small matter on the spot.
 async fn field(State(app): State<App>, ctx: Ctx) -> Response {
-    let actor = match staff(&ctx) {
-        Ok(a) => a.clone(),
+    let actor = match workbench_user(&app, &ctx).await {
+        Ok(a) => a,
         Err(r) => return *r,
     };
     let reference = match app.reference().await {

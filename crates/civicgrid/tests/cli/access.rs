@@ -1,0 +1,667 @@
+//! One access policy, every route. The walk takes the REST operations from the OpenAPI
+//! document (the router's own table: a route cannot exist without it) and the pages from the
+//! web shell's table (`civicgrid::web::pages`), and asks each of them, as every demo account
+//! and as nobody, about cases in and out of scope. Every answer must agree with what
+//! `civicgrid_domain::policy` says — so the API and the pages agree with each other. A route
+//! without an entry in the tables below fails the test: 100 % of routes are walked.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use civicgrid::App;
+use civicgrid::cases::{Actor, Intake};
+use civicgrid_domain::access::Permission;
+use civicgrid_domain::case::{Action, Case, Channel, PhotoStage};
+use civicgrid_domain::kpi::{AppealStep, Subject};
+use civicgrid_domain::policy::Policy;
+use civicgrid_domain::territory::RegionCode;
+use serde_json::{Value, json};
+
+use super::support::{Answer, Call, TestApp};
+
+/// The question a route asks the policy.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in staff member (what they see is filtered by the policy per item).
+    Staff,
+    ReadCase,
+    ReadPhoto,
+    /// Read the case, then its reporter's contact.
+    ReadContact,
+    /// Take this action on the case.
+    Take(&'static str),
+    Kpi,
+    KpiAnywhere,
+    ListAppeals,
+    Appeal,
+    Review,
+    Decide,
+    OpenSurvey,
+    Workbench,
+    OpenAdministration,
+    Administer(Permission),
+    /// Ending one's own session.
+    OwnSession,
+}
+
+/// Every REST operation: method and path as the document lists them.
+const REST: &[(&str, &str, Access)] = &[
+    ("post", "/api/v1/cases", Access::Public),
+    ("get", "/api/v1/cases", Access::Staff),
+    ("get", "/api/v1/cases/{id}", Access::ReadCase),
+    ("get", "/api/v1/cases/{id}/events", Access::ReadCase),
+    (
+        "post",
+        "/api/v1/cases/{id}/photos",
+        Access::Take("attach_photo"),
+    ),
+    ("get", "/api/v1/cases/{id}/photos", Access::ReadCase),
+    (
+        "get",
+        "/api/v1/cases/{id}/photos/{sha256}",
+        Access::ReadPhoto,
+    ),
+    ("get", "/api/v1/cases/{id}/reporter", Access::ReadContact),
+    ("get", "/api/v1/cases/{id}/duplicates", Access::ReadCase),
+    (
+        "post",
+        "/api/v1/cases/{id}/actions/{action}",
+        Access::Take("supervise"),
+    ),
+    ("get", "/api/v1/alerts", Access::Staff),
+    ("get", "/api/v1/track/{receipt}", Access::Public),
+    ("get", "/api/v1/kpi", Access::Kpi),
+    ("post", "/api/v1/kpi/appeals", Access::Appeal),
+    ("get", "/api/v1/kpi/appeals", Access::ListAppeals),
+    ("post", "/api/v1/kpi/appeals/{id}/review", Access::Review),
+    ("post", "/api/v1/kpi/appeals/{id}/decide", Access::Decide),
+    ("post", "/api/v1/surveys", Access::OpenSurvey),
+    ("get", "/api/v1/surveys/{id}", Access::Public),
+    ("post", "/api/v1/surveys/{id}/responses", Access::Public),
+    ("get", "/healthz", Access::Public),
+    ("get", "/readyz", Access::Public),
+    ("get", "/api/v1/openapi.json", Access::Public),
+    ("post", "/api/v1/session", Access::Public),
+    ("delete", "/api/v1/session", Access::OwnSession),
+];
+
+/// Every page: path as routed, the method the walk uses, and the question.
+const PAGES: &[(&str, &str, Access)] = &[
+    ("/", "get", Access::Public),
+    ("/report", "get", Access::Public),
+    ("/receipt/{code}", "get", Access::Public),
+    ("/track", "get", Access::Public),
+    ("/track/{code}", "get", Access::Public),
+    ("/track/{code}/evaluate", "post", Access::Public),
+    ("/cases", "get", Access::Public),
+    ("/responsibility", "get", Access::Public),
+    ("/surveys/{id}", "get", Access::Public),
+    ("/login", "get", Access::Public),
+    ("/logout", "post", Access::Public),
+    ("/lang", "post", Access::Public),
+    ("/static/app.css", "get", Access::Public),
+    ("/static/app.js", "get", Access::Public),
+    ("/work", "get", Access::Workbench),
+    ("/work/dispatch", "post", Access::Workbench),
+    ("/work/field", "get", Access::Workbench),
+    ("/work/case/{id}", "get", Access::ReadCase),
+    ("/work/case/{id}/act", "post", Access::Take("supervise")),
+    ("/work/case/{id}/photo/{sha}", "get", Access::ReadPhoto),
+    ("/dashboard", "get", Access::KpiAnywhere),
+    ("/kpi", "get", Access::KpiAnywhere),
+    ("/kpi/export.csv", "get", Access::Kpi),
+    ("/admin", "get", Access::OpenAdministration),
+    (
+        "/admin/grids",
+        "post",
+        Access::Administer(Permission::TerritoryManage),
+    ),
+    (
+        "/admin/import",
+        "post",
+        Access::Administer(Permission::ResponsibilityManage),
+    ),
+    (
+        "/admin/export/{kind}",
+        "get",
+        Access::Administer(Permission::ResponsibilityManage),
+    ),
+    (
+        "/admin/users",
+        "post",
+        Access::Administer(Permission::UserManage),
+    ),
+    (
+        "/admin/keys",
+        "post",
+        Access::Administer(Permission::UserManage),
+    ),
+];
+
+/// What the walk acts on: a case in street 1 (dispatched, summoned, photographed, with a
+/// reporter's contact), a case in street 2, an appeal, a survey.
+struct Fixture {
+    t: TestApp,
+    cases: Vec<Case>,
+    photo: String,
+    appeal: uuid::Uuid,
+    appeal_region: RegionCode,
+    survey: uuid::Uuid,
+    kpi_scope: RegionCode,
+}
+
+async fn staff(app: &App, username: &str) -> Actor {
+    let u = app.repo.user(username).await.expect("read").expect("user");
+    Actor::Staff {
+        username: u.username,
+        grants: u.grants,
+    }
+}
+
+async fn fixture() -> Fixture {
+    let t = TestApp::builder().demo(1).sealed().build().await;
+    let app = &t.app;
+    let report = |location: (f64, f64), text: &str| Intake {
+        grid: None,
+        media_url: None,
+        description: text.into(),
+        location: Some(location),
+        address: None,
+        category: Some("01001".parse().expect("c")),
+        attributes: [("damage".to_owned(), "missing".to_owned())].into(),
+        priority: None,
+        channel: Channel::Web,
+        reporter: Some(civicgrid::cases::seal::Reporter {
+            name: None,
+            phone: Some("13800000000".into()),
+            email: None,
+        }),
+    };
+    let mut a = app
+        .report_case(report((113.9171, 22.5168), "井盖丢失"), &Actor::Resident)
+        .await
+        .expect("report");
+    // Street 2: the middle of a grid there.
+    let reference = app.reference().await.expect("reference");
+    let grid = app
+        .repo
+        .grids(Some(&"440305002".parse().expect("r")))
+        .await
+        .expect("grids")
+        .into_iter()
+        .find_map(|g| {
+            use geo::Centroid;
+            let c = g.geometry.centroid()?;
+            (reference.grid_index.locate(c.x(), c.y()) == Some(&g.code)).then_some((c.x(), c.y()))
+        })
+        .expect("a grid in street 2");
+    let b = app
+        .report_case(report(grid, "井盖破损"), &Actor::Resident)
+        .await
+        .expect("report");
+    let calltaker = staff(app, "calltaker1").await;
+    let dispatcher = staff(app, "dispatcher.st1").await;
+    for (who, action) in [
+        (&calltaker, Action::Accept),
+        (&calltaker, Action::Register),
+        (
+            &dispatcher,
+            Action::Dispatch {
+                units: vec!["ST001".into()],
+            },
+        ),
+    ] {
+        a = app
+            .act_on_case(&a.id, a.state.version, action, who)
+            .await
+            .expect("step");
+    }
+    let handler = staff(app, "handler.st001").await;
+    a = app
+        .act_on_case(&a.id, a.state.version, Action::StartHandling, &handler)
+        .await
+        .expect("start");
+    let (png, _) = civicgrid::demo::photos::before_and_after(3, "01001", "2026-03-03 09:00", "");
+    a = app
+        .attach_photo(
+            &a.id,
+            a.state.version,
+            PhotoStage::Before,
+            "image/png",
+            png,
+            &handler,
+        )
+        .await
+        .expect("photo");
+    let photo = a.state.photos[0].1.clone();
+    // A whistle call summons a department the case is not dispatched to.
+    a = app
+        .act_on_case(
+            &a.id,
+            a.state.version,
+            Action::WhistleCall {
+                units: vec!["SJJ".into()],
+                due_at: "2026-03-03T05:00:00Z".parse().expect("t"),
+                note: "请市场监管到场".into(),
+            },
+            &staff(app, "leader.st1").await,
+        )
+        .await
+        .expect("whistle");
+    let appeal_region: RegionCode = "440305001".parse().expect("r");
+    let appeal = app
+        .submit_appeal(
+            &handler,
+            Subject::Unit("ST001".into()),
+            "2026-02",
+            2.0,
+            "系统故障导致超期",
+        )
+        .await
+        .expect("appeal")
+        .id;
+    let survey = app
+        .create_survey(
+            &staff(app, "leader.st1").await,
+            "二月满意度",
+            "2026-02",
+            &["ST001".to_owned()],
+            "2026-04-01T00:00:00Z".parse().expect("t"),
+        )
+        .await
+        .expect("survey")
+        .id;
+    let cases = vec![a, b];
+    Fixture {
+        t,
+        cases,
+        photo,
+        appeal,
+        appeal_region,
+        survey,
+        kpi_scope: "440305001".parse().expect("r"),
+    }
+}
+
+/// The policy's answer for `actor` on a route asking `access` about `case`.
+fn allowed(policy: &Policy<'_>, actor: &Actor, access: Access, f: &Fixture, case: &Case) -> bool {
+    let subject = Subject::Unit("ST001".into());
+    match access {
+        Access::Public => true,
+        Access::Staff | Access::OwnSession => matches!(actor, Actor::Staff { .. }),
+        Access::ReadCase => policy.may_read_case(actor, case).is_ok(),
+        Access::ReadPhoto => {
+            let stage = case
+                .state
+                .photos
+                .iter()
+                .find(|(_, s)| *s == f.photo)
+                .map_or(PhotoStage::Before, |(s, _)| *s);
+            policy.may_read_photo(actor, case, stage).is_ok()
+        }
+        Access::ReadContact => {
+            policy.may_read_case(actor, case).is_ok()
+                && policy.may_read_contact(actor, case).is_ok()
+        }
+        Access::Take(name) => policy.may_take(actor, &sample_action(name), case).is_ok(),
+        Access::Kpi => policy.may_read_kpi(actor, &f.kpi_scope).is_ok(),
+        Access::KpiAnywhere => !policy.regions_with(actor, Permission::KpiRead).is_empty(),
+        Access::ListAppeals => policy.may_list_appeals(actor).is_ok(),
+        Access::Appeal => policy.may_appeal(actor, &subject, &f.appeal_region).is_ok(),
+        Access::Review => policy
+            .may_advance_appeal(
+                actor,
+                &AppealStep::Review { supports: true },
+                &f.appeal_region,
+                "handler.st001",
+            )
+            .is_ok(),
+        Access::Decide => policy
+            .may_advance_appeal(
+                actor,
+                &AppealStep::Decide { uphold: true },
+                &f.appeal_region,
+                "handler.st001",
+            )
+            .is_ok(),
+        Access::OpenSurvey => policy.may_open_survey(actor).is_ok(),
+        Access::Workbench => policy.may_use_workbench(actor).is_ok(),
+        Access::OpenAdministration => policy.may_open_administration(actor).is_ok(),
+        Access::Administer(p) => policy.may_administer(actor, p).is_ok(),
+    }
+}
+
+fn sample_action(name: &str) -> Action {
+    match name {
+        "attach_photo" => Action::AttachPhoto {
+            stage: PhotoStage::Before,
+            sha256: "0".repeat(64),
+        },
+        "supervise" => Action::Supervise {
+            on: true,
+            note: "督办".into(),
+        },
+        other => panic!("no sample for {other}"),
+    }
+}
+
+/// Fills a route's parameters from the fixture, for `case`.
+fn concrete(path: &str, f: &Fixture, case: &Case) -> String {
+    path.replace("{id}", &case.id.to_string())
+        .replace("{sha256}", &f.photo)
+        .replace("{sha}", &f.photo)
+        .replace("{receipt}", &case.receipt_code)
+        .replace("{code}", &case.receipt_code)
+        .replace("{action}", "supervise")
+        .replace("{kind}", "responsibility")
+}
+
+/// Paths about appeals and surveys take their ids.
+fn concrete_rest(path: &str, f: &Fixture, case: &Case) -> String {
+    if path.starts_with("/api/v1/kpi/appeals/") {
+        return path.replace("{id}", &f.appeal.to_string());
+    }
+    if path.starts_with("/api/v1/surveys/") {
+        return path.replace("{id}", &f.survey.to_string());
+    }
+    concrete(path, f, case)
+}
+
+fn rest_body(path: &str) -> Option<Value> {
+    Some(match path {
+        "/api/v1/cases" => {
+            json!({"description": "路灯不亮", "lon": 113.9171, "lat": 22.5168, "category": "01007", "attributes": {"fault": "dark"}})
+        }
+        "/api/v1/cases/{id}/actions/{action}" => json!({"on": true, "note": "督办"}),
+        "/api/v1/kpi/appeals" => {
+            json!({"subject_kind": "unit", "subject_code": "ST001", "period": "2026-02", "points": 1.0, "reason": "复核"})
+        }
+        "/api/v1/kpi/appeals/{id}/review" | "/api/v1/kpi/appeals/{id}/decide" => {
+            json!({"yes": true, "note": "同意"})
+        }
+        "/api/v1/surveys" => {
+            json!({"title": "满意度", "period": "2026-02", "units": ["ST001"], "closes_at": "2026-04-01T00:00:00Z"})
+        }
+        "/api/v1/surveys/{id}/responses" => {
+            json!({"phone": "13900000000", "ratings": {"ST001": 5}})
+        }
+        "/api/v1/session" => json!({"username": "calltaker1", "password": "civicgrid-demo"}),
+        _ => return None,
+    })
+}
+
+async fn session(app: &App, username: &str) -> String {
+    let a = Call::new(app.clone(), "POST", "/api/v1/session")
+        .json(&json!({"username": username, "password": "civicgrid-demo"}))
+        .send()
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{username}: {}", a.text());
+    a.json()["token"].as_str().expect("token").to_owned()
+}
+
+/// A browser signed in as `username`: its cookie header and CSRF token.
+async fn browser(app: &App, username: Option<&str>) -> (String, String) {
+    let first = Call::new(app.clone(), "GET", "/login").send().await;
+    let csrf = first
+        .cookies()
+        .iter()
+        .find_map(|c| c.strip_prefix("cg_csrf="))
+        .and_then(|c| c.split(';').next())
+        .expect("csrf cookie")
+        .to_owned();
+    let Some(username) = username else {
+        return (format!("cg_csrf={csrf}"), csrf);
+    };
+    let a = Call::new(app.clone(), "POST", "/login")
+        .cookie(&format!("cg_csrf={csrf}"))
+        .form(&format!(
+            "csrf={csrf}&username={username}&password=civicgrid-demo"
+        ))
+        .send()
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{username}: {}", a.text());
+    let token = a
+        .cookies()
+        .iter()
+        .find_map(|c| c.strip_prefix("cg_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session")
+        .to_owned();
+    (format!("cg_csrf={csrf}; cg_session={token}"), csrf)
+}
+
+fn is_refusal(a: &Answer) -> bool {
+    a.status == StatusCode::FORBIDDEN
+}
+
+#[tokio::test]
+async fn every_route_answers_every_role_as_the_policy_says() {
+    let f = fixture().await;
+    let app = f.t.app.clone();
+    let reference = app.reference().await.expect("reference");
+    let policy = reference.policy();
+
+    // 100 % of routes: the tables cover the router's, and nothing more.
+    let doc = serde_json::to_value(civicgrid::http::openapi()).expect("document");
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("item").keys() {
+            operations.push((method.clone(), path.clone()));
+        }
+    }
+    for (method, path) in &operations {
+        assert!(
+            REST.iter().any(|(m, p, _)| m == method && p == path),
+            "REST {method} {path} has no entry in the walk"
+        );
+    }
+    assert_eq!(
+        operations.len(),
+        REST.len(),
+        "the walk lists routes that do not exist"
+    );
+    let pages = civicgrid::web::pages();
+    for path in pages.paths() {
+        assert!(
+            PAGES.iter().any(|(p, _, _)| p == path),
+            "page {path} has no entry in the walk"
+        );
+    }
+    assert_eq!(
+        pages.paths().len(),
+        PAGES.len(),
+        "the walk lists pages that do not exist"
+    );
+
+    let users = app.repo.users().await.expect("users");
+    assert!(
+        users.len() > 20,
+        "every demo role: {} accounts",
+        users.len()
+    );
+    let mut tried: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut disagreements = Vec::new();
+    let mut accounts: Vec<Option<String>> = vec![None];
+    accounts.extend(users.iter().map(|u| Some(u.username.clone())));
+    for account in &accounts {
+        let actor = match account {
+            Some(name) => staff(&app, name).await,
+            None => Actor::Resident,
+        };
+        let token = match account {
+            Some(name) => Some(session(&app, name).await),
+            None => None,
+        };
+        let (cookie, csrf) = browser(&app, account.as_deref()).await;
+        for case in &f.cases {
+            for (method, path, access) in REST {
+                if matches!(access, Access::ReadPhoto) && case.state.photos.is_empty() {
+                    continue;
+                }
+                let uri = concrete_rest(path, &f, case)
+                    + if *path == "/api/v1/kpi" {
+                        "?scope=440305001&period=2026-02"
+                    } else {
+                        ""
+                    };
+                let mut call =
+                    Call::new(app.clone(), &method.to_uppercase(), &uri).client_addr("192.0.2.1");
+                if let Some(token) = &token {
+                    // Ending a session: a session of its own, so the walk's stays valid.
+                    let t = if matches!(access, Access::OwnSession) {
+                        session(&app, account.as_deref().unwrap_or_default()).await
+                    } else {
+                        token.clone()
+                    };
+                    call = call.bearer(&t);
+                }
+                if path.contains("/photos") && *method == "post" {
+                    let (png, _) = civicgrid::demo::photos::before_and_after(
+                        9,
+                        "05001",
+                        "2026-03-03 10:00",
+                        "",
+                    );
+                    call = Call::new(app.clone(), "POST", &format!("{uri}?stage=before"))
+                        .client_addr("192.0.2.1")
+                        .header("if-match", "\"999\"")
+                        .bytes("image/png", png);
+                    if let Some(token) = &token {
+                        call = call.bearer(token);
+                    }
+                } else if let Some(body) = rest_body(path) {
+                    if path.contains("/actions/") {
+                        call = call.header("if-match", "\"999\"");
+                    }
+                    call = call.json(&body);
+                }
+                let answer = call.send().await;
+                let expected = allowed(&policy, &actor, *access, &f, case);
+                let anonymous = account.is_none();
+                let ok = match (anonymous, access) {
+                    (_, Access::Public) => {
+                        answer.status != StatusCode::FORBIDDEN
+                            && answer.status != StatusCode::UNAUTHORIZED
+                            && !answer.status.is_server_error()
+                    }
+                    (true, _) => answer.status == StatusCode::UNAUTHORIZED,
+                    (false, _) => {
+                        !answer.status.is_server_error()
+                            && answer.status != StatusCode::UNAUTHORIZED
+                            && is_refusal(&answer) != expected
+                    }
+                };
+                let e = tried.entry(path).or_default();
+                if expected {
+                    e.0 += 1;
+                } else {
+                    e.1 += 1;
+                }
+                if !ok {
+                    disagreements.push(format!(
+                        "REST {method} {uri} as {}: {} (policy: {})",
+                        account.as_deref().unwrap_or("anonymous"),
+                        answer.status,
+                        if expected { "allow" } else { "refuse" }
+                    ));
+                }
+            }
+            for (path, method, access) in PAGES {
+                if matches!(access, Access::ReadPhoto) && case.state.photos.is_empty() {
+                    continue;
+                }
+                let uri = concrete(path, &f, case)
+                    + match *path {
+                        "/kpi/export.csv" => "?scope=440305001&period=2026-02",
+                        "/surveys/{id}" => "",
+                        _ => "",
+                    };
+                let uri = if *path == "/surveys/{id}" {
+                    format!("/surveys/{}", f.survey)
+                } else {
+                    uri
+                };
+                // Signing out is tried on a session of its own, so the walk's stays valid.
+                let (cookie, csrf) = if *path == "/logout" {
+                    browser(&app, account.as_deref()).await
+                } else {
+                    (cookie.clone(), csrf.clone())
+                };
+                let call = Call::new(app.clone(), &method.to_uppercase(), &uri)
+                    .client_addr("192.0.2.2")
+                    .cookie(&cookie);
+                let call = match *path {
+                    "/work/case/{id}/act" => call.multipart(&[
+                        ("csrf", &csrf),
+                        ("action", "supervise"),
+                        ("version", "999"),
+                        ("on", "true"),
+                        ("note", "督办"),
+                    ]),
+                    "/admin/grids" => call.multipart(&[("csrf", &csrf), ("parent", "440305001")]),
+                    "/admin/import" => {
+                        call.multipart(&[("csrf", &csrf), ("kind", "responsibility")])
+                    }
+                    "/work/dispatch" => call.form(&format!("csrf={csrf}&case={}", case.id)),
+                    _ if *method == "post" => call.form(&format!("csrf={csrf}")),
+                    _ => call,
+                };
+                let answer = call.send().await;
+                let expected = allowed(&policy, &actor, *access, &f, case);
+                let anonymous = account.is_none();
+                let ok = match (anonymous, access) {
+                    (_, Access::Public) => {
+                        answer.status != StatusCode::FORBIDDEN && !answer.status.is_server_error()
+                    }
+                    // Nobody is sent to sign in (or refused), never shown the page.
+                    (true, _) => {
+                        answer.location() == Some("/login")
+                            || answer.status == StatusCode::FORBIDDEN
+                    }
+                    (false, _) => {
+                        !answer.status.is_server_error()
+                            && answer.location() != Some("/login")
+                            && is_refusal(&answer) != expected
+                    }
+                };
+                let e = tried.entry(path).or_default();
+                if expected {
+                    e.0 += 1;
+                } else {
+                    e.1 += 1;
+                }
+                if !ok {
+                    disagreements.push(format!(
+                        "page {method} {uri} as {}: {} (policy: {})",
+                        account.as_deref().unwrap_or("anonymous"),
+                        answer.status,
+                        if expected { "allow" } else { "refuse" }
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} answers disagree with the policy:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    // The walk saw both answers on every guarded route.
+    for (path, (allowed, refused)) in &tried {
+        let public = REST
+            .iter()
+            .map(|(_, p, a)| (p, a))
+            .chain(PAGES.iter().map(|(p, _, a)| (p, a)))
+            .any(|(p, a)| p == path && matches!(a, Access::Public));
+        if !public {
+            assert!(
+                *allowed > 0 && *refused > 0,
+                "{path}: allowed {allowed}, refused {refused}"
+            );
+        }
+    }
+    f.t.finish().await;
+}
