@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use crate::App;
 use crate::accounts::UserSpec;
-use crate::cli::{DEFAULT_MAX_BYTES, io, read_file};
+use crate::cli::{io, read_table};
 use crate::error::{AppError, AppResult};
 use civicgrid_domain::access::{Grant, Scope};
 
@@ -164,11 +164,8 @@ pub async fn import(
 ) -> AppResult<(&'static str, usize)> {
     Ok(match what {
         Import::Roles { file } => {
-            let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-            (
-                "roles",
-                app.import_roles(&file.display().to_string(), &text).await?,
-            )
+            let (name, text) = read_table(&file)?;
+            ("roles", app.import_roles(&name, &text).await?)
         }
     })
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::App;
-use crate::cli::{DEFAULT_MAX_BYTES, io, read_file};
+use crate::cli::{io, read_table};
 use crate::error::{AppError, AppResult};
 use clap::ValueEnum;
 
@@ -117,11 +117,10 @@ pub async fn import(
 ) -> AppResult<(&'static str, usize)> {
     Ok(match what {
         Import::Assessment { file } => {
-            let text = read_file(&file, DEFAULT_MAX_BYTES)?;
+            let (name, text) = read_table(&file)?;
             (
                 "assessment weights",
-                app.import_assessment(&file.display().to_string(), &text, "cli")
-                    .await?,
+                app.import_assessment(&name, &text, "cli").await?,
             )
         }
     })

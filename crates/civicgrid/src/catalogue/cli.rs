@@ -9,7 +9,7 @@ use clap::Subcommand;
 use crate::App;
 use crate::app::Format;
 use crate::cli::format_of;
-use crate::cli::{DEFAULT_MAX_BYTES, io, read_file};
+use crate::cli::{io, read_table};
 use crate::error::{AppError, AppResult};
 use civicgrid_domain::calendar::TimeLimit;
 use clap::ValueEnum;
@@ -92,20 +92,15 @@ pub async fn import(
     Ok(match what {
         Import::Catalogue { file } => {
             let format = format_of(&file)?;
-            let text = read_file(&file, DEFAULT_MAX_BYTES)?;
+            let (name, text) = read_table(&file)?;
             (
                 "categories",
-                app.import_catalogue(&file.display().to_string(), &text, format)
-                    .await?,
+                app.import_catalogue(&name, &text, format).await?,
             )
         }
         Import::Calendar { file } => {
-            let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-            (
-                "calendar days",
-                app.import_calendar(&file.display().to_string(), &text)
-                    .await?,
-            )
+            let (name, text) = read_table(&file)?;
+            ("calendar days", app.import_calendar(&name, &text).await?)
         }
     })
 }

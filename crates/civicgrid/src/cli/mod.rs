@@ -151,6 +151,14 @@ pub(crate) fn io(e: std::io::Error) -> AppError {
     }
 }
 
+/// A table file of the default size limit: its name (for error locations) and its text.
+pub(crate) fn read_table(path: &Path) -> AppResult<(String, String)> {
+    Ok((
+        path.display().to_string(),
+        read_file(path, DEFAULT_MAX_BYTES)?,
+    ))
+}
+
 pub(crate) fn read_file(path: &Path, max_bytes: u64) -> AppResult<String> {
     let name = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|source| AppError::Io {

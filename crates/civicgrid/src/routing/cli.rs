@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::App;
-use crate::cli::{DEFAULT_MAX_BYTES, io, read_file};
+use crate::cli::{io, read_table};
 use crate::error::{AppError, AppResult};
 use civicgrid_domain::catalogue::CategoryCode;
 use civicgrid_domain::territory::GridCode;
@@ -102,19 +102,12 @@ pub async fn import(
 ) -> AppResult<(&'static str, usize)> {
     Ok(match what {
         Import::Units { file } => {
-            let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-            (
-                "units",
-                app.import_units(&file.display().to_string(), &text).await?,
-            )
+            let (name, text) = read_table(&file)?;
+            ("units", app.import_units(&name, &text).await?)
         }
         Import::Responsibility { file } => {
-            let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-            (
-                "rules",
-                app.import_responsibility_list(&file.display().to_string(), &text)
-                    .await?,
-            )
+            let (name, text) = read_table(&file)?;
+            ("rules", app.import_responsibility_list(&name, &text).await?)
         }
     })
 }

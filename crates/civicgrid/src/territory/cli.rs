@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use crate::App;
 use crate::cli::parse_region;
-use crate::cli::{DEFAULT_MAX_BYTES, io, read_file};
+use crate::cli::{DEFAULT_MAX_BYTES, io, read_file, read_table};
 use crate::error::{AppError, AppResult};
 use crate::territory::{GridImportOptions, read_points};
 use civicgrid_domain::geometry::crs::Crs;
@@ -187,19 +187,12 @@ pub async fn import(
             ("grids", report.created + report.updated)
         }
         Import::Regions { file } => {
-            let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-            (
-                "regions",
-                app.import_regions(&file.display().to_string(), &text)
-                    .await?,
-            )
+            let (name, text) = read_table(&file)?;
+            ("regions", app.import_regions(&name, &text).await?)
         }
         Import::Beats { file } => {
-            let text = read_file(&file, DEFAULT_MAX_BYTES)?;
-            (
-                "beats",
-                app.import_beats(&file.display().to_string(), &text).await?,
-            )
+            let (name, text) = read_table(&file)?;
+            ("beats", app.import_beats(&name, &text).await?)
         }
     })
 }

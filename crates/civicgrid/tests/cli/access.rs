@@ -17,7 +17,7 @@ use civicgrid_domain::policy::Policy;
 use civicgrid_domain::territory::RegionCode;
 use serde_json::{Value, json};
 
-use super::support::{Answer, Call, TestApp};
+use super::support::{Answer, Call, TestApp, staff};
 
 /// The question a route asks the policy.
 #[derive(Debug, Clone, Copy)]
@@ -150,14 +150,6 @@ struct Fixture {
     appeal_region: RegionCode,
     survey: uuid::Uuid,
     kpi_scope: RegionCode,
-}
-
-async fn staff(app: &App, username: &str) -> Actor {
-    let u = app.repo.user(username).await.expect("read").expect("user");
-    Actor::Staff {
-        username: u.username,
-        grants: u.grants,
-    }
 }
 
 async fn fixture() -> Fixture {

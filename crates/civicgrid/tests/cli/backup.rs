@@ -2,29 +2,19 @@
 //! while cases keep coming in is a consistent snapshot; a restored deployment answers exactly
 //! as it did when its backup was taken; a restore never replaces a deployment unasked.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use civicgrid::App;
 use civicgrid::cases::{Actor, Intake};
 use civicgrid::clock::SystemClock;
 use civicgrid_domain::case::Channel;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
-fn messages() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020")
-}
-
+/// The command's output, or its error as text.
 async fn cli(db: &str, args: &[&str]) -> Result<String, String> {
-    let mut argv = vec!["civicgrid", "--database", db];
-    argv.extend_from_slice(args);
-    let parsed = <civicgrid::cli::Cli as clap::Parser>::try_parse_from(argv).expect("arguments");
-    let mut out = Vec::new();
-    civicgrid::cli::run(parsed, &mut "".as_bytes(), &mut out)
+    let (_, out) = super::support::run_cli(db, args, "")
         .await
         .map_err(|e| e.to_string())?;
     Ok(String::from_utf8_lossy(&out).into_owned())
@@ -36,18 +26,12 @@ async fn open(db: &str) -> App {
 }
 
 async fn get(app: &App, uri: &str, key: &str) -> String {
-    let req = Request::builder()
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {key}"))
-        .body(Body::empty())
-        .expect("request");
-    let res = civicgrid::http::router(app.clone())
-        .oneshot(req)
-        .await
-        .expect("response");
-    assert_eq!(res.status(), StatusCode::OK, "{uri}");
-    let body = res.into_body().collect().await.expect("body").to_bytes();
-    String::from_utf8_lossy(&body).into_owned()
+    let a = super::support::Call::new(app.clone(), "GET", uri)
+        .bearer(key)
+        .send()
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{uri}");
+    a.text()
 }
 
 /// What the deployment answers: exports, the month's KPI table, staff and Open311 case lists.
@@ -108,7 +92,7 @@ async fn case_count(db: &str) -> usize {
 /// The whole story on the deployment at `db`; `restored_elsewhere` names a second, empty
 /// target when the backend can restore to another place (SQLite: another file).
 async fn backup_and_restore(db: &str, dir: &Path, restored_elsewhere: Option<&str>) {
-    let messages = messages();
+    let messages = super::support::messages_dir();
     cli(
         db,
         &[
@@ -287,7 +271,7 @@ async fn a_sqlite_deployment_copied_into_postgresql_answers_the_same() {
     let pg = schema.url.clone();
     let dir = tempfile::tempdir().expect("dir");
     let sqlite = format!("sqlite:{}", dir.path().join("street.db").display());
-    let messages = messages();
+    let messages = super::support::messages_dir();
     cli(
         &sqlite,
         &[

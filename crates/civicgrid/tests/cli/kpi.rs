@@ -2,6 +2,7 @@
 //! for every scope and period, on SQLite and on PostgreSQL, on demo cases that run every path
 //! of the loop; and they stay equal as cases move on.
 
+use super::support::staff;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,19 +12,13 @@ use civicgrid::clock::FixedClock;
 use civicgrid_domain::case::Action;
 use civicgrid_domain::kpi::Period;
 
-fn messages() -> civicgrid::demo::cases::CaseTexts {
-    civicgrid::demo::cases::CaseTexts::from_dir_or_shipped(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020"),
-    )
-}
-
 async fn with_cases(repo: Arc<dyn civicgrid_store::Repository>) -> App {
     let app = App::new(
         repo,
         Arc::new(FixedClock("2026-11-25T04:00:00Z".parse().expect("t"))),
     );
     app.load_demo(7).await.expect("territory");
-    app.load_demo_cases(7, &messages(), 3, 80)
+    app.load_demo_cases(7, &super::support::case_texts(), 3, 80)
         .await
         .expect("cases");
     app
@@ -163,28 +158,21 @@ async fn two_instances_count_together(app: &App) {
 
 /// The table over REST: scoped by kpi.read, beats included, bad input answered as problems.
 async fn rest(app: &App) {
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode, header};
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
+    use axum::http::StatusCode;
+
     let key = app
         .create_api_key("kpi", Some("shiftlead.st1"))
         .await
         .expect("key");
     let get = |uri: String, key: Option<String>| async move {
-        let mut req = Request::get(uri);
+        let mut call = super::support::Call::new(app.clone(), "GET", &uri);
         if let Some(k) = key {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
+            call = call.bearer(&k);
         }
-        let res = civicgrid::http::router(app.clone())
-            .oneshot(req.body(Body::empty()).expect("req"))
-            .await
-            .expect("res");
-        let status = res.status();
-        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let a = call.send().await;
         (
-            status,
-            serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
+            a.status,
+            serde_json::from_slice::<serde_json::Value>(&a.body).unwrap_or_default(),
         )
     };
     let (s, table) = get(
@@ -225,19 +213,6 @@ async fn rest(app: &App) {
     }
     let (s, _) = get("/api/v1/kpi?scope=440305001&period=2026-10".into(), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-}
-
-async fn staff(app: &App, username: &str) -> Actor {
-    let user = app
-        .repo
-        .user(username)
-        .await
-        .expect("read")
-        .expect(username);
-    Actor::Staff {
-        username: user.username,
-        grants: user.grants,
-    }
 }
 
 /// An appeal goes submitted → reviewed → decided, by different people with the right
@@ -458,11 +433,7 @@ async fn rollups_equal_the_recount_on_postgresql() {
 }
 
 async fn cli(db: &str, args: &[&str]) -> Vec<u8> {
-    let mut argv = vec!["civicgrid", "--database", db];
-    argv.extend_from_slice(args);
-    let parsed = <civicgrid::cli::Cli as clap::Parser>::try_parse_from(argv).expect("arguments");
-    let mut out = Vec::new();
-    let code = civicgrid::cli::run(parsed, &mut "".as_bytes(), &mut out)
+    let (code, out) = super::support::run_cli(db, args, "")
         .await
         .unwrap_or_else(|e| panic!("{args:?}: {e}"));
     assert_eq!(code, 0, "{args:?}");

@@ -4,18 +4,14 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use civicgrid::App;
 use civicgrid::cases::Actor;
-use civicgrid::clock::FixedClock;
 use civicgrid::open311::{Jurisdiction, Open311Settings};
 use civicgrid_domain::case::Action;
-use http_body_util::BodyExt;
 use serde_json::Value;
-use tower::ServiceExt;
 
-const NOW: &str = "2026-03-03T01:00:00Z";
+use super::support::{Backend, Call, TestApp};
 
 async fn call(
     app: &App,
@@ -23,30 +19,16 @@ async fn call(
     uri: &str,
     form: Option<&str>,
 ) -> (StatusCode, String, String) {
-    let req = Request::builder().method(method).uri(uri);
-    let req = match form {
-        Some(f) => req
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(f.to_owned())),
-        None => req.body(Body::empty()),
+    let mut call = Call::new(app.clone(), method, uri);
+    if let Some(f) = form {
+        call = call.form(f);
     }
-    .expect("request");
-    let res = civicgrid::http::router(app.clone())
-        .oneshot(req)
-        .await
-        .expect("response");
-    let status = res.status();
-    let content_type = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    let a = call.send().await;
+    let content_type = a.header("content-type").unwrap_or("").to_owned();
     (
-        status,
+        a.status,
         content_type,
-        String::from_utf8(bytes.to_vec()).expect("utf-8"),
+        String::from_utf8(a.body).expect("utf-8"),
     )
 }
 
@@ -115,40 +97,41 @@ async fn case_count(app: &App) -> usize {
     .len()
 }
 
-async fn setup(repo: Arc<dyn civicgrid_store::Repository>) -> (App, String, String) {
-    let mut app = App::new(repo, Arc::new(FixedClock(NOW.parse().expect("t"))));
-    app.sealer = Some(Arc::new(
-        civicgrid::cases::seal::Sealer::from_hex(&civicgrid::cases::seal::Sealer::generate_hex())
-            .expect("key"),
-    ));
-    app.load_demo(1).await.expect("demo");
-    let app_key = app.create_api_key("resident app", None).await.expect("key");
-    let hotline_key = app
+/// The demo deployment on `backend`, with a residents' app key and a hotline's staff key.
+async fn setup(backend: Backend) -> Option<(TestApp, String, String)> {
+    let t = TestApp::builder()
+        .on(backend)
+        .demo(1)
+        .sealed()
+        .try_build()
+        .await?;
+    let app_key = t
+        .app
+        .create_api_key("resident app", None)
+        .await
+        .expect("key");
+    let hotline_key = t
+        .app
         .create_api_key("hotline", Some("calltaker1"))
         .await
         .expect("key");
-    (app, app_key, hotline_key)
+    Some((t, app_key, hotline_key))
 }
 
 #[tokio::test]
 async fn open311_on_sqlite() {
-    let dir = tempfile::tempdir().expect("dir");
-    let repo = civicgrid_store::connect(&format!("sqlite:{}", dir.path().join("o.db").display()))
-        .await
-        .expect("store");
-    let (app, app_key, hotline_key) = setup(repo).await;
-    exercise(&app, &app_key, &hotline_key).await;
+    let (t, app_key, hotline_key) = setup(Backend::Sqlite).await.expect("sqlite");
+    exercise(&t.app, &app_key, &hotline_key).await;
+    t.finish().await;
 }
 
 #[tokio::test]
 async fn open311_on_postgresql() {
-    let Some(pg) = crate::PgSchema::new("open").await else {
+    let Some((t, app_key, hotline_key)) = setup(Backend::Postgres).await else {
         return;
     };
-    let repo = pg.repo.clone();
-    let (app, app_key, hotline_key) = setup(repo.clone()).await;
-    exercise(&app, &app_key, &hotline_key).await;
-    pg.drop_schema().await;
+    exercise(&t.app, &app_key, &hotline_key).await;
+    t.finish().await;
 }
 
 async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
@@ -603,17 +586,14 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
         }
     }
     // Not a form at all.
-    let req = Request::builder()
-        .method("POST")
-        .uri(format!("{base}/requests.json"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(format!("{{\"api_key\":\"{app_key}\"}}")))
-        .expect("req");
-    let res = civicgrid::http::router(app.clone())
-        .oneshot(req)
-        .await
-        .expect("res");
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = Call::new(app.clone(), "POST", &format!("{base}/requests.json"))
+        .bytes(
+            "application/json",
+            format!("{{\"api_key\":\"{app_key}\"}}").into_bytes(),
+        )
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
     let bad_gets = [
         ("requests.json?start_date=yesterday", "start_date"),
         (

@@ -2,15 +2,9 @@
 //! request, its answer and its error responses.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use civicgrid::App;
-use civicgrid::clock::FixedClock;
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::Value;
-use tower::ServiceExt;
 
 /// Every operation of REST v1 (and health). A route added without its `#[utoipa::path]`
 /// cannot be registered (the router is built from the annotations); one added with it shows
@@ -55,25 +49,10 @@ const PUBLIC: &[&str] = &[
 ];
 
 async fn served_document() -> Value {
-    let dir = tempfile::tempdir().expect("dir");
-    let repo = civicgrid_store::connect(&format!("sqlite:{}", dir.path().join("d.db").display()))
-        .await
-        .expect("store");
-    let app = App::new(
-        repo,
-        Arc::new(FixedClock("2026-03-03T01:00:00Z".parse().expect("t"))),
-    );
-    let res = civicgrid::http::router(app)
-        .oneshot(
-            Request::get("/api/v1/openapi.json")
-                .body(Body::empty())
-                .expect("req"),
-        )
-        .await
-        .expect("res");
-    assert_eq!(res.status(), StatusCode::OK);
-    let bytes = res.into_body().collect().await.expect("body").to_bytes();
-    serde_json::from_slice(&bytes).expect("json")
+    let t = super::support::TestApp::builder().build().await;
+    let a = t.get("/api/v1/openapi.json").send().await;
+    assert_eq!(a.status, StatusCode::OK);
+    a.json()
 }
 
 fn operations(doc: &Value) -> Vec<(String, String, Value)> {
@@ -223,32 +202,16 @@ async fn every_route_is_documented_with_its_shapes_and_errors() {
 #[tokio::test]
 async fn every_documented_operation_is_served() {
     let doc = served_document().await;
-    let dir = tempfile::tempdir().expect("dir");
-    let repo = civicgrid_store::connect(&format!("sqlite:{}", dir.path().join("s.db").display()))
-        .await
-        .expect("store");
-    let app = App::new(
-        repo,
-        Arc::new(FixedClock("2026-03-03T01:00:00Z".parse().expect("t"))),
-    );
+    let t = super::support::TestApp::builder().build().await;
     for (method, path, _) in operations(&doc) {
         let uri = path
             .replace("{id}", "01900000-0000-7000-8000-000000000000")
             .replace("{sha256}", "00")
             .replace("{action}", "accept")
             .replace("{receipt}", "ABCD-EFGH");
-        let res = civicgrid::http::router(app.clone())
-            .oneshot(
-                Request::builder()
-                    .method(method.as_str())
-                    .uri(&uri)
-                    .body(Body::empty())
-                    .expect("req"),
-            )
-            .await
-            .expect("res");
-        let status = res.status();
-        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let a = t.request(&method.to_uppercase(), &uri).send().await;
+        let status = a.status;
+        let bytes = a.body;
         let body = String::from_utf8_lossy(&bytes);
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
         assert!(

@@ -2,8 +2,7 @@
 //! (a temporary SQLite file, or a PostgreSQL schema of its own), and one request helper that
 //! sends a request through the real router in process and reads the answer.
 
-#![allow(dead_code)] // TEMP: until every test module is on it
-
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -14,7 +13,9 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::PgSchema;
+use civicgrid::cli::{Cli, run};
+use civicgrid::error::AppError;
+use clap::Parser;
 
 /// The instant the tests' fixed clock shows unless a test sets another.
 pub const NOW: &str = "2026-03-03T01:00:00Z";
@@ -43,10 +44,6 @@ pub struct TestApp {
 }
 
 impl TestAppBuilder {
-    pub fn postgres(mut self) -> Self {
-        self.backend = Backend::Postgres;
-        self
-    }
     pub fn on(mut self, backend: Backend) -> Self {
         self.backend = backend;
         self
@@ -290,4 +287,184 @@ impl Answer {
     pub fn location(&self) -> Option<&str> {
         self.header("location")
     }
+}
+
+/// A PostgreSQL schema of one test's own (`t_PREFIX_xxxxxxxx`) at `CIVICGRID_TEST_POSTGRES`:
+/// its repository and a database URL that names it. None only where PostgreSQL may be skipped
+/// (`CIVICGRID_SKIP_POSTGRES=1`, never with `CI=true`); otherwise unreachable is a failure.
+pub struct PgSchema {
+    pub repo: std::sync::Arc<civicgrid_store::postgres::PgRepository>,
+    pub url: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    pub async fn new(prefix: &str) -> Option<PgSchema> {
+        let base = std::env::var("CIVICGRID_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let name = format!("t_{prefix}_{}", &id[id.len() - 8..]);
+        match civicgrid_store::postgres::PgRepository::connect_in_schema(&base, &name).await {
+            Ok(repo) => {
+                let sep = if base.contains('?') { '&' } else { '?' };
+                Some(PgSchema {
+                    repo: std::sync::Arc::new(repo),
+                    url: format!("{base}{sep}options=-c%20search_path%3D{name}"),
+                    name,
+                })
+            }
+            Err(e) => {
+                let may_skip = std::env::var("CIVICGRID_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+                    && !std::env::var("CI").is_ok_and(|v| v == "true");
+                assert!(may_skip, "PostgreSQL at {base} is unreachable: {e}");
+                eprintln!("SKIPPING a PostgreSQL test ({prefix}): {e}");
+                None
+            }
+        }
+    }
+
+    pub async fn drop_schema(&self) {
+        self.repo
+            .drop_schema(&self.name)
+            .await
+            .expect("drop schema");
+    }
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub db: String,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = format!("sqlite:{}", dir.path().join("t.db").display());
+        Env { dir, db }
+    }
+
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, contents).expect("write");
+        p
+    }
+
+    pub async fn run_with_input(
+        &self,
+        args: &[&str],
+        input: &str,
+    ) -> Result<(i32, String), AppError> {
+        let (code, out) = run_cli(&self.db, args, input).await?;
+        Ok((code, String::from_utf8(out).expect("utf-8 output")))
+    }
+
+    pub async fn run(&self, args: &[&str]) -> Result<String, AppError> {
+        let (code, out) = self.run_with_input(args, "").await?;
+        assert_eq!(code, 0, "{args:?} exited {code}: {out}");
+        Ok(out)
+    }
+
+    pub async fn ok(&self, args: &[&str]) -> String {
+        match self.run(args).await {
+            Ok(out) => out,
+            Err(e) => panic!("{args:?} failed: {e}"),
+        }
+    }
+
+    pub async fn err(&self, args: &[&str]) -> String {
+        match self.run_with_input(args, "").await {
+            Ok((code, out)) => panic!("{args:?} should fail but exited {code}: {out}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Everything stored, to prove a failed command changed nothing.
+    pub async fn snapshot(&self) -> String {
+        let mut s = String::new();
+        for what in ["grids", "regions", "units", "responsibility"] {
+            s.push_str(&self.ok(&["export", what]).await);
+        }
+        s.push_str(&self.ok(&["export", "catalogue", "--format", "csv"]).await);
+        s.push_str(&self.ok(&["user", "list"]).await);
+        s
+    }
+
+    pub async fn with_regions(&self) -> &Self {
+        let regions = self.file(
+            "regions.csv",
+            "code,name\n440305,南山区\n440305001,南头街道\n440305001001,安乐社区\n440305001002,同乐社区\n",
+        );
+        self.ok(&["import", "regions", path(&regions)]).await;
+        self
+    }
+}
+
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+pub fn square(x: f64, y: f64, d: f64) -> String {
+    format!(
+        "[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]",
+        x + d,
+        x + d,
+        y + d,
+        y + d
+    )
+}
+
+pub fn feature(props: &str, geometry_type: &str, coordinates: &str) -> String {
+    format!(
+        r#"{{"type":"Feature","properties":{{{props}}},"geometry":{{"type":"{geometry_type}","coordinates":{coordinates}}}}}"#
+    )
+}
+
+pub fn collection(features: &[String]) -> String {
+    format!(
+        r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+        features.join(",")
+    )
+}
+
+pub async fn everything(e: &Env) -> String {
+    let mut s = e.ok(&["export", "grids"]).await;
+    s.push_str(&e.ok(&["export", "regions"]).await);
+    s.push_str(&e.ok(&["export", "units"]).await);
+    s.push_str(&e.ok(&["export", "responsibility"]).await);
+    s
+}
+
+/// Runs the command line in process against `db`, with `input` on standard input: the exit
+/// status and what it wrote.
+pub async fn run_cli(db: &str, args: &[&str], input: &str) -> Result<(i32, Vec<u8>), AppError> {
+    let mut argv = vec!["civicgrid", "--database", db];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(&argv).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let mut out = Vec::new();
+    let code = run(cli, &mut input.as_bytes(), &mut out).await?;
+    Ok((code, out))
+}
+
+/// A staff account as the services see it.
+pub async fn staff(app: &App, username: &str) -> civicgrid::cases::Actor {
+    let user = app
+        .repo
+        .user(username)
+        .await
+        .expect("read")
+        .unwrap_or_else(|| panic!("no account {username}"));
+    civicgrid::cases::Actor::Staff {
+        username: user.username,
+        grants: user.grants,
+    }
+}
+
+/// Where the residents' messages are when ../shared is beside the checkout.
+pub fn messages_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/teddy2020")
+}
+
+/// The demo's case texts: the residents' messages when they are there, else the shipped ones.
+pub fn case_texts() -> civicgrid::demo::cases::CaseTexts {
+    civicgrid::demo::cases::CaseTexts::from_dir_or_shipped(&messages_dir())
 }

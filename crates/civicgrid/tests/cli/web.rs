@@ -2,20 +2,17 @@
 //! permissions, escaping, and bad input shown next to its field with what was typed kept.
 //! (The whole loop in a real browser is `scripts/browser-test.sh`.)
 
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use civicgrid::App;
-use civicgrid::clock::FixedClock;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+
+use super::support::{self, TestApp};
 
 struct Web {
-    _dir: tempfile::TempDir,
+    t: TestApp,
     app: App,
 }
 
+/// A page's answer, as the tests read it.
 struct Answer {
     status: StatusCode,
     cookies: Vec<String>,
@@ -23,66 +20,36 @@ struct Answer {
     body: String,
 }
 
+impl From<support::Answer> for Answer {
+    fn from(a: support::Answer) -> Answer {
+        Answer {
+            status: a.status,
+            cookies: a.cookies(),
+            location: a.location().map(str::to_owned),
+            body: a.text(),
+        }
+    }
+}
+
 impl Web {
     async fn new() -> Web {
-        let dir = tempfile::tempdir().expect("dir");
-        let repo =
-            civicgrid_store::connect(&format!("sqlite:{}", dir.path().join("w.db").display()))
-                .await
-                .expect("store");
-        let app = App::new(
-            repo,
-            Arc::new(FixedClock("2026-03-03T01:00:00Z".parse().expect("t"))),
-        );
-        app.load_demo(1).await.expect("demo");
-        Web { _dir: dir, app }
-    }
-
-    async fn send(&self, req: Request<Body>) -> Answer {
-        let res = civicgrid::http::router(self.app.clone())
-            .oneshot(req)
-            .await
-            .expect("response");
-        let status = res.status();
-        let cookies = res
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect();
-        let location = res
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        Answer {
-            status,
-            cookies,
-            location,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        let t = TestApp::builder().demo(1).build().await;
+        let app = t.app.clone();
+        Web { t, app }
     }
 
     async fn get(&self, path: &str, cookie: &str) -> Answer {
-        self.send(
-            Request::get(path)
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .expect("req"),
-        )
-        .await
+        self.t.get(path).cookie(cookie).send().await.into()
     }
 
     async fn post_form(&self, path: &str, cookie: &str, form: &str) -> Answer {
-        self.send(
-            Request::post(path)
-                .header(header::COOKIE, cookie)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(form.to_owned()))
-                .expect("req"),
-        )
-        .await
+        self.t
+            .post(path)
+            .cookie(cookie)
+            .form(form)
+            .send()
+            .await
+            .into()
     }
 
     async fn post_multipart(&self, path: &str, cookie: &str, parts: &[(&str, Part)]) -> Answer {
@@ -107,17 +74,13 @@ impl Web {
             }
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        self.send(
-            Request::post(path)
-                .header(header::COOKIE, cookie)
-                .header(
-                    header::CONTENT_TYPE,
-                    format!("multipart/form-data; boundary={boundary}"),
-                )
-                .body(Body::from(body))
-                .expect("req"),
-        )
-        .await
+        self.t
+            .post(path)
+            .cookie(cookie)
+            .bytes(&format!("multipart/form-data; boundary={boundary}"), body)
+            .send()
+            .await
+            .into()
     }
 
     /// A browser's first visit: the CSRF token its cookie carries.
@@ -288,14 +251,13 @@ async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
         .find(|c| c.starts_with("cg_csrf="))
         .expect("cookie");
     assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && !c.contains("Secure"));
-    let tls = web
-        .send(
-            Request::get("/")
-                .header("x-forwarded-proto", "https")
-                .body(Body::empty())
-                .expect("req"),
-        )
-        .await;
+    let tls: Answer = web
+        .t
+        .get("/")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .into();
     assert!(
         tls.cookies
             .iter()
