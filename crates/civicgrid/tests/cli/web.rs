@@ -476,6 +476,12 @@ async fn the_case_page_offers_only_permitted_actions_escapes_text_and_refuses_th
         !routing.chars().any(|c| c.is_ascii_alphabetic()) && !routing.contains("rule"),
         "{routing}"
     );
+    // The timeline names the public in Chinese too (accounts keep their names).
+    assert!(
+        !page.body.contains(" resident"),
+        "an English actor on the Chinese page"
+    );
+    assert!(page.body.contains("居民"));
     assert!(!page.body.contains("<script>alert"));
     assert!(page.body.contains("id=\"do-accept\""));
     assert!(

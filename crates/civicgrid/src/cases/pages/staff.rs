@@ -604,7 +604,12 @@ async fn render_case(
                 "at": ctx.when(e.at),
                 "action": ctx.t(&format!("action-{}", e.action.replace('_', "-"))),
                 "status": status_name(ctx, e.to),
-                "actor": e.actor,
+                // Accounts by name; the public and the platform in the reader's language.
+                "actor": match e.actor.as_str() {
+                    "resident" => ctx.t("actor-resident"),
+                    "system" => ctx.t("actor-system"),
+                    other => other.to_owned(),
+                },
                 "note": e.payload.get("note").or_else(|| e.payload.get("reason")).or_else(|| e.payload.get("comment")).and_then(|v| v.as_str()),
             })).collect::<Vec<_>>(),
             "photos": case.state.photos.iter().map(|(stage, sha)| json!({
