@@ -10,14 +10,18 @@ use crate::*;
 
 #[async_trait]
 pub trait AssessmentStore: Send + Sync {
-    /// Cases whose KPI contributions are out of date (queued by a trigger with every event),
-    /// each with its change count.
-    async fn kpi_dirty(&self, limit: u32) -> Result<Vec<(Uuid, i64)>, StoreError>;
-    /// Replaces a case's KPI contributions and adjusts the daily sums by the difference, in one
-    /// transaction; clears the case from the queue if it has not changed since `marked`.
+    /// Records whose KPI contributions are out of date, of any capability (cases are queued by
+    /// a trigger with every event), each with its change count.
+    async fn kpi_dirty(&self, limit: u32) -> Result<Vec<KpiQueued>, StoreError>;
+    /// Queues a record of capability `source` (in `region`) for counting; a capability whose
+    /// changes no trigger watches calls this in the transaction of the change, or after it.
+    async fn mark_kpi(&self, source: &str, id: &Uuid, region: &str) -> Result<(), StoreError>;
+    /// Replaces a record's KPI contributions and adjusts the daily sums by the difference, in
+    /// one transaction; clears it from the queue if it has not changed since `marked`.
     async fn apply_kpi(
         &self,
-        case_id: &Uuid,
+        source: &str,
+        id: &Uuid,
         marked: i64,
         contributions: &[KpiEntry],
     ) -> Result<(), StoreError>;
@@ -70,34 +74,53 @@ macro_rules! assessment_sql {
     ($repo:ty, $db:ty, $backend:literal) => {
         #[async_trait::async_trait]
         impl $crate::AssessmentStore for $repo {
-            async fn kpi_dirty(&self, limit: u32) -> Result<Vec<(uuid::Uuid, i64)>, $crate::StoreError> {
-                let rows: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT case_id, marked FROM kpi_dirty ORDER BY case_id LIMIT $1",
+            async fn kpi_dirty(&self, limit: u32) -> Result<Vec<$crate::KpiQueued>, $crate::StoreError> {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT source, item_id, marked FROM kpi_dirty ORDER BY item_id LIMIT $1",
                 )
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
-                    .map(|(id, m)| {
-                        id.parse()
-                            .map(|id| (id, m))
-                            .map_err(|_| $crate::StoreError::Corrupt(format!("case id {id}")))
+                    .map(|(source, id, marked)| {
+                        let id = id
+                            .parse()
+                            .map_err(|_| $crate::StoreError::Corrupt(format!("kpi item id {id}")))?;
+                        Ok($crate::KpiQueued { source, id, marked })
                     })
                     .collect()
             }
+            async fn mark_kpi(
+                &self,
+                source: &str,
+                id: &uuid::Uuid,
+                region: &str,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO kpi_dirty (source, item_id, region_code) VALUES ($1, $2, $3)
+                     ON CONFLICT (item_id) DO UPDATE SET marked = kpi_dirty.marked + 1",
+                )
+                .bind(source)
+                .bind(id.to_string())
+                .bind(region)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
             async fn apply_kpi(
                 &self,
-                case_id: &uuid::Uuid,
+                source: &str,
+                item_id: &uuid::Uuid,
                 marked: i64,
                 contributions: &[$crate::KpiEntry],
             ) -> Result<(), $crate::StoreError> {
                 use civicgrid_domain::kpi::Counters;
-                let id = case_id.to_string();
+                let id = item_id.to_string();
                 let parse = |text: &str| -> Result<Counters, $crate::StoreError> {
                     serde_json::from_str(text).map_err(|e| $crate::StoreError::Corrupt(format!("kpi counters: {e}")))
                 };
                 let mut tx = self.pool.begin().await?;
-                // Two instances counting the same case would both subtract its old
+                // Two instances counting the same record would both subtract its old
                 // contribution: on PostgreSQL the second waits here and then reads what the
                 // first wrote (SQLite has one writer; a stale read fails its commit instead).
                 if $backend == "postgres" {
@@ -107,7 +130,7 @@ macro_rules! assessment_sql {
                         .await?;
                 }
                 let old: Vec<(String, String, String, String, String)> = sqlx::query_as(
-                    "SELECT region_code, subject_kind, subject_code, day, counters FROM kpi_contributions WHERE case_id = $1",
+                    "SELECT region_code, subject_kind, subject_code, day, counters FROM kpi_contributions WHERE item_id = $1",
                 )
                 .bind(&id)
                 .fetch_all(&mut *tx)
@@ -158,14 +181,14 @@ macro_rules! assessment_sql {
                             .await?;
                     }
                 }
-                sqlx::query("DELETE FROM kpi_contributions WHERE case_id = $1")
+                sqlx::query("DELETE FROM kpi_contributions WHERE item_id = $1")
                     .bind(&id)
                     .execute(&mut *tx)
                     .await?;
                 for e in contributions {
                     sqlx::query(
-                        "INSERT INTO kpi_contributions (case_id, region_code, subject_kind, subject_code, day, counters)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        "INSERT INTO kpi_contributions (source, item_id, region_code, subject_kind, subject_code, day, counters)
+                         VALUES ($7, $1, $2, $3, $4, $5, $6)",
                     )
                     .bind(&id)
                     .bind(&e.region)
@@ -173,11 +196,12 @@ macro_rules! assessment_sql {
                     .bind(e.subject.code())
                     .bind(&e.day)
                     .bind($crate::sql::to_json(&e.counters)?)
+                    .bind(source)
                     .execute(&mut *tx)
                     .await?;
                 }
-                // Cleared only if no event arrived since the events this was computed from.
-                sqlx::query("DELETE FROM kpi_dirty WHERE case_id = $1 AND marked = $2")
+                // Cleared only if no change arrived since the state this was computed from.
+                sqlx::query("DELETE FROM kpi_dirty WHERE item_id = $1 AND marked = $2")
                     .bind(&id)
                     .bind(marked)
                     .execute(&mut *tx)

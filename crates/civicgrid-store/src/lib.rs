@@ -47,8 +47,8 @@ pub use jobs::JobStore;
 pub use limits::{LimitStore, WindowCount};
 pub use model::{
     ApiKeyRecord, Appeal, CaseEvent, CaseFilter, CaseWrite, DeliveryCounts, DeliveryOutcome,
-    DueDelivery, KpiEntry, OperationsGauges, Photo, ScoreAdjustment, Summary, Survey, User,
-    Webhook,
+    DueDelivery, KpiEntry, KpiQueued, OperationsGauges, Photo, ScoreAdjustment, Summary, Survey,
+    User, Webhook,
 };
 pub use routing::RoutingStore;
 pub use territory::TerritoryStore;

@@ -6,6 +6,16 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::StoreError;
 
+/// The counters' table on SQLite, made in their own file when it is opened (PostgreSQL keeps
+/// them in an unlogged table of the deployment's schema: migration 0018).
+pub(crate) const SQLITE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS abuse_counters (
+    key TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    hits BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS abuse_counters_expiry ON abuse_counters (expires_at);";
+
 /// The hits on a key in its current window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowCount {

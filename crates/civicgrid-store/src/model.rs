@@ -137,7 +137,17 @@ pub struct Photo {
     pub added_at: Timestamp,
 }
 
-/// What one case contributes to one subject's counters on one day, in one community.
+/// A record waiting in the KPI queue: which capability's (`source`), which one, and how many
+/// changes it has seen (cleared only if no change arrived since).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KpiQueued {
+    pub source: String,
+    pub id: uuid::Uuid,
+    pub marked: i64,
+}
+
+/// What one record (a case, or another capability's) contributes to one subject's counters on
+/// one day, in one community.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KpiEntry {
     pub region: String,

@@ -116,6 +116,7 @@ both_backends!(
     job_leases_divide_a_round_and_expire,
     cases_of_every_year_are_kept_and_found,
     abuse_counters_count_per_key_and_window,
+    any_capability_queues_and_applies_its_records,
     sessions_expire_and_end,
     settings_are_set_once_or_replaced,
     photos_are_stored_with_their_event,
@@ -1392,7 +1393,7 @@ async fn partitioning_an_existing_postgres_deployment_keeps_its_cases() {
     .execute(repo.pool())
     .await
     .expect("event");
-    let (marked,): (i64,) = sqlx::query_as("SELECT marked FROM kpi_dirty WHERE case_id = $1")
+    let (marked,): (i64,) = sqlx::query_as("SELECT marked FROM kpi_dirty WHERE item_id = $1")
         .bind(ids[1].to_string())
         .fetch_one(repo.pool())
         .await
@@ -1966,7 +1967,16 @@ async fn kpi_rollups_queue_apply_and_sum(repo: &dyn Repository) {
     use civicgrid_store::KpiEntry;
     with_catalogue(repo).await;
     let queue = |limit: u32| async move {
-        let mut q = repo.kpi_dirty(limit).await.expect("queue");
+        let mut q: Vec<(uuid::Uuid, i64)> = repo
+            .kpi_dirty(limit)
+            .await
+            .expect("queue")
+            .into_iter()
+            .map(|k| {
+                assert_eq!(k.source, "case", "cases are queued as the source `case`");
+                (k.id, k.marked)
+            })
+            .collect();
         q.sort();
         q
     };
@@ -2019,17 +2029,23 @@ async fn kpi_rollups_queue_apply_and_sum(repo: &dyn Repository) {
         entry(anle, cgj(), "2026-11-25", &received),
     ];
     // Computed from a's first event only: stored, but a stays queued (it changed since).
-    repo.apply_kpi(&a.id, 1, &a_entries).await.expect("applied");
+    repo.apply_kpi("case", &a.id, 1, &a_entries)
+        .await
+        .expect("applied");
     assert_eq!(queue(100).await, both);
     // Computed again, from both events: the same contributions replace, not add, and a leaves
     // the queue.
-    repo.apply_kpi(&a.id, 2, &a_entries).await.expect("applied");
+    repo.apply_kpi("case", &a.id, 2, &a_entries)
+        .await
+        .expect("applied");
     assert_eq!(queue(100).await, [(b.id, 1)]);
     let b_entries = [
         entry(tongle, community(tongle), "2026-11-25", &reported),
         entry(tongle, cgj(), "2026-11-26", &received),
     ];
-    repo.apply_kpi(&b.id, 1, &b_entries).await.expect("applied");
+    repo.apply_kpi("case", &b.id, 1, &b_entries)
+        .await
+        .expect("applied");
     assert!(queue(100).await.is_empty());
 
     let sum = |prefix: &'static str, from: &'static str, to: &'static str| async move {
@@ -2087,9 +2103,14 @@ async fn kpi_rollups_queue_apply_and_sum(repo: &dyn Repository) {
         handled: 1,
         ..Counters::default()
     };
-    repo.apply_kpi(&a.id, 2, &[entry(anle, cgj(), "2026-11-25", &handled)])
-        .await
-        .expect("replaced");
+    repo.apply_kpi(
+        "case",
+        &a.id,
+        2,
+        &[entry(anle, cgj(), "2026-11-25", &handled)],
+    )
+    .await
+    .expect("replaced");
     assert_eq!(
         sum("440305001", "2026-11-25", "2026-11-26").await,
         vec![
@@ -2097,7 +2118,9 @@ async fn kpi_rollups_queue_apply_and_sum(repo: &dyn Repository) {
             (community(tongle), reported.clone())
         ]
     );
-    repo.apply_kpi(&b.id, 1, &[]).await.expect("cleared");
+    repo.apply_kpi("case", &b.id, 1, &[])
+        .await
+        .expect("cleared");
     assert_eq!(
         sum("", "2026-01-01", "2027-01-01").await,
         vec![(cgj(), handled)]
@@ -2403,7 +2426,9 @@ async fn operations_gauges_count_what_is_open(repo: &dyn Repository) {
         .expect("accepted");
 
     // The KPI job has counted one case; the others wait.
-    repo.apply_kpi(&open.id, 1, &[]).await.expect("applied");
+    repo.apply_kpi("case", &open.id, 1, &[])
+        .await
+        .expect("applied");
     // Two jobs: one never finished a scope, the other finished its only one.
     repo.ensure_leases(
         "deadlines",
@@ -2478,5 +2503,62 @@ async fn operations_gauges_count_what_is_open(repo: &dyn Repository) {
             .expect("gauges")
             .overdue_open_cases,
         0
+    );
+}
+
+/// Records of another capability than cases go through the same queue and rollups.
+async fn any_capability_queues_and_applies_its_records(repo: &dyn Repository) {
+    use civicgrid_domain::kpi::{Counters, Subject};
+    use civicgrid_store::KpiEntry;
+    let visit = uuid::Uuid::now_v7();
+    repo.mark_kpi("visit", &visit, "440305001001")
+        .await
+        .expect("marked");
+    repo.mark_kpi("visit", &visit, "440305001001")
+        .await
+        .expect("marked again");
+    let queued = repo.kpi_dirty(10).await.expect("queue");
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        (queued[0].source.as_str(), queued[0].id, queued[0].marked),
+        ("visit", visit, 2)
+    );
+    let counters = Counters {
+        reported: 1,
+        ..Counters::default()
+    };
+    let entry = KpiEntry {
+        region: "440305001001".into(),
+        subject: Subject::Staff("gw.st1c1.1".into()),
+        day: "2026-11-25".into(),
+        counters: counters.clone(),
+    };
+    // Computed from the first change only: applied, but left queued for the second.
+    repo.apply_kpi("visit", &visit, 1, std::slice::from_ref(&entry))
+        .await
+        .expect("applied");
+    assert_eq!(repo.kpi_dirty(10).await.expect("queue").len(), 1);
+    repo.apply_kpi("visit", &visit, 2, std::slice::from_ref(&entry))
+        .await
+        .expect("applied");
+    assert!(repo.kpi_dirty(10).await.expect("queue").is_empty());
+    assert_eq!(
+        repo.kpi_sum("440305001", "2026-11-25", "2026-11-26")
+            .await
+            .expect("sum"),
+        vec![(Subject::Staff("gw.st1c1.1".into()), counters)]
+    );
+    // Gone: its contribution leaves the sums.
+    repo.mark_kpi("visit", &visit, "440305001001")
+        .await
+        .expect("marked");
+    repo.apply_kpi("visit", &visit, 1, &[])
+        .await
+        .expect("applied");
+    assert!(
+        repo.kpi_sum("440305", "2026-11-01", "2026-12-01")
+            .await
+            .expect("sum")
+            .is_empty()
     );
 }

@@ -31,6 +31,8 @@ pub struct App {
     pub jobs: Arc<crate::jobs::JobSettings>,
     /// API key → actor, for `accounts::KEY_TTL` (see `authenticate_api_key`).
     pub(crate) key_cache: Arc<std::sync::Mutex<crate::accounts::KeyCache>>,
+    /// What the assessment counts (`assessment/sources.rs`).
+    pub kpi_sources: Arc<Vec<crate::assessment::sources::KpiSource>>,
     /// Abuse limits (see `limits.rs`).
     pub limits: Arc<crate::accounts::limits::Limits>,
 }
@@ -70,6 +72,7 @@ impl App {
             open311: Arc::default(),
             jobs: Arc::default(),
             key_cache: Arc::default(),
+            kpi_sources: Arc::new(crate::assessment::sources::registry()),
             limits: Arc::default(),
         }
     }
@@ -92,6 +95,7 @@ impl App {
             open311: self.open311.clone(),
             jobs: self.jobs.clone(),
             key_cache: self.key_cache.clone(),
+            kpi_sources: self.kpi_sources.clone(),
             limits: self.limits.clone(),
         }
     }

@@ -9,6 +9,7 @@ pub mod rest;
 pub mod views;
 
 pub mod jobs;
+pub mod kpi;
 pub mod seal;
 pub mod writer;
 
