@@ -34,6 +34,17 @@ pub fn routes() -> Pages {
         .route("/admin/keys", post(create_key))
 }
 
+/// Whether the signed-in user may change what `p` guards, as the access policy says.
+async fn may_administer(app: &App, ctx: &Ctx, p: Permission) -> bool {
+    let Some(actor) = ctx.staff() else {
+        return false;
+    };
+    match app.reference().await {
+        Ok(reference) => reference.policy().may_administer(actor, p).is_ok(),
+        Err(_) => false,
+    }
+}
+
 async fn admin(State(app): State<App>, ctx: Ctx) -> Response {
     page(&app, &ctx, json!({}), StatusCode::OK).await
 }
@@ -90,7 +101,7 @@ async fn page(app: &App, ctx: &Ctx, extra: Value, status: StatusCode) -> Respons
 }
 
 async fn import_grids(State(app): State<App>, ctx: Ctx, mut multipart: Multipart) -> Response {
-    if !ctx.permissions.contains(&Permission::TerritoryManage) {
+    if !may_administer(&app, &ctx, Permission::TerritoryManage).await {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
     let mut fields = Vec::new();
@@ -214,7 +225,7 @@ async fn import_grids(State(app): State<App>, ctx: Ctx, mut multipart: Multipart
 }
 
 async fn add_user(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Response {
-    if !ctx.permissions.contains(&Permission::UserManage) {
+    if !may_administer(&app, &ctx, Permission::UserManage).await {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
     let pairs = crate::open311::wire::parse_form(&body).unwrap_or_default();
@@ -283,7 +294,7 @@ async fn add_user(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> 
 }
 
 async fn create_key(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes) -> Response {
-    if !ctx.permissions.contains(&Permission::UserManage) {
+    if !may_administer(&app, &ctx, Permission::UserManage).await {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
     let pairs = crate::open311::wire::parse_form(&body).unwrap_or_default();
@@ -376,7 +387,7 @@ async fn import_table(State(app): State<App>, ctx: Ctx, mut multipart: Multipart
         )
         .await;
     };
-    if !ctx.permissions.contains(permission) {
+    if !may_administer(&app, &ctx, *permission).await {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
     let Some((file_name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
@@ -430,7 +441,7 @@ async fn export_table(
     let Some((_, permission, ext)) = TABLES.iter().find(|(k, _, _)| *k == kind) else {
         return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
     };
-    if !ctx.permissions.contains(permission) {
+    if !may_administer(&app, &ctx, *permission).await {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
     let text = match kind.as_str() {
