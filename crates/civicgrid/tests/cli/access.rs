@@ -424,6 +424,30 @@ async fn browser(app: &App, username: Option<&str>) -> (String, String) {
     (format!("cg_csrf={csrf}; cg_session={token}"), csrf)
 }
 
+/// What the walk saw: per route, how often the policy allowed and refused; every answer that
+/// disagreed with it.
+#[derive(Default)]
+struct Walk {
+    tried: BTreeMap<&'static str, (usize, usize)>,
+    disagreements: Vec<String>,
+}
+
+impl Walk {
+    fn record(&mut self, path: &'static str, expected: bool, ok: bool, what: String) {
+        let e = self.tried.entry(path).or_default();
+        if expected {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+        if !ok {
+            let policy = if expected { "allow" } else { "refuse" };
+            self.disagreements
+                .push(format!("{what} (policy: {policy})"));
+        }
+    }
+}
+
 fn is_refusal(a: &Answer) -> bool {
     a.status == StatusCode::FORBIDDEN
 }
@@ -473,8 +497,7 @@ async fn every_route_answers_every_role_as_the_policy_says() {
         "every demo role: {} accounts",
         users.len()
     );
-    let mut tried: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    let mut disagreements = Vec::new();
+    let mut walk = Walk::default();
     let mut accounts: Vec<Option<String>> = vec![None];
     accounts.extend(users.iter().map(|u| Some(u.username.clone())));
     for account in &accounts {
@@ -545,35 +568,25 @@ async fn every_route_answers_every_role_as_the_policy_says() {
                             && is_refusal(&answer) != expected
                     }
                 };
-                let e = tried.entry(path).or_default();
-                if expected {
-                    e.0 += 1;
-                } else {
-                    e.1 += 1;
-                }
-                if !ok {
-                    disagreements.push(format!(
-                        "REST {method} {uri} as {}: {} (policy: {})",
+                walk.record(
+                    path,
+                    expected,
+                    ok,
+                    format!(
+                        "REST {method} {uri} as {}: {}",
                         account.as_deref().unwrap_or("anonymous"),
-                        answer.status,
-                        if expected { "allow" } else { "refuse" }
-                    ));
-                }
+                        answer.status
+                    ),
+                );
             }
             for (path, method, access) in PAGES {
                 if matches!(access, Access::ReadPhoto) && case.state.photos.is_empty() {
                     continue;
                 }
-                let uri = concrete(path, &f, case)
-                    + match *path {
-                        "/kpi/export.csv" => "?scope=440305001&period=2026-02",
-                        "/surveys/{id}" => "",
-                        _ => "",
-                    };
-                let uri = if *path == "/surveys/{id}" {
-                    format!("/surveys/{}", f.survey)
-                } else {
-                    uri
+                let uri = match *path {
+                    "/kpi/export.csv" => format!("{path}?scope=440305001&period=2026-02"),
+                    "/surveys/{id}" => format!("/surveys/{}", f.survey),
+                    _ => concrete(path, &f, case),
                 };
                 // Signing out is tried on a session of its own, so the walk's stays valid.
                 let (cookie, csrf) = if *path == "/logout" {
@@ -618,31 +631,27 @@ async fn every_route_answers_every_role_as_the_policy_says() {
                             && is_refusal(&answer) != expected
                     }
                 };
-                let e = tried.entry(path).or_default();
-                if expected {
-                    e.0 += 1;
-                } else {
-                    e.1 += 1;
-                }
-                if !ok {
-                    disagreements.push(format!(
-                        "page {method} {uri} as {}: {} (policy: {})",
+                walk.record(
+                    path,
+                    expected,
+                    ok,
+                    format!(
+                        "page {method} {uri} as {}: {}",
                         account.as_deref().unwrap_or("anonymous"),
-                        answer.status,
-                        if expected { "allow" } else { "refuse" }
-                    ));
-                }
+                        answer.status
+                    ),
+                );
             }
         }
     }
     assert!(
-        disagreements.is_empty(),
+        walk.disagreements.is_empty(),
         "{} answers disagree with the policy:\n{}",
-        disagreements.len(),
-        disagreements.join("\n")
+        walk.disagreements.len(),
+        walk.disagreements.join("\n")
     );
     // The walk saw both answers on every guarded route.
-    for (path, (allowed, refused)) in &tried {
+    for (path, (allowed, refused)) in &walk.tried {
         let public = REST
             .iter()
             .map(|(_, p, a)| (p, a))
