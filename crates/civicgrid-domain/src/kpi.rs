@@ -772,6 +772,77 @@ pub struct Scheme {
     pub weights: BTreeMap<String, BTreeMap<String, f64>>,
     /// (grade, lowest score), best first; below the last band is E.
     pub bands: Vec<(char, f64)>,
+    /// The fewest cases (see [`volume`]) a subject needs in the period to be scored, graded
+    /// and listed: two cases are no ground for a grade.
+    #[serde(default = "default_min_cases")]
+    pub min_cases: u64,
+}
+
+pub const DEFAULT_MIN_CASES: u64 = 5;
+
+fn default_min_cases() -> u64 {
+    DEFAULT_MIN_CASES
+}
+
+/// How many cases a subject answered for in the period, the ground its rates stand on: units
+/// the cases they received, grids and regions the cases reported there, staff their
+/// acceptances, dispatches, verifications and patrol reports.
+pub fn volume(kind: &str, c: &Counters) -> u64 {
+    match kind {
+        "unit" => c.received.max(c.led),
+        "staff" => c.accepted + c.dispatched + c.verified + c.patrol_reports,
+        _ => c.reported,
+    }
+}
+
+/// The indicators that mean something for a kind of subject, in the order a table shows them:
+/// a unit has no 上报数 and a grid no 退回率.
+pub fn indicators_for(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "unit" => &[
+            "received",
+            "response_rate",
+            "on_time_handling_rate",
+            "resolution_rate",
+            "rework_rate",
+            "send_back_rate",
+            "satisfaction_rate",
+            "average_handling_minutes",
+            "public_evaluation",
+        ],
+        "staff" => &[
+            "patrol_reports",
+            "valid_report_rate",
+            "on_time_verification_rate",
+            "on_time_acceptance_rate",
+            "accurate_acceptance_rate",
+            "on_time_dispatch_rate",
+            "accurate_dispatch_rate",
+        ],
+        _ => &[
+            "reported",
+            "response_rate",
+            "resolution_rate",
+            "closure_rate",
+            "on_time_closure_rate",
+            "satisfaction_rate",
+            "repeat_rate",
+            "resident_share",
+        ],
+    }
+}
+
+/// 红榜 and 黑榜 from subjects ranked best first: at most `n` each, and never the same subject
+/// on both (with fewer than 2 × `n` subjects each list takes its half, the middle one neither).
+pub fn red_and_black<T: Clone>(ranked: &[T], n: usize) -> (Vec<T>, Vec<T>) {
+    let each = n.min(ranked.len() / 2);
+    let red = ranked[..each].to_vec();
+    let black = ranked[ranked.len() - each..]
+        .iter()
+        .rev()
+        .cloned()
+        .collect();
+    (red, black)
 }
 
 /// The rates a scheme may weigh; `*_inverse` counts 1 − the rate (lower is better).
@@ -833,6 +904,7 @@ impl Default for Scheme {
             ]
             .into(),
             bands: DEFAULT_BANDS.to_vec(),
+            min_cases: DEFAULT_MIN_CASES,
         }
     }
 }

@@ -44,6 +44,8 @@ pub trait CaseStore: Send + Sync {
     async fn photo(&self, case: &Uuid, sha256: &str) -> Result<Option<Photo>, StoreError>;
     async fn case(&self, id: &Uuid) -> Result<Option<Case>, StoreError>;
     async fn case_by_receipt(&self, receipt_code: &str) -> Result<Option<Case>, StoreError>;
+    /// The case with this public number (the one public lists and Open311 show).
+    async fn case_by_public_id(&self, public_id: &str) -> Result<Option<Case>, StoreError>;
     /// The case's events, oldest first.
     async fn case_events(&self, id: &Uuid) -> Result<Vec<CaseEvent>, StoreError>;
     /// Cases matching the filter, newest first, at most `filter.limit`.
@@ -191,6 +193,11 @@ macro_rules! cases_sql {
                     format!("SELECT {} FROM cases WHERE receipt_code = $1", $crate::sql::CASE_COLUMNS)
                 };
                 let row = sqlx::query(&sql).bind(receipt_code).fetch_optional(&self.pool).await?;
+                row.map(|r| Self::case_row(&r)).transpose()
+            }
+            async fn case_by_public_id(&self, public_id: &str) -> Result<Option<civicgrid_domain::case::Case>, $crate::StoreError> {
+                let sql = format!("SELECT {} FROM cases WHERE public_id = $1", $crate::sql::CASE_COLUMNS);
+                let row = sqlx::query(&sql).bind(public_id).fetch_optional(&self.pool).await?;
                 row.map(|r| Self::case_row(&r)).transpose()
             }
             async fn case_events(&self, id: &uuid::Uuid) -> Result<Vec<$crate::CaseEvent>, $crate::StoreError> {
@@ -551,7 +558,7 @@ macro_rules! cases_sql {
                 .bind(i64::try_from(expected_version).unwrap_or(i64::MAX))
                 .bind($crate::sql::to_json(&case.routed_units)?))
             }
-            /// Binds a new case's 23 columns to a statement starting with `NEW_CASE`'s parameters.
+            /// Binds a new case's 25 columns to a statement starting with `NEW_CASE`'s parameters.
             fn bind_new_case<'q>(
                 q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
                 case: &'q civicgrid_domain::case::Case,
@@ -579,7 +586,9 @@ macro_rules! cases_sql {
                 .bind(case.clock.map(|c| $crate::model::micros(c.due_at)))
                 .bind($crate::model::micros(case.reported_at))
                 .bind($crate::model::micros(case.updated_at))
-                .bind($crate::sql::to_json(&case.routed_units)?))
+                .bind($crate::sql::to_json(&case.routed_units)?)
+                .bind(&case.public_id)
+                .bind(case.reporter_key.as_deref()))
             }
             async fn write_units(
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -623,6 +632,8 @@ macro_rules! cases_sql {
                 $crate::sql::case_from_row($crate::sql::CaseRow {
                     id: r.try_get("id")?,
                     receipt_code: r.try_get("receipt_code")?,
+                    public_id: r.try_get("public_id")?,
+                    reporter_key: r.try_get("reporter_key")?,
                     channel: r.try_get("channel")?,
                     description: r.try_get("description")?,
                     address: r.try_get("address")?,

@@ -265,6 +265,8 @@ pub(crate) fn beats_from_rows(
 pub(crate) struct CaseRow {
     pub id: String,
     pub receipt_code: String,
+    pub public_id: String,
+    pub reporter_key: Option<String>,
     pub channel: String,
     pub description: String,
     pub address: Option<String>,
@@ -284,7 +286,7 @@ pub(crate) struct CaseRow {
     pub updated_at: i64,
 }
 
-pub(crate) const CASE_COLUMNS: &str = "id, receipt_code, channel, description, address, lon, lat, grid_code, region_code, \
+pub(crate) const CASE_COLUMNS: &str = "id, receipt_code, public_id, reporter_key, channel, description, address, lon, lat, grid_code, region_code, \
     category_code, attributes, priority, reporter_sealed, routed_units, routing, state, clock, \
     reported_at, updated_at";
 
@@ -294,6 +296,8 @@ pub(crate) fn case_from_row(r: CaseRow) -> Result<civicgrid_domain::case::Case, 
     Ok(Case {
         id: parse("case id", &r.id)?,
         receipt_code: r.receipt_code,
+        public_id: r.public_id,
+        reporter_key: r.reporter_key,
         channel: parse("channel", &r.channel)?,
         description: r.description,
         address: r.address,
@@ -339,11 +343,11 @@ pub(crate) fn event_from_row(
     })
 }
 
-/// Inserts a case row; parameters $1–$23.
+/// Inserts a case row; parameters $1–$25.
 pub(crate) const NEW_CASE: &str = "INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
                        category_code, attributes, priority, reporter_sealed, routing, status, state, version, lead_unit,
-                       clock, due_at, reported_at, updated_at, routed_units)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)";
+                       clock, due_at, reported_at, updated_at, routed_units, public_id, reporter_key)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)";
 
 /// The UPDATE of `CHANGE_CASE`, a literal so that `concat!` can build on it.
 macro_rules! update_case {
@@ -387,7 +391,7 @@ pub(crate) const CHANGE_CASE_AT_ONCE: &str = concat!(
 );
 
 /// PostgreSQL only: `n` case rows and their first events in one statement. Case parameters
-/// come first (23 per case), then 8 per event; events take their case's region.
+/// come first (25 per case), then 8 per event; events take their case's region.
 pub(crate) fn new_cases_with_events(n: usize) -> String {
     let mut p = 0;
     let mut next = || {
@@ -398,7 +402,7 @@ pub(crate) fn new_cases_with_events(n: usize) -> String {
         .map(|_| {
             format!(
                 "({})",
-                (0..23)
+                (0..25)
                     .map(|_| format!("${}", next()))
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -424,7 +428,7 @@ pub(crate) fn new_cases_with_events(n: usize) -> String {
         "WITH c AS (
            INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
              category_code, attributes, priority, reporter_sealed, routing, status, state, version, lead_unit,
-             clock, due_at, reported_at, updated_at, routed_units)
+             clock, due_at, reported_at, updated_at, routed_units, public_id, reporter_key)
            VALUES {}
            RETURNING id, region_code),
          ev (case_id, seq, action, from_status, to_status, actor, at, payload) AS (VALUES {})

@@ -542,6 +542,8 @@ fn new_case(id: uuid::Uuid, grid: &str, at: Timestamp) -> civicgrid_domain::case
     Case {
         id,
         receipt_code: receipt_code(&id),
+        public_id: civicgrid_domain::case::public_id(id.as_u128() as u64 >> 3),
+        reporter_key: Some("digest".into()),
         channel: Channel::Web,
         description: "井盖缺失，夜间危险".into(),
         address: Some("南头街道安乐社区".into()),
@@ -624,6 +626,17 @@ async fn cases_and_their_events_with_optimistic_concurrency(repo: &dyn Repositor
             .await
             .expect("read"),
         Some(case.clone())
+    );
+    assert_eq!(
+        repo.case_by_public_id(&case.public_id).await.expect("read"),
+        Some(case.clone())
+    );
+    assert_eq!(
+        repo.case_by_public_id(&case.receipt_code.replace('-', ""))
+            .await
+            .expect("read"),
+        None,
+        "a receipt code is not a public number"
     );
 
     // Two people act on version 1; the first wins, the second is told the current version.

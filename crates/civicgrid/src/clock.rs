@@ -49,6 +49,9 @@ impl Clock for ManualClock {
 /// seed so that a seeded demo produces the same ids every time.
 pub trait IdSource: Send + Sync {
     fn new_id(&self, at: Timestamp) -> uuid::Uuid;
+    /// 64 random bits for public numbers and reporters' secrets: from the operating system's
+    /// generator, or from the seed.
+    fn random_bits(&self) -> u64;
 }
 
 pub struct RandomIds;
@@ -57,6 +60,10 @@ impl IdSource for RandomIds {
     fn new_id(&self, at: Timestamp) -> uuid::Uuid {
         let _ = at; // the OS clock stamps v7 ids; `at` matters only to seeded sources
         uuid::Uuid::now_v7()
+    }
+    fn random_bits(&self) -> u64 {
+        use chacha20poly1305::aead::rand_core::RngCore;
+        chacha20poly1305::aead::OsRng.next_u64()
     }
 }
 
@@ -81,5 +88,9 @@ impl IdSource for SeededIds {
         }
         let millis = u64::try_from(at.as_millisecond()).unwrap_or(0);
         uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
+    }
+    fn random_bits(&self) -> u64 {
+        use rand::RngCore;
+        self.0.lock().map(|mut rng| rng.next_u64()).unwrap_or(0)
     }
 }

@@ -30,6 +30,9 @@ pub struct Reference {
     pub calendar: WorkingCalendar,
     pub grid_index: GridIndex,
     pub grid_regions: HashMap<GridCode, RegionCode>,
+    /// Names, so that people read 南联社区 第3网格 rather than 15-digit codes.
+    pub grid_names: HashMap<GridCode, String>,
+    pub region_names: HashMap<RegionCode, String>,
     /// The one region without a parent (the district), where a report placed by address
     /// alone lands; None when the territory has several.
     pub top_region: Option<RegionCode>,
@@ -39,6 +42,50 @@ pub struct Reference {
 impl Reference {
     pub fn category(&self, code: &CategoryCode) -> Option<&Category> {
         self.categories.iter().find(|c| &c.code == code)
+    }
+
+    /// A grid as a person names it: its name and its community's (`第3网格 · 南联社区`); the
+    /// code itself when the grid is unknown.
+    pub fn place_name(&self, grid: &GridCode) -> String {
+        let Some(name) = self.grid_names.get(grid) else {
+            return grid.to_string();
+        };
+        match self
+            .grid_regions
+            .get(grid)
+            .and_then(|r| self.region_names.get(r))
+        {
+            // 南联社区第3网格 names its community already.
+            Some(community) if !name.starts_with(community.as_str()) => {
+                format!("{name} · {community}")
+            }
+            _ => name.clone(),
+        }
+    }
+
+    /// A unit's name, or its code when it is not in the list.
+    pub fn unit_name(&self, code: &str) -> String {
+        self.units
+            .iter()
+            .find(|u| u.code == code)
+            .map_or_else(|| code.to_owned(), |u| u.name.clone())
+    }
+
+    /// The unit a resident is told handles the case: the lead unit once dispatched, until then
+    /// the first one routing named.
+    pub fn handling_unit(&self, case: &civicgrid_domain::case::Case) -> Option<String> {
+        case.state
+            .lead()
+            .or_else(|| case.routed_units.first().map(String::as_str))
+            .map(|code| self.unit_name(code))
+    }
+
+    /// A region's name, or its code when it has none here.
+    pub fn region_name(&self, region: &RegionCode) -> String {
+        self.region_names
+            .get(region)
+            .cloned()
+            .unwrap_or_else(|| region.to_string())
     }
 
     /// The access policy over this deployment's roles.
@@ -79,13 +126,14 @@ impl App {
                     .map_err(|e| AppError::Invalid(e.to_string()))?
             }
         };
-        let regions: std::collections::HashSet<RegionCode> = self
+        let region_names: HashMap<RegionCode, String> = self
             .repo
             .regions()
             .await?
             .into_iter()
-            .map(|r| r.code)
+            .map(|r| (r.code, r.name))
             .collect();
+        let regions: std::collections::HashSet<RegionCode> = region_names.keys().cloned().collect();
         let tops: Vec<&RegionCode> = regions
             .iter()
             .filter(|r| r.parent().is_none_or(|p| !regions.contains(&p)))
@@ -101,7 +149,12 @@ impl App {
             roles: self.repo.roles().await?,
             calendar,
             grid_index: GridIndex::new(grids.iter().map(|g| (&g.code, &g.geometry))),
+            grid_names: grids
+                .iter()
+                .map(|g| (g.code.clone(), g.name.clone()))
+                .collect(),
             grid_regions: grids.into_iter().map(|g| (g.code, g.region)).collect(),
+            region_names,
             loaded_at: Instant::now(),
         });
         self.cache_reference(&r, generation);
@@ -158,6 +211,8 @@ mod tests {
             .expect("calendar"),
             grid_index: GridIndex::new(std::iter::empty()),
             grid_regions: HashMap::new(),
+            grid_names: HashMap::new(),
+            region_names: HashMap::new(),
             top_region: None,
             loaded_at: Instant::now() - REFERENCE_TTL - Duration::from_secs(1),
         })

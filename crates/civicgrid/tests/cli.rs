@@ -37,6 +37,12 @@ mod demo_cases;
 #[path = "cli/durability.rs"]
 mod durability;
 
+#[path = "cli/receipts.rs"]
+mod receipts;
+
+// #[path = "cli/language.rs"]
+// mod language;
+
 #[path = "cli/imports.rs"]
 mod imports;
 

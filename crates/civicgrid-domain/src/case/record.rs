@@ -78,7 +78,15 @@ pub struct StageClock {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {
     pub id: Uuid,
+    /// The reporter's code to follow the case (see [`receipt_code`]); never on a public list.
     pub receipt_code: String,
+    /// The case's number on public lists, maps and Open311 (see [`public_id`]): it grants
+    /// nothing and says nothing about the receipt code.
+    pub public_id: String,
+    /// The digest of the reporter's secret (shown once with the receipt), which together with
+    /// the receipt code lets the reporter evaluate the case or add to it. None for cases taken
+    /// in before secrets were issued.
+    pub reporter_key: Option<String>,
     pub channel: Channel,
     pub description: String,
     pub address: Option<String>,
@@ -124,25 +132,62 @@ pub fn receipt_code(id: &Uuid) -> String {
 /// Reads a receipt code as a person may type it: any case, with or without the dash, with
 /// O for 0 and I or L for 1.
 pub fn normalize_receipt_code(input: &str) -> Option<String> {
-    let mut chars = Vec::with_capacity(8);
+    read_crockford(input, 8).map(|c| grouped(&c, 4))
+}
+
+/// The public number of a case: 60 random bits as 12 characters, unrelated to its id and its
+/// receipt code, so showing it lets nobody follow or act on the case as its reporter.
+pub fn public_id(random: u64) -> String {
+    crockford(random & ((1 << 60) - 1), 12)
+}
+
+/// Reads a public number as typed (any case, O for 0, I or L for 1).
+pub fn normalize_public_id(input: &str) -> Option<String> {
+    read_crockford(input, 12)
+}
+
+/// The reporter's secret: 50 random bits as 10 characters in two groups (`7K2QH-3MXRA`),
+/// shown once with the receipt; only its digest is kept.
+pub fn reporter_secret(random: u64) -> String {
+    grouped(&crockford(random & ((1 << 50) - 1), 10), 5)
+}
+
+/// Reads a reporter's secret as typed, in the form it was issued (with the dash).
+pub fn normalize_reporter_secret(input: &str) -> Option<String> {
+    read_crockford(input, 10).map(|c| grouped(&c, 5))
+}
+
+/// `bits` as `len` Crockford base-32 characters, most significant first.
+fn crockford(bits: u64, len: u32) -> String {
+    (0..len)
+        .rev()
+        .map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char)
+        .collect()
+}
+
+fn grouped(code: &str, at: usize) -> String {
+    format!("{}-{}", &code[..at], &code[at..])
+}
+
+/// `len` characters of Crockford's alphabet as a person may type them: any case, dashes and
+/// spaces ignored, O read as 0 and I or L as 1.
+fn read_crockford(input: &str, len: usize) -> Option<String> {
+    let mut out = String::with_capacity(len);
     for c in input.chars().filter(|c| !matches!(c, '-' | ' ')) {
         let c = match c.to_ascii_uppercase() {
             'O' => '0',
             'I' | 'L' => '1',
             c => c,
         };
-        if !ALPHABET.contains(&(c as u8)) || !c.is_ascii() {
+        if !c.is_ascii() || !ALPHABET.contains(&(c as u8)) {
             return None;
         }
-        chars.push(c);
+        out.push(c);
+        if out.len() > len {
+            return None;
+        }
     }
-    if chars.len() != 8 {
-        return None;
-    }
-    let mut out: String = chars[..4].iter().collect();
-    out.push('-');
-    out.extend(&chars[4..]);
-    Some(out)
+    (out.len() == len).then_some(out)
 }
 
 #[cfg(test)]
@@ -167,5 +212,39 @@ mod tests {
         assert_eq!(normalize_receipt_code("ABCD-EFGU"), None);
         assert_eq!(normalize_receipt_code("ABC"), None);
         assert_eq!(normalize_receipt_code("中文中文中文中文"), None);
+    }
+
+    #[test]
+    fn public_ids_and_secrets_read_back_as_typed() {
+        let id = public_id(u64::MAX);
+        assert_eq!(id.len(), 12);
+        assert_eq!(normalize_public_id(&id.to_lowercase()), Some(id.clone()));
+        assert_eq!(
+            normalize_public_id("0000-0000-000O"),
+            Some("000000000000".into())
+        );
+        assert_eq!(normalize_public_id("0000-0000"), None);
+        let secret = reporter_secret(0x3_1234_5678_9abc);
+        assert_eq!(secret.len(), 11);
+        assert_eq!(&secret[5..6], "-");
+        assert_eq!(
+            normalize_reporter_secret(&secret.replace('-', " ").to_lowercase()),
+            Some(secret.clone())
+        );
+        assert_eq!(normalize_reporter_secret("ABCDE-FGHJKM"), None);
+        // Different random bits, different values; the id and the secret share no format.
+        assert_ne!(public_id(1), public_id(2));
+        assert_ne!(reporter_secret(1), reporter_secret(2));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_public_id_and_secret_reads_back(bits: u64) {
+            let id = public_id(bits);
+            proptest::prop_assert_eq!(normalize_public_id(&id), Some(id.clone()));
+            let secret = reporter_secret(bits);
+            proptest::prop_assert_eq!(normalize_reporter_secret(&secret), Some(secret.clone()));
+            proptest::prop_assert!(normalize_receipt_code(&id).is_none());
+        }
     }
 }

@@ -387,3 +387,55 @@ fn a_case_only_reported_has_no_response_yet() {
     assert_eq!(c.len(), 2, "the grid and the community only");
     assert!(contributions(&meta(&grid, &region, Channel::Web), &[], &calendar()).is_empty());
 }
+
+#[test]
+fn red_and_black_lists_never_share_a_subject() {
+    let ranked = ["a", "b", "c", "d", "e", "f", "g"];
+    assert_eq!(
+        red_and_black(&ranked, 3),
+        (vec!["a", "b", "c"], vec!["g", "f", "e"])
+    );
+    // Four subjects: two each, not three with two on both lists.
+    assert_eq!(
+        red_and_black(&ranked[..4], 3),
+        (vec!["a", "b"], vec!["d", "c"])
+    );
+    // One subject is on neither: being alone is no ranking.
+    assert_eq!(red_and_black(&ranked[..1], 3), (vec![], vec![]));
+    assert_eq!(red_and_black(&ranked[..3], 3), (vec!["a"], vec!["c"]));
+}
+
+proptest! {
+    #[test]
+    fn red_and_black_are_disjoint_and_ordered(len in 0usize..40, n in 0usize..6) {
+        let ranked: Vec<usize> = (0..len).collect();
+        let (red, black) = red_and_black(&ranked, n);
+        prop_assert!(red.len() <= n && black.len() <= n);
+        prop_assert_eq!(red.len(), black.len());
+        prop_assert!(red.iter().all(|r| !black.contains(r)));
+        // The best are red, the worst black, worst first.
+        prop_assert!(red.iter().enumerate().all(|(i, r)| *r == i));
+        prop_assert!(black.iter().enumerate().all(|(i, b)| *b == len - 1 - i));
+    }
+}
+
+#[test]
+fn every_kind_shows_the_indicators_that_apply_to_it() {
+    assert!(!indicators_for("unit").contains(&"reported"));
+    assert!(indicators_for("unit").contains(&"send_back_rate"));
+    assert!(!indicators_for("grid").contains(&"send_back_rate"));
+    assert!(indicators_for("region").contains(&"reported"));
+    assert!(indicators_for("staff").contains(&"valid_report_rate"));
+    let c = Counters {
+        received: 4,
+        led: 3,
+        reported: 9,
+        accepted: 2,
+        dispatched: 1,
+        ..Default::default()
+    };
+    assert_eq!(volume("unit", &c), 4);
+    assert_eq!(volume("grid", &c), 9);
+    assert_eq!(volume("region", &c), 9);
+    assert_eq!(volume("staff", &c), 3);
+}

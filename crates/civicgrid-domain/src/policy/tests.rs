@@ -65,6 +65,8 @@ fn case(region_code: &str, units: &[&str], summoned: &[&str]) -> Case {
     Case {
         id: Uuid::from_u128(7),
         receipt_code: "0000-0007".into(),
+        public_id: "000000000007".into(),
+        reporter_key: None,
         channel: Channel::Web,
         description: "井盖缺失".into(),
         address: None,

@@ -74,6 +74,26 @@ pub struct KpiTable {
     pub black_list: Vec<String>,
 }
 
+impl KpiTable {
+    /// 红榜 and 黑榜 of one kind of subject: the best and the worst three by score, among the
+    /// subjects scored (enough cases), never one on both.
+    pub fn lists_for(&self, kind: &str) -> (Vec<String>, Vec<String>) {
+        let mut ranked: Vec<&KpiRow> = self
+            .rows
+            .iter()
+            .filter(|r| r.kind == kind && r.score.is_some())
+            .collect();
+        ranked.sort_by(|a, b| {
+            b.score
+                .partial_cmp(&a.score)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.code.cmp(&b.code))
+        });
+        let names: Vec<String> = ranked.iter().map(|r| r.name.clone()).collect();
+        civicgrid_domain::kpi::red_and_black(&names, 3)
+    }
+}
+
 const SCHEME_KEY: &str = "assessment_scheme";
 
 impl App {
@@ -240,6 +260,16 @@ impl App {
             )
         };
         let regions = self.repo.regions().await?;
+        let staff_names: BTreeMap<String, String> = if kind.is_none_or(|k| k == "staff") {
+            self.repo
+                .users()
+                .await?
+                .into_iter()
+                .map(|u| (u.username, u.display_name))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         let name_of = |s: &Subject| -> String {
             match s {
                 Subject::Unit(c) => reference
@@ -251,7 +281,10 @@ impl App {
                     .iter()
                     .find(|r| r.code.as_str() == c)
                     .map_or_else(|| c.clone(), |r| r.name.clone()),
-                Subject::Grid(c) | Subject::Staff(c) => c.clone(),
+                Subject::Grid(c) => c
+                    .parse()
+                    .map_or_else(|_| c.clone(), |g| reference.place_name(&g)),
+                Subject::Staff(c) => staff_names.get(c).cloned().unwrap_or_else(|| c.clone()),
             }
         };
         let mut rows: Vec<KpiRow> = now
@@ -264,7 +297,12 @@ impl App {
                     .filter(|a| &a.subject == s)
                     .map(|a| a.points)
                     .sum();
-                let sc = score_with(s, c, &ratings).map(|x| (x + adjustment).min(100.0));
+                // Too few cases are no ground for a score: none, no grade, on neither list.
+                let enough =
+                    |c: &Counters| civicgrid_domain::kpi::volume(s.kind(), c) >= scheme.min_cases;
+                let sc = score_with(s, c, &ratings)
+                    .filter(|_| enough(c))
+                    .map(|x| (x + adjustment).min(100.0));
                 KpiRow {
                     adjustment,
                     kind: s.kind().to_owned(),
@@ -275,38 +313,30 @@ impl App {
                     grade: sc.map(|x| grade(x, &scheme.bands)),
                     previous_score: before
                         .get(s)
+                        .filter(|c| enough(c))
                         .and_then(|c| score_with(s, c, &ratings_before))
                         .map(|x| (x * 10.0).round() / 10.0),
                     year_before_score: year_before
                         .get(s)
+                        .filter(|c| enough(c))
                         .and_then(|c| score_with(s, c, &ratings_year_before))
                         .map(|x| (x * 10.0).round() / 10.0),
                 }
             })
             .collect();
         rows.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.code.cmp(&b.code)));
-        let mut units: Vec<&KpiRow> = rows
-            .iter()
-            .filter(|r| r.kind == "unit" && r.indicators.counters.received > 0)
-            .filter(|r| r.score.is_some())
-            .collect();
-        units.sort_by(|a, b| {
-            b.score
-                .partial_cmp(&a.score)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.code.cmp(&b.code))
-        });
-        let red_list = units.iter().take(3).map(|r| r.name.clone()).collect();
-        let black_list = units.iter().rev().take(3).map(|r| r.name.clone()).collect();
-        Ok(KpiTable {
+        let mut table = KpiTable {
             scope: scope.to_string(),
             period: period_text.to_owned(),
             start: period.start.to_string(),
             end: period.end.to_string(),
             rows,
-            red_list,
-            black_list,
-        })
+            red_list: vec![],
+            black_list: vec![],
+        };
+        // The lists rank the kind of subject the table shows (units when it shows them all).
+        (table.red_list, table.black_list) = table.lists_for(kind.unwrap_or("unit"));
+        Ok(table)
     }
 }
 

@@ -17,12 +17,13 @@ use crate::App;
 use crate::cases::Actor;
 use crate::error::AppError;
 use crate::web::Pages;
-use crate::web::svg::{MapGrid, bar_chart, grid_map, line_chart};
+use crate::web::svg::{MapGrid, MapText, bar_chart, grid_map, line_chart};
 use crate::web::{Ctx, form_map};
 
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("dashboard.html", include_str!("templates/dashboard.html")),
     ("kpi.html", include_str!("templates/kpi.html")),
+    ("indicators.html", include_str!("templates/indicators.html")),
     ("survey.html", include_str!("templates/survey.html")),
 ];
 
@@ -31,7 +32,40 @@ pub fn routes() -> Pages {
         .route("/dashboard", get(dashboard))
         .route("/kpi", get(kpi_page))
         .route("/kpi/export.csv", get(kpi_export))
+        .route("/kpi/indicators", get(indicators_page))
         .route("/surveys/{id}", get(survey_form).post(survey_answer))
+}
+
+/// How each indicator is computed, in the reader's language: the published rules units are
+/// assessed by, so anyone may read them.
+async fn indicators_page(State(app): State<App>, ctx: Ctx) -> Response {
+    let scheme = match app.assessment_scheme().await {
+        Ok(s) => s,
+        Err(e) => return ctx.app_error(e),
+    };
+    let mut names: Vec<&str> = Vec::new();
+    for kind in civicgrid_domain::kpi::SUBJECT_KINDS {
+        for i in civicgrid_domain::kpi::indicators_for(kind) {
+            if !names.contains(i) {
+                names.push(i);
+            }
+        }
+    }
+    let rows: Vec<serde_json::Value> = names
+        .iter()
+        .map(|i| {
+            let kinds: Vec<String> = civicgrid_domain::kpi::SUBJECT_KINDS
+                .iter()
+                .filter(|k| civicgrid_domain::kpi::indicators_for(k).contains(i))
+                .map(|k| ctx.t(&format!("kpi-kind-{k}")))
+                .collect();
+            json!({"id": i, "name": ctx.t(&format!("ind-{i}")), "formula": ctx.t(&format!("formula-{i}")), "kinds": kinds.join("、")})
+        })
+        .collect();
+    ctx.render(
+        "indicators.html",
+        json!({"rows": rows, "min_cases": scheme.min_cases}),
+    )
 }
 
 fn percent(v: Option<f64>) -> String {
@@ -198,6 +232,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
                 MapGrid {
                     code: g.code.as_str(),
                     name: &g.name,
+                    community: reference.region_names.get(&g.region).map(String::as_str),
                     geometry: &g.geometry,
                     shade: Some(n as f64 / max),
                     note: format!("{n}"),
@@ -206,7 +241,13 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
             })
             .collect::<Vec<_>>(),
         &[],
-        &ctx.t("dash-map"),
+        &MapText {
+            title: &ctx.t("dash-map"),
+            legend: vec![
+                ("shade-low", ctx.t("legend-fewer-open")),
+                ("shade-high", ctx.t("legend-more-open")),
+            ],
+        },
     );
     ctx.render(
         "dashboard.html",
@@ -226,32 +267,35 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
     )
 }
 
-/// The indicators a table shows and a map can be shaded by.
-const INDICATORS: &[&str] = &[
-    "reported",
-    "response_rate",
-    "resolution_rate",
-    "satisfaction_rate",
-    "on_time_handling_rate",
-    "rework_rate",
-    "closure_rate",
-    "on_time_closure_rate",
-    "average_handling_minutes",
-    "repeat_rate",
-];
+/// The indicators a grid map can be shaded by: a place's.
+fn map_indicators() -> &'static [&'static str] {
+    civicgrid_domain::kpi::indicators_for("grid")
+}
 
 fn indicator(i: &civicgrid_domain::kpi::Indicators, name: &str) -> Option<f64> {
+    let c = &i.counters;
     match name {
-        "reported" => Some(i.counters.reported as f64),
+        "reported" => Some(c.reported as f64),
+        "received" => Some(c.received as f64),
+        "patrol_reports" => Some(c.patrol_reports as f64),
         "response_rate" => i.response_rate,
         "resolution_rate" => i.resolution_rate,
         "satisfaction_rate" => i.satisfaction_rate,
         "on_time_handling_rate" => i.on_time_handling_rate,
         "rework_rate" => i.rework_rate,
+        "send_back_rate" => i.send_back_rate,
         "closure_rate" => i.closure_rate,
         "on_time_closure_rate" => i.on_time_closure_rate,
         "average_handling_minutes" => i.average_handling_minutes,
         "repeat_rate" => i.repeat_rate,
+        "resident_share" => i.resident_share,
+        "public_evaluation" => i.public_evaluation,
+        "valid_report_rate" => i.valid_report_rate,
+        "on_time_verification_rate" => i.on_time_verification_rate,
+        "on_time_acceptance_rate" => i.on_time_acceptance_rate,
+        "accurate_acceptance_rate" => i.accurate_acceptance_rate,
+        "on_time_dispatch_rate" => i.on_time_dispatch_rate,
+        "accurate_dispatch_rate" => i.accurate_dispatch_rate,
         _ => None,
     }
 }
@@ -259,7 +303,13 @@ fn indicator(i: &civicgrid_domain::kpi::Indicators, name: &str) -> Option<f64> {
 fn shown(name: &str, v: Option<f64>) -> String {
     match v {
         None => "—".to_owned(),
-        Some(v) if name.ends_with("_rate") => format!("{:.1}%", v * 100.0),
+        Some(v)
+            if name.ends_with("_rate")
+                || name.ends_with("_share")
+                || name == "public_evaluation" =>
+        {
+            format!("{:.1}%", v * 100.0)
+        }
         Some(v) => format!("{v:.0}"),
     }
 }
@@ -313,12 +363,18 @@ async fn kpi_page(
     let Some(scope) = scopes.iter().find(|r| r.code.as_str() == scope_code) else {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     };
+    // The page opens on the last complete month: the current one is still filling up.
     let now = app.clock.now().to_zoned(ctx.tz.clone());
+    let last_month = now
+        .date()
+        .first_of_month()
+        .yesterday()
+        .unwrap_or(now.date());
     let period = q
         .period
         .clone()
         .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| format!("{}-{:02}", now.year(), now.month()));
+        .unwrap_or_else(|| format!("{}-{:02}", last_month.year(), last_month.month()));
     let kind = q
         .kind
         .clone()
@@ -327,8 +383,13 @@ async fn kpi_page(
     let chosen = q
         .indicator
         .clone()
-        .filter(|i| INDICATORS.contains(&i.as_str()))
+        .filter(|i| map_indicators().contains(&i.as_str()))
         .unwrap_or_else(|| "reported".into());
+    let columns = civicgrid_domain::kpi::indicators_for(&kind);
+    let scheme = match app.assessment_scheme().await {
+        Ok(s) => s,
+        Err(e) => return ctx.app_error(e),
+    };
     let base = json!({
         "scopes": scopes.iter().map(|r| json!({"code": r.code.as_str(), "name": r.name})).collect::<Vec<_>>(),
         "scope": scope.code.as_str(),
@@ -336,7 +397,9 @@ async fn kpi_page(
         "period": period,
         "kind": kind,
         "indicator": chosen,
-        "indicators": INDICATORS,
+        "indicators": map_indicators(),
+        "columns": columns,
+        "min_cases": scheme.min_cases,
     });
     let table = match app.kpi_table(&scope.code, &period, None).await {
         Ok(t) => t,
@@ -365,12 +428,17 @@ async fn kpi_page(
         Ok(g) => g,
         Err(e) => return ctx.app_error(e.into()),
     };
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
     let map = grid_map(
         &grids
             .iter()
             .map(|g| MapGrid {
                 code: g.code.as_str(),
                 name: &g.name,
+                community: reference.region_names.get(&g.region).map(String::as_str),
                 geometry: &g.geometry,
                 shade: grid_values.get(g.code.as_str()).map(|v| v / max),
                 note: shown(&chosen, grid_values.get(g.code.as_str()).copied()),
@@ -381,7 +449,14 @@ async fn kpi_page(
             })
             .collect::<Vec<_>>(),
         &[],
-        &ctx.t("kpi-map"),
+        &MapText {
+            title: &ctx.t("kpi-map"),
+            legend: vec![
+                ("shade-low", ctx.t("legend-low")),
+                ("shade-high", ctx.t("legend-high")),
+                ("link", ctx.t("legend-drill")),
+            ],
+        },
     );
     let rows: Vec<serde_json::Value> = table
         .rows
@@ -395,13 +470,14 @@ async fn kpi_page(
                 _ => None,
             };
             json!({
-                "name": if r.kind == "grid" { r.code.clone() } else { r.name.clone() },
+                "name": r.name,
+                "code": r.code,
                 "link": link,
                 "score": r.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
                 "grade": r.grade.map(String::from).unwrap_or_default(),
                 "previous": r.previous_score.map(|s| format!("{s:.1}")).unwrap_or_default(),
                 "year_before": r.year_before_score.map(|s| format!("{s:.1}")).unwrap_or_default(),
-                "values": INDICATORS.iter().map(|i| shown(i, indicator(&r.indicators, i))).collect::<Vec<_>>(),
+                "values": columns.iter().map(|i| shown(i, indicator(&r.indicators, i))).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -441,9 +517,10 @@ async fn kpi_page(
     };
     let mut v = base;
     if let Some(o) = v.as_object_mut() {
+        let (red_list, black_list) = table.lists_for(&kind);
         o.insert(
             "table".into(),
-            json!({"red_list": table.red_list, "black_list": table.black_list}),
+            json!({"red_list": red_list, "black_list": black_list}),
         );
         o.insert("rows".into(), json!(rows));
         o.insert("map".into(), json!(map));

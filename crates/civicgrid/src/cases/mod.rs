@@ -68,11 +68,29 @@ pub fn invalid(fields: Vec<(String, String)>) -> AppError {
     AppError::Unprocessable(fields)
 }
 
+/// What the reporter takes away: the case (with its receipt code) and the secret that, with
+/// the receipt code, lets them evaluate the case or add to it. The secret exists only here;
+/// the store keeps its digest.
+pub struct Receipt {
+    pub case: Case,
+    pub secret: String,
+}
+
 impl App {
+    /// Takes in a report (see [`App::report_case_with_receipt`]) when nobody is given the
+    /// secret: the demo, imports, tests.
+    pub async fn report_case(&self, intake: Intake, actor: &Actor) -> AppResult<Case> {
+        Ok(self.report_case_with_receipt(intake, actor).await?.case)
+    }
+
     /// Takes in a report: validates it, places it in a grid, routes it through the
     /// responsibility list, starts the accept clock, and stores it with its first event. The
     /// case is durably committed before this returns.
-    pub async fn report_case(&self, intake: Intake, actor: &Actor) -> AppResult<Case> {
+    pub async fn report_case_with_receipt(
+        &self,
+        intake: Intake,
+        actor: &Actor,
+    ) -> AppResult<Receipt> {
         let problems = self.intake_problems(&intake).await?;
         if !problems.is_empty() {
             return Err(invalid(problems));
@@ -162,9 +180,12 @@ impl App {
             });
         for _attempt in 0..5 {
             let id = self.ids.new_id(now);
+            let secret = civicgrid_domain::case::reporter_secret(self.ids.random_bits());
             let case = Case {
                 id,
                 receipt_code: receipt_code(&id),
+                public_id: civicgrid_domain::case::public_id(self.ids.random_bits()),
+                reporter_key: Some(crate::cases::seal::reporter_key(&id, &secret)),
                 channel: intake.channel,
                 description: description.clone(),
                 address: intake.address.clone().filter(|a| !a.trim().is_empty()),
@@ -208,8 +229,8 @@ impl App {
                 event,
             };
             match self.write_case(write).await {
-                Ok(()) => return Ok(case),
-                // A receipt-code collision (40 random bits): try again with a new id.
+                Ok(()) => return Ok(Receipt { case, secret }),
+                // A receipt-code or public-number collision: try again with new ones.
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -483,21 +504,20 @@ impl App {
         })
     }
 
-    /// The resident's evaluation, by receipt code. 不满意 reopens the case at once, as the loop
-    /// says (a platform rule, recorded as the system's action after the evaluation).
+    /// The resident's evaluation, by receipt code and the secret issued with it. 不满意 reopens
+    /// the case at once, as the loop says (a platform rule, recorded as the system's action
+    /// after the evaluation). Every attempt counts against the caller's lookups, so secrets
+    /// cannot be guessed; a wrong secret and an unknown receipt get the same answer.
     pub async fn evaluate_by_receipt(
         &self,
         receipt: &str,
+        secret: &str,
         satisfaction: civicgrid_domain::case::Satisfaction,
         comment: &str,
+        from: &crate::accounts::limits::ClientAddr,
     ) -> AppResult<Case> {
-        let code = civicgrid_domain::case::normalize_receipt_code(receipt)
-            .ok_or_else(|| AppError::NotFound(format!("receipt {receipt}")))?;
-        let case = self
-            .repo
-            .case_by_receipt(&code)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("receipt {receipt}")))?;
+        self.count_lookup(from).await?;
+        let case = self.reporter_case(receipt, secret).await?;
         if comment.chars().count() > 1000 {
             return Err(invalid(vec![(
                 "comment".to_owned(),
@@ -533,6 +553,49 @@ impl App {
             &Actor::System,
         )
         .await
+    }
+
+    /// The case whose reporter holds `receipt` and `secret`; anything else is refused alike,
+    /// so an answer tells a guesser nothing about which half was wrong.
+    async fn reporter_case(&self, receipt: &str, secret: &str) -> AppResult<Case> {
+        let refused = || {
+            AppError::Forbidden(
+                "the receipt code and the secret issued with it do not match a case".into(),
+            )
+        };
+        let code = civicgrid_domain::case::normalize_receipt_code(receipt).ok_or_else(refused)?;
+        let case = self
+            .repo
+            .case_by_receipt(&code)
+            .await?
+            .ok_or_else(refused)?;
+        if crate::cases::seal::is_reporter(&case, secret) {
+            Ok(case)
+        } else {
+            Err(refused())
+        }
+    }
+
+    /// A case by its public number, as the public may see it (the public view of `track`,
+    /// without the receipt code).
+    pub async fn public_case(&self, public_id: &str) -> AppResult<Tracked> {
+        let not_found = || AppError::NotFound(format!("case {public_id}"));
+        let id = civicgrid_domain::case::normalize_public_id(public_id).ok_or_else(not_found)?;
+        let reported = self
+            .repo
+            .case_by_public_id(&id)
+            .await?
+            .ok_or_else(not_found)?;
+        let followed = match reported.state.merged_into {
+            Some(master) => self.get_case(&master).await?,
+            None => reported.clone(),
+        };
+        let events = self.case_timeline(&followed.id).await?;
+        Ok(Tracked {
+            reported,
+            followed,
+            events,
+        })
     }
 
     /// Takes an action on a case at `expected_version`. Refused when the actor may not, when

@@ -39,6 +39,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(get_photo))
         .routes(routes!(act))
         .routes(routes!(track))
+        .routes(routes!(evaluate))
         .routes(routes!(alerts))
 }
 
@@ -152,8 +153,10 @@ async fn create_case(
         return Err(AppError::Unprocessable(problems).into());
     }
     let actor = caller.0.unwrap_or(Actor::Resident);
-    let case = app.report_case(intake, &actor).await?;
+    let crate::cases::Receipt { case, secret } =
+        app.report_case_with_receipt(intake, &actor).await?;
     let mut view = CaseView::from(&case);
+    view.reporter_secret = Some(secret);
     // A call-taker sees at intake the open cases this one may duplicate; residents do not
     // see other people's cases.
     if let (Actor::Staff { .. }, Some(category), Some(location)) =
@@ -696,25 +699,63 @@ async fn track(
     from: ClientAddr,
     Path(receipt): Path<String>,
 ) -> ApiResult<Json<Tracking>> {
-    let crate::cases::Tracked {
-        reported,
-        followed: case,
-        events,
-    } = app.track(&receipt, &from).await?;
-    Ok(Json(Tracking {
-        receipt_code: reported.receipt_code.clone(),
-        merged_into: reported
-            .state
-            .merged_into
-            .map(|_| case.receipt_code.clone()),
+    let tracked = app.track(&receipt, &from).await?;
+    Ok(Json(tracking(&app, &tracked).await?))
+}
+
+/// The reporter evaluates the closed case: the receipt code and the secret issued with it.
+/// 不满意 reopens the case. Each attempt counts against the caller's lookups; a wrong secret
+/// and an unknown receipt code get the same 403.
+#[utoipa::path(post, path = "/api/v1/track/{receipt}/evaluation", tag = "public",
+    params(("receipt" = String, Path, description = "The receipt code")),
+    request_body(content = views::Evaluation, content_type = "application/json"),
+    responses((status = 200, description = "Evaluated; where the case stands now", body = Tracking),
+        ChangeProblems, Throttled),
+    security(()))]
+async fn evaluate(
+    State(app): State<App>,
+    from: ClientAddr,
+    Path(receipt): Path<String>,
+    payload: Result<Json<views::Evaluation>, JsonRejection>,
+) -> ApiResult<Json<Tracking>> {
+    let e = body(payload)?;
+    let satisfaction = match e.satisfaction.as_str() {
+        "satisfied" => civicgrid_domain::case::Satisfaction::Satisfied,
+        "basically_satisfied" => civicgrid_domain::case::Satisfaction::BasicallySatisfied,
+        "unsatisfied" => civicgrid_domain::case::Satisfaction::Unsatisfied,
+        other => {
+            return Err(AppError::Unprocessable(vec![(
+                "satisfaction".to_owned(),
+                format!("`{other}` is not one of satisfied, basically_satisfied, unsatisfied"),
+            )])
+            .into());
+        }
+    };
+    app.evaluate_by_receipt(&receipt, &e.secret, satisfaction, &e.comment, &from)
+        .await?;
+    let tracked = app.track(&receipt, &from).await?;
+    Ok(Json(tracking(&app, &tracked).await?))
+}
+
+async fn tracking(app: &App, t: &crate::cases::Tracked) -> ApiResult<Tracking> {
+    let reference = app.reference().await?;
+    let case = &t.followed;
+    let unit = reference.handling_unit(case);
+    Ok(Tracking {
+        receipt_code: t.reported.receipt_code.clone(),
+        public_id: t.reported.public_id.clone(),
+        merged_into: t.reported.state.merged_into.map(|_| case.public_id.clone()),
         status: case.state.status.as_str().to_owned(),
         status_zh: case.state.status.name_zh().to_owned(),
         category: case.category.as_ref().map(|c| c.to_string()),
         grid: case.grid.as_ref().map(|g| g.to_string()),
+        place: case.grid.as_ref().map(|g| reference.place_name(g)),
+        unit,
         reported_at: case.reported_at,
         updated_at: case.updated_at,
         due_at: case.clock.map(|c| c.due_at),
-        timeline: events
+        timeline: t
+            .events
             .iter()
             .map(|e| PublicStep {
                 at: e.at,
@@ -723,5 +764,5 @@ async fn track(
                 status_zh: e.to.name_zh().to_owned(),
             })
             .collect(),
-    }))
+    })
 }

@@ -75,8 +75,14 @@ pub struct DuplicateHint {
 #[derive(Serialize, ToSchema)]
 pub struct CaseView {
     pub id: Uuid,
-    /// The public receipt code, e.g. `7Q4M-2XKD`.
+    /// The reporter's receipt code, e.g. `7Q4M-2XKD` (staff read it out on the phone).
     pub receipt_code: String,
+    /// The number public lists, maps and Open311 show; it grants nothing.
+    pub public_id: String,
+    /// Only in the answer to the report: the secret that, with the receipt code, lets the
+    /// reporter evaluate the case. It is never shown again; the platform keeps its digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reporter_secret: Option<String>,
     pub status: String,
     pub status_zh: String,
     /// The optimistic-concurrency token; also the ETag.
@@ -121,6 +127,8 @@ impl From<&Case> for CaseView {
         CaseView {
             id: c.id,
             receipt_code: c.receipt_code.clone(),
+            public_id: c.public_id.clone(),
+            reporter_secret: None,
             status: c.state.status.as_str().to_owned(),
             status_zh: c.state.status.name_zh().to_owned(),
             version: c.state.version,
@@ -278,16 +286,34 @@ pub struct PublicStep {
 #[derive(Serialize, ToSchema)]
 pub struct Tracking {
     pub receipt_code: String,
-    /// The master case's receipt code when this report was merged into it.
+    /// The case's public number.
+    pub public_id: String,
+    /// The master case's public number when this report was merged into it.
     pub merged_into: Option<String>,
     pub status: String,
     pub status_zh: String,
     pub category: Option<String>,
     pub grid: Option<String>,
+    /// The grid and its community by name.
+    pub place: Option<String>,
+    /// The unit handling the case (or the one routing named, until it is dispatched).
+    pub unit: Option<String>,
     pub reported_at: Timestamp,
     pub updated_at: Timestamp,
     pub due_at: Option<Timestamp>,
     pub timeline: Vec<PublicStep>,
+}
+
+/// The reporter's evaluation of a closed case.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluation {
+    /// The secret issued with the receipt code (`reporter_secret` in the report's answer).
+    pub secret: String,
+    /// satisfied, basically_satisfied or unsatisfied (which reopens the case).
+    pub satisfaction: String,
+    #[serde(default)]
+    pub comment: String,
 }
 
 /// The fields of an action; which are needed depends on the action (see its description).

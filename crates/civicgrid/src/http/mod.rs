@@ -59,11 +59,30 @@ pub fn router(app: App) -> Router {
             "/metrics",
             axum::routing::get(move |State(app): State<App>| metrics::render(app, scrape.clone())),
         )
-        .fallback(|| async { ApiError::App(AppError::NotFound("no such endpoint".into())) })
+        .fallback(unknown_path)
         .layer(axum::middleware::from_fn(move |request, next| {
             metrics::track(requests.clone(), request, next)
         }))
         .with_state(app)
+}
+
+/// An unknown path: a problem under the API, a page (in the reader's language) anywhere else,
+/// so that a mistyped link in a browser does not answer with JSON.
+async fn unknown_path(State(app): State<App>, request: axum::extract::Request) -> Response {
+    let path = request.uri().path();
+    let wants_json = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("json") && !a.contains("text/html"));
+    if path.starts_with("/api/") || wants_json {
+        return ApiError::App(AppError::NotFound("no such endpoint".into())).into_response();
+    }
+    let (mut parts, _) = request.into_parts();
+    match <crate::web::Ctx as FromRequestParts<App>>::from_request_parts(&mut parts, &app).await {
+        Ok(ctx) => ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-page-not-found")),
+        Err(r) => r,
+    }
 }
 
 /// Liveness: the process answers.

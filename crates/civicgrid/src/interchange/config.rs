@@ -242,6 +242,9 @@ pub fn read_roles(file: &str, text: &str) -> Result<Vec<Role>, Vec<InputError>> 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct AssessmentFile {
+    /// The fewest cases a subject needs in a period to be scored (5 when not given).
+    #[serde(default)]
+    min_cases: Option<u64>,
     bands: BTreeMap<String, f64>,
     weights: BTreeMap<String, BTreeMap<String, f64>>,
 }
@@ -270,6 +273,9 @@ pub fn read_assessment(
     let scheme = civicgrid_domain::kpi::Scheme {
         weights: parsed.weights,
         bands,
+        min_cases: parsed
+            .min_cases
+            .unwrap_or(civicgrid_domain::kpi::DEFAULT_MIN_CASES),
     };
     for (field, message) in scheme.problems() {
         errors.push(InputError {
@@ -288,6 +294,7 @@ pub fn read_assessment(
 
 pub fn write_assessment(scheme: &civicgrid_domain::kpi::Scheme) -> String {
     let file = AssessmentFile {
+        min_cases: Some(scheme.min_cases),
         bands: scheme
             .bands
             .iter()

@@ -3,9 +3,11 @@
 //! duplicate suggestion, durable commit). Parameters arrive as the (name, value) pairs of the
 //! query or form; answers are documents (`open311::wire`) the HTTP shell renders.
 //!
-//! The public id of a request is its receipt code. A category of service type `batch`
-//! answers a POST with a token (the case id); the receipt code is issued, and the request
-//! listed, once a call-taker has accepted or refused the report.
+//! The public id of a request (`service_request_id`) is the case's public number, which
+//! grants nothing: the reporter's receipt code and secret appear only in the notice answering
+//! the POST. A category of service type `batch` answers a POST with a token (the case id);
+//! the public number is issued, and the request listed, once a call-taker has accepted or
+//! refused the report.
 
 pub mod rest;
 pub mod wire;
@@ -465,17 +467,23 @@ impl App {
                 jurisdiction.id
             )));
         }
-        let case = self.report_case(intake, &actor).await?;
+        let crate::cases::Receipt { case, secret } =
+            self.report_case_with_receipt(intake, &actor).await?;
 
+        // The notice goes only to the client that posted: it carries the reporter's receipt
+        // code and secret, which no other answer shows.
         let mut notice = match category.service_type {
             ServiceType::Realtime => format!(
-                "已登记，受理编号 {}。Registered; the case number is {}.",
-                case.receipt_code, case.receipt_code
+                "已登记，受理编号 {r}，评价密码 {secret}（仅显示一次，请妥善保存）。\
+                 Registered; receipt code {r}, evaluation secret {secret} (shown once; keep it).",
+                r = case.receipt_code
             ),
-            ServiceType::Batch => {
-                "已收到，受理后发放编号。Received; a number is issued once it is accepted."
-                    .to_owned()
-            }
+            ServiceType::Batch => format!(
+                "已收到，受理后公开编号；受理编号 {r}，评价密码 {secret}（仅显示一次，请妥善保存）。\
+                 Received; a public number is issued once it is accepted. Receipt code {r}, \
+                 evaluation secret {secret} (shown once; keep it).",
+                r = case.receipt_code
+            ),
         };
         if let Some(loc) = case.location {
             let nearby = self
@@ -493,14 +501,14 @@ impl App {
                     " 附近已有同类未结案件 / open reports of this kind nearby: {}",
                     nearby
                         .iter()
-                        .map(|(c, _)| c.receipt_code.as_str())
+                        .map(|(c, _)| c.public_id.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
             }
         }
         let id = match category.service_type {
-            ServiceType::Realtime => ("service_request_id", Node::text(&case.receipt_code)),
+            ServiceType::Realtime => ("service_request_id", Node::text(&case.public_id)),
             ServiceType::Batch => ("token", Node::text(case.id.to_string())),
         };
         Ok(Document {
@@ -533,7 +541,7 @@ impl App {
         let mut cases = Vec::new();
         if let Some(ids) = params.get("service_request_id") {
             for id in ids.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                if let Some(c) = self.public_case(id, &reference).await? {
+                if let Some(c) = self.open311_case(id, &reference).await? {
                     cases.push(c);
                 }
             }
@@ -641,7 +649,7 @@ impl App {
         self.jurisdiction(&params)?;
         let reference = self.reference_311().await?;
         let extended = params.flag("extended_statuses")?;
-        let case = self.public_case(id, &reference).await?.ok_or_else(|| {
+        let case = self.open311_case(id, &reference).await?.ok_or_else(|| {
             Open311Error::not_found(format!("service_request_id `{id}` not found"))
         })?;
         let events = self.case_timeline(&case.id).await?;
@@ -664,7 +672,7 @@ impl App {
             Some(c) if c.channel == Channel::Open311 && batch(&c, &reference) => c,
             _ => return Err(not_found()),
         };
-        let issued = has_public_id(&case, &reference).then(|| case.receipt_code.clone());
+        let issued = has_public_id(&case, &reference).then(|| case.public_id.clone());
         Ok(Document {
             root: "service_requests",
             body: Node::List(
@@ -713,13 +721,13 @@ impl App {
     }
 
     /// A case by its public id, if it has one yet.
-    async fn public_case(&self, id: &str, reference: &Reference) -> O311<Option<Case>> {
-        let Some(code) = civicgrid_domain::case::normalize_receipt_code(id) else {
+    async fn open311_case(&self, id: &str, reference: &Reference) -> O311<Option<Case>> {
+        let Some(public_id) = civicgrid_domain::case::normalize_public_id(id) else {
             return Ok(None);
         };
         Ok(self
             .repo
-            .case_by_receipt(&code)
+            .case_by_public_id(&public_id)
             .await
             .map_err(AppError::from)?
             .filter(|c| has_public_id(c, reference)))
@@ -788,7 +796,7 @@ fn request_node(
         .and_then(|v| v.as_str())
         .map(str::to_owned);
     let mut fields = vec![
-        ("service_request_id", Node::text(&case.receipt_code)),
+        ("service_request_id", Node::text(&case.public_id)),
         (
             "status",
             Node::text(if extended {

@@ -338,7 +338,7 @@ impl Ctx {
         };
         let detail = match &e {
             AppError::Store(_) | AppError::Io { .. } => String::new(),
-            other => other.to_string(),
+            other => echo(&other.to_string()),
         };
         self.render_status(
             status,
@@ -372,6 +372,18 @@ impl Ctx {
             "field": has(&[P::CaseResolveOnSite]),
         })
     }
+}
+
+/// What a page may repeat of a message that can quote the reader's input: over-long input is
+/// cut, so that a page never echoes pages of someone else's text back.
+pub fn echo(text: &str) -> String {
+    const MAX: usize = 160;
+    if text.chars().count() <= MAX {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(MAX).collect();
+    cut.push('…');
+    cut
 }
 
 /// Form fields by name (the last one wins, except where a handler collects repeats).

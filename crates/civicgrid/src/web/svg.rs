@@ -25,6 +25,8 @@ pub fn esc(s: &str) -> String {
 pub struct MapGrid<'a> {
     pub code: &'a str,
     pub name: &'a str,
+    /// The community (社区) the grid belongs to, by name: communities are labelled too.
+    pub community: Option<&'a str>,
     pub geometry: &'a MultiPolygon<f64>,
     /// 0..=1: how dark the grid is shaded (load); None leaves it plain.
     pub shade: Option<f64>,
@@ -46,7 +48,42 @@ const WIDTH: f64 = 640.0;
 /// The grids as an SVG map. The projection is equirectangular, corrected for latitude, which
 /// is faithful at the scale of a district; `data-*` attributes carry it so that a script can
 /// turn a click into longitude and latitude.
-pub fn grid_map(grids: &[MapGrid<'_>], markers: &[Marker], title: &str) -> String {
+/// What a map says around its picture: its title (for screen readers) and a legend, each
+/// entry a swatch (`outline`, `shade-low`, `shade-high`, `marker`, `link`) and its meaning.
+pub struct MapText<'a> {
+    pub title: &'a str,
+    pub legend: Vec<(&'static str, String)>,
+}
+
+/// The grid's label on the map: its name without the community's, which the community label
+/// already says (南联社区第3网格 → 第3网格).
+fn short_name<'a>(g: &MapGrid<'a>) -> &'a str {
+    g.community
+        .and_then(|c| g.name.strip_prefix(c))
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(g.name)
+}
+
+type Bounds = (f64, f64, f64, f64);
+
+/// The grids as an SVG map with grid and community names, followed by its legend.
+pub fn grid_map(grids: &[MapGrid<'_>], markers: &[Marker], text: &MapText<'_>) -> String {
+    let mut out = grid_svg(grids, markers, text.title);
+    if !text.legend.is_empty() {
+        out.push_str("<ul class=\"map-legend\">");
+        for (swatch, meaning) in &text.legend {
+            let _ = write!(
+                out,
+                "<li><span class=\"swatch swatch-{swatch}\" aria-hidden=\"true\"></span>{}</li>",
+                esc(meaning)
+            );
+        }
+        out.push_str("</ul>");
+    }
+    out
+}
+
+fn grid_svg(grids: &[MapGrid<'_>], markers: &[Marker], title: &str) -> String {
     let mut bounds: Option<(f64, f64, f64, f64)> = None;
     for g in grids {
         if let Some(r) = g.geometry.bounding_rect() {
@@ -70,11 +107,21 @@ pub fn grid_map(grids: &[MapGrid<'_>], markers: &[Marker], title: &str) -> Strin
     let height = (span_y * scale).ceil().max(40.0);
     let px = |lon: f64, lat: f64| ((lon - min_lon) * k * scale, (max_lat - lat) * scale);
     let mut out = String::new();
+    // With links inside, the map is a group of links (a screen reader lists them); without,
+    // one picture.
+    let role = if grids.iter().any(|g| g.href.is_some()) {
+        format!("role=\"group\" aria-label=\"{}\"", esc(title))
+    } else {
+        "role=\"img\"".to_owned()
+    };
     let _ = write!(
         out,
-        "<svg class=\"map\" role=\"img\" viewBox=\"0 0 {WIDTH} {height:.0}\" data-min-lon=\"{min_lon}\" data-max-lat=\"{max_lat}\" data-k=\"{k}\" data-scale=\"{scale}\"><title>{}</title>",
+        "<svg class=\"map\" {role} viewBox=\"0 0 {WIDTH} {height:.0}\" data-min-lon=\"{min_lon}\" data-max-lat=\"{max_lat}\" data-k=\"{k}\" data-scale=\"{scale}\"><title>{}</title>",
         esc(title)
     );
+    let mut labels = String::new();
+    // Each community's name and the bounds of its grids (min lon, min lat, max lon, max lat).
+    let mut communities: Vec<(&str, Bounds)> = Vec::new();
     for g in grids {
         let mut d = String::new();
         for poly in g.geometry {
@@ -95,7 +142,27 @@ pub fn grid_map(grids: &[MapGrid<'_>], markers: &[Marker], title: &str) -> Strin
             }
             None => "#eef3f8".to_owned(),
         };
-        let label = format!("{} {} {}", g.name, g.code, g.note);
+        let label = match g.community {
+            Some(c) if !g.name.starts_with(c) => format!("{} · {c} {}", g.name, g.note),
+            _ => format!("{} {}", g.name, g.note),
+        };
+        if let Some(r) = g.geometry.bounding_rect() {
+            let (x, y) = px((r.min().x + r.max().x) / 2.0, (r.min().y + r.max().y) / 2.0);
+            let _ = write!(
+                labels,
+                "<text class=\"grid-label\" x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"middle\" aria-hidden=\"true\">{}</text>",
+                esc(short_name(g))
+            );
+            if let Some(c) = g.community {
+                let b = (r.min().x, r.min().y, r.max().x, r.max().y);
+                match communities.iter_mut().find(|(name, _)| *name == c) {
+                    Some((_, e)) => {
+                        *e = (e.0.min(b.0), e.1.min(b.1), e.2.max(b.2), e.3.max(b.3));
+                    }
+                    None => communities.push((c, b)),
+                }
+            }
+        }
         let path = format!(
             "<path d=\"{d}\" fill=\"{fill}\" stroke=\"#44617b\" stroke-width=\"0.8\" data-grid=\"{}\"><title>{}</title></path>",
             esc(g.code),
@@ -112,6 +179,15 @@ pub fn grid_map(grids: &[MapGrid<'_>], markers: &[Marker], title: &str) -> Strin
             }
             None => out.push_str(&path),
         }
+    }
+    out.push_str(&labels);
+    for (name, b) in &communities {
+        let (x, y) = px((b.0 + b.2) / 2.0, (b.1 + b.3) / 2.0);
+        let _ = write!(
+            out,
+            "<text class=\"community-label\" x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"middle\" aria-hidden=\"true\">{}</text>",
+            esc(name)
+        );
     }
     for m in markers {
         let (x, y) = px(m.lon, m.lat);
@@ -246,6 +322,7 @@ mod tests {
             MapGrid {
                 code: "440305001001001",
                 name: "安乐<一>",
+                community: Some("安乐"),
                 geometry: &a,
                 shade: Some(1.0),
                 note: "3".into(),
@@ -254,6 +331,7 @@ mod tests {
             MapGrid {
                 code: "440305001001002",
                 name: "安乐二",
+                community: Some("安乐"),
                 geometry: &b,
                 shade: None,
                 note: String::new(),
@@ -267,9 +345,22 @@ mod tests {
                 lat: 22.505,
                 label: "A&B".into(),
             }],
-            "网格",
+            &MapText {
+                title: "网格",
+                legend: vec![("outline", "网格边界".into())],
+            },
         );
-        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.starts_with("<svg") && svg.ends_with("</ul>"));
+        // A map with links is a group of links, each named without its code.
+        assert!(svg.contains("role=\"group\" aria-label=\"网格\""));
+        assert!(svg.contains("aria-label=\"安乐&lt;一&gt; 3\""), "{svg}");
+        assert!(!svg.contains(">440305001001001<") && !svg.contains("label=\"440305"));
+        // Grids by their short name, the community once, and the legend.
+        assert!(svg.contains(">&lt;一&gt;</text>") && svg.contains(">二</text>"));
+        assert_eq!(svg.matches("class=\"community-label\"").count(), 1);
+        assert!(svg.contains(
+            "<li><span class=\"swatch swatch-outline\" aria-hidden=\"true\"></span>网格边界</li>"
+        ));
         assert_eq!(svg.matches("<path").count(), 2);
         assert!(svg.contains("href=\"/report?grid=440305001001001&amp;x=1\""));
         assert!(svg.contains("安乐&lt;一&gt;"));

@@ -72,6 +72,7 @@ const REST: &[(&str, &str, Access)] = &[
     ),
     ("get", "/api/v1/alerts", Access::Staff),
     ("get", "/api/v1/track/{receipt}", Access::Public),
+    ("post", "/api/v1/track/{receipt}/evaluation", Access::Public),
     ("get", "/api/v1/kpi", Access::Kpi),
     ("post", "/api/v1/kpi/appeals", Access::Appeal),
     ("get", "/api/v1/kpi/appeals", Access::ListAppeals),
@@ -96,6 +97,8 @@ const PAGES: &[(&str, &str, Access)] = &[
     ("/track/{code}", "get", Access::Public),
     ("/track/{code}/evaluate", "post", Access::Public),
     ("/cases", "get", Access::Public),
+    ("/cases/{public_id}", "get", Access::Public),
+    ("/kpi/indicators", "get", Access::Public),
     ("/responsibility", "get", Access::Public),
     ("/surveys/{id}", "get", Access::Public),
     ("/login", "get", Access::Public),
@@ -346,6 +349,7 @@ fn concrete(path: &str, f: &Fixture, case: &Case) -> String {
         .replace("{sha}", &f.photo)
         .replace("{receipt}", &case.receipt_code)
         .replace("{code}", &case.receipt_code)
+        .replace("{public_id}", &case.public_id)
         .replace("{action}", "supervise")
         .replace("{kind}", "responsibility")
 }

@@ -706,7 +706,7 @@ async fn the_kpi_command_writes_csv_json_xlsx_and_geojson() {
     let scheme = dir.path().join("scheme.toml");
     std::fs::write(
         &scheme,
-        "[bands]\nA = 95.0\nB = 85.0\nC = 70.0\nD = 50.0\n[weights.unit]\nsatisfaction_rate = 1.0\n",
+        "min_cases = 8\n[bands]\nA = 95.0\nB = 85.0\nC = 70.0\nD = 50.0\n[weights.unit]\nsatisfaction_rate = 1.0\n",
     )
     .expect("write");
     cli(
@@ -726,7 +726,18 @@ async fn the_kpi_command_writes_csv_json_xlsx_and_geojson() {
     )
     .expect("json");
     let mut scored = 0;
+    let mut too_few = 0;
     for row in json["rows"].as_array().expect("rows") {
+        let received = row["indicators"]["counters"]["received"]
+            .as_u64()
+            .expect("received");
+        let led = row["indicators"]["counters"]["led"].as_u64().expect("led");
+        if received.max(led) < 8 {
+            // Too few cases for the scheme's minimum: no score, no grade.
+            assert!(row["score"].is_null() && row["grade"].is_null(), "{row}");
+            too_few += 1;
+            continue;
+        }
         match row["indicators"]["satisfaction_rate"].as_f64() {
             Some(r) => {
                 let score = row["score"].as_f64().expect("score");
@@ -749,7 +760,15 @@ async fn the_kpi_command_writes_csv_json_xlsx_and_geojson() {
             None => assert!(row["score"].is_null(), "{row}"),
         }
     }
-    assert!(scored > 0);
+    assert!(
+        scored > 0 && too_few > 0,
+        "{scored} scored, {too_few} too few"
+    );
+    assert!(
+        String::from_utf8(cli(&db, &["export", "assessment"]).await)
+            .expect("utf-8")
+            .contains("min_cases = 8")
+    );
     // A bad scheme names its field and changes nothing.
     std::fs::write(
         &scheme,

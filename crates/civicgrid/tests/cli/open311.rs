@@ -233,11 +233,27 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
     // The case is the loop's: channel open311, the reporter's contact sealed.
     let case = app
         .repo
-        .case_by_receipt(&civicgrid_domain::case::normalize_receipt_code(&id).expect("code"))
+        .case_by_public_id(&id)
         .await
         .expect("read")
         .expect("case");
     assert_eq!(case.channel.as_str(), "open311");
+    // The public id is not the receipt code; the reporter's receipt code and secret are in
+    // the notice of the answer to the POST, and nowhere in the public answers.
+    assert_ne!(id, case.receipt_code.replace('-', ""));
+    let notice = posted[0]["service_notice"].as_str().expect("notice");
+    assert!(notice.contains(&case.receipt_code), "{notice}");
+    let secret = notice
+        .split("评价密码 ")
+        .nth(1)
+        .and_then(|s| s.get(..11))
+        .expect("the secret in the notice");
+    assert!(
+        civicgrid::cases::seal::is_reporter(&case, secret),
+        "{notice}"
+    );
+    assert!(!whole.contains(&case.receipt_code) && !whole.contains(secret));
+    assert!(!xml.contains(&case.receipt_code));
     let staff = app
         .authenticate_api_key(hotline_key)
         .await
@@ -305,7 +321,7 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
         .expect("case");
     let (_, listed) = json(app, "GET", &format!("{base}/requests.json"), None).await;
     assert!(
-        !listed.to_string().contains(&case.receipt_code),
+        !listed.to_string().contains(&case.public_id),
         "no public id before acceptance"
     );
     let calltaker = match app
@@ -321,11 +337,11 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
         .await
         .expect("accept");
     let (_, t) = json(app, "GET", &format!("{base}/tokens/{token}.json"), None).await;
-    assert_eq!(t[0]["service_request_id"], case.receipt_code.as_str());
+    assert_eq!(t[0]["service_request_id"], case.public_id.as_str());
     let (_, _, xml) = call(app, "GET", &format!("{base}/tokens/{token}.xml"), None).await;
     assert_eq!(
         xml_texts(&xml, "service_request_id"),
-        [case.receipt_code.as_str()]
+        [case.public_id.as_str()]
     );
     let (s, _) = json(app, "GET", &format!("{base}/tokens/not-a-token.json"), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -392,7 +408,7 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
         "GET",
         &format!(
             "{base}/requests/{}.json?extended_statuses=true",
-            case.receipt_code
+            case.public_id
         ),
         None,
     )

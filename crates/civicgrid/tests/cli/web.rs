@@ -538,7 +538,11 @@ async fn the_case_page_offers_only_permitted_actions_escapes_text_and_refuses_th
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
     // The public views show no contact details and no free text of other people's cases.
     let public = web.get("/cases", "").await;
-    assert!(public.body.contains(&case.receipt_code));
+    assert!(public.body.contains(&case.public_id));
+    assert!(
+        !public.body.contains(&case.receipt_code),
+        "receipt codes are the reporters'"
+    );
     assert!(!public.body.contains("井盖丢失"));
 }
 

@@ -19,7 +19,7 @@ use crate::cases::seal::Reporter;
 use crate::cases::{Actor, Intake};
 use crate::error::AppError;
 use crate::web::Pages;
-use crate::web::svg::{MapGrid, Marker, grid_map};
+use crate::web::svg::{MapGrid, MapText, Marker, grid_map};
 use crate::web::{Ctx, form_map, see_other};
 
 /// Photos per report, and bytes per photo.
@@ -42,6 +42,7 @@ pub fn routes() -> Pages {
         .route("/track/{code}", get(track))
         .route("/track/{code}/evaluate", post(evaluate))
         .route("/cases", get(public_cases))
+        .route("/cases/{public_id}", get(public_case))
 }
 
 async fn home(ctx: Ctx) -> Response {
@@ -82,6 +83,7 @@ async fn map_svg(
     markers: &[Marker],
 ) -> Result<String, AppError> {
     let grids = app.repo.grids(None).await?;
+    let reference = app.reference().await?;
     let max = shade.values().copied().max().unwrap_or(0).max(1) as f64;
     let map: Vec<MapGrid<'_>> = grids
         .iter()
@@ -90,6 +92,7 @@ async fn map_svg(
             MapGrid {
                 code: g.code.as_str(),
                 name: &g.name,
+                community: reference.region_names.get(&g.region).map(String::as_str),
                 geometry: &g.geometry,
                 shade: n.map(|n| n as f64 / max),
                 note: n.map(|n| n.to_string()).unwrap_or_default(),
@@ -97,7 +100,29 @@ async fn map_svg(
             }
         })
         .collect();
-    Ok(grid_map(&map, markers, &ctx.t("map-title")))
+    let legend = if shade.is_empty() {
+        let mut l = vec![
+            ("outline", ctx.t("legend-grid")),
+            ("link", ctx.t("legend-pick")),
+        ];
+        if !markers.is_empty() {
+            l.push(("marker", ctx.t("legend-picked")));
+        }
+        l
+    } else {
+        vec![
+            ("shade-low", ctx.t("legend-fewer-open")),
+            ("shade-high", ctx.t("legend-more-open")),
+        ]
+    };
+    Ok(grid_map(
+        &map,
+        markers,
+        &MapText {
+            title: &ctx.t("map-title"),
+            legend,
+        },
+    ))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -196,12 +221,34 @@ async fn report_page(
 }
 
 async fn report_form(State(app): State<App>, ctx: Ctx, Query(q): Query<ReportQuery>) -> Response {
-    let form = ReportForm {
+    let mut form = ReportForm {
         category: q.category.unwrap_or_default(),
         grid: q.grid.unwrap_or_default(),
         ..Default::default()
     };
-    report_page(&app, &ctx, &form, &BTreeMap::new(), vec![], StatusCode::OK).await
+    let mut errors = BTreeMap::new();
+    // A category from an old link or a typo: say so, rather than show the form as if none
+    // had been asked for.
+    if !form.category.is_empty() {
+        let known = match app.reference().await {
+            Ok(r) => form
+                .category
+                .parse::<CategoryCode>()
+                .ok()
+                .is_some_and(|c| r.category(&c).is_some_and(|c| !c.code.is_major())),
+            Err(e) => return ctx.app_error(e),
+        };
+        if !known {
+            errors.insert("category".to_owned(), ctx.t("err-unknown-category"));
+            form.category.clear();
+        }
+    }
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    report_page(&app, &ctx, &form, &errors, vec![], status).await
 }
 
 struct Upload {
@@ -443,7 +490,7 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
                 .iter()
                 .map(|(c, d)| {
                     json!({
-                        "receipt_code": c.receipt_code,
+                        "public_id": c.public_id,
                         "status": status_name(&ctx, c.state.status),
                         "distance": format!("{:.0}", d),
                         "reported_at": ctx.when(c.reported_at),
@@ -474,24 +521,25 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
         reporter: (reporter != Reporter::default()).then_some(reporter),
         media_url: None,
     };
-    let case = match app.report_case(intake, &Actor::Resident).await {
-        Ok(c) => c,
-        Err(AppError::Unprocessable(problems)) => {
-            for (field, message) in problems {
-                errors.insert(field.replace("attributes.", "attr_"), message);
+    let crate::cases::Receipt { case, secret } =
+        match app.report_case_with_receipt(intake, &Actor::Resident).await {
+            Ok(r) => r,
+            Err(AppError::Unprocessable(problems)) => {
+                for (field, message) in problems {
+                    errors.insert(field.replace("attributes.", "attr_"), message);
+                }
+                return report_page(
+                    &app,
+                    &ctx,
+                    &form,
+                    &errors,
+                    vec![],
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
             }
-            return report_page(
-                &app,
-                &ctx,
-                &form,
-                &errors,
-                vec![],
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-        Err(e) => return ctx.app_error(e),
-    };
+            Err(e) => return ctx.app_error(e),
+        };
     // The photos go with the case, as the reporter's own.
     let mut version = case.state.version;
     for p in photos {
@@ -512,22 +560,62 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
             }
         }
     }
-    see_other(&format!("/receipt/{}", case.receipt_code))
+    // The secret is shown once, on the receipt page this redirect leads to: it travels in a
+    // cookie only that page reads, and that page clears.
+    let mut to = see_other(&format!("/receipt/{}", case.receipt_code));
+    let cookie = format!(
+        "{SECRET_COOKIE}={secret}; Path=/receipt/{}; Max-Age=900; HttpOnly; SameSite=Strict",
+        case.receipt_code
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+        to.headers_mut().append(axum::http::header::SET_COOKIE, v);
+    }
+    to
 }
+
+/// The cookie that carries a new report's secret to its receipt page, once.
+const SECRET_COOKIE: &str = "cg_receipt_secret";
 
 pub fn status_name(ctx: &Ctx, s: Status) -> String {
     ctx.t(&format!("status-{}", s.as_str().replace('_', "-")))
 }
 
-async fn receipt(State(app): State<App>, ctx: Ctx, Path(code): Path<String>) -> Response {
+/// The receipt: the code to follow the case and, right after the report only, the secret to
+/// evaluate it, which is then forgotten by the browser too.
+async fn receipt(
+    State(app): State<App>,
+    ctx: Ctx,
+    headers: axum::http::HeaderMap,
+    Path(code): Path<String>,
+) -> Response {
     let Some(normal) = civicgrid_domain::case::normalize_receipt_code(&code) else {
         return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
     };
-    match app.repo.case_by_receipt(&normal).await {
-        Ok(Some(c)) => ctx.render("receipt.html", json!({"code": c.receipt_code})),
-        Ok(None) => ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found")),
-        Err(e) => ctx.app_error(e.into()),
+    let case = match app.repo.case_by_receipt(&normal).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found")),
+        Err(e) => return ctx.app_error(e.into()),
+    };
+    // Shown only if it is this case's secret: a cookie set by hand shows nothing.
+    let secret = crate::web::cookie(&headers, SECRET_COOKIE)
+        .and_then(|s| civicgrid_domain::case::normalize_reporter_secret(&s))
+        .filter(|s| crate::cases::seal::is_reporter(&case, s));
+    let mut page = ctx.render(
+        "receipt.html",
+        json!({"code": case.receipt_code, "secret": secret, "public_id": case.public_id}),
+    );
+    let headers = page.headers_mut();
+    headers.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+        "{SECRET_COOKIE}=; Path=/receipt/{}; Max-Age=0; HttpOnly; SameSite=Strict",
+        case.receipt_code
+    )) {
+        headers.append(axum::http::header::SET_COOKIE, v);
     }
+    page
 }
 
 #[derive(serde::Deserialize)]
@@ -565,18 +653,34 @@ async fn track_page(
         ctx.render_status(
             StatusCode::NOT_FOUND,
             "track.html",
-            json!({"code": code, "not_found": true}),
+            // A receipt code is 9 characters: anything much longer is not echoed back.
+            json!({"code": code.chars().take(20).collect::<String>(), "not_found": true}),
         )
     };
-    let crate::cases::Tracked {
-        reported,
-        followed: case,
-        events,
-    } = match app.track(code, from).await {
+    let tracked = match app.track(code, from).await {
         Ok(t) => t,
         Err(AppError::NotFound(_)) => return not_found(),
         Err(e) => return ctx.app_error(e),
     };
+    case_progress(app, ctx, tracked, true, errors, status).await
+}
+
+/// A case's progress as the public sees it: status, category, place, the unit handling it,
+/// deadlines and the timeline. `as_reporter` adds the evaluation form (which still needs the
+/// reporter's secret); the public page by number has none and never shows the receipt code.
+async fn case_progress(
+    app: &App,
+    ctx: &Ctx,
+    tracked: crate::cases::Tracked,
+    as_reporter: bool,
+    errors: Value,
+    status: StatusCode,
+) -> Response {
+    let crate::cases::Tracked {
+        reported,
+        followed: case,
+        events,
+    } = tracked;
     let reference = match app.reference().await {
         Ok(r) => r,
         Err(e) => return ctx.app_error(e),
@@ -592,20 +696,25 @@ async fn track_page(
                 c.name_zh.clone()
             }
         });
+    let unit = reference.handling_unit(&case);
+    let place = case.grid.as_ref().map(|g| reference.place_name(g));
     ctx.render_status(
         status,
         "track.html",
         json!({
-            "code": reported.receipt_code,
+            "code": as_reporter.then(|| reported.receipt_code.clone()),
+            "public": !as_reporter,
             "case": {
-                "receipt_code": case.receipt_code,
+                "public_id": case.public_id,
                 "merged": reported.state.merged_into.is_some(),
+                "unit": unit,
+                "place": place,
                 "status": status_name(ctx, case.state.status),
                 "status_code": case.state.status.as_str(),
                 "category": category,
                 "reported_at": ctx.when(case.reported_at),
                 "due_at": case.clock.filter(|_| case.state.status.is_open()).map(|k| ctx.when(k.due_at)),
-                "can_evaluate": case.state.status == Status::Closed && reported.state.merged_into.is_none(),
+                "can_evaluate": as_reporter && case.state.status == Status::Closed && reported.state.merged_into.is_none(),
                 "satisfaction": case.state.satisfaction.map(|s| ctx.t(&format!("satisfaction-{}", satisfaction_word(s)))),
             },
             "timeline": events.iter().map(|e| json!({
@@ -633,6 +742,14 @@ async fn track(
     Path(code): Path<String>,
 ) -> Response {
     track_page(&app, &ctx, &from, &code, json!({}), StatusCode::OK).await
+}
+
+/// A case by its public number, from the public list or map: its progress, nothing to act on.
+async fn public_case(State(app): State<App>, ctx: Ctx, Path(public_id): Path<String>) -> Response {
+    match app.public_case(&public_id).await {
+        Ok(t) => case_progress(&app, &ctx, t, false, json!({}), StatusCode::OK).await,
+        Err(e) => ctx.app_error(e),
+    }
 }
 
 async fn evaluate(
@@ -678,12 +795,24 @@ async fn evaluate(
         )
         .await;
     }
-    // An evaluation names a receipt: it counts as a lookup, so codes cannot be tried here.
-    if let Err(e) = app.count_lookup(&from).await {
-        return ctx.app_error(e);
-    }
-    match app.evaluate_by_receipt(&code, satisfaction, &comment).await {
+    let secret = f.get("secret").map(String::as_str).unwrap_or_default();
+    // Every attempt counts as a lookup (in the service), so secrets cannot be tried here.
+    match app
+        .evaluate_by_receipt(&code, secret, satisfaction, &comment, &from)
+        .await
+    {
         Ok(_) => see_other(&format!("/track/{}", urlencode(&code))),
+        Err(AppError::Forbidden(_)) => {
+            track_page(
+                &app,
+                &ctx,
+                &from,
+                &code,
+                json!({"secret": ctx.t("err-reporter-secret")}),
+                StatusCode::FORBIDDEN,
+            )
+            .await
+        }
         Err(e) => ctx.app_error(e),
     }
 }
@@ -719,9 +848,9 @@ async fn public_cases(State(app): State<App>, ctx: Ctx) -> Response {
         .filter(|c| c.state.status != Status::Merged)
         .map(|c| {
             json!({
-                "receipt_code": c.receipt_code,
+                "public_id": c.public_id,
                 "category": c.category.as_ref().and_then(|k| reference.category(k)).map(|k| if ctx.lang == "en" { k.name_en.clone() } else { k.name_zh.clone() }),
-                "grid": c.grid.as_ref().map(|g| g.to_string()),
+                "place": c.grid.as_ref().map(|g| reference.place_name(g)),
                 "status": status_name(&ctx, c.state.status),
                 "reported_at": ctx.when(c.reported_at),
             })

@@ -39,7 +39,7 @@ report-photos-again = 如有照片，请重新选择后再提交。
 report-submit = 提交
 report-submit-anyway = 仍然提交
 receipt-title = 已收到您的反映
-receipt-keep = 请记下受理编号，凭它查询进度和评价：
+receipt-keep = 请记下受理编号和评价密码。凭受理编号查询进度；评价或补充需要两者一起：
 receipt-follow = 查看办理进度
 track-title = 进度查询
 track-go = 查询
@@ -216,7 +216,7 @@ kpi-score = 得分
 kpi-grade = 等级
 kpi-previous = 环比（上期得分）
 kpi-year-before = 同比（去年同期得分）
-kpi-hint = 指标口径见 docs/KPIS.md：全部由案件事件计算，按上报日归属。
+kpi-hint = 指标口径说明：全部由案件事件计算，按上报日归属。
 kpi-cases = 网格 { $grid } 的案件
 ind-response_rate = 响应率
 ind-resolution_rate = 解决率
@@ -334,3 +334,64 @@ err-file-too-large = 文件太大。
 err-not-utf8 = 文件不是 UTF-8 文本。
 err-region = 区域代码不正确。
 err-scope = 范围应为 region:代码 或 unit:代码。
+receipt-secret-once = 评价密码只显示这一次，平台不保存它的明文。请抄下或截图保存，不要告诉他人。
+receipt-secret-gone = 评价密码只在提交后显示一次。如已遗失，可拨打服务热线，由工作人员核实身份后代为登记评价。
+field-reporter-secret = 评价密码
+field-public-id = 公开编号
+field-place = 位置
+place-unknown = 未定位
+track-unit = 办理单位
+track-unit-pending = 待分派
+public-case-title = 案件 { $id }
+evaluate-secret-hint = 提交反映时与受理编号一起显示的 10 位密码。
+err-reporter-secret = 受理编号与评价密码不匹配。
+err-page-not-found = 没有这个页面。请检查网址，或从首页重新进入。
+err-unknown-category = 没有这个问题类别，请从列表中选择。
+kpi-min-cases = 本期办件少于 { $n } 件的对象不评分、不定等级，不进红黑榜。
+kpi-lists-empty = 本期评分对象不足，暂不排榜。
+kpi-indicators-title = 考核指标口径
+kpi-indicators-intro = 每项指标都由案件的办理事件计算：案件归属于上报日所在期间，单位按其牵头办理的案件计，网格和社区按在其范围内上报的案件计。红色超期指该环节超过时限仍未完成。
+kpi-indicators-kinds = 适用对象
+kpi-indicators-score = 综合得分 = 100 × 各项指标按考核方案权重的加权平均（只计有数值的指标）；等级按分数段划分为 A–E；本期办件少于 { $n } 件的对象不评分。
+ind-received = 承办数
+ind-send_back_rate = 退回率
+ind-resident_share = 群众上报占比
+ind-public_evaluation = 群众评议
+ind-patrol_reports = 巡查上报数
+ind-valid_report_rate = 有效上报率
+ind-on_time_verification_rate = 按期核查率
+ind-on_time_acceptance_rate = 按期受理率
+ind-accurate_acceptance_rate = 准确受理率
+ind-on_time_dispatch_rate = 按期派遣率
+ind-accurate_dispatch_rate = 准确派遣率
+formula-reported = 上报数：本期在该网格或社区上报的案件数
+formula-received = 承办数：本期派遣或转办给该单位的案件数
+formula-patrol_reports = 巡查上报数：本人本期巡查上报的案件数
+formula-response_rate = 响应率 = 受理环节未红色超期即得到响应的案件数 ÷ 上报数（单位：÷ 牵头办理数）
+formula-resolution_rate = 解决率 = 已结案件数 ÷ 立案数（不含不予受理、作废、合并的案件）
+formula-satisfaction_rate = 满意率 =（满意 + 基本满意）÷ 已评价案件数
+formula-on_time_handling_rate = 按期处置率 = 处置环节未红色超期即反馈的案件数 ÷ 已反馈案件数
+formula-rework_rate = 返工率 = 核查不通过或被重新办理过的案件数 ÷ 已反馈案件数（网格、社区：÷ 立案数）
+formula-send_back_rate = 退回率 = 该单位退回的次数 ÷ 牵头办理数
+formula-closure_rate = 结案率 = 已结案件数 ÷ 上报数（单位：÷ 牵头办理数）
+formula-on_time_closure_rate = 按期结案率 = 全程无红色超期的结案数 ÷ 结案数
+formula-average_handling_minutes = 平均处置工时 = 从首次派遣到最后一次反馈的工作时间（分钟）之和 ÷ 反馈次数
+formula-repeat_rate = 重复件率 = 与此前未结案件同类别、同网格的案件数 ÷ 上报数
+formula-resident_share = 群众上报占比 = 群众通过网页、Open311、热线等渠道上报的案件数 ÷ 上报数
+formula-public_evaluation = 群众评议 =（本期评议的平均分 − 1）÷ 4，满分 5 分对应 100%
+formula-valid_report_rate = 有效上报率 = 巡查上报后被立案的案件数 ÷ 巡查上报数
+formula-on_time_verification_rate = 按期核查率 = 核查环节未红色超期的核查数 ÷ 核查数
+formula-on_time_acceptance_rate = 按期受理率 = 受理环节未红色超期的受理数 ÷ 受理数
+formula-accurate_acceptance_rate = 准确受理率 = 受理后未被作废或不予受理的案件数 ÷ 受理数
+formula-on_time_dispatch_rate = 按期派遣率 = 派遣环节未红色超期的派遣数 ÷ 派遣数
+formula-accurate_dispatch_rate = 准确派遣率 = 派遣后未被退回或转办的派遣数 ÷ 派遣数
+kpi-formula = 计算方法
+legend-grid = 网格边界（标注网格与社区名称）
+legend-pick = 点击网格或地图选择位置
+legend-picked = 已选位置
+legend-fewer-open = 未结案件少
+legend-more-open = 未结案件多
+legend-low = 指标值低
+legend-high = 指标值高
+legend-drill = 点击网格查看其案件
+kpi-table-caption = 各{ $kind }的考核得分与指标
