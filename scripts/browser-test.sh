@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole loop through the pages in headless Chromium against a demo server (SQLite):
 # Debian's chromium package (installed here if missing) driven by playwright-core from npm,
-# installed into target/external/browser/ and never committed. Screenshots go to
-# target/screenshots/.
+# with every page checked by axe-core from npm (WCAG 2.1 A/AA; serious or critical violations
+# fail), both installed into target/external/browser/ and never committed. Screenshots go to
+# target/screenshots/, axe's findings to target/screenshots/axe/.
 #
 # Usage: scripts/browser-test.sh [path/to/civicgrid]
 set -euo pipefail
@@ -20,11 +21,20 @@ if ! command -v chromium >/dev/null || ! fc-list :lang=zh 2>/dev/null | grep -q 
     exit 1
   fi
 fi
+# playwright-core drives the browser; axe-core checks each page against WCAG 2.1 AA.
 work=target/external/browser
-if [ ! -d "$work/node_modules/playwright-core" ]; then
-  mkdir -p "$work"
-  (cd "$work" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund playwright-core@1.64.1 >/dev/null)
-fi
+packages=(playwright-core@1.64.1 axe-core@4.14.1)
+installed() { # name@version: whether exactly that version is in $work/node_modules
+  grep -qs "\"version\": \"${1##*@}\"" "$work/node_modules/${1%@*}/package.json"
+}
+for p in "${packages[@]}"; do
+  if ! installed "$p"; then
+    mkdir -p "$work"
+    (cd "$work" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+      npm install --silent --no-audit --no-fund --save-exact "${packages[@]}" >/dev/null)
+    break
+  fi
+done
 cp scripts/browser_flow.mjs "$work/"
 
 start_demo_server "$bin" sqlite

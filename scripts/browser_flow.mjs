@@ -3,10 +3,15 @@
 // handler reports back with an "after" photo, a grid worker verifies, and the resident
 // evaluates as 不满意, which reopens the case. It also switches the language, checks that a bad
 // form keeps what was typed and names the field, and saves screenshots of the main pages.
+// Every page it passes through, and then every other page (anonymously and as each staff
+// account of the loop, in Chinese and in English), is checked with axe-core against WCAG 2.1
+// A and AA: any serious or critical violation fails the run, after all pages have been seen.
+// Each page's violations (every impact) are written to SCREENSHOT_DIR/axe/NAME.json, and a
+// count by rule to SCREENSHOT_DIR/axe/summary.json.
 //
 // Usage: node browser_flow.mjs BASE_URL SCREENSHOT_DIR
 import { chromium } from "playwright-core";
-import { writeFileSync, mkdirSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
 const [base, shots] = process.argv.slice(2);
@@ -22,6 +27,69 @@ writeFileSync(photo, png);
 // A different picture for after the handling: the same bytes twice are refused as a duplicate.
 const after = join(shots, "after.png");
 writeFileSync(after, Buffer.concat([png, Buffer.from([0])]));
+
+// axe-core, installed next to this script by browser-test.sh.
+const axeSource = readFileSync(new URL("node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
+const axeDir = join(shots, "axe");
+mkdirSync(axeDir, { recursive: true });
+const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+const axeFailures = [];
+const axeTally = new Map();
+const audited = new Set();
+
+// Runs axe on the page as it is now. Serious and critical violations are collected (the run
+// fails at the end, with the whole list); every violation is written to axe/NAME.json.
+async function audit(page, name) {
+  if (audited.has(name)) {
+    throw new Error(`FAIL: two pages audited as ${name}`);
+  }
+  audited.add(name);
+  // The pages' Content-Security-Policy (script-src 'self') refuses an inline <script>, which
+  // is what addScriptTag({content}) adds, so the source is evaluated through the DevTools
+  // protocol instead (as @axe-core/playwright does); the page and its CSP stay as they are.
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) {
+    await page.evaluate(axeSource);
+  }
+  const result = await page.evaluate(
+    async (tags) => {
+      const r = await window.axe.run(document, {
+        runOnly: { type: "tag", values: tags },
+        resultTypes: ["violations"],
+      });
+      return { url: r.url, violations: r.violations, incomplete: r.incomplete };
+    },
+    AXE_TAGS,
+  );
+  writeFileSync(join(axeDir, `${name.replace(/[^\w.-]+/g, "_")}.json`), JSON.stringify(result, null, 1));
+  for (const v of result.violations) {
+    const key = `${v.impact} ${v.id}`;
+    const t = axeTally.get(key) || { impact: v.impact, rule: v.id, pages: 0, nodes: 0 };
+    t.pages += 1;
+    t.nodes += v.nodes.length;
+    axeTally.set(key, t);
+    if (v.impact === "serious" || v.impact === "critical") {
+      const first = v.nodes[0] ? v.nodes[0].target.join(" ") : "";
+      axeFailures.push(`FAIL: axe ${name}: ${v.id} (${v.nodes.length} nodes): ${first}… [${v.impact}] ${result.url}`);
+    }
+  }
+}
+
+// The verdict of all the audits: the counts by rule, and one failure listing every serious or
+// critical violation of every page.
+function axeVerdict() {
+  const tally = [...axeTally.values()].sort((a, b) => a.rule.localeCompare(b.rule) || a.impact.localeCompare(b.impact));
+  writeFileSync(
+    join(axeDir, "summary.json"),
+    JSON.stringify({ pages: audited.size, violations: tally, failures: axeFailures }, null, 1),
+  );
+  console.log(`axe: ${audited.size} pages audited (${AXE_TAGS.join(", ")}); results in ${axeDir}`);
+  for (const t of tally) {
+    console.log(`axe:   ${t.impact} ${t.rule}: ${t.pages} pages, ${t.nodes} nodes`);
+  }
+  if (axeFailures.length) {
+    throw new Error(`${axeFailures.length} serious or critical axe violations:\n${axeFailures.join("\n")}`);
+  }
+}
 
 let steps = 0;
 function check(cond, what) {
@@ -53,6 +121,158 @@ async function staff(username) {
   return { context, page };
 }
 
+// Paths that are not pages (files, form targets, the API): never audited.
+const NOT_PAGES = /^\/(logout|lang|static\/|api\/|open311\/|admin\/export\/|kpi\/export|healthz|readyz|metrics|openapi)|\/photo\//;
+
+// One page of each kind is enough when crawling: ids, receipt codes and public numbers in a
+// path make the same page, and so do query values, except those that choose what the page is
+// (a queue, a kind).
+function pageKind(href) {
+  const u = new URL(href);
+  const path = u.pathname
+    .split("/")
+    .map((s) => (/\d/.test(s) || /^[0-9A-Z-]{8,}$/.test(s) ? "{}" : s))
+    .join("/");
+  const query = [...u.searchParams.keys()]
+    .sort()
+    .map((k) => (k === "queue" || k === "kind" ? `${k}=${u.searchParams.get(k)}` : k));
+  return `${path}?${query.join("&")}`;
+}
+
+// Audits the pages `wanted` (each of them) and, when `crawl`, every other kind of page their
+// links lead to (but those `skip` names). Returns the addresses audited, to visit again in the
+// other language.
+async function auditPages(page, label, wanted, crawl, skip = NOT_PAGES) {
+  const origin = new URL(base).origin;
+  const kinds = new Set();
+  // A path refused once (403) is seen: its other queries are refused alike.
+  const refused = new Set();
+  const todo = wanted.map((href) => ({ href: new URL(href, base).href, wanted: true }));
+  const done = [];
+  while (todo.length && done.length < 80) {
+    const { href, wanted: must } = todo.shift();
+    const u = new URL(href);
+    if (
+      u.origin !== origin ||
+      NOT_PAGES.test(u.pathname) ||
+      refused.has(u.pathname) ||
+      (!must && (skip.test(u.pathname) || kinds.has(pageKind(href))))
+    ) {
+      continue;
+    }
+    kinds.add(pageKind(href));
+    let status;
+    try {
+      status = (await page.goto(href)).status();
+    } catch (e) {
+      axeFailures.push(`FAIL: axe ${label}: ${href} did not open: ${e.message.split("\n")[0]}`);
+      continue;
+    }
+    // A link that lands on a kind of page already seen (a redirect to the sign-in) is not new.
+    if (!must && page.url() !== href && kinds.has(pageKind(page.url()))) {
+      continue;
+    }
+    kinds.add(pageKind(page.url()));
+    if (status === 403) {
+      refused.add(u.pathname);
+    }
+    await audit(page, `${label} ${u.pathname}${u.search}${status >= 400 ? ` ${status}` : ""}`);
+    done.push(href);
+    if (crawl) {
+      // Links in the SVG maps too (whose href is not a string).
+      const links = await page.$$eval("a[href]", (as) =>
+        as.map((a) => new URL(a.getAttribute("href"), document.baseURI).href.split("#")[0]),
+      );
+      todo.push(...links.map((l) => ({ href: l, wanted: false })));
+    }
+  }
+  if (todo.length) {
+    console.log(`axe: ${label}: stopped at ${done.length} pages, with links left to follow`);
+  }
+  return done;
+}
+
+// Every page, through axe: anonymously, then as each staff account of the loop (and two more
+// who see other queues), in Chinese (crawling from the pages listed) and then in English (the
+// same pages again).
+async function auditEverything(code, caseUrl) {
+  const visitorPages = async (page) => {
+    await page.goto(`${base}/report`);
+    const categories = await page.$$eval("#category-pick optgroup", (gs) =>
+      gs.map((g) => g.querySelector("option")?.value).filter(Boolean),
+    );
+    check(categories.length > 0, "the report form offers categories");
+    return [
+      "/",
+      "/report",
+      // The first kind in each group, and the one the loop uses.
+      ...[...new Set(["01001", ...categories])].map((c) => `/report?category=${c}`),
+      "/track",
+      `/track/${code}`,
+      "/track/ZZZZ-ZZZZ",
+      `/receipt/${code}`,
+      "/cases",
+      "/login",
+      "/responsibility",
+    ];
+  };
+  const staffPages = [
+    "/work",
+    "/work/field",
+    "/dashboard",
+    "/kpi",
+    "/kpi?kind=unit",
+    "/kpi?kind=region",
+    "/kpi?kind=grid",
+    "/kpi?kind=staff",
+    "/kpi?period=nonsense",
+    "/kpi/indicators",
+    "/admin",
+    "/responsibility",
+    caseUrl,
+    "/work/case/00000000-0000-0000-0000-000000000000",
+  ];
+  const languages = [
+    ["zh", "zh-CN", "zh-CN"],
+    ["en", "en-US", "en"],
+  ];
+  let again = null;
+  for (const [tag, locale, lang] of languages) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale });
+    const page = await context.newPage();
+    const wanted = again || (await visitorPages(page));
+    const seen = await auditPages(page, `anon-${tag}`, wanted, !again);
+    again = again || seen;
+    check((await page.locator("html").getAttribute("lang")) === lang, `the pages are in ${lang}`);
+    // A wrong password (of nobody's account, so that no one is held up).
+    await page.goto(`${base}/login`);
+    await page.fill("#username", "nobody-at-all");
+    await page.fill("#password", "not-the-password");
+    await page.click("#login-submit");
+    await page.waitForLoadState();
+    check(await page.locator("#login-error").count() === 1, "a wrong password is said");
+    await audit(page, `anon-${tag} /login wrong password`);
+    await context.close();
+  }
+  const accounts = ["calltaker1", "dispatcher.st1", "handler.swjt", "gw.st1c1.1", "shiftlead.st1", "admin", "supervisor", "leader.st1"];
+  for (const username of accounts) {
+    again = null;
+    for (const [tag, locale] of languages) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale });
+      const page = await context.newPage();
+      await page.goto(`${base}/login`);
+      await page.fill("#username", username);
+      await page.fill("#password", PASSWORD);
+      await page.click("#login-submit");
+      await page.waitForURL(/\/work/);
+      // The residents' pages were seen anonymously; signed in they differ only in the header.
+      const seen = await auditPages(page, `${username}-${tag}`, again || staffPages, !again, /^\/($|report|track|receipt|cases)/);
+      again = again || seen;
+      await context.close();
+    }
+  }
+}
+
 try {
   // --- The resident reports, on a phone-sized screen. ---
   const resident = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN", isMobile: true });
@@ -60,7 +280,9 @@ try {
   await r.goto(`${base}/`);
   check((await r.locator("html").getAttribute("lang")) === "zh-CN", "Chinese is the default");
   await shot(r, "01-home-phone");
+  await audit(r, "flow-01-home-phone");
   await r.goto(`${base}/report?category=01001`);
+  await audit(r, "flow-report-form-phone");
   // A bad form first: no description and a longitude that is not a number. The answer names
   // the fields, in Chinese, and keeps what was typed.
   await r.selectOption("#attr-damage", "missing");
@@ -72,6 +294,7 @@ try {
   check((await r.inputValue("#lon")) === "东经113", "what was typed is kept");
   check((await r.inputValue("#attr-damage")) === "missing", "the attribute is kept");
   await shot(r, "02-report-errors");
+  await audit(r, "flow-02-report-errors");
   await r.fill("#description", "安乐社区3号楼旁的上水井盖丢失，晚上很危险");
   await r.fill("#lon", "113.9171");
   await r.fill("#lat", "22.5168");
@@ -81,57 +304,73 @@ try {
   if (await r.locator("#dup-title").count()) {
     // Nearby reports of the same kind are shown before anything is stored.
     await shot(r, "03-report-duplicates");
+    await audit(r, "flow-03-report-duplicates");
     await r.setInputFiles("#photos", photo);
     await r.click("#submit-report");
   }
   await r.waitForURL(/\/receipt\//);
   const code = (await r.locator("#receipt-code").textContent()).trim();
   check(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(code), `a receipt code: ${code}`);
+  // The evaluation secret is shown this once, with the code.
+  const secret = (await r.locator("#reporter-secret").textContent()).trim();
+  check(/^[0-9A-Z]{5}-[0-9A-Z]{5}$/.test(secret), `an evaluation secret: ${secret}`);
   await shot(r, "04-receipt");
+  await audit(r, "flow-04-receipt");
   // The language switch is remembered.
   await r.selectOption("#lang-select", "en");
   await r.click("#lang-switch");
   await r.waitForURL(/\/receipt\//);
   check((await r.locator("h1").textContent()).includes("Your report is in"), "English after the switch");
+  await audit(r, "flow-receipt-en");
   await r.goto(`${base}/track/${code}`);
   check((await r.locator("html").getAttribute("lang")) === "en", "the choice is remembered");
   check((await r.locator("#case-status").textContent()).includes("Reported"), "tracked in English");
   await shot(r, "05-track-en");
+  await audit(r, "flow-05-track-en");
 
   // --- A call-taker accepts. ---
   const taker = await staff("calltaker1");
   await taker.page.goto(`${base}/work?queue=accept`);
   await shot(taker.page, "06-workbench-queue");
+  await audit(taker.page, "flow-06-workbench-queue");
   await taker.page.click(`a.case-link:text("${code}")`);
   const caseUrl = taker.page.url();
+  await audit(taker.page, "flow-case-calltaker");
   await taker.page.click("#do-accept");
   await taker.page.waitForLoadState();
   check((await taker.page.locator("#case-status").textContent()).includes("受理"), "accepted");
+  await audit(taker.page, "flow-case-accepted");
 
   // --- A dispatcher dispatches (registering on the way) to the routed unit. ---
   const dispatcher = await staff("dispatcher.st1");
   await dispatcher.page.goto(caseUrl);
   await shot(dispatcher.page, "07-case-page");
+  await audit(dispatcher.page, "flow-07-case-page");
   await dispatcher.page.click("#do-dispatch");
   await dispatcher.page.waitForLoadState();
   check((await dispatcher.page.locator("#case-status").textContent()).includes("派遣"), "dispatched");
+  await audit(dispatcher.page, "flow-case-dispatched");
 
   // --- The handler starts and reports back with an "after" photo. ---
   const handler = await staff("handler.swjt");
   await handler.page.goto(caseUrl);
+  await audit(handler.page, "flow-case-handler");
   await handler.page.click("#do-start_handling");
   await handler.page.waitForLoadState();
+  await audit(handler.page, "flow-case-handling");
   // A report back without its note is refused, named, and changes nothing.
   await handler.page.click("#do-report_back");
   await handler.page.waitForLoadState();
   check(await handler.page.locator("#action-problem").count() === 1, "a missing note is reported");
   check((await handler.page.locator("#case-status").textContent()).includes("处置"), "still being handled");
+  await audit(handler.page, "flow-case-missing-note");
   await handler.page.fill("#report_back-note", "已更换新井盖并加装防盗链");
   await handler.page.setInputFiles("#report_back-photo", after);
   await handler.page.click("#do-report_back");
   await handler.page.waitForLoadState();
   check((await handler.page.locator("#case-status").textContent()).includes("已反馈"), "reported back");
   check(await handler.page.locator(".photos img").count() >= 2, "the report photo and the after photo are shown");
+  await audit(handler.page, "flow-case-reported-back");
 
   // --- The grid worker verifies on a phone. ---
   const worker = await staff("gw.st1c1.1");
@@ -139,18 +378,23 @@ try {
   await worker.page.goto(`${base}/work/field`);
   check((await worker.page.content()).includes(code), "the case waits for the grid worker's check");
   await shot(worker.page, "08-grid-worker-phone");
+  await audit(worker.page, "flow-08-grid-worker-phone");
   await worker.page.goto(caseUrl);
+  await audit(worker.page, "flow-case-grid-worker-phone");
   await worker.page.fill("#verify-note", "现场核实，井盖已更换");
   await worker.page.click("#do-verify");
   await worker.page.waitForLoadState();
   check((await worker.page.locator("#case-status").textContent()).includes("结案"), "closed after the check");
+  await audit(worker.page, "flow-case-closed-phone");
 
   // --- The resident is not satisfied: the case reopens. Back to Chinese first. ---
   await r.goto(`${base}/track/${code}`);
   await r.selectOption("#lang-select", "zh-CN");
   await r.click("#lang-switch");
   await r.waitForURL(/\/track\//);
+  await audit(r, "flow-track-evaluate-phone");
   await r.check("input[value=unsatisfied]");
+  await r.fill("#secret", secret);
   await r.fill("#comment", "井盖还是会响");
   await r.click("#submit-evaluation");
   await r.waitForURL(/\/track\//);
@@ -158,26 +402,36 @@ try {
   check(status.includes("处置"), `reopened after 不满意: ${status}`);
   check((await r.content()).includes("重新办理"), "the reopening is on the timeline");
   await shot(r, "09-track-reopened");
+  await audit(r, "flow-09-track-reopened");
 
   // --- The other main pages, for the record. ---
   const leader = await staff("shiftlead.st1");
   await leader.page.goto(`${base}/dashboard`);
   check(await leader.page.locator("svg.chart").count() >= 2, "the dashboard draws its charts");
   await shot(leader.page, "10-dashboard");
+  await audit(leader.page, "flow-10-dashboard");
   await leader.page.goto(`${base}/kpi?kind=unit&indicator=resolution_rate`);
   check(await leader.page.locator("#kpi-table").count() === 1, "the assessment table");
   await shot(leader.page, "14-assessment");
+  await audit(leader.page, "flow-14-assessment");
   const admin = await staff("admin");
   await admin.page.goto(`${base}/admin`);
   await shot(admin.page, "11-admin");
+  await audit(admin.page, "flow-11-admin");
   const visitor = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const v = await visitor.newPage();
   await v.goto(`${base}/cases`);
   check(!(await v.content()).includes("13800000000"), "no personal data in the public list");
   await shot(v, "12-public-cases");
+  await audit(v, "flow-12-public-cases");
   await v.goto(`${base}/report?category=01001`);
   await shot(v, "13-report-form");
+  await audit(v, "flow-13-report-form");
   console.log(`browser flow: ${steps} checks passed; screenshots in ${shots}`);
+
+  // --- Every other page, through axe: anonymously and as each account above, both languages. ---
+  await auditEverything(code, caseUrl);
+  axeVerdict();
 } finally {
   await browser.close();
 }

@@ -89,7 +89,7 @@ accepted = requests.post(
 check(accepted.status_code == 200, f"accept: {accepted.status_code} {accepted.text}")
 issued = bot.get_token(token)
 calls["civicbot"] += 1
-check(issued[0]["service_request_id"] == accepted.json()["receipt_code"], "civicbot: token gives the id")
+check(issued[0]["service_request_id"] == accepted.json()["public_id"], "civicbot: token gives the public id")
 for bad, status in (
     (dict(service_code="01001", api_key="cg_not_a_key"), 403),
     (dict(service_code="99999", api_key=app_key), 400),
