@@ -110,14 +110,23 @@ async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.jpg`), type: "jpeg", quality: 70 });
 }
 
-async function staff(username) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
-  const page = await context.newPage();
+// Where each demo account lands after signing in: where its work is.
+const LANDING = { "leader.st1": "/dashboard", admin: "/admin", "gw.st1c1.1": "/work/field" };
+
+async function signIn(page, username) {
   await page.goto(`${base}/login`);
   await page.fill("#username", username);
   await page.fill("#password", PASSWORD);
   await page.click("#login-submit");
-  await page.waitForURL(/\/work/);
+  await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+  const landed = new URL(page.url()).pathname;
+  check(landed === (LANDING[username] || "/work"), `${username} lands on ${LANDING[username] || "/work"}, not ${landed}`);
+}
+
+async function staff(username) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+  const page = await context.newPage();
+  await signIn(page, username);
   return { context, page };
 }
 
@@ -260,11 +269,7 @@ async function auditEverything(code, caseUrl) {
     for (const [tag, locale] of languages) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale });
       const page = await context.newPage();
-      await page.goto(`${base}/login`);
-      await page.fill("#username", username);
-      await page.fill("#password", PASSWORD);
-      await page.click("#login-submit");
-      await page.waitForURL(/\/work/);
+      await signIn(page, username);
       // The residents' pages were seen anonymously; signed in they differ only in the header.
       const seen = await auditPages(page, `${username}-${tag}`, again || staffPages, !again, /^\/($|report|track|receipt|cases)/);
       again = again || seen;

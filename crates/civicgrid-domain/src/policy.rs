@@ -71,6 +71,28 @@ fn verdict(yes: bool, why_not: impl FnOnce() -> String) -> Verdict {
     if yes { Ok(()) } else { Err(why_not()) }
 }
 
+/// The page a member of staff lands on after signing in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Landing {
+    Dashboard,
+    Field,
+    Workbench,
+    Administration,
+    Home,
+}
+
+impl Landing {
+    pub fn path(self) -> &'static str {
+        match self {
+            Landing::Dashboard => "/dashboard",
+            Landing::Field => "/work/field",
+            Landing::Workbench => "/work",
+            Landing::Administration => "/admin",
+            Landing::Home => "/",
+        }
+    }
+}
+
 impl<'a> Policy<'a> {
     pub fn new(roles: &'a [Role]) -> Self {
         Policy { roles }
@@ -316,6 +338,42 @@ impl<'a> Policy<'a> {
 
     /// Whether the actor may use the staff workbench (queues, bulk dispatch, the grid worker's
     /// view): roles that read cases somewhere. What each queue shows is decided per case.
+    /// Where a member of staff starts after signing in: a leader, who reads figures and acts
+    /// on no case, on the dashboard; a grid worker, who verifies and resolves on site but does
+    /// not take in or dispatch, in the field view; anyone else who reads cases in the
+    /// workbench; an administrator of tables only on the admin page.
+    pub fn landing(&self, actor: &Actor) -> Landing {
+        let holds = |p: Permission| self.holds(actor, p);
+        let acts = [
+            Permission::CaseAccept,
+            Permission::CaseDispatch,
+            Permission::CaseHandle,
+            Permission::CaseVerify,
+            Permission::CaseResolveOnSite,
+        ]
+        .into_iter()
+        .any(holds);
+        let desk = holds(Permission::CaseAccept) || holds(Permission::CaseDispatch);
+        // Keeping the assessment scheme is a leader's matter; the other tables an administrator's.
+        let administers = ADMINISTRATION
+            .iter()
+            .any(|p| *p != Permission::KpiManage && holds(*p));
+        if administers && !holds(Permission::CaseRead) {
+            Landing::Administration
+        } else if holds(Permission::KpiRead) && !acts {
+            Landing::Dashboard
+        } else if (holds(Permission::CaseVerify) || holds(Permission::CaseResolveOnSite))
+            && !desk
+            && !holds(Permission::CaseHandle)
+        {
+            Landing::Field
+        } else if holds(Permission::CaseRead) {
+            Landing::Workbench
+        } else {
+            Landing::Home
+        }
+    }
+
     pub fn may_use_workbench(&self, actor: &Actor) -> Verdict {
         verdict(
             matches!(actor, Actor::Staff { .. }) && self.holds(actor, Permission::CaseRead),

@@ -40,8 +40,8 @@ mod durability;
 #[path = "cli/receipts.rs"]
 mod receipts;
 
-// #[path = "cli/language.rs"]
-// mod language;
+#[path = "cli/language.rs"]
+mod language;
 
 #[path = "cli/imports.rs"]
 mod imports;

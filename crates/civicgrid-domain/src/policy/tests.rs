@@ -377,3 +377,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn everyone_lands_where_their_work_is() {
+    let mut roles = roles();
+    roles.push(role(
+        "grid_worker",
+        &[
+            Permission::CaseRead,
+            Permission::CaseVerify,
+            Permission::CaseResolveOnSite,
+        ],
+    ));
+    roles.push(role(
+        "admin",
+        &[Permission::UserManage, Permission::KpiRead],
+    ));
+    roles.push(role(
+        "street_leader",
+        &[
+            Permission::CaseRead,
+            Permission::CaseApprove,
+            Permission::CaseSupervise,
+            Permission::KpiRead,
+            Permission::KpiManage,
+        ],
+    ));
+    let policy = Policy::new(&roles);
+    let at = |role: &str| policy.landing(&staff("x", &[(role, "region:440305")]));
+    assert_eq!(at("street_leader"), Landing::Dashboard);
+    assert_eq!(at("leader"), Landing::Dashboard);
+    assert_eq!(at("grid_worker"), Landing::Field);
+    assert_eq!(at("dispatcher"), Landing::Workbench);
+    assert_eq!(at("handler"), Landing::Workbench);
+    assert_eq!(at("admin"), Landing::Administration);
+    assert_eq!(policy.landing(&staff("x", &[])), Landing::Home);
+    assert_eq!(Landing::Dashboard.path(), "/dashboard");
+}

@@ -52,7 +52,15 @@ async fn login(
     match app.sign_in(&username, &password, &from).await {
         Ok(token) => {
             let secure = if ctx.secure { "; Secure" } else { "" };
-            let mut r = see_other("/work");
+            // Each lands where their work is (the access policy says where).
+            let landing = match (
+                app.authenticate_session(&token).await,
+                app.reference().await,
+            ) {
+                (Ok(Some(actor)), Ok(reference)) => reference.policy().landing(&actor).path(),
+                _ => "/work",
+            };
+            let mut r = see_other(landing);
             if let Ok(v) = HeaderValue::from_str(&format!(
                 "cg_session={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
             )) {

@@ -45,8 +45,86 @@ async fn may_administer(app: &App, ctx: &Ctx, p: Permission) -> bool {
     }
 }
 
-async fn admin(State(app): State<App>, ctx: Ctx) -> Response {
-    page(&app, &ctx, json!({}), StatusCode::OK).await
+/// The sections of the admin page, in the order of its tabs.
+const SECTIONS: &[&str] = &[
+    "grids",
+    "tables",
+    "units",
+    "categories",
+    "calendar",
+    "users",
+    "keys",
+];
+
+/// Rows per page of the longer tables.
+const PER_PAGE: usize = 50;
+
+#[derive(serde::Deserialize, Default)]
+struct AdminQuery {
+    section: Option<String>,
+    page: Option<usize>,
+}
+
+async fn admin(
+    State(app): State<App>,
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<AdminQuery>,
+) -> Response {
+    let section = q.section.unwrap_or_else(|| "grids".to_owned());
+    if !SECTIONS.contains(&section.as_str()) {
+        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-page-not-found"));
+    }
+    page(
+        &app,
+        &ctx,
+        json!({"section": section, "page": q.page.unwrap_or(1)}),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The section a form's answer belongs to, from what it carries.
+fn section_of(extra: &Value) -> String {
+    if let Some(s) = extra.get("section").and_then(Value::as_str) {
+        return s.to_owned();
+    }
+    let keys: Vec<&str> = extra
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let has = |prefix: &str| keys.iter().any(|k| k.starts_with(prefix));
+    if has("table_") {
+        "tables"
+    } else if has("user_") {
+        "users"
+    } else if has("key_") || has("new_key") {
+        "keys"
+    } else {
+        "grids"
+    }
+    .to_owned()
+}
+
+/// One page of `rows` and the pager to go with it.
+fn paged<T: serde::Serialize>(rows: &[T], page: usize, section: &str) -> (Value, Value) {
+    let pages = rows.len().div_ceil(PER_PAGE).max(1);
+    let page = page.clamp(1, pages);
+    let shown: Vec<&T> = rows
+        .iter()
+        .skip((page - 1) * PER_PAGE)
+        .take(PER_PAGE)
+        .collect();
+    let link = |p: usize| format!("/admin?section={section}&page={p}");
+    (
+        json!(shown),
+        json!({
+            "page": page,
+            "pages": pages,
+            "total": rows.len(),
+            "prev": (page > 1).then(|| link(page - 1)),
+            "next": (page < pages).then(|| link(page + 1)),
+        }),
+    )
 }
 
 async fn page(app: &App, ctx: &Ctx, extra: Value, status: StatusCode) -> Response {
@@ -60,6 +138,8 @@ async fn page(app: &App, ctx: &Ctx, extra: Value, status: StatusCode) -> Respons
     if reference.policy().may_open_administration(actor).is_err() {
         return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden"));
     }
+    let section = section_of(&extra);
+    let page_no = extra.get("page").and_then(Value::as_u64).unwrap_or(1) as usize;
     let regions = app.repo.regions().await.unwrap_or_default();
     let users = app.repo.users().await.unwrap_or_default();
     let year = app.clock.now().to_zoned(ctx.tz.clone()).date().year();
@@ -71,33 +151,73 @@ async fn page(app: &App, ctx: &Ctx, extra: Value, status: StatusCode) -> Respons
             "grids": reference.grid_regions.values().filter(|g| *g == &r.code).count(),
         })).collect::<Vec<_>>(),
         "grid_count": reference.grid_regions.len(),
-        "units": reference.units.iter().map(|u| json!({"code": u.code, "name": u.name, "kind": u.kind.as_str(), "region": u.region.as_str()})).collect::<Vec<_>>(),
+        "units": reference.units.iter().map(|u| json!({
+            "code": u.code,
+            "name": u.name,
+            "kind": ctx.unit_kind(u.kind.as_str()),
+            "region": reference.region_name(&u.region),
+            "region_code": u.region.as_str(),
+        })).collect::<Vec<_>>(),
         "categories": reference.categories.iter().map(|c| json!({
             "code": c.code.as_str(),
             "name": if ctx.lang == "en" { c.name_en.clone() } else { c.name_zh.clone() },
             "major": c.code.is_major(),
-            "service_type": c.service_type.as_str(),
-            "handle": c.deadline(Priority::Normal, Stage::Handle).map(|l| l.to_string()),
-            "attributes": c.attributes.iter().map(|a| format!("{} ({})", a.code, a.datatype.as_str())).collect::<Vec<_>>(),
+            "service_type": ctx.service_type(c.service_type.as_str()),
+            "handle": c.deadline(Priority::Normal, Stage::Handle).map(|l| ctx.time_limit(&l)),
+            "attributes": c.attributes.iter().map(|a| format!("{}（{}）", ctx.bilingual(&a.description), ctx.attribute_type(a.datatype.as_str()))).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "rule_count": reference.rules.len(),
         "calendar": reference.calendar.special_days()
             .filter(|d| d.date.year() == year)
-            .map(|d| json!({"date": d.date.to_string(), "kind": format!("{:?}", d.kind), "name": d.name}))
+            .map(|d| json!({"date": d.date.to_string(), "kind": ctx.day_kind(d.kind.as_str()), "name": d.name}))
             .collect::<Vec<_>>(),
-        "roles": reference.roles.iter().map(|r| json!({"code": r.code, "permissions": r.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        "roles": reference.roles.iter().map(|r| json!({
+            "code": r.code,
+            "name": ctx.role_name(r),
+            "permissions": r.permissions.iter().map(|p| ctx.permission(*p)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "users": users.iter().map(|u| json!({
             "username": u.username,
             "name": u.display_name,
             "active": u.active,
-            "grants": u.grants.iter().map(|g| format!("{}@{}", g.role, g.scope)).collect::<Vec<_>>(),
+            "grants": u.grants.iter().map(|g| {
+                let role = reference.roles.iter().find(|r| r.code == g.role).map_or_else(|| g.role.clone(), |r| ctx.role_name(r));
+                format!("{role} · {}", scope_name(&reference, &g.scope))
+            }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "year": year,
+        "sections": SECTIONS,
+        "scopes": regions.iter().map(|r| json!({"value": format!("region:{}", r.code), "name": r.name}))
+            .chain(reference.units.iter().map(|u| json!({"value": format!("unit:{}", u.code), "name": u.name})))
+            .collect::<Vec<_>>(),
     });
     if let (Some(d), Value::Object(e)) = (data.as_object_mut(), extra) {
         d.extend(e);
+        // The long tables a page at a time.
+        let list = match section.as_str() {
+            "units" | "categories" | "users" | "calendar" => d.get(section.as_str()).cloned(),
+            _ => None,
+        };
+        if let Some(Value::Array(rows)) = list {
+            let (shown, pager) = paged(&rows, page_no, &section);
+            d.insert(section.clone(), shown);
+            d.insert("pager".into(), pager);
+        }
+        d.insert("section".into(), json!(section));
     }
     ctx.render_status(status, "admin.html", data)
+}
+
+/// Where a grant applies, as a person names it.
+fn scope_name(
+    reference: &crate::reference::Reference,
+    scope: &civicgrid_domain::access::Scope,
+) -> String {
+    use civicgrid_domain::access::Scope;
+    match scope {
+        Scope::Region(r) => reference.region_name(r),
+        Scope::Unit(u) => reference.unit_name(u),
+    }
 }
 
 async fn import_grids(State(app): State<App>, ctx: Ctx, mut multipart: Multipart) -> Response {

@@ -259,7 +259,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
             "resolution_rate": percent(r.resolution_rate),
             "satisfaction_rate": percent(r.satisfaction_rate),
             "units": unit_rows.iter().map(|(u, (n, late))| json!({"name": u, "open": n, "overdue": late})).collect::<Vec<_>>(),
-            "grids": grid_rows.iter().map(|(g, (n, late))| json!({"code": g, "open": n, "overdue": late})).collect::<Vec<_>>(),
+            "grids": grid_rows.iter().map(|(g, (n, late))| json!({"code": g, "name": g.parse().map_or_else(|_| g.to_string(), |code| reference.place_name(&code)), "open": n, "overdue": late})).collect::<Vec<_>>(),
             "trend": trend,
             "unit_chart": unit_chart,
             "map": map,

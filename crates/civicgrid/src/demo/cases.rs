@@ -261,6 +261,8 @@ pub struct DemoCasesReport {
     pub cases: usize,
     pub by_path: BTreeMap<&'static str, usize>,
     pub still_open: usize,
+    /// Reported this morning and waiting at each step for the example accounts.
+    pub waiting: usize,
 }
 
 struct Sim<'a> {
@@ -495,7 +497,126 @@ impl App {
         // Cases still waiting at the end are swept like the live job would.
         clock.set(end);
         sim_app.sweep_deadlines(0.8).await?;
+        // This morning's work, so that every example account finds something waiting.
+        report.waiting = self
+            .leave_work_waiting(&sim_app, &clock, &texts, &mut rng, end)
+            .await?;
         Ok(report)
+    }
+
+    /// Reports a few cases this morning in the first community's grids and takes each to a
+    /// different step of the loop, so that the README's accounts each find work where they
+    /// land: the call-taker new reports, the dispatcher registered cases, the handler cases
+    /// dispatched to it, the grid worker cases to verify. Answers how many it reported.
+    async fn leave_work_waiting(
+        &self,
+        sim_app: &App,
+        clock: &ManualClock,
+        texts: &[Message],
+        rng: &mut ChaCha8Rng,
+        morning: Timestamp,
+    ) -> AppResult<usize> {
+        let now = self.clock.now();
+        if now <= morning {
+            return Ok(0);
+        }
+        let reference = sim_app.reference().await?;
+        let beats = sim_app.repo.beats().await?;
+        let grids = sim_app.repo.grids(None).await?;
+        let Some(grid) = beats
+            .iter()
+            .find(|b| b.workers.iter().any(|w| w == "gw.st1c1.1"))
+            .and_then(|b| b.grids.first())
+            .and_then(|code| grids.iter().find(|g| &g.code == code))
+        else {
+            return Ok(0);
+        };
+        let manholes: Vec<&Message> = texts.iter().filter(|m| categorise(m) == "01001").collect();
+        let sim = Sim {
+            app: sim_app.clone(),
+            clock,
+            now: morning,
+            end: now,
+            tz: reference.calendar.time_zone().clone(),
+        };
+        // Steps each case is taken through: (who, action), after its report.
+        let register = || {
+            vec![
+                ("calltaker1", Action::Accept),
+                ("calltaker1", Action::Register),
+            ]
+        };
+        let dispatch = || {
+            let mut s = register();
+            s.push((
+                "dispatcher.st1",
+                Action::Dispatch {
+                    units: vec!["SWJT".into()],
+                },
+            ));
+            s
+        };
+        let reported_back = || {
+            let mut s = dispatch();
+            s.push(("handler.swjt", Action::StartHandling));
+            s.push((
+                "handler.swjt",
+                Action::ReportBack {
+                    note: "已更换井盖并设置警示".into(),
+                },
+            ));
+            s
+        };
+        let plans: Vec<Vec<(&str, Action)>> = vec![
+            vec![],
+            vec![],
+            register(),
+            register(),
+            dispatch(),
+            dispatch(),
+            reported_back(),
+            reported_back(),
+        ];
+        let span = now.duration_since(morning).as_secs().max(1);
+        let mut reported = 0;
+        for (i, plan) in plans.into_iter().enumerate() {
+            let at = morning + SignedDuration::from_secs(span * (i as i64 + 1) / 10);
+            clock.set(at);
+            let Some(message) = manholes.choose(rng).copied().or_else(|| texts.first()) else {
+                return Ok(reported);
+            };
+            let intake = Intake {
+                grid: None,
+                media_url: None,
+                reporter: None,
+                description: format!("{}：{}", message.subject, message.detail)
+                    .chars()
+                    .take(400)
+                    .collect(),
+                location: Some(point_in(grid, &reference.grid_index, rng)),
+                address: None,
+                category: Some(categorise(message).parse().map_err(
+                    |e: civicgrid_domain::catalogue::CatalogueError| {
+                        AppError::Invalid(e.to_string())
+                    },
+                )?),
+                attributes: [("damage".to_owned(), "missing".to_owned())].into(),
+                priority: None,
+                channel: Channel::Hotline,
+            };
+            let mut case = match sim_app.report_case(intake, &Actor::Resident).await {
+                Ok(c) => c,
+                // A text of another category may want other attributes: skip it.
+                Err(AppError::Unprocessable(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            reported += 1;
+            for (who, action) in plan {
+                case = sim.act(&case, who, action).await?;
+            }
+        }
+        clock.set(now);
+        Ok(reported)
     }
 }
 

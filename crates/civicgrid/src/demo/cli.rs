@@ -76,10 +76,11 @@ pub async fn run(
                             r.by_path.iter().map(|(p, n)| format!("{p} {n}")).collect();
                         writeln!(
                             out,
-                            "{} demo cases over {months} months from {source} ({} still open): {}",
+                            "{} demo cases over {months} months from {source} ({} still open): {}; {} more reported this morning, waiting at each step of the loop",
                             r.cases,
                             r.still_open,
-                            paths.join(", ")
+                            paths.join(", "),
+                            r.waiting
                         )
                         .map_err(io)?;
                     }

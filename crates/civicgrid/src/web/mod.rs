@@ -12,6 +12,7 @@
 
 pub mod i18n;
 pub mod svg;
+pub mod words;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -336,8 +337,11 @@ impl Ctx {
             }
             _ => (StatusCode::UNPROCESSABLE_ENTITY, "err-invalid"),
         };
+        // The error's own text is English, written for developers and API clients: a Chinese
+        // page says what happened in Chinese and leaves it out.
         let detail = match &e {
             AppError::Store(_) | AppError::Io { .. } => String::new(),
+            _ if self.lang != "en" => String::new(),
             other => echo(&other.to_string()),
         };
         self.render_status(

@@ -166,6 +166,30 @@ async fn without_the_data_set_the_demo_runs_on_the_shipped_texts_with_photos() {
     let dir = tempfile::tempdir().expect("dir");
     let (app, report) = demo_from(&dir, "s.db", &CaseTexts::Shipped).await;
     assert_eq!(report.cases, 240);
+    // The README's example accounts each find cases waiting where they land after signing in.
+    for (username, landing) in [
+        ("calltaker1", "/work"),
+        ("dispatcher.st1", "/work"),
+        ("handler.swjt", "/work"),
+        ("gw.st1c1.1", "/work/field"),
+        ("shiftlead.st1", "/work"),
+    ] {
+        let session = super::support::Call::new(app.clone(), "POST", "/api/v1/session")
+            .json(&serde_json::json!({"username": username, "password": "civicgrid-demo"}))
+            .send()
+            .await
+            .json();
+        let token = session["token"].as_str().expect("token");
+        let page = super::support::Call::new(app.clone(), "GET", landing)
+            .cookie(&format!("cg_session={token}"))
+            .send()
+            .await
+            .text();
+        assert!(
+            page.matches("href=\"/work/case/").count() >= 1,
+            "{username} has nothing waiting on {landing}"
+        );
+    }
     let all = app
         .list_cases(&civicgrid_store::CaseFilter {
             limit: 1000,

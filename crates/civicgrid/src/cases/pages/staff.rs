@@ -259,8 +259,8 @@ fn routing_sentence(
                     let value_name = def
                         .as_ref()
                         .and_then(|d| d.values.iter().find(|v| v.key == value))
-                        .map_or(value.clone(), |v| v.name.clone());
-                    let attribute_name = def.map_or(attribute, |d| d.description);
+                        .map_or(value.clone(), |v| ctx.bilingual(&v.name));
+                    let attribute_name = def.map_or(attribute, |d| ctx.bilingual(&d.description));
                     t(
                         "routing-condition",
                         &[("attribute", attribute_name), ("value", value_name)],
@@ -336,7 +336,7 @@ fn case_row(ctx: &Ctx, app: &App, reference: &crate::reference::Reference, c: &C
         "status": status_name(ctx, c.state.status),
         "category": c.category.as_ref().and_then(|k| reference.category(k)).map(|k| if ctx.lang == "en" { k.name_en.clone() } else { k.name_zh.clone() }),
         "description": c.description.chars().take(60).collect::<String>(),
-        "grid": c.grid.as_ref().map(|g| g.to_string()),
+        "grid": c.grid.as_ref().map(|g| reference.place_name(g)),
         "units": c.state.units.iter().chain(if c.state.units.is_empty() { c.routed_units.iter() } else { [].iter() }).map(|u| unit_name(reference, u)).collect::<Vec<_>>(),
         "due_at": c.clock.filter(|_| c.state.status.is_open()).map(|k| ctx.when(k.due_at)),
         "colour": deadline_colour(app, reference, c),
@@ -546,6 +546,25 @@ async fn render_case(
         _ => vec![],
     };
     let actions = offered_actions(app, &actor, &case).await;
+    // Who acted, as colleagues know them: 王芳（派遣员）.
+    let people: std::collections::HashMap<String, String> = match app.repo.users().await {
+        Ok(users) => users
+            .into_iter()
+            .map(|u| {
+                let role = u
+                    .grants
+                    .first()
+                    .and_then(|g| reference.roles.iter().find(|r| r.code == g.role))
+                    .map(|r| ctx.role_name(r));
+                let shown = match role {
+                    Some(role) => format!("{}（{role}）", u.display_name),
+                    None => u.display_name.clone(),
+                };
+                (u.username, shown)
+            })
+            .collect(),
+        Err(e) => return ctx.app_error(e.into()),
+    };
     let region_names: std::collections::HashMap<String, String> = match app.repo.regions().await {
         Ok(rs) => rs
             .into_iter()
@@ -604,11 +623,11 @@ async fn render_case(
                 "at": ctx.when(e.at),
                 "action": ctx.t(&format!("action-{}", e.action.replace('_', "-"))),
                 "status": status_name(ctx, e.to),
-                // Accounts by name; the public and the platform in the reader's language.
+                // People by name and role; the public and the platform in the reader's language.
                 "actor": match e.actor.as_str() {
                     "resident" => ctx.t("actor-resident"),
                     "system" => ctx.t("actor-system"),
-                    other => other.to_owned(),
+                    other => people.get(other).cloned().unwrap_or_else(|| other.to_owned()),
                 },
                 "note": e.payload.get("note").or_else(|| e.payload.get("reason")).or_else(|| e.payload.get("comment")).and_then(|v| v.as_str()),
             })).collect::<Vec<_>>(),
