@@ -35,6 +35,8 @@ pub struct App {
     pub kpi_sources: Arc<Vec<crate::assessment::sources::KpiSource>>,
     /// Abuse limits (see `limits.rs`).
     pub limits: Arc<crate::accounts::limits::Limits>,
+    /// The base map the pages show (see `territory/map.rs`).
+    pub map: Arc<crate::territory::map::MapSettings>,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -74,6 +76,7 @@ impl App {
             key_cache: Arc::default(),
             kpi_sources: Arc::new(crate::assessment::sources::registry()),
             limits: Arc::default(),
+            map: Arc::default(),
         }
     }
 
@@ -97,6 +100,7 @@ impl App {
             key_cache: self.key_cache.clone(),
             kpi_sources: self.kpi_sources.clone(),
             limits: self.limits.clone(),
+            map: self.map.clone(),
         }
     }
 

@@ -55,6 +55,9 @@ mod kpi;
 #[path = "cli/limits.rs"]
 mod limits;
 
+#[path = "cli/map.rs"]
+mod map;
+
 #[path = "cli/open311.rs"]
 mod open311;
 

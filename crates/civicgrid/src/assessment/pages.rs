@@ -236,7 +236,8 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
                     geometry: &g.geometry,
                     shade: Some(n as f64 / max),
                     note: format!("{n}"),
-                    href: None,
+                    // A grid leads to its open cases.
+                    href: Some(format!("/cases?grid={}&status=open", g.code)),
                 }
             })
             .collect::<Vec<_>>(),
@@ -246,6 +247,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
             legend: vec![
                 ("shade-low", ctx.t("legend-fewer-open")),
                 ("shade-high", ctx.t("legend-more-open")),
+                ("link", ctx.t("legend-open-cases")),
             ],
         },
     );
@@ -263,6 +265,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
             "trend": trend,
             "unit_chart": unit_chart,
             "map": map,
+            "map_config": app.map_config(&ctx, crate::territory::map::MapConfig { pick: false, cases: Some("/map/cases.geojson?status=open") }),
         }),
     )
 }
@@ -524,6 +527,16 @@ async fn kpi_page(
         );
         o.insert("rows".into(), json!(rows));
         o.insert("map".into(), json!(map));
+        o.insert(
+            "map_config".into(),
+            json!(app.map_config(
+                &ctx,
+                crate::territory::map::MapConfig {
+                    pick: false,
+                    cases: None
+                }
+            )),
+        );
         o.insert("cases".into(), json!(cases));
         o.insert("grid".into(), json!(q.grid));
     }

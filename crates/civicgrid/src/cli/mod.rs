@@ -82,6 +82,17 @@ pub enum Command {
         /// Open311 posts per API key per minute
         #[arg(long, default_value_t = 120)]
         open311_posts_per_minute: u64,
+        /// The base map: an XYZ raster tile URL template, e.g. the deployment's own tile server
+        /// (`https://tiles.example.gov.cn/{z}/{x}/{y}.png`) or 天地图 with its key. Without it
+        /// the maps are drawn by the server and nothing is fetched from outside.
+        #[arg(long, env = "CIVICGRID_MAP_TILES")]
+        map_tiles: Option<String>,
+        /// The attribution the tile provider requires, shown on the map
+        #[arg(long, env = "CIVICGRID_MAP_ATTRIBUTION", default_value = "")]
+        map_attribution: String,
+        /// The deepest zoom level the tile server has
+        #[arg(long, default_value_t = 18)]
+        map_max_zoom: u8,
     },
     /// Import a file; the import is all or nothing
     Import {
@@ -267,7 +278,18 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             sign_in_failures,
             lookups_per_minute,
             open311_posts_per_minute,
+            map_tiles,
+            map_attribution,
+            map_max_zoom,
         } => {
+            app.map = std::sync::Arc::new(
+                crate::territory::map::MapSettings::with_tiles(
+                    map_tiles,
+                    map_attribution,
+                    map_max_zoom,
+                )
+                .map_err(crate::error::AppError::Invalid)?,
+            );
             app.jobs = serve::job_settings(sweep_every, lease_secs);
             app.limits = std::sync::Arc::new(crate::accounts::limits::Limits {
                 sign_in_failures_per_account: sign_in_failures,

@@ -1,6 +1,7 @@
 //! Importing, exporting, checking and locating grids.
 
 pub mod cli;
+pub mod map;
 
 pub mod tables;
 

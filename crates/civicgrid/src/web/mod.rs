@@ -71,9 +71,13 @@ pub fn pages() -> Pages {
         .merge(crate::routing::pages::routes())
         .merge(crate::assessment::pages::routes())
         .merge(crate::administration::pages::routes())
+        .merge(crate::territory::map::routes())
         .route("/lang", post(switch_language))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
+        .route("/static/map.css", get(map_css))
+        .route("/static/map.js", get(map_js))
+        .route("/static/vendor/{*file}", get(vendor))
 }
 
 pub fn routes() -> Router<App> {
@@ -137,6 +141,9 @@ pub struct Ctx {
     /// What the signed-in user's roles allow, in some scope (for the navigation only; every
     /// page checks the scope itself).
     pub permissions: Vec<civicgrid_domain::access::Permission>,
+    /// Where the base map's tiles come from, when the deployment set one and the map library
+    /// is in this build: pages then load the library and allow the tiles, nothing else.
+    pub tile_origin: Option<String>,
 }
 
 #[derive(Clone)]
@@ -232,6 +239,7 @@ impl FromRequestParts<App> for Ctx {
             secure: behind_tls(&parts.headers),
             tz,
             permissions,
+            tile_origin: app.map.tile_origin().filter(|_| map_library_available()),
         })
     }
 }
@@ -288,6 +296,7 @@ impl Ctx {
                 "display_name": self.display_name.clone().unwrap_or_else(|| a.name().to_owned()),
             })),
             "can": permissions,
+            "map_library": self.tile_origin.is_some(),
         });
         if let (Some(base), Value::Object(extra)) = (ctx.as_object_mut(), extra) {
             base.extend(extra);
@@ -298,12 +307,18 @@ impl Ctx {
         match rendered {
             Ok(html) => {
                 let mut r = (status, Html(html)).into_response();
-                r.headers_mut().insert(
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static(
-                        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'",
-                    ),
+                // Nothing from outside, except the tiles of the base map the deployment set.
+                let tiles = self
+                    .tile_origin
+                    .as_deref()
+                    .map(|o| format!(" {o}"))
+                    .unwrap_or_default();
+                let policy = format!(
+                    "default-src 'self'; img-src 'self' data:{tiles}; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"
                 );
+                if let Ok(v) = HeaderValue::from_str(&policy) {
+                    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+                }
                 r
             }
             Err(e) => {
@@ -420,6 +435,50 @@ async fn switch_language(ctx: Ctx, headers: HeaderMap, body: axum::body::Bytes) 
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
+}
+
+async fn map_css() -> Response {
+    static_file(
+        "text/css; charset=utf-8",
+        include_str!("static/map.css").as_bytes(),
+    )
+}
+
+async fn map_js() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("static/map.js").as_bytes(),
+    )
+}
+
+/// The browser libraries vendored from npm at build time (see `build.rs`).
+mod vendored {
+    include!(concat!(env!("OUT_DIR"), "/vendored.rs"));
+}
+
+/// Whether the map library was vendored into this build (without it, maps stay SVG).
+pub fn map_library_available() -> bool {
+    vendored::FILES
+        .iter()
+        .any(|(name, _, _)| *name == "leaflet.js")
+}
+
+async fn vendor(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match vendored::FILES.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, bytes)) => static_file(content_type, bytes),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}
+
+fn static_file(content_type: &'static str, bytes: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 async fn css() -> Response {

@@ -41,6 +41,8 @@ pub struct Marker {
     pub lon: f64,
     pub lat: f64,
     pub label: String,
+    /// Where selecting the marker leads (a case's page), if anywhere.
+    pub href: Option<String>,
 }
 
 const WIDTH: f64 = 640.0;
@@ -109,7 +111,8 @@ fn grid_svg(grids: &[MapGrid<'_>], markers: &[Marker], title: &str) -> String {
     let mut out = String::new();
     // With links inside, the map is a group of links (a screen reader lists them); without,
     // one picture.
-    let role = if grids.iter().any(|g| g.href.is_some()) {
+    let role = if grids.iter().any(|g| g.href.is_some()) || markers.iter().any(|m| m.href.is_some())
+    {
         format!("role=\"group\" aria-label=\"{}\"", esc(title))
     } else {
         "role=\"img\"".to_owned()
@@ -191,11 +194,21 @@ fn grid_svg(grids: &[MapGrid<'_>], markers: &[Marker], title: &str) -> String {
     }
     for m in markers {
         let (x, y) = px(m.lon, m.lat);
-        let _ = write!(
-            out,
+        let dot = format!(
             "<circle class=\"marker\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"#0b5cad\" stroke=\"#fff\" stroke-width=\"1.5\"><title>{}</title></circle>",
             esc(&m.label)
         );
+        match &m.href {
+            Some(h) => {
+                let _ = write!(
+                    out,
+                    "<a href=\"{}\" aria-label=\"{}\">{dot}</a>",
+                    esc(h),
+                    esc(&m.label)
+                );
+            }
+            None => out.push_str(&dot),
+        }
     }
     out.push_str("</svg>");
     out
@@ -344,6 +357,7 @@ mod tests {
                 lon: 113.905,
                 lat: 22.505,
                 label: "A&B".into(),
+                href: None,
             }],
             &MapText {
                 title: "网格",

@@ -91,6 +91,7 @@ mod tests {
             secure: false,
             tz: jiff::tz::TimeZone::UTC,
             permissions: vec![],
+            tile_origin: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The case loop's pages: the resident portal (report, receipt, track, evaluate, the public
 //! list) and the staff workbench (queues, the case page, bulk dispatch, the grid worker's view).
 
+pub mod finding;
 pub mod resident;
 pub mod staff;
 
@@ -18,6 +19,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("work.html", include_str!("templates/work.html")),
     ("work_case.html", include_str!("templates/work_case.html")),
     ("field.html", include_str!("templates/field.html")),
+    ("finding.html", include_str!("templates/finding.html")),
 ];
 
 pub fn routes() -> Pages {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use civicgrid_domain::case::{Channel, PhotoStage, Satisfaction, Status};
 use civicgrid_domain::catalogue::{AttributeType, CategoryCode};
@@ -43,6 +43,7 @@ pub fn routes() -> Pages {
         .route("/track/{code}/evaluate", post(evaluate))
         .route("/cases", get(public_cases))
         .route("/cases/{public_id}", get(public_case))
+        .route("/map/cases.geojson", get(public_cases_geojson))
 }
 
 async fn home(ctx: Ctx) -> Response {
@@ -110,10 +111,14 @@ async fn map_svg(
         }
         l
     } else {
-        vec![
+        let mut l = vec![
             ("shade-low", ctx.t("legend-fewer-open")),
             ("shade-high", ctx.t("legend-more-open")),
-        ]
+        ];
+        if markers.iter().any(|m| m.href.is_some()) {
+            l.push(("marker", ctx.t("legend-case")));
+        }
+        l
     };
     Ok(grid_map(
         &map,
@@ -144,6 +149,8 @@ struct ReportForm {
     phone: String,
     email: String,
     attributes: BTreeMap<String, String>,
+    /// Set when the place chosen lies in another community than the one the text names.
+    place_warning: String,
 }
 
 async fn report_page(
@@ -183,6 +190,7 @@ async fn report_page(
         (Ok(lon), Ok(lat)) => vec![Marker {
             lon,
             lat,
+            href: None,
             label: ctx.t("report-here"),
         }],
         _ => vec![],
@@ -199,11 +207,27 @@ async fn report_page(
         Ok(m) => m,
         Err(e) => return ctx.app_error(e),
     };
-    let grid_name = reference
-        .grid_regions
-        .keys()
-        .find(|g| g.as_str() == form.grid)
-        .map(|g| g.to_string());
+    // Where the report will go, by name, before it is sent: the grid named, or the one the
+    // point lies in.
+    let point = form
+        .lon
+        .parse::<f64>()
+        .ok()
+        .zip(form.lat.parse::<f64>().ok());
+    let grid_name = form
+        .grid
+        .parse::<GridCode>()
+        .ok()
+        .filter(|g| reference.grid_regions.contains_key(g))
+        .or_else(|| point.and_then(|(lon, lat)| reference.grid_index.locate(lon, lat).cloned()))
+        .map(|g| reference.place_name(&g));
+    let map_config = app.map_config(
+        ctx,
+        crate::territory::map::MapConfig {
+            pick: true,
+            cases: None,
+        },
+    );
     ctx.render_status(
         status,
         "report.html",
@@ -214,6 +238,7 @@ async fn report_page(
             "attributes": attributes,
             "map": map,
             "grid_chosen": grid_name,
+            "map_config": map_config,
             "duplicates": duplicates,
             "max_photos": MAX_PHOTOS,
         }),
@@ -315,6 +340,7 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
         phone: get("phone"),
         email: get("email"),
         attributes: BTreeMap::new(),
+        place_warning: String::new(),
     };
     for (k, v) in &fields {
         if let Some(code) = k.strip_prefix("attr_") {
@@ -466,6 +492,33 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
     let Some(category) = category else {
         return ctx.error(StatusCode::UNPROCESSABLE_ENTITY, &ctx.t("err-category"));
     };
+
+    // The place chosen and the place described should agree: a resident who writes of 南联社区
+    // and clicks a grid of another community is asked to check before the report is sent.
+    if get("place_confirmed") != "yes"
+        && let Some((lon, lat)) = location
+        && let Some(g) = reference.grid_index.locate(lon, lat)
+        && let Some(chosen) = reference.grid_regions.get(g)
+    {
+        let text = format!("{} {}", form.description, form.address);
+        let named = reference.region_names.iter().find(|(code, name)| {
+            code.level() == civicgrid_domain::territory::RegionLevel::Community
+                && *code != chosen
+                && name.chars().count() >= 3
+                && text.contains(name.as_str())
+        });
+        if let Some((_, described)) = named {
+            form.place_warning = crate::web::i18n::t(
+                ctx.lang,
+                "report-place-mismatch",
+                &[
+                    ("described", described.clone()),
+                    ("chosen", reference.place_name(g)),
+                ],
+            );
+            return report_page(&app, &ctx, &form, &BTreeMap::new(), vec![], StatusCode::OK).await;
+        }
+    }
 
     // Possible duplicates are shown before the report is stored; the resident decides.
     if get("confirmed") != "yes"
@@ -817,14 +870,28 @@ async fn evaluate(
     }
 }
 
-async fn public_cases(State(app): State<App>, ctx: Ctx) -> Response {
+/// The public cases of the last 90 days (the window the public list and map show).
+async fn public_window(app: &App) -> Result<Vec<civicgrid_domain::case::Case>, AppError> {
     let now = app.clock.now();
     let filter = civicgrid_store::CaseFilter {
         reported_from: Some(now - jiff::SignedDuration::from_hours(24 * 90)),
-        limit: 200,
+        limit: 5000,
         ..Default::default()
     };
-    let cases = match app.list_cases(&filter).await {
+    Ok(app
+        .list_cases(&filter)
+        .await?
+        .into_iter()
+        .filter(|c| c.state.status != Status::Merged)
+        .collect())
+}
+
+async fn public_cases(
+    State(app): State<App>,
+    ctx: Ctx,
+    Query(q): Query<crate::cases::pages::finding::ListQuery>,
+) -> Response {
+    let cases = match public_window(&app).await {
         Ok(c) => c,
         Err(e) => return ctx.app_error(e),
     };
@@ -832,29 +899,107 @@ async fn public_cases(State(app): State<App>, ctx: Ctx) -> Response {
         Ok(r) => r,
         Err(e) => return ctx.app_error(e),
     };
+    let listing = q.apply(&cases, app.clock.now(), &ctx.tz, &ctx);
     let mut open_by_grid: BTreeMap<String, usize> = BTreeMap::new();
-    for c in cases.iter().filter(|c| c.state.status.is_open()) {
+    for c in listing.cases.iter().filter(|c| c.state.status.is_open()) {
         if let Some(g) = &c.grid {
             *open_by_grid.entry(g.to_string()).or_default() += 1;
         }
     }
-    let map = match map_svg(&app, &ctx, |_| None, &open_by_grid, &[]).await {
+    // The cases of this page on the map, each a link to its public page.
+    let markers: Vec<Marker> = listing
+        .cases
+        .iter()
+        .filter_map(|c| {
+            let (lon, lat) = c.location?;
+            Some(Marker {
+                lon,
+                lat,
+                label: format!("{} · {}", c.public_id, status_name(&ctx, c.state.status)),
+                href: Some(format!("/cases/{}", c.public_id)),
+            })
+        })
+        .collect();
+    let map = match map_svg(&app, &ctx, |_| None, &open_by_grid, &markers).await {
         Ok(m) => m,
         Err(e) => return ctx.app_error(e),
     };
     // No people, no free text: what, where (the grid), when, and how far it got.
-    let rows: Vec<Value> = cases
+    let rows: Vec<Value> = listing
+        .cases
         .iter()
-        .filter(|c| c.state.status != Status::Merged)
         .map(|c| {
             json!({
                 "public_id": c.public_id,
                 "category": c.category.as_ref().and_then(|k| reference.category(k)).map(|k| if ctx.lang == "en" { k.name_en.clone() } else { k.name_zh.clone() }),
                 "place": c.grid.as_ref().map(|g| reference.place_name(g)),
+                "unit": reference.handling_unit(c),
                 "status": status_name(&ctx, c.state.status),
                 "reported_at": ctx.when(c.reported_at),
             })
         })
         .collect();
-    ctx.render("public_cases.html", json!({"cases": rows, "map": map}))
+    let cases_url = q.at_page("/map/cases.geojson", listing.page);
+    let map_config = app.map_config(
+        &ctx,
+        crate::territory::map::MapConfig {
+            pick: false,
+            cases: Some(&cases_url),
+        },
+    );
+    let problems: BTreeMap<&str, String> = listing.problems.iter().cloned().collect();
+    ctx.render(
+        "public_cases.html",
+        json!({
+            "cases": rows,
+            "map": map,
+            "map_config": map_config,
+            "q": {"status": q.status, "category": q.category, "grid": q.grid, "unit": q.unit, "overdue": q.overdue, "period": q.period, "sort": q.sort},
+            "choices": crate::cases::pages::finding::choices(&ctx, &reference, true),
+            "problems": problems,
+            "pager": listing.pager(&q, "/cases"),
+        }),
+    )
+}
+
+/// The public cases of a list page as GeoJSON points, for the map script: the same filters
+/// and page as the list, each point a link to the case's public page. No people, no text.
+async fn public_cases_geojson(
+    State(app): State<App>,
+    ctx: Ctx,
+    Query(q): Query<crate::cases::pages::finding::ListQuery>,
+) -> Response {
+    let cases = match public_window(&app).await {
+        Ok(c) => c,
+        Err(e) => return ctx.app_error(e),
+    };
+    let reference = match app.reference().await {
+        Ok(r) => r,
+        Err(e) => return ctx.app_error(e),
+    };
+    let listing = q.apply(&cases, app.clock.now(), &ctx.tz, &ctx);
+    let features: Vec<Value> = listing
+        .cases
+        .iter()
+        .filter_map(|c| {
+            let (lon, lat) = c.location?;
+            Some(json!({
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": {
+                    "public_id": c.public_id,
+                    "url": format!("/cases/{}", c.public_id),
+                    "category": c.category.as_ref().and_then(|k| reference.category(k)).map(|k| if ctx.lang == "en" { k.name_en.clone() } else { k.name_zh.clone() }),
+                    "status": status_name(&ctx, c.state.status),
+                    "status_code": c.state.status.as_str(),
+                    "reported_at": ctx.when(c.reported_at),
+                },
+            }))
+        })
+        .collect();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
+        json!({"type": "FeatureCollection", "features": features}).to_string(),
+    )
+        .into_response()
 }

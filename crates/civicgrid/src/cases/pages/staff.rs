@@ -56,6 +56,8 @@ fn staff(ctx: &Ctx) -> Result<&Actor, Box<Response>> {
 #[derive(serde::Deserialize)]
 struct QueueQuery {
     queue: Option<String>,
+    /// A receipt code to go straight to (the search box).
+    code: Option<String>,
 }
 
 const QUEUES: &[&str] = &[
@@ -68,11 +70,37 @@ const QUEUES: &[&str] = &[
     "beat",
 ];
 
-async fn queues(State(app): State<App>, ctx: Ctx, Query(q): Query<QueueQuery>) -> Response {
+async fn queues(
+    State(app): State<App>,
+    ctx: Ctx,
+    Query(q): Query<QueueQuery>,
+    Query(find): Query<crate::cases::pages::finding::ListQuery>,
+) -> Response {
     let actor = match workbench_user(&app, &ctx).await {
         Ok(a) => a,
         Err(r) => return *r,
     };
+    // A receipt code read out on the phone: straight to the case, if it is in this user's scope.
+    let mut not_found = None;
+    if let Some(code) = q.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        let shown: String = code.chars().take(20).collect();
+        let found = match civicgrid_domain::case::normalize_receipt_code(code) {
+            Some(normal) => app.repo.case_by_receipt(&normal).await.ok().flatten(),
+            None => None,
+        };
+        match found {
+            Some(c) if app.case_for(&actor, &c.id).await.is_ok() => {
+                return crate::web::see_other(&format!("/work/case/{}", c.id));
+            }
+            _ => {
+                not_found = Some(crate::web::i18n::t(
+                    ctx.lang,
+                    "work-search-none",
+                    &[("code", shown)],
+                ))
+            }
+        }
+    }
     let reference = match app.reference().await {
         Ok(r) => r,
         Err(e) => return ctx.app_error(e),
@@ -92,27 +120,38 @@ async fn queues(State(app): State<App>, ctx: Ctx, Query(q): Query<QueueQuery>) -
         .as_deref()
         .filter(|n| QUEUES.contains(n))
         .unwrap_or(default_queue);
-    let cases = match queue_cases(&app, &actor, queue).await {
+    let all = match queue_cases(&app, &actor, queue).await {
         Ok(c) => c,
         Err(e) => return ctx.app_error(e),
     };
-    let rows: Vec<Value> = cases
+    let listing = find.apply(&all, app.clock.now(), &ctx.tz, &ctx);
+    let rows: Vec<Value> = listing
+        .cases
         .iter()
         .map(|c| case_row(&ctx, &app, &reference, c))
         .collect();
     let can_dispatch = queue == "dispatch"
-        && cases.iter().any(|c| {
+        && listing.cases.iter().any(|c| {
             reference
                 .policy()
                 .holds_on_case(&actor, Permission::CaseDispatch, c)
         });
+    let problems: std::collections::BTreeMap<&str, String> =
+        listing.problems.iter().cloned().collect();
+    let base = format!("/work?queue={queue}");
     ctx.render(
         "work.html",
         json!({
             "queue": queue,
             "queues": QUEUES,
             "cases": rows,
+            "total": listing.total,
             "bulk_dispatch": can_dispatch,
+            "q": {"status": find.status, "category": find.category, "grid": find.grid, "unit": find.unit, "overdue": find.overdue, "period": find.period, "sort": find.sort},
+            "choices": crate::cases::pages::finding::choices(&ctx, &reference, true),
+            "problems": problems,
+            "pager": listing.pager(&find, &base),
+            "search_none": not_found,
         }),
     )
 }
@@ -145,7 +184,8 @@ async fn queue_cases(app: &App, actor: &Actor, queue: &str) -> Result<Vec<Case>,
     let filter = civicgrid_store::CaseFilter {
         statuses: if statuses.is_empty() { open } else { statuses },
         overdue_at: (queue == "overdue").then(|| app.clock.now()),
-        limit: 200,
+        // The filters, sort and pages work on this window of the newest cases.
+        limit: 2000,
         ..Default::default()
     };
     let reference = app.reference().await?;
