@@ -35,9 +35,40 @@ for p in "${packages[@]}"; do
     break
   fi
 done
-cp scripts/browser_flow.mjs "$work/"
+cp scripts/browser_flow.mjs scripts/browser_map.mjs "$work/"
 
 start_demo_server "$bin" sqlite
 shots=target/screenshots
 rm -rf "$shots"
 CHROMIUM=$(command -v chromium) node "$work/browser_flow.mjs" "$DEMO_URL" "$shots"
+
+# The base map: the repository's own tile server, and a second instance on the same demo
+# database that the deployment has pointed at it (`serve --map-tiles`, here by its variable).
+TILE_PID=""
+MAP_PID=""
+stop_map() {
+  for p in $MAP_PID $TILE_PID; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  stop_demo_server
+}
+trap stop_map EXIT
+node scripts/tile_server.mjs 0 >"$DEMO_DIR/tiles.log" 2>&1 &
+TILE_PID=$!
+tiles=""
+for _ in $(seq 1 100); do
+  tiles=$(grep -o 'http://127.0.0.1:[0-9]*' "$DEMO_DIR/tiles.log" | head -n1 || true)
+  [ -n "$tiles" ] && break
+  sleep 0.1
+done
+[ -n "$tiles" ] || { cat "$DEMO_DIR/tiles.log" >&2; echo "FAIL: the tile server did not start" >&2; exit 1; }
+CIVICGRID_MAP_TILES="$tiles/{z}/{x}/{y}.png" CIVICGRID_MAP_ATTRIBUTION="测试底图" \
+  "$bin" serve --listen 127.0.0.1:0 --no-jobs >"$DEMO_DIR/serve-map.log" 2>&1 &
+MAP_PID=$!
+map_url=""
+for _ in $(seq 1 100); do
+  map_url=$(grep -o 'http://127.0.0.1:[0-9]*' "$DEMO_DIR/serve-map.log" | head -n1 || true)
+  [ -n "$map_url" ] && break
+  sleep 0.1
+done
+[ -n "$map_url" ] || { cat "$DEMO_DIR/serve-map.log" >&2; echo "FAIL: the map server did not start" >&2; exit 1; }
+CHROMIUM=$(command -v chromium) node "$work/browser_map.mjs" "$map_url" "$tiles" "$shots"
+grep -q '^TILE ' "$DEMO_DIR/tiles.log" || { echo "FAIL: no tile was asked of the tile server" >&2; exit 1; }

@@ -111,7 +111,7 @@ async function shot(page, name) {
 }
 
 // Where each demo account lands after signing in: where its work is.
-const LANDING = { "leader.st1": "/dashboard", admin: "/admin", "gw.st1c1.1": "/work/field" };
+const LANDING = { "leader.st1": "/dashboard", supervisor: "/dashboard", admin: "/admin", "gw.st1c1.1": "/work/field" };
 
 async function signIn(page, username) {
   await page.goto(`${base}/login`);

@@ -33,6 +33,7 @@ pub const EVENT_ACTIONS: &[&str] = &[
     "answer_whistle",
     "miss_whistle",
     "attach_photo",
+    "correct",
 ];
 
 /// The case events a subscription wants: a set of actions, or every event when empty.

@@ -41,6 +41,15 @@ pub trait CaseStore: Send + Sync {
         event: &CaseEvent,
         photo: &Photo,
     ) -> Result<(), StoreError>;
+    /// A correction of where a case is: the change and its event as `write_cases` stores
+    /// them, and every row of the case (units, events, photos) moved to the case's region, in
+    /// one transaction. The region is the distribution key, so this is the one change of it.
+    async fn place_case(
+        &self,
+        case: &Case,
+        expected_version: u64,
+        event: &CaseEvent,
+    ) -> Result<(), StoreError>;
     async fn photo(&self, case: &Uuid, sha256: &str) -> Result<Option<Photo>, StoreError>;
     async fn case(&self, id: &Uuid) -> Result<Option<Case>, StoreError>;
     async fn case_by_receipt(&self, receipt_code: &str) -> Result<Option<Case>, StoreError>;
@@ -157,6 +166,30 @@ macro_rules! cases_sql {
                 photo: &$crate::Photo,
             ) -> Result<(), $crate::StoreError> {
                 self.change_case(case, expected_version, std::slice::from_ref(event), Some(photo)).await
+            }
+            async fn place_case(
+                &self,
+                case: &civicgrid_domain::case::Case,
+                expected_version: u64,
+                event: &$crate::CaseEvent,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                Self::change_in(&mut tx, case, expected_version, std::slice::from_ref(event), None).await?;
+                let region = case.region.as_str();
+                let id = case.id.to_string();
+                let mut tables = vec![("cases", "id"), ("case_units", "case_id"), ("case_events", "case_id"), ("case_photos", "case_id")];
+                if $backend == "postgres" {
+                    tables.push(("case_receipts", "case_id"));
+                }
+                for (table, key) in tables {
+                    sqlx::query(&format!("UPDATE {table} SET region_code = $1 WHERE {key} = $2 AND region_code <> $1"))
+                        .bind(region)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
             async fn photo(
                 &self,

@@ -126,6 +126,7 @@ both_backends!(
     kpi_rollups_queue_apply_and_sum,
     webhook_deliveries_are_leased_and_finished,
     operations_gauges_count_what_is_open,
+    placing_a_case_moves_it_and_its_rows_to_the_new_region,
 );
 
 fn t0() -> Timestamp {
@@ -2573,5 +2574,79 @@ async fn any_capability_queues_and_applies_its_records(repo: &dyn Repository) {
             .await
             .expect("sum")
             .is_empty()
+    );
+}
+
+async fn placing_a_case_moves_it_and_its_rows_to_the_new_region(repo: &dyn Repository) {
+    use civicgrid_domain::case::{Action, decide};
+    with_catalogue(repo).await;
+    let id = uuid::Uuid::now_v7();
+    let case = new_case(id, "440305001001001", t0());
+    repo.create_case(&case, &report_event(&case))
+        .await
+        .expect("created");
+    let t = decide(
+        &case.state,
+        Action::Correct {
+            grid: Some("440305001002001".parse().expect("grid")),
+            location_e6: None,
+            category: None,
+            routed_units: vec!["ZJJ".into()],
+            routing: "rule 2".into(),
+            reason: "在同乐社区".into(),
+        },
+    )
+    .expect("correct");
+    let mut placed = case.clone();
+    placed.state = civicgrid_domain::case::apply(&case.state, &t);
+    placed.grid = Some("440305001002001".parse().expect("grid"));
+    placed.region = "440305001002".parse().expect("region");
+    placed.routed_units = vec!["ZJJ".into()];
+    placed.routing = "rule 2".into();
+    // A stale version moves nothing.
+    assert!(matches!(
+        repo.place_case(&placed, 7, &transition_event(id, &t, "calltaker1", t0()))
+            .await,
+        Err(StoreError::Stale { .. })
+    ));
+    assert_eq!(repo.case(&id).await.expect("read"), Some(case.clone()));
+    repo.place_case(
+        &placed,
+        case.state.version,
+        &transition_event(id, &t, "calltaker1", t0()),
+    )
+    .await
+    .expect("placed");
+    assert_eq!(repo.case(&id).await.expect("read"), Some(placed.clone()));
+    // Found under its new region, with all its events; no longer under the old one.
+    let under = |region: &str| civicgrid_store::CaseFilter {
+        within: Some(region.parse().expect("region")),
+        limit: 10,
+        ..Default::default()
+    };
+    let found = repo.cases(&under("440305001002")).await.expect("cases");
+    assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), vec![id]);
+    assert!(
+        repo.cases(&under("440305001001"))
+            .await
+            .expect("cases")
+            .is_empty()
+    );
+    let moved = repo
+        .events_since(
+            &["report", "correct"],
+            Some(&"440305001002".parse().expect("r")),
+            t0() - jiff::SignedDuration::from_hours(1),
+            10,
+        )
+        .await
+        .expect("events");
+    assert_eq!(moved.len(), 2, "both events moved with the case");
+    assert_eq!(
+        repo.case_by_receipt(&case.receipt_code)
+            .await
+            .expect("read")
+            .map(|c| c.region),
+        Some(placed.region.clone())
     );
 }

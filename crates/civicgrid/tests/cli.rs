@@ -37,6 +37,9 @@ mod demo_cases;
 #[path = "cli/durability.rs"]
 mod durability;
 
+#[path = "cli/placement.rs"]
+mod placement;
+
 #[path = "cli/receipts.rs"]
 mod receipts;
 

@@ -219,6 +219,19 @@ pub enum Action {
     MissWhistle { unit: String },
     /// A photo documenting the case (the bytes are stored beside the event).
     AttachPhoto { stage: PhotoStage, sha256: String },
+    /// 更正: a call-taker or dispatcher sets or corrects the place (a point, or a grid) or the
+    /// category before the case is dispatched, and routing runs again; the event keeps what
+    /// changed and the new routing, so the audit trail says who placed the case and why.
+    Correct {
+        grid: Option<crate::territory::GridCode>,
+        /// The point, WGS84 longitude and latitude in millionths of a degree (exact, so that
+        /// an event compares equal to itself).
+        location_e6: Option<(i64, i64)>,
+        category: Option<crate::catalogue::CategoryCode>,
+        routed_units: Vec<String>,
+        routing: String,
+        reason: String,
+    },
 }
 
 /// What a photo documents.
@@ -292,6 +305,7 @@ impl Action {
             Action::AnswerWhistle { .. } => "answer_whistle",
             Action::MissWhistle { .. } => "miss_whistle",
             Action::AttachPhoto { .. } => "attach_photo",
+            Action::Correct { .. } => "correct",
         }
     }
 
@@ -318,6 +332,7 @@ impl Action {
             Action::WhistleCall { .. } => &[CaseSupervise],
             Action::AnswerWhistle { .. } => &[CaseHandle],
             Action::AttachPhoto { .. } => &[CaseReport, CaseHandle, CaseVerify, CaseResolveOnSite],
+            Action::Correct { .. } => &[CaseAccept, CaseDispatch],
         }
     }
 }
@@ -693,6 +708,24 @@ pub fn decide(state: &CaseState, action: Action) -> Result<Transition, Transitio
             )?;
             s
         }
+        Action::Correct {
+            grid,
+            category,
+            reason,
+            ..
+        } => {
+            // Before a unit has the case; after, a wrong unit sends it back or is transferred.
+            if !matches!(s, Reported | Accepted | Registered) {
+                return Err(wrong_state());
+            }
+            require(
+                &action,
+                grid.is_some() || category.is_some(),
+                "a correction sets the place, the category or both",
+            )?;
+            require(&action, nonempty(reason), "a correction needs a reason")?;
+            s
+        }
         Action::MissWhistle { unit } => {
             // Like the answer: a case no longer open has no duty left to miss (found by the
             // case_machine fuzz target: a merged case took a whistle breach).
@@ -803,7 +836,9 @@ pub fn apply(state: &CaseState, t: &Transition) -> CaseState {
         | Action::Register
         | Action::StartHandling
         | Action::ReportBack { .. }
-        | Action::Verify { passed: true, .. } => {}
+        | Action::Verify { passed: true, .. }
+        // The place, category and routing live on the case record, not in the loop's state.
+        | Action::Correct { .. } => {}
     }
     next
 }

@@ -22,6 +22,14 @@ fn extension() -> Request {
 /// One action of each kind, valid in payload, so that only the state decides.
 pub(crate) fn one_of_each() -> Vec<Action> {
     vec![
+        Action::Correct {
+            grid: Some("440305001001002".parse().expect("grid")),
+            location_e6: Some((113_917_100, 22_516_800)),
+            category: None,
+            routed_units: units(&["CGJ"]),
+            routing: "rule 1".into(),
+            reason: "居民描述的位置在隔壁网格".into(),
+        },
         Action::Accept,
         Action::Refuse {
             reason: "不属于受理范围".into(),
@@ -167,6 +175,7 @@ fn every_action_in_every_main_path_state() {
         (
             Reported,
             &[
+                "correct",
                 "accept",
                 "refuse",
                 "request_approval",
@@ -179,6 +188,7 @@ fn every_action_in_every_main_path_state() {
         (
             Accepted,
             &[
+                "correct",
                 "register",
                 "request_approval",
                 "supervise+",
@@ -189,6 +199,7 @@ fn every_action_in_every_main_path_state() {
         (
             Registered,
             &[
+                "correct",
                 "dispatch",
                 "request_approval",
                 "supervise+",
@@ -859,4 +870,49 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_correction_comes_before_dispatch_and_changes_no_status() {
+    let correct = |reason: &str, grid: bool| Action::Correct {
+        grid: grid.then(|| "440305001001002".parse().expect("grid")),
+        location_e6: None,
+        category: None,
+        routed_units: vec![],
+        routing: String::new(),
+        reason: reason.into(),
+    };
+    let mut state = CaseState::new();
+    for next in [Some(Action::Accept), Some(Action::Register), None] {
+        let t = decide(&state, correct("位置有误", true)).expect("allowed before dispatch");
+        assert_eq!(t.from, t.to);
+        let after = apply(&state, &t);
+        assert_eq!(after.status, state.status);
+        assert_eq!(after.version, state.version + 1);
+        assert!(
+            decide(&state, correct("", true)).is_err(),
+            "a reason is needed"
+        );
+        assert!(
+            decide(&state, correct("无", false)).is_err(),
+            "something must change"
+        );
+        if let Some(a) = next {
+            state = apply(&state, &decide(&state, a).expect("step"));
+        }
+    }
+    state = apply(
+        &state,
+        &decide(
+            &state,
+            Action::Dispatch {
+                units: units(&["CGJ"]),
+            },
+        )
+        .expect("dispatch"),
+    );
+    assert!(matches!(
+        decide(&state, correct("晚了", true)),
+        Err(TransitionError::NotAllowedInState { .. })
+    ));
 }

@@ -52,6 +52,16 @@ pub struct Intake {
     pub media_url: Option<String>,
 }
 
+/// A call-taker's or dispatcher's correction of where a case is and what it is about: a point
+/// (placed in its grid) or a grid, a category, or both, with the reason.
+#[derive(Debug, Clone, Default)]
+pub struct Correction {
+    pub location: Option<(f64, f64)>,
+    pub grid: Option<GridCode>,
+    pub category: Option<CategoryCode>,
+    pub reason: String,
+}
+
 /// What the public sees of a case by its receipt code.
 pub struct Tracked {
     /// The case the receipt was issued for.
@@ -553,6 +563,115 @@ impl App {
             &Actor::System,
         )
         .await
+    }
+
+    /// Sets or corrects the place and the category of a case before it is dispatched and
+    /// routes it again through the responsibility list; one event records what changed and
+    /// the new routing (whose explanation the case page tells). A new place moves the case to
+    /// its region, so that the staff of that community and street take it up.
+    pub async fn correct_case(
+        &self,
+        id: &Uuid,
+        expected_version: u64,
+        correction: Correction,
+        actor: &Actor,
+    ) -> AppResult<Case> {
+        let reference = self.reference().await?;
+        let mut problems = Vec::new();
+        let grid = match (correction.location, &correction.grid) {
+            (Some((lon, lat)), _) => match reference.grid_index.locate(lon, lat) {
+                Some(g) => Some(g.clone()),
+                None => {
+                    problems.push((
+                        "lon".to_owned(),
+                        format!("({lon}, {lat}) lies outside every grid of this platform"),
+                    ));
+                    None
+                }
+            },
+            (None, Some(g)) if reference.grid_regions.contains_key(g) => Some(g.clone()),
+            (None, Some(g)) => {
+                problems.push((
+                    "grid".to_owned(),
+                    format!("{g} is not a grid of this platform"),
+                ));
+                None
+            }
+            (None, None) => None,
+        };
+        let category = match &correction.category {
+            Some(c) => match reference.category(c) {
+                Some(k) if !k.code.is_major() => Some(k.clone()),
+                _ => {
+                    problems.push((
+                        "category".to_owned(),
+                        format!("{c} is not a category cases are filed under"),
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        if grid.is_none() && category.is_none() && problems.is_empty() {
+            problems.push((
+                "grid".to_owned(),
+                "give a place (lon and lat, or a grid), a category, or both".to_owned(),
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        let case = self.get_case(id).await?;
+        let new_grid = grid.clone().or_else(|| case.grid.clone());
+        let new_category = category
+            .as_ref()
+            .map(|c| c.code.clone())
+            .or_else(|| case.category.clone());
+        // Routing again, from the place and the category the case now has.
+        let (routed_units, routing) = match (&new_grid, &new_category) {
+            (Some(g), Some(c)) => {
+                let (assignment, _) = self.route_case(c, g, &case.attributes).await?;
+                let mut units = vec![assignment.primary];
+                units.extend(assignment.co_handlers);
+                (units, assignment.explanation)
+            }
+            _ => (case.routed_units.clone(), case.routing.clone()),
+        };
+        let action = Action::Correct {
+            grid: grid.clone(),
+            location_e6: correction
+                .location
+                .map(|(lon, lat)| ((lon * 1e6).round() as i64, (lat * 1e6).round() as i64)),
+            category: category.as_ref().map(|c| c.code.clone()),
+            routed_units: routed_units.clone(),
+            routing: routing.clone(),
+            reason: correction.reason.trim().to_owned(),
+        };
+        let (mut next, event) = self
+            .take_step(&case, action, actor, Some(expected_version))
+            .await?;
+        // The grid is the case's place from now on; a point given for it is kept in the event
+        // (the case keeps the point its reporter gave, if any).
+        if let Some(g) = grid {
+            // The case moves to the region of its new place: its community's staff take it up.
+            if let Some(region) = reference.grid_regions.get(&g) {
+                next.region = region.clone();
+            }
+            next.grid = Some(g);
+        }
+        if let Some(c) = category {
+            next.category = Some(c.code);
+        }
+        next.routed_units = routed_units;
+        next.routing = routing;
+        self.repo
+            .place_case(&next, expected_version, &event)
+            .await
+            .map_err(|e| match e {
+                StoreError::Stale { current } => AppError::Stale { current },
+                other => other.into(),
+            })?;
+        Ok(next)
     }
 
     /// The case whose reporter holds `receipt` and `secret`; anything else is refused alike,

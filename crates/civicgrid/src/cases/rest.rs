@@ -512,9 +512,10 @@ fn action_field_types(fields: &serde_json::Map<String, Value>) -> Vec<(String, S
     let mut out = Vec::new();
     for (name, value) in fields {
         let ok = match name.as_str() {
-            "reason" | "note" | "comment" | "satisfaction" | "unit" => {
+            "reason" | "note" | "comment" | "satisfaction" | "unit" | "grid" | "category" => {
                 value.is_string() || value.is_null()
             }
+            "lon" | "lat" => value.is_number() || value.is_null(),
             "passed" | "approve" | "on" => value.is_boolean() || value.is_null(),
             "units" => {
                 value.is_null()
@@ -613,6 +614,51 @@ async fn act(
     let id: Uuid = id
         .parse()
         .map_err(|_| ApiError::App(AppError::NotFound(format!("case {id}"))))?;
+    if action == "correct" {
+        // The service routes the corrected case again, so it builds the action itself.
+        let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
+        let number = |k: &str| fields.get(k).and_then(Value::as_f64);
+        let mut problems = Vec::new();
+        let location = match (number("lon"), number("lat")) {
+            (Some(lon), Some(lat)) => Some((lon, lat)),
+            (None, None) => None,
+            _ => {
+                problems.push(("lat".to_owned(), "give both lon and lat".to_owned()));
+                None
+            }
+        };
+        let grid = match text("grid") {
+            Some(g) => match g.parse() {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    problems.push(("grid".to_owned(), format!("{e}")));
+                    None
+                }
+            },
+            None => None,
+        };
+        let category = match text("category") {
+            Some(c) => match c.parse() {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    problems.push(("category".to_owned(), format!("{e}")));
+                    None
+                }
+            },
+            None => None,
+        };
+        if !problems.is_empty() {
+            return Err(AppError::Unprocessable(problems).into());
+        }
+        let correction = crate::cases::Correction {
+            location,
+            grid,
+            category,
+            reason: text("reason").unwrap_or_default(),
+        };
+        let case = app.correct_case(&id, version, correction, &actor).await?;
+        return Ok(with_etag(&case, StatusCode::OK));
+    }
     if action == "dispatch" && !fields.contains_key("units") {
         // Dispatch to the units the responsibility list named unless told otherwise.
         let routed = app.get_case(&id).await?.routed_units;

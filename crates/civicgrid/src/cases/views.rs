@@ -323,7 +323,7 @@ pub struct Evaluation {
 pub struct ActionBody {
     /// The version the caller read (instead of If-Match).
     version: Option<u64>,
-    /// refuse, reopen, send_back, transfer.
+    /// refuse, reopen, send_back, transfer, correct.
     reason: Option<String>,
     /// dispatch (default: the routed units), transfer, whistle_call.
     units: Option<Vec<String>>,
@@ -348,6 +348,13 @@ pub struct ActionBody {
     unit: Option<String>,
     /// whistle_call: when the departments must report by.
     due_at: Option<Timestamp>,
+    /// correct: the place as a point (WGS84), placed in its grid.
+    lon: Option<f64>,
+    lat: Option<f64>,
+    /// correct: the place as a 15-digit grid code (when no point is given).
+    grid: Option<String>,
+    /// correct: the category code.
+    category: Option<String>,
 }
 
 /// The actions staff may take through the API.
@@ -374,6 +381,7 @@ pub enum ActionName {
     ResolveOnSite,
     WhistleCall,
     AnswerWhistle,
+    Correct,
 }
 
 #[derive(Deserialize, IntoParams)]

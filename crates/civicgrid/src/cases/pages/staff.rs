@@ -446,7 +446,27 @@ async fn bulk_dispatch(State(app): State<App>, ctx: Ctx, body: axum::body::Bytes
 /// The actions the case page offers: each legal in the case's state (asked of the loop with a
 /// sample) and allowed to this user (asked of the same check as the API).
 async fn offered_actions(app: &App, actor: &Actor, case: &Case) -> Vec<&'static str> {
+    // A case without a place can be given one: the sample names any grid.
+    let some_grid = match &case.grid {
+        Some(g) => Some(g.clone()),
+        None => app
+            .reference()
+            .await
+            .ok()
+            .and_then(|r| r.grid_regions.keys().next().cloned()),
+    };
     let samples: Vec<(&'static str, Action)> = vec![
+        (
+            "correct",
+            Action::Correct {
+                grid: some_grid,
+                location_e6: None,
+                category: case.category.clone(),
+                routed_units: vec![],
+                routing: String::new(),
+                reason: "x".into(),
+            },
+        ),
         ("accept", Action::Accept),
         ("refuse", Action::Refuse { reason: "x".into() }),
         ("register", Action::Register),
@@ -669,7 +689,7 @@ async fn render_case(
                     "system" => ctx.t("actor-system"),
                     other => people.get(other).cloned().unwrap_or_else(|| other.to_owned()),
                 },
-                "note": e.payload.get("note").or_else(|| e.payload.get("reason")).or_else(|| e.payload.get("comment")).and_then(|v| v.as_str()),
+                "note": event_note(e),
             })).collect::<Vec<_>>(),
             "photos": case.state.photos.iter().map(|(stage, sha)| json!({
                 "stage": ctx.t(&format!("photo-{}", stage.as_str())),
@@ -678,10 +698,26 @@ async fn render_case(
             "duplicates": duplicates,
             "actions": actions,
             "units": units,
+            "choices": crate::cases::pages::finding::choices(ctx, &reference, false),
             "summoned": summoned,
             "problem": problem,
         }),
     )
+}
+
+/// What someone wrote with an action (its note, reason or comment): the event holds the
+/// transition, whose action carries it.
+fn event_note(e: &civicgrid_store::CaseEvent) -> Option<&str> {
+    let body = e
+        .payload
+        .get("action")
+        .filter(|a| a.is_object())
+        .unwrap_or(&e.payload);
+    body.get("note")
+        .or_else(|| body.get("reason"))
+        .or_else(|| body.get("comment"))
+        .and_then(|v| v.as_str())
+        .filter(|v| !v.is_empty())
 }
 
 /// One action from the case page: the form names the action and carries the version read.
@@ -749,6 +785,59 @@ async fn act(
         .map(|(_, v)| v.clone())
         .collect();
     let action_name = text("action");
+    if action_name == "correct" {
+        // Place (a grid chosen by name, or a point) and category; the service routes again.
+        let number = |k: &str| text(k).parse::<f64>().ok().filter(|v| v.is_finite());
+        let reason = text("reason");
+        if reason.is_empty() {
+            let message = crate::web::i18n::t(
+                ctx.lang,
+                "err-required-named",
+                &[("field", ctx.t("field-reason"))],
+            );
+            return render_case(
+                &app,
+                &ctx,
+                &id,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        let correction = crate::cases::Correction {
+            location: number("lon").zip(number("lat")),
+            grid: text("grid").parse().ok(),
+            category: text("category").parse().ok(),
+            reason,
+        };
+        return match app
+            .correct_case(&case_id, version, correction, &actor)
+            .await
+        {
+            Ok(_) => see_other(&format!("/work/case/{case_id}")),
+            Err(e) => {
+                let (status, message) = match &e {
+                    AppError::Stale { .. } => (StatusCode::CONFLICT, ctx.t("err-stale")),
+                    AppError::NotAllowed { .. } => (StatusCode::CONFLICT, ctx.t("err-not-allowed")),
+                    AppError::Forbidden(_) => (StatusCode::FORBIDDEN, ctx.t("err-forbidden")),
+                    AppError::Unprocessable(fields) => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        fields
+                            .iter()
+                            .map(|(f, _)| match f.as_str() {
+                                "lon" | "lat" => ctx.t("err-outside"),
+                                "category" => ctx.t("err-category"),
+                                _ => ctx.t("err-correct-nothing"),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                    _ => (StatusCode::UNPROCESSABLE_ENTITY, ctx.t("err-invalid")),
+                };
+                render_case(&app, &ctx, &id, Some(message), status).await
+            }
+        };
+    }
     let built: Result<Action, String> = (|| {
         let missing = |k: &str| {
             crate::web::i18n::t(

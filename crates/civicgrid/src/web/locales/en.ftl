@@ -475,3 +475,7 @@ work-search = Find by receipt code
 work-search-go = Find
 work-search-none = No case in your scope has the receipt code { $code }.
 legend-open-cases = Select a grid for its open cases
+action-correct = Correct the place or category
+correct-hint = Choose a grid or give longitude and latitude, and/or a category; the responsibility list then names the units again, and the change is kept in the timeline.
+correct-keep = Unchanged
+err-correct-nothing = Choose a grid, give longitude and latitude, or choose a category.

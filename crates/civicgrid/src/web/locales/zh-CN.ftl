@@ -475,3 +475,7 @@ work-search = 按受理编号查找
 work-search-go = 查找
 work-search-none = 您的范围内没有受理编号为 { $code } 的案件。
 legend-open-cases = 点击网格查看其未结案件
+action-correct = 更正位置或类别
+correct-hint = 选择网格或填写经纬度、选择类别，保存后将按责任清单重新确定承办单位，并记入办理过程。
+correct-keep = 不变
+err-correct-nothing = 请选择网格、填写经纬度或选择类别。

@@ -1,0 +1,266 @@
+//! Cases without a place get placed: a call-taker or dispatcher sets or corrects the place
+//! (a grid, or a point) and the category before dispatch, recorded as an event; routing runs
+//! again and the case page tells why, in the reader's language. Nobody else may, and not after
+//! a unit has the case.
+
+use axum::http::StatusCode;
+use civicgrid::cases::{Correction, Intake};
+use civicgrid::error::AppError;
+use civicgrid_domain::case::{Action, Channel, Status};
+use serde_json::json;
+
+use super::support::{TestApp, staff};
+
+async fn placeless(t: &TestApp) -> civicgrid_domain::case::Case {
+    t.app
+        .report_case(
+            Intake {
+                grid: None,
+                media_url: None,
+                description: "小区门口井盖丢失，晚上看不见".into(),
+                location: None,
+                address: Some("南头街道某小区门口".into()),
+                category: Some("01001".parse().expect("category")),
+                attributes: [("damage".to_owned(), "missing".to_owned())].into(),
+                priority: None,
+                channel: Channel::Hotline,
+                reporter: None,
+            },
+            &civicgrid::cases::Actor::Resident,
+        )
+        .await
+        .expect("reported")
+}
+
+#[tokio::test]
+async fn a_call_taker_places_an_address_only_case_and_routing_runs_again() {
+    let t = TestApp::builder().demo(1).build().await;
+    let case = placeless(&t).await;
+    assert!(case.grid.is_none(), "an address alone gives no grid");
+    let calltaker = staff(&t.app, "calltaker1").await;
+    let worker = staff(&t.app, "gw.st1c1.1").await;
+    let correction = || Correction {
+        location: Some((113.9171, 22.5168)),
+        grid: None,
+        category: None,
+        reason: "来电人补充：在南头街道第一社区路口".into(),
+    };
+
+    // A grid worker may not; nothing changes.
+    assert!(matches!(
+        t.app
+            .correct_case(&case.id, case.state.version, correction(), &worker)
+            .await,
+        Err(AppError::Forbidden(_))
+    ));
+    // A point outside every grid, an unknown category, nothing to change: named, nothing changes.
+    for (bad, field) in [
+        (
+            Correction {
+                location: Some((100.0, 30.0)),
+                ..correction()
+            },
+            "lon",
+        ),
+        (
+            Correction {
+                location: None,
+                category: Some("99999".parse().expect("code")),
+                ..correction()
+            },
+            "category",
+        ),
+        (
+            Correction {
+                location: None,
+                ..correction()
+            },
+            "grid",
+        ),
+    ] {
+        match t
+            .app
+            .correct_case(&case.id, case.state.version, bad, &calltaker)
+            .await
+        {
+            Err(AppError::Unprocessable(fields)) => assert_eq!(fields[0].0, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert_eq!(t.app.get_case(&case.id).await.expect("case"), case);
+
+    let placed = t
+        .app
+        .correct_case(&case.id, case.state.version, correction(), &calltaker)
+        .await
+        .expect("placed");
+    assert_eq!(
+        placed.grid.as_ref().map(|g| g.as_str()),
+        Some("440305001001001")
+    );
+    assert_eq!(
+        placed.state.status,
+        Status::Reported,
+        "the loop goes on where it was"
+    );
+    assert_eq!(placed.state.version, case.state.version + 1);
+    assert!(
+        !placed.routed_units.is_empty(),
+        "routed to the units of the new place"
+    );
+    assert!(placed.routing.starts_with("rule"), "{}", placed.routing);
+    assert_ne!(placed.routing, case.routing, "routing ran again");
+    assert_eq!(t.app.get_case(&case.id).await.expect("stored"), placed);
+    // The event records who, why, what changed and the new routing.
+    let events = t.app.case_timeline(&case.id).await.expect("events");
+    let last = events.last().expect("event");
+    assert_eq!(last.action, "correct");
+    assert_eq!(last.actor, "calltaker1");
+    assert_eq!(last.payload["action"]["grid"], "440305001001001");
+    assert_eq!(
+        last.payload["action"]["location_e6"],
+        json!([113917100, 22516800])
+    );
+    assert_eq!(
+        last.payload["action"]["routed_units"],
+        json!(placed.routed_units)
+    );
+    // A stale version changes nothing.
+    assert!(matches!(
+        t.app
+            .correct_case(&case.id, case.state.version, correction(), &calltaker)
+            .await,
+        Err(AppError::Stale { .. })
+    ));
+
+    // The category too, by a dispatcher once accepted and registered.
+    let dispatcher = staff(&t.app, "dispatcher.st1").await;
+    let accepted = t
+        .app
+        .act_on_case(&case.id, placed.state.version, Action::Accept, &calltaker)
+        .await
+        .expect("accept");
+    let recategorised = t
+        .app
+        .correct_case(
+            &case.id,
+            accepted.state.version,
+            Correction {
+                location: None,
+                grid: None,
+                category: Some("01002".parse().expect("category")),
+                reason: "实为雨水篦子缺失".into(),
+            },
+            &dispatcher,
+        )
+        .await
+        .expect("recategorised");
+    assert_eq!(
+        recategorised.category.as_ref().map(|c| c.as_str()),
+        Some("01002")
+    );
+    assert_eq!(recategorised.grid, placed.grid, "the place stays");
+    // Once a unit has it, a correction is too late: the unit sends it back instead.
+    let registered = t
+        .app
+        .act_on_case(
+            &case.id,
+            recategorised.state.version,
+            Action::Register,
+            &calltaker,
+        )
+        .await
+        .expect("register");
+    let dispatched = t
+        .app
+        .act_on_case(
+            &case.id,
+            registered.state.version,
+            Action::Dispatch {
+                units: registered.routed_units.clone(),
+            },
+            &dispatcher,
+        )
+        .await
+        .expect("dispatch");
+    assert!(matches!(
+        t.app
+            .correct_case(&case.id, dispatched.state.version, correction(), &calltaker)
+            .await,
+        Err(AppError::NotAllowed { .. })
+    ));
+}
+
+/// A CSRF token as the pages issue them (48 characters).
+const TOKEN: &str = "000000000000000000000000000000000000000000000000";
+
+#[tokio::test]
+async fn the_case_page_offers_the_correction_and_tells_the_new_routing_in_chinese() {
+    let t = TestApp::builder().demo(1).build().await;
+    let case = placeless(&t).await;
+    let session = t
+        .post("/api/v1/session")
+        .json(&json!({"username": "calltaker1", "password": "civicgrid-demo"}))
+        .send()
+        .await
+        .json();
+    let token = session["token"].as_str().expect("token");
+    let page = t
+        .get(&format!("/work/case/{}", case.id))
+        .cookie(&format!("cg_session={token}; cg_csrf={TOKEN}"))
+        .send()
+        .await
+        .text();
+    assert!(page.contains("id=\"form-correct\""), "the form is offered");
+    assert!(page.contains("id=\"correct-grid\""));
+    let boundary = "----correctboundary";
+    let mut body = String::new();
+    for (name, value) in [
+        ("csrf", TOKEN),
+        ("version", &case.state.version.to_string()[..]),
+        ("action", "correct"),
+        ("grid", "440305001001002"),
+        ("reason", "来电人说明在第2网格"),
+    ] {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let done = t
+        .post(&format!("/work/case/{}/act", case.id))
+        .cookie(&format!("cg_session={token}; cg_csrf={TOKEN}"))
+        .bytes(
+            &format!("multipart/form-data; boundary={boundary}"),
+            body.into_bytes(),
+        )
+        .send()
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+    let placed = t.app.get_case(&case.id).await.expect("case");
+    assert_eq!(
+        placed.grid.as_ref().map(|g| g.as_str()),
+        Some("440305001001002")
+    );
+    let page = t
+        .get(&format!("/work/case/{}", case.id))
+        .cookie(&format!("cg_session={token}"))
+        .send()
+        .await
+        .text();
+    // The routing told in Chinese with names, and the correction on the timeline with its why.
+    let routing = page
+        .split("class=\"routing\">")
+        .nth(1)
+        .and_then(|r| r.split("</p>").next())
+        .expect("routing");
+    assert!(
+        routing.contains("责任清单") && !routing.contains("rule"),
+        "{routing}"
+    );
+    assert!(
+        page.contains("更正位置或类别") && page.contains("来电人说明在第2网格"),
+        "{}",
+        page.split("class=\"timeline\"").nth(1).unwrap_or(&page)
+    );
+}
