@@ -374,6 +374,14 @@ impl<'a> Policy<'a> {
         }
     }
 
+    /// Whether a member of staff reports what a patrol found (巡查上报), as a grid worker does.
+    pub fn may_report_on_patrol(&self, actor: &Actor) -> Verdict {
+        verdict(
+            matches!(actor, Actor::Staff { .. }) && self.holds(actor, Permission::CaseReport),
+            || "patrol reports are for roles that report cases".to_owned(),
+        )
+    }
+
     pub fn may_use_workbench(&self, actor: &Actor) -> Verdict {
         verdict(
             matches!(actor, Actor::Staff { .. }) && self.holds(actor, Permission::CaseRead),

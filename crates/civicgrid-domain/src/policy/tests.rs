@@ -412,5 +412,22 @@ fn everyone_lands_where_their_work_is() {
     assert_eq!(at("handler"), Landing::Workbench);
     assert_eq!(at("admin"), Landing::Administration);
     assert_eq!(policy.landing(&staff("x", &[])), Landing::Home);
+    assert!(
+        policy
+            .may_report_on_patrol(&staff("x", &[("grid_worker", "region:440305")]))
+            .is_err()
+    );
+    let mut with_report = roles.clone();
+    with_report.push(role(
+        "patrol",
+        &[Permission::CaseReport, Permission::CaseRead],
+    ));
+    let policy = Policy::new(&with_report);
+    assert!(
+        policy
+            .may_report_on_patrol(&staff("x", &[("patrol", "region:440305")]))
+            .is_ok()
+    );
+    assert!(policy.may_report_on_patrol(&Actor::Resident).is_err());
     assert_eq!(Landing::Dashboard.path(), "/dashboard");
 }

@@ -17,7 +17,7 @@ use crate::App;
 use crate::cases::Actor;
 use crate::error::AppError;
 use crate::web::Pages;
-use crate::web::svg::{MapGrid, MapText, bar_chart, grid_map, line_chart};
+use crate::web::svg::{ChartText, MapGrid, MapText, bar_chart, grid_map, line_chart};
 use crate::web::{Ctx, form_map};
 
 pub const TEMPLATES: &[(&str, &str)] = &[
@@ -195,8 +195,26 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
         }
     }
     let labels: Vec<String> = months.keys().map(|(y, m)| format!("{y}-{m:02}")).collect();
+    // This month is still running: the chart says so rather than show a fall.
+    let today = app.clock.now().to_zoned(tz.clone()).date();
+    let running = months
+        .keys()
+        .last()
+        .filter(|(y, m)| *y == today.year() && *m == today.month())
+        .map(|(y, m)| {
+            crate::web::i18n::t(
+                ctx.lang,
+                "dash-partial",
+                &[("period", format!("{y}-{m:02}"))],
+            )
+        });
     let trend = line_chart(
-        &ctx.t("dash-trend"),
+        &ChartText {
+            title: &ctx.t("dash-trend"),
+            x_axis: &ctx.t("dash-axis-month"),
+            y_axis: &ctx.t("dash-axis-cases"),
+            partial: running.as_deref(),
+        },
         &labels,
         &[
             (

@@ -216,8 +216,8 @@ fn grid_svg(grids: &[MapGrid<'_>], markers: &[Marker], title: &str) -> String {
 
 /// Horizontal bars, one per (label, value), scaled to the largest.
 pub fn bar_chart(title: &str, rows: &[(String, f64)], unit: &str) -> String {
-    let row_h = 22.0;
-    let label_w = 180.0;
+    let row_h = 26.0;
+    let label_w = 220.0;
     let bar_w = WIDTH - label_w - 70.0;
     let height = (rows.len() as f64 * row_h + 10.0).max(30.0);
     let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max).max(1e-9);
@@ -230,7 +230,7 @@ pub fn bar_chart(title: &str, rows: &[(String, f64)], unit: &str) -> String {
         let w = bar_w * value / max;
         let _ = write!(
             out,
-            "<text x=\"{x:.0}\" y=\"{ty:.0}\" text-anchor=\"end\" font-size=\"12\">{label}</text><rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{h:.0}\" fill=\"#2f6f9f\"><title>{label}: {v}{unit}</title></rect><text x=\"{vx:.1}\" y=\"{ty:.0}\" font-size=\"12\">{v}{unit}</text>",
+            "<text x=\"{x:.0}\" y=\"{ty:.0}\" text-anchor=\"end\" font-size=\"16\">{label}</text><rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{h:.0}\" fill=\"#2f6f9f\"><title>{label}: {v}{unit}</title></rect><text x=\"{vx:.1}\" y=\"{ty:.0}\" font-size=\"16\">{v}{unit}</text>",
             x = label_w - 6.0,
             ty = y + 14.0,
             h = row_h - 6.0,
@@ -244,11 +244,27 @@ pub fn bar_chart(title: &str, rows: &[(String, f64)], unit: &str) -> String {
     out
 }
 
-/// Lines over time: each series a list of values over the same `x_labels`.
-pub fn line_chart(title: &str, x_labels: &[String], series: &[(String, Vec<f64>)]) -> String {
-    let (w, h, left, bottom) = (WIDTH, 220.0, 40.0, 30.0);
-    let plot_w = w - left - 10.0;
-    let plot_h = h - bottom - 10.0;
+/// What a line chart says besides its lines: its title, what each axis measures, and whether
+/// the last period is still running (then drawn dashed and labelled as partial).
+pub struct ChartText<'a> {
+    pub title: &'a str,
+    pub x_axis: &'a str,
+    pub y_axis: &'a str,
+    /// The label of the last period when it is not over yet ("本月（截至今日）").
+    pub partial: Option<&'a str>,
+}
+
+/// Lines over labelled periods, one per series, scaled to the largest value. Text is 16 units
+/// high: the chart is drawn at least 480 px wide (see app.css), so text is never under 12 px.
+pub fn line_chart(
+    text: &ChartText<'_>,
+    x_labels: &[String],
+    series: &[(String, Vec<f64>)],
+) -> String {
+    let (w, h, left, bottom) = (WIDTH, 280.0, 64.0, 58.0);
+    let plot_w = w - left - 16.0;
+    let plot_h = h - bottom - 40.0;
+    let top = 40.0;
     let max = series
         .iter()
         .flat_map(|s| s.1.iter().copied())
@@ -256,45 +272,87 @@ pub fn line_chart(title: &str, x_labels: &[String], series: &[(String, Vec<f64>)
         .max(1.0);
     let n = x_labels.len().max(2) as f64 - 1.0;
     let x = |i: usize| left + plot_w * i as f64 / n;
-    let y = |v: f64| 10.0 + plot_h * (1.0 - v / max);
-    let colours = ["#2f6f9f", "#c0392b", "#27ae60", "#8e44ad"];
+    let y = |v: f64| top + plot_h * (1.0 - v / max);
+    // Colours with at least 3:1 contrast on white.
+    let colours = ["#1f5f8b", "#b03a2e", "#1e7a44", "#7d3c98"];
+    let b = top + plot_h;
     let mut out = format!(
-        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {w} {h}\"><title>{}</title><line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#999\"/><text x=\"4\" y=\"16\" font-size=\"11\">{}</text>",
-        esc(title),
-        trim_number(max),
-        b = 10.0 + plot_h,
-        r = left + plot_w,
+        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {w} {h}\" font-size=\"16\"><title>{}</title>",
+        esc(text.title)
     );
+    // Axes, their scale and what they measure.
+    let _ = write!(
+        out,
+        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{b}\" stroke=\"#555\"/><line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#555\"/>\
+         <text x=\"{lx}\" y=\"{ty:.0}\" text-anchor=\"end\">{}</text><text x=\"{lx}\" y=\"{b:.0}\" text-anchor=\"end\">0</text>\
+         <text x=\"16\" y=\"{my:.0}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {my:.0})\">{}</text>\
+         <text x=\"{mx:.0}\" y=\"{h:.0}\" dy=\"-4\" text-anchor=\"middle\">{}</text>",
+        trim_number(max),
+        esc(text.y_axis),
+        esc(text.x_axis),
+        r = left + plot_w,
+        lx = left - 6.0,
+        ty = top + 5.0,
+        my = top + plot_h / 2.0,
+        mx = left + plot_w / 2.0,
+    );
+    let last = x_labels.len().saturating_sub(1);
     for (i, label) in x_labels.iter().enumerate() {
         // The first and last labels lean inwards so that they stay inside the picture.
         let anchor = match i {
             0 => "start",
-            i if i + 1 == x_labels.len() => "end",
+            i if i == last => "end",
             _ => "middle",
+        };
+        let shown = match text.partial {
+            Some(p) if i == last => p.to_owned(),
+            _ => label.clone(),
         };
         let _ = write!(
             out,
-            "<text x=\"{:.1}\" y=\"{:.0}\" font-size=\"11\" text-anchor=\"{anchor}\">{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.0}\" text-anchor=\"{anchor}\">{}</text>",
             x(i),
-            h - 10.0,
-            esc(label)
+            b + 22.0,
+            esc(&shown)
         );
     }
     for (si, (name, values)) in series.iter().enumerate() {
         let colour = colours[si % colours.len()];
-        let points: Vec<String> = values
+        let points: Vec<(f64, f64)> = values
             .iter()
             .enumerate()
-            .map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v)))
+            .map(|(i, v)| (x(i), y(*v)))
             .collect();
+        let line = |pts: &[(f64, f64)]| {
+            pts.iter()
+                .map(|(a, b)| format!("{a:.1},{b:.1}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        // A running period is not over: its segment is dashed, not a fall.
+        let (whole, running) = match (text.partial, points.len()) {
+            (Some(_), n) if n >= 2 => (&points[..n - 1], Some(&points[n - 2..])),
+            _ => (&points[..], None),
+        };
         let _ = write!(
             out,
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline><text x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\" fill=\"{colour}\">{}</text>",
-            points.join(" "),
-            esc(name),
-            left + 8.0 + 110.0 * si as f64,
-            24.0,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2.5\" points=\"{}\"><title>{}</title></polyline>",
+            line(whole),
             esc(name)
+        );
+        if let Some(tail) = running {
+            let _ = write!(
+                out,
+                "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2.5\" stroke-dasharray=\"6 4\" points=\"{}\"/>",
+                line(tail)
+            );
+        }
+        let _ = write!(
+            out,
+            "<rect x=\"{lx:.0}\" y=\"10\" width=\"14\" height=\"14\" fill=\"{colour}\"/><text x=\"{tx:.0}\" y=\"23\" fill=\"#222\">{}</text>",
+            esc(name),
+            lx = left + 150.0 * si as f64,
+            tx = left + 20.0 + 150.0 * si as f64,
         );
     }
     out.push_str("</svg>");
@@ -388,14 +446,24 @@ mod tests {
     #[test]
     fn charts_scale_to_the_largest_value() {
         let svg = bar_chart("负载", &[("甲".into(), 10.0), ("乙".into(), 5.0)], "件");
-        assert!(svg.contains("width=\"390.0\""), "{svg}");
-        assert!(svg.contains("width=\"195.0\""));
+        assert!(svg.contains("width=\"350.0\""), "{svg}");
+        assert!(svg.contains("width=\"175.0\""));
+        let text = ChartText {
+            title: "趋势",
+            x_axis: "月份",
+            y_axis: "件数",
+            partial: Some("2月（截至今日）"),
+        };
         let line = line_chart(
-            "趋势",
-            &["1月".into(), "2月".into()],
-            &[("受理".into(), vec![1.0, 2.0])],
+            &text,
+            &["1月".into(), "2月".into(), "3月".into()],
+            &[("受理".into(), vec![1.0, 2.0, 1.0])],
         );
         assert!(line.contains("<polyline"));
-        assert!(line.contains("1月"));
+        assert!(line.contains("1月") && line.contains(">月份<") && line.contains(">件数<"));
+        // The running period is labelled as such and drawn dashed.
+        assert!(line.contains("2月（截至今日）") && !line.contains(">3月<"));
+        assert!(line.contains("stroke-dasharray"));
+        assert!(line.contains("font-size=\"16\""));
     }
 }

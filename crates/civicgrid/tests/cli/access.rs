@@ -40,6 +40,7 @@ enum Access {
     Decide,
     OpenSurvey,
     Workbench,
+    Patrol,
     OpenAdministration,
     Administer(Permission),
     /// Ending one's own session.
@@ -116,6 +117,7 @@ const PAGES: &[(&str, &str, Access)] = &[
     ("/work", "get", Access::Workbench),
     ("/work/dispatch", "post", Access::Workbench),
     ("/work/field", "get", Access::Workbench),
+    ("/work/field/report", "post", Access::Patrol),
     ("/work/case/{id}", "get", Access::ReadCase),
     ("/work/case/{id}/act", "post", Access::Take("supervise")),
     ("/work/case/{id}/photo/{sha}", "get", Access::ReadPhoto),
@@ -330,6 +332,9 @@ fn allowed(policy: &Policy<'_>, actor: &Actor, access: Access, f: &Fixture, case
             .is_ok(),
         Access::OpenSurvey => policy.may_open_survey(actor).is_ok(),
         Access::Workbench => policy.may_use_workbench(actor).is_ok(),
+        Access::Patrol => {
+            policy.may_use_workbench(actor).is_ok() && policy.may_report_on_patrol(actor).is_ok()
+        }
         Access::OpenAdministration => policy.may_open_administration(actor).is_ok(),
         Access::Administer(p) => policy.may_administer(actor, p).is_ok(),
     }
@@ -617,6 +622,9 @@ async fn every_route_answers_every_role_as_the_policy_says() {
                         ("note", "督办"),
                     ]),
                     "/admin/grids" => call.multipart(&[("csrf", &csrf), ("parent", "440305001")]),
+                    "/work/field/report" => {
+                        call.multipart(&[("csrf", &csrf), ("description", "井盖丢失")])
+                    }
                     "/admin/import" => {
                         call.multipart(&[("csrf", &csrf), ("kind", "responsibility")])
                     }

@@ -264,3 +264,94 @@ async fn the_case_page_offers_the_correction_and_tells_the_new_routing_in_chines
         page.split("class=\"timeline\"").nth(1).unwrap_or(&page)
     );
 }
+
+#[tokio::test]
+async fn a_grid_worker_reports_from_patrol_with_place_and_photo() {
+    let t = TestApp::builder().demo(1).build().await;
+    let session = t
+        .post("/api/v1/session")
+        .json(&json!({"username": "gw.st1c1.1", "password": "civicgrid-demo"}))
+        .send()
+        .await
+        .json();
+    let token = session["token"].as_str().expect("token");
+    let cookie = format!("cg_session={token}; cg_csrf={TOKEN}");
+    let page = t.get("/work/field").cookie(&cookie).send().await.text();
+    assert!(page.contains("id=\"patrol-form\"") && page.contains("data-map-pick"));
+    // A real PNG, as a phone camera would send a picture.
+    let png: &[u8] = &[
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90,
+        0x77, 0x53, 0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x08, 0xd7, 0x63, 0xf8,
+        0xcf, 0xc0, 0x00, 0x00, 0x03, 0x01, 0x01, 0x00, 0x18, 0xdd, 0x8d, 0xb0, 0x00, 0x00, 0x00,
+        0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    ];
+    let post = |fields: &[(&str, &str)], with_photo: bool| {
+        let boundary = "----patrolboundary";
+        let mut body: Vec<u8> = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        if with_photo {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(png);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        t.post("/work/field/report")
+            .cookie(&cookie)
+            .bytes(&format!("multipart/form-data; boundary={boundary}"), body)
+    };
+    let count = || async {
+        t.app
+            .list_cases(&civicgrid_store::CaseFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .expect("cases")
+            .len()
+    };
+    // Without a place or a category: named, nothing stored.
+    let refused = post(&[("csrf", TOKEN), ("description", "井盖丢失")], false)
+        .send()
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(count().await, 0);
+    let done = post(
+        &[
+            ("csrf", TOKEN),
+            ("category", "01001"),
+            ("attr_damage", "missing"),
+            ("description", "巡查发现路口井盖丢失"),
+            ("lon", "113.9171"),
+            ("lat", "22.5168"),
+        ],
+        true,
+    )
+    .send()
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+    let cases = t
+        .app
+        .list_cases(&civicgrid_store::CaseFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("cases");
+    let case = &cases[0];
+    assert_eq!(case.channel, Channel::Patrol);
+    assert_eq!(
+        case.grid.as_ref().map(|g| g.as_str()),
+        Some("440305001001001")
+    );
+    assert_eq!(case.state.photos.len(), 1, "the photo goes with the report");
+    let events = t.app.case_timeline(&case.id).await.expect("events");
+    assert_eq!(events[0].actor, "gw.st1c1.1");
+}

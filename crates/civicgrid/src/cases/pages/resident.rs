@@ -76,7 +76,7 @@ fn category_groups(ctx: &Ctx, reference: &crate::reference::Reference) -> Value 
     json!(groups)
 }
 
-async fn map_svg(
+pub(crate) async fn map_svg(
     app: &App,
     ctx: &Ctx,
     href: impl Fn(&str) -> Option<String>,

@@ -24,6 +24,10 @@ pub fn routes() -> Pages {
         .route("/work", get(queues))
         .route("/work/dispatch", post(bulk_dispatch))
         .route("/work/field", get(field))
+        .route(
+            "/work/field/report",
+            post(patrol_report).layer(axum::extract::DefaultBodyLimit::max(11 * 1024 * 1024)),
+        )
         .route("/work/case/{id}", get(case_page))
         .route(
             "/work/case/{id}/act",
@@ -632,11 +636,33 @@ async fn render_case(
             .collect(),
         Err(e) => return ctx.app_error(e.into()),
     };
-    let units: Vec<Value> = reference
+    // The dispatch list: the units the responsibility list names first, in its order and with
+    // why; then the units of the case's own place; then every other unit by kind and name.
+    let mut units: Vec<(u8, usize, String, Value)> = reference
         .units
         .iter()
-        .map(|u| json!({"code": u.code, "name": u.name, "routed": case.routed_units.contains(&u.code)}))
+        .map(|u| {
+            let routed = case.routed_units.iter().position(|r| *r == u.code);
+            // The community's and the street's own units (not every district department).
+            let local = u.region.contains(&case.region)
+                && u.region.level() != civicgrid_domain::territory::RegionLevel::District;
+            let (rank, why) = match routed {
+                Some(0) => (0, ctx.t("dispatch-why-primary")),
+                Some(_) => (0, ctx.t("dispatch-why-co")),
+                None if local => (1, ctx.t("dispatch-why-local")),
+                None => (2, String::new()),
+            };
+            let kind = ctx.unit_kind(u.kind.as_str());
+            (
+                rank,
+                routed.unwrap_or(usize::MAX),
+                format!("{kind}{}", u.name),
+                json!({"code": u.code, "name": u.name, "kind": kind, "routed": routed.is_some(), "why": why}),
+            )
+        })
         .collect();
+    units.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+    let units: Vec<Value> = units.into_iter().map(|(_, _, _, v)| v).collect();
     let summoned: Vec<Value> = case
         .state
         .open_summons()
@@ -703,6 +729,119 @@ async fn render_case(
             "problem": problem,
         }),
     )
+}
+
+/// 巡查上报: a grid worker reports what the patrol found, from the phone: the category, what
+/// is wrong, the place (the phone's location or a click on the map) and a photo. The case is
+/// the worker's (channel patrol) and goes through the same intake as every report.
+async fn patrol_report(State(app): State<App>, ctx: Ctx, mut multipart: Multipart) -> Response {
+    let actor = match workbench_user(&app, &ctx).await {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    match app.reference().await {
+        Ok(r) if r.policy().may_report_on_patrol(&actor).is_ok() => {}
+        Ok(_) => return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden")),
+        Err(e) => return ctx.app_error(e),
+    }
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut photo: Option<(String, Vec<u8>)> = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or("").to_owned();
+                if name == "photo" {
+                    let ct = field.content_type().unwrap_or("").to_owned();
+                    match field.bytes().await {
+                        Ok(b) if !b.is_empty() => photo = Some((ct, b.to_vec())),
+                        Ok(_) => {}
+                        Err(_) => {
+                            return ctx.error(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                &ctx.t("err-photo-too-large"),
+                            );
+                        }
+                    }
+                } else if let Ok(v) = field.text().await {
+                    fields.push((name, v));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return ctx.error(e.status(), &ctx.t("err-form-broken")),
+        }
+    }
+    let f = form_map(&fields);
+    if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
+        return *r;
+    }
+    let text = |k: &str| f.get(k).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let number = |k: &str| text(k).parse::<f64>().ok().filter(|v| v.is_finite());
+    let mut problems = Vec::new();
+    let category = text("category").parse().ok();
+    if category.is_none() {
+        problems.push(ctx.t("err-category"));
+    }
+    let location = number("lon").zip(number("lat"));
+    if location.is_none() {
+        problems.push(ctx.t("err-place"));
+    }
+    if text("description").is_empty() {
+        problems.push(crate::web::i18n::t(
+            ctx.lang,
+            "err-required-named",
+            &[("field", ctx.t("field-description"))],
+        ));
+    }
+    if !problems.is_empty() {
+        return ctx.error(StatusCode::UNPROCESSABLE_ENTITY, &problems.join(" "));
+    }
+    let intake = crate::cases::Intake {
+        description: text("description"),
+        location,
+        grid: None,
+        address: None,
+        category,
+        attributes: fields
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("attr_").map(|a| (a.to_owned(), v.clone())))
+            .collect(),
+        priority: None,
+        channel: civicgrid_domain::case::Channel::Patrol,
+        reporter: None,
+        media_url: None,
+    };
+    let case = match app.report_case(intake, &actor).await {
+        Ok(c) => c,
+        Err(AppError::Unprocessable(fields)) => {
+            let message = fields
+                .iter()
+                .map(|(field, _)| match field.as_str() {
+                    "lon" | "lat" => ctx.t("err-outside"),
+                    "category" => ctx.t("err-category"),
+                    f if f.starts_with("attributes.") => ctx.t("err-patrol-attributes"),
+                    _ => ctx.t("err-invalid"),
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            return ctx.error(StatusCode::UNPROCESSABLE_ENTITY, &message);
+        }
+        Err(e) => return ctx.app_error(e),
+    };
+    if let Some((content_type, bytes)) = photo
+        && let Err(e) = app
+            .attach_photo(
+                &case.id,
+                case.state.version,
+                PhotoStage::Report,
+                &content_type,
+                bytes,
+                &actor,
+            )
+            .await
+    {
+        tracing::warn!(error = %e, case = %case.id, "a patrol photo was refused");
+    }
+    see_other(&format!("/work/case/{}", case.id))
 }
 
 /// What someone wrote with an action (its note, reason or comment): the event holds the
@@ -1121,9 +1260,37 @@ async fn field(State(app): State<App>, ctx: Ctx) -> Response {
             .map(|c| case_row(&ctx, &app, &reference, c))
             .collect::<Vec<_>>()
     };
+    let patrol = reference.policy().may_report_on_patrol(&actor).is_ok();
+    let map = if patrol {
+        match crate::cases::pages::resident::map_svg(
+            &app,
+            &ctx,
+            |_| None,
+            &std::collections::BTreeMap::new(),
+            &[],
+        )
+        .await
+        {
+            Ok(m) => m,
+            Err(e) => return ctx.app_error(e),
+        }
+    } else {
+        String::new()
+    };
+    let map_config = app.map_config(
+        &ctx,
+        crate::territory::map::MapConfig {
+            pick: true,
+            cases: None,
+        },
+    );
     ctx.render(
         "field.html",
         json!({
+            "patrol": patrol,
+            "map": map,
+            "map_config": map_config,
+            "choices": crate::cases::pages::finding::choices(&ctx, &reference, false),
             "beat": rows(&beat),
             "verify": rows(&verify),
             "on_site": on_site.iter().map(|c| { let mut r = case_row(&ctx, &app, &reference, c); if let Some(o) = r.as_object_mut() { o.insert("version".into(), json!(c.state.version)); } r }).collect::<Vec<_>>(),

@@ -31,3 +31,18 @@
     });
   });
 })();
+// A search box over a long select (units to dispatch to): hides the options that do not match
+// what is typed; the chosen ones always stay.
+(function () {
+  "use strict";
+  document.querySelectorAll("input[data-filters]").forEach(function (box) {
+    var select = document.getElementById(box.dataset.filters);
+    if (!select) { return; }
+    box.addEventListener("input", function () {
+      var q = box.value.trim().toLowerCase();
+      Array.prototype.forEach.call(select.options, function (o) {
+        o.hidden = q !== "" && !o.selected && o.textContent.toLowerCase().indexOf(q) < 0;
+      });
+    });
+  });
+})();
