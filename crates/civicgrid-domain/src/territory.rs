@@ -159,6 +159,46 @@ impl Region {
     }
 }
 
+/// A place residents know by name — a building or a landmark — in the gazetteer (地名地址库)
+/// the map's search reads, so that "3栋" or "南山公园" finds its spot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    pub name: String,
+    pub kind: PlaceKind,
+    /// WGS84.
+    pub lon: f64,
+    pub lat: f64,
+    /// The region of the grid the place lies in.
+    pub region: RegionCode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaceKind {
+    Building,
+    Landmark,
+}
+
+impl PlaceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlaceKind::Building => "building",
+            PlaceKind::Landmark => "landmark",
+        }
+    }
+}
+
+impl FromStr for PlaceKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "building" => Ok(PlaceKind::Building),
+            "landmark" => Ok(PlaceKind::Landmark),
+            other => Err(format!("`{other}` is not building or landmark")),
+        }
+    }
+}
+
 fn is_code_text(s: &str) -> bool {
     (1..=32).contains(&s.len())
         && s.bytes()

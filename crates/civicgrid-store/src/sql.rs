@@ -261,6 +261,18 @@ pub(crate) fn beats_from_rows(
     Ok(by_code.into_values().collect())
 }
 
+pub(crate) fn place_from_row(
+    (name, kind, lon, lat, region): (String, String, f64, f64, String),
+) -> Result<civicgrid_domain::territory::Place, StoreError> {
+    Ok(civicgrid_domain::territory::Place {
+        name,
+        kind: parse("place kind", &kind)?,
+        lon,
+        lat,
+        region: parse("region code", &region)?,
+    })
+}
+
 /// The columns of a case row, as read.
 pub(crate) struct CaseRow {
     pub id: String,

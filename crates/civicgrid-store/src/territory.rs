@@ -4,7 +4,7 @@
 //! each backend by `territory_sql!`, with the backend differences written where they occur.
 
 use async_trait::async_trait;
-use civicgrid_domain::territory::{Beat, Grid, Region, RegionCode};
+use civicgrid_domain::territory::{Beat, Grid, Place, Region, RegionCode};
 
 use crate::*;
 
@@ -14,6 +14,12 @@ pub trait TerritoryStore: Send + Sync {
     /// Grids in `within` (a region subtree), or all of them.
     async fn grids(&self, within: Option<&RegionCode>) -> Result<Vec<Grid>, StoreError>;
     async fn beats(&self) -> Result<Vec<Beat>, StoreError>;
+    /// The gazetteer, replaced whole in one transaction (an import is all or nothing).
+    async fn replace_places(&self, places: &[Place]) -> Result<(), StoreError>;
+    /// Every place, by name.
+    async fn places(&self) -> Result<Vec<Place>, StoreError>;
+    /// Places whose name holds `text`, by name, at most `limit`.
+    async fn find_places(&self, text: &str, limit: u32) -> Result<Vec<Place>, StoreError>;
 }
 
 macro_rules! territory_sql {
@@ -61,6 +67,45 @@ macro_rules! territory_sql {
                 .fetch_all(&self.pool)
                 .await?;
                 $crate::sql::beats_from_rows(beats, grids, workers)
+            }
+            async fn replace_places(&self, places: &[civicgrid_domain::territory::Place]) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM places").execute(&mut *tx).await?;
+                for p in places {
+                    sqlx::query("INSERT INTO places (name, kind, lon, lat, region_code) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(&p.name)
+                        .bind(p.kind.as_str())
+                        .bind(p.lon)
+                        .bind(p.lat)
+                        .bind(p.region.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+            async fn places(&self) -> Result<Vec<civicgrid_domain::territory::Place>, $crate::StoreError> {
+                let rows: Vec<(String, String, f64, f64, String)> = sqlx::query_as(
+                    "SELECT name, kind, lon, lat, region_code FROM places ORDER BY name, id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map($crate::sql::place_from_row).collect()
+            }
+            async fn find_places(&self, text: &str, limit: u32) -> Result<Vec<civicgrid_domain::territory::Place>, $crate::StoreError> {
+                // The text is matched literally: LIKE's wildcards in it are escaped.
+                let pattern = format!(
+                    "%{}%",
+                    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+                );
+                let rows: Vec<(String, String, f64, f64, String)> = sqlx::query_as(
+                    "SELECT name, kind, lon, lat, region_code FROM places WHERE name LIKE $1 ESCAPE '\\' ORDER BY length(name), name LIMIT $2",
+                )
+                .bind(pattern)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map($crate::sql::place_from_row).collect()
             }
         }
     };

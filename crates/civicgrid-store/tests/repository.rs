@@ -127,6 +127,7 @@ both_backends!(
     webhook_deliveries_are_leased_and_finished,
     operations_gauges_count_what_is_open,
     placing_a_case_moves_it_and_its_rows_to_the_new_region,
+    the_gazetteer_is_replaced_whole_and_found_by_name,
 );
 
 fn t0() -> Timestamp {
@@ -2648,5 +2649,46 @@ async fn placing_a_case_moves_it_and_its_rows_to_the_new_region(repo: &dyn Repos
             .expect("read")
             .map(|c| c.region),
         Some(placed.region.clone())
+    );
+}
+
+async fn the_gazetteer_is_replaced_whole_and_found_by_name(repo: &dyn Repository) {
+    use civicgrid_domain::territory::{Place, PlaceKind};
+    repo.apply(&territory()).await.expect("territory");
+    let place = |name: &str, kind| Place {
+        name: name.into(),
+        kind,
+        lon: 113.9005,
+        lat: 22.5005,
+        region: "440305001001".parse().expect("region"),
+    };
+    repo.replace_places(&[
+        place("安乐公园", PlaceKind::Landmark),
+        place("安乐花园1栋", PlaceKind::Building),
+        place("50%商场", PlaceKind::Landmark),
+    ])
+    .await
+    .expect("replaced");
+    assert_eq!(repo.places().await.expect("all").len(), 3);
+    let found = repo.find_places("安乐", 10).await.expect("found");
+    assert_eq!(
+        found.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        vec!["安乐公园", "安乐花园1栋"],
+        "shortest names first"
+    );
+    assert_eq!(found[1].kind, PlaceKind::Building);
+    // The text is taken literally: a % in it is no wildcard.
+    assert_eq!(repo.find_places("%", 10).await.expect("found").len(), 1);
+    assert_eq!(repo.find_places("安乐", 1).await.expect("found").len(), 1);
+    // Replaced whole.
+    repo.replace_places(&[place("同乐小学", PlaceKind::Landmark)])
+        .await
+        .expect("replaced");
+    assert_eq!(repo.places().await.expect("all").len(), 1);
+    assert!(
+        repo.find_places("安乐", 10)
+            .await
+            .expect("found")
+            .is_empty()
     );
 }

@@ -46,6 +46,12 @@ mod receipts;
 #[path = "cli/language.rs"]
 mod language;
 
+#[path = "cli/finding.rs"]
+mod finding;
+
+#[path = "cli/gazetteer.rs"]
+mod gazetteer;
+
 #[path = "cli/imports.rs"]
 mod imports;
 

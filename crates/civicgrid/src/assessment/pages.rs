@@ -267,6 +267,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
                 ("shade-high", ctx.t("legend-more-open")),
                 ("link", ctx.t("legend-open-cases")),
             ],
+            skip: Some(ctx.t("map-skip")),
         },
     );
     ctx.render(
@@ -477,6 +478,7 @@ async fn kpi_page(
                 ("shade-high", ctx.t("legend-high")),
                 ("link", ctx.t("legend-drill")),
             ],
+            skip: Some(ctx.t("map-skip")),
         },
     );
     let rows: Vec<serde_json::Value> = table

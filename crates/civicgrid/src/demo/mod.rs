@@ -558,6 +558,7 @@ impl App {
         let roles = config::read_roles("data/roles.toml", crate::app::shipped::ROLES_TOML)
             .map_err(shipped_invalid)?;
         let demo = generate(seed);
+        let places = gazetteer(&demo.regions, &demo.grids);
         // One hash for every demo account: they share the published demo password anyway.
         let hash = crate::accounts::hash_password(DEMO_PASSWORD)?;
         let users = demo
@@ -586,7 +587,57 @@ impl App {
                 grants: vec![],
             })
             .await?;
+        self.repo.replace_places(&places).await?;
         self.invalidate_reference();
         Ok(DemoOutcome::Created)
     }
+}
+
+/// The demo's gazetteer: in each community a service centre, a park and a school as landmarks,
+/// and the numbered buildings of an estate, at points inside its grids.
+fn gazetteer(
+    regions: &[civicgrid_domain::territory::Region],
+    grids: &[civicgrid_domain::territory::Grid],
+) -> Vec<civicgrid_domain::territory::Place> {
+    use civicgrid_domain::territory::{Place, PlaceKind};
+    use geo::InteriorPoint;
+    let mut places = Vec::new();
+    for community in regions
+        .iter()
+        .filter(|r| r.code.level() == civicgrid_domain::territory::RegionLevel::Community)
+    {
+        let inside: Vec<(f64, f64)> = grids
+            .iter()
+            .filter(|g| g.region == community.code)
+            .filter_map(|g| g.geometry.interior_point())
+            .map(|p| ((p.x() * 1e6).round() / 1e6, (p.y() * 1e6).round() / 1e6))
+            .collect();
+        let short = community.name.trim_end_matches("社区");
+        let landmarks = [
+            format!("{}党群服务中心", community.name),
+            format!("{short}公园"),
+            format!("{short}小学"),
+        ];
+        for (i, name) in landmarks.into_iter().enumerate() {
+            if let Some((lon, lat)) = inside.get(i) {
+                places.push(Place {
+                    name,
+                    kind: PlaceKind::Landmark,
+                    lon: *lon,
+                    lat: *lat,
+                    region: community.code.clone(),
+                });
+            }
+        }
+        for (i, (lon, lat)) in inside.iter().enumerate().skip(3).take(6) {
+            places.push(Place {
+                name: format!("{short}花园{}栋", i - 2),
+                kind: PlaceKind::Building,
+                lon: *lon,
+                lat: *lat,
+                region: community.code.clone(),
+            });
+        }
+    }
+    places
 }

@@ -211,6 +211,75 @@ fn read_polygon(v: Option<&Value>) -> Result<RawPolygon, String> {
     Ok(RawPolygon { rings: out })
 }
 
+/// The gazetteer as GeoJSON: Point features with `name` and `kind` (building or landmark)
+/// properties. Every problem is named by its feature.
+pub fn read_places(
+    file: &str,
+    text: &str,
+) -> Result<Vec<(usize, super::tables::RawPlace)>, Vec<InputError>> {
+    let root: Value = serde_json::from_str(text)
+        .map_err(|e| vec![InputError::file(file, format!("not JSON: {e}"))])?;
+    if root.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        return Err(vec![InputError::file(
+            file,
+            "expected a GeoJSON FeatureCollection",
+        )]);
+    }
+    let features = root
+        .get("features")
+        .and_then(Value::as_array)
+        .ok_or_else(|| vec![InputError::file(file, "`features` must be an array")])?;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (index, f) in features.iter().enumerate() {
+        let props = f.get("properties");
+        let text_prop = |k: &str| props.and_then(|p| p.get(k)).and_then(Value::as_str);
+        let label = text_prop("name").map(str::to_owned);
+        let bad = |field: &str, message: String| InputError {
+            file: file.to_owned(),
+            location: crate::error::Location::Feature {
+                index,
+                label: label.clone(),
+            },
+            field: Some(field.to_owned()),
+            message,
+        };
+        let name = match text_prop("name").map(str::trim) {
+            Some(n) if !n.is_empty() && n.chars().count() <= 100 => n.to_owned(),
+            _ => {
+                errors.push(bad("name", "1 to 100 characters are required".into()));
+                continue;
+            }
+        };
+        let kind = match text_prop("kind").unwrap_or("").parse() {
+            Ok(k) => k,
+            Err(e) => {
+                errors.push(bad("kind", e));
+                continue;
+            }
+        };
+        let point = f
+            .get("geometry")
+            .filter(|g| g.get("type").and_then(Value::as_str) == Some("Point"))
+            .and_then(|g| g.get("coordinates"))
+            .and_then(Value::as_array)
+            .and_then(|c| Some((c.first()?.as_f64()?, c.get(1)?.as_f64()?)))
+            .filter(|(x, y)| (-180.0..=180.0).contains(x) && (-90.0..=90.0).contains(y));
+        match point {
+            Some((lon, lat)) => out.push((index, (name, kind, lon, lat))),
+            None => errors.push(bad(
+                "geometry",
+                "expected a Point [longitude, latitude] in WGS84".into(),
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
 /// Writes grids as a FeatureCollection with `code`, `name`, `region` and `area_m2` properties.
 pub fn write_grids(grids: &[Grid]) -> Value {
     use geo::GeodesicArea;

@@ -8,6 +8,44 @@ use crate::error::InputError;
 
 pub const REGION_COLUMNS: &[&str] = &["code", "name"];
 
+pub const PLACE_COLUMNS: &[&str] = &["name", "kind", "lon", "lat"];
+
+/// A gazetteer entry as read, before it is placed in a grid: (name, kind, lon, lat).
+pub type RawPlace = (String, civicgrid_domain::territory::PlaceKind, f64, f64);
+
+/// The gazetteer as CSV: `name,kind,lon,lat` (kind: building or landmark; WGS84).
+pub fn read_places(file: &str, text: &str) -> Result<Lined<RawPlace>, Vec<InputError>> {
+    csv_table::read(file, text, PLACE_COLUMNS, |row| {
+        let name = row.get("name")?;
+        if name.chars().count() > 100 {
+            return Err(field_error("name", "is longer than 100 characters"));
+        }
+        let lon: f64 = row.parse("lon")?;
+        let lat: f64 = row.parse("lat")?;
+        if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
+            return Err(field_error("lon", format!("{lon} is not a longitude")));
+        }
+        if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
+            return Err(field_error("lat", format!("{lat} is not a latitude")));
+        }
+        Ok((row.line, (name.to_owned(), row.parse("kind")?, lon, lat)))
+    })
+}
+
+pub fn write_places(places: &[civicgrid_domain::territory::Place]) -> String {
+    csv_table::write(
+        PLACE_COLUMNS,
+        places.iter().map(|p| {
+            vec![
+                p.name.clone(),
+                p.kind.as_str().to_owned(),
+                p.lon.to_string(),
+                p.lat.to_string(),
+            ]
+        }),
+    )
+}
+
 /// Each value comes with the file line it was read from, for later cross-reference errors.
 pub type Lined<T> = Vec<(u64, T)>;
 

@@ -50,6 +50,9 @@ pub enum Import {
     Regions { file: PathBuf },
     /// Beats CSV: code,name,region,grids,workers (lists separated by ';')
     Beats { file: PathBuf },
+    /// The gazetteer of buildings and landmarks the map's search finds: CSV
+    /// name,kind,lon,lat or GeoJSON Points with name and kind (building|landmark)
+    Places { file: PathBuf },
 }
 
 /// Tables this capability exports (`civicgrid export …`).
@@ -63,6 +66,8 @@ pub enum Export {
     },
     Regions,
     Beats,
+    /// The gazetteer, as CSV
+    Places,
 }
 
 #[derive(Subcommand, Debug)]
@@ -194,6 +199,10 @@ pub async fn import(
             let (name, text) = read_table(&file)?;
             ("beats", app.import_beats(&name, &text).await?)
         }
+        Import::Places { file } => {
+            let (name, text) = read_table(&file)?;
+            ("places", app.import_places(&name, &text).await?)
+        }
     })
 }
 
@@ -206,5 +215,6 @@ pub async fn export(app: &App, what: Export) -> AppResult<String> {
         }
         Export::Regions => app.export_regions().await?,
         Export::Beats => app.export_beats().await?,
+        Export::Places => app.export_places().await?,
     })
 }

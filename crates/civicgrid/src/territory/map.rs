@@ -281,6 +281,29 @@ async fn places(State(app): State<App>, ctx: Ctx, Query(s): Query<Search>) -> Re
             "community_name": reference.region_name(&g.region),
         }));
     }
+    // Buildings and landmarks from the gazetteer, each with the grid and community it is in.
+    let gazetteer = match app.repo.find_places(&q, 10).await {
+        Ok(p) => p,
+        Err(e) => return ctx.app_error(e.into()),
+    };
+    let communities_found = found
+        .iter()
+        .take_while(|f| f["kind"] == "community")
+        .count();
+    let mut named = Vec::new();
+    for p in gazetteer {
+        let grid = reference.grid_index.locate(p.lon, p.lat);
+        named.push(json!({
+            "name": p.name,
+            "kind": p.kind.as_str(),
+            "lon": p.lon,
+            "lat": p.lat,
+            "grid_name": grid.and_then(|g| reference.grid_names.get(g)),
+            "community_name": reference.region_name(&p.region),
+        }));
+    }
+    // Communities, then the buildings and landmarks, then grids.
+    found.splice(communities_found..communities_found, named);
     found.truncate(10);
     json_answer(StatusCode::OK, "application/json", json!(found))
 }

@@ -123,6 +123,71 @@ impl App {
         Ok(tables::write_beats(&self.repo.beats().await?))
     }
 
+    /// Replaces the gazetteer from CSV (`name,kind,lon,lat`) or GeoJSON Points (by the file's
+    /// extension). Every place must lie in a grid (it takes that grid's region); all or
+    /// nothing, every bad row named.
+    pub async fn import_places(&self, file: &str, text: &str) -> AppResult<usize> {
+        let lower = file.to_ascii_lowercase();
+        let geojson = lower.ends_with(".geojson") || lower.ends_with(".json");
+        let reference = self.reference().await?;
+        let mut places = Vec::new();
+        let mut errors = Vec::new();
+        let rows: Vec<(
+            crate::error::Location,
+            super::super::interchange::tables::RawPlace,
+        )> = if geojson {
+            crate::interchange::geojson::read_places(file, text)
+                .map_err(AppError::Input)?
+                .into_iter()
+                .map(|(index, p)| {
+                    (
+                        crate::error::Location::Feature {
+                            index,
+                            label: Some(p.0.clone()),
+                        },
+                        p,
+                    )
+                })
+                .collect()
+        } else {
+            tables::read_places(file, text)
+                .map_err(AppError::Input)?
+                .into_iter()
+                .map(|(line, p)| (crate::error::Location::Line { line, column: None }, p))
+                .collect()
+        };
+        for (location, (name, kind, lon, lat)) in rows {
+            match reference
+                .grid_index
+                .locate(lon, lat)
+                .and_then(|g| reference.grid_regions.get(g))
+            {
+                Some(region) => places.push(civicgrid_domain::territory::Place {
+                    name,
+                    kind,
+                    lon,
+                    lat,
+                    region: region.clone(),
+                }),
+                None => errors.push(InputError {
+                    file: file.to_owned(),
+                    location,
+                    field: Some("lon".to_owned()),
+                    message: format!("({lon}, {lat}) lies outside every grid of this platform"),
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Input(errors));
+        }
+        self.repo.replace_places(&places).await?;
+        Ok(places.len())
+    }
+
+    pub async fn export_places(&self) -> AppResult<String> {
+        Ok(tables::write_places(&self.repo.places().await?))
+    }
+
     pub async fn export_regions(&self) -> AppResult<String> {
         Ok(tables::write_regions(&self.repo.regions().await?))
     }

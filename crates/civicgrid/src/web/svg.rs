@@ -55,6 +55,9 @@ const WIDTH: f64 = 640.0;
 pub struct MapText<'a> {
     pub title: &'a str,
     pub legend: Vec<(&'static str, String)>,
+    /// The text of the link that skips the map's grid and case links (keyboard users need not
+    /// tab through dozens of them); shown only when the map has links.
+    pub skip: Option<String>,
 }
 
 /// The grid's label on the map: its name without the community's, which the community label
@@ -70,7 +73,17 @@ type Bounds = (f64, f64, f64, f64);
 
 /// The grids as an SVG map with grid and community names, followed by its legend.
 pub fn grid_map(grids: &[MapGrid<'_>], markers: &[Marker], text: &MapText<'_>) -> String {
-    let mut out = grid_svg(grids, markers, text.title);
+    let links = grids.iter().any(|g| g.href.is_some()) || markers.iter().any(|m| m.href.is_some());
+    let skip = text.skip.as_deref().filter(|_| links);
+    let mut out = String::new();
+    if let Some(skip) = skip {
+        let _ = write!(
+            out,
+            "<a class=\"skip-map\" href=\"#after-map\">{}</a>",
+            esc(skip)
+        );
+    }
+    out.push_str(&grid_svg(grids, markers, text.title));
     if !text.legend.is_empty() {
         out.push_str("<ul class=\"map-legend\">");
         for (swatch, meaning) in &text.legend {
@@ -81,6 +94,9 @@ pub fn grid_map(grids: &[MapGrid<'_>], markers: &[Marker], text: &MapText<'_>) -
             );
         }
         out.push_str("</ul>");
+    }
+    if skip.is_some() {
+        out.push_str("<span id=\"after-map\" tabindex=\"-1\"></span>");
     }
     out
 }
@@ -420,9 +436,12 @@ mod tests {
             &MapText {
                 title: "网格",
                 legend: vec![("outline", "网格边界".into())],
+                skip: Some("跳过地图".into()),
             },
         );
-        assert!(svg.starts_with("<svg") && svg.ends_with("</ul>"));
+        // Keyboard users can skip the grid links.
+        assert!(svg.starts_with("<a class=\"skip-map\" href=\"#after-map\">跳过地图</a><svg"));
+        assert!(svg.ends_with("</ul><span id=\"after-map\" tabindex=\"-1\"></span>"));
         // A map with links is a group of links, each named without its code.
         assert!(svg.contains("role=\"group\" aria-label=\"网格\""));
         assert!(svg.contains("aria-label=\"安乐&lt;一&gt; 3\""), "{svg}");

@@ -126,6 +126,7 @@ pub(crate) async fn map_svg(
         &MapText {
             title: &ctx.t("map-title"),
             legend,
+            skip: Some(ctx.t("map-skip")),
         },
     ))
 }

@@ -492,3 +492,4 @@ dash-axis-cases = Cases
 patrol-title = Patrol report
 patrol-submit = Report
 err-patrol-attributes = This category needs more details; report it from the workbench.
+map-skip = Skip the map (its grid links)
