@@ -493,3 +493,4 @@ patrol-title = Patrol report
 patrol-submit = Report
 err-patrol-attributes = This category needs more details; report it from the workbench.
 map-skip = Skip the map (its grid links)
+kpi-subject = Assessed

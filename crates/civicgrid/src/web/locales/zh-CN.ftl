@@ -493,3 +493,4 @@ patrol-title = 巡查上报
 patrol-submit = 上报
 err-patrol-attributes = 这个类别需要补充信息，请在电脑端的工作台上报。
 map-skip = 跳过地图（地图上的网格链接）
+kpi-subject = 考核对象
