@@ -70,5 +70,10 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$map_url" ] || { cat "$DEMO_DIR/serve-map.log" >&2; echo "FAIL: the map server did not start" >&2; exit 1; }
+# The binary must carry the map library (vendored from npm at build time).
+curl -sf -o /dev/null "$map_url/static/vendor/leaflet.js" || {
+  echo "FAIL: $bin serves no /static/vendor/leaflet.js: the build could not vendor Leaflet (scripts/vendor-web.sh)" >&2
+  exit 1
+}
 CHROMIUM=$(command -v chromium) node "$work/browser_map.mjs" "$map_url" "$tiles" "$shots"
 grep -q '^TILE ' "$DEMO_DIR/tiles.log" || { echo "FAIL: no tile was asked of the tile server" >&2; exit 1; }

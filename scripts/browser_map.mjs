@@ -95,8 +95,9 @@ try {
     await page.waitForSelector(".map-search-results button", { timeout: 10000 });
     await page.fill("#lon", "");
     await page.locator(".map-search-results button").first().click();
-    await page.waitForFunction(() => document.querySelector("#lon").value !== "");
-    check((await page.locator("#place-chosen").textContent()).includes(community), `${label}: a place found by name is chosen`);
+    // The place is named once the platform has located it.
+    await page.waitForFunction((c) => document.querySelector("#place-chosen")?.textContent.includes(c), community, { timeout: 10000 });
+    check((await page.inputValue("#lon")) !== "", `${label}: a place found by name is chosen`);
 
     await page.screenshot({ path: join(shots, `map-report-${label}.png`), fullPage: false });
     await audit(page, `report map ${label}`);
@@ -132,6 +133,7 @@ try {
     await page.keyboard.press("Enter");
     await page.waitForSelector(".map-cluster[data-picked]", { state: "detached", timeout: 10000 });
   }
+  check(await page.locator(".map-case[data-picked]").count() === 1, "zooming in separated a case to open");
   await page.focus(".map-case[data-picked]");
   await page.keyboard.press("Enter");
   await page.waitForSelector(`.leaflet-popup a[href^='${base}/cases/']`, { timeout: 10000 });

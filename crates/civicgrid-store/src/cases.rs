@@ -42,8 +42,10 @@ pub trait CaseStore: Send + Sync {
         photo: &Photo,
     ) -> Result<(), StoreError>;
     /// A correction of where a case is: the change and its event as `write_cases` stores
-    /// them, and every row of the case (units, events, photos) moved to the case's region, in
-    /// one transaction. The region is the distribution key, so this is the one change of it.
+    /// them, its point, and the rows that carry its region (units, events, photos, receipt)
+    /// moved to the case's region, in one transaction. The region is the distribution key, so
+    /// this is the one change of it. (Personal-data reads, webhook deliveries and the KPI queue
+    /// keep the region they were written under: they record what happened then.)
     async fn place_case(
         &self,
         case: &Case,
@@ -177,6 +179,13 @@ macro_rules! cases_sql {
                 Self::change_in(&mut tx, case, expected_version, std::slice::from_ref(event), None).await?;
                 let region = case.region.as_str();
                 let id = case.id.to_string();
+                // The point the correction gave (a change does not write the point).
+                sqlx::query("UPDATE cases SET lon = $1, lat = $2 WHERE id = $3")
+                    .bind(case.location.map(|l| l.0))
+                    .bind(case.location.map(|l| l.1))
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
                 let mut tables = vec![("cases", "id"), ("case_units", "case_id"), ("case_events", "case_id"), ("case_photos", "case_id")];
                 if $backend == "postgres" {
                     tables.push(("case_receipts", "case_id"));

@@ -135,11 +135,11 @@ where
                 sqlx::query(
                     "INSERT INTO cases (id, receipt_code, channel, description, address, lon, lat, grid_code, region_code,
                        category_code, attributes, priority, routed_units, routing, status, state, version, clock, due_at,
-                       reported_at, updated_at)
+                       reported_at, updated_at, public_id)
                      VALUES ($1, $2, 'web', '夜间施工噪音扰民，影响休息', '南头街道安乐社区', $3, $4, '440305001001001',
                        '440305001001', '07005', '{}', 'normal', '[\"ST001\"]',
                        'rule 12 (locality: category 07 in region 440305001) matched', 'reported', $5, 1,
-                       '{\"stage\":\"accept\",\"limit\":{\"clock\":\"working_hours\",\"amount\":60}}', $6, $6, $6)",
+                       '{\"stage\":\"accept\",\"limit\":{\"clock\":\"working_hours\",\"amount\":60}}', $6, $6, $6, $7)",
                 )
                 .bind(id)
                 .bind(format!("R{c:03}-{i:05}"))
@@ -147,6 +147,7 @@ where
                 .bind(22.5168)
                 .bind(state.clone())
                 .bind(1_780_000_000_000_000i64 + i64::try_from(i).unwrap_or(0))
+                .bind(format!("P{c:03}{i:08}"))
                 .execute(&pool)
                 .await
                 .expect("insert");

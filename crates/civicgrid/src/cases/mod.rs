@@ -502,11 +502,15 @@ impl App {
             .case_by_receipt(&code)
             .await?
             .ok_or_else(not_found)?;
+        // Whatever goes wrong further, the public is told no more than "not found".
         let followed = match reported.state.merged_into {
-            Some(master) => self.get_case(&master).await?,
+            Some(master) => self.get_case(&master).await.map_err(|_| not_found())?,
             None => reported.clone(),
         };
-        let events = self.case_timeline(&followed.id).await?;
+        let events = self
+            .case_timeline(&followed.id)
+            .await
+            .map_err(|_| not_found())?;
         Ok(Tracked {
             reported,
             followed,
@@ -650,8 +654,14 @@ impl App {
         let (mut next, event) = self
             .take_step(&case, action, actor, Some(expected_version))
             .await?;
-        // The grid is the case's place from now on; a point given for it is kept in the event
-        // (the case keeps the point its reporter gave, if any).
+        // The grid is the case's place from now on, and the point given for it (if any) its
+        // point: the map and the duplicate check use it.
+        if correction.location.is_some() {
+            next.location = correction.location;
+        } else if grid.is_some() {
+            // A grid chosen by name: the reporter's point, if any, lay elsewhere.
+            next.location = None;
+        }
         if let Some(g) = grid {
             // The case moves to the region of its new place: its community's staff take it up.
             if let Some(region) = reference.grid_regions.get(&g) {
@@ -660,6 +670,24 @@ impl App {
             next.grid = Some(g);
         }
         if let Some(c) = category {
+            // A new category brings its own time limit for the stage the case is in (a case
+            // taken in without a category had none).
+            if let Some(stage) = next.state.status.stage()
+                && let Some(limit) = c.deadline(next.priority, stage)
+            {
+                // The stage keeps the time it started; only its limit changes.
+                let started = next
+                    .clock
+                    .filter(|k| k.stage == stage)
+                    .map_or_else(|| self.clock.now(), |k| k.started_at);
+                next.clock = Some(StageClock {
+                    stage,
+                    limit,
+                    started_at: started,
+                    due_at: stage_deadline(&reference.calendar, started, limit, &[], &[]),
+                    paused_at: None,
+                });
+            }
             next.category = Some(c.code);
         }
         next.routed_units = routed_units;
@@ -705,11 +733,15 @@ impl App {
             .case_by_public_id(&id)
             .await?
             .ok_or_else(not_found)?;
+        // Whatever goes wrong further, the public is told no more than "not found".
         let followed = match reported.state.merged_into {
-            Some(master) => self.get_case(&master).await?,
+            Some(master) => self.get_case(&master).await.map_err(|_| not_found())?,
             None => reported.clone(),
         };
-        let events = self.case_timeline(&followed.id).await?;
+        let events = self
+            .case_timeline(&followed.id)
+            .await
+            .map_err(|_| not_found())?;
         Ok(Tracked {
             reported,
             followed,

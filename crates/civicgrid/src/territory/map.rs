@@ -47,6 +47,18 @@ impl MapSettings {
                     "--map-tiles `{t}` is not an http(s) URL template with {{z}}, {{x}} and {{y}}"
                 ));
             }
+            // The pages' CSP names the tile host; a wildcard may only be its first label.
+            let host = t
+                .split("://")
+                .nth(1)
+                .and_then(|r| r.split('/').next())
+                .unwrap_or("");
+            let printable = host.bytes().all(|b| b.is_ascii_graphic());
+            if !printable || host.split('.').skip(1).any(|label| label.contains("{s}")) {
+                return Err(format!(
+                    "--map-tiles `{t}`: the host must be ASCII, with {{s}} only in its first label"
+                ));
+            }
         }
         if !(1..=22).contains(&max_zoom) {
             return Err(format!("--map-max-zoom {max_zoom} is not 1 to 22"));
@@ -64,7 +76,19 @@ impl MapSettings {
         let t = self.tiles.as_deref()?;
         let (scheme, rest) = t.split_once("://")?;
         let host = rest.split('/').next()?;
-        Some(format!("{scheme}://{}", host.replace("{s}", "*")))
+        // A host label holding `{s}` (t{s}.tianditu.gov.cn) becomes the wildcard label CSP
+        // allows (*.tianditu.gov.cn).
+        let host: Vec<String> = host
+            .split('.')
+            .map(|label| {
+                if label.contains("{s}") {
+                    "*".to_owned()
+                } else {
+                    label.to_owned()
+                }
+            })
+            .collect();
+        Some(format!("{scheme}://{}", host.join(".")))
     }
 }
 
@@ -258,11 +282,18 @@ async fn places(State(app): State<App>, ctx: Ctx, Query(s): Query<Search>) -> Re
             None => communities.push((&g.region, r)),
         }
     }
-    for (code, bounds) in &communities {
+    for (code, _) in &communities {
         let name = reference.region_name(code);
-        if name.contains(&q) {
-            let c = bounds.center();
-            found.push(json!({"name": name, "kind": "community", "lon": c.x, "lat": c.y, "grid_name": null, "community_name": name}));
+        if !name.contains(&q) {
+            continue;
+        }
+        // A point inside the community (its bounds' centre may lie outside an L-shaped one).
+        let inside = grids
+            .iter()
+            .filter(|g| &g.region == *code)
+            .find_map(|g| g.geometry.interior_point());
+        if let Some(p) = inside {
+            found.push(json!({"name": name, "kind": "community", "lon": p.x(), "lat": p.y(), "grid_name": null, "community_name": name}));
         }
     }
     for g in &grids {
@@ -333,5 +364,23 @@ mod tests {
         );
         assert!(MapSettings::with_tiles(None, String::new(), 30).is_err());
         assert_eq!(MapSettings::default().tile_origin(), None);
+        let tianditu = MapSettings::with_tiles(
+            Some("https://t{s}.tianditu.gov.cn/vec_w/wmts?tk=KEY&x={x}&y={y}&l={z}".into()),
+            String::new(),
+            18,
+        )
+        .expect("tianditu");
+        assert_eq!(
+            tianditu.tile_origin().as_deref(),
+            Some("https://*.tianditu.gov.cn")
+        );
+        assert!(
+            MapSettings::with_tiles(
+                Some("https://a.{s}.example.cn/{z}/{x}/{y}.png".into()),
+                String::new(),
+                18
+            )
+            .is_err()
+        );
     }
 }

@@ -244,7 +244,7 @@ async fn a_place_in_another_community_than_the_text_names_is_held_for_a_check() 
         .and_then(|c| c.split(';').next())
         .expect("csrf")
         .to_owned();
-    let post = |confirmed: bool| {
+    let post = |confirmed: bool, duplicates_seen: bool| {
         let boundary = "----placeboundary";
         let mut body = String::new();
         let description = format!("{other}小区门口井盖丢失");
@@ -258,6 +258,9 @@ async fn a_place_in_another_community_than_the_text_names_is_held_for_a_check() 
         ];
         if confirmed {
             fields.push(("place_confirmed", "yes"));
+        }
+        if duplicates_seen {
+            fields.push(("confirmed", "yes"));
         }
         for (name, value) in fields {
             body.push_str(&format!(
@@ -280,8 +283,27 @@ async fn a_place_in_another_community_than_the_text_names_is_held_for_a_check() 
             .expect("cases")
             .len()
     };
+    // An open case of the same kind nearby: the duplicates check comes too.
+    t.app
+        .report_case(
+            civicgrid::cases::Intake {
+                grid: None,
+                media_url: None,
+                description: "路口井盖丢失".into(),
+                location: Some((113.9171, 22.5168)),
+                address: None,
+                category: Some("01001".parse().expect("category")),
+                attributes: [("damage".to_owned(), "missing".to_owned())].into(),
+                priority: None,
+                channel: civicgrid_domain::case::Channel::Web,
+                reporter: None,
+            },
+            &civicgrid::cases::Actor::Resident,
+        )
+        .await
+        .expect("nearby");
     let before = count().await;
-    let held = post(false).send().await;
+    let held = post(false, false).send().await;
     assert_eq!(held.status, StatusCode::OK);
     let html = held.text();
     assert!(html.contains("id=\"place-warning\""), "{html}");
@@ -298,7 +320,18 @@ async fn a_place_in_another_community_than_the_text_names_is_held_for_a_check() 
         before,
         "nothing is stored until the reporter confirms"
     );
-    let sent = post(true).send().await;
+    // The place confirmed, the duplicates are shown, and the place stays confirmed with them:
+    // one check never undoes the other.
+    let duplicates = post(true, false).send().await.text();
+    assert!(
+        duplicates.contains("id=\"dup-title\""),
+        "the duplicates are shown"
+    );
+    assert!(duplicates.contains("name=\"place_confirmed\" value=\"yes\""));
+    assert!(duplicates.contains("name=\"confirmed\" value=\"yes\""));
+    assert!(!duplicates.contains("id=\"place-warning\""));
+    assert_eq!(count().await, before);
+    let sent = post(true, true).send().await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text());
     assert_eq!(count().await, before + 1);
 }

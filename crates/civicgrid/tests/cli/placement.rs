@@ -99,6 +99,11 @@ async fn a_call_taker_places_an_address_only_case_and_routing_runs_again() {
         Some("440305001001001")
     );
     assert_eq!(
+        placed.location,
+        Some((113.9171, 22.5168)),
+        "the point given is the case's now"
+    );
+    assert_eq!(
         placed.state.status,
         Status::Reported,
         "the loop goes on where it was"
@@ -160,6 +165,9 @@ async fn a_call_taker_places_an_address_only_case_and_routing_runs_again() {
         Some("01002")
     );
     assert_eq!(recategorised.grid, placed.grid, "the place stays");
+    // The stage's clock follows the new category's time limit.
+    let clock = recategorised.clock.expect("a running clock");
+    assert_eq!(clock.stage, civicgrid_domain::catalogue::Stage::Dispatch);
     // Once a unit has it, a correction is too late: the unit sends it back instead.
     let registered = t
         .app

@@ -152,6 +152,10 @@ struct ReportForm {
     attributes: BTreeMap<String, String>,
     /// Set when the place chosen lies in another community than the one the text names.
     place_warning: String,
+    /// What the reporter already confirmed (the place, the possible duplicates): carried on
+    /// every round of the form, so that one check does not undo the other.
+    place_confirmed: bool,
+    duplicates_confirmed: bool,
 }
 
 async fn report_page(
@@ -342,6 +346,8 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
         email: get("email"),
         attributes: BTreeMap::new(),
         place_warning: String::new(),
+        place_confirmed: get("place_confirmed") == "yes",
+        duplicates_confirmed: get("confirmed") == "yes",
     };
     for (k, v) in &fields {
         if let Some(code) = k.strip_prefix("attr_") {
@@ -496,7 +502,7 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
 
     // The place chosen and the place described should agree: a resident who writes of 南联社区
     // and clicks a grid of another community is asked to check before the report is sent.
-    if get("place_confirmed") != "yes"
+    if !form.place_confirmed
         && let Some((lon, lat)) = location
         && let Some(g) = reference.grid_index.locate(lon, lat)
         && let Some(chosen) = reference.grid_regions.get(g)
@@ -522,7 +528,7 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
     }
 
     // Possible duplicates are shown before the report is stored; the resident decides.
-    if get("confirmed") != "yes"
+    if !form.duplicates_confirmed
         && let Some(point) = location
     {
         let found = match app
@@ -618,8 +624,9 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
     // cookie only that page reads, and that page clears.
     let mut to = see_other(&format!("/receipt/{}", case.receipt_code));
     let cookie = format!(
-        "{SECRET_COOKIE}={secret}; Path=/receipt/{}; Max-Age=900; HttpOnly; SameSite=Strict",
-        case.receipt_code
+        "{SECRET_COOKIE}={secret}; Path=/receipt/{}; Max-Age=900; HttpOnly; SameSite=Strict{}",
+        case.receipt_code,
+        if ctx.secure { "; Secure" } else { "" }
     );
     if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
         to.headers_mut().append(axum::http::header::SET_COOKIE, v);
@@ -639,9 +646,14 @@ pub fn status_name(ctx: &Ctx, s: Status) -> String {
 async fn receipt(
     State(app): State<App>,
     ctx: Ctx,
+    from: ClientAddr,
     headers: axum::http::HeaderMap,
     Path(code): Path<String>,
 ) -> Response {
+    // A receipt page says whether a code exists: it counts as a lookup, like tracking.
+    if let Err(e) = app.count_lookup(&from).await {
+        return ctx.app_error(e);
+    }
     let Some(normal) = civicgrid_domain::case::normalize_receipt_code(&code) else {
         return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
     };
@@ -857,7 +869,8 @@ async fn evaluate(
     {
         Ok(_) => see_other(&format!("/track/{}", urlencode(&code))),
         Err(AppError::Forbidden(_)) => {
-            track_page(
+            // The same refusal whether the code or the secret was wrong.
+            let page = track_page(
                 &app,
                 &ctx,
                 &from,
@@ -865,10 +878,20 @@ async fn evaluate(
                 json!({"secret": ctx.t("err-reporter-secret")}),
                 StatusCode::FORBIDDEN,
             )
-            .await
+            .await;
+            if page.status() == StatusCode::NOT_FOUND {
+                return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-reporter-secret"));
+            }
+            page
         }
         Err(e) => ctx.app_error(e),
     }
+}
+
+/// Where a case is shown in public: to about 100 m (three decimals), so that a report made
+/// from home does not point at the home.
+fn public_point((lon, lat): (f64, f64)) -> (f64, f64) {
+    ((lon * 1e3).round() / 1e3, (lat * 1e3).round() / 1e3)
 }
 
 /// The public cases of the last 90 days (the window the public list and map show).
@@ -912,7 +935,7 @@ async fn public_cases(
         .cases
         .iter()
         .filter_map(|c| {
-            let (lon, lat) = c.location?;
+            let (lon, lat) = public_point(c.location?);
             Some(Marker {
                 lon,
                 lat,
@@ -983,7 +1006,7 @@ async fn public_cases_geojson(
         .cases
         .iter()
         .filter_map(|c| {
-            let (lon, lat) = c.location?;
+            let (lon, lat) = public_point(c.location?);
             Some(json!({
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [lon, lat]},
