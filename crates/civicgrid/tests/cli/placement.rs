@@ -363,3 +363,71 @@ async fn a_grid_worker_reports_from_patrol_with_place_and_photo() {
     let events = t.app.case_timeline(&case.id).await.expect("events");
     assert_eq!(events[0].actor, "gw.st1c1.1");
 }
+
+#[tokio::test]
+async fn the_dispatch_form_suggests_the_listed_units_first_and_residents_see_who_handles_it() {
+    let t = TestApp::builder().demo(1).build().await;
+    let created = t
+        .post("/api/v1/cases")
+        .json(&json!({"description": "路口井盖丢失", "lon": 113.9171, "lat": 22.5168, "category": "01001", "attributes": {"damage": "missing"}}))
+        .send()
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let body = created.json();
+    let id: uuid::Uuid = body["id"].as_str().expect("id").parse().expect("uuid");
+    let receipt = body["receipt_code"].as_str().expect("receipt").to_owned();
+    let calltaker = staff(&t.app, "calltaker1").await;
+    let case = t.app.get_case(&id).await.expect("case");
+    let accepted = t
+        .app
+        .act_on_case(&id, case.state.version, Action::Accept, &calltaker)
+        .await
+        .expect("accept");
+    let registered = t
+        .app
+        .act_on_case(&id, accepted.state.version, Action::Register, &calltaker)
+        .await
+        .expect("register");
+    let routed = registered.routed_units.clone();
+    let session = t
+        .post("/api/v1/session")
+        .json(&json!({"username": "dispatcher.st1", "password": "civicgrid-demo"}))
+        .send()
+        .await
+        .json();
+    let page = t
+        .get(&format!("/work/case/{id}"))
+        .cookie(&format!(
+            "cg_session={}",
+            session["token"].as_str().expect("token")
+        ))
+        .send()
+        .await
+        .text();
+    let form = page
+        .split("id=\"form-dispatch\"")
+        .nth(1)
+        .and_then(|f| f.split("</form>").next())
+        .expect("the dispatch form");
+    // Suggested first, with why; then the rest; and a search box over them.
+    assert!(form.contains("id=\"dispatch-why\"") && form.contains("id=\"dispatch-unit-filter\""));
+    let suggested = form.find("<optgroup").expect("groups");
+    let other = form.rfind("<optgroup").expect("groups");
+    assert!(suggested < other);
+    let lead = form
+        .find(&format!("value=\"{}\" selected", routed[0]))
+        .expect("the lead unit, chosen");
+    assert!(
+        lead < other,
+        "the listed lead unit comes in the first group"
+    );
+    assert!(form[lead..other].contains("责任清单主办"));
+    // The resident sees which unit handles the case.
+    let tracked = t.get(&format!("/track/{receipt}")).send().await.text();
+    let unit = tracked
+        .split("id=\"case-unit\">")
+        .nth(1)
+        .and_then(|u| u.split("</dd>").next())
+        .expect("the unit");
+    assert!(!unit.is_empty() && !unit.contains("待分派"), "{unit}");
+}
