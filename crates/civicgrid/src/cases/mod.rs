@@ -195,7 +195,11 @@ impl App {
                 id,
                 receipt_code: receipt_code(&id),
                 public_id: civicgrid_domain::case::public_id(self.ids.random_bits()),
-                reporter_key: Some(crate::cases::seal::reporter_key(&id, &secret)),
+                reporter_key: Some(crate::cases::seal::reporter_key(
+                    self.sealer.as_deref(),
+                    &id,
+                    &secret,
+                )),
                 channel: intake.channel,
                 description: description.clone(),
                 address: intake.address.clone().filter(|a| !a.trim().is_empty()),
@@ -716,7 +720,7 @@ impl App {
             .case_by_receipt(&code)
             .await?
             .ok_or_else(refused)?;
-        if crate::cases::seal::is_reporter(&case, secret) {
+        if crate::cases::seal::is_reporter(self.sealer.as_deref(), &case, secret) {
             Ok(case)
         } else {
             Err(refused())

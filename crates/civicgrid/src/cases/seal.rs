@@ -64,6 +64,9 @@ impl Reporter {
 /// The deployment's data key.
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
+    /// A key of its own, derived from the data key, for the digests of reporters' secrets: a
+    /// copy of the database without the data key cannot test guesses against them.
+    secrets: [u8; 32],
 }
 
 impl Sealer {
@@ -78,8 +81,16 @@ impl Sealer {
         for (i, byte) in key.iter_mut().enumerate() {
             *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
         }
+        let secrets = {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            h.update(b"civicgrid reporter secrets\0");
+            h.update(key);
+            h.finalize().into()
+        };
         Ok(Sealer {
             cipher: XChaCha20Poly1305::new(&key.into()),
+            secrets,
         })
     }
 
@@ -136,30 +147,41 @@ impl Sealer {
 }
 
 /// The digest kept of a reporter's secret, bound to the case so that a digest copied onto
-/// another case does not match there. The secret carries 50 random bits and guessing is
-/// rate-limited, so a fast digest is enough.
-pub fn reporter_key(case: &uuid::Uuid, secret: &str) -> String {
+/// another case does not match there: an HMAC under a key derived from the data key when the
+/// deployment has one (`h1:`), so that a stolen database alone cannot test guesses; a plain
+/// SHA-256 otherwise. The secret carries 50 random bits and guessing is rate-limited.
+pub fn reporter_key(sealer: Option<&Sealer>, case: &uuid::Uuid, secret: &str) -> String {
     use sha2::{Digest, Sha256};
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    if let Some(s) = sealer {
+        use hmac::Mac;
+        // HMAC takes a key of any length, so this always holds.
+        if let Ok(mut mac) = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&s.secrets) {
+            mac.update(case.as_bytes());
+            mac.update(secret.as_bytes());
+            return format!("h1:{}", hex(&mac.finalize().into_bytes()));
+        }
+    }
     let mut hasher = Sha256::new();
     hasher.update(b"civicgrid reporter secret\0");
     hasher.update(case.as_bytes());
     hasher.update(secret.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&hasher.finalize())
 }
 
 /// Whether `secret`, as the reporter typed it, is the one issued with the case's receipt.
-pub fn is_reporter(case: &civicgrid_domain::case::Case, secret: &str) -> bool {
+pub fn is_reporter(
+    sealer: Option<&Sealer>,
+    case: &civicgrid_domain::case::Case,
+    secret: &str,
+) -> bool {
     let (Some(kept), Some(secret)) = (
         &case.reporter_key,
         civicgrid_domain::case::normalize_reporter_secret(secret),
     ) else {
         return false;
     };
-    let given = reporter_key(&case.id, &secret);
+    let given = reporter_key(sealer, &case.id, &secret);
     // Compare without an early exit, so the time taken says nothing of the digest.
     kept.len() == given.len()
         && kept
@@ -172,6 +194,42 @@ pub fn is_reporter(case: &civicgrid_domain::case::Case, secret: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_digested_under_the_data_key_when_there_is_one() {
+        let key = Sealer::from_hex(&Sealer::generate_hex()).expect("key");
+        let other = Sealer::from_hex(&Sealer::generate_hex()).expect("key");
+        let id = uuid::Uuid::from_u128(7);
+        let keyed = reporter_key(Some(&key), &id, "7K2QH-3MXRA");
+        assert!(keyed.starts_with("h1:") && keyed.len() == 3 + 64);
+        assert_ne!(keyed, reporter_key(Some(&other), &id, "7K2QH-3MXRA"));
+        assert_ne!(keyed, reporter_key(None, &id, "7K2QH-3MXRA"));
+        assert_ne!(
+            keyed,
+            reporter_key(Some(&key), &uuid::Uuid::from_u128(8), "7K2QH-3MXRA")
+        );
+        let mut case: civicgrid_domain::case::Case = serde_json::from_value(serde_json::json!({
+            "id": id, "receipt_code": "0000-0007", "public_id": "000000000007", "reporter_key": keyed,
+            "channel": "web", "description": "x", "address": null, "location": null, "grid": null,
+            "region": "440305", "category": null, "attributes": {}, "priority": "normal",
+            "reporter_sealed": null, "routed_units": [], "routing": "", "reported_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z", "clock": null,
+            "state": civicgrid_domain::case::CaseState::new()
+        }))
+        .expect("case");
+        assert!(
+            is_reporter(Some(&key), &case, "7k2qh3mxra"),
+            "typed as people type"
+        );
+        assert!(!is_reporter(Some(&other), &case, "7K2QH-3MXRA"));
+        assert!(!is_reporter(None, &case, "7K2QH-3MXRA"));
+        assert!(!is_reporter(Some(&key), &case, "7K2QH-3MXRB"));
+        case.reporter_key = None;
+        assert!(
+            !is_reporter(Some(&key), &case, "7K2QH-3MXRA"),
+            "no secret was issued"
+        );
+    }
 
     #[test]
     fn sealed_contacts_open_only_with_the_key_and_the_case() {

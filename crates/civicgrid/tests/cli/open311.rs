@@ -249,7 +249,7 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
         .and_then(|s| s.get(..11))
         .expect("the secret in the notice");
     assert!(
-        civicgrid::cases::seal::is_reporter(&case, secret),
+        civicgrid::cases::seal::is_reporter(app.sealer.as_deref(), &case, secret),
         "{notice}"
     );
     assert!(!whole.contains(&case.receipt_code) && !whole.contains(secret));

@@ -665,7 +665,7 @@ async fn receipt(
     // Shown only if it is this case's secret: a cookie set by hand shows nothing.
     let secret = crate::web::cookie(&headers, SECRET_COOKIE)
         .and_then(|s| civicgrid_domain::case::normalize_reporter_secret(&s))
-        .filter(|s| crate::cases::seal::is_reporter(&case, s));
+        .filter(|s| crate::cases::seal::is_reporter(app.sealer.as_deref(), &case, s));
     let mut page = ctx.render(
         "receipt.html",
         json!({"code": case.receipt_code, "secret": secret, "public_id": case.public_id}),
