@@ -506,20 +506,7 @@ impl App {
             .case_by_receipt(&code)
             .await?
             .ok_or_else(not_found)?;
-        // Whatever goes wrong further, the public is told no more than "not found".
-        let followed = match reported.state.merged_into {
-            Some(master) => self.get_case(&master).await.map_err(|_| not_found())?,
-            None => reported.clone(),
-        };
-        let events = self
-            .case_timeline(&followed.id)
-            .await
-            .map_err(|_| not_found())?;
-        Ok(Tracked {
-            reported,
-            followed,
-            events,
-        })
+        self.followed(reported, not_found).await
     }
 
     /// The resident's evaluation, by receipt code and the secret issued with it. 不满意 reopens
@@ -727,17 +714,13 @@ impl App {
         }
     }
 
-    /// A case by its public number, as the public may see it (the public view of `track`,
-    /// without the receipt code).
-    pub async fn public_case(&self, public_id: &str) -> AppResult<Tracked> {
-        let not_found = || AppError::NotFound(format!("case {public_id}"));
-        let id = civicgrid_domain::case::normalize_public_id(public_id).ok_or_else(not_found)?;
-        let reported = self
-            .repo
-            .case_by_public_id(&id)
-            .await?
-            .ok_or_else(not_found)?;
-        // Whatever goes wrong further, the public is told no more than "not found".
+    /// What the public follows of a reported case: the case it was merged into, if any, and
+    /// that case's timeline. Whatever goes wrong, the public is told no more than `not_found`.
+    async fn followed(
+        &self,
+        reported: Case,
+        not_found: impl Fn() -> AppError,
+    ) -> AppResult<Tracked> {
         let followed = match reported.state.merged_into {
             Some(master) => self.get_case(&master).await.map_err(|_| not_found())?,
             None => reported.clone(),
@@ -751,6 +734,19 @@ impl App {
             followed,
             events,
         })
+    }
+
+    /// A case by its public number, as the public may see it (the public view of `track`,
+    /// without the receipt code).
+    pub async fn public_case(&self, public_id: &str) -> AppResult<Tracked> {
+        let not_found = || AppError::NotFound(format!("case {public_id}"));
+        let id = civicgrid_domain::case::normalize_public_id(public_id).ok_or_else(not_found)?;
+        let reported = self
+            .repo
+            .case_by_public_id(&id)
+            .await?
+            .ok_or_else(not_found)?;
+        self.followed(reported, not_found).await
     }
 
     /// Takes an action on a case at `expected_version`. Refused when the actor may not, when

@@ -731,6 +731,34 @@ async fn render_case(
     )
 }
 
+/// The text fields of a multipart form and its one `photo` (content type and bytes), or the
+/// status to refuse it with (413 for a photo over the body limit).
+async fn form_with_photo(
+    multipart: &mut Multipart,
+) -> Result<(Vec<(String, String)>, Option<(String, Vec<u8>)>), StatusCode> {
+    let mut fields = Vec::new();
+    let mut photo = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or("").to_owned();
+                if name == "photo" {
+                    let ct = field.content_type().unwrap_or("").to_owned();
+                    match field.bytes().await {
+                        Ok(b) if !b.is_empty() => photo = Some((ct, b.to_vec())),
+                        Ok(_) => {}
+                        Err(_) => return Err(StatusCode::PAYLOAD_TOO_LARGE),
+                    }
+                } else if let Ok(v) = field.text().await {
+                    fields.push((name, v));
+                }
+            }
+            Ok(None) => return Ok((fields, photo)),
+            Err(e) => return Err(e.status()),
+        }
+    }
+}
+
 /// 巡查上报: a grid worker reports what the patrol found, from the phone: the category, what
 /// is wrong, the place (the phone's location or a click on the map) and a photo. The case is
 /// the worker's (channel patrol) and goes through the same intake as every report.
@@ -744,32 +772,17 @@ async fn patrol_report(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
         Ok(_) => return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden")),
         Err(e) => return ctx.app_error(e),
     }
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut photo: Option<(String, Vec<u8>)> = None;
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or("").to_owned();
-                if name == "photo" {
-                    let ct = field.content_type().unwrap_or("").to_owned();
-                    match field.bytes().await {
-                        Ok(b) if !b.is_empty() => photo = Some((ct, b.to_vec())),
-                        Ok(_) => {}
-                        Err(_) => {
-                            return ctx.error(
-                                StatusCode::PAYLOAD_TOO_LARGE,
-                                &ctx.t("err-photo-too-large"),
-                            );
-                        }
-                    }
-                } else if let Ok(v) = field.text().await {
-                    fields.push((name, v));
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return ctx.error(e.status(), &ctx.t("err-form-broken")),
+    let (fields, photo) = match form_with_photo(&mut multipart).await {
+        Ok(read) => read,
+        Err(status) => {
+            let key = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "err-photo-too-large"
+            } else {
+                "err-form-broken"
+            };
+            return ctx.error(status, &ctx.t(key));
         }
-    }
+    };
     let f = form_map(&fields);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
         return *r;
@@ -870,43 +883,17 @@ async fn act(
         Ok(a) => a.clone(),
         Err(r) => return *r,
     };
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut photo: Option<(String, Vec<u8>)> = None;
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or("").to_owned();
-                if name == "photo" {
-                    let ct = field.content_type().unwrap_or("").to_owned();
-                    match field.bytes().await {
-                        Ok(b) if !b.is_empty() => photo = Some((ct, b.to_vec())),
-                        Ok(_) => {}
-                        Err(_) => {
-                            return render_case(
-                                &app,
-                                &ctx,
-                                &id,
-                                Some(ctx.t("err-photo-too-large")),
-                                StatusCode::PAYLOAD_TOO_LARGE,
-                            )
-                            .await;
-                        }
-                    }
-                } else if let Ok(v) = field.text().await {
-                    fields.push((name, v));
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                let key = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    "err-photo-too-large"
-                } else {
-                    "err-form-broken"
-                };
-                return render_case(&app, &ctx, &id, Some(ctx.t(key)), e.status()).await;
-            }
+    let (fields, photo) = match form_with_photo(&mut multipart).await {
+        Ok(read) => read,
+        Err(status) => {
+            let key = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "err-photo-too-large"
+            } else {
+                "err-form-broken"
+            };
+            return render_case(&app, &ctx, &id, Some(ctx.t(key)), status).await;
         }
-    }
+    };
     let f = form_map(&fields);
     if let Err(r) = ctx.check_csrf(f.get("csrf").map(String::as_str)) {
         return *r;
