@@ -86,9 +86,11 @@ pub const BUCKETS: [u64; 16] = [
     u64::MAX,
 ];
 
-/// Additive counts one case contributes to one subject. Field names are the indicators' terms
-/// in `docs/KPIS.md`.
+/// Additive counts one record (a case, a household, a wish, an hours entry) contributes to one
+/// subject. Field names are the indicators' terms in `docs/KPIS.md`. Counters kept before a
+/// field existed read it as zero.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counters {
     /// Cases reported (grids, regions).
     pub reported: u64,
@@ -148,6 +150,18 @@ pub struct Counters {
     pub dispatched_accurate: u64,
     /// Staff: cases closed by this person's check.
     pub closed_by: u64,
+    /// Household contacts (包片联户): contact windows that ended, and those with a contact
+    /// (staff: the assignee; grids; communities), counted on the window's last day.
+    pub contacts_due: u64,
+    pub contacts_made: u64,
+    /// Small wishes (微心愿) posted, fulfilled (confirmed by the resident), escalated for
+    /// want of a taker, and the minutes from posting to confirmation, by the day posted.
+    pub wishes_posted: u64,
+    pub wishes_fulfilled: u64,
+    pub wishes_escalated: u64,
+    pub wish_fulfil_minutes: u64,
+    /// Approved volunteer service minutes, by the day served, where the service took place.
+    pub volunteer_minutes: u64,
 }
 
 impl Counters {
@@ -191,7 +205,14 @@ impl Counters {
             dispatched,
             dispatched_on_time,
             dispatched_accurate,
-            closed_by
+            closed_by,
+            contacts_due,
+            contacts_made,
+            wishes_posted,
+            wishes_fulfilled,
+            wishes_escalated,
+            wish_fulfil_minutes,
+            volunteer_minutes
         );
         for (a, b) in self
             .handling_histogram
@@ -538,6 +559,14 @@ pub struct Indicators {
     /// 群众评议: the mean survey rating of a unit, scaled from 1–5 to 0–1 (set by the caller
     /// from the period's surveys; None without responses).
     pub public_evaluation: Option<f64>,
+    /// 联户覆盖率: contact windows with a contact ÷ contact windows that ended.
+    pub contact_coverage: Option<f64>,
+    /// 微心愿实现率: wishes fulfilled ÷ wishes posted.
+    pub wish_fulfilment_rate: Option<f64>,
+    /// Mean days from posting a wish to the resident's confirmation.
+    pub average_wish_days: Option<f64>,
+    /// Approved volunteer service hours.
+    pub volunteer_hours: Option<f64>,
 }
 
 impl Indicators {
@@ -571,6 +600,10 @@ impl Indicators {
             on_time_dispatch_rate: ratio(c.dispatched_on_time, c.dispatched),
             accurate_dispatch_rate: ratio(c.dispatched_accurate, c.dispatched),
             public_evaluation: None,
+            contact_coverage: ratio(c.contacts_made, c.contacts_due),
+            wish_fulfilment_rate: ratio(c.wishes_fulfilled, c.wishes_posted),
+            average_wish_days: ratio(c.wish_fulfil_minutes, c.wishes_fulfilled).map(|m| m / 1440.0),
+            volunteer_hours: (c.volunteer_minutes > 0).then(|| c.volunteer_minutes as f64 / 60.0),
             counters: c,
         }
     }
@@ -818,6 +851,7 @@ pub fn indicators_for(kind: &str) -> &'static [&'static str] {
             "accurate_acceptance_rate",
             "on_time_dispatch_rate",
             "accurate_dispatch_rate",
+            "contact_coverage",
         ],
         _ => &[
             "reported",
@@ -828,6 +862,9 @@ pub fn indicators_for(kind: &str) -> &'static [&'static str] {
             "satisfaction_rate",
             "repeat_rate",
             "resident_share",
+            "contact_coverage",
+            "wish_fulfilment_rate",
+            "volunteer_hours",
         ],
     }
 }
@@ -861,6 +898,8 @@ pub const SCORED_RATES: &[&str] = &[
     "on_time_dispatch_rate",
     "accurate_dispatch_rate",
     "public_evaluation",
+    "contact_coverage",
+    "wish_fulfilment_rate",
 ];
 
 pub const SUBJECT_KINDS: &[&str] = &["unit", "grid", "region", "staff"];

@@ -78,6 +78,8 @@ pub enum Landing {
     Field,
     Workbench,
     Administration,
+    /// A party member's or volunteer's own page: households, wishes, shifts, hours.
+    Mine,
     Home,
 }
 
@@ -88,6 +90,7 @@ impl Landing {
             Landing::Field => "/work/field",
             Landing::Workbench => "/work",
             Landing::Administration => "/admin",
+            Landing::Mine => "/my",
             Landing::Home => "/",
         }
     }
@@ -369,6 +372,8 @@ impl<'a> Policy<'a> {
             Landing::Field
         } else if holds(Permission::CaseRead) {
             Landing::Workbench
+        } else if holds(Permission::VisitLog) {
+            Landing::Mine
         } else {
             Landing::Home
         }
@@ -428,6 +433,8 @@ impl<'a> Policy<'a> {
         regions
     }
 }
+
+mod people;
 
 #[cfg(test)]
 mod tests;

@@ -431,3 +431,73 @@ fn everyone_lands_where_their_work_is() {
     assert!(policy.may_report_on_patrol(&Actor::Resident).is_err());
     assert_eq!(Landing::Dashboard.path(), "/dashboard");
 }
+
+#[test]
+fn people_are_seen_only_by_the_roles_that_need_them_in_their_region() {
+    let roles = vec![
+        role("member", &[Permission::VisitLog]),
+        role(
+            "secretary",
+            &[
+                Permission::PartyManage,
+                Permission::PeopleReadContact,
+                Permission::HouseholdManage,
+                Permission::VisitLog,
+            ],
+        ),
+        role("reader", &[Permission::PartyRead]),
+        role(
+            "organiser",
+            &[Permission::VolunteerManage, Permission::WishManage],
+        ),
+    ];
+    let policy = Policy::new(&roles);
+    let here: RegionCode = "440305001002".parse().expect("region");
+    let there: RegionCode = "440305002001".parse().expect("region");
+    let member = staff("li", &[("member", "region:440305001002")]);
+    let secretary = staff("wang", &[("secretary", "region:440305001")]);
+    let reader = staff("zhao", &[("reader", "region:440305001002")]);
+    let organiser = staff("sun", &[("organiser", "region:440305001002")]);
+
+    assert_eq!(policy.landing(&member), Landing::Mine);
+    // Membership: readers and keepers in their region, nobody else.
+    assert!(policy.may_read_membership(&reader, &here).is_ok());
+    assert!(policy.may_read_membership(&reader, &there).is_err());
+    assert!(policy.may_read_membership(&secretary, &here).is_ok());
+    assert!(policy.may_read_membership(&member, &here).is_err());
+    assert!(policy.may_read_membership(&Actor::Resident, &here).is_err());
+    assert!(policy.may_manage_party(&reader, &here).is_err());
+    // Phone numbers: only with the contact permission.
+    assert!(policy.may_read_personal_contact(&secretary, &here).is_ok());
+    assert!(policy.may_read_personal_contact(&reader, &here).is_err());
+    assert!(policy.may_read_personal_contact(&organiser, &here).is_err());
+    // Households: the keeper, or the assigned contact (only their own).
+    assert!(
+        policy
+            .may_read_household(&member, &here, Some("li"))
+            .is_ok()
+    );
+    assert!(
+        policy
+            .may_read_household(&member, &here, Some("other"))
+            .is_err()
+    );
+    assert!(policy.may_read_household(&member, &here, None).is_err());
+    assert!(policy.may_read_household(&secretary, &here, None).is_ok());
+    assert!(policy.may_read_household(&secretary, &there, None).is_err());
+    assert!(policy.may_log_visit(&member, &here, Some("li")).is_ok());
+    assert!(policy.may_log_visit(&member, &here, Some("other")).is_err());
+    assert!(
+        policy
+            .may_log_visit(&organiser, &here, Some("sun"))
+            .is_err(),
+        "needs visit.log"
+    );
+    assert!(policy.may_log_visit(&secretary, &here, Some("li")).is_ok());
+    // Wishes and volunteers.
+    assert!(policy.may_manage_wishes(&organiser, &here).is_ok());
+    assert!(policy.may_manage_wishes(&member, &here).is_err());
+    assert!(policy.may_manage_volunteers(&organiser, &here).is_ok());
+    assert!(policy.may_manage_volunteers(&organiser, &there).is_err());
+    assert!(policy.may_manage_volunteers(&Actor::System, &there).is_ok());
+}

@@ -42,6 +42,8 @@ fn rate(i: &Indicators, name: &str) -> Option<f64> {
         "accurate_acceptance_rate" => i.accurate_acceptance_rate,
         "on_time_dispatch_rate" => i.on_time_dispatch_rate,
         "public_evaluation" => i.public_evaluation,
+        "contact_coverage" => i.contact_coverage,
+        "wish_fulfilment_rate" => i.wish_fulfilment_rate,
         _ => None,
     }
 }

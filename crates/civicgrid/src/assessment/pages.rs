@@ -318,6 +318,10 @@ fn indicator(i: &civicgrid_domain::kpi::Indicators, name: &str) -> Option<f64> {
         "accurate_acceptance_rate" => i.accurate_acceptance_rate,
         "on_time_dispatch_rate" => i.on_time_dispatch_rate,
         "accurate_dispatch_rate" => i.accurate_dispatch_rate,
+        "contact_coverage" => i.contact_coverage,
+        "wish_fulfilment_rate" => i.wish_fulfilment_rate,
+        "average_wish_days" => i.average_wish_days,
+        "volunteer_hours" => i.volunteer_hours,
         _ => None,
     }
 }
@@ -328,10 +332,12 @@ fn shown(name: &str, v: Option<f64>) -> String {
         Some(v)
             if name.ends_with("_rate")
                 || name.ends_with("_share")
+                || name.ends_with("_coverage")
                 || name == "public_evaluation" =>
         {
             format!("{:.1}%", v * 100.0)
         }
+        Some(v) if name == "volunteer_hours" || name == "average_wish_days" => format!("{v:.1}"),
         Some(v) => format!("{v:.0}"),
     }
 }

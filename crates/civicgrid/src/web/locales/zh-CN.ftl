@@ -357,6 +357,10 @@ ind-received = 承办数
 ind-send_back_rate = 退回率
 ind-resident_share = 群众上报占比
 ind-public_evaluation = 群众评议
+ind-contact_coverage = 联户覆盖率
+ind-wish_fulfilment_rate = 微心愿实现率
+ind-average_wish_days = 微心愿平均实现天数
+ind-volunteer_hours = 志愿服务时长
 ind-patrol_reports = 巡查上报数
 ind-valid_report_rate = 有效上报率
 ind-on_time_verification_rate = 按期核查率
@@ -379,6 +383,10 @@ formula-average_handling_minutes = 平均处置工时 = 从首次派遣到最后
 formula-repeat_rate = 重复件率 = 与此前未结案件同类别、同网格的案件数 ÷ 上报数
 formula-resident_share = 群众上报占比 = 群众通过网页、Open311、热线等渠道上报的案件数 ÷ 上报数
 formula-public_evaluation = 群众评议 =（本期评议的平均分 − 1）÷ 4，满分 5 分对应 100%
+formula-contact_coverage = 联户覆盖率 = 按周期走访到的户次 ÷ 到期应走访的户次（每户按其走访周期计）
+formula-wish_fulfilment_rate = 微心愿实现率 = 居民确认实现的心愿数 ÷ 发布的心愿数
+formula-average_wish_days = 微心愿平均实现天数 = 从发布到居民确认的天数的平均值
+formula-volunteer_hours = 志愿服务时长 = 经审核通过的服务时长（按服务地点计）
 formula-valid_report_rate = 有效上报率 = 巡查上报后被立案的案件数 ÷ 巡查上报数
 formula-on_time_verification_rate = 按期核查率 = 核查环节未红色超期的核查数 ÷ 核查数
 formula-on_time_acceptance_rate = 按期受理率 = 受理环节未红色超期的受理数 ÷ 受理数
