@@ -23,10 +23,14 @@ mod assessment;
 mod cases;
 mod catalogue;
 mod deployment;
+mod households;
 mod jobs;
+mod party;
 mod routing;
 mod territory;
+mod volunteers;
 mod webhooks;
+mod wishes;
 
 pub mod backup;
 pub mod copy;
@@ -43,6 +47,7 @@ pub use catalogue::CatalogueStore;
 pub use deployment::Store;
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
+pub use households::{HOUSEHOLD_SOURCE, HouseholdRecord, HouseholdStore, VisitRecord};
 pub use jobs::JobStore;
 pub use limits::{LimitStore, WindowCount};
 pub use model::{
@@ -50,9 +55,15 @@ pub use model::{
     DueDelivery, KpiEntry, KpiQueued, OperationsGauges, Photo, ScoreAdjustment, Summary, Survey,
     User, Webhook,
 };
+pub use party::{MemberRecord, PartyStore};
 pub use routing::RoutingStore;
 pub use territory::TerritoryStore;
+pub use volunteers::{
+    ActivityRecord, HOURS_SOURCE, HoursRecord, ShiftRecord, SignupRecord, VolunteerRecord,
+    VolunteerStore,
+};
 pub use webhooks::WebhookStore;
+pub use wishes::{WISH_SOURCE, WishEvent, WishRecord, WishStore};
 
 /// Every storage operation of civicgrid: the capabilities' stores together. Implementations
 /// commit durably before returning. Call the methods with the stores in scope
@@ -68,6 +79,10 @@ pub trait Repository:
     + JobStore
     + WebhookStore
     + LimitStore
+    + PartyStore
+    + HouseholdStore
+    + WishStore
+    + VolunteerStore
     + Send
     + Sync
 {
@@ -84,6 +99,10 @@ impl<T> Repository for T where
         + JobStore
         + WebhookStore
         + LimitStore
+        + PartyStore
+        + HouseholdStore
+        + WishStore
+        + VolunteerStore
         + Send
         + Sync
 {
@@ -92,8 +111,9 @@ impl<T> Repository for T where
 /// The stores, to call repository methods: `use civicgrid_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AssessmentStore, CaseStore, CatalogueStore, JobStore, LimitStore, Repository,
-        RoutingStore, Store, TerritoryStore, WebhookStore,
+        AccountStore, AssessmentStore, CaseStore, CatalogueStore, HouseholdStore, JobStore,
+        LimitStore, PartyStore, Repository, RoutingStore, Store, TerritoryStore, VolunteerStore,
+        WebhookStore, WishStore,
     };
 }
 

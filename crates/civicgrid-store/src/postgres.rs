@@ -108,4 +108,8 @@ crate::cases::cases_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::assessment::assessment_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::jobs::jobs_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::webhooks::webhooks_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::party::party_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::households::households_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::wishes::wishes_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::volunteers::volunteers_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::limits::limits_sql!(PgRepository, pool);

@@ -96,4 +96,8 @@ crate::cases::cases_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::assessment::assessment_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::jobs::jobs_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::webhooks::webhooks_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::party::party_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::households::households_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::wishes::wishes_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::volunteers::volunteers_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::limits::limits_sql!(SqliteRepository, counters);

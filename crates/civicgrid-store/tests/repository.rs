@@ -128,6 +128,10 @@ both_backends!(
     operations_gauges_count_what_is_open,
     placing_a_case_moves_it_and_its_rows_to_the_new_region,
     the_gazetteer_is_replaced_whole_and_found_by_name,
+    party_organisations_alliances_and_members,
+    households_assignments_plans_and_visits,
+    wishes_change_with_their_events,
+    volunteers_shifts_and_the_hours_ledger,
 );
 
 fn t0() -> Timestamp {
@@ -2690,5 +2694,586 @@ async fn the_gazetteer_is_replaced_whole_and_found_by_name(repo: &dyn Repository
             .await
             .expect("found")
             .is_empty()
+    );
+}
+
+fn queued(q: &[civicgrid_store::KpiQueued], source: &str) -> Vec<uuid::Uuid> {
+    q.iter()
+        .filter(|x| x.source == source)
+        .map(|x| x.id)
+        .collect()
+}
+
+async fn party_organisations_alliances_and_members(repo: &dyn Repository) {
+    use civicgrid_domain::party::*;
+    let org = |code: &str, kind, parent: Option<&str>, region: &str| Organisation {
+        code: code.into(),
+        name: format!("{code}党组织"),
+        kind,
+        parent: parent.map(Into::into),
+        region: region.parse().expect("region"),
+        grid: None,
+    };
+    // Children before parents in the input: the store writes parents first.
+    let tree = vec![
+        org("B1", OrganisationKind::Branch, Some("C"), "440305001002"),
+        org("C", OrganisationKind::Committee, None, "440305001"),
+    ];
+    repo.save_organisations(&tree).await.expect("organisations");
+    assert_eq!(repo.organisations().await.expect("read").len(), 2);
+    // A batch with a bad parent writes nothing.
+    let bad = vec![
+        org("B2", OrganisationKind::Branch, Some("C"), "440305001003"),
+        org(
+            "B3",
+            OrganisationKind::Branch,
+            Some("missing"),
+            "440305001003",
+        ),
+    ];
+    assert!(repo.save_organisations(&bad).await.is_err());
+    assert_eq!(repo.organisations().await.expect("read").len(), 2);
+
+    let alliance = Alliance {
+        code: "A1".into(),
+        name: "街道党建联盟".into(),
+        region: "440305001".parse().expect("region"),
+        partners: vec![
+            Partner {
+                kind: PartnerKind::Organisation,
+                reference: "C".into(),
+                commitment: "牵头".into(),
+            },
+            Partner {
+                kind: PartnerKind::Company,
+                reference: "某物业公司".into(),
+                commitment: "楼道清洁".into(),
+            },
+        ],
+    };
+    repo.save_alliances(std::slice::from_ref(&alliance))
+        .await
+        .expect("alliance");
+    let mut fewer = alliance.clone();
+    fewer.partners.truncate(1);
+    repo.save_alliances(std::slice::from_ref(&fewer))
+        .await
+        .expect("replaced");
+    assert_eq!(repo.alliances().await.expect("read"), vec![fewer]);
+
+    let id = uuid::Uuid::now_v7();
+    let mut record = civicgrid_store::MemberRecord {
+        member: Member {
+            id,
+            name: "李红".into(),
+            organisation: "B1".into(),
+            duty: "党员".into(),
+            in_service: true,
+            employer_unit: Some("440305-water".into()),
+            username: Some("lihong".into()),
+            home: None,
+        },
+        region: "440305001002".parse().expect("region"),
+        phone_sealed: Some("v1:sealed".into()),
+    };
+    repo.save_member(&record, t0()).await.expect("member");
+    record
+        .member
+        .apply_home("440305001003".parse().expect("community"))
+        .expect("apply");
+    repo.save_member(&record, t0()).await.expect("changed");
+    assert_eq!(repo.member(&id).await.expect("read"), Some(record.clone()));
+    assert_eq!(
+        repo.member_by_username("lihong")
+            .await
+            .expect("read")
+            .map(|m| m.member.id),
+        Some(id)
+    );
+    assert_eq!(
+        repo.members(&"440305001".parse().expect("r"))
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert!(
+        repo.members(&"440305002".parse().expect("r"))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let waiting = repo
+        .home_applications(&"440305001003".parse().expect("r"))
+        .await
+        .expect("waiting");
+    assert_eq!(waiting.len(), 1);
+    assert!(
+        repo.home_applications(&"440305001002".parse().expect("r"))
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    // A second member with the same account is refused.
+    let mut twin = record.clone();
+    twin.member.id = uuid::Uuid::now_v7();
+    assert!(matches!(
+        repo.save_member(&twin, t0()).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    repo.record_contact_read(&id, &record.region, "wang", "member phone", t0())
+        .await
+        .expect("audit");
+    let reads = repo.contact_reads(&id).await.expect("reads");
+    assert_eq!(
+        reads,
+        vec![(t0(), "wang".to_owned(), "member phone".to_owned())]
+    );
+}
+
+async fn households_assignments_plans_and_visits(repo: &dyn Repository) {
+    use civicgrid_store::{HouseholdRecord, VisitRecord};
+    let community: civicgrid_domain::territory::RegionCode = "440305001002".parse().expect("r");
+    let house = |room: &str| HouseholdRecord {
+        id: uuid::Uuid::now_v7(),
+        region: community.clone(),
+        grid: "440305001002001".parse().expect("grid"),
+        building: "3栋".into(),
+        unit: "2单元".into(),
+        room: room.into(),
+        contact_sealed: None,
+        consent: true,
+        assignee: None,
+        assigned_on: None,
+    };
+    let (a, b) = (house("101"), house("102"));
+    repo.save_households(&[a.clone(), b.clone()], t0())
+        .await
+        .expect("households");
+    // The same address twice: nothing of the batch is kept.
+    let dup = house("101");
+    assert!(
+        repo.save_households(&[house("103"), dup], t0())
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        repo.households(&community, None).await.expect("list").len(),
+        2
+    );
+    assert_eq!(repo.household(&a.id).await.expect("read"), Some(a.clone()));
+
+    let on = date(2026, 11, 1);
+    assert_eq!(
+        repo.assign_households(&[a.id, b.id], Some("lihong"), on)
+            .await
+            .expect("assign"),
+        2
+    );
+    assert_eq!(
+        repo.assign_households(&[a.id], Some("lihong"), on)
+            .await
+            .expect("again"),
+        0
+    );
+    assert_eq!(
+        repo.households(&community, Some("lihong"))
+            .await
+            .expect("mine")
+            .len(),
+        2
+    );
+    assert_eq!(
+        repo.assign_households(&[b.id], None, on)
+            .await
+            .expect("unassign"),
+        1
+    );
+    assert_eq!(
+        repo.households(&community, Some("lihong"))
+            .await
+            .expect("mine")
+            .len(),
+        1
+    );
+
+    repo.set_visit_plan("grid:440305001002001", Some(14))
+        .await
+        .expect("plan");
+    repo.set_visit_plan("grid:440305001002002", Some(7))
+        .await
+        .expect("plan");
+    repo.set_visit_plan("grid:440305001002002", None)
+        .await
+        .expect("removed");
+    assert!(repo.set_visit_plan("street:1", Some(7)).await.is_err());
+    assert_eq!(
+        repo.visit_plans().await.expect("plans"),
+        vec![("grid:440305001002001".to_owned(), 14)]
+    );
+
+    let visit = VisitRecord {
+        id: uuid::Uuid::now_v7(),
+        household: a.id,
+        region: community.clone(),
+        visitor: "lihong".into(),
+        at: t0(),
+        day: date(2026, 11, 25),
+        channel: civicgrid_domain::household::VisitChannel::InPerson,
+        topics: "独居老人".into(),
+        notes: "一切安好".into(),
+        case: None,
+    };
+    repo.log_visit(&visit).await.expect("visit");
+    let case = uuid::Uuid::now_v7();
+    repo.link_visit_case(&visit.id, &case)
+        .await
+        .expect("linked");
+    assert!(
+        repo.link_visit_case(&visit.id, &case).await.is_err(),
+        "once"
+    );
+    assert_eq!(
+        repo.visit(&visit.id)
+            .await
+            .expect("read")
+            .and_then(|v| v.case),
+        Some(case)
+    );
+    assert_eq!(repo.visits_of(&a.id).await.expect("visits").len(), 1);
+    assert_eq!(
+        repo.visits_in(&community, date(2026, 11, 1), date(2026, 12, 1), 10)
+            .await
+            .expect("in")
+            .len(),
+        1
+    );
+    assert!(
+        repo.visits_in(&community, date(2026, 12, 1), date(2027, 1, 1), 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    assert_eq!(repo.mark_assigned_households().await.expect("marked"), 1);
+    let q = repo.kpi_dirty(100).await.expect("queue");
+    let ids = queued(&q, civicgrid_store::HOUSEHOLD_SOURCE);
+    assert!(
+        ids.contains(&a.id) && ids.contains(&b.id),
+        "households are queued: {q:?}"
+    );
+}
+
+async fn wishes_change_with_their_events(repo: &dyn Repository) {
+    use civicgrid_domain::wish::WishStatus;
+    use civicgrid_store::{WishEvent, WishRecord};
+    let mut w = WishRecord {
+        id: uuid::Uuid::now_v7(),
+        public_id: "W7K3M9PQ2XRT".into(),
+        reporter_key: Some("h1:abc".into()),
+        region: "440305001002".parse().expect("r"),
+        grid: None,
+        title: "想要一副老花镜".into(),
+        description: "看报纸用".into(),
+        posted_by: "resident".into(),
+        posted_at: t0(),
+        status: WishStatus::Open,
+        claimed_by: None,
+        escalated: false,
+        delivery_note: None,
+        fulfilled_at: None,
+        version: 0,
+    };
+    let event = |seq, action: &str| WishEvent {
+        seq,
+        at: t0(),
+        actor: "x".into(),
+        action: action.into(),
+        note: String::new(),
+    };
+    repo.create_wish(&w, &event(0, "post"))
+        .await
+        .expect("posted");
+    let before = w.clone();
+    w.status = WishStatus::Claimed;
+    w.claimed_by = Some("lihong".into());
+    repo.update_wish(&w, 0, &event(1, "claim"))
+        .await
+        .expect("claimed");
+    // A second writer with the old version is refused and leaves no event.
+    assert!(matches!(
+        repo.update_wish(&before, 0, &event(1, "claim")).await,
+        Err(StoreError::Stale { current: 1 })
+    ));
+    let read = repo.wish(&w.id).await.expect("read").expect("there");
+    assert_eq!((read.status, read.version), (WishStatus::Claimed, 1));
+    assert_eq!(
+        repo.wish_by_public_id("W7K3M9PQ2XRT")
+            .await
+            .expect("read")
+            .map(|x| x.id),
+        Some(w.id)
+    );
+    assert_eq!(repo.wish_events(&w.id).await.expect("events").len(), 2);
+    assert_eq!(repo.wishes_held_by("lihong").await.expect("held").len(), 1);
+    let r = &w.region;
+    assert_eq!(repo.wishes(r, &[], 10).await.expect("all").len(), 1);
+    assert_eq!(
+        repo.wishes(r, &[WishStatus::Claimed, WishStatus::Delivered], 10)
+            .await
+            .expect("some")
+            .len(),
+        1
+    );
+    assert!(
+        repo.wishes(r, &[WishStatus::Open], 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    assert!(
+        repo.unclaimed_wishes(t0() + jiff::SignedDuration::from_hours(1), 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    repo.save_wish_photo(&w.id, "image/png", b"png")
+        .await
+        .expect("photo");
+    assert_eq!(
+        repo.wish_photo(&w.id).await.expect("photo"),
+        Some(("image/png".into(), b"png".to_vec()))
+    );
+    assert!(
+        queued(
+            &repo.kpi_dirty(100).await.expect("q"),
+            civicgrid_store::WISH_SOURCE
+        )
+        .contains(&w.id)
+    );
+
+    let mut open = before.clone();
+    open.id = uuid::Uuid::now_v7();
+    open.public_id = "W00000000000".into();
+    repo.create_wish(&open, &event(0, "post"))
+        .await
+        .expect("second");
+    assert_eq!(
+        repo.unclaimed_wishes(t0() + jiff::SignedDuration::from_hours(1), 10)
+            .await
+            .expect("one")
+            .len(),
+        1
+    );
+}
+
+async fn volunteers_shifts_and_the_hours_ledger(repo: &dyn Repository) {
+    use civicgrid_domain::volunteer::HoursStatus;
+    use civicgrid_store::*;
+    let community: civicgrid_domain::territory::RegionCode = "440305001002".parse().expect("r");
+    let volunteer = |n: &str| VolunteerRecord {
+        id: uuid::Uuid::now_v7(),
+        number: format!("V{n}"),
+        username: Some(format!("v{n}")),
+        name: format!("志愿者{n}"),
+        phone_sealed: None,
+        region: community.clone(),
+        skills: vec!["first_aid".into()],
+        availability: "周末".into(),
+        consent_at: t0(),
+        registered_at: t0(),
+    };
+    let (v1, v2) = (volunteer("1"), volunteer("2"));
+    repo.save_volunteer(&v1).await.expect("v1");
+    repo.save_volunteer(&v2).await.expect("v2");
+    assert_eq!(
+        repo.volunteer(&v1.id).await.expect("read"),
+        Some(v1.clone())
+    );
+    assert_eq!(
+        repo.volunteer_by_username("v2")
+            .await
+            .expect("read")
+            .map(|v| v.id),
+        Some(v2.id)
+    );
+    assert_eq!(repo.volunteers(&community).await.expect("list").len(), 2);
+
+    let activity = ActivityRecord {
+        id: uuid::Uuid::now_v7(),
+        title: "周末清洁".into(),
+        description: "清理楼道".into(),
+        region: community.clone(),
+        grid: None,
+        place: "3栋".into(),
+        required_skills: vec![],
+        organiser: "wang".into(),
+        check_token: "tok".into(),
+        case: None,
+        created_at: t0(),
+    };
+    let shift = ShiftRecord {
+        id: uuid::Uuid::now_v7(),
+        activity: activity.id,
+        starts_at: t0() + jiff::SignedDuration::from_hours(24),
+        ends_at: t0() + jiff::SignedDuration::from_hours(26),
+        capacity: 1,
+    };
+    repo.create_activity(&activity, std::slice::from_ref(&shift))
+        .await
+        .expect("activity");
+    assert_eq!(
+        repo.activity(&activity.id).await.expect("read"),
+        Some(activity.clone())
+    );
+    assert_eq!(
+        repo.activities(&community, t0(), 10)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert!(
+        repo.activities(&community, shift.ends_at, 10)
+            .await
+            .expect("past")
+            .is_empty()
+    );
+    assert_eq!(
+        repo.shifts(&activity.id).await.expect("shifts"),
+        vec![shift.clone()]
+    );
+    assert_eq!(
+        repo.shift(&shift.id).await.expect("shift"),
+        Some(shift.clone())
+    );
+
+    let signup = |v: &VolunteerRecord, at| SignupRecord {
+        id: uuid::Uuid::now_v7(),
+        shift: shift.id,
+        volunteer: v.id,
+        signed_up_at: at,
+        cancelled_at: None,
+        checked_in_at: None,
+        checked_out_at: None,
+        manual: false,
+    };
+    repo.sign_up(&signup(&v1, t0())).await.expect("v1 signs up");
+    repo.sign_up(&signup(&v2, t0() + jiff::SignedDuration::from_secs(1)))
+        .await
+        .expect("v2 waits");
+    assert!(matches!(
+        repo.sign_up(&signup(&v1, t0())).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        repo.cancel_signup(&shift.id, &v1.id, t0())
+            .await
+            .expect("cancel")
+    );
+    assert!(
+        !repo
+            .cancel_signup(&shift.id, &v1.id, t0())
+            .await
+            .expect("again")
+    );
+    // Signing up again puts v1 at the end of the queue.
+    repo.sign_up(&signup(&v1, t0() + jiff::SignedDuration::from_secs(5)))
+        .await
+        .expect("again");
+    let order: Vec<_> = repo
+        .signups(&shift.id)
+        .await
+        .expect("signups")
+        .iter()
+        .map(|s| s.volunteer)
+        .collect();
+    assert_eq!(order, vec![v2.id, v1.id]);
+    assert_eq!(repo.signups_of(&v1.id).await.expect("mine").len(), 1);
+
+    assert!(
+        repo.check_in(&shift.id, &v2.id, shift.starts_at, false)
+            .await
+            .expect("in")
+    );
+    assert!(
+        !repo
+            .check_in(&shift.id, &v2.id, shift.starts_at, false)
+            .await
+            .expect("twice")
+    );
+    let hours = |v: &VolunteerRecord, minutes| HoursRecord {
+        id: uuid::Uuid::now_v7(),
+        volunteer: v.id,
+        activity: Some(activity.id),
+        case: None,
+        region: community.clone(),
+        day: date(2026, 11, 26),
+        minutes,
+        manual: false,
+        recorded_by: "wang".into(),
+        recorded_at: t0(),
+        status: HoursStatus::Pending,
+        decided_by: None,
+        decided_at: None,
+        note: String::new(),
+    };
+    let served = hours(&v2, 120);
+    assert!(
+        repo.check_out(&shift.id, &v2.id, shift.ends_at, true, &served)
+            .await
+            .expect("out")
+    );
+    assert!(
+        !repo
+            .check_out(&shift.id, &v2.id, shift.ends_at, true, &hours(&v2, 1))
+            .await
+            .expect("twice")
+    );
+    assert!(repo.signups(&shift.id).await.expect("s")[0].manual);
+    let extra = hours(&v1, 30);
+    repo.record_hours(&extra).await.expect("manual entry");
+    assert_eq!(
+        repo.hours_in(&community, Some(HoursStatus::Pending), 10)
+            .await
+            .expect("pending")
+            .len(),
+        2
+    );
+
+    let decided = repo
+        .decide_hours(&[served.id, extra.id], HoursStatus::Approved, "wang", t0())
+        .await
+        .expect("bulk");
+    assert_eq!(decided.len(), 2);
+    assert!(
+        repo.decide_hours(&[served.id], HoursStatus::Declined, "wang", t0())
+            .await
+            .expect("again")
+            .is_empty()
+    );
+    let entry = repo
+        .hours_entry(&served.id)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(
+        (entry.status, entry.decided_by.as_deref()),
+        (HoursStatus::Approved, Some("wang"))
+    );
+    assert_eq!(repo.hours_of(&v2.id).await.expect("ledger").len(), 1);
+    assert_eq!(
+        repo.hours_in(&community, None, 10)
+            .await
+            .expect("all")
+            .len(),
+        2
+    );
+    assert!(
+        queued(
+            &repo.kpi_dirty(100).await.expect("q"),
+            civicgrid_store::HOURS_SOURCE
+        )
+        .contains(&served.id)
     );
 }
