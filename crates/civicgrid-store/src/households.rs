@@ -58,10 +58,11 @@ pub trait HouseholdStore: Send + Sync {
         at: jiff::Timestamp,
     ) -> Result<(), StoreError>;
     async fn household(&self, id: &uuid::Uuid) -> Result<Option<HouseholdRecord>, StoreError>;
-    /// Households in `within`, or only those assigned to `assignee`, by address.
+    /// Households in `within` (or everywhere), only those assigned to `assignee` if given, by
+    /// address.
     async fn households(
         &self,
-        within: &RegionCode,
+        within: Option<&RegionCode>,
         assignee: Option<&str>,
     ) -> Result<Vec<HouseholdRecord>, StoreError>;
     /// Gives households to a contact (or takes them away with `None`) from `on`, in one
@@ -223,7 +224,7 @@ macro_rules! households_sql {
             }
             async fn households(
                 &self,
-                within: &civicgrid_domain::territory::RegionCode,
+                within: Option<&civicgrid_domain::territory::RegionCode>,
                 assignee: Option<&str>,
             ) -> Result<Vec<$crate::HouseholdRecord>, $crate::StoreError> {
                 let rows = sqlx::query_as(&format!(
@@ -231,7 +232,7 @@ macro_rules! households_sql {
                      ORDER BY grid_code, building, unit, room",
                     $crate::households::HOUSEHOLD_COLUMNS
                 ))
-                .bind(format!("{}%", within.as_str()))
+                .bind(format!("{}%", within.map(|w| w.as_str()).unwrap_or("")))
                 .bind(assignee)
                 .fetch_all(&self.pool)
                 .await?;

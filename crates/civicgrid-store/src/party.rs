@@ -154,7 +154,7 @@ pub(crate) fn parents_first(orgs: &[Organisation]) -> Vec<&Organisation> {
         });
         if rest.len() == before {
             // A cycle: write the rest as they are and let the database refuse them.
-            out.extend(rest.drain(..));
+            out.append(&mut rest);
         }
     }
     out

@@ -493,6 +493,16 @@ pub(crate) fn appeal_from_row(r: AppealRow) -> Result<crate::Appeal, StoreError>
     })
 }
 
+/// Queues a record of a capability for the assessment (`kpi_dirty`), in the transaction that
+/// changes it: $1 source, $2 item id, $3 region.
+pub(crate) const MARK_KPI: &str =
+    "INSERT INTO kpi_dirty (source, item_id, region_code) VALUES ($1, $2, $3)
+     ON CONFLICT (item_id) DO UPDATE SET marked = kpi_dirty.marked + 1";
+
+pub(crate) fn date(what: &str, s: &str) -> Result<jiff::civil::Date, StoreError> {
+    parse(what, s)
+}
+
 #[cfg(test)]
 mod prefix_tests {
     use super::prefix_end;
@@ -531,14 +541,4 @@ mod prefix_tests {
             }
         }
     }
-}
-
-/// Queues a record of a capability for the assessment (`kpi_dirty`), in the transaction that
-/// changes it: $1 source, $2 item id, $3 region.
-pub(crate) const MARK_KPI: &str =
-    "INSERT INTO kpi_dirty (source, item_id, region_code) VALUES ($1, $2, $3)
-     ON CONFLICT (item_id) DO UPDATE SET marked = kpi_dirty.marked + 1";
-
-pub(crate) fn date(what: &str, s: &str) -> Result<jiff::civil::Date, StoreError> {
-    parse(what, s)
 }

@@ -2859,7 +2859,10 @@ async fn households_assignments_plans_and_visits(repo: &dyn Repository) {
             .is_err()
     );
     assert_eq!(
-        repo.households(&community, None).await.expect("list").len(),
+        repo.households(Some(&community), None)
+            .await
+            .expect("list")
+            .len(),
         2
     );
     assert_eq!(repo.household(&a.id).await.expect("read"), Some(a.clone()));
@@ -2878,7 +2881,7 @@ async fn households_assignments_plans_and_visits(repo: &dyn Repository) {
         0
     );
     assert_eq!(
-        repo.households(&community, Some("lihong"))
+        repo.households(Some(&community), Some("lihong"))
             .await
             .expect("mine")
             .len(),
@@ -2891,7 +2894,7 @@ async fn households_assignments_plans_and_visits(repo: &dyn Repository) {
         1
     );
     assert_eq!(
-        repo.households(&community, Some("lihong"))
+        repo.households(Some(&community), Some("lihong"))
             .await
             .expect("mine")
             .len(),

@@ -43,6 +43,8 @@ pub fn registry() -> Vec<Job> {
     vec![
         crate::administration::jobs::PARTITIONS,
         crate::cases::jobs::DEADLINE_SWEEP,
+        crate::households::jobs::COVERAGE,
+        crate::wishes::jobs::ESCALATION,
         crate::assessment::jobs::ROLLUPS,
         crate::accounts::limits::FORGET_ENDED_WINDOWS,
         crate::webhooks::jobs::DELIVERIES,

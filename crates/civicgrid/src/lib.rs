@@ -6,6 +6,7 @@
 // Shared foundations.
 pub mod app;
 pub mod clock;
+pub mod contacts;
 pub mod error;
 pub mod interchange;
 pub mod jobs;
@@ -23,9 +24,13 @@ pub mod assessment;
 pub mod cases;
 pub mod catalogue;
 pub mod demo;
+pub mod households;
 pub mod open311;
+pub mod party;
 pub mod routing;
 pub mod territory;
+pub mod volunteers;
 pub mod webhooks;
+pub mod wishes;
 
 pub use app::App;

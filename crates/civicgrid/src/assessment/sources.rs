@@ -33,5 +33,10 @@ pub struct KpiSource {
 
 /// Every capability whose records count, one line each.
 pub fn registry() -> Vec<KpiSource> {
-    vec![crate::cases::kpi::SOURCE]
+    vec![
+        crate::cases::kpi::SOURCE,
+        crate::households::kpi::SOURCE,
+        crate::wishes::kpi::SOURCE,
+        crate::volunteers::kpi::SOURCE,
+    ]
 }

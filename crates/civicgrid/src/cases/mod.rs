@@ -774,30 +774,7 @@ impl App {
         data: Vec<u8>,
         actor: &Actor,
     ) -> AppResult<Case> {
-        const MAX: usize = 10 * 1024 * 1024;
-        let magic_ok = match content_type {
-            "image/jpeg" => data.starts_with(&[0xFF, 0xD8, 0xFF]),
-            "image/png" => data.starts_with(&[0x89, b'P', b'N', b'G']),
-            "image/webp" => data.len() > 12 && &data[..4] == b"RIFF" && &data[8..12] == b"WEBP",
-            _ => {
-                return Err(invalid(vec![(
-                    "content-type".to_owned(),
-                    format!("`{content_type}` is not image/jpeg, image/png or image/webp"),
-                )]));
-            }
-        };
-        if data.is_empty() || data.len() > MAX {
-            return Err(invalid(vec![(
-                "photo".to_owned(),
-                "a photo is 1 byte to 10 MiB".to_owned(),
-            )]));
-        }
-        if !magic_ok {
-            return Err(invalid(vec![(
-                "photo".to_owned(),
-                format!("the bytes are not a {content_type} image"),
-            )]));
-        }
+        check_photo(content_type, &data)?;
         let sha256 = crate::accounts::sha256_bytes_hex(&data);
         let photo = civicgrid_store::Photo {
             sha256: sha256.clone(),
@@ -1035,4 +1012,34 @@ impl App {
             paused_at: None,
         }))
     }
+}
+
+/// Whether bytes are a photo civicgrid keeps: JPEG, PNG or WebP (by their first bytes, not
+/// only the declared type), 1 byte to 10 MiB.
+pub fn check_photo(content_type: &str, data: &[u8]) -> AppResult<()> {
+    const MAX: usize = 10 * 1024 * 1024;
+    let magic_ok = match content_type {
+        "image/jpeg" => data.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/png" => data.starts_with(&[0x89, b'P', b'N', b'G']),
+        "image/webp" => data.len() > 12 && &data[..4] == b"RIFF" && &data[8..12] == b"WEBP",
+        _ => {
+            return Err(invalid(vec![(
+                "content-type".to_owned(),
+                format!("`{content_type}` is not image/jpeg, image/png or image/webp"),
+            )]));
+        }
+    };
+    if data.is_empty() || data.len() > MAX {
+        return Err(invalid(vec![(
+            "photo".to_owned(),
+            "a photo is 1 byte to 10 MiB".to_owned(),
+        )]));
+    }
+    if !magic_ok {
+        return Err(invalid(vec![(
+            "photo".to_owned(),
+            format!("the bytes are not a {content_type} image"),
+        )]));
+    }
+    Ok(())
 }

@@ -101,7 +101,17 @@ impl Sealer {
     }
 
     pub fn seal(&self, case_id: &uuid::Uuid, reporter: &Reporter) -> AppResult<String> {
-        let plain = serde_json::to_vec(reporter).map_err(|e| AppError::Invalid(e.to_string()))?;
+        self.seal_json(case_id, reporter)
+    }
+
+    pub fn open(&self, case_id: &uuid::Uuid, sealed: &str) -> AppResult<Reporter> {
+        self.open_json(case_id, sealed)
+    }
+
+    /// Seals any value bound to the record it belongs to (a case, a member, a household, a
+    /// volunteer): a sealed value copied onto another record does not open.
+    pub fn seal_json<T: Serialize>(&self, owner: &uuid::Uuid, value: &T) -> AppResult<String> {
+        let plain = serde_json::to_vec(value).map_err(|e| AppError::Invalid(e.to_string()))?;
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let sealed = self
             .cipher
@@ -109,7 +119,7 @@ impl Sealer {
                 &nonce,
                 Payload {
                     msg: &plain,
-                    aad: case_id.as_bytes(),
+                    aad: owner.as_bytes(),
                 },
             )
             .map_err(|_| AppError::Invalid("sealing failed".into()))?;
@@ -120,7 +130,11 @@ impl Sealer {
         Ok(out)
     }
 
-    pub fn open(&self, case_id: &uuid::Uuid, sealed: &str) -> AppResult<Reporter> {
+    pub fn open_json<T: serde::de::DeserializeOwned>(
+        &self,
+        owner: &uuid::Uuid,
+        sealed: &str,
+    ) -> AppResult<T> {
         let corrupt =
             || AppError::Invalid("the sealed contact cannot be opened with this data key".into());
         let hex = sealed.strip_prefix("v1:").ok_or_else(corrupt)?;
@@ -138,7 +152,7 @@ impl Sealer {
                 XNonce::from_slice(nonce),
                 Payload {
                     msg: body,
-                    aad: case_id.as_bytes(),
+                    aad: owner.as_bytes(),
                 },
             )
             .map_err(|_| corrupt())?;

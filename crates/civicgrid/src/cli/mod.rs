@@ -16,7 +16,8 @@ use crate::app::Format;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AppError, AppResult, InputError};
 use crate::{
-    accounts, administration, assessment, cases, catalogue, demo, routing, territory, webhooks,
+    accounts, administration, assessment, cases, catalogue, demo, party, routing, territory,
+    webhooks,
 };
 
 /// Files larger than this are refused unless --max-bytes says otherwise.
@@ -139,6 +140,8 @@ pub enum ImportWhat {
     Accounts(accounts::cli::Import),
     #[command(flatten)]
     Assessment(assessment::cli::Import),
+    #[command(flatten)]
+    Party(party::cli::Import),
 }
 
 /// What `civicgrid export` writes: each capability's tables (one line each).
@@ -152,6 +155,8 @@ pub enum ExportWhat {
     Routing(routing::cli::Export),
     #[command(flatten)]
     Assessment(assessment::cli::Export),
+    #[command(flatten)]
+    Party(party::cli::Export),
 }
 
 /// An error writing to standard output.
@@ -309,6 +314,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 ImportWhat::Routing(what) => routing::cli::import(&app, what, out).await?,
                 ImportWhat::Accounts(what) => accounts::cli::import(&app, what, out).await?,
                 ImportWhat::Assessment(what) => assessment::cli::import(&app, what, out).await?,
+                ImportWhat::Party(what) => party::cli::import(&app, what, out).await?,
             };
             writeln!(out, "imported {n} {kind}").map_err(io)?;
             Ok(0)
@@ -319,6 +325,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 ExportWhat::Catalogue(what) => catalogue::cli::export(&app, what).await?,
                 ExportWhat::Routing(what) => routing::cli::export(&app, what).await?,
                 ExportWhat::Assessment(what) => assessment::cli::export(&app, what).await?,
+                ExportWhat::Party(what) => party::cli::export(&app, what).await?,
             };
             match output {
                 Some(path) => std::fs::write(&path, text).map_err(|source| AppError::Io {

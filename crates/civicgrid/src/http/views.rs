@@ -18,6 +18,10 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "cases", description = "Cases and their loop"),
         (name = "public", description = "What residents see without an account"),
         (name = "staff", description = "Staff sign-in and alerts"),
+        (name = "party", description = "Party organisations, alliances and members (党建引领)"),
+        (name = "households", description = "Household contacts and visits (包片联户)"),
+        (name = "wishes", description = "Small wishes (微心愿): claiming and delivering"),
+        (name = "volunteers", description = "Volunteers, activities, check-in and service hours"),
         (name = "operations", description = "Health, readiness and this document")
     )
 )]

@@ -1,0 +1,1 @@
+//! The household-contact pages: the phone view of a member's households.

@@ -1,0 +1,2 @@
+//! The party-building pages: organisations, alliances, members and home-community
+//! registrations (`/party`).

@@ -1,0 +1,1 @@
+//! The small-wish pages: the community board, posting a wish, its receipt and confirmation.
