@@ -50,7 +50,13 @@ impl OrganisationKind {
         }
     }
 
-    /// Depth in the hierarchy: a parent is always of a lower tier than its children.
+    /// Whether an organisation of this kind may lead one of `child`'s: a higher tier, or a
+    /// committee leading a committee (a street's 党工委 leads the communities' 党委).
+    pub fn may_lead(self, child: OrganisationKind) -> bool {
+        self.tier() < child.tier()
+            || (self == OrganisationKind::Committee && child == OrganisationKind::Committee)
+    }
+
     fn tier(self) -> u8 {
         match self {
             OrganisationKind::Committee => 0,
@@ -95,9 +101,9 @@ pub struct Organisation {
 /// A problem with one organisation of a tree: (its index, the field, what is wrong).
 pub type TreeProblem = (usize, &'static str, String);
 
-/// Checks a whole tree: codes unique; every parent present and of a higher tier; a child's
-/// region within its parent's; a grid group tied to a grid, and a grid within the region.
-/// A tree whose tiers strictly descend has no cycles.
+/// Checks a whole tree: codes unique; every parent present and of a kind that may lead it;
+/// no organisation its own ancestor; a child's region within its parent's; a grid group tied
+/// to a grid, and a grid within the region.
 pub fn check_tree(orgs: &[Organisation]) -> Vec<TreeProblem> {
     let mut problems = Vec::new();
     let mut by_code: BTreeMap<&str, &Organisation> = BTreeMap::new();
@@ -116,7 +122,7 @@ pub fn check_tree(orgs: &[Organisation]) -> Vec<TreeProblem> {
         if let Some(parent) = &o.parent {
             match by_code.get(parent.as_str()) {
                 None => problems.push((i, "parent", format!("no organisation `{parent}`"))),
-                Some(p) if p.kind.tier() >= o.kind.tier() => problems.push((
+                Some(p) if !p.kind.may_lead(o.kind) => problems.push((
                     i,
                     "parent",
                     format!("a {} cannot lead a {}", p.kind.name_zh(), o.kind.name_zh()),
@@ -131,6 +137,17 @@ pub fn check_tree(orgs: &[Organisation]) -> Vec<TreeProblem> {
                 )),
                 Some(_) => {}
             }
+        }
+        // Walk up: a chain longer than the tree, or back to itself, is a cycle.
+        let mut at = o.parent.as_deref();
+        let mut steps = 0;
+        while let Some(code) = at {
+            if code == o.code || steps > orgs.len() {
+                problems.push((i, "parent", format!("{} would lead itself", o.code)));
+                break;
+            }
+            at = by_code.get(code).and_then(|p| p.parent.as_deref());
+            steps += 1;
         }
         match (&o.grid, o.kind) {
             (None, OrganisationKind::GridGroup) => {
@@ -368,14 +385,15 @@ mod tests {
             org("C", OrganisationKind::Committee, None, "440305001"),
             org("B1", OrganisationKind::Branch, Some("C"), "440305001002"),
             group,
-            org("B2", OrganisationKind::Branch, Some("C"), "440305001003"),
+            org("B2", OrganisationKind::Branch, Some("C2"), "440305001003"),
+            org("C2", OrganisationKind::Committee, Some("C"), "440305001003"),
         ];
         assert!(check_tree(&tree).is_empty(), "{:?}", check_tree(&tree));
         assert_eq!(
             subtree(&tree, "B1"),
             BTreeSet::from(["B1".to_owned(), "G1".to_owned()])
         );
-        assert_eq!(subtree(&tree, "C").len(), 4);
+        assert_eq!(subtree(&tree, "C").len(), 5);
     }
 
     #[test]
@@ -395,6 +413,8 @@ mod tests {
             group,
             org("B1", OrganisationKind::Branch, None, "440305001002"),
             org("X", OrganisationKind::Committee, Some("B1"), "440305001002"),
+            org("L1", OrganisationKind::Committee, Some("L2"), "440305"),
+            org("L2", OrganisationKind::Committee, Some("L1"), "440305"),
             org(
                 "Y",
                 OrganisationKind::Branch,
@@ -409,10 +429,14 @@ mod tests {
         assert!(problems.contains(&(2, "grid")));
         assert!(problems.contains(&(3, "code")));
         assert!(problems.contains(&(4, "parent")));
-        assert!(problems.contains(&(5, "parent")));
-        assert!(problems.contains(&(6, "region")));
-        assert!(problems.contains(&(7, "grid")));
-        assert_eq!(problems.len(), 6, "{problems:?}");
+        assert!(
+            problems.contains(&(5, "parent")) && problems.contains(&(6, "parent")),
+            "a cycle"
+        );
+        assert!(problems.contains(&(7, "parent")));
+        assert!(problems.contains(&(8, "region")));
+        assert!(problems.contains(&(9, "grid")));
+        assert_eq!(problems.len(), 8, "{problems:?}");
     }
 
     fn member(in_service: bool) -> Member {

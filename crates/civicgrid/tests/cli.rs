@@ -37,6 +37,9 @@ mod demo_cases;
 #[path = "cli/durability.rs"]
 mod durability;
 
+#[path = "cli/party.rs"]
+mod party;
+
 #[path = "cli/placement.rs"]
 mod placement;
 

@@ -2,6 +2,11 @@
 -- home-community registration (双报到), the household register with its contacts (包片联户)
 -- and visit log, small wishes (微心愿), volunteers, activities and the hours ledger.
 
+-- A record of another capability may count on several days for the same subject (a
+-- household's contact windows end on different days): a contribution is keyed by its day too.
+ALTER TABLE kpi_contributions DROP CONSTRAINT kpi_contributions_pkey;
+ALTER TABLE kpi_contributions ADD PRIMARY KEY (item_id, subject_kind, subject_code, day);
+
 CREATE TABLE party_organisations (
     code        TEXT PRIMARY KEY,
     name        TEXT NOT NULL,

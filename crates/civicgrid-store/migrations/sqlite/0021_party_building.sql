@@ -2,6 +2,23 @@
 -- home-community registration (双报到), the household register with its contacts (包片联户)
 -- and visit log, small wishes (微心愿), volunteers, activities and the hours ledger.
 
+-- A record of another capability may count on several days for the same subject (a
+-- household's contact windows end on different days): a contribution is keyed by its day too.
+CREATE TABLE kpi_contributions_by_day (
+    item_id      TEXT NOT NULL,
+    region_code  TEXT NOT NULL,
+    subject_kind TEXT NOT NULL,
+    subject_code TEXT NOT NULL,
+    day          TEXT NOT NULL,
+    counters     TEXT NOT NULL,
+    source       TEXT NOT NULL DEFAULT 'case',
+    PRIMARY KEY (item_id, subject_kind, subject_code, day)
+);
+INSERT INTO kpi_contributions_by_day (item_id, region_code, subject_kind, subject_code, day, counters, source)
+    SELECT item_id, region_code, subject_kind, subject_code, day, counters, source FROM kpi_contributions;
+DROP TABLE kpi_contributions;
+ALTER TABLE kpi_contributions_by_day RENAME TO kpi_contributions;
+
 CREATE TABLE party_organisations (
     code        TEXT PRIMARY KEY,
     name        TEXT NOT NULL,

@@ -106,6 +106,9 @@ pub fn generate(seed: u64) -> DemoTerritory {
         }
     };
 
+    // Party-building accounts draw their names from a stream of their own, so that adding
+    // them changed no other demo name.
+    let mut party_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_da27);
     let district = region(DISTRICT);
     let mut regions = vec![Region {
         code: district.clone(),
@@ -260,6 +263,30 @@ pub fn generate(seed: u64) -> DemoTerritory {
                 Some(committee.clone()),
                 vec![grant("department_handler", Scope::Unit(committee.clone()))],
             ));
+            // Party-building: the community's party secretary everywhere; members who keep
+            // in touch with households and a volunteer with accounts in two communities.
+            staff.push((
+                format!("secretary.{ctag}"),
+                person(&mut party_rng),
+                Some(committee.clone()),
+                vec![grant("party_secretary", Scope::Region(community.clone()))],
+            ));
+            if s == 0 && c < 2 {
+                for m in 1..=2 {
+                    staff.push((
+                        format!("member.{ctag}.{m}"),
+                        person(&mut party_rng),
+                        None,
+                        vec![grant("party_member", Scope::Region(community.clone()))],
+                    ));
+                }
+                staff.push((
+                    format!("volunteer.{ctag}"),
+                    person(&mut party_rng),
+                    None,
+                    vec![grant("volunteer", Scope::Region(community.clone()))],
+                ));
+            }
             if s == 0 && c == 0 {
                 // Residents mostly report anonymously; one registered resident shows the role.
                 staff.push((

@@ -129,9 +129,9 @@ impl App {
         actor: &Actor,
         new: Vec<NewHousehold>,
     ) -> AppResult<Vec<HouseholdRecord>> {
+        let single = new.len() == 1;
         let (records, problems) = self.household_records(actor, new).await?;
         if !problems.is_empty() {
-            let single = records.len() + problems.len() == 1;
             return Err(AppError::Unprocessable(
                 problems
                     .into_iter()
