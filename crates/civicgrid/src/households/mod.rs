@@ -351,7 +351,7 @@ impl App {
             .await?
             .policy()
             .may_read_household(actor, &h.region, h.assignee.as_deref())
-            .map_err(|_| AppError::NotFound(format!("household {id}")))?;
+            .map_err(AppError::Forbidden)?;
         let visits = self.repo.visits_of(id).await?;
         let days: Vec<Date> = visits.iter().map(|v| v.day).collect();
         let interval = self.intervals().await?(&h.grid);

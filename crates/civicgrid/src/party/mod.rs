@@ -487,7 +487,7 @@ impl App {
                 .await?
                 .policy()
                 .may_read_membership(actor, &record.region)
-                .map_err(|_| AppError::NotFound(format!("member {id}")))?;
+                .map_err(AppError::Forbidden)?;
         }
         Ok(record)
     }

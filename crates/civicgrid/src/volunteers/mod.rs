@@ -260,7 +260,7 @@ impl App {
                 .await?
                 .policy()
                 .may_manage_volunteers(actor, &v.region)
-                .map_err(|_| AppError::NotFound(format!("volunteer {id}")))?;
+                .map_err(AppError::Forbidden)?;
         }
         Ok(v)
     }

@@ -72,6 +72,10 @@ pub fn pages() -> Pages {
         .merge(crate::assessment::pages::routes())
         .merge(crate::administration::pages::routes())
         .merge(crate::territory::map::routes())
+        .merge(crate::party::pages::routes())
+        .merge(crate::households::pages::routes())
+        .merge(crate::wishes::pages::routes())
+        .merge(crate::volunteers::pages::routes())
         .route("/lang", post(switch_language))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
@@ -99,6 +103,10 @@ const TEMPLATES: &[&[(&str, &str)]] = &[
     crate::routing::pages::TEMPLATES,
     crate::assessment::pages::TEMPLATES,
     crate::administration::pages::TEMPLATES,
+    crate::party::pages::TEMPLATES,
+    crate::households::pages::TEMPLATES,
+    crate::wishes::pages::TEMPLATES,
+    crate::volunteers::pages::TEMPLATES,
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -389,6 +397,9 @@ impl Ctx {
             "dashboard": has(&[P::KpiRead]),
             "admin": has(&[P::TerritoryManage, P::CatalogueManage, P::ResponsibilityManage, P::CalendarManage, P::UserManage, P::KpiManage]),
             "field": has(&[P::CaseResolveOnSite]),
+            "mine": has(&[P::VisitLog]) || (self.actor.is_some() && self.permissions.is_empty()),
+            "party": has(&[P::PartyRead, P::PartyManage]),
+            "volunteers": has(&[P::VolunteerManage]),
         })
     }
 }
@@ -403,6 +414,58 @@ pub fn echo(text: &str) -> String {
     let mut cut: String = text.chars().take(MAX).collect();
     cut.push('…');
     cut
+}
+
+/// The status a page answers an application error with.
+pub fn status_of(e: &AppError) -> StatusCode {
+    match e {
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::Stale { .. } | AppError::NotAllowed { .. } | AppError::Conflict(_) => {
+            StatusCode::CONFLICT
+        }
+        AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Store(_) | AppError::Io { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// A posted url-encoded form, by field name, once its CSRF token is checked; the refusal page
+/// otherwise.
+pub fn posted_form(ctx: &Ctx, body: &[u8]) -> Result<HashMap<String, String>, Box<Response>> {
+    let pairs = crate::open311::wire::parse_form(body).unwrap_or_default();
+    let f = form_map(&pairs);
+    ctx.check_csrf(f.get("csrf").map(String::as_str))?;
+    Ok(f)
+}
+
+/// A multipart form's text fields and its one file (`file_field`: content type and bytes),
+/// or the status to refuse it with (413 for a file over the body limit).
+pub async fn form_with_file(
+    multipart: &mut axum::extract::Multipart,
+    file_field: &str,
+) -> Result<(Vec<(String, String)>, Option<(String, Vec<u8>)>), StatusCode> {
+    let mut fields = Vec::new();
+    let mut file = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or("").to_owned();
+                if name == file_field {
+                    let ct = field.content_type().unwrap_or("").to_owned();
+                    match field.bytes().await {
+                        Ok(b) if !b.is_empty() => file = Some((ct, b.to_vec())),
+                        Ok(_) => {}
+                        Err(_) => return Err(StatusCode::PAYLOAD_TOO_LARGE),
+                    }
+                } else if let Ok(v) = field.text().await {
+                    fields.push((name, v));
+                }
+            }
+            Ok(None) => return Ok((fields, file)),
+            Err(e) => return Err(e.status()),
+        }
+    }
 }
 
 /// Form fields by name (the last one wins, except where a handler collects repeats).

@@ -443,7 +443,7 @@ async fn party_building(t: &TestApp, clock: &ManualClock) {
         None,
     )
     .await;
-    assert_eq!(s, StatusCode::NOT_FOUND, "not the grid worker's household");
+    assert_eq!(s, StatusCode::FORBIDDEN, "not the grid worker's household");
 
     // Visits: by the household's contact; a case from a visit, once.
     let (s, _) = call(
@@ -816,7 +816,7 @@ async fn party_building(t: &TestApp, clock: &ManualClock) {
         None,
     )
     .await;
-    assert_eq!(s, StatusCode::NOT_FOUND, "another volunteer's ledger");
+    assert_eq!(s, StatusCode::FORBIDDEN, "another volunteer's ledger");
     let certificate = t
         .app
         .certificate(

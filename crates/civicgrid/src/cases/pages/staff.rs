@@ -731,34 +731,6 @@ async fn render_case(
     )
 }
 
-/// The text fields of a multipart form and its one `photo` (content type and bytes), or the
-/// status to refuse it with (413 for a photo over the body limit).
-async fn form_with_photo(
-    multipart: &mut Multipart,
-) -> Result<(Vec<(String, String)>, Option<(String, Vec<u8>)>), StatusCode> {
-    let mut fields = Vec::new();
-    let mut photo = None;
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or("").to_owned();
-                if name == "photo" {
-                    let ct = field.content_type().unwrap_or("").to_owned();
-                    match field.bytes().await {
-                        Ok(b) if !b.is_empty() => photo = Some((ct, b.to_vec())),
-                        Ok(_) => {}
-                        Err(_) => return Err(StatusCode::PAYLOAD_TOO_LARGE),
-                    }
-                } else if let Ok(v) = field.text().await {
-                    fields.push((name, v));
-                }
-            }
-            Ok(None) => return Ok((fields, photo)),
-            Err(e) => return Err(e.status()),
-        }
-    }
-}
-
 /// 巡查上报: a grid worker reports what the patrol found, from the phone: the category, what
 /// is wrong, the place (the phone's location or a click on the map) and a photo. The case is
 /// the worker's (channel patrol) and goes through the same intake as every report.
@@ -772,7 +744,7 @@ async fn patrol_report(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
         Ok(_) => return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden")),
         Err(e) => return ctx.app_error(e),
     }
-    let (fields, photo) = match form_with_photo(&mut multipart).await {
+    let (fields, photo) = match crate::web::form_with_file(&mut multipart, "photo").await {
         Ok(read) => read,
         Err(status) => {
             let key = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -883,7 +855,7 @@ async fn act(
         Ok(a) => a.clone(),
         Err(r) => return *r,
     };
-    let (fields, photo) = match form_with_photo(&mut multipart).await {
+    let (fields, photo) = match crate::web::form_with_file(&mut multipart, "photo").await {
         Ok(read) => read,
         Err(status) => {
             let key = if status == StatusCode::PAYLOAD_TOO_LARGE {
