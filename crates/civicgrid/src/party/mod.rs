@@ -556,13 +556,17 @@ impl App {
             .member(id)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("member {id}")))?;
-        let Some(home) = record.member.home.clone() else {
-            return Err(AppError::Conflict("no application is waiting".into()));
-        };
+        // The community applied to decides; without an application, the organisation's
+        // (who is then told that nothing waits).
+        let deciding = record
+            .member
+            .home
+            .as_ref()
+            .map_or_else(|| record.region.clone(), |h| h.community.clone());
         self.reference()
             .await?
             .policy()
-            .may_manage_party(actor, &home.community)
+            .may_manage_party(actor, &deciding)
             .map_err(AppError::Forbidden)?;
         record
             .member

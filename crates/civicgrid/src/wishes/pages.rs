@@ -390,7 +390,17 @@ async fn confirm(
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let secret = f.get("secret").map(String::as_str).unwrap_or_default();
+    let secret = f.get("secret").map(|s| s.trim()).unwrap_or_default();
+    if secret.is_empty() {
+        return wish_page(
+            &app,
+            &ctx,
+            &number,
+            json!({"error": ctx.t("err-wish-secret-missing")}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
     let fulfilled = f.get("fulfilled").map(String::as_str) != Some("no");
     let note = f
         .get("note")

@@ -33,8 +33,8 @@ fn unprocessable(field: &str, message: String) -> ApiError {
     AppError::Unprocessable(vec![(field.into(), message)]).into()
 }
 
-/// Posts a wish: anyone (a resident), or staff who follow up wishes there on a resident's
-/// behalf. The answer carries the secret the resident confirms the wish with, only here.
+/// Posts a wish: anyone (a resident); staff who follow up wishes there post on a resident's
+/// behalf, under their name. The answer carries the secret the resident confirms the wish with, only here.
 #[utoipa::path(post, path = "/api/v1/wishes", tag = "public",
     request_body(content = views::NewWishBody, content_type = "application/json"),
     responses((status = 201, description = "Posted", body = views::PostedWish), IntakeProblems),
@@ -118,7 +118,7 @@ async fn get_wish(
     Ok(Json(views::WishView::from(&app.wish(&number).await?)))
 }
 
-/// A wish's changes, oldest first (its claimant, or staff who follow up wishes there).
+/// A wish's changes with who made them, oldest first (staff who follow up wishes there).
 #[utoipa::path(get, path = "/api/v1/wishes/{number}/history", tag = "wishes",
     params(("number" = String, Path, description = "The wish's number")),
     responses((status = 200, description = "The wish and its events", body = views::WishHistory), ReadProblems),

@@ -45,6 +45,33 @@ enum Access {
     Administer(Permission),
     /// Ending one's own session.
     OwnSession,
+    // Party-building: each about the fixture's community and records.
+    Membership,
+    ManageParty,
+    /// The fixture member themself, or whoever reads membership.
+    MemberOrMembership,
+    /// …and then the permission to read contacts.
+    MemberPhone,
+    /// An account that is a party member.
+    IsMember,
+    /// The party page: party.read or party.manage somewhere.
+    PartyPage,
+    ManageHouseholds,
+    ReadHousehold,
+    HouseholdContact,
+    LogVisit,
+    /// Whoever made the fixture's visit.
+    Visitor,
+    ManageWishes,
+    /// A member or volunteer registered with the wish's community.
+    InCommunity,
+    ManageVolunteers,
+    /// The volunteers' page: volunteer.manage somewhere.
+    VolunteersPage,
+    VolunteerOrManager,
+    VolunteerPhone,
+    /// An account registered as a volunteer.
+    IsVolunteer,
 }
 
 /// Every REST operation: method and path as the document lists them.
@@ -87,6 +114,121 @@ const REST: &[(&str, &str, Access)] = &[
     ("get", "/api/v1/openapi.json", Access::Public),
     ("post", "/api/v1/session", Access::Public),
     ("delete", "/api/v1/session", Access::OwnSession),
+    ("get", "/api/v1/organisations", Access::Staff),
+    ("post", "/api/v1/organisations", Access::ManageParty),
+    ("post", "/api/v1/organisations/import", Access::ManageParty),
+    ("get", "/api/v1/organisations/alliances", Access::Staff),
+    (
+        "post",
+        "/api/v1/organisations/alliances",
+        Access::ManageParty,
+    ),
+    (
+        "post",
+        "/api/v1/organisations/alliances/import",
+        Access::ManageParty,
+    ),
+    ("get", "/api/v1/members", Access::Membership),
+    ("post", "/api/v1/members", Access::ManageParty),
+    ("get", "/api/v1/members/{id}", Access::MemberOrMembership),
+    ("get", "/api/v1/members/{id}/phone", Access::MemberPhone),
+    (
+        "post",
+        "/api/v1/members/home-registration",
+        Access::IsMember,
+    ),
+    (
+        "post",
+        "/api/v1/members/{id}/home-registration/decision",
+        Access::ManageParty,
+    ),
+    ("get", "/api/v1/households", Access::Staff),
+    ("post", "/api/v1/households", Access::ManageHouseholds),
+    (
+        "post",
+        "/api/v1/households/import",
+        Access::ManageHouseholds,
+    ),
+    ("get", "/api/v1/households/{id}", Access::ReadHousehold),
+    (
+        "get",
+        "/api/v1/households/{id}/contact",
+        Access::HouseholdContact,
+    ),
+    (
+        "post",
+        "/api/v1/households/assignments",
+        Access::ManageHouseholds,
+    ),
+    ("get", "/api/v1/households/plans", Access::Staff),
+    ("put", "/api/v1/households/plans", Access::ManageHouseholds),
+    ("get", "/api/v1/visits", Access::ManageHouseholds),
+    ("post", "/api/v1/visits", Access::LogVisit),
+    ("post", "/api/v1/visits/{id}/case", Access::Visitor),
+    ("post", "/api/v1/wishes", Access::Public),
+    ("get", "/api/v1/wishes", Access::Public),
+    ("get", "/api/v1/wishes/{number}", Access::Public),
+    (
+        "get",
+        "/api/v1/wishes/{number}/history",
+        Access::ManageWishes,
+    ),
+    ("post", "/api/v1/wishes/{number}/claim", Access::InCommunity),
+    ("post", "/api/v1/wishes/{number}/release", Access::Staff),
+    ("post", "/api/v1/wishes/{number}/delivery", Access::Staff),
+    (
+        "post",
+        "/api/v1/wishes/{number}/confirmation",
+        Access::Public,
+    ),
+    (
+        "post",
+        "/api/v1/wishes/{number}/withdrawal",
+        Access::ManageWishes,
+    ),
+    ("get", "/api/v1/volunteers", Access::ManageVolunteers),
+    ("post", "/api/v1/volunteers", Access::ManageVolunteers),
+    ("get", "/api/v1/volunteers/{id}", Access::VolunteerOrManager),
+    (
+        "get",
+        "/api/v1/volunteers/{id}/phone",
+        Access::VolunteerPhone,
+    ),
+    (
+        "get",
+        "/api/v1/volunteers/{id}/hours",
+        Access::VolunteerOrManager,
+    ),
+    ("get", "/api/v1/volunteers/hours", Access::ManageVolunteers),
+    ("post", "/api/v1/volunteers/hours", Access::ManageVolunteers),
+    (
+        "post",
+        "/api/v1/volunteers/hours/decisions",
+        Access::ManageVolunteers,
+    ),
+    ("get", "/api/v1/activities", Access::Public),
+    ("post", "/api/v1/activities", Access::ManageVolunteers),
+    ("get", "/api/v1/activities/{id}", Access::Public),
+    (
+        "post",
+        "/api/v1/activities/shifts/{shift}/signup",
+        Access::IsVolunteer,
+    ),
+    (
+        "delete",
+        "/api/v1/activities/shifts/{shift}/signup",
+        Access::IsVolunteer,
+    ),
+    (
+        "post",
+        "/api/v1/activities/{id}/check-in",
+        Access::IsVolunteer,
+    ),
+    (
+        "post",
+        "/api/v1/activities/attendance",
+        Access::ManageVolunteers,
+    ),
 ];
 
 /// Every page: path as routed, the method the walk uses, and the question.
@@ -150,6 +292,42 @@ const PAGES: &[(&str, &str, Access)] = &[
         "post",
         Access::Administer(Permission::UserManage),
     ),
+    ("/party", "get", Access::PartyPage),
+    ("/party/import", "post", Access::PartyPage),
+    ("/party/export/{kind}", "get", Access::Staff),
+    ("/party/members/{id}/home", "post", Access::ManageParty),
+    ("/my", "get", Access::Staff),
+    ("/my/home", "post", Access::IsMember),
+    ("/my/households/{id}", "get", Access::ReadHousehold),
+    ("/my/households/{id}/visit", "post", Access::LogVisit),
+    ("/my/visits/{id}/case", "post", Access::Visitor),
+    ("/community", "get", Access::Public),
+    ("/community/{code}", "get", Access::Public),
+    ("/community/{code}/wish", "get", Access::Public),
+    ("/wishes/{number}", "get", Access::Public),
+    ("/wishes/{number}/claim", "post", Access::InCommunity),
+    ("/wishes/{number}/deliver", "post", Access::Staff),
+    ("/wishes/{number}/confirm", "post", Access::Public),
+    ("/wishes/{number}/photo", "get", Access::Public),
+    ("/volunteers", "get", Access::VolunteersPage),
+    ("/volunteers/hours", "post", Access::VolunteersPage),
+    ("/volunteers/activities", "post", Access::VolunteersPage),
+    ("/volunteers/register", "get", Access::Staff),
+    (
+        "/volunteers/{id}/certificate",
+        "get",
+        Access::VolunteerOrManager,
+    ),
+    ("/activities/{id}", "get", Access::Public),
+    ("/activities/{id}/signup", "post", Access::IsVolunteer),
+    ("/activities/{id}/cancel", "post", Access::IsVolunteer),
+    ("/activities/{id}/check-in", "get", Access::Staff),
+    ("/activities/{id}/organise", "get", Access::ManageVolunteers),
+    (
+        "/activities/{id}/attendance",
+        "post",
+        Access::ManageVolunteers,
+    ),
 ];
 
 /// What the walk acts on: a case in street 1 (dispatched, summoned, photographed, with a
@@ -162,6 +340,190 @@ struct Fixture {
     appeal_region: RegionCode,
     survey: uuid::Uuid,
     kpi_scope: RegionCode,
+    party: PartyFixture,
+}
+
+/// The party-building records the walk asks about, all in one community of street 1.
+struct PartyFixture {
+    community: RegionCode,
+    member: uuid::Uuid,
+    /// The in-service member, whose home-community registration waits.
+    applicant: uuid::Uuid,
+    household: uuid::Uuid,
+    visit: uuid::Uuid,
+    wish: String,
+    volunteer: uuid::Uuid,
+    activity: uuid::Uuid,
+    shift: uuid::Uuid,
+    token: String,
+    hours: uuid::Uuid,
+}
+
+const MEMBER: &str = "member.st1c1.1";
+const MEMBER_IN_SERVICE: &str = "member.st1c1.2";
+const VOLUNTEER: &str = "volunteer.st1c1";
+
+async fn party_fixture(app: &App) -> PartyFixture {
+    use civicgrid::party::NewMember;
+    let system = Actor::System;
+    let community: RegionCode = "440305001001".parse().expect("r");
+    app.import_organisations(
+        &system,
+        "orgs.csv",
+        "code,name,kind,parent,region,grid\nST1-DW,街道党工委,committee,,440305001,\nC1-DW,社区党委,committee,ST1-DW,440305001001,\nC1-B1,第一网格党支部,branch,C1-DW,440305001001,440305001001001\n",
+    )
+    .await
+    .expect("organisations");
+    let member = app
+        .add_member(
+            &system,
+            NewMember {
+                name: "李红".into(),
+                organisation: "C1-B1".into(),
+                duty: "党员".into(),
+                phone: Some("13800000001".into()),
+                in_service: false,
+                employer_unit: None,
+                username: Some(MEMBER.into()),
+            },
+        )
+        .await
+        .expect("member")
+        .member
+        .id;
+    let applicant = app
+        .add_member(
+            &system,
+            NewMember {
+                name: "赵强".into(),
+                organisation: "C1-B1".into(),
+                duty: "党员".into(),
+                phone: None,
+                in_service: true,
+                employer_unit: Some("水务集团".into()),
+                username: Some(MEMBER_IN_SERVICE.into()),
+            },
+        )
+        .await
+        .expect("member")
+        .member
+        .id;
+    app.apply_home(&staff(app, MEMBER_IN_SERVICE).await, community.clone())
+        .await
+        .expect("双报到");
+    let household = app
+        .add_households(
+            &system,
+            vec![civicgrid::households::NewHousehold {
+                grid: "440305001001001".parse().expect("g"),
+                building: "3栋".into(),
+                unit: "2单元".into(),
+                room: "101".into(),
+                consent: true,
+                contact: Some(civicgrid::contacts::Contact {
+                    name: Some("陈阿姨".into()),
+                    phone: Some("13900000002".into()),
+                    email: None,
+                }),
+            }],
+        )
+        .await
+        .expect("household")[0]
+        .id;
+    app.assign_households(&system, &[household], Some(MEMBER))
+        .await
+        .expect("assigned");
+    let visit = app
+        .log_visit(
+            &staff(app, MEMBER).await,
+            civicgrid::households::NewVisit {
+                household,
+                channel: civicgrid_domain::household::VisitChannel::Phone,
+                topics: "关怀".into(),
+                notes: String::new(),
+                at: None,
+            },
+        )
+        .await
+        .expect("visit")
+        .id;
+    let wish = app
+        .post_wish(
+            &Actor::Resident,
+            civicgrid::wishes::NewWish {
+                community: community.clone(),
+                grid: None,
+                title: "想要一副老花镜".into(),
+                description: String::new(),
+            },
+        )
+        .await
+        .expect("wish")
+        .wish
+        .public_id;
+    let volunteer = app
+        .register_volunteer(
+            &staff(app, VOLUNTEER).await,
+            civicgrid::volunteers::NewVolunteer {
+                name: "孙丽".into(),
+                phone: Some("13900000003".into()),
+                community: community.clone(),
+                skills: vec![],
+                availability: "周末".into(),
+                consent: true,
+                username: Some(VOLUNTEER.into()),
+            },
+        )
+        .await
+        .expect("volunteer")
+        .id;
+    let starts = app.clock.now() + jiff::SignedDuration::from_hours(48);
+    let (activity, shifts) = app
+        .create_activity(
+            &system,
+            civicgrid::volunteers::NewActivity {
+                title: "楼道清洁".into(),
+                description: String::new(),
+                community: community.clone(),
+                grid: None,
+                place: "3栋".into(),
+                required_skills: vec![],
+                shifts: vec![civicgrid::volunteers::NewShift {
+                    starts_at: starts,
+                    ends_at: starts + jiff::SignedDuration::from_hours(2),
+                    capacity: 5,
+                }],
+                case: None,
+            },
+        )
+        .await
+        .expect("activity");
+    let hours = app
+        .record_hours(
+            &system,
+            &volunteer,
+            "2026-03-01".parse().expect("d"),
+            60,
+            "整理图书角",
+            None,
+            None,
+        )
+        .await
+        .expect("hours")
+        .id;
+    PartyFixture {
+        community,
+        member,
+        applicant,
+        household,
+        visit,
+        wish,
+        volunteer,
+        activity: activity.id,
+        shift: shifts[0].id,
+        token: activity.check_token,
+        hours,
+    }
 }
 
 async fn fixture() -> Fixture {
@@ -278,6 +640,7 @@ async fn fixture() -> Fixture {
         .expect("survey")
         .id;
     let cases = vec![a, b];
+    let party = party_fixture(app).await;
     Fixture {
         t,
         cases,
@@ -286,6 +649,7 @@ async fn fixture() -> Fixture {
         appeal_region,
         survey,
         kpi_scope: "440305001".parse().expect("r"),
+        party,
     }
 }
 
@@ -337,6 +701,44 @@ fn allowed(policy: &Policy<'_>, actor: &Actor, access: Access, f: &Fixture, case
         }
         Access::OpenAdministration => policy.may_open_administration(actor).is_ok(),
         Access::Administer(p) => policy.may_administer(actor, p).is_ok(),
+        _ => party_allowed(policy, actor, access, &f.party),
+    }
+}
+
+fn party_allowed(policy: &Policy<'_>, actor: &Actor, access: Access, p: &PartyFixture) -> bool {
+    let c = &p.community;
+    let named = |who: &[&str]| matches!(actor, Actor::Staff { username, .. } if who.contains(&username.as_str()));
+    let membership = policy.may_read_membership(actor, c).is_ok();
+    let contact = policy.may_read_personal_contact(actor, c).is_ok();
+    let manage_volunteers = policy.may_manage_volunteers(actor, c).is_ok();
+    let read_household = policy.may_read_household(actor, c, Some(MEMBER)).is_ok();
+    match access {
+        Access::Membership => membership,
+        Access::ManageParty => policy.may_manage_party(actor, c).is_ok(),
+        Access::MemberOrMembership => membership || named(&[MEMBER]),
+        Access::MemberPhone => (membership || named(&[MEMBER])) && contact,
+        Access::IsMember => named(&[MEMBER, MEMBER_IN_SERVICE]),
+        Access::PartyPage => {
+            !policy.regions_with(actor, Permission::PartyRead).is_empty()
+                || !policy
+                    .regions_with(actor, Permission::PartyManage)
+                    .is_empty()
+        }
+        Access::ManageHouseholds => policy.may_manage_households(actor, c).is_ok(),
+        Access::ReadHousehold => read_household,
+        Access::HouseholdContact => read_household && contact,
+        Access::LogVisit => policy.may_log_visit(actor, c, Some(MEMBER)).is_ok(),
+        Access::Visitor => named(&[MEMBER]),
+        Access::ManageWishes => policy.may_manage_wishes(actor, c).is_ok(),
+        Access::InCommunity => named(&[MEMBER, MEMBER_IN_SERVICE, VOLUNTEER]),
+        Access::ManageVolunteers => manage_volunteers,
+        Access::VolunteersPage => !policy
+            .regions_with(actor, Permission::VolunteerManage)
+            .is_empty(),
+        Access::VolunteerOrManager => manage_volunteers || named(&[VOLUNTEER]),
+        Access::VolunteerPhone => (manage_volunteers || named(&[VOLUNTEER])) && contact,
+        Access::IsVolunteer => named(&[VOLUNTEER]),
+        other => panic!("{other:?} is not a party-building question"),
     }
 }
 
@@ -354,8 +756,122 @@ fn sample_action(name: &str) -> Action {
     }
 }
 
+/// Fills a party-building route's parameters from the fixture; None for the others.
+fn concrete_party(path: &str, f: &Fixture) -> Option<String> {
+    let p = &f.party;
+    let id = if path.contains("home-registration/decision") || path.starts_with("/party/members/") {
+        p.applicant.to_string()
+    } else if path.starts_with("/api/v1/members/") {
+        p.member.to_string()
+    } else if path.starts_with("/api/v1/households/") || path.starts_with("/my/households/") {
+        p.household.to_string()
+    } else if path.starts_with("/api/v1/visits/") || path.starts_with("/my/visits/") {
+        p.visit.to_string()
+    } else if path.starts_with("/api/v1/volunteers/") || path.starts_with("/volunteers/") {
+        p.volunteer.to_string()
+    } else if path.starts_with("/api/v1/activities/") || path.starts_with("/activities/") {
+        p.activity.to_string()
+    } else if path.contains("{number}")
+        || path.contains("/community")
+        || path.starts_with("/party")
+        || path.starts_with("/api/v1/organisations")
+        || path.starts_with("/api/v1/wishes")
+        || path.starts_with("/api/v1/households")
+        || path.starts_with("/api/v1/visits")
+        || path.starts_with("/api/v1/volunteers")
+        || path.starts_with("/api/v1/activities")
+        || path.starts_with("/api/v1/members")
+        || path == "/my"
+        || path.starts_with("/my/")
+        || path.starts_with("/volunteers")
+    {
+        String::new()
+    } else {
+        return None;
+    };
+    let query = match path {
+        "/api/v1/members"
+        | "/api/v1/wishes"
+        | "/api/v1/volunteers"
+        | "/api/v1/volunteers/hours"
+        | "/api/v1/activities" => format!("?within={}", p.community),
+        "/api/v1/visits" => format!("?within={}&from=2026-01-01&to=2027-01-01", p.community),
+        _ => String::new(),
+    };
+    Some(
+        path.replace("{id}", &id)
+            .replace("{number}", &p.wish)
+            .replace("{shift}", &p.shift.to_string())
+            .replace("{code}", p.community.as_str())
+            .replace("{kind}", "organisations.csv")
+            + &query,
+    )
+}
+
+/// A party-building route's body: JSON, or a CSV file for the imports.
+fn party_body(path: &str, f: &Fixture) -> Option<(&'static str, Vec<u8>)> {
+    let p = &f.party;
+    let c = p.community.as_str();
+    let csv = |text: String| Some(("text/csv", text.into_bytes()));
+    let json = |v: Value| Some(("application/json", v.to_string().into_bytes()));
+    match path {
+        "/api/v1/organisations/import" => csv(format!(
+            "code,name,kind,parent,region,grid\nC1-B2,第二网格党支部,branch,C1-DW,{c},\n"
+        )),
+        "/api/v1/organisations/alliances/import" => csv(format!(
+            "alliance,name,region,partner_kind,partner,commitment\nC1-LM,社区党建联盟,{c},organisation,C1-DW,牵头\n"
+        )),
+        "/api/v1/households/import" => csv(format!(
+            "grid,building,unit,room,consent\n440305001001001,5栋,1单元,201,yes\n"
+        )),
+        "/api/v1/organisations" => json(
+            json!({"code": "C1-B3", "name": "第三网格党支部", "kind": "branch", "parent": "C1-DW", "region": c}),
+        ),
+        "/api/v1/organisations/alliances" => json(
+            json!({"code": "C1-LM2", "name": "联盟", "region": c, "partners": [{"kind": "organisation", "reference": "C1-DW"}]}),
+        ),
+        "/api/v1/members" => json(json!({"name": "钱明", "organisation": "C1-B1"})),
+        "/api/v1/members/home-registration" => json(json!({"community": c})),
+        "/api/v1/members/{id}/home-registration/decision" => json(json!({"approve": true})),
+        "/api/v1/households" => json(
+            json!({"grid": "440305001001001", "building": "6栋", "room": "301", "consent": false}),
+        ),
+        "/api/v1/households/assignments" => {
+            json(json!({"households": [p.household], "assignee": MEMBER}))
+        }
+        "/api/v1/households/plans" => {
+            json(json!({"scope": "grid:440305001001001", "interval_days": 14}))
+        }
+        "/api/v1/visits" => {
+            json(json!({"household": p.household, "channel": "phone", "topics": "回访"}))
+        }
+        "/api/v1/visits/{id}/case" => json(json!({"description": "楼道灯坏了"})),
+        "/api/v1/wishes" => json(json!({"community": c, "title": "希望有人教我用手机"})),
+        "/api/v1/wishes/{number}/delivery" => json(json!({"note": "已送到"})),
+        "/api/v1/wishes/{number}/withdrawal" => json(json!({"reason": ""})),
+        "/api/v1/volunteers" => json(json!({"name": "周伟", "community": c, "consent": true})),
+        "/api/v1/volunteers/hours" => json(
+            json!({"volunteer": p.volunteer, "day": "2026-03-01", "minutes": 30, "note": "值守"}),
+        ),
+        "/api/v1/volunteers/hours/decisions" => {
+            json(json!({"entries": [p.hours], "approve": true}))
+        }
+        "/api/v1/activities" => json(
+            json!({"title": "义诊", "community": c, "place": "广场", "shifts": [{"starts_at": "2026-04-01T01:00:00Z", "ends_at": "2026-04-01T03:00:00Z", "capacity": 3}]}),
+        ),
+        "/api/v1/activities/{id}/check-in" => json(json!({"token": p.token})),
+        "/api/v1/activities/attendance" => {
+            json(json!({"shift": p.shift, "volunteer": p.volunteer}))
+        }
+        _ => None,
+    }
+}
+
 /// Fills a route's parameters from the fixture, for `case`.
 fn concrete(path: &str, f: &Fixture, case: &Case) -> String {
+    if let Some(p) = concrete_party(path, f) {
+        return p;
+    }
     path.replace("{id}", &case.id.to_string())
         .replace("{sha256}", &f.photo)
         .replace("{sha}", &f.photo)
@@ -531,6 +1047,10 @@ async fn every_route_answers_every_role_as_the_policy_says() {
                 if matches!(access, Access::ReadPhoto) && case.state.photos.is_empty() {
                     continue;
                 }
+                // Party-building routes ask about the fixture's records, not the case.
+                if concrete_party(path, &f).is_some() && case.id != f.cases[0].id {
+                    continue;
+                }
                 let uri = concrete_rest(path, &f, case)
                     + if *path == "/api/v1/kpi" {
                         "?scope=440305001&period=2026-02"
@@ -562,6 +1082,8 @@ async fn every_route_answers_every_role_as_the_policy_says() {
                     if let Some(token) = &token {
                         call = call.bearer(token);
                     }
+                } else if let Some((content_type, bytes)) = party_body(path, &f) {
+                    call = call.bytes(content_type, bytes);
                 } else if let Some(body) = rest_body(path) {
                     if path.contains("/actions/") {
                         call = call.header("if-match", "\"999\"");
@@ -599,6 +1121,9 @@ async fn every_route_answers_every_role_as_the_policy_says() {
                 if matches!(access, Access::ReadPhoto) && case.state.photos.is_empty() {
                     continue;
                 }
+                if concrete_party(path, &f).is_some() && case.id != f.cases[0].id {
+                    continue;
+                }
                 let uri = match *path {
                     "/kpi/export.csv" => format!("{path}?scope=440305001&period=2026-02"),
                     "/surveys/{id}" => format!("/surveys/{}", f.survey),
@@ -629,6 +1154,29 @@ async fn every_route_answers_every_role_as_the_policy_says() {
                         call.multipart(&[("csrf", &csrf), ("kind", "responsibility")])
                     }
                     "/work/dispatch" => call.form(&format!("csrf={csrf}&case={}", case.id)),
+                    "/party/import" => {
+                        call.multipart(&[("csrf", &csrf), ("kind", "organisations")])
+                    }
+                    "/wishes/{number}/deliver" => {
+                        call.multipart(&[("csrf", &csrf), ("note", "已送到")])
+                    }
+                    "/party/members/{id}/home" => {
+                        call.form(&format!("csrf={csrf}&decision=approve"))
+                    }
+                    "/my/home" => {
+                        call.form(&format!("csrf={csrf}&community={}", f.party.community))
+                    }
+                    "/my/households/{id}/visit" => {
+                        call.form(&format!("csrf={csrf}&channel=phone&topics=x"))
+                    }
+                    "/my/visits/{id}/case" => call.form(&format!("csrf={csrf}&description=x")),
+                    "/activities/{id}/signup" | "/activities/{id}/cancel" => {
+                        call.form(&format!("csrf={csrf}&shift={}", f.party.shift))
+                    }
+                    "/activities/{id}/attendance" => call.form(&format!(
+                        "csrf={csrf}&shift={}&volunteer={}",
+                        f.party.shift, f.party.volunteer
+                    )),
                     _ if *method == "post" => call.form(&format!("csrf={csrf}")),
                     _ => call,
                 };

@@ -725,3 +725,4 @@ certificate-none = No approved service yet.
 certificate-total = Total hours
 certificate-basis = Issued under the national rules on recording and certifying volunteer service (志愿服务记录与证明出具办法); only approved hours are stated.
 certificate-seal = (seal)
+err-wish-secret-missing = Give the confirmation code.

@@ -725,3 +725,4 @@ certificate-none = 暂无经认定的服务记录。
 certificate-total = 合计（小时）
 certificate-basis = 依据《志愿服务记录与证明出具办法》出具，仅记载经审核认定的服务时长。
 certificate-seal = （盖章）
+err-wish-secret-missing = 请填写确认码。
