@@ -84,6 +84,13 @@ pub async fn run(
                         )
                         .map_err(io)?;
                     }
+                    let p = app.load_demo_party(seed).await?;
+                    writeln!(
+                        out,
+                        "party building: {} organisations, {} members, {} households with {} contacts logged, {} small wishes, {} volunteers, {} activities, {} service-hour entries",
+                        p.organisations, p.members, p.households, p.visits, p.wishes, p.volunteers, p.activities, p.hours_entries
+                    )
+                    .map_err(io)?;
                 }
                 DemoOutcome::AlreadyLoaded => {
                     writeln!(out, "the demo territory is already loaded; nothing changed")

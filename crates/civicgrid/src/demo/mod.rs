@@ -8,6 +8,7 @@
 pub mod cli;
 
 pub mod cases;
+pub mod party;
 pub mod photos;
 
 use std::collections::BTreeMap;

@@ -821,9 +821,9 @@ fn party_body(path: &str, f: &Fixture) -> Option<(&'static str, Vec<u8>)> {
         "/api/v1/organisations/alliances/import" => csv(format!(
             "alliance,name,region,partner_kind,partner,commitment\nC1-LM,社区党建联盟,{c},organisation,C1-DW,牵头\n"
         )),
-        "/api/v1/households/import" => csv(format!(
-            "grid,building,unit,room,consent\n440305001001001,5栋,1单元,201,yes\n"
-        )),
+        "/api/v1/households/import" => {
+            csv("grid,building,unit,room,consent\n440305001001001,5栋,1单元,201,yes\n".to_owned())
+        }
         "/api/v1/organisations" => json(
             json!({"code": "C1-B3", "name": "第三网格党支部", "kind": "branch", "parent": "C1-DW", "region": c}),
         ),
