@@ -149,13 +149,17 @@ impl App {
         new: NewVolunteer,
     ) -> AppResult<VolunteerRecord> {
         let reference = self.reference().await?;
-        let Actor::Staff { username: me, .. } = actor else {
-            return Err(AppError::Forbidden(
-                "volunteers register with an account".into(),
-            ));
+        let me = match actor {
+            Actor::Staff { username, .. } => Some(username.as_str()),
+            Actor::System => None,
+            _ => {
+                return Err(AppError::Forbidden(
+                    "volunteers register with an account".into(),
+                ));
+            }
         };
         let username = new.username.clone().filter(|u| !u.trim().is_empty());
-        if username.as_deref() != Some(me.as_str()) {
+        if me.is_none() || username.as_deref() != me {
             reference
                 .policy()
                 .may_manage_volunteers(actor, &new.community)
