@@ -111,7 +111,15 @@ async function shot(page, name) {
 }
 
 // Where each demo account lands after signing in: where its work is.
-const LANDING = { "leader.st1": "/dashboard", supervisor: "/dashboard", admin: "/admin", "gw.st1c1.1": "/work/field" };
+const LANDING = {
+  "leader.st1": "/dashboard",
+  supervisor: "/dashboard",
+  admin: "/admin",
+  "gw.st1c1.1": "/work/field",
+  "member.st1c1.1": "/my",
+  "secretary.st1c1": "/dashboard",
+  "volunteer.st1c1": "/",
+};
 
 async function signIn(page, username) {
   await page.goto(`${base}/login`);
@@ -123,15 +131,16 @@ async function signIn(page, username) {
   check(landed === (LANDING[username] || "/work"), `${username} lands on ${LANDING[username] || "/work"}, not ${landed}`);
 }
 
-async function staff(username) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+async function staff(username, phone = false) {
+  const viewport = phone ? { width: 390, height: 844 } : { width: 1280, height: 900 };
+  const context = await browser.newContext({ viewport, locale: "zh-CN", isMobile: phone });
   const page = await context.newPage();
   await signIn(page, username);
   return { context, page };
 }
 
 // Paths that are not pages (files, form targets, the API): never audited.
-const NOT_PAGES = /^\/(logout|lang|static\/|api\/|open311\/|admin\/export\/|kpi\/export|healthz|readyz|metrics|openapi)|\/photo\//;
+const NOT_PAGES = /^\/(logout|lang|static\/|api\/|open311\/|admin\/export\/|party\/export\/|kpi\/export|healthz|readyz|metrics|openapi)|\/photo\//;
 
 // One page of each kind is enough when crawling: ids, receipt codes and public numbers in a
 // path make the same page, and so do query values, except those that choose what the page is
@@ -223,6 +232,9 @@ async function auditEverything(code, caseUrl) {
       "/cases",
       "/login",
       "/responsibility",
+      "/community",
+      "/community/440305001001",
+      "/community/440305001001/wish",
     ];
   };
   const staffPages = [
@@ -238,6 +250,9 @@ async function auditEverything(code, caseUrl) {
     "/kpi/indicators",
     "/admin",
     "/responsibility",
+    "/party",
+    "/volunteers",
+    "/my",
     caseUrl,
     "/work/case/00000000-0000-0000-0000-000000000000",
   ];
@@ -263,7 +278,7 @@ async function auditEverything(code, caseUrl) {
     await audit(page, `anon-${tag} /login wrong password`);
     await context.close();
   }
-  const accounts = ["calltaker1", "dispatcher.st1", "handler.swjt", "gw.st1c1.1", "shiftlead.st1", "admin", "supervisor", "leader.st1"];
+  const accounts = ["calltaker1", "dispatcher.st1", "handler.swjt", "gw.st1c1.1", "shiftlead.st1", "admin", "supervisor", "leader.st1", "secretary.st1c1", "member.st1c1.1"];
   for (const username of accounts) {
     again = null;
     for (const [tag, locale] of languages) {
@@ -433,6 +448,113 @@ try {
   await shot(v, "13-report-form");
   await audit(v, "flow-13-report-form");
   console.log(`browser flow: ${steps} checks passed; screenshots in ${shots}`);
+
+  // --- Party building: a resident's small wish, taken on by a member, confirmed by the
+  // resident; a member's visit logged on a phone; a volunteer checking in by the QR code. ---
+  const C1 = "440305001001";
+  const home = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN", isMobile: true });
+  const h = await home.newPage();
+  await h.goto(`${base}/community/${C1}`);
+  check(await h.locator("#board-wishes li").count() > 0, "the community board lists wishes");
+  check(!(await h.content()).includes("1390"), "no phone number on the public board");
+  await shot(h, "19-community-board-phone");
+  await audit(h, "party-board-phone");
+  await h.click("#post-wish");
+  await h.fill("#wish-title", "想要一副老花镜");
+  await h.fill("#wish-description", "看报纸用，+200度");
+  await h.click("#wish-submit");
+  const wishNumber = (await h.locator("#wish-number").textContent()).trim();
+  const wishSecret = (await h.locator("#wish-secret").textContent()).trim();
+  check(/^[0-9A-Z]{12}$/.test(wishNumber), `a wish number: ${wishNumber}`);
+  await shot(h, "20-wish-receipt-phone");
+  await audit(h, "party-wish-receipt-phone");
+
+  const member = await staff("member.st1c1.1", true);
+  check(await member.page.locator("#my-households li").count() > 0, "the member sees the households in their care");
+  await shot(member.page, "21-my-page-phone");
+  await audit(member.page, "party-my-phone");
+  await member.page.goto(`${base}/wishes/${wishNumber}`);
+  await member.page.click("#wish-claim");
+  check((await member.page.locator("#wish-notice").textContent()).includes("已认领"), "the member took the wish on");
+  await member.page.fill("#deliver-note", "已把老花镜送到家中");
+  await member.page.setInputFiles("#deliver-photo", photo);
+  await member.page.click("#wish-deliver");
+  check((await member.page.locator("#wish-status").textContent()).includes("待确认"), "delivered, awaiting the resident");
+  await audit(member.page, "party-wish-delivered-phone");
+
+  await h.goto(`${base}/wishes/${wishNumber}`);
+  await h.fill("#confirm-secret", "WRONGWRONG");
+  await h.click("#wish-confirm");
+  check(await h.locator("#wish-error").count() === 1, "a wrong code is refused");
+  await h.fill("#confirm-secret", wishSecret);
+  await h.check("input[name=fulfilled][value=yes]");
+  await h.click("#wish-confirm");
+  check((await h.locator("#wish-status").textContent()).includes("已实现"), "the resident confirmed the wish");
+  await shot(h, "22-wish-fulfilled-phone");
+  await audit(h, "party-wish-fulfilled-phone");
+
+  // A visit, logged in the stairwell.
+  await member.page.goto(`${base}/my`);
+  await member.page.click("#my-households li a >> nth=0");
+  await member.page.check("input[name=channel][value=in_person]");
+  await member.page.fill("#visit-topics", "独居老人关怀");
+  await member.page.fill("#visit-notes", "身体还好，楼道灯坏了");
+  await member.page.click("#visit-submit");
+  check((await member.page.locator("#visit-notice").textContent()).includes("已记录"), "the visit is logged");
+  await shot(member.page, "23-visit-logged-phone");
+  await audit(member.page, "party-visit-phone");
+
+  // The organiser makes an activity starting in half an hour; the volunteer signs up and
+  // checks in with the QR code's address.
+  const secretary = await staff("secretary.st1c1");
+  await secretary.page.goto(`${base}/volunteers`);
+  await audit(secretary.page, "party-volunteers");
+  await shot(secretary.page, "24-volunteers-desktop");
+  const soon = new Date(Date.now() + 30 * 60 * 1000);
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+      .formatToParts(soon)
+      .map((p) => [p.type, p.value]),
+  );
+  await secretary.page.fill("#a-title", "文明劝导：电动车规范停放");
+  await secretary.page.selectOption("#a-community", C1);
+  await secretary.page.fill("#a-place", "社区南门");
+  await secretary.page.fill("#a-date", `${parts.year}-${parts.month}-${parts.day}`);
+  await secretary.page.fill("#a-time", `${parts.hour}:${parts.minute}`);
+  await secretary.page.fill("#a-capacity", "3");
+  await secretary.page.click("#a-create");
+  await secretary.page.waitForURL(/\/organise$/);
+  const checkIn = await secretary.page.locator("#check-in-link").getAttribute("href");
+  check(/\/check-in\?token=/.test(checkIn), `the organiser's page carries the check-in address: ${checkIn}`);
+  check(await secretary.page.locator(".qr svg").count() === 1, "the organiser's page draws the QR code");
+  await audit(secretary.page, "party-organise");
+  const organiserPhone = await secretary.context.newPage();
+  await organiserPhone.setViewportSize({ width: 390, height: 844 });
+  await organiserPhone.goto(secretary.page.url());
+  await shot(organiserPhone, "25-organiser-qr-phone");
+  const activityUrl = secretary.page.url().replace(/\/organise$/, "");
+
+  const volunteer = await staff("volunteer.st1c1", true);
+  await volunteer.page.goto(activityUrl);
+  await volunteer.page.click("form[action$='/signup'] button");
+  check((await volunteer.page.locator("#activity-notice").textContent()).includes("已报名"), "the volunteer has a place");
+  await audit(volunteer.page, "party-activity-phone");
+  await volunteer.page.goto(new URL(checkIn, base).href);
+  await volunteer.page.click("#check-in-button");
+  check((await volunteer.page.locator("#check-in-done").textContent()).includes("已签到"), "checked in by the QR code");
+  await shot(volunteer.page, "26-check-in-phone");
+  await audit(volunteer.page, "party-check-in-phone");
+  await volunteer.page.goto(`${base}/my`);
+  await volunteer.page.click("a[href$='/certificate']");
+  check((await volunteer.page.locator("h1").textContent()).includes("志愿服务记录证明"), "the volunteer's certificate");
+  await shot(volunteer.page, "27-certificate-phone");
+  await audit(volunteer.page, "party-certificate-phone");
+  await secretary.page.goto(`${base}/party`);
+  await shot(secretary.page, "28-party-desktop");
+  await audit(secretary.page, "party-admin");
+  await secretary.page.goto(`${base}/community/${C1}`);
+  await shot(secretary.page, "29-community-board-desktop");
+  console.log(`browser flow: party building checked (${steps} checks so far)`);
 
   // --- Every other page, through axe: anonymously and as each account above, both languages. ---
   await auditEverything(code, caseUrl);

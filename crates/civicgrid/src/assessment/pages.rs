@@ -167,6 +167,10 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
         end: today.tomorrow().unwrap_or(today),
     };
     let mut places = civicgrid_domain::kpi::Counters::default();
+    // Party building by community and grid, from the same rollups: contact coverage, wishes
+    // and volunteer hours.
+    let mut by_community: BTreeMap<String, civicgrid_domain::kpi::Counters> = BTreeMap::new();
+    let mut coverage_by_grid: BTreeMap<String, civicgrid_domain::kpi::Counters> = BTreeMap::new();
     if let Err(e) = app.refresh_kpis().await {
         return ctx.app_error(e);
     }
@@ -174,14 +178,36 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
         match app.kpi_rollup(region, &last_30).await {
             Ok(sums) => {
                 for (subject, c) in &sums {
-                    if subject.kind() == "region" {
-                        places += c;
+                    match subject {
+                        civicgrid_domain::kpi::Subject::Region(code) => {
+                            places += c;
+                            *by_community.entry(code.clone()).or_default() += c;
+                        }
+                        civicgrid_domain::kpi::Subject::Grid(code) => {
+                            *coverage_by_grid.entry(code.clone()).or_default() += c;
+                        }
+                        _ => {}
                     }
                 }
             }
             Err(e) => return ctx.app_error(e),
         }
     }
+    let party_rows: Vec<serde_json::Value> = by_community
+        .iter()
+        .map(|(code, c)| {
+            let i = civicgrid_domain::kpi::Indicators::of("region", c.clone());
+            json!({
+                "code": code,
+                "name": code.parse().map_or_else(|_| code.clone(), |r| reference.region_name(&r)),
+                "coverage": percent(i.contact_coverage),
+                "contacts": format!("{}/{}", c.contacts_made, c.contacts_due),
+                "wishes": format!("{}/{}", c.wishes_fulfilled, c.wishes_posted),
+                "escalated": c.wishes_escalated,
+                "hours": civicgrid_domain::volunteer::hours_text(c.volunteer_minutes),
+            })
+        })
+        .collect();
     let r = civicgrid_domain::kpi::Indicators::of("region", places);
 
     // Monthly trend: reports, and how many of them are resolved by now.
@@ -270,9 +296,42 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
             skip: Some(ctx.t("map-skip")),
         },
     );
+    // The grids shaded by contact coverage (the table beside it leads to the boards; one map
+    // with links per page keeps its skip link unique).
+    let coverage_map = grid_map(
+        &grids
+            .iter()
+            .filter(|g| regions.iter().any(|r| r.contains(&g.region)))
+            .map(|g| {
+                let share = coverage_by_grid.get(g.code.as_str()).and_then(|c| {
+                    civicgrid_domain::kpi::Indicators::of("grid", c.clone()).contact_coverage
+                });
+                MapGrid {
+                    code: g.code.as_str(),
+                    name: &g.name,
+                    community: reference.region_names.get(&g.region).map(String::as_str),
+                    geometry: &g.geometry,
+                    shade: share,
+                    note: percent(share),
+                    href: None,
+                }
+            })
+            .collect::<Vec<_>>(),
+        &[],
+        &MapText {
+            title: &ctx.t("dash-coverage-map"),
+            legend: vec![
+                ("shade-low", ctx.t("legend-coverage-low")),
+                ("shade-high", ctx.t("legend-coverage-high")),
+            ],
+            skip: None,
+        },
+    );
     ctx.render(
         "dashboard.html",
         json!({
+            "party": party_rows,
+            "coverage_map": coverage_map,
             "today_intake": today_intake,
             "open": open.len(),
             "overdue": overdue.len(),

@@ -414,12 +414,12 @@ impl App {
 
         // Small wishes at every stage in each community.
         for c in &communities {
-            // Members and volunteers with accounts (the secretary is a member too): one wish
-            // at a time each.
-            let takers: Vec<String> = account("member.", c)
+            // Volunteers and members with accounts (the secretary is a member too): one wish at
+            // a time each; the demo's member accounts are left free to take one on.
+            let takers: Vec<String> = account("volunteer.", c)
                 .into_iter()
-                .chain(account("volunteer.", c))
                 .chain(account("secretary.", c))
+                .chain(account("member.", c))
                 .collect();
             let offset = rng.random_range(0..WISHES.len());
             for i in 0..6 {

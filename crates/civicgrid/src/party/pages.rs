@@ -104,6 +104,16 @@ async fn party_page(
         (Ok(o), Ok(a)) => (o, a),
         (Err(e), _) | (_, Err(e)) => return ctx.app_error(e),
     };
+    // The tree where the reader works: the organisations of their regions, and those above
+    // them for context.
+    let orgs: Vec<Organisation> = orgs
+        .into_iter()
+        .filter(|o| {
+            readable
+                .iter()
+                .any(|r| r.contains(&o.region) || o.region.contains(r))
+        })
+        .collect();
     let names = |r: &civicgrid_domain::territory::RegionCode| reference.region_name(r);
     let mut members = Vec::new();
     let mut waiting = Vec::new();

@@ -129,10 +129,11 @@ async fn board(State(app): State<App>, ctx: Ctx, Path(code): Path<String>) -> Re
             shifts.push(app.activity_places(&a.id).await?.1);
         }
         let alliances = app.alliances_in(&community).await?;
-        Ok::<_, AppError>((open, done, activities, shifts, alliances))
+        let orgs = app.organisations_for(&Actor::System).await?;
+        Ok::<_, AppError>((open, done, activities, shifts, alliances, orgs))
     }
     .await;
-    let (open, done, activities, shifts, alliances) = match result {
+    let (open, done, activities, shifts, alliances, orgs) = match result {
         Ok(r) => r,
         Err(e) => return ctx.app_error(e),
     };
@@ -152,7 +153,8 @@ async fn board(State(app): State<App>, ctx: Ctx, Path(code): Path<String>) -> Re
             "alliances": alliances.iter().map(|a| json!({"name": a.name, "commitments": a.partners.iter().filter(|p| !p.commitment.is_empty()).map(|p| json!({
                 "who": match p.kind {
                     civicgrid_domain::party::PartnerKind::Unit => reference.unit_name(&p.reference),
-                    _ => p.reference.clone(),
+                    civicgrid_domain::party::PartnerKind::Organisation => orgs.iter().find(|o| o.code == p.reference).map_or_else(|| p.reference.clone(), |o| o.name.clone()),
+                    civicgrid_domain::party::PartnerKind::Company => p.reference.clone(),
                 },
                 "what": p.commitment,
             })).collect::<Vec<_>>()})).collect::<Vec<_>>(),
