@@ -16,8 +16,8 @@ use crate::app::Format;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AppError, AppResult, InputError};
 use crate::{
-    accounts, administration, assessment, cases, catalogue, demo, party, routing, territory,
-    webhooks,
+    accounts, administration, assessment, cases, catalogue, demo, households, party, routing,
+    territory, webhooks,
 };
 
 /// Files larger than this are refused unless --max-bytes says otherwise.
@@ -142,6 +142,8 @@ pub enum ImportWhat {
     Assessment(assessment::cli::Import),
     #[command(flatten)]
     Party(party::cli::Import),
+    #[command(flatten)]
+    Households(households::cli::Import),
 }
 
 /// What `civicgrid export` writes: each capability's tables (one line each).
@@ -157,6 +159,8 @@ pub enum ExportWhat {
     Assessment(assessment::cli::Export),
     #[command(flatten)]
     Party(party::cli::Export),
+    #[command(flatten)]
+    Households(households::cli::Export),
 }
 
 /// An error writing to standard output.
@@ -315,6 +319,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 ImportWhat::Accounts(what) => accounts::cli::import(&app, what, out).await?,
                 ImportWhat::Assessment(what) => assessment::cli::import(&app, what, out).await?,
                 ImportWhat::Party(what) => party::cli::import(&app, what, out).await?,
+                ImportWhat::Households(what) => households::cli::import(&app, what, out).await?,
             };
             writeln!(out, "imported {n} {kind}").map_err(io)?;
             Ok(0)
@@ -326,6 +331,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 ExportWhat::Routing(what) => routing::cli::export(&app, what).await?,
                 ExportWhat::Assessment(what) => assessment::cli::export(&app, what).await?,
                 ExportWhat::Party(what) => party::cli::export(&app, what).await?,
+                ExportWhat::Households(what) => households::cli::export(&app, what).await?,
             };
             match output {
                 Some(path) => std::fs::write(&path, text).map_err(|source| AppError::Io {

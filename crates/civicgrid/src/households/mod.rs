@@ -6,6 +6,7 @@
 //! Service here; `rest.rs` + `views.rs` (`/api/v1/households`, `/api/v1/visits`), `pages.rs`
 //! (the members' phone view of their households), `kpi.rs`, `jobs.rs`.
 
+pub mod cli;
 pub mod jobs;
 pub mod kpi;
 pub mod pages;

@@ -53,8 +53,48 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 static OPENAPI_JSON: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| openapi().to_json().unwrap_or_default());
 
+/// No text the API takes in may hold a NUL character: PostgreSQL's text cannot store one, and
+/// no name, address or note needs it. A JSON, CSV or form body, or a query, that carries one is
+/// refused as malformed before any handler sees it (photos, which are binary, pass).
+async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let textual = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.contains("json") || t.starts_with("text/") || t.contains("form-urlencoded")
+        });
+    let refused = || {
+        ApiError::BadRequest("text may not contain NUL characters (\\u0000)".into()).into_response()
+    };
+    if request
+        .uri()
+        .query()
+        .is_some_and(|q| q.contains("%00") || q.contains('\0'))
+        || request.uri().path().contains("%00")
+    {
+        return refused();
+    }
+    if !textual {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 10 * 1024 * 1024).await else {
+        return ApiError::BadRequest("the body is unreadable or too large".into()).into_response();
+    };
+    if bytes.contains(&0) || bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return refused();
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
 pub fn router(app: App) -> Router {
     let (rest, _) = api().split_for_parts();
+    let rest = rest.layer(axum::middleware::from_fn(refuse_nul));
     let requests = Arc::new(metrics::HttpMetrics::default());
     let scrape = requests.clone();
     rest.merge(crate::open311::rest::routes())

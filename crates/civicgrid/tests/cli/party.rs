@@ -897,3 +897,114 @@ async fn party_building_end_to_end_on_sqlite() {
 async fn party_building_end_to_end_on_postgresql() {
     run(Backend::Postgres).await;
 }
+
+/// The registers at the command line: a bad file is refused whole with its file, line and
+/// field named; a good one is imported and exported again (the household export without
+/// contacts).
+#[tokio::test]
+async fn the_command_line_imports_and_exports_the_registers() {
+    let t = TestApp::builder().demo(1).sealed().build().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    };
+    let bad = file(
+        "orgs.csv",
+        "code,name,kind,parent,region,grid\nST1-DW,第一街道党工委,committee,,440305001,\nC1-DW,社区党委,党委,ST1-DW,440305009001,\n",
+    );
+    let e = super::support::run_cli(&t.url, &["import", "organisations", &bad], "")
+        .await
+        .expect_err("refused");
+    let text = e.to_string();
+    assert!(
+        text.contains("orgs.csv") && text.contains("line 3") && text.contains("region"),
+        "{text}"
+    );
+    assert!(
+        t.app.repo.organisations().await.expect("orgs").is_empty(),
+        "nothing of a bad file"
+    );
+    let good = file(
+        "orgs2.csv",
+        "code,name,kind,parent,region,grid\nC1-DW,社区党委,党委,ST1-DW,440305001001,\nST1-DW,第一街道党工委,committee,,440305001,\n",
+    );
+    let (code, out) = super::support::run_cli(&t.url, &["import", "organisations", &good], "")
+        .await
+        .expect("imported");
+    assert_eq!(
+        (code, String::from_utf8_lossy(&out).trim()),
+        (0, "imported 2 organisations")
+    );
+    let (_, out) = super::support::run_cli(&t.url, &["export", "organisations"], "")
+        .await
+        .expect("exported");
+    let exported = String::from_utf8_lossy(&out).to_string();
+    assert!(
+        exported.starts_with("code,name,kind,parent,region,grid\n"),
+        "{exported}"
+    );
+    assert!(
+        exported.contains("C1-DW,社区党委,committee,ST1-DW,440305001001,"),
+        "{exported}"
+    );
+
+    let households = file(
+        "households.csv",
+        "grid,building,unit,room,consent,contact_name,contact_phone\n440305001001001,3栋,1单元,101,yes,陈阿姨,13900000009\n440305001001001,3栋,1单元,102,no,,\n",
+    );
+    let (code, _) = super::support::run_cli(&t.url, &["import", "households", &households], "")
+        .await
+        .expect("imported");
+    assert_eq!(code, 0);
+    let (_, out) = super::support::run_cli(
+        &t.url,
+        &["export", "households", "--within", "440305001001"],
+        "",
+    )
+    .await
+    .expect("exported");
+    let exported = String::from_utf8_lossy(&out).to_string();
+    assert_eq!(exported.lines().count(), 3, "{exported}");
+    assert!(
+        !exported.contains("13900000009") && !exported.contains("陈阿姨"),
+        "no contacts leave by export: {exported}"
+    );
+    let again = super::support::run_cli(&t.url, &["import", "households", &households], "").await;
+    assert!(again.is_err(), "the same addresses twice are refused");
+}
+
+/// Text with a NUL character is refused before it reaches a store (PostgreSQL cannot keep
+/// one), and changes nothing.
+#[tokio::test]
+async fn text_with_a_nul_character_is_refused_whole() {
+    let t = TestApp::builder().demo(1).build().await;
+    let (s, p) = call(
+        &t,
+        None,
+        "POST",
+        "/api/v1/wishes",
+        Some(json!({"community": C1, "title": "老花镜\u{0}"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
+    assert_eq!(p["type"], "urn:civicgrid:problem:bad-request");
+    let within: civicgrid_domain::territory::RegionCode = C1.parse().expect("r");
+    assert!(
+        t.app
+            .board_wishes(&within, &[], 10)
+            .await
+            .expect("wishes")
+            .is_empty()
+    );
+    let (s, _) = call(
+        &t,
+        None,
+        "GET",
+        "/api/v1/wishes?within=44030500100%00",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
