@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-target/debug/civicgrid}
 backend=${2:-sqlite}
-examples=${CIVICGRID_SCHEMATHESIS_EXAMPLES:-100}
+examples=${CIVICGRID_SCHEMATHESIS_EXAMPLES:-50}
 # shellcheck source=scripts/demo-server.sh
 source scripts/demo-server.sh
 

@@ -207,6 +207,24 @@ async fn create_activity(State(app): State<App>, ctx: Ctx, body: Bytes) -> Respo
         )
         .await;
     };
+    // A case's task handed to volunteers, by the case's public number.
+    let case = match text("case").to_ascii_uppercase().as_str() {
+        "" => None,
+        number => match app.repo.case_by_public_id(number).await {
+            Ok(Some(c)) => Some(c.id),
+            Ok(None) => {
+                return volunteers_page(
+                    &app,
+                    &ctx,
+                    &actor,
+                    json!({"error": ctx.t("err-activity-case")}),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
+            Err(e) => return ctx.app_error(e.into()),
+        },
+    };
     let new = crate::volunteers::NewActivity {
         title: text("title"),
         description: text("description"),
@@ -222,16 +240,21 @@ async fn create_activity(State(app): State<App>, ctx: Ctx, body: Bytes) -> Respo
             ends_at: start + jiff::SignedDuration::from_hours(hours),
             capacity,
         }],
-        case: None,
+        case,
     };
     match app.create_activity(&actor, new).await {
         Ok((a, _)) => see_other(&format!("/activities/{}/organise", a.id)),
-        Err(AppError::Unprocessable(_)) => {
+        Err(AppError::Unprocessable(fields)) => {
+            let key = if fields.iter().any(|(f, _)| f == "case") {
+                "err-activity-case"
+            } else {
+                "err-activity"
+            };
             volunteers_page(
                 &app,
                 &ctx,
                 &actor,
-                json!({"error": ctx.t("err-activity")}),
+                json!({"error": ctx.t(key)}),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await

@@ -741,3 +741,6 @@ dash-wishes = Wishes fulfilled / posted
 dash-coverage-map = Household contact coverage
 legend-coverage-low = lower coverage
 legend-coverage-high = higher coverage
+activity-case = The case whose task this is (its public number; optional)
+activity-case-hint = E.g. a 文明劝导 or clean-up case handed to volunteers: their hours link to the case.
+err-activity-case = No case has that public number, or it lies outside the chosen community.

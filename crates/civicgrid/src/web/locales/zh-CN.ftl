@@ -741,3 +741,6 @@ dash-wishes = 已实现/发布的心愿
 dash-coverage-map = 联户覆盖率
 legend-coverage-low = 覆盖率低
 legend-coverage-high = 覆盖率高
+activity-case = 承接的案件（公开编号，可不填）
+activity-case-hint = 如文明劝导、清理类案件交由志愿者完成，服务时长将关联到该案件。
+err-activity-case = 没有这个公开编号的案件，或该案件不在所选社区。
