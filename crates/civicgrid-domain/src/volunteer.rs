@@ -39,7 +39,8 @@ pub fn has_skills(volunteer: &[String], required: &[String]) -> bool {
 }
 
 /// Minutes served between check-in and check-out, rounded down, and never more than the
-/// shift's own length plus an hour (a forgotten check-out does not earn a night).
+/// shift's own length plus an hour (a forgotten check-out does not earn a night), nor than a
+/// ledger entry holds (a day).
 pub fn served_minutes(
     checked_in: Timestamp,
     checked_out: Timestamp,
@@ -50,7 +51,8 @@ pub fn served_minutes(
         return Err("check-out must come after check-in".into());
     }
     let served = checked_out.duration_since(checked_in).as_secs() / 60;
-    let cap = shift_end.duration_since(shift_start).as_secs().max(0) / 60 + 60;
+    let cap = (shift_end.duration_since(shift_start).as_secs().max(0) / 60 + 60)
+        .min(i64::from(MAX_ENTRY_MINUTES));
     u32::try_from(served.min(cap)).map_err(|_| "too long".into())
 }
 
@@ -199,6 +201,11 @@ mod tests {
         let t = |s: &str| -> Timestamp { s.parse().expect("time") };
         let (a, b) = (t("2026-05-01T01:00:00Z"), t("2026-05-01T03:00:00Z"));
         assert_eq!(served_minutes(a, t("2026-05-01T02:30:59Z"), a, b), Ok(90));
+        let day_later = t("2026-05-02T01:00:00Z");
+        assert_eq!(
+            served_minutes(a, t("2026-05-02T03:00:00Z"), a, day_later),
+            Ok(MAX_ENTRY_MINUTES)
+        );
         assert_eq!(served_minutes(a, t("2026-05-02T01:00:00Z"), a, b), Ok(180));
         assert!(served_minutes(b, a, a, b).is_err());
         assert_eq!(hours_text(90), "1.5");

@@ -84,12 +84,15 @@ pub trait HouseholdStore: Send + Sync {
     async fn visit_plans(&self) -> Result<Vec<(String, u32)>, StoreError>;
     /// Logs a visit and queues its household for the assessment, in one transaction.
     async fn log_visit(&self, visit: &VisitRecord) -> Result<(), StoreError>;
-    /// Links the case reported from a visit.
+    /// Links the case reported from a visit: once. The nil id holds the visit while its case
+    /// is being reported (`claim`), so that two reports from one visit cannot both go in.
     async fn link_visit_case(
         &self,
         visit: &uuid::Uuid,
         case: &uuid::Uuid,
     ) -> Result<(), StoreError>;
+    /// Lets go of a visit held for a case that was not reported after all.
+    async fn release_visit_claim(&self, visit: &uuid::Uuid) -> Result<(), StoreError>;
     async fn visit(&self, id: &uuid::Uuid) -> Result<Option<VisitRecord>, StoreError>;
     /// A household's visits, newest first.
     async fn visits_of(&self, household: &uuid::Uuid) -> Result<Vec<VisitRecord>, StoreError>;
@@ -165,9 +168,11 @@ pub(crate) fn visit_from_row(r: VisitRow) -> Result<VisitRecord, StoreError> {
         channel: crate::sql::parse("visit channel", &channel)?,
         topics,
         notes,
+        // The nil id only holds the visit while its case is being reported.
         case: case
-            .map(|c| crate::sql::parse("visit case", &c))
-            .transpose()?,
+            .map(|c| crate::sql::parse::<uuid::Uuid>("visit case", &c))
+            .transpose()?
+            .filter(|c| !c.is_nil()),
     })
 }
 
@@ -355,14 +360,26 @@ macro_rules! households_sql {
                 Ok(())
             }
             async fn link_visit_case(&self, visit: &uuid::Uuid, case: &uuid::Uuid) -> Result<(), $crate::StoreError> {
-                let done = sqlx::query("UPDATE household_visits SET case_id = $2 WHERE id = $1 AND case_id IS NULL")
-                    .bind(visit.to_string())
-                    .bind(case.to_string())
-                    .execute(&self.pool)
-                    .await?;
+                let done = sqlx::query(
+                    "UPDATE household_visits SET case_id = $2
+                     WHERE id = $1 AND (case_id IS NULL OR (case_id = $3 AND $2 <> $3))",
+                )
+                .bind(visit.to_string())
+                .bind(case.to_string())
+                .bind(uuid::Uuid::nil().to_string())
+                .execute(&self.pool)
+                .await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::Conflict(format!("visit {visit} already has a case, or is unknown")));
                 }
+                Ok(())
+            }
+            async fn release_visit_claim(&self, visit: &uuid::Uuid) -> Result<(), $crate::StoreError> {
+                sqlx::query("UPDATE household_visits SET case_id = NULL WHERE id = $1 AND case_id = $2")
+                    .bind(visit.to_string())
+                    .bind(uuid::Uuid::nil().to_string())
+                    .execute(&self.pool)
+                    .await?;
                 Ok(())
             }
             async fn visit(&self, id: &uuid::Uuid) -> Result<Option<$crate::VisitRecord>, $crate::StoreError> {

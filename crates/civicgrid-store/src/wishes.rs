@@ -67,7 +67,8 @@ pub trait WishStore: Send + Sync {
         statuses: &[WishStatus],
         limit: u32,
     ) -> Result<Vec<WishRecord>, StoreError>;
-    /// The unfinished wishes (claimed or delivered) `claimant` holds.
+    /// The wishes `claimant` holds and has not reported done (a delivered wish waits for the
+    /// resident, not for its claimant).
     async fn wishes_held_by(&self, claimant: &str) -> Result<Vec<WishRecord>, StoreError>;
     /// Open, not yet escalated wishes posted before `before` (the escalation sweep).
     async fn unclaimed_wishes(
@@ -277,7 +278,7 @@ macro_rules! wishes_sql {
             }
             async fn wishes_held_by(&self, claimant: &str) -> Result<Vec<$crate::WishRecord>, $crate::StoreError> {
                 let rows = sqlx::query_as(&format!(
-                    "SELECT {} FROM wishes WHERE claimed_by = $1 AND status IN ('claimed', 'delivered') ORDER BY posted_at",
+                    "SELECT {} FROM wishes WHERE claimed_by = $1 AND status = 'claimed' ORDER BY posted_at",
                     $crate::wishes::WISH_COLUMNS
                 ))
                 .bind(claimant)

@@ -2930,6 +2930,28 @@ async fn households_assignments_plans_and_visits(repo: &dyn Repository) {
     };
     repo.log_visit(&visit).await.expect("visit");
     let case = uuid::Uuid::now_v7();
+    // Held while its case is reported, let go, held again, then linked: once.
+    repo.link_visit_case(&visit.id, &uuid::Uuid::nil())
+        .await
+        .expect("held");
+    assert!(
+        repo.link_visit_case(&visit.id, &uuid::Uuid::nil())
+            .await
+            .is_err(),
+        "held once"
+    );
+    assert_eq!(
+        repo.visit(&visit.id)
+            .await
+            .expect("read")
+            .and_then(|v| v.case),
+        None,
+        "a hold is no case"
+    );
+    repo.release_visit_claim(&visit.id).await.expect("released");
+    repo.link_visit_case(&visit.id, &uuid::Uuid::nil())
+        .await
+        .expect("held again");
     repo.link_visit_case(&visit.id, &case)
         .await
         .expect("linked");

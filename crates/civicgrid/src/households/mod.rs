@@ -299,7 +299,20 @@ impl App {
                 None
             }
         };
-        let households = self.repo.households(within, assignee.as_deref()).await?;
+        let reference = self.reference().await?;
+        let policy = reference.policy();
+        // One's own households as far as one may still read them (grants move).
+        let households: Vec<HouseholdRecord> = self
+            .repo
+            .households(within, assignee.as_deref())
+            .await?
+            .into_iter()
+            .filter(|h| {
+                policy
+                    .may_read_household(actor, &h.region, h.assignee.as_deref())
+                    .is_ok()
+            })
+            .collect();
         let interval = self.intervals().await?;
         let today = self.local_day(self.clock.now()).await?;
         let mut out = Vec::new();
@@ -584,7 +597,20 @@ impl App {
             reporter: None,
             media_url: None,
         };
-        let case = self.report_case(intake, actor).await?;
+        // Hold the visit first: of two reports sent at once, one goes in.
+        self.repo
+            .link_visit_case(visit, &Uuid::nil())
+            .await
+            .map_err(|_| {
+                AppError::Conflict("a case was already reported from this visit".into())
+            })?;
+        let case = match self.report_case(intake, actor).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.repo.release_visit_claim(visit).await?;
+                return Err(e);
+            }
+        };
         self.repo.link_visit_case(visit, &case.id).await?;
         Ok(case)
     }

@@ -95,6 +95,32 @@ impl App {
         Ok(problems)
     }
 
+    /// The regions a change of organisations touches: each one's new region, and the region
+    /// an existing one has now (moving an organisation, and its members with it, needs the
+    /// permission on both sides).
+    async fn org_regions_touched(&self, orgs: &[Organisation]) -> AppResult<Vec<RegionCode>> {
+        let kept = self.repo.organisations().await?;
+        let mut out: Vec<RegionCode> = orgs.iter().map(|o| o.region.clone()).collect();
+        out.extend(
+            kept.into_iter()
+                .filter(|k| orgs.iter().any(|o| o.code == k.code))
+                .map(|k| k.region),
+        );
+        Ok(out)
+    }
+
+    /// The same for alliances (replacing one replaces its partners).
+    async fn alliance_regions_touched(&self, alliances: &[Alliance]) -> AppResult<Vec<RegionCode>> {
+        let kept = self.repo.alliances().await?;
+        let mut out: Vec<RegionCode> = alliances.iter().map(|a| a.region.clone()).collect();
+        out.extend(
+            kept.into_iter()
+                .filter(|k| alliances.iter().any(|a| a.code == k.code))
+                .map(|k| k.region),
+        );
+        Ok(out)
+    }
+
     fn may_manage_all(
         &self,
         policy: civicgrid_domain::policy::Policy<'_>,
@@ -129,7 +155,7 @@ impl App {
         self.may_manage_all(
             reference.policy(),
             actor,
-            orgs.iter().map(|o| o.region.clone()),
+            self.org_regions_touched(orgs).await?.into_iter(),
         )?;
         let problems = self.organisation_problems(orgs).await?;
         if !problems.is_empty() {
@@ -165,14 +191,16 @@ impl App {
         self.may_manage_all(
             reference.policy(),
             actor,
-            orgs.iter().map(|o| o.region.clone()),
+            self.org_regions_touched(&orgs).await?.into_iter(),
         )?;
         let problems = self.organisation_problems(&orgs).await?;
         if !problems.is_empty() {
             return Err(AppError::Input(
                 problems
                     .into_iter()
-                    .map(|(i, f, m)| InputError::line(file, rows[i].0, Some(f), m))
+                    .map(|(i, f, m)| {
+                        InputError::line(file, rows.get(i).map_or(0, |r| r.0), Some(f), m)
+                    })
                     .collect(),
             ));
         }
@@ -262,7 +290,7 @@ impl App {
         self.may_manage_all(
             reference.policy(),
             actor,
-            alliances.iter().map(|a| a.region.clone()),
+            self.alliance_regions_touched(alliances).await?.into_iter(),
         )?;
         let problems = self.alliance_problems(alliances).await?;
         if !problems.is_empty() {
@@ -346,7 +374,7 @@ impl App {
         self.may_manage_all(
             reference.policy(),
             actor,
-            alliances.iter().map(|a| a.region.clone()),
+            self.alliance_regions_touched(&alliances).await?.into_iter(),
         )?;
         for (i, j, f, m) in self.alliance_problems(&alliances).await? {
             let line = lines.get(&(i, j)).copied().unwrap_or(0);

@@ -529,11 +529,32 @@ impl App {
             ));
         }
         let now = self.clock.now();
-        let running = shifts.iter().find(|p| {
-            p.placement_of(&v.id) == Some(Placement::Confirmed)
-                && p.shift.starts_at - jiff::SignedDuration::from_hours(1) <= now
-                && now <= p.shift.ends_at + jiff::SignedDuration::from_hours(1)
-        });
+        // The shift the volunteer is in, if any; otherwise the one starting nearest to now
+        // that they have not finished (back-to-back shifts overlap by the hour's grace).
+        let mine = |p: &&ShiftPlaces| {
+            p.signups
+                .iter()
+                .find(|(s, place)| s.volunteer == v.id && *place == Placement::Confirmed)
+                .map(|(s, _)| s.clone())
+        };
+        let candidates: Vec<(&ShiftPlaces, SignupRecord)> = shifts
+            .iter()
+            .filter(|p| {
+                p.shift.starts_at - jiff::SignedDuration::from_hours(1) <= now
+                    && now <= p.shift.ends_at + jiff::SignedDuration::from_hours(1)
+            })
+            .filter_map(|p| mine(&p).map(|s| (p, s)))
+            .filter(|(_, s)| s.checked_out_at.is_none())
+            .collect();
+        let running = candidates
+            .iter()
+            .find(|(_, s)| s.checked_in_at.is_some())
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .min_by_key(|(p, _)| now.duration_since(p.shift.starts_at).abs())
+            })
+            .map(|(p, _)| *p);
         let Some(p) = running else {
             return Err(AppError::Conflict(
                 "you have no place on a shift of this activity running now".into(),
@@ -667,10 +688,18 @@ impl App {
         if !(1..=civicgrid_domain::volunteer::MAX_ENTRY_MINUTES).contains(&minutes) {
             return Err(unprocessable("minutes", "1 to 1440 minutes"));
         }
-        if day > self.local_day(self.clock.now()).await? {
+        let today = self.local_day(self.clock.now()).await?;
+        if day > today {
             return Err(unprocessable(
                 "day",
                 "hours are recorded after they are served",
+            ));
+        }
+        // Within a month, as visits are: hours do not reach into long-closed assessments.
+        if (today - day).get_days() > 31 {
+            return Err(unprocessable(
+                "day",
+                "record hours within a month of serving",
             ));
         }
         if note.trim().is_empty() || note.chars().count() > 500 {

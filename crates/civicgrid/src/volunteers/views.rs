@@ -207,7 +207,6 @@ pub struct ActivityView {
     pub grid: Option<String>,
     pub place: String,
     pub required_skills: Vec<String>,
-    pub organiser: String,
     pub case: Option<Uuid>,
     pub shifts: Vec<ShiftView>,
 }
@@ -222,7 +221,6 @@ impl ActivityView {
             grid: a.grid.as_ref().map(|g| g.to_string()),
             place: a.place.clone(),
             required_skills: a.required_skills.clone(),
-            organiser: a.organiser.clone(),
             case: a.case,
             shifts: shifts
                 .iter()

@@ -436,6 +436,15 @@ pub fn posted_form(ctx: &Ctx, body: &[u8]) -> Result<HashMap<String, String>, Bo
     let pairs = crate::open311::wire::parse_form(body).unwrap_or_default();
     let f = form_map(&pairs);
     ctx.check_csrf(f.get("csrf").map(String::as_str))?;
+    // No stored text holds a NUL (PostgreSQL's text cannot).
+    if pairs
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(Box::new(
+            ctx.error(StatusCode::BAD_REQUEST, &ctx.t("err-invalid")),
+        ));
+    }
     Ok(f)
 }
 
@@ -459,6 +468,9 @@ pub async fn form_with_file(
                         Err(_) => return Err(StatusCode::PAYLOAD_TOO_LARGE),
                     }
                 } else if let Ok(v) = field.text().await {
+                    if v.contains('\0') || name.contains('\0') {
+                        return Err(StatusCode::BAD_REQUEST);
+                    }
                     fields.push((name, v));
                 }
             }

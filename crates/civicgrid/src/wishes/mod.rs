@@ -227,15 +227,34 @@ impl App {
             ));
         }
         let held = self.repo.wishes_held_by(actor.name()).await?.len();
-        self.change_wish(
-            &w,
-            &WishAction::Claim {
-                by: actor.name().to_owned(),
-            },
-            actor.name(),
-            held,
-        )
-        .await
+        let claimed = self
+            .change_wish(
+                &w,
+                &WishAction::Claim {
+                    by: actor.name().to_owned(),
+                },
+                actor.name(),
+                held,
+            )
+            .await?;
+        // Two claims sent at once each saw nothing held: the one of the lower wish id stands,
+        // the other is given back, so that one wish at a time holds without a lock.
+        let holding = self.repo.wishes_held_by(actor.name()).await?;
+        if holding.iter().any(|h| h.id < claimed.id) {
+            self.change_wish(
+                &claimed,
+                &WishAction::Release {
+                    by: actor.name().to_owned(),
+                },
+                actor.name(),
+                0,
+            )
+            .await?;
+            return Err(AppError::Conflict(
+                "finish the wish you hold before taking on another".into(),
+            ));
+        }
+        Ok(claimed)
     }
 
     /// The claimant gives the wish back.
@@ -261,26 +280,20 @@ impl App {
         photo: Option<(String, Vec<u8>)>,
     ) -> AppResult<WishRecord> {
         let w = self.wish(public_id).await?;
+        let action = WishAction::Deliver {
+            by: actor.name().to_owned(),
+            note: note.to_owned(),
+        };
+        // Only the claimant's photo is kept, and it is kept before the wish is marked
+        // delivered: a failed write leaves the wish as it was, to be delivered again.
+        decide(&state(&w), &action, 0).map_err(AppError::Conflict)?;
         if let Some((content_type, bytes)) = &photo {
             crate::cases::check_photo(content_type, bytes)?;
-        }
-        let done = self
-            .change_wish(
-                &w,
-                &WishAction::Deliver {
-                    by: actor.name().to_owned(),
-                    note: note.to_owned(),
-                },
-                actor.name(),
-                0,
-            )
-            .await?;
-        if let Some((content_type, bytes)) = photo {
             self.repo
-                .save_wish_photo(&w.id, &content_type, &bytes)
+                .save_wish_photo(&w.id, content_type, bytes)
                 .await?;
         }
-        Ok(done)
+        self.change_wish(&w, &action, actor.name(), 0).await
     }
 
     /// Staff who follow up wishes in the community withdraw one (a duplicate, the resident

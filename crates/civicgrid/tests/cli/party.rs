@@ -166,6 +166,15 @@ async fn party_building(t: &TestApp, clock: &ManualClock) {
     let (s, _) = call(t, None, "GET", "/api/v1/organisations", None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 
+    // Another community's secretary cannot move this community's branch (and its members)
+    // into theirs.
+    let (s, _) = call(t, Some(k.of("secretary.st1c2")), "POST", "/api/v1/organisations", Some(json!({"code": "C1-B1", "name": "改名", "kind": "branch", "parent": "ST1-DW", "region": C2}))).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "an organisation is changed only by whoever keeps its region"
+    );
+
     // An alliance of the committee, a unit and a company; an unknown unit is refused.
     let alliance = json!({"code": "C1-LM", "name": "社区党建联盟", "region": C1, "partners": [
         {"kind": "organisation", "reference": "C1-DW", "commitment": "牵头协调"},
