@@ -8,6 +8,7 @@ pub mod access;
 pub mod calendar;
 pub mod case;
 pub mod catalogue;
+pub mod consultation;
 pub mod geometry;
 pub mod household;
 pub mod kpi;
