@@ -26,6 +26,7 @@ mod deployment;
 mod households;
 mod jobs;
 mod party;
+mod polls;
 mod routing;
 mod territory;
 mod volunteers;
@@ -56,6 +57,7 @@ pub use model::{
     User, Webhook,
 };
 pub use party::{MemberRecord, PartyStore};
+pub use polls::{PollCount, PollRecord, PollStore};
 pub use routing::RoutingStore;
 pub use territory::TerritoryStore;
 pub use volunteers::{
@@ -83,6 +85,7 @@ pub trait Repository:
     + HouseholdStore
     + WishStore
     + VolunteerStore
+    + PollStore
     + Send
     + Sync
 {
@@ -103,6 +106,7 @@ impl<T> Repository for T where
         + HouseholdStore
         + WishStore
         + VolunteerStore
+        + PollStore
         + Send
         + Sync
 {
@@ -112,8 +116,8 @@ impl<T> Repository for T where
 pub mod prelude {
     pub use crate::{
         AccountStore, AssessmentStore, CaseStore, CatalogueStore, HouseholdStore, JobStore,
-        LimitStore, PartyStore, Repository, RoutingStore, Store, TerritoryStore, VolunteerStore,
-        WebhookStore, WishStore,
+        LimitStore, PartyStore, PollStore, Repository, RoutingStore, Store, TerritoryStore,
+        VolunteerStore, WebhookStore, WishStore,
     };
 }
 

@@ -112,4 +112,5 @@ crate::party::party_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::households::households_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::wishes::wishes_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::volunteers::volunteers_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::polls::polls_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::limits::limits_sql!(PgRepository, pool);

@@ -100,4 +100,5 @@ crate::party::party_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::households::households_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::wishes::wishes_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::volunteers::volunteers_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::polls::polls_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::limits::limits_sql!(SqliteRepository, counters);

@@ -132,6 +132,7 @@ both_backends!(
     households_assignments_plans_and_visits,
     wishes_change_with_their_events,
     volunteers_shifts_and_the_hours_ledger,
+    a_voting_code_counts_once_under_fifty_concurrent_uses,
 );
 
 fn t0() -> Timestamp {
@@ -3300,5 +3301,105 @@ async fn volunteers_shifts_and_the_hours_ledger(repo: &dyn Repository) {
             civicgrid_store::HOURS_SOURCE
         )
         .contains(&served.id)
+    );
+}
+
+/// Polls all of `futures` together on this task until each is done (the store's connections
+/// carry the concurrency), and returns their outputs in order.
+async fn join_all<T, F: std::future::Future<Output = T>>(futures: Vec<F>) -> Vec<T> {
+    use std::task::Poll;
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in futures.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => out[i] = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
+}
+
+async fn a_voting_code_counts_once_under_fifty_concurrent_uses(repo: &dyn Repository) {
+    use civicgrid_domain::consultation::Ballot;
+    use civicgrid_store::PollRecord;
+    let poll = PollRecord {
+        id: uuid::Uuid::now_v7(),
+        region: "440305001001".parse().expect("r"),
+        question: "小区东门是否改为夜间关闭？".into(),
+        options: vec!["同意".into(), "不同意".into(), "弃权".into()],
+        ballot: Ballot::Single,
+        opens_at: t0(),
+        closes_at: t0() + jiff::SignedDuration::from_hours(72),
+        created_by: "secretary.st1c1".into(),
+        created_at: t0(),
+    };
+    repo.create_poll(&poll).await.expect("poll");
+    assert_eq!(repo.poll(&poll.id).await.expect("read"), Some(poll.clone()));
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    repo.issue_poll_code(&poll.id, &a, "digest-a")
+        .await
+        .expect("code a");
+    repo.issue_poll_code(&poll.id, &b, "digest-b")
+        .await
+        .expect("code b");
+    assert!(
+        matches!(
+            repo.issue_poll_code(&poll.id, &a, "digest-a2").await,
+            Err(StoreError::Conflict(_))
+        ),
+        "one code a household"
+    );
+    // The same code, fifty times at once: exactly one vote counts.
+    let uses: Vec<_> = (0..50)
+        .map(|i| {
+            let poll = poll.id;
+            async move { repo.cast_vote(&poll, "digest-a", &[i % 2]).await }
+        })
+        .collect();
+    let counted = join_all(uses)
+        .await
+        .into_iter()
+        .map(|r| r.expect("no error"))
+        .filter(|c| *c)
+        .count();
+    assert_eq!(counted, 1, "one of fifty concurrent uses counts");
+    let count = repo.poll_count(&poll.id).await.expect("count");
+    assert_eq!(count.votes.iter().sum::<u64>(), 1);
+    assert_eq!((count.voted, count.codes), (1, 2));
+    // An unknown code counts nothing; a choice outside the poll keeps nothing of the vote.
+    assert!(
+        !repo
+            .cast_vote(&poll.id, "no-such-code", &[0])
+            .await
+            .expect("refused")
+    );
+    assert!(repo.cast_vote(&poll.id, "digest-b", &[7]).await.is_err());
+    assert!(
+        repo.cast_vote(&poll.id, "digest-b", &[2])
+            .await
+            .expect("vote"),
+        "the code is still unused"
+    );
+    assert_eq!(
+        repo.poll_count(&poll.id)
+            .await
+            .expect("count")
+            .votes
+            .iter()
+            .sum::<u64>(),
+        2
     );
 }
