@@ -106,12 +106,22 @@ async fn party_page(
     };
     // The tree where the reader works: the organisations of their regions, and those above
     // them for context.
+    // Names come from the whole tree (an applicant's branch may lie elsewhere).
+    let all_orgs = orgs.clone();
     let orgs: Vec<Organisation> = orgs
         .into_iter()
         .filter(|o| {
             readable
                 .iter()
                 .any(|r| r.contains(&o.region) || o.region.contains(r))
+        })
+        .collect();
+    let alliances: Vec<civicgrid_domain::party::Alliance> = alliances
+        .into_iter()
+        .filter(|a| {
+            readable
+                .iter()
+                .any(|r| r.contains(&a.region) || a.region.contains(r))
         })
         .collect();
     let names = |r: &civicgrid_domain::territory::RegionCode| reference.region_name(r);
@@ -129,7 +139,8 @@ async fn party_page(
         }
     }
     let org_name = |code: &str| {
-        orgs.iter()
+        all_orgs
+            .iter()
             .find(|o| o.code == code)
             .map_or_else(|| code.to_owned(), |o| o.name.clone())
     };
