@@ -14,7 +14,7 @@ use super::views;
 use crate::App;
 use crate::error::AppError;
 use crate::http::views::{ChangeProblems, ReadProblems};
-use crate::http::{ApiError, ApiResult, Caller, body};
+use crate::http::{ApiError, ApiResult, Caller, body, query, region_param as region};
 
 pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -26,18 +26,6 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(list_plans, set_plan))
         .routes(routes!(list_visits, log_visit))
         .routes(routes!(case_from_visit))
-}
-
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
-    q.map(|Query(v)| v)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
-fn region(field: &str, s: &str) -> ApiResult<civicgrid_domain::territory::RegionCode> {
-    s.parse()
-        .map_err(|e: civicgrid_domain::territory::TerritoryError| {
-            AppError::Unprocessable(vec![(field.into(), e.to_string())]).into()
-        })
 }
 
 fn household_id(id: &str) -> ApiResult<Uuid> {

@@ -202,6 +202,25 @@ impl Caller {
     }
 }
 
+/// Query strings whose rejection is a problem, not axum's plain text.
+pub(crate) fn query<T>(
+    q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<T> {
+    q.map(|axum::extract::Query(v)| v)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+/// A region code given in `field` (a query or body value), or a 422 naming it.
+pub(crate) fn region_param(
+    field: &str,
+    s: &str,
+) -> ApiResult<civicgrid_domain::territory::RegionCode> {
+    s.parse()
+        .map_err(|e: civicgrid_domain::territory::TerritoryError| {
+            AppError::Unprocessable(vec![(field.to_owned(), e.to_string())]).into()
+        })
+}
+
 /// JSON bodies whose rejection is a problem, not axum's plain text.
 pub(crate) fn body<T>(r: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
     r.map(|Json(v)| v)

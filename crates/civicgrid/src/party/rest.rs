@@ -14,7 +14,7 @@ use super::views;
 use crate::App;
 use crate::error::AppError;
 use crate::http::views::{ChangeProblems, ReadProblems};
-use crate::http::{ApiError, ApiResult, Caller, body};
+use crate::http::{ApiError, ApiResult, Caller, body, query, region_param as region};
 
 pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -27,11 +27,6 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(member_phone))
         .routes(routes!(apply_home))
         .routes(routes!(decide_home))
-}
-
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
-    q.map(|Query(v)| v)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
 fn csv(text: String) -> Response {
@@ -188,12 +183,7 @@ async fn list_members(
 ) -> ApiResult<Json<Vec<views::MemberView>>> {
     let q = query(q)?;
     let actor = caller.staff()?;
-    let within = q
-        .within
-        .parse()
-        .map_err(|e: civicgrid_domain::territory::TerritoryError| {
-            AppError::Unprocessable(vec![("within".into(), e.to_string())])
-        })?;
+    let within = region("within", &q.within)?;
     let members = if q.waiting {
         app.home_applications_for(actor, &within).await?
     } else {
@@ -278,12 +268,7 @@ async fn apply_home(
 ) -> ApiResult<Json<views::MemberView>> {
     let actor = caller.staff()?;
     let b = body(payload)?;
-    let community =
-        b.community
-            .parse()
-            .map_err(|e: civicgrid_domain::territory::TerritoryError| {
-                AppError::Unprocessable(vec![("community".into(), e.to_string())])
-            })?;
+    let community = region("community", &b.community)?;
     let record = app.apply_home(actor, community).await?;
     Ok(Json(views::MemberView::from(&record)))
 }

@@ -15,7 +15,7 @@ use super::views;
 use crate::App;
 use crate::error::AppError;
 use crate::http::views::{ChangeProblems, ReadProblems};
-use crate::http::{ApiError, ApiResult, Caller, body};
+use crate::http::{ApiError, ApiResult, Caller, body, query, region_param as region};
 use civicgrid_domain::volunteer::HoursStatus;
 
 pub fn routes() -> OpenApiRouter<App> {
@@ -33,20 +33,8 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(attendance))
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
-    q.map(|Query(v)| v)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
 fn unprocessable(field: &str, message: String) -> ApiError {
     AppError::Unprocessable(vec![(field.into(), message)]).into()
-}
-
-fn region(field: &str, s: &str) -> ApiResult<civicgrid_domain::territory::RegionCode> {
-    s.parse()
-        .map_err(|e: civicgrid_domain::territory::TerritoryError| {
-            unprocessable(field, e.to_string())
-        })
 }
 
 fn id(what: &str, s: &str) -> ApiResult<Uuid> {
