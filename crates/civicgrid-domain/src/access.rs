@@ -51,6 +51,8 @@ permissions! {
     HouseholdManage = "household.manage": "keep the household register, assignments and visit plans",
     WishManage = "wish.manage": "post small wishes for residents and follow them up",
     VolunteerManage = "volunteer.manage": "register volunteers, organise activities and approve service hours",
+    ConsultationManage = "consultation.manage": "schedule topics, convene meetings, record minutes and decisions, run polls",
+    ConsultationModerate = "consultation.moderate": "hide and restore opinions on topics, with a reason",
     KpiRead = "kpi.read": "read assessment figures and dashboards",
     KpiManage = "kpi.manage": "configure assessment weights and review appeals",
     TerritoryManage = "territory.manage": "import and edit regions, grids and beats",

@@ -210,6 +210,245 @@ pub fn progress(work: &[Work], now: Timestamp) -> Progress {
     p
 }
 
+/// Flags that hide an opinion until a moderator reviews it.
+pub const FLAGS_TO_HIDE: u32 = 3;
+
+/// Whether an opinion shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Visible,
+    /// Flagged `FLAGS_TO_HIDE` times: hidden until a moderator reviews it.
+    AwaitingReview,
+    /// Hidden by a moderator, with a reason the author (and everyone) sees in its place.
+    Hidden,
+}
+
+impl Visibility {
+    pub const ALL: [Visibility; 3] = [
+        Visibility::Visible,
+        Visibility::AwaitingReview,
+        Visibility::Hidden,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Visible => "visible",
+            Visibility::AwaitingReview => "awaiting_review",
+            Visibility::Hidden => "hidden",
+        }
+    }
+}
+
+impl FromStr for Visibility {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Visibility::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not a visibility"))
+    }
+}
+
+/// A step of moderation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation {
+    /// Anyone flags (the caller makes sure each flagger counts once).
+    Flag,
+    /// A moderator hides it, with a reason.
+    Hide { reason: String },
+    /// A moderator reviewed it and lets it show: earlier flags are settled.
+    Restore,
+}
+
+impl Moderation {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Moderation::Flag => "flag",
+            Moderation::Hide { .. } => "hide",
+            Moderation::Restore => "restore",
+        }
+    }
+}
+
+/// An opinion as moderation sees it: flags since the last review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moderated {
+    pub visibility: Visibility,
+    pub flags: u32,
+}
+
+/// Decides a moderation step. Flags on a hidden opinion are kept but change nothing; a
+/// restored opinion starts counting flags afresh.
+pub fn moderate(state: Moderated, step: &Moderation) -> Result<Moderated, String> {
+    let mut next = state;
+    match step {
+        Moderation::Flag => {
+            next.flags = state.flags.saturating_add(1);
+            if state.visibility == Visibility::Visible && next.flags >= FLAGS_TO_HIDE {
+                next.visibility = Visibility::AwaitingReview;
+            }
+        }
+        Moderation::Hide { reason } => {
+            if reason.trim().is_empty() {
+                return Err("give the reason the author will see".into());
+            }
+            if state.visibility == Visibility::Hidden {
+                return Err("it is hidden already".into());
+            }
+            next.visibility = Visibility::Hidden;
+        }
+        Moderation::Restore => {
+            if state.visibility == Visibility::Visible && state.flags == 0 {
+                return Err("nothing to review".into());
+            }
+            next = Moderated {
+                visibility: Visibility::Visible,
+                flags: 0,
+            };
+        }
+    }
+    Ok(next)
+}
+
+/// The kinds of meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeetingKind {
+    /// 居民议事会
+    ResidentCouncil,
+    /// 党建联席会
+    PartyJoint,
+    /// 联席会商: units summoned on one or more cases.
+    JointConsultation,
+    /// 听证会
+    Hearing,
+}
+
+impl MeetingKind {
+    pub const ALL: [MeetingKind; 4] = [
+        MeetingKind::ResidentCouncil,
+        MeetingKind::PartyJoint,
+        MeetingKind::JointConsultation,
+        MeetingKind::Hearing,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeetingKind::ResidentCouncil => "resident_council",
+            MeetingKind::PartyJoint => "party_joint",
+            MeetingKind::JointConsultation => "joint_consultation",
+            MeetingKind::Hearing => "hearing",
+        }
+    }
+}
+
+impl FromStr for MeetingKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MeetingKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("`{s}` is not a meeting kind (resident_council, party_joint, joint_consultation, hearing)")
+            })
+    }
+}
+
+/// Whom a meeting invites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteeKind {
+    /// A unit of the responsibility list: it must answer by the deadline, as to a whistle call.
+    Unit,
+    /// A party member (by member number).
+    Member,
+    /// A resident or resident representative (by name).
+    Resident,
+}
+
+impl InviteeKind {
+    pub const ALL: [InviteeKind; 3] = [
+        InviteeKind::Unit,
+        InviteeKind::Member,
+        InviteeKind::Resident,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InviteeKind::Unit => "unit",
+            InviteeKind::Member => "member",
+            InviteeKind::Resident => "resident",
+        }
+    }
+}
+
+impl FromStr for InviteeKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        InviteeKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not an invitee kind (unit, member, resident)"))
+    }
+}
+
+/// A summoned unit's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// Its head attends.
+    Attend,
+    /// It sends someone in its place (named in the note).
+    Delegate,
+    /// It cannot attend, with a reason (still an answer, but not an attendance).
+    Decline,
+}
+
+impl Answer {
+    pub const ALL: [Answer; 3] = [Answer::Attend, Answer::Delegate, Answer::Decline];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answer::Attend => "attend",
+            Answer::Delegate => "delegate",
+            Answer::Decline => "decline",
+        }
+    }
+}
+
+impl FromStr for Answer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Answer::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not an answer (attend, delegate, decline)"))
+    }
+}
+
+/// Checks an answer: a delegate is named and a refusal has its reason.
+pub fn check_answer(answer: Answer, note: &str) -> Result<(), String> {
+    match answer {
+        Answer::Delegate | Answer::Decline if note.trim().is_empty() => Err(match answer {
+            Answer::Delegate => "name who attends in the unit's place".into(),
+            _ => "give the reason the unit cannot attend".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A summons, as the assessment counts it: answered by its deadline or not.
+pub fn answered_on_time(due: Timestamp, answered_at: Option<Timestamp>) -> bool {
+    answered_at.is_some_and(|at| at <= due)
+}
+
+/// A topic's agenda deadline was kept: scheduled by it (or scheduled without ever having
+/// one, when taken up before qualifying).
+pub fn agenda_kept(due: Option<Timestamp>, scheduled_at: Option<Timestamp>) -> bool {
+    match (due, scheduled_at) {
+        (Some(d), Some(s)) => s <= d,
+        (None, Some(_)) => true,
+        (_, None) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +536,85 @@ mod tests {
             }
         );
         assert_eq!(progress(&[], now).percent, 0);
+    }
+
+    #[test]
+    fn flags_hide_until_a_moderator_reviews_and_every_hide_has_a_reason() {
+        let mut m = Moderated {
+            visibility: Visibility::Visible,
+            flags: 0,
+        };
+        for _ in 0..FLAGS_TO_HIDE - 1 {
+            m = moderate(m, &Moderation::Flag).expect("flag");
+            assert_eq!(m.visibility, Visibility::Visible);
+        }
+        m = moderate(m, &Moderation::Flag).expect("flag");
+        assert_eq!(m.visibility, Visibility::AwaitingReview);
+        let restored = moderate(m, &Moderation::Restore).expect("restore");
+        assert_eq!(
+            restored,
+            Moderated {
+                visibility: Visibility::Visible,
+                flags: 0
+            }
+        );
+        assert!(moderate(restored, &Moderation::Restore).is_err());
+        assert!(moderate(m, &Moderation::Hide { reason: " ".into() }).is_err());
+        let hidden = moderate(
+            m,
+            &Moderation::Hide {
+                reason: "personal data".into(),
+            },
+        )
+        .expect("hide");
+        assert_eq!(hidden.visibility, Visibility::Hidden);
+        let flagged = moderate(hidden, &Moderation::Flag).expect("flag");
+        assert_eq!(
+            flagged.visibility,
+            Visibility::Hidden,
+            "flags do not unhide"
+        );
+        assert!(
+            moderate(
+                hidden,
+                &Moderation::Hide {
+                    reason: "again".into()
+                }
+            )
+            .is_err()
+        );
+        assert_eq!(
+            moderate(hidden, &Moderation::Restore)
+                .expect("restore")
+                .visibility,
+            Visibility::Visible
+        );
+    }
+
+    #[test]
+    fn answers_and_agenda_deadlines() {
+        assert!(check_answer(Answer::Attend, "").is_ok());
+        assert!(check_answer(Answer::Delegate, " ").is_err());
+        assert!(check_answer(Answer::Decline, "").is_err());
+        assert!(check_answer(Answer::Decline, "on a flood duty").is_ok());
+        let due = t("2026-05-08T10:00:00Z");
+        assert!(answered_on_time(due, Some(due)));
+        assert!(!answered_on_time(due, Some(t("2026-05-08T10:00:01Z"))));
+        assert!(!answered_on_time(due, None));
+        assert!(agenda_kept(Some(due), Some(due)));
+        assert!(!agenda_kept(Some(due), Some(t("2026-05-09T00:00:00Z"))));
+        assert!(agenda_kept(None, Some(due)));
+        assert!(!agenda_kept(Some(due), None));
+        for k in MeetingKind::ALL {
+            assert_eq!(k.as_str().parse::<MeetingKind>(), Ok(k));
+        }
+        for k in InviteeKind::ALL {
+            assert_eq!(k.as_str().parse::<InviteeKind>(), Ok(k));
+        }
+        for a in Answer::ALL {
+            assert_eq!(a.as_str().parse::<Answer>(), Ok(a));
+        }
+        assert!("council".parse::<MeetingKind>().is_err());
     }
 
     fn instant() -> impl Strategy<Value = Timestamp> {

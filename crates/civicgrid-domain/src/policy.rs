@@ -434,6 +434,7 @@ impl<'a> Policy<'a> {
     }
 }
 
+mod consultation;
 mod people;
 
 #[cfg(test)]

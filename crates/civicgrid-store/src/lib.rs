@@ -22,6 +22,7 @@ mod accounts;
 mod assessment;
 mod cases;
 mod catalogue;
+mod consultation;
 mod deployment;
 mod households;
 mod jobs;
@@ -45,6 +46,11 @@ pub use assessment::AssessmentStore;
 pub use batch::{Batch, CalendarUpdate, NewUser};
 pub use cases::CaseStore;
 pub use catalogue::CatalogueStore;
+pub use consultation::{
+    AgendaItem, AttachmentMeta, ConsultationEvent, ConsultationStore, InviteeRecord,
+    MEETING_SOURCE, MeetingRecord, OpinionRecord, POLL_SOURCE, RESULT_SOURCE, ResultRecord,
+    TOPIC_SOURCE, TopicRecord, WorkRecord,
+};
 pub use deployment::Store;
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
@@ -86,6 +92,7 @@ pub trait Repository:
     + WishStore
     + VolunteerStore
     + PollStore
+    + ConsultationStore
     + Send
     + Sync
 {
@@ -107,6 +114,7 @@ impl<T> Repository for T where
         + WishStore
         + VolunteerStore
         + PollStore
+        + ConsultationStore
         + Send
         + Sync
 {
@@ -115,9 +123,9 @@ impl<T> Repository for T where
 /// The stores, to call repository methods: `use civicgrid_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AssessmentStore, CaseStore, CatalogueStore, HouseholdStore, JobStore,
-        LimitStore, PartyStore, PollStore, Repository, RoutingStore, Store, TerritoryStore,
-        VolunteerStore, WebhookStore, WishStore,
+        AccountStore, AssessmentStore, CaseStore, CatalogueStore, ConsultationStore,
+        HouseholdStore, JobStore, LimitStore, PartyStore, PollStore, Repository, RoutingStore,
+        Store, TerritoryStore, VolunteerStore, WebhookStore, WishStore,
     };
 }
 

@@ -22,6 +22,8 @@ pub struct PollRecord {
     pub closes_at: jiff::Timestamp,
     pub created_by: String,
     pub created_at: jiff::Timestamp,
+    /// The topic it asks about, if any.
+    pub topic: Option<uuid::Uuid>,
 }
 
 /// A poll's count: votes per option, and how many households voted of those given a code.
@@ -53,9 +55,17 @@ pub trait PollStore: Send + Sync {
         choices: &[usize],
     ) -> Result<bool, StoreError>;
     async fn poll_count(&self, poll: &uuid::Uuid) -> Result<PollCount, StoreError>;
+    /// Polls of regions in `within`, latest closing first.
+    async fn polls(&self, within: &RegionCode, limit: u32) -> Result<Vec<PollRecord>, StoreError>;
+    /// Whether a household was given a code for a poll.
+    async fn poll_code_issued(
+        &self,
+        poll: &uuid::Uuid,
+        household: &uuid::Uuid,
+    ) -> Result<bool, StoreError>;
 }
 
-type PollRow = (
+pub(crate) type PollRow = (
     String,
     String,
     String,
@@ -65,10 +75,12 @@ type PollRow = (
     i64,
     String,
     i64,
+    Option<String>,
 );
 
 pub(crate) fn poll_from_row(r: PollRow) -> Result<PollRecord, StoreError> {
-    let (id, region, question, options, ballot, opens_at, closes_at, created_by, created_at) = r;
+    let (id, region, question, options, ballot, opens_at, closes_at, created_by, created_at, topic) =
+        r;
     Ok(PollRecord {
         id: crate::sql::parse("poll id", &id)?,
         region: crate::sql::parse("poll region", &region)?,
@@ -79,8 +91,16 @@ pub(crate) fn poll_from_row(r: PollRow) -> Result<PollRecord, StoreError> {
         closes_at: crate::model::from_micros(closes_at)?,
         created_by,
         created_at: crate::model::from_micros(created_at)?,
+        topic: topic
+            .map(|t| crate::sql::parse("poll topic", &t))
+            .transpose()?,
     })
 }
+
+/// Queues a poll for the assessment (its turnout changed).
+pub(crate) const MARK_POLL: &str = "INSERT INTO kpi_dirty (source, item_id, region_code)
+     SELECT $2, id, region_code FROM polls WHERE id = $1
+     ON CONFLICT (item_id) DO UPDATE SET marked = kpi_dirty.marked + 1";
 
 macro_rules! polls_sql {
     ($repo:ty, $db:ty, $backend:literal) => {
@@ -89,8 +109,8 @@ macro_rules! polls_sql {
             async fn create_poll(&self, p: &$crate::PollRecord) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
-                    "INSERT INTO polls (id, region_code, question, options, ballot, opens_at, closes_at, created_by, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO polls (id, region_code, question, options, ballot, opens_at, closes_at, created_by, created_at, topic_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(p.id.to_string())
                 .bind(p.region.as_str())
@@ -101,6 +121,7 @@ macro_rules! polls_sql {
                 .bind($crate::model::micros(p.closes_at))
                 .bind(&p.created_by)
                 .bind($crate::model::micros(p.created_at))
+                .bind(p.topic.map(|t| t.to_string()))
                 .execute(&mut *tx)
                 .await?;
                 for i in 0..p.options.len() {
@@ -114,8 +135,8 @@ macro_rules! polls_sql {
                 Ok(())
             }
             async fn poll(&self, id: &uuid::Uuid) -> Result<Option<$crate::PollRecord>, $crate::StoreError> {
-                let row: Option<(String, String, String, String, String, i64, i64, String, i64)> = sqlx::query_as(
-                    "SELECT id, region_code, question, options, ballot, opens_at, closes_at, created_by, created_at FROM polls WHERE id = $1",
+                let row: Option<$crate::polls::PollRow> = sqlx::query_as(
+                    "SELECT id, region_code, question, options, ballot, opens_at, closes_at, created_by, created_at, topic_id FROM polls WHERE id = $1",
                 )
                 .bind(id.to_string())
                 .fetch_optional(&self.pool)
@@ -123,13 +144,16 @@ macro_rules! polls_sql {
                 row.map($crate::polls::poll_from_row).transpose()
             }
             async fn issue_poll_code(&self, poll: &uuid::Uuid, household: &uuid::Uuid, code_digest: &str) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query("INSERT INTO poll_codes (poll_id, code_digest, household_id, used) VALUES ($1, $2, $3, $4)")
                     .bind(poll.to_string())
                     .bind(code_digest)
                     .bind(household.to_string())
                     .bind(false)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                sqlx::query($crate::polls::MARK_POLL).bind(poll.to_string()).bind($crate::POLL_SOURCE).execute(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(())
             }
             async fn cast_vote(&self, poll: &uuid::Uuid, code_digest: &str, choices: &[usize]) -> Result<bool, $crate::StoreError> {
@@ -157,8 +181,28 @@ macro_rules! polls_sql {
                         return Err($crate::StoreError::Invalid(format!("option {c} is not in the poll")));
                     }
                 }
+                sqlx::query($crate::polls::MARK_POLL).bind(poll.to_string()).bind($crate::POLL_SOURCE).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(true)
+            }
+            async fn polls(&self, within: &civicgrid_domain::territory::RegionCode, limit: u32) -> Result<Vec<$crate::PollRecord>, $crate::StoreError> {
+                let rows: Vec<$crate::polls::PollRow> = sqlx::query_as(
+                    "SELECT id, region_code, question, options, ballot, opens_at, closes_at, created_by, created_at, topic_id FROM polls
+                     WHERE region_code LIKE $1 ORDER BY closes_at DESC, id DESC LIMIT $2",
+                )
+                .bind(format!("{}%", within.as_str()))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map($crate::polls::poll_from_row).collect()
+            }
+            async fn poll_code_issued(&self, poll: &uuid::Uuid, household: &uuid::Uuid) -> Result<bool, $crate::StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM poll_codes WHERE poll_id = $1 AND household_id = $2")
+                    .bind(poll.to_string())
+                    .bind(household.to_string())
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
             }
             async fn poll_count(&self, poll: &uuid::Uuid) -> Result<$crate::PollCount, $crate::StoreError> {
                 let votes: Vec<(i64,)> = sqlx::query_as("SELECT votes FROM poll_counts WHERE poll_id = $1 ORDER BY option_index")

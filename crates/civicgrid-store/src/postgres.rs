@@ -113,4 +113,5 @@ crate::households::households_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::wishes::wishes_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::volunteers::volunteers_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::polls::polls_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::consultation::consultation_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::limits::limits_sql!(PgRepository, pool);

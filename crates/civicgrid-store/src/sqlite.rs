@@ -101,4 +101,5 @@ crate::households::households_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::wishes::wishes_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::volunteers::volunteers_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::polls::polls_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::consultation::consultation_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::limits::limits_sql!(SqliteRepository, counters);

@@ -133,6 +133,7 @@ both_backends!(
     wishes_change_with_their_events,
     volunteers_shifts_and_the_hours_ledger,
     a_voting_code_counts_once_under_fifty_concurrent_uses,
+    topics_opinions_meetings_and_results_keep_their_events,
 );
 
 fn t0() -> Timestamp {
@@ -3345,6 +3346,7 @@ async fn a_voting_code_counts_once_under_fifty_concurrent_uses(repo: &dyn Reposi
         closes_at: t0() + jiff::SignedDuration::from_hours(72),
         created_by: "secretary.st1c1".into(),
         created_at: t0(),
+        topic: None,
     };
     repo.create_poll(&poll).await.expect("poll");
     assert_eq!(repo.poll(&poll.id).await.expect("read"), Some(poll.clone()));
@@ -3401,5 +3403,309 @@ async fn a_voting_code_counts_once_under_fifty_concurrent_uses(repo: &dyn Reposi
             .iter()
             .sum::<u64>(),
         2
+    );
+}
+
+async fn topics_opinions_meetings_and_results_keep_their_events(repo: &dyn Repository) {
+    use civicgrid_domain::consultation::{
+        Answer, InviteeKind, MeetingKind, TopicStatus, Visibility,
+    };
+    use civicgrid_store::{
+        AgendaItem, ConsultationEvent, InviteeRecord, MeetingRecord, OpinionRecord, ResultRecord,
+        TopicRecord, WorkRecord,
+    };
+    let ev = |action: &str| ConsultationEvent {
+        seq: 0,
+        at: t0(),
+        actor: "admin.st1c1".into(),
+        action: action.into(),
+        note: String::new(),
+    };
+    let community: civicgrid_domain::territory::RegionCode = "440305001001".parse().expect("r");
+    let topic = TopicRecord {
+        id: uuid::Uuid::now_v7(),
+        public_id: "TOPIC0000001".into(),
+        reporter_key: None,
+        scope: community.to_string(),
+        region: community.clone(),
+        grid: None,
+        title: "东门夜间关闭".into(),
+        description: "外来车辆夜间穿行".into(),
+        raised_by: "resident".into(),
+        raised_as: "resident".into(),
+        raised_at: t0(),
+        status: TopicStatus::Open,
+        supports: 0,
+        threshold: 2,
+        qualified_at: None,
+        agenda_due: None,
+        alarm: None,
+        scheduled_at: None,
+        meeting_id: None,
+        decided_at: None,
+        withdraw_reason: None,
+        version: 0,
+    };
+    repo.create_topic(&topic, &ev("raise"))
+        .await
+        .expect("topic");
+    let mut supported = topic.clone();
+    supported.supports = 1;
+    repo.support_topic(&supported, 0, "household-a", &ev("support"))
+        .await
+        .expect("support");
+    // The same household again: refused, and the topic is as it was.
+    let mut again = supported.clone();
+    again.supports = 2;
+    assert!(matches!(
+        repo.support_topic(&again, 1, "household-a", &ev("support"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // A stale version: refused, the support not kept.
+    assert!(matches!(
+        repo.support_topic(&again, 0, "household-b", &ev("support"))
+            .await,
+        Err(StoreError::Stale { .. })
+    ));
+    repo.support_topic(&again, 1, "household-b", &ev("support"))
+        .await
+        .expect("second household");
+    let read = repo
+        .topic_by_public_id("TOPIC0000001")
+        .await
+        .expect("read")
+        .expect("topic");
+    assert_eq!((read.supports, read.version), (2, 2));
+    let events = repo.consultation_events(&topic.id).await.expect("events");
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.seq, e.action.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(0, "raise"), (1, "support"), (2, "support")]
+    );
+    assert_eq!(
+        repo.topics(&community, &[TopicStatus::Open], 10)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert!(
+        repo.topics(&community, &[TopicStatus::Decided], 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    let opinion = OpinionRecord {
+        id: uuid::Uuid::now_v7(),
+        topic_id: topic.id,
+        parent_id: None,
+        author: "resident".into(),
+        body: "支持".into(),
+        photo_type: Some("image/png".into()),
+        visibility: Visibility::Visible,
+        flags: 0,
+        hide_reason: None,
+        posted_at: t0(),
+        version: 0,
+    };
+    repo.create_opinion(&opinion, Some(("image/png", b"png")), &ev("opine"))
+        .await
+        .expect("opinion");
+    let mut flagged = opinion.clone();
+    flagged.flags = 1;
+    repo.flag_opinion(&flagged, 0, "flagger-1", &ev("flag"))
+        .await
+        .expect("flag");
+    let mut twice = flagged.clone();
+    twice.flags = 2;
+    assert!(matches!(
+        repo.flag_opinion(&twice, 1, "flagger-1", &ev("flag")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut hidden = flagged.clone();
+    hidden.visibility = Visibility::Hidden;
+    hidden.hide_reason = Some("含个人信息".into());
+    repo.update_opinion(&hidden, 1, &ev("hide"))
+        .await
+        .expect("hide");
+    let o = repo
+        .opinion(&opinion.id)
+        .await
+        .expect("read")
+        .expect("opinion");
+    assert_eq!(
+        (o.visibility, o.flags, o.version),
+        (Visibility::Hidden, 1, 2)
+    );
+    assert_eq!(
+        repo.opinion_photo(&opinion.id).await.expect("photo"),
+        Some(("image/png".into(), b"png".to_vec()))
+    );
+    assert_eq!(
+        repo.consultation_events(&opinion.id)
+            .await
+            .expect("events")
+            .len(),
+        3
+    );
+
+    let meeting = MeetingRecord {
+        id: uuid::Uuid::now_v7(),
+        public_id: "MEET00000001".into(),
+        kind: MeetingKind::JointConsultation,
+        region: community.clone(),
+        grid: None,
+        title: "东门联席会商".into(),
+        place: "社区党群服务中心".into(),
+        starts_at: t0() + jiff::SignedDuration::from_hours(48),
+        convener: "admin.st1c1".into(),
+        agenda: vec![AgendaItem {
+            title: "东门".into(),
+            topic: Some(topic.id),
+            cases: vec![],
+        }],
+        status: "planned".into(),
+        minutes: None,
+        minutes_by: None,
+        minutes_at: None,
+        created_at: t0(),
+        version: 0,
+    };
+    let invitee = InviteeRecord {
+        kind: InviteeKind::Unit,
+        reference: "U-CG".into(),
+        name: "城管".into(),
+        answer_due: t0() + jiff::SignedDuration::from_hours(8),
+        answer: None,
+        answer_note: None,
+        answered_by: None,
+        answered_at: None,
+        missed: false,
+        attended_at: None,
+    };
+    repo.create_meeting(&meeting, std::slice::from_ref(&invitee), &ev("convene"))
+        .await
+        .expect("meeting");
+    assert_eq!(
+        repo.meeting_by_public_id("MEET00000001")
+            .await
+            .expect("read")
+            .expect("m")
+            .agenda,
+        meeting.agenda
+    );
+    let due = repo
+        .unanswered_summons(t0() + jiff::SignedDuration::from_hours(9), 10)
+        .await
+        .expect("due");
+    assert_eq!(due.len(), 1);
+    let mut answered = invitee.clone();
+    answered.answer = Some(Answer::Attend);
+    answered.answered_at = Some(t0());
+    answered.answered_by = Some("handler".into());
+    repo.update_invitee(&meeting, &invitee, &answered, &ev("answer"))
+        .await
+        .expect("answer");
+    // A second answer from the same stale reading is refused.
+    assert!(matches!(
+        repo.update_invitee(&meeting, &invitee, &answered, &ev("answer"))
+            .await,
+        Err(StoreError::Stale { .. })
+    ));
+    assert!(
+        repo.unanswered_summons(t0() + jiff::SignedDuration::from_hours(9), 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    let seq = repo
+        .add_attachment(
+            &meeting,
+            "纪要.pdf",
+            "application/pdf",
+            b"%PDF",
+            "d",
+            &ev("attach"),
+        )
+        .await
+        .expect("attach");
+    assert_eq!(
+        repo.attachment(&meeting.id, seq)
+            .await
+            .expect("read")
+            .expect("a")
+            .1,
+        b"%PDF".to_vec()
+    );
+
+    let result = ResultRecord {
+        id: uuid::Uuid::now_v7(),
+        public_id: "RESULT000001".into(),
+        region: community.clone(),
+        grid: None,
+        title: "东门夜间关闭".into(),
+        decision: "22:00 后关闭东门".into(),
+        meeting_id: Some(meeting.id),
+        agenda_index: Some(0),
+        topic_id: Some(topic.id),
+        decided_by: "admin.st1c1".into(),
+        decided_at: t0(),
+    };
+    let work = vec![WorkRecord {
+        seq: 0,
+        kind: "milestone".into(),
+        case_id: None,
+        title: "安装门禁".into(),
+        owner: "U-CG".into(),
+        due_at: Some(t0() + jiff::SignedDuration::from_hours(240)),
+        done_at: None,
+        done_by: None,
+    }];
+    // All or nothing: a duplicate number fails the whole batch.
+    let mut clash = result.clone();
+    clash.id = uuid::Uuid::now_v7();
+    assert!(
+        repo.create_results(&[(result.clone(), work.clone()), (clash, vec![])], "admin")
+            .await
+            .is_err()
+    );
+    assert!(
+        repo.result_by_public_id("RESULT000001")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    repo.create_results(&[(result.clone(), work)], "admin")
+        .await
+        .expect("result");
+    assert!(
+        repo.complete_milestone(&result, 0, &ev("complete"))
+            .await
+            .expect("done")
+    );
+    assert!(
+        !repo
+            .complete_milestone(&result, 0, &ev("complete"))
+            .await
+            .expect("twice")
+    );
+    let listed = repo.results(&community, 10).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].1[0].done_at.is_some());
+    assert_eq!(
+        repo.results_of_meeting(&meeting.id)
+            .await
+            .expect("of meeting")
+            .len(),
+        1
+    );
+    assert_eq!(
+        repo.mark_open_results().await.expect("mark"),
+        0,
+        "every milestone done"
     );
 }
