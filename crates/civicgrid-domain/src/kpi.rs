@@ -162,6 +162,24 @@ pub struct Counters {
     pub wish_fulfil_minutes: u64,
     /// Approved volunteer service minutes, by the day served, where the service took place.
     pub volunteer_minutes: u64,
+    /// Consultation (议事协商), by the day of the agenda deadline: qualified topics whose
+    /// deadline passed or that reached an agenda, and those that reached it in time.
+    pub topics_due: u64,
+    pub topics_on_time: u64,
+    /// Decisions (results), by the day decided: those whose work is all done or partly
+    /// overdue, and those whose work was all done by its deadlines.
+    pub decisions_due: u64,
+    pub decisions_on_time: u64,
+    /// Polls, by the closing day: households given a code, and those that voted.
+    pub households_polled: u64,
+    pub households_voted: u64,
+    /// Meetings, by their day: invitees and those checked in.
+    pub invitations: u64,
+    pub attendances: u64,
+    /// Units summoned to meetings (also counted to each unit), by the meeting's day: summonses
+    /// due or answered, and those answered by their deadline.
+    pub summons: u64,
+    pub summons_on_time: u64,
 }
 
 impl Counters {
@@ -212,7 +230,17 @@ impl Counters {
             wishes_fulfilled,
             wishes_escalated,
             wish_fulfil_minutes,
-            volunteer_minutes
+            volunteer_minutes,
+            topics_due,
+            topics_on_time,
+            decisions_due,
+            decisions_on_time,
+            households_polled,
+            households_voted,
+            invitations,
+            attendances,
+            summons,
+            summons_on_time
         );
         for (a, b) in self
             .handling_histogram
@@ -567,6 +595,16 @@ pub struct Indicators {
     pub average_wish_days: Option<f64>,
     /// Approved volunteer service hours.
     pub volunteer_hours: Option<f64>,
+    /// 议题按时上会率: topics on an agenda by their deadline ÷ topics due.
+    pub agenda_on_time_rate: Option<f64>,
+    /// 决议按时落实率: decisions whose work was all done on time ÷ decisions due.
+    pub decision_on_time_rate: Option<f64>,
+    /// 投票参与率: households that voted ÷ households given a code.
+    pub vote_participation_rate: Option<f64>,
+    /// 到会率: invitees checked in ÷ invitees.
+    pub attendance_rate: Option<f64>,
+    /// 会商报到及时率: summonses answered by their deadline ÷ summonses due.
+    pub summons_answer_rate: Option<f64>,
 }
 
 impl Indicators {
@@ -604,6 +642,11 @@ impl Indicators {
             wish_fulfilment_rate: ratio(c.wishes_fulfilled, c.wishes_posted),
             average_wish_days: ratio(c.wish_fulfil_minutes, c.wishes_fulfilled).map(|m| m / 1440.0),
             volunteer_hours: (c.volunteer_minutes > 0).then(|| c.volunteer_minutes as f64 / 60.0),
+            agenda_on_time_rate: ratio(c.topics_on_time, c.topics_due),
+            decision_on_time_rate: ratio(c.decisions_on_time, c.decisions_due),
+            vote_participation_rate: ratio(c.households_voted, c.households_polled),
+            attendance_rate: ratio(c.attendances, c.invitations),
+            summons_answer_rate: ratio(c.summons_on_time, c.summons),
             counters: c,
         }
     }
@@ -842,6 +885,7 @@ pub fn indicators_for(kind: &str) -> &'static [&'static str] {
             "satisfaction_rate",
             "average_handling_minutes",
             "public_evaluation",
+            "summons_answer_rate",
         ],
         "staff" => &[
             "patrol_reports",
@@ -865,6 +909,10 @@ pub fn indicators_for(kind: &str) -> &'static [&'static str] {
             "contact_coverage",
             "wish_fulfilment_rate",
             "volunteer_hours",
+            "agenda_on_time_rate",
+            "decision_on_time_rate",
+            "vote_participation_rate",
+            "attendance_rate",
         ],
     }
 }
@@ -900,6 +948,11 @@ pub const SCORED_RATES: &[&str] = &[
     "public_evaluation",
     "contact_coverage",
     "wish_fulfilment_rate",
+    "agenda_on_time_rate",
+    "decision_on_time_rate",
+    "vote_participation_rate",
+    "attendance_rate",
+    "summons_answer_rate",
 ];
 
 pub const SUBJECT_KINDS: &[&str] = &["unit", "grid", "region", "staff"];

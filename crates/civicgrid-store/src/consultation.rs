@@ -259,16 +259,21 @@ pub trait ConsultationStore: Send + Sync {
         event: &ConsultationEvent,
     ) -> Result<(), StoreError>;
 
+    /// A new meeting with its invitees, and the topics its agenda schedules (each at its
+    /// expected version), in one transaction.
     async fn create_meeting(
         &self,
         meeting: &MeetingRecord,
         invitees: &[InviteeRecord],
+        topics: &[(TopicRecord, u64)],
         event: &ConsultationEvent,
     ) -> Result<(), StoreError>;
+    /// A changed meeting and the topics the change schedules or unschedules.
     async fn update_meeting(
         &self,
         meeting: &MeetingRecord,
         expected_version: u64,
+        topics: &[(TopicRecord, u64)],
         event: &ConsultationEvent,
     ) -> Result<(), StoreError>;
     async fn meeting(&self, id: &uuid::Uuid) -> Result<Option<MeetingRecord>, StoreError>;
@@ -316,9 +321,11 @@ pub trait ConsultationStore: Send + Sync {
     ) -> Result<Option<(AttachmentMeta, Vec<u8>)>, StoreError>;
 
     /// Results with their work, all or none (a CSV import writes several at once).
+    /// With the topics the decisions decide, each at its expected version.
     async fn create_results(
         &self,
         results: &[(ResultRecord, Vec<WorkRecord>)],
+        topics: &[(TopicRecord, u64)],
         actor: &str,
     ) -> Result<(), StoreError>;
     async fn result(&self, id: &uuid::Uuid) -> Result<Option<ResultRecord>, StoreError>;
@@ -733,6 +740,26 @@ macro_rules! consultation_sql {
                 Ok(())
             }
 
+            async fn write_topics(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                topics: &[($crate::TopicRecord, u64)],
+                actor: &str,
+                at: jiff::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                for (t, expected) in topics {
+                    Self::write_topic(tx, t, *expected).await?;
+                    let e = $crate::ConsultationEvent {
+                        seq: 0,
+                        at,
+                        actor: actor.to_owned(),
+                        action: t.status.as_str().to_owned(),
+                        note: t.meeting_id.map(|m| m.to_string()).unwrap_or_default(),
+                    };
+                    Self::append_consultation_event(tx, $crate::consultation::TOPIC_SOURCE, &t.id, &t.region, &e).await?;
+                }
+                Ok(())
+            }
+
             fn topic_of(row: &<$db as sqlx::Database>::Row) -> Result<$crate::TopicRecord, $crate::StoreError> {
                 use sqlx::Row;
                 // 22 columns: more than a tuple decodes at once.
@@ -997,7 +1024,7 @@ macro_rules! consultation_sql {
                 Ok(())
             }
 
-            async fn create_meeting(&self, m: &$crate::MeetingRecord, invitees: &[$crate::InviteeRecord], e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
+            async fn create_meeting(&self, m: &$crate::MeetingRecord, invitees: &[$crate::InviteeRecord], topics: &[($crate::TopicRecord, u64)], e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(&format!(
                     "INSERT INTO meetings ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
@@ -1041,10 +1068,11 @@ macro_rules! consultation_sql {
                     .await?;
                 }
                 Self::append_consultation_event(&mut tx, $crate::consultation::MEETING_SOURCE, &m.id, &m.region, e).await?;
+                Self::write_topics(&mut tx, topics, &e.actor, e.at).await?;
                 tx.commit().await?;
                 Ok(())
             }
-            async fn update_meeting(&self, m: &$crate::MeetingRecord, expected_version: u64, e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
+            async fn update_meeting(&self, m: &$crate::MeetingRecord, expected_version: u64, topics: &[($crate::TopicRecord, u64)], e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE meetings SET title = $2, place = $3, starts_at = $4, agenda = $5, status = $6, minutes = $7,
@@ -1068,6 +1096,7 @@ macro_rules! consultation_sql {
                     return Err($crate::StoreError::Stale { current: expected_version + 1 });
                 }
                 Self::append_consultation_event(&mut tx, $crate::consultation::MEETING_SOURCE, &m.id, &m.region, e).await?;
+                Self::write_topics(&mut tx, topics, &e.actor, e.at).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -1211,8 +1240,11 @@ macro_rules! consultation_sql {
                 .transpose()
             }
 
-            async fn create_results(&self, results: &[($crate::ResultRecord, Vec<$crate::WorkRecord>)], actor: &str) -> Result<(), $crate::StoreError> {
+            async fn create_results(&self, results: &[($crate::ResultRecord, Vec<$crate::WorkRecord>)], topics: &[($crate::TopicRecord, u64)], actor: &str) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                if let Some((r, _)) = results.first() {
+                    Self::write_topics(&mut tx, topics, actor, r.decided_at).await?;
+                }
                 for (r, work) in results {
                     sqlx::query(&format!(
                         "INSERT INTO results ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",

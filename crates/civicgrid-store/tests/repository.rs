@@ -3587,9 +3587,14 @@ async fn topics_opinions_meetings_and_results_keep_their_events(repo: &dyn Repos
         missed: false,
         attended_at: None,
     };
-    repo.create_meeting(&meeting, std::slice::from_ref(&invitee), &ev("convene"))
-        .await
-        .expect("meeting");
+    repo.create_meeting(
+        &meeting,
+        std::slice::from_ref(&invitee),
+        &[],
+        &ev("convene"),
+    )
+    .await
+    .expect("meeting");
     assert_eq!(
         repo.meeting_by_public_id("MEET00000001")
             .await
@@ -3669,9 +3674,13 @@ async fn topics_opinions_meetings_and_results_keep_their_events(repo: &dyn Repos
     let mut clash = result.clone();
     clash.id = uuid::Uuid::now_v7();
     assert!(
-        repo.create_results(&[(result.clone(), work.clone()), (clash, vec![])], "admin")
-            .await
-            .is_err()
+        repo.create_results(
+            &[(result.clone(), work.clone()), (clash, vec![])],
+            &[],
+            "admin"
+        )
+        .await
+        .is_err()
     );
     assert!(
         repo.result_by_public_id("RESULT000001")
@@ -3679,7 +3688,7 @@ async fn topics_opinions_meetings_and_results_keep_their_events(repo: &dyn Repos
             .expect("read")
             .is_none()
     );
-    repo.create_results(&[(result.clone(), work)], "admin")
+    repo.create_results(&[(result.clone(), work)], &[], "admin")
         .await
         .expect("result");
     assert!(

@@ -45,6 +45,8 @@ pub fn registry() -> Vec<Job> {
         crate::cases::jobs::DEADLINE_SWEEP,
         crate::households::jobs::COVERAGE,
         crate::wishes::jobs::ESCALATION,
+        crate::consultation::jobs::DEADLINES,
+        crate::consultation::jobs::RESULTS,
         crate::assessment::jobs::ROLLUPS,
         crate::accounts::limits::FORGET_ENDED_WINDOWS,
         crate::webhooks::jobs::DELIVERIES,

@@ -23,6 +23,7 @@ pub mod administration;
 pub mod assessment;
 pub mod cases;
 pub mod catalogue;
+pub mod consultation;
 pub mod demo;
 pub mod households;
 pub mod open311;

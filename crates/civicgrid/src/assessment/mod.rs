@@ -44,6 +44,11 @@ fn rate(i: &Indicators, name: &str) -> Option<f64> {
         "public_evaluation" => i.public_evaluation,
         "contact_coverage" => i.contact_coverage,
         "wish_fulfilment_rate" => i.wish_fulfilment_rate,
+        "agenda_on_time_rate" => i.agenda_on_time_rate,
+        "decision_on_time_rate" => i.decision_on_time_rate,
+        "vote_participation_rate" => i.vote_participation_rate,
+        "attendance_rate" => i.attendance_rate,
+        "summons_answer_rate" => i.summons_answer_rate,
         _ => None,
     }
 }

@@ -381,6 +381,11 @@ fn indicator(i: &civicgrid_domain::kpi::Indicators, name: &str) -> Option<f64> {
         "wish_fulfilment_rate" => i.wish_fulfilment_rate,
         "average_wish_days" => i.average_wish_days,
         "volunteer_hours" => i.volunteer_hours,
+        "agenda_on_time_rate" => i.agenda_on_time_rate,
+        "decision_on_time_rate" => i.decision_on_time_rate,
+        "vote_participation_rate" => i.vote_participation_rate,
+        "attendance_rate" => i.attendance_rate,
+        "summons_answer_rate" => i.summons_answer_rate,
         _ => None,
     }
 }

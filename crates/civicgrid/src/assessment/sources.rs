@@ -38,5 +38,9 @@ pub fn registry() -> Vec<KpiSource> {
         crate::households::kpi::SOURCE,
         crate::wishes::kpi::SOURCE,
         crate::volunteers::kpi::SOURCE,
+        crate::consultation::kpi::TOPICS,
+        crate::consultation::kpi::MEETINGS,
+        crate::consultation::kpi::RESULTS,
+        crate::consultation::kpi::POLLS,
     ]
 }

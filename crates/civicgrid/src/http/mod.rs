@@ -43,6 +43,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(crate::households::rest::routes())
         .merge(crate::wishes::rest::routes())
         .merge(crate::volunteers::rest::routes())
+        .merge(crate::consultation::rest::routes())
 }
 
 /// The OpenAPI 3.1 document of REST v1.

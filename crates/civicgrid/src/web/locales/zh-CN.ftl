@@ -361,6 +361,16 @@ ind-contact_coverage = 联户覆盖率
 ind-wish_fulfilment_rate = 微心愿实现率
 ind-average_wish_days = 微心愿平均实现天数
 ind-volunteer_hours = 志愿服务时长
+ind-agenda_on_time_rate = 议题按时上会率
+ind-decision_on_time_rate = 决议按时落实率
+ind-vote_participation_rate = 投票参与率
+ind-attendance_rate = 到会率
+ind-summons_answer_rate = 会商报到及时率
+formula-agenda_on_time_rate = 议题按时上会率 = 在期限（工作日）内列入会议议程的达标议题数 ÷ 期限已到或已上会的达标议题数
+formula-decision_on_time_rate = 决议按时落实率 = 案件全部按期结案、节点全部按期完成的决议数 ÷ 工作全部完成或部分超期的决议数
+formula-vote_participation_rate = 投票参与率 = 投票的户数 ÷ 领取投票码的户数
+formula-attendance_rate = 到会率 = 签到的受邀者数 ÷ 受邀者数
+formula-summons_answer_rate = 会商报到及时率 = 按期答复会议召集的单位次数 ÷ 期限已到或已答复的召集次数
 ind-patrol_reports = 巡查上报数
 ind-valid_report_rate = 有效上报率
 ind-on_time_verification_rate = 按期核查率
