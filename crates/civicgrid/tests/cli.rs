@@ -25,6 +25,9 @@ mod cases;
 #[path = "cli/cases_api.rs"]
 mod cases_api;
 
+#[path = "cli/consultation.rs"]
+mod consultation;
+
 #[path = "cli/deadlines.rs"]
 mod deadlines;
 

@@ -718,6 +718,23 @@ async fn decide(
 ) -> ApiResult<Response> {
     let actor = caller.staff()?;
     let b = body(payload)?;
+    let mut cases = Vec::new();
+    for (i, c) in b.cases.into_iter().enumerate() {
+        let grid = match c.grid.as_deref().filter(|g| !g.is_empty()) {
+            Some(g) => Some(g.parse().map_err(
+                |e: civicgrid_domain::territory::TerritoryError| {
+                    unprocessable(&format!("cases[{i}].grid"), e.to_string())
+                },
+            )?),
+            None => None,
+        };
+        cases.push(super::NewWorkCase {
+            unit: c.unit,
+            description: c.description,
+            due_days: c.due_days,
+            grid,
+        });
+    }
     let mut milestones = Vec::new();
     for (i, m) in b.milestones.into_iter().enumerate() {
         let due = m.due.parse().map_err(|_| {
@@ -740,15 +757,7 @@ async fn decide(
                 agenda_index: b.agenda_index,
                 title: b.title,
                 decision: b.decision,
-                cases: b
-                    .cases
-                    .into_iter()
-                    .map(|c| super::NewWorkCase {
-                        unit: c.unit,
-                        description: c.description,
-                        due_days: c.due_days,
-                    })
-                    .collect(),
+                cases,
                 milestones,
             },
         )

@@ -20,6 +20,9 @@ pub struct NewWorkCase {
     pub description: String,
     /// Working days the unit has to close it.
     pub due_days: u32,
+    /// Where the work is: a grid of the meeting's region (by default the topic's grid, the
+    /// meeting's, or the region's first grid).
+    pub grid: Option<civicgrid_domain::territory::GridCode>,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +197,17 @@ impl App {
                 1000,
                 &mut problems,
             );
+            if let Some(g) = &c.grid
+                && !reference
+                    .grid_regions
+                    .get(g)
+                    .is_some_and(|r| r.as_str().starts_with(m.region.as_str()))
+            {
+                problems.push((
+                    format!("cases[{i}].grid"),
+                    format!("{g} is not a grid of {}", m.region),
+                ));
+            }
             if !(1..=250).contains(&c.due_days) {
                 problems.push((
                     format!("cases[{i}].due_days"),
@@ -243,17 +257,36 @@ impl App {
             decided.decided_at = Some(now);
             topics.push((decided, version));
         }
+        // The grid a case lies in unless the decision names one.
+        let topic_grid = match item.topic {
+            Some(t) => self.repo.topic(&t).await?.and_then(|t| t.grid),
+            None => None,
+        };
+        let mut region_grids: Vec<&civicgrid_domain::territory::GridCode> = reference
+            .grid_regions
+            .iter()
+            .filter(|(_, r)| r.as_str().starts_with(m.region.as_str()))
+            .map(|(g, _)| g)
+            .collect();
+        region_grids.sort();
+        let default_grid = topic_grid
+            .or_else(|| m.grid.clone())
+            .or_else(|| region_grids.first().map(|g| (*g).clone()));
         let mut work = Vec::new();
         for c in &new.cases {
             let intake = crate::cases::Intake {
-                description: format!("{title}：{}", c.description.trim()),
+                // The meeting's number in the text: the case says where it was decided.
+                description: format!(
+                    "{title}：{}（{} {}）",
+                    c.description.trim(),
+                    m.title,
+                    m.public_id
+                ),
                 location: None,
-                grid: m.grid.clone(),
+                grid: c.grid.clone().or_else(|| default_grid.clone()),
                 address: Some(format!("{}（{}）", m.place, m.title)),
                 category: None,
-                attributes: [("meeting".to_owned(), m.public_id.clone())]
-                    .into_iter()
-                    .collect(),
+                attributes: Default::default(),
                 priority: None,
                 channel: civicgrid_domain::case::Channel::Patrol,
                 reporter: None,
@@ -494,10 +527,10 @@ impl App {
                     continue;
                 }
             };
-            if let Err(e) = policy.may_manage_consultation(actor, &region) {
-                errors.push(problem(line, "region", e));
-                continue;
-            }
+            // A refusal is not a problem of the file: nothing is imported, and it says so.
+            policy
+                .may_manage_consultation(actor, &region)
+                .map_err(|e| AppError::Forbidden(format!("{file}: line {line}: {e}")))?;
             let meeting_id = match get(4) {
                 m if m.is_empty() => None,
                 m => match self

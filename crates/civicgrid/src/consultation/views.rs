@@ -438,6 +438,9 @@ pub struct WorkCaseBody {
     pub description: String,
     /// Working days to close it.
     pub due_days: u32,
+    /// The grid where the work is (by default the topic's, the meeting's or the region's first).
+    #[serde(default)]
+    pub grid: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
