@@ -505,17 +505,6 @@ impl App {
             };
             let line = row.position().map_or(0, |p| p.line());
             let get = |i: usize| row.get(i).unwrap_or("").trim().to_owned();
-            let number = get(0).to_ascii_uppercase();
-            if civicgrid_domain::case::normalize_public_id(&number).as_deref()
-                != Some(number.as_str())
-            {
-                errors.push(problem(
-                    line,
-                    "number",
-                    format!("`{number}` is not a 12-character number"),
-                ));
-                continue;
-            }
             let region: civicgrid_domain::territory::RegionCode = match get(1).parse() {
                 Ok(r) if reference.region_names.contains_key(&r) => r,
                 _ => {
@@ -531,6 +520,17 @@ impl App {
             policy
                 .may_manage_consultation(actor, &region)
                 .map_err(|e| AppError::Forbidden(format!("{file}: line {line}: {e}")))?;
+            let number = get(0).to_ascii_uppercase();
+            if civicgrid_domain::case::normalize_public_id(&number).as_deref()
+                != Some(number.as_str())
+            {
+                errors.push(problem(
+                    line,
+                    "number",
+                    format!("`{number}` is not a 12-character number"),
+                ));
+                continue;
+            }
             let meeting_id = match get(4) {
                 m if m.is_empty() => None,
                 m => match self

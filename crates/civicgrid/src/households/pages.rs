@@ -59,6 +59,8 @@ async fn page(
         "interval": status_of.interval_days,
         "consent": h.consent,
         "own": h.assignee.as_deref() == Some(actor.name()),
+        // Consultation's codes are handed out from here (see `crate::consultation::pages`).
+        "polls": crate::consultation::pages::open_polls(app, &h.region).await,
         "channels": VisitChannel::ALL.iter().map(|c| json!({"value": c.as_str(), "name": ctx.t(&format!("visit-channel-{}", c.as_str()))})).collect::<Vec<_>>(),
         "visits": visits.iter().take(20).map(|v| json!({
             "id": v.id,

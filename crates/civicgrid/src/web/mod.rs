@@ -75,6 +75,7 @@ pub fn pages() -> Pages {
         .merge(crate::party::pages::routes())
         .merge(crate::households::pages::routes())
         .merge(crate::wishes::pages::routes())
+        .merge(crate::consultation::pages::routes())
         .merge(crate::volunteers::pages::routes())
         .route("/lang", post(switch_language))
         .route("/static/app.css", get(css))
@@ -107,6 +108,7 @@ const TEMPLATES: &[&[(&str, &str)]] = &[
     crate::households::pages::TEMPLATES,
     crate::wishes::pages::TEMPLATES,
     crate::volunteers::pages::TEMPLATES,
+    crate::consultation::pages::TEMPLATES,
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -266,6 +268,15 @@ impl Ctx {
         t.to_zoned(self.tz.clone())
             .strftime("%Y-%m-%d %H:%M")
             .to_string()
+    }
+
+    /// A form's `datetime-local` value (2026-11-12T15:00) in the deployment's time zone.
+    pub fn parse_local(&self, s: &str) -> Option<jiff::Timestamp> {
+        s.trim()
+            .parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|d| d.to_zoned(self.tz.clone()).ok())
+            .map(|z| z.timestamp())
     }
 
     /// Checks the `csrf` field of a POST against the cookie's token.

@@ -72,6 +72,15 @@ enum Access {
     VolunteerPhone,
     /// An account registered as a volunteer.
     IsVolunteer,
+    // Consultation: each about the fixture's community, meeting and unit ST001.
+    ManageConsultation,
+    Moderate,
+    /// The summoned unit's handlers.
+    AnswerForUnit,
+    /// Those who run the meeting, or the summoned unit checking itself in.
+    CheckIn,
+    /// Those who run consultation there, or the milestone's owning unit.
+    MilestoneOwner,
 }
 
 /// Every REST operation: method and path as the document lists them.
@@ -229,6 +238,115 @@ const REST: &[(&str, &str, Access)] = &[
         "/api/v1/activities/attendance",
         Access::ManageVolunteers,
     ),
+    ("get", "/api/v1/topics", Access::Public),
+    ("post", "/api/v1/topics", Access::Public),
+    ("get", "/api/v1/topics/rules", Access::Public),
+    ("put", "/api/v1/topics/rules", Access::ManageConsultation),
+    (
+        "post",
+        "/api/v1/topics/household-keys",
+        Access::ReadHousehold,
+    ),
+    ("get", "/api/v1/topics/{number}", Access::Public),
+    (
+        "get",
+        "/api/v1/topics/{number}/history",
+        Access::ManageConsultation,
+    ),
+    ("post", "/api/v1/topics/{number}/supports", Access::Public),
+    (
+        "post",
+        "/api/v1/topics/{number}/schedule",
+        Access::ManageConsultation,
+    ),
+    ("post", "/api/v1/topics/{number}/opinions", Access::Public),
+    (
+        "get",
+        "/api/v1/topics/{number}/opinions/{id}/photo",
+        Access::Public,
+    ),
+    (
+        "post",
+        "/api/v1/topics/{number}/opinions/{id}/flags",
+        Access::Public,
+    ),
+    (
+        "get",
+        "/api/v1/topics/{number}/opinions/{id}/moderation",
+        Access::Moderate,
+    ),
+    (
+        "post",
+        "/api/v1/topics/{number}/opinions/{id}/moderation",
+        Access::Moderate,
+    ),
+    ("get", "/api/v1/meetings", Access::Public),
+    ("post", "/api/v1/meetings", Access::ManageConsultation),
+    ("get", "/api/v1/meetings/{number}", Access::Public),
+    (
+        "get",
+        "/api/v1/meetings/{number}/history",
+        Access::ManageConsultation,
+    ),
+    (
+        "post",
+        "/api/v1/meetings/{number}/agenda",
+        Access::ManageConsultation,
+    ),
+    (
+        "post",
+        "/api/v1/meetings/{number}/answers",
+        Access::AnswerForUnit,
+    ),
+    (
+        "post",
+        "/api/v1/meetings/{number}/attendance",
+        Access::CheckIn,
+    ),
+    (
+        "put",
+        "/api/v1/meetings/{number}/minutes",
+        Access::ManageConsultation,
+    ),
+    (
+        "post",
+        "/api/v1/meetings/{number}/attachments",
+        Access::ManageConsultation,
+    ),
+    (
+        "get",
+        "/api/v1/meetings/{number}/attachments/{seq}",
+        Access::Public,
+    ),
+    (
+        "post",
+        "/api/v1/meetings/{number}/decisions",
+        Access::ManageConsultation,
+    ),
+    ("get", "/api/v1/results", Access::Public),
+    ("post", "/api/v1/results/import", Access::ManageConsultation),
+    ("get", "/api/v1/results/{number}", Access::Public),
+    (
+        "post",
+        "/api/v1/results/{number}/milestones/{seq}/completion",
+        Access::MilestoneOwner,
+    ),
+    ("get", "/api/v1/polls", Access::Public),
+    ("post", "/api/v1/polls", Access::ManageConsultation),
+    ("get", "/api/v1/polls/{id}", Access::Public),
+    ("post", "/api/v1/polls/{id}/codes", Access::ReadHousehold),
+    ("post", "/api/v1/polls/{id}/votes", Access::Public),
+    // Last: they change the fixture's topic and meeting for good.
+    (
+        "post",
+        "/api/v1/topics/{number}/withdrawal",
+        Access::ManageConsultation,
+    ),
+    (
+        "post",
+        "/api/v1/meetings/{number}/cancellation",
+        Access::ManageConsultation,
+    ),
 ];
 
 /// Every page: path as routed, the method the walk uses, and the question.
@@ -328,6 +446,75 @@ const PAGES: &[(&str, &str, Access)] = &[
         "post",
         Access::ManageVolunteers,
     ),
+    ("/consultation", "get", Access::Public),
+    ("/consultation/{code}", "get", Access::Public),
+    ("/consultation/{code}/topics", "post", Access::Public),
+    (
+        "/consultation/{code}/meetings",
+        "post",
+        Access::ManageConsultation,
+    ),
+    ("/consultation/household-key", "post", Access::ReadHousehold),
+    ("/topics/{number}", "get", Access::Public),
+    ("/topics/{number}/support", "post", Access::Public),
+    ("/topics/{number}/opinions", "post", Access::Public),
+    (
+        "/topics/{number}/opinions/{id}/flag",
+        "post",
+        Access::Public,
+    ),
+    (
+        "/topics/{number}/opinions/{id}/moderate",
+        "post",
+        Access::Moderate,
+    ),
+    (
+        "/topics/{number}/opinions/{id}/photo",
+        "get",
+        Access::Public,
+    ),
+    (
+        "/topics/{number}/schedule",
+        "post",
+        Access::ManageConsultation,
+    ),
+    (
+        "/topics/{number}/withdraw",
+        "post",
+        Access::ManageConsultation,
+    ),
+    ("/meetings/{number}", "get", Access::Public),
+    ("/meetings/{number}/answer", "post", Access::AnswerForUnit),
+    ("/meetings/{number}/check-in", "post", Access::CheckIn),
+    (
+        "/meetings/{number}/minutes",
+        "post",
+        Access::ManageConsultation,
+    ),
+    (
+        "/meetings/{number}/decisions",
+        "post",
+        Access::ManageConsultation,
+    ),
+    (
+        "/meetings/{number}/attachments",
+        "post",
+        Access::ManageConsultation,
+    ),
+    (
+        "/meetings/{number}/attachments/{seq}",
+        "get",
+        Access::Public,
+    ),
+    ("/results/{number}", "get", Access::Public),
+    (
+        "/results/{number}/milestones/{seq}/done",
+        "post",
+        Access::MilestoneOwner,
+    ),
+    ("/polls/{id}", "get", Access::Public),
+    ("/polls/{id}/vote", "post", Access::Public),
+    ("/polls/{id}/code", "post", Access::ReadHousehold),
 ];
 
 /// What the walk acts on: a case in street 1 (dispatched, summoned, photographed, with a
@@ -357,6 +544,13 @@ struct PartyFixture {
     shift: uuid::Uuid,
     token: String,
     hours: uuid::Uuid,
+    topic: String,
+    /// An opinion with a photo nobody flags; another that the walk flags and moderates.
+    opinion_photo: uuid::Uuid,
+    opinion: uuid::Uuid,
+    meeting: String,
+    result: String,
+    poll: uuid::Uuid,
 }
 
 const MEMBER: &str = "member.st1c1.1";
@@ -511,7 +705,14 @@ async fn party_fixture(app: &App) -> PartyFixture {
         .await
         .expect("hours")
         .id;
+    let c = consultation_fixture(app, &community).await;
     PartyFixture {
+        topic: c.0,
+        opinion_photo: c.1,
+        opinion: c.2,
+        meeting: c.3,
+        result: c.4,
+        poll: c.5,
         community,
         member,
         applicant,
@@ -524,6 +725,117 @@ async fn party_fixture(app: &App) -> PartyFixture {
         token: activity.check_token,
         hours,
     }
+}
+
+/// A topic with two opinions (one with a photo), a meeting summoning ST001 with the topic on
+/// its agenda and an attachment, a decision with a milestone owned by ST001, an open poll.
+async fn consultation_fixture(
+    app: &App,
+    community: &RegionCode,
+) -> (String, uuid::Uuid, uuid::Uuid, String, String, uuid::Uuid) {
+    let system = Actor::System;
+    let topic = app
+        .raise_topic(
+            &Actor::Resident,
+            civicgrid::consultation::NewTopic {
+                scope: community.to_string(),
+                title: "东门夜间关闭".into(),
+                description: String::new(),
+                raised_as: "resident".into(),
+            },
+        )
+        .await
+        .expect("topic")
+        .topic
+        .public_id;
+    let (png, _) = civicgrid::demo::photos::before_and_after(5, "01001", "2026-03-03 09:00", "");
+    let with_photo = app
+        .post_opinion(
+            &Actor::Resident,
+            &topic,
+            None,
+            "支持",
+            Some(("image/png".into(), png)),
+        )
+        .await
+        .expect("opinion")
+        .id;
+    let plain = app
+        .post_opinion(&Actor::Resident, &topic, None, "反对", None)
+        .await
+        .expect("opinion")
+        .id;
+    let starts = app.clock.now() + jiff::SignedDuration::from_hours(48);
+    let meeting = app
+        .convene_meeting(
+            &system,
+            civicgrid::consultation::NewMeeting {
+                kind: civicgrid_domain::consultation::MeetingKind::ResidentCouncil,
+                scope: community.to_string(),
+                title: "居民议事会".into(),
+                place: "社区".into(),
+                starts_at: starts,
+                invitees: vec![civicgrid::consultation::NewInvitee {
+                    kind: civicgrid_domain::consultation::InviteeKind::Unit,
+                    reference: "ST001".into(),
+                    name: String::new(),
+                }],
+                agenda: vec![civicgrid::consultation::NewAgendaItem {
+                    title: "东门".into(),
+                    topic: Some(topic.clone()),
+                    cases: vec![],
+                }],
+            },
+        )
+        .await
+        .expect("meeting")
+        .public_id;
+    app.attach_to_meeting(
+        &system,
+        &meeting,
+        "纪要.txt",
+        "text/plain",
+        b"minutes".to_vec(),
+    )
+    .await
+    .expect("attachment");
+    let result = app
+        .record_decision(
+            &system,
+            &meeting,
+            civicgrid::consultation::NewDecision {
+                agenda_index: 0,
+                title: "东门门禁".into(),
+                decision: "安装门禁".into(),
+                cases: vec![],
+                milestones: vec![civicgrid::consultation::NewMilestone {
+                    title: "门禁启用".into(),
+                    owner: "ST001".into(),
+                    due: "2026-06-30".parse().expect("d"),
+                }],
+            },
+        )
+        .await
+        .expect("decision")
+        .result
+        .public_id;
+    let poll = app
+        .create_poll(
+            &system,
+            civicgrid::consultation::NewPoll {
+                scope: community.to_string(),
+                question: "门禁几点关闭？".into(),
+                options: vec!["22:00".into(), "23:00".into()],
+                ballot: civicgrid_domain::consultation::Ballot::Single,
+                opens_at: app.clock.now(),
+                closes_at: app.clock.now() + jiff::SignedDuration::from_hours(72),
+                topic: None,
+            },
+        )
+        .await
+        .expect("poll")
+        .id;
+    (topic, with_photo, plain, meeting, result, poll)
 }
 
 async fn fixture() -> Fixture {
@@ -738,6 +1050,13 @@ fn party_allowed(policy: &Policy<'_>, actor: &Actor, access: Access, p: &PartyFi
         Access::VolunteerOrManager => manage_volunteers || named(&[VOLUNTEER]),
         Access::VolunteerPhone => (manage_volunteers || named(&[VOLUNTEER])) && contact,
         Access::IsVolunteer => named(&[VOLUNTEER]),
+        Access::ManageConsultation => policy.may_manage_consultation(actor, c).is_ok(),
+        Access::Moderate => policy.may_moderate(actor, c).is_ok(),
+        Access::AnswerForUnit => policy.may_answer_for_unit(actor, "ST001").is_ok(),
+        Access::CheckIn | Access::MilestoneOwner => {
+            policy.may_manage_consultation(actor, c).is_ok()
+                || policy.may_answer_for_unit(actor, "ST001").is_ok()
+        }
         other => panic!("{other:?} is not a party-building question"),
     }
 }
@@ -758,6 +1077,9 @@ fn sample_action(name: &str) -> Action {
 
 /// Fills a party-building route's parameters from the fixture; None for the others.
 fn concrete_party(path: &str, f: &Fixture) -> Option<String> {
+    if let Some(c) = concrete_consultation(path, f) {
+        return Some(c);
+    }
     let p = &f.party;
     let id = if path.contains("home-registration/decision") || path.starts_with("/party/members/") {
         p.applicant.to_string()
@@ -808,8 +1130,93 @@ fn concrete_party(path: &str, f: &Fixture) -> Option<String> {
     )
 }
 
+/// Fills a consultation route's parameters from the fixture; None for the others.
+fn concrete_consultation(path: &str, f: &Fixture) -> Option<String> {
+    let p = &f.party;
+    let consultation = [
+        "/api/v1/topics",
+        "/api/v1/meetings",
+        "/api/v1/results",
+        "/api/v1/polls",
+        "/consultation",
+        "/topics/",
+        "/meetings/",
+        "/results/",
+        "/polls/",
+    ];
+    if !consultation.iter().any(|c| path.starts_with(c)) {
+        return None;
+    }
+    // The photo's opinion is never flagged, so that its photo stays public.
+    let opinion = if path.ends_with("/photo") {
+        p.opinion_photo
+    } else {
+        p.opinion
+    };
+    let number = if path.contains("/meetings") {
+        p.meeting.clone()
+    } else if path.contains("/results") {
+        p.result.clone()
+    } else {
+        p.topic.clone()
+    };
+    let query = match path {
+        "/api/v1/topics" | "/api/v1/meetings" | "/api/v1/results" | "/api/v1/polls" => {
+            format!("?within={}", p.community)
+        }
+        "/api/v1/topics/rules" => format!("?region={}", p.community),
+        "/api/v1/meetings/{number}/attachments" => "?name=a.pdf".to_owned(),
+        _ => String::new(),
+    };
+    Some(
+        path.replace("{number}", &number)
+            .replace(
+                "{id}",
+                &if path.contains("polls") {
+                    p.poll
+                } else {
+                    opinion
+                }
+                .to_string(),
+            )
+            .replace("{seq}", "0")
+            .replace("{code}", p.community.as_str())
+            + &query,
+    )
+}
+
+/// A consultation route's body.
+fn consultation_body(path: &str, f: &Fixture) -> Option<(&'static str, Vec<u8>)> {
+    let p = &f.party;
+    let c = p.community.as_str();
+    let json = |v: Value| Some(("application/json", v.to_string().into_bytes()));
+    match path {
+        "/api/v1/topics/rules" => json(json!({"region": c, "threshold_per_mille": 50, "agenda_days": 10})),
+        "/api/v1/topics/household-keys" | "/api/v1/polls/{id}/codes" => json(json!({"household": p.household})),
+        "/api/v1/topics/{number}/schedule" => json(json!({"meeting": p.meeting})),
+        "/api/v1/topics/{number}/opinions/{id}/moderation" => json(json!({"action": "hide", "reason": "广告"})),
+        "/api/v1/topics/{number}/withdrawal" | "/api/v1/meetings/{number}/cancellation" => json(json!({"reason": "合并"})),
+        "/api/v1/meetings" => json(json!({"kind": "resident_council", "scope": c, "title": "议事会", "place": "社区", "starts_at": "2026-04-01T01:00:00Z", "agenda": [{"title": "楼道"}]})),
+        "/api/v1/meetings/{number}/agenda" => json(json!({"title": "停车"})),
+        "/api/v1/meetings/{number}/answers" => json(json!({"unit": "ST001", "answer": "attend"})),
+        "/api/v1/meetings/{number}/attendance" => json(json!({"kind": "unit", "reference": "ST001"})),
+        "/api/v1/meetings/{number}/minutes" => json(json!({"minutes": "议定"})),
+        "/api/v1/meetings/{number}/attachments" => Some(("application/pdf", b"%PDF-1.4".to_vec())),
+        "/api/v1/meetings/{number}/decisions" => json(json!({"agenda_index": 0, "title": "x", "decision": "y", "milestones": [{"title": "z", "owner": "ST001", "due": "2027-06-30"}]})),
+        "/api/v1/results/import" => Some((
+            "text/csv",
+            format!("number,region,title,decision,meeting,kind,case,work_title,owner,due\nWA1K0000WA1K,{c},x,y,,milestone,,z,ST001,2027-06-30\n").into_bytes(),
+        )),
+        "/api/v1/polls" => json(json!({"scope": c, "question": "q", "options": ["a", "b"], "opens_at": "2026-03-03T00:00:00Z", "closes_at": "2026-03-10T00:00:00Z"})),
+        _ => None,
+    }
+}
+
 /// A party-building route's body: JSON, or a CSV file for the imports.
 fn party_body(path: &str, f: &Fixture) -> Option<(&'static str, Vec<u8>)> {
+    if let Some(b) = consultation_body(path, f) {
+        return Some(b);
+    }
     let p = &f.party;
     let c = p.community.as_str();
     let csv = |text: String| Some(("text/csv", text.into_bytes()));
@@ -962,6 +1369,8 @@ async fn browser(app: &App, username: Option<&str>) -> (String, String) {
 struct Walk {
     tried: BTreeMap<&'static str, (usize, usize)>,
     disagreements: Vec<String>,
+    /// Time spent per route, to see where the walk's minutes go (`--nocapture`).
+    spent: BTreeMap<&'static str, std::time::Duration>,
 }
 
 impl Walk {
@@ -1090,7 +1499,9 @@ async fn every_route_answers_every_role_as_the_policy_says() {
                     }
                     call = call.json(&body);
                 }
+                let started = std::time::Instant::now();
                 let answer = call.send().await;
+                *walk.spent.entry(path).or_default() += started.elapsed();
                 let expected = allowed(&policy, &actor, *access, &f, case);
                 let anonymous = account.is_none();
                 let ok = match (anonymous, access) {
@@ -1177,10 +1588,30 @@ async fn every_route_answers_every_role_as_the_policy_says() {
                         "csrf={csrf}&shift={}&volunteer={}",
                         f.party.shift, f.party.volunteer
                     )),
+                    "/consultation/{code}/meetings" => call.form(&format!(
+                        "csrf={csrf}&kind=resident_council&title=x&place=y&starts_at=2026-04-01T10:00&item=z"
+                    )),
+                    "/consultation/household-key" | "/polls/{id}/code" => {
+                        call.form(&format!("csrf={csrf}&household={}", f.party.household))
+                    }
+                    "/topics/{number}/schedule" => {
+                        call.form(&format!("csrf={csrf}&meeting={}", f.party.meeting))
+                    }
+                    "/meetings/{number}/answer" => {
+                        call.form(&format!("csrf={csrf}&unit=ST001&answer=attend"))
+                    }
+                    "/meetings/{number}/check-in" => {
+                        call.form(&format!("csrf={csrf}&kind=unit&reference=ST001"))
+                    }
+                    "/meetings/{number}/attachments" => {
+                        call.multipart(&[("csrf", &csrf), ("name", "a.txt")])
+                    }
                     _ if *method == "post" => call.form(&format!("csrf={csrf}")),
                     _ => call,
                 };
+                let started = std::time::Instant::now();
                 let answer = call.send().await;
+                *walk.spent.entry(path).or_default() += started.elapsed();
                 let expected = allowed(&policy, &actor, *access, &f, case);
                 let anonymous = account.is_none();
                 let ok = match (anonymous, access) {
@@ -1212,7 +1643,22 @@ async fn every_route_answers_every_role_as_the_policy_says() {
         }
     }
     assert!(
-        walk.disagreements.is_empty(),
+        {
+            let mut slowest: Vec<_> = walk.spent.iter().collect();
+            slowest.sort_by(|a, b| b.1.cmp(a.1));
+            let total: std::time::Duration = walk.spent.values().sum();
+            let consultation: std::time::Duration = walk
+                .spent
+                .iter()
+                .filter(|(p, _)| concrete_consultation(p, &f).is_some())
+                .map(|(_, d)| *d)
+                .sum();
+            eprintln!("walk: {total:?} answering, {consultation:?} of it consultation");
+            for (path, spent) in slowest.iter().take(15) {
+                eprintln!("walk: {spent:?} on {path}");
+            }
+            walk.disagreements.is_empty()
+        },
         "{} answers disagree with the policy:\n{}",
         walk.disagreements.len(),
         walk.disagreements.join("\n")
