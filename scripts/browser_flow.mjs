@@ -119,6 +119,8 @@ const LANDING = {
   "member.st1c1.1": "/my",
   "secretary.st1c1": "/dashboard",
   "volunteer.st1c1": "/",
+  "admin.st1c1": "/work",
+  "handler.st001-c001": "/work",
 };
 
 async function signIn(page, username) {
@@ -555,6 +557,79 @@ try {
   await secretary.page.goto(`${base}/community/${C1}`);
   await shot(secretary.page, "29-community-board-desktop");
   console.log(`browser flow: party building checked (${steps} checks so far)`);
+
+  // --- Consultation: a resident raises and supports a topic with the household's key, the
+  // community puts it on a meeting's agenda, the meeting decides, the decision's case closes
+  // in the loop, and the public result shows the progress. ---
+  await member.page.goto(`${base}/my`);
+  await member.page.click("#my-households li a >> nth=0");
+  await member.page.click("#household-key");
+  const householdKey = (await member.page.locator("#handed-out").textContent()).trim();
+  check(/^[0-9A-Z-]{10,12}$/.test(householdKey), `a household key: ${householdKey}`);
+  await audit(member.page, "consult-key-phone");
+  await h.goto(`${base}/consultation/${C1}`);
+  check(await h.locator("#topics li").count() > 0, "the community's topics are public");
+  await audit(h, "consult-region-phone");
+  await h.click("#raise-form >> xpath=.. >> summary");
+  await h.fill("#topic-title", "楼下增设快递柜");
+  await h.fill("#topic-description", "快递堆在门岗，丢件多");
+  await h.click("#raise-topic");
+  check(await h.locator("#topic-secret").count() === 1, "the resident is given the topic's secret once");
+  await h.fill("#household-key", householdKey);
+  await h.click("#support");
+  check((await h.locator("#topic-supports").textContent()).startsWith("1 "), "the household's support is counted");
+  await h.fill("#household-key", householdKey);
+  await h.click("#support");
+  check(await h.locator("#topic-error").count() === 1, "a household supports once");
+  await shot(h, "30-topic-phone");
+  await audit(h, "consult-topic-phone");
+  const topicPage = h.url().replace(/\/support$/, "");
+  const communityAdmin = await staff("admin.st1c1");
+  await communityAdmin.page.goto(topicPage);
+  await communityAdmin.page.selectOption("#schedule-meeting", { index: 0 });
+  await communityAdmin.page.click("#schedule");
+  check((await communityAdmin.page.locator("#topic-status").textContent()).includes("已列入议程"), "the topic is on a meeting's agenda");
+  await audit(communityAdmin.page, "consult-topic-scheduled");
+  await communityAdmin.page.click("#topic-meeting");
+  const items = await communityAdmin.page.locator("#decision-item option").count();
+  await communityAdmin.page.selectOption("#decision-item", { index: items - 1 });
+  await communityAdmin.page.fill("#decision-title", "增设快递柜");
+  await communityAdmin.page.fill("#decision-text", "同意在 3 栋北侧增设快递柜，由社区居委会联系快递企业落实。");
+  await communityAdmin.page.selectOption("#case-unit", "ST001-C001");
+  await communityAdmin.page.fill("#case-description", "联系快递企业在 3 栋北侧安装快递柜");
+  await communityAdmin.page.fill("#case-days", "5");
+  await communityAdmin.page.click("#decide");
+  check((await communityAdmin.page.locator("#meeting-notice").textContent()).includes("决议已记录"), "the meeting records the decision");
+  await shot(communityAdmin.page, "31-meeting-desktop");
+  await audit(communityAdmin.page, "consult-meeting");
+  const resultHref = await communityAdmin.page.locator("#agenda li:last-child .decision a[href^='/results/']").first().getAttribute("href");
+  const unitHandler = await staff("handler.st001-c001");
+  await unitHandler.page.goto(`${base}${resultHref}`);
+  await unitHandler.page.click("a.work-case");
+  const decisionCase = unitHandler.page.url();
+  await unitHandler.page.click("#do-start_handling");
+  await unitHandler.page.waitForLoadState();
+  await unitHandler.page.fill("#report_back-note", "快递柜已安装并投入使用");
+  await unitHandler.page.click("#do-report_back");
+  await unitHandler.page.waitForLoadState();
+  check((await unitHandler.page.locator("#case-status").textContent()).includes("已反馈"), "the unit reported back on the decision's case");
+  await worker.page.goto(decisionCase);
+  await worker.page.fill("#verify-note", "现场核实，快递柜已安装");
+  await worker.page.click("#do-verify");
+  await worker.page.waitForLoadState();
+  check((await worker.page.locator("#case-status").textContent()).includes("结案"), "the decision's case is closed");
+  await h.goto(`${base}${resultHref}`);
+  check((await h.locator("#result-percent").textContent()).includes("100%"), "the public result shows the progress");
+  await shot(h, "32-result-phone");
+  await audit(h, "consult-result-phone");
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+  const d = await desk.newPage();
+  await d.goto(`${base}${resultHref}`);
+  await shot(d, "33-result-desktop");
+  await d.goto(`${base}/consultation/${C1}`);
+  await shot(d, "34-consultation-desktop");
+  await audit(d, "consult-region-desktop");
+  console.log(`browser flow: consultation checked (${steps} checks so far)`);
 
   // --- Every other page, through axe: anonymously and as each account above, both languages. ---
   await auditEverything(code, caseUrl);

@@ -384,6 +384,16 @@ impl App {
     ) -> AppResult<TopicRecord> {
         self.count_lookup(from).await?;
         let household = self.household_of_key(household_key).await?;
+        self.support_as(public_id, &household).await
+    }
+
+    /// A registered household's support (its key checked by the caller; the demo gives
+    /// supports this way).
+    pub(crate) async fn support_as(
+        &self,
+        public_id: &str,
+        household: &civicgrid_store::HouseholdRecord,
+    ) -> AppResult<TopicRecord> {
         for _attempt in 0..5 {
             let t = self.topic(public_id).await?;
             let in_scope = match &t.grid {

@@ -122,6 +122,7 @@ fn progress_json(ctx: &Ctx, rp: &ResultProgress) -> Value {
             "kind": w.kind,
             "kind_label": ctx.t(&format!("consult-work-{}", w.kind)),
             "case": case,
+            "case_id": w.case_id,
             "title": w.title,
             "owner": w.owner,
             "due": w.due_at.map(|d| ctx.when(d)),

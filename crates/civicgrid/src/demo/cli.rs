@@ -91,6 +91,13 @@ pub async fn run(
                         p.organisations, p.members, p.households, p.visits, p.wishes, p.volunteers, p.activities, p.hours_entries
                     )
                     .map_err(io)?;
+                    let c = app.load_demo_consultation().await?;
+                    writeln!(
+                        out,
+                        "consultation: {} topics with {} opinions, {} meetings, {} decisions with their cases and milestones, {} polls",
+                        c.topics, c.opinions, c.meetings, c.results, c.polls
+                    )
+                    .map_err(io)?;
                 }
                 DemoOutcome::AlreadyLoaded => {
                     writeln!(out, "the demo territory is already loaded; nothing changed")

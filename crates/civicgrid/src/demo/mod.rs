@@ -8,6 +8,7 @@
 pub mod cli;
 
 pub mod cases;
+pub mod consultation;
 pub mod party;
 pub mod photos;
 
@@ -668,4 +669,20 @@ fn gazetteer(
         }
     }
     places
+}
+
+/// A demo account as the actor it acts as.
+pub(crate) async fn staff_of(
+    app: &App,
+    username: &str,
+) -> AppResult<civicgrid_domain::policy::Actor> {
+    let u = app
+        .repo
+        .user(username)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("demo account {username}")))?;
+    Ok(civicgrid_domain::policy::Actor::Staff {
+        username: u.username,
+        grants: u.grants,
+    })
 }
