@@ -16,8 +16,8 @@ use crate::app::Format;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AppError, AppResult, InputError};
 use crate::{
-    accounts, administration, assessment, cases, catalogue, demo, households, party, routing,
-    territory, webhooks,
+    accounts, administration, assessment, cases, catalogue, consultation, demo, households, party,
+    routing, territory, webhooks,
 };
 
 /// Files larger than this are refused unless --max-bytes says otherwise.
@@ -144,6 +144,8 @@ pub enum ImportWhat {
     Party(party::cli::Import),
     #[command(flatten)]
     Households(households::cli::Import),
+    #[command(flatten)]
+    Consultation(consultation::cli::Import),
 }
 
 /// What `civicgrid export` writes: each capability's tables (one line each).
@@ -161,6 +163,8 @@ pub enum ExportWhat {
     Party(party::cli::Export),
     #[command(flatten)]
     Households(households::cli::Export),
+    #[command(flatten)]
+    Consultation(consultation::cli::Export),
 }
 
 /// An error writing to standard output.
@@ -320,6 +324,9 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 ImportWhat::Assessment(what) => assessment::cli::import(&app, what, out).await?,
                 ImportWhat::Party(what) => party::cli::import(&app, what, out).await?,
                 ImportWhat::Households(what) => households::cli::import(&app, what, out).await?,
+                ImportWhat::Consultation(what) => {
+                    consultation::cli::import(&app, what, out).await?
+                }
             };
             writeln!(out, "imported {n} {kind}").map_err(io)?;
             Ok(0)
@@ -332,6 +339,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 ExportWhat::Assessment(what) => assessment::cli::export(&app, what).await?,
                 ExportWhat::Party(what) => party::cli::export(&app, what).await?,
                 ExportWhat::Households(what) => households::cli::export(&app, what).await?,
+                ExportWhat::Consultation(what) => consultation::cli::export(&app, what).await?,
             };
             match output {
                 Some(path) => std::fs::write(&path, text).map_err(|source| AppError::Io {

@@ -109,7 +109,7 @@ fn merge(mut base: Value, extra: Value) -> Value {
     base
 }
 
-fn progress_json(ctx: &Ctx, rp: &ResultProgress) -> Value {
+fn progress_json(ctx: &Ctx, reference: &crate::reference::Reference, rp: &ResultProgress) -> Value {
     let p = rp.progress;
     json!({
         "number": rp.result.public_id,
@@ -124,7 +124,8 @@ fn progress_json(ctx: &Ctx, rp: &ResultProgress) -> Value {
             "case": case,
             "case_id": w.case_id,
             "title": w.title,
-            "owner": w.owner,
+            // A unit by its name; an account as it is.
+            "owner": if reference.units.iter().any(|u| u.code == w.owner) { reference.unit_name(&w.owner) } else { w.owner.clone() },
             "due": w.due_at.map(|d| ctx.when(d)),
             "done": item.done_at.map(|d| ctx.when(d)),
             "overdue": item.done_at.is_none() && w.due_at.is_some_and(|d| d < jiff::Timestamp::now()),
@@ -308,7 +309,7 @@ async fn region_values(app: &App, ctx: &Ctx, code: &str) -> Result<Value, AppErr
             "when": ctx.when(m.starts_at),
             "status": ctx.t(&format!("meeting-status-{}", m.status)),
         })).collect::<Vec<_>>(),
-        "results": results.iter().map(|r| merge(progress_json(ctx, r), json!({
+        "results": results.iter().map(|r| merge(progress_json(ctx, &reference, r), json!({
             "meeting": r.result.meeting_id.and_then(|m| meeting_numbers.get(&m).map(|(n, _)| n.clone())),
         }))).collect::<Vec<_>>(),
         "regions": regions,
@@ -635,7 +636,7 @@ async fn topic_page(
             .await?
             .iter()
             .filter(|r| r.result.topic_id == Some(t.id))
-            .map(|r| progress_json(ctx, r))
+            .map(|r| progress_json(ctx, &reference, r))
             .collect();
         let card = |o: &civicgrid_store::OpinionRecord| {
             let shows = o.visibility == Visibility::Visible;
@@ -927,7 +928,7 @@ fn meeting_values(
                 "title": a.title,
                 "topic": topic.map(|t| json!({"number": t.public_id, "title": t.title, "status": ctx.t(&format!("topic-status-{}", t.status.as_str()))})),
                 "cases": a.cases.iter().filter_map(|c| d.case_numbers.get(c)).collect::<Vec<_>>(),
-                "results": results.iter().filter(|r| r.result.agenda_index == Some(i as u32)).map(|r| progress_json(ctx, r)).collect::<Vec<_>>(),
+                "results": results.iter().filter(|r| r.result.agenda_index == Some(i as u32)).map(|r| progress_json(ctx, app_reference, r)).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -1223,7 +1224,7 @@ async fn result_page(
         let actor = ctx.staff();
         let policy = reference.policy();
         let manages = actor.is_some_and(|a| policy.may_manage_consultation(a, &rp.result.region).is_ok());
-        let mut v = progress_json(ctx, &rp);
+        let mut v = progress_json(ctx, &reference, &rp);
         if let Some(work) = v.get_mut("work").and_then(Value::as_array_mut) {
             for (w, (rec, item, _)) in work.iter_mut().zip(rp.work.iter()) {
                 let mine = actor.is_some_and(|a| a.name() == rec.owner || policy.may_answer_for_unit(a, &rec.owner).is_ok());

@@ -72,9 +72,10 @@ fn work_due(
     cal: &civicgrid_domain::calendar::WorkingCalendar,
     day: jiff::civil::Date,
 ) -> jiff::Timestamp {
-    // The end of the day named, in the deployment's zone.
-    let end = day.tomorrow().unwrap_or(day);
-    end.to_zoned(cal.time_zone().clone())
+    // The last second of the day named, in the deployment's zone (so that the day exported
+    // is the day imported).
+    day.at(23, 59, 59, 0)
+        .to_zoned(cal.time_zone().clone())
         .map(|z| z.timestamp())
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }

@@ -1066,3 +1066,64 @@ async fn a_unit_that_does_not_answer_is_recorded_as_missing() {
         .unwrap_or_default();
     assert_eq!((unit.summons, unit.summons_on_time), (1, 0));
 }
+
+/// Results at the command line: a bad file is refused whole with its file, line and field
+/// named; a good one is imported and exported again with its computed progress.
+#[tokio::test]
+async fn the_command_line_imports_and_exports_results() {
+    let t = TestApp::builder().demo(1).build().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    };
+    let header = "number,region,title,decision,meeting,kind,case,work_title,owner,due\n";
+    let bad = file(
+        "results.csv",
+        &format!(
+            "{header}RES0RES0RES0,{C1},楼道照明,增设感应灯,,milestone,,采购,ST001,2026-12-20\nRES0RES0RES1,{C1},加装电梯,,,milestone,,方案,ST001,someday\n"
+        ),
+    );
+    let e = super::support::run_cli(&t.url, &["import", "results", &bad], "")
+        .await
+        .expect_err("refused");
+    let text = e.to_string();
+    assert!(
+        text.contains("results.csv") && text.contains("line 3") && text.contains("`due`"),
+        "{text}"
+    );
+    let within = ["export", "results", "--within", C1];
+    let (_, out) = super::support::run_cli(&t.url, &within, "")
+        .await
+        .expect("exported");
+    assert_eq!(
+        String::from_utf8_lossy(&out).lines().count(),
+        1,
+        "nothing of a bad file"
+    );
+    let good = file(
+        "good.csv",
+        &format!(
+            "{header}RES0RES0RES0,{C1},楼道照明,增设感应灯,,milestone,,采购,ST001,2026-12-20\nRES0RES0RES0,{C1},楼道照明,增设感应灯,,milestone,,安装,ST001,2026-12-31\n"
+        ),
+    );
+    let (code, out) = super::support::run_cli(&t.url, &["import", "results", &good], "")
+        .await
+        .expect("imported");
+    assert_eq!(
+        (code, String::from_utf8_lossy(&out).trim()),
+        (0, "imported 1 results")
+    );
+    let (_, out) = super::support::run_cli(&t.url, &within, "")
+        .await
+        .expect("exported");
+    let exported = String::from_utf8_lossy(&out).to_string();
+    assert_eq!(exported.lines().count(), 3, "{exported}");
+    assert!(
+        exported.contains(&format!(
+            "RES0RES0RES0,{C1},楼道照明,增设感应灯,,milestone,,采购,ST001,2026-12-20,,0,0"
+        )),
+        "{exported}"
+    );
+}
