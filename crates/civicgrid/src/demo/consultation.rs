@@ -151,16 +151,12 @@ impl App {
                         .min(t.threshold.saturating_sub(1) as usize),
                     _ => 0,
                 };
-                let mut given = 0;
                 for h in households
                     .iter()
                     .filter(|h| t.grid.as_ref().is_none_or(|g| &h.grid == g))
+                    .take(wanted)
                 {
-                    if given >= wanted {
-                        break;
-                    }
                     self.support_as(&t.public_id, h).await?;
-                    given += 1;
                 }
             }
             // Opinions, with a reply, one hidden by the moderator and one flagged for review.
