@@ -19,7 +19,7 @@ use super::views;
 use crate::App;
 use crate::accounts::limits::ClientAddr;
 use crate::error::AppError;
-use crate::http::views::{ChangeProblems, IntakeProblems, ReadProblems, Throttled};
+use crate::http::views::{ChangeProblems, ReadProblems, Throttled};
 use crate::http::{ApiError, ApiResult, Caller, body, query, region_param};
 
 pub fn routes() -> OpenApiRouter<App> {
@@ -90,7 +90,7 @@ async fn topic_detail(app: &App, t: civicgrid_store::TopicRecord) -> ApiResult<v
 /// here); staff as a grid worker, for the community or for a party organisation.
 #[utoipa::path(post, path = "/api/v1/topics", tag = "public",
     request_body(content = views::NewTopicBody, content_type = "application/json"),
-    responses((status = 201, description = "Raised", body = views::RaisedTopic), IntakeProblems),
+    responses((status = 201, description = "Raised", body = views::RaisedTopic), ChangeProblems),
     security((), ("bearer" = [])))]
 async fn raise_topic(
     State(app): State<App>,
@@ -287,7 +287,7 @@ async fn schedule(
 #[utoipa::path(post, path = "/api/v1/topics/{number}/opinions", tag = "public",
     params(("number" = String, Path, description = "The topic's number")),
     request_body(content = views::OpinionBody, content_type = "application/json"),
-    responses((status = 201, description = "Posted", body = views::OpinionView), IntakeProblems),
+    responses((status = 201, description = "Posted", body = views::OpinionView), ChangeProblems),
     security((), ("bearer" = [])))]
 async fn post_opinion(
     State(app): State<App>,
