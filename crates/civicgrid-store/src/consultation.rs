@@ -770,6 +770,20 @@ macro_rules! consultation_sql {
                 ))
             }
 
+            /// Writes the meeting's row (unchanged) first, so that concurrent changes of one
+            /// meeting take turns: its events and attachments are numbered one at a time
+            /// (PostgreSQL waits on the row; SQLite's transaction becomes the writer at once).
+            async fn lock_meeting(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                meeting: &uuid::Uuid,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query("UPDATE meetings SET version = version WHERE id = $1")
+                    .bind(meeting.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
             async fn topic_region(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 topic: &uuid::Uuid,
@@ -917,7 +931,7 @@ macro_rules! consultation_sql {
             }
             async fn topics_awaiting_agenda(&self, limit: u32) -> Result<Vec<$crate::TopicRecord>, $crate::StoreError> {
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM topics WHERE status = 'qualified' AND agenda_due IS NOT NULL
+                    "SELECT {} FROM topics WHERE status = 'qualified' AND agenda_due IS NOT NULL AND (alarm IS NULL OR alarm <> 'red')
                      ORDER BY agenda_due LIMIT $1",
                     $crate::consultation::TOPIC_COLUMNS
                 ))
@@ -948,7 +962,6 @@ macro_rules! consultation_sql {
 
             async fn create_opinion(&self, o: &$crate::OpinionRecord, photo: Option<(&str, &[u8])>, e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
-                let region = Self::topic_region(&mut tx, &o.topic_id).await?;
                 sqlx::query(
                     "INSERT INTO opinions (id, topic_id, parent_id, author, body, photo_type, photo, visibility, flags, hide_reason, posted_at, version)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -967,6 +980,8 @@ macro_rules! consultation_sql {
                 .bind(i64::try_from(o.version).unwrap_or(0))
                 .execute(&mut *tx)
                 .await?;
+                // Written first, read after: the transaction is the writer from its start.
+                let region = Self::topic_region(&mut tx, &o.topic_id).await?;
                 Self::append_consultation_event(&mut tx, $crate::consultation::TOPIC_SOURCE, &o.id, &region, e).await?;
                 tx.commit().await?;
                 Ok(())
@@ -1135,6 +1150,7 @@ macro_rules! consultation_sql {
                 e: &$crate::ConsultationEvent,
             ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                Self::lock_meeting(&mut tx, &m.id).await?;
                 // The row as it was read decides: of two answers sent at once, one is written.
                 let done = sqlx::query(
                     "UPDATE meeting_invitees SET answer = $4, answer_note = $5, answered_by = $6, answered_at = $7,
@@ -1191,6 +1207,7 @@ macro_rules! consultation_sql {
                 e: &$crate::ConsultationEvent,
             ) -> Result<u64, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                Self::lock_meeting(&mut tx, &m.id).await?;
                 let (next,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq) + 1, 0) FROM meeting_attachments WHERE meeting_id = $1")
                     .bind(m.id.to_string())
                     .fetch_one(&mut *tx)
@@ -1351,6 +1368,11 @@ macro_rules! consultation_sql {
             }
             async fn complete_milestone(&self, r: &$crate::ResultRecord, seq: u64, e: &$crate::ConsultationEvent) -> Result<bool, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                // The result's row first: its events are numbered one at a time.
+                sqlx::query("UPDATE results SET decided_at = decided_at WHERE id = $1")
+                    .bind(r.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
                 let done = sqlx::query(
                     "UPDATE result_work SET done_at = $3, done_by = $4 WHERE result_id = $1 AND seq = $2 AND kind = 'milestone' AND done_at IS NULL",
                 )

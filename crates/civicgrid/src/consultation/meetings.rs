@@ -93,10 +93,9 @@ impl App {
                     .topic_by_public_id(&number.trim().to_ascii_uppercase())
                     .await?
                 {
-                    Some(t)
-                        if !t.region.as_str().starts_with(region.as_str())
-                            && !region.as_str().starts_with(t.region.as_str()) =>
-                    {
+                    // Within the meeting's region: a community's meeting does not decide a
+                    // street's topic.
+                    Some(t) if !t.region.as_str().starts_with(region.as_str()) => {
                         problems.push((
                             field("topic"),
                             format!("topic {number} is of another region"),

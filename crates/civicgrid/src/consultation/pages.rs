@@ -128,7 +128,7 @@ fn progress_json(ctx: &Ctx, reference: &crate::reference::Reference, rp: &Result
             "owner": if reference.units.iter().any(|u| u.code == w.owner) { reference.unit_name(&w.owner) } else { w.owner.clone() },
             "due": w.due_at.map(|d| ctx.when(d)),
             "done": item.done_at.map(|d| ctx.when(d)),
-            "overdue": item.done_at.is_none() && w.due_at.is_some_and(|d| d < jiff::Timestamp::now()),
+            "overdue": item.done_at.is_none() && w.due_at.is_some_and(|d| d < rp.at),
         })).collect::<Vec<_>>(),
     })
 }
@@ -1047,7 +1047,7 @@ async fn answer(
                 .await
         }
         Err(e) => {
-            // The refusal of an unknown unit comes first, as the API's does.
+            // A refusal comes before a problem with the form.
             match app.reference().await.map(|r| {
                 r.policy()
                     .may_answer_for_unit(&actor, &text("unit"))

@@ -77,7 +77,16 @@ impl App {
                 .topic_by_public_id(&t.trim().to_ascii_uppercase())
                 .await?
             {
-                Some(found) => Some(found.id),
+                Some(found) if found.region.as_str().starts_with(scope.region.as_str()) => {
+                    Some(found.id)
+                }
+                Some(_) => {
+                    problems.push((
+                        "topic".to_owned(),
+                        format!("topic {t} is of another region"),
+                    ));
+                    None
+                }
                 None => {
                     problems.push(("topic".to_owned(), format!("no topic {t}")));
                     None

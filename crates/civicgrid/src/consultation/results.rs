@@ -45,6 +45,8 @@ pub struct NewDecision {
 /// A result with its work and the progress computed from it.
 #[derive(Debug, Clone)]
 pub struct ResultProgress {
+    /// When the progress was computed (what "overdue" is measured against).
+    pub at: jiff::Timestamp,
     pub result: ResultRecord,
     pub work: Vec<(WorkRecord, Work, Option<String>)>,
     pub progress: Progress,
@@ -121,8 +123,10 @@ impl App {
             out.push((w, item, case_number));
         }
         let items: Vec<Work> = out.iter().map(|(_, w, _)| *w).collect();
+        let at = self.clock.now();
         Ok(ResultProgress {
-            progress: progress(&items, self.clock.now()),
+            at,
+            progress: progress(&items, at),
             result,
             work: out,
         })
@@ -188,8 +192,19 @@ impl App {
             ));
         }
         for (i, c) in new.cases.iter().enumerate() {
-            if !reference.units.iter().any(|u| u.code == c.unit) {
-                problems.push((format!("cases[{i}].unit"), format!("no unit {}", c.unit)));
+            // A unit of the region, or one above it that serves it (a department).
+            match reference.units.iter().find(|u| u.code == c.unit) {
+                None => problems.push((format!("cases[{i}].unit"), format!("no unit {}", c.unit))),
+                Some(u)
+                    if !m.region.as_str().starts_with(u.region.as_str())
+                        && !u.region.as_str().starts_with(m.region.as_str()) =>
+                {
+                    problems.push((
+                        format!("cases[{i}].unit"),
+                        format!("{} does not serve {}", c.unit, m.region),
+                    ));
+                }
+                Some(_) => {}
             }
             text(
                 &format!("cases[{i}].description"),
@@ -246,17 +261,12 @@ impl App {
             .cloned()
             .ok_or_else(|| AppError::Invalid("agenda item".into()))?;
         let now = self.clock.now();
-        // The topic first, so that a decided topic refuses before any case is reported.
-        let mut topics = Vec::new();
+        // A withdrawn topic takes no decision; refused before any case is reported.
         if let Some(t) = item.topic
             && let Some(t) = self.repo.topic(&t).await?
-            && t.status == TopicStatus::Scheduled
+            && t.status == TopicStatus::Withdrawn
         {
-            let version = t.version;
-            let mut decided = t;
-            decided.status = TopicStatus::Decided;
-            decided.decided_at = Some(now);
-            topics.push((decided, version));
+            return Err(AppError::Conflict("the item's topic was withdrawn".into()));
         }
         // The grid a case lies in unless the decision names one.
         let topic_grid = match item.topic {
@@ -339,6 +349,19 @@ impl App {
             });
         }
         for _attempt in 0..5 {
+            // The item's topic is decided with its first decision (read afresh each time: a
+            // support while it is on the agenda changes its version, not the decision).
+            let mut topics = Vec::new();
+            if let Some(t) = item.topic
+                && let Some(t) = self.repo.topic(&t).await?
+                && t.status == TopicStatus::Scheduled
+            {
+                let version = t.version;
+                let mut decided = t;
+                decided.status = TopicStatus::Decided;
+                decided.decided_at = Some(now);
+                topics.push((decided, version));
+            }
             let r = ResultRecord {
                 id: self.ids.new_id(now),
                 public_id: civicgrid_domain::case::public_id(self.ids.random_bits()),
@@ -357,8 +380,11 @@ impl App {
                 .create_results(&[(r.clone(), work.clone())], &topics, actor.name())
                 .await
             {
+                // A number drawn twice, or the topic changed meanwhile: again. The cases
+                // already in the loop stay the work of the one result written.
                 Err(StoreError::Conflict(msg)) if msg.contains("public_id") => continue,
-                Err(e) => return Err(super::stale(e)),
+                Err(StoreError::Stale { .. }) => continue,
+                Err(e) => return Err(e.into()),
                 Ok(()) => return self.result_progress(r, work).await,
             }
         }
