@@ -569,6 +569,24 @@ impl App {
             .policy()
             .may_manage_consultation(actor, &m.region)
             .map_err(AppError::Forbidden)?;
+        // A file sent as bytes is known by its first bytes.
+        let content_type = if content_type == "application/octet-stream" {
+            if data.starts_with(b"%PDF") {
+                "application/pdf"
+            } else if data.starts_with(&[0x89, b'P', b'N', b'G']) {
+                "image/png"
+            } else if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
+                "image/jpeg"
+            } else if data.len() > 12 && &data[0..4] == b"RIFF" && &data[8..12] == b"WEBP" {
+                "image/webp"
+            } else if std::str::from_utf8(&data).is_ok() {
+                "text/plain"
+            } else {
+                content_type
+            }
+        } else {
+            content_type
+        };
         let mut problems = Vec::new();
         let name = text("name", name, 1, 120, &mut problems);
         if name.contains(['/', '\\', '"', '\n', '\r']) {

@@ -638,10 +638,11 @@ async fn cancel(
 }
 
 /// Attaches a file to a meeting: the body is the file, its type the Content-Type (PDF,
-/// JPEG, PNG, WebP or plain text, at most 10 MiB) (consultation.manage).
+/// JPEG, PNG, WebP or plain text, at most 10 MiB; `application/pdf` is taken too, and
+/// `application/octet-stream` is recognised by its first bytes) (consultation.manage).
 #[utoipa::path(post, path = "/api/v1/meetings/{number}/attachments", tag = "consultation",
     params(("number" = String, Path, description = "The meeting's number"), views::AttachmentQuery),
-    request_body(content = Vec<u8>, content_type = "application/pdf"),
+    request_body(content((Vec<u8> = "application/octet-stream"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"), (Vec<u8> = "text/plain"))),
     responses((status = 201, description = "Attached", body = views::AttachmentView), ChangeProblems),
     security(("bearer" = [])))]
 async fn attach(

@@ -609,6 +609,19 @@ async fn consultation(t: &TestApp, clock: &ManualClock) {
         .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     let a = t
+        .post(&format!(
+            "/api/v1/meetings/{meeting}/attachments?name=签到表.pdf"
+        ))
+        .bearer(&admin)
+        .bytes("application/octet-stream", pdf.clone())
+        .send()
+        .await;
+    assert_eq!(
+        (a.status, a.json()["content_type"].as_str()),
+        (StatusCode::CREATED, Some("application/pdf")),
+        "known by its first bytes"
+    );
+    let a = t
         .get(&format!("/api/v1/meetings/{meeting}/attachments/0"))
         .send()
         .await;
