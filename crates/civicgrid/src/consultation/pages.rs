@@ -220,7 +220,8 @@ async fn region_values(app: &App, ctx: &Ctx, code: &str) -> Result<Value, AppErr
         .iter()
         .map(|m| (m.id, (m.public_id.clone(), m.title.clone())))
         .collect();
-    // Executed on time, per region below (a street's communities, a community's grids).
+    // Executed on time, per region below (a street's communities, a community's grids):
+    // (results, due, on time).
     let mut per_region: BTreeMap<String, (u32, u32, u32)> = BTreeMap::new();
     for rp in &results {
         let key = match (&scope.grid, scope.region.level(), &rp.result.grid) {
@@ -235,30 +236,15 @@ async fn region_values(app: &App, ctx: &Ctx, code: &str) -> Result<Value, AppErr
         let p = rp.progress;
         let complete = p.total > 0 && p.done == p.total;
         let e = per_region.entry(key).or_default();
+        e.0 += 1;
         if complete || p.overdue > 0 {
-            e.0 += 1;
-            e.1 += u32::from(complete && p.done_on_time == p.total);
+            e.1 += 1;
+            e.2 += u32::from(complete && p.done_on_time == p.total);
         }
-        e.2 += p.percent;
     }
     let regions: Vec<Value> = per_region
         .iter()
-        .map(|(n, (due, on_time, _))| {
-            let n_results = results
-                .iter()
-                .filter(|rp| {
-                    let key = match (&scope.grid, scope.region.level(), &rp.result.grid) {
-                        (None, RegionLevel::Street, _) => reference.region_name(&rp.result.region),
-                        (None, _, Some(g)) => reference
-                            .grid_names
-                            .get(g)
-                            .cloned()
-                            .unwrap_or_else(|| g.to_string()),
-                        _ => name.clone(),
-                    };
-                    &key == n
-                })
-                .count();
+        .map(|(n, (n_results, due, on_time))| {
             json!({
                 "name": n,
                 "results": n_results,

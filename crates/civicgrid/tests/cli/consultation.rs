@@ -957,6 +957,9 @@ async fn consultation(t: &TestApp, clock: &ManualClock) {
     assert_eq!((c.households_polled, c.households_voted), (3, 2));
     assert_eq!((c.invitations, c.attendances), (3, 2));
     assert_eq!((c.summons, c.summons_on_time), (1, 1));
+    // The community's public page says the same: two results due, one on time.
+    let page = t.get(&format!("/consultation/{C1}")).send().await.text();
+    assert!(page.contains("<td>2</td><td>2</td><td>50%</td>"), "{page}");
 }
 
 async fn run(backend: Backend) {
