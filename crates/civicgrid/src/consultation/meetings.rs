@@ -297,11 +297,7 @@ impl App {
         item: NewAgendaItem,
     ) -> AppResult<MeetingRecord> {
         let m = self.meeting(meeting).await?;
-        self.reference()
-            .await?
-            .policy()
-            .may_manage_consultation(actor, &m.region)
-            .map_err(AppError::Forbidden)?;
+        self.manages(actor, &m.region).await?;
         if m.status != "planned" {
             return Err(AppError::Conflict(format!("the meeting is {}", m.status)));
         }
@@ -468,11 +464,7 @@ impl App {
         minutes: &str,
     ) -> AppResult<MeetingRecord> {
         let m = self.meeting(meeting).await?;
-        self.reference()
-            .await?
-            .policy()
-            .may_manage_consultation(actor, &m.region)
-            .map_err(AppError::Forbidden)?;
+        self.manages(actor, &m.region).await?;
         if m.status == "cancelled" {
             return Err(AppError::Conflict("the meeting was cancelled".into()));
         }
@@ -508,11 +500,7 @@ impl App {
         reason: &str,
     ) -> AppResult<MeetingRecord> {
         let m = self.meeting(meeting).await?;
-        self.reference()
-            .await?
-            .policy()
-            .may_manage_consultation(actor, &m.region)
-            .map_err(AppError::Forbidden)?;
+        self.manages(actor, &m.region).await?;
         let mut problems = Vec::new();
         let reason = text("reason", reason, 1, 500, &mut problems);
         if !problems.is_empty() {
@@ -564,11 +552,7 @@ impl App {
         data: Vec<u8>,
     ) -> AppResult<AttachmentMeta> {
         let m = self.meeting(meeting).await?;
-        self.reference()
-            .await?
-            .policy()
-            .may_manage_consultation(actor, &m.region)
-            .map_err(AppError::Forbidden)?;
+        self.manages(actor, &m.region).await?;
         // A file sent as bytes is known by its first bytes.
         let content_type = if content_type == "application/octet-stream" {
             if data.starts_with(b"%PDF") {
@@ -692,11 +676,7 @@ impl App {
         meeting: &str,
     ) -> AppResult<Vec<civicgrid_store::ConsultationEvent>> {
         let m = self.meeting(meeting).await?;
-        self.reference()
-            .await?
-            .policy()
-            .may_manage_consultation(actor, &m.region)
-            .map_err(AppError::Forbidden)?;
+        self.manages(actor, &m.region).await?;
         Ok(self.repo.consultation_events(&m.id).await?)
     }
 }

@@ -119,6 +119,24 @@ fn topic_state(t: &TopicRecord) -> TopicState {
 }
 
 impl App {
+    /// Refused unless the actor runs consultation in `region` (consultation.manage).
+    async fn manages(&self, actor: &Actor, region: &RegionCode) -> AppResult<()> {
+        self.reference()
+            .await?
+            .policy()
+            .may_manage_consultation(actor, region)
+            .map_err(AppError::Forbidden)
+    }
+
+    /// Refused unless the actor moderates opinions in `region` (consultation.moderate).
+    async fn moderates(&self, actor: &Actor, region: &RegionCode) -> AppResult<()> {
+        self.reference()
+            .await?
+            .policy()
+            .may_moderate(actor, region)
+            .map_err(AppError::Forbidden)
+    }
+
     /// A scope by its code: a grid of the platform, or one of its communities or streets.
     pub async fn consultation_scope(&self, code: &str) -> AppResult<Scope> {
         let reference = self.reference().await?;
@@ -467,11 +485,7 @@ impl App {
         reason: &str,
     ) -> AppResult<TopicRecord> {
         let t = self.topic(public_id).await?;
-        self.reference()
-            .await?
-            .policy()
-            .may_manage_consultation(actor, &t.region)
-            .map_err(AppError::Forbidden)?;
+        self.manages(actor, &t.region).await?;
         let reason = reason.trim();
         if reason.chars().count() > 500 {
             return Err(unprocessable("reason", "at most 500 characters"));
@@ -511,11 +525,7 @@ impl App {
         public_id: &str,
     ) -> AppResult<(TopicRecord, Vec<ConsultationEvent>)> {
         let t = self.topic(public_id).await?;
-        self.reference()
-            .await?
-            .policy()
-            .may_manage_consultation(actor, &t.region)
-            .map_err(AppError::Forbidden)?;
+        self.manages(actor, &t.region).await?;
         let events = self.repo.consultation_events(&t.id).await?;
         Ok((t, events))
     }
@@ -606,11 +616,7 @@ impl App {
     ) -> AppResult<(String, Vec<u8>)> {
         let (t, o) = self.opinion_on(public_id, id).await?;
         if o.visibility != Visibility::Visible {
-            self.reference()
-                .await?
-                .policy()
-                .may_moderate(actor, &t.region)
-                .map_err(AppError::Forbidden)?;
+            self.moderates(actor, &t.region).await?;
         }
         self.repo
             .opinion_photo(id)
@@ -682,11 +688,7 @@ impl App {
         step: Moderation,
     ) -> AppResult<OpinionRecord> {
         let (t, o) = self.opinion_on(public_id, id).await?;
-        self.reference()
-            .await?
-            .policy()
-            .may_moderate(actor, &t.region)
-            .map_err(AppError::Forbidden)?;
+        self.moderates(actor, &t.region).await?;
         let reason = match &step {
             Moderation::Hide { reason } => {
                 if reason.chars().count() > 200 {
@@ -731,11 +733,7 @@ impl App {
         id: &uuid::Uuid,
     ) -> AppResult<Vec<ConsultationEvent>> {
         let (t, _) = self.opinion_on(public_id, id).await?;
-        self.reference()
-            .await?
-            .policy()
-            .may_moderate(actor, &t.region)
-            .map_err(AppError::Forbidden)?;
+        self.moderates(actor, &t.region).await?;
         Ok(self.repo.consultation_events(id).await?)
     }
 }

@@ -44,11 +44,7 @@ impl App {
     /// Opens a poll (those who run consultation in its region).
     pub async fn create_poll(&self, actor: &Actor, new: NewPoll) -> AppResult<PollRecord> {
         let scope = self.consultation_scope(&new.scope).await?;
-        self.reference()
-            .await?
-            .policy()
-            .may_manage_consultation(actor, &scope.region)
-            .map_err(AppError::Forbidden)?;
+        self.manages(actor, &scope.region).await?;
         let mut problems = Vec::new();
         let question = text("question", &new.question, 1, 200, &mut problems);
         let options: Vec<String> = new
