@@ -119,7 +119,7 @@ macro_rules! assessment_sql {
                 let parse = |text: &str| -> Result<Counters, $crate::StoreError> {
                     serde_json::from_str(text).map_err(|e| $crate::StoreError::Corrupt(format!("kpi counters: {e}")))
                 };
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 // Two instances counting the same record would both subtract its old
                 // contribution: on PostgreSQL the second waits here and then reads what the
                 // first wrote (SQLite has one writer; a stale read fails its commit instead).
@@ -282,7 +282,7 @@ macro_rules! assessment_sql {
                 expected: civicgrid_domain::kpi::AppealStatus,
                 adjustment: Option<&$crate::ScoreAdjustment>,
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let done = sqlx::query("UPDATE kpi_appeals SET status = $2, history = $3 WHERE id = $1 AND status = $4")
                     .bind(a.id.to_string())
                     .bind(a.status.as_str())

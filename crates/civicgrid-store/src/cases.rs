@@ -137,7 +137,7 @@ macro_rules! cases_sql {
                     let mut conn = self.pool.acquire().await?;
                     return Ok(vec![Self::change_in(&mut conn, case, *expected_version, events, None).await]);
                 }
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 // New cases first, together: a change in the batch cannot be to one of them (a
                 // change is made to a case read after its report was committed).
                 Self::insert_cases(&mut tx, &new).await?;
@@ -175,7 +175,7 @@ macro_rules! cases_sql {
                 expected_version: u64,
                 event: &$crate::CaseEvent,
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 Self::change_in(&mut tx, case, expected_version, std::slice::from_ref(event), None).await?;
                 let region = case.region.as_str();
                 let id = case.id.to_string();
@@ -436,7 +436,7 @@ macro_rules! cases_sql {
                 if events.is_empty() {
                     return Err($crate::StoreError::Invalid("a change needs at least one event".into()));
                 }
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 Self::change_in(&mut tx, case, expected_version, events, photo).await?;
                 tx.commit().await?;
                 Ok(())
@@ -451,7 +451,7 @@ macro_rules! cases_sql {
                     let mut conn = self.pool.acquire().await?;
                     return Self::insert_cases(&mut conn, items).await;
                 }
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 Self::insert_cases(&mut tx, items).await?;
                 tx.commit().await?;
                 Ok(())

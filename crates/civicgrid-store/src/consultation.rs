@@ -851,7 +851,7 @@ macro_rules! consultation_sql {
             }
 
             async fn create_topic(&self, t: &$crate::TopicRecord, e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query(&format!(
                     "INSERT INTO topics ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
                     $crate::consultation::TOPIC_COLUMNS
@@ -885,14 +885,14 @@ macro_rules! consultation_sql {
                 Ok(())
             }
             async fn update_topic(&self, t: &$crate::TopicRecord, expected_version: u64, e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 Self::write_topic(&mut tx, t, expected_version).await?;
                 Self::append_consultation_event(&mut tx, $crate::consultation::TOPIC_SOURCE, &t.id, &t.region, e).await?;
                 tx.commit().await?;
                 Ok(())
             }
             async fn support_topic(&self, t: &$crate::TopicRecord, expected_version: u64, supporter: &str, e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query("INSERT INTO topic_supports (topic_id, supporter, at) VALUES ($1, $2, $3)")
                     .bind(t.id.to_string())
                     .bind(supporter)
@@ -961,7 +961,7 @@ macro_rules! consultation_sql {
             }
 
             async fn create_opinion(&self, o: &$crate::OpinionRecord, photo: Option<(&str, &[u8])>, e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query(
                     "INSERT INTO opinions (id, topic_id, parent_id, author, body, photo_type, photo, visibility, flags, hide_reason, posted_at, version)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -1017,7 +1017,7 @@ macro_rules! consultation_sql {
                 })
             }
             async fn flag_opinion(&self, o: &$crate::OpinionRecord, expected_version: u64, flagger: &str, e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query("INSERT INTO opinion_flags (opinion_id, flagger, at) VALUES ($1, $2, $3)")
                     .bind(o.id.to_string())
                     .bind(flagger)
@@ -1031,7 +1031,7 @@ macro_rules! consultation_sql {
                 Ok(())
             }
             async fn update_opinion(&self, o: &$crate::OpinionRecord, expected_version: u64, e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 Self::write_opinion(&mut tx, o, expected_version).await?;
                 let region = Self::topic_region(&mut tx, &o.topic_id).await?;
                 Self::append_consultation_event(&mut tx, $crate::consultation::TOPIC_SOURCE, &o.id, &region, e).await?;
@@ -1040,7 +1040,7 @@ macro_rules! consultation_sql {
             }
 
             async fn create_meeting(&self, m: &$crate::MeetingRecord, invitees: &[$crate::InviteeRecord], topics: &[($crate::TopicRecord, u64)], e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query(&format!(
                     "INSERT INTO meetings ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                     $crate::consultation::MEETING_COLUMNS
@@ -1088,7 +1088,7 @@ macro_rules! consultation_sql {
                 Ok(())
             }
             async fn update_meeting(&self, m: &$crate::MeetingRecord, expected_version: u64, topics: &[($crate::TopicRecord, u64)], e: &$crate::ConsultationEvent) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let done = sqlx::query(
                     "UPDATE meetings SET title = $2, place = $3, starts_at = $4, agenda = $5, status = $6, minutes = $7,
                        minutes_by = $8, minutes_at = $9, version = $10
@@ -1149,7 +1149,7 @@ macro_rules! consultation_sql {
                 i: &$crate::InviteeRecord,
                 e: &$crate::ConsultationEvent,
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 Self::lock_meeting(&mut tx, &m.id).await?;
                 // The row as it was read decides: of two answers sent at once, one is written.
                 let done = sqlx::query(
@@ -1206,7 +1206,7 @@ macro_rules! consultation_sql {
                 sha256: &str,
                 e: &$crate::ConsultationEvent,
             ) -> Result<u64, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 Self::lock_meeting(&mut tx, &m.id).await?;
                 let (next,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq) + 1, 0) FROM meeting_attachments WHERE meeting_id = $1")
                     .bind(m.id.to_string())
@@ -1258,7 +1258,7 @@ macro_rules! consultation_sql {
             }
 
             async fn create_results(&self, results: &[($crate::ResultRecord, Vec<$crate::WorkRecord>)], topics: &[($crate::TopicRecord, u64)], actor: &str) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 if let Some((r, _)) = results.first() {
                     Self::write_topics(&mut tx, topics, actor, r.decided_at).await?;
                 }
@@ -1367,7 +1367,7 @@ macro_rules! consultation_sql {
                 rows.into_iter().map(|r| $crate::consultation::work_from_row(r).map(|(_, w)| w)).collect()
             }
             async fn complete_milestone(&self, r: &$crate::ResultRecord, seq: u64, e: &$crate::ConsultationEvent) -> Result<bool, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 // The result's row first: its events are numbered one at a time.
                 sqlx::query("UPDATE results SET decided_at = decided_at WHERE id = $1")
                     .bind(r.id.to_string())

@@ -57,7 +57,7 @@ macro_rules! store_sql {
             async fn apply(&self, batch: &$crate::Batch) -> Result<(), $crate::StoreError> {
                 use $crate::sql::*;
                 let at = $crate::model::micros(batch.at);
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
 
                 for r in &batch.regions {
                     sqlx::query(

@@ -185,7 +185,7 @@ macro_rules! households_sql {
                 households: &[$crate::HouseholdRecord],
                 at: jiff::Timestamp,
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 for h in households {
                     sqlx::query(
                         "INSERT INTO households (id, region_code, grid_code, building, unit, room, contact_sealed,
@@ -249,7 +249,7 @@ macro_rules! households_sql {
                 assignee: Option<&str>,
                 on: jiff::civil::Date,
             ) -> Result<u64, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let mut changed = 0;
                 for id in ids {
                     let region: Option<(String,)> = sqlx::query_as(
@@ -276,7 +276,7 @@ macro_rules! households_sql {
                 Ok(changed)
             }
             async fn set_visit_plan(&self, scope: &str, interval_days: Option<u32>) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 match interval_days {
                     Some(days) => {
                         sqlx::query(
@@ -333,7 +333,7 @@ macro_rules! households_sql {
                     .collect())
             }
             async fn log_visit(&self, v: &$crate::VisitRecord) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query(&format!(
                     "INSERT INTO household_visits ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     $crate::households::VISIT_COLUMNS

@@ -55,7 +55,7 @@ macro_rules! jobs_sql {
         #[async_trait::async_trait]
         impl $crate::JobStore for $repo {
             async fn ensure_leases(&self, job: &str, scopes: &[String]) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 for scope in scopes {
                     sqlx::query(
                         "INSERT INTO job_leases (job, scope, region_code) VALUES ($1, $2, $2)

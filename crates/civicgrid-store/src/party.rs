@@ -168,7 +168,7 @@ macro_rules! party_sql {
                 &self,
                 orgs: &[civicgrid_domain::party::Organisation],
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 for o in $crate::party::parents_first(orgs) {
                     sqlx::query(
                         "INSERT INTO party_organisations (code, name, kind, parent_code, region_code, grid_code)
@@ -206,7 +206,7 @@ macro_rules! party_sql {
                 &self,
                 alliances: &[civicgrid_domain::party::Alliance],
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 for a in alliances {
                     sqlx::query(
                         "INSERT INTO party_alliances (code, name, region_code) VALUES ($1, $2, $3)

@@ -107,7 +107,7 @@ macro_rules! polls_sql {
         #[async_trait::async_trait]
         impl $crate::PollStore for $repo {
             async fn create_poll(&self, p: &$crate::PollRecord) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query(
                     "INSERT INTO polls (id, region_code, question, options, ballot, opens_at, closes_at, created_by, created_at, topic_id)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -144,7 +144,7 @@ macro_rules! polls_sql {
                 row.map($crate::polls::poll_from_row).transpose()
             }
             async fn issue_poll_code(&self, poll: &uuid::Uuid, household: &uuid::Uuid, code_digest: &str) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query("INSERT INTO poll_codes (poll_id, code_digest, household_id, used) VALUES ($1, $2, $3, $4)")
                     .bind(poll.to_string())
                     .bind(code_digest)
@@ -157,7 +157,7 @@ macro_rules! polls_sql {
                 Ok(())
             }
             async fn cast_vote(&self, poll: &uuid::Uuid, code_digest: &str, choices: &[usize]) -> Result<bool, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 // The conditional update decides which of concurrent uses counts: the others
                 // find the code used (PostgreSQL waits on the row; SQLite has one writer).
                 let used = sqlx::query("UPDATE poll_codes SET used = $3 WHERE poll_id = $1 AND code_digest = $2 AND used = $4")

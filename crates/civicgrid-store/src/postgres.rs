@@ -14,6 +14,15 @@ pub struct PgRepository {
 }
 
 impl PgRepository {
+    /// A write transaction (the same name as SQLite's, which must take its lock at BEGIN).
+    pub(crate) async fn begin(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+}
+
+impl PgRepository {
     /// Connects to the database `url` names and migrates it.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(StoreError::from)?;

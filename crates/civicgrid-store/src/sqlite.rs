@@ -67,6 +67,18 @@ impl SqliteRepository {
 }
 
 impl SqliteRepository {
+    /// A write transaction. SQLite's default (deferred) transaction reads under a snapshot and
+    /// cannot take the write lock once another connection committed after that snapshot: it
+    /// fails at once, without waiting (`SQLITE_BUSY_SNAPSHOT`). Taking the write lock at BEGIN
+    /// makes concurrent writers queue behind the busy timeout instead.
+    pub(crate) async fn begin(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl SqliteRepository {
     pub(crate) async fn engine_check(&self) -> Result<Vec<String>, StoreError> {
         let rows: Vec<(String,)> = sqlx::query_as("PRAGMA integrity_check")
             .fetch_all(&self.pool)

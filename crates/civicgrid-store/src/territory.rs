@@ -69,7 +69,7 @@ macro_rules! territory_sql {
                 $crate::sql::beats_from_rows(beats, grids, workers)
             }
             async fn replace_places(&self, places: &[civicgrid_domain::territory::Place]) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query("DELETE FROM places").execute(&mut *tx).await?;
                 for p in places {
                     sqlx::query("INSERT INTO places (name, kind, lon, lat, region_code) VALUES ($1, $2, $3, $4, $5)")

@@ -438,7 +438,7 @@ macro_rules! volunteers_sql {
                 rows.into_iter().map($crate::volunteers::volunteer_from_row).collect()
             }
             async fn create_activity(&self, a: &$crate::ActivityRecord, shifts: &[$crate::ShiftRecord]) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query(&format!(
                     "INSERT INTO activities ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                     $crate::volunteers::ACTIVITY_COLUMNS
@@ -585,7 +585,7 @@ macro_rules! volunteers_sql {
                 manual: bool,
                 hours: &$crate::HoursRecord,
             ) -> Result<bool, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let done = sqlx::query(
                     "UPDATE shift_signups SET checked_out_at = $3, manual = (manual OR $4)
                      WHERE shift_id = $1 AND volunteer_id = $2 AND checked_in_at IS NOT NULL AND checked_out_at IS NULL",
@@ -604,7 +604,7 @@ macro_rules! volunteers_sql {
                 Ok(true)
             }
             async fn record_hours(&self, h: &$crate::HoursRecord) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 Self::insert_hours(&mut tx, h).await?;
                 tx.commit().await?;
                 Ok(())
@@ -616,7 +616,7 @@ macro_rules! volunteers_sql {
                 by: &str,
                 at: jiff::Timestamp,
             ) -> Result<Vec<uuid::Uuid>, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let mut decided = Vec::new();
                 for hid in ids {
                     let region: Option<(String,)> = sqlx::query_as(

@@ -212,7 +212,7 @@ macro_rules! webhooks_sql {
                 );
                 if let $crate::DeliveryOutcome::Delivered = outcome {
                     // Done with: the row goes and its subscription counts it, in one commit.
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin().await?;
                     let gone = sqlx::query(
                         "DELETE FROM webhook_deliveries
                           WHERE webhook_id = $1 AND case_id = $2 AND seq = $3 AND leased_by = $4 AND status = 'pending'",

@@ -177,7 +177,7 @@ macro_rules! wishes_sql {
         #[async_trait::async_trait]
         impl $crate::WishStore for $repo {
             async fn create_wish(&self, w: &$crate::WishRecord, e: &$crate::WishEvent) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query(&format!(
                     "INSERT INTO wishes ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                     $crate::wishes::WISH_COLUMNS
@@ -209,7 +209,7 @@ macro_rules! wishes_sql {
                 expected_version: u64,
                 e: &$crate::WishEvent,
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let done = sqlx::query(
                     "UPDATE wishes SET status = $2, claimed_by = $3, escalated = $4, delivery_note = $5,
                        fulfilled_at = $6, version = $7, title = $8, description = $9
