@@ -180,6 +180,77 @@ pub struct Counters {
     /// due or answered, and those answered by their deadline.
     pub summons: u64,
     pub summons_on_time: u64,
+    /// Disputes raised (by the day raised), and those between parties who had a dispute in
+    /// the year before.
+    pub disputes_raised: u64,
+    pub repeat_disputes: u64,
+    /// Disputes that reached an outcome, an agreement or a failure (by the day of it): all
+    /// of them; those agreed; agreed at grid tier; agreed at grid or community tier; and
+    /// those never escalated beyond the street.
+    pub disputes_concluded: u64,
+    pub disputes_agreed: u64,
+    pub agreed_at_grid: u64,
+    pub agreed_within_community: u64,
+    pub concluded_within_street: u64,
+    /// Agreements whose follow-up ended (carried out, or found not carried out), and those
+    /// carried out.
+    pub agreements_followed: u64,
+    pub agreements_performed: u64,
+    /// Days from raising to outcome, as a histogram over [`DAY_BUCKETS`].
+    pub mediation_days_histogram: [u64; 16],
+    /// Service applications done (by the day done): on time, without any correction, and
+    /// their evaluations, good (好评) ones among them.
+    pub applications_done: u64,
+    pub applications_on_time: u64,
+    pub applications_first_time: u64,
+    pub applications_evaluated: u64,
+    pub applications_satisfied: u64,
+}
+
+/// Mediation durations are kept as a histogram of days, so that the median adds up: bucket
+/// `i` holds durations up to `DAY_BUCKETS[i]` days.
+pub const DAY_BUCKETS: [u64; 16] = [
+    1,
+    2,
+    3,
+    5,
+    7,
+    10,
+    14,
+    21,
+    30,
+    45,
+    60,
+    90,
+    120,
+    180,
+    365,
+    u64::MAX,
+];
+
+/// The bucket of a duration of `days`.
+pub fn day_bucket(days: u64) -> usize {
+    DAY_BUCKETS
+        .iter()
+        .position(|b| days <= *b)
+        .unwrap_or(DAY_BUCKETS.len() - 1)
+}
+
+/// The p-th percentile of mediation days, as its bucket's upper bound.
+pub fn percentile_days(c: &Counters, p: f64) -> Option<u64> {
+    let total: u64 = c.mediation_days_histogram.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = ((total as f64) * p).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (i, n) in c.mediation_days_histogram.iter().enumerate() {
+        seen += n;
+        if seen >= rank {
+            return Some(DAY_BUCKETS[i.min(DAY_BUCKETS.len() - 2)]);
+        }
+    }
+    None
 }
 
 impl Counters {
@@ -240,12 +311,33 @@ impl Counters {
             invitations,
             attendances,
             summons,
-            summons_on_time
+            summons_on_time,
+            disputes_raised,
+            repeat_disputes,
+            disputes_concluded,
+            disputes_agreed,
+            agreed_at_grid,
+            agreed_within_community,
+            concluded_within_street,
+            agreements_followed,
+            agreements_performed,
+            applications_done,
+            applications_on_time,
+            applications_first_time,
+            applications_evaluated,
+            applications_satisfied
         );
         for (a, b) in self
             .handling_histogram
             .iter_mut()
             .zip(o.handling_histogram.iter())
+        {
+            *a = f(*a, *b);
+        }
+        for (a, b) in self
+            .mediation_days_histogram
+            .iter_mut()
+            .zip(o.mediation_days_histogram.iter())
         {
             *a = f(*a, *b);
         }
@@ -605,6 +697,26 @@ pub struct Indicators {
     pub attendance_rate: Option<f64>,
     /// 会商报到及时率: summonses answered by their deadline ÷ summonses due.
     pub summons_answer_rate: Option<f64>,
+    /// 小事不出邻里: disputes agreed at grid tier ÷ disputes concluded.
+    pub grid_settlement_rate: Option<f64>,
+    /// 大事不出社区: disputes agreed at grid or community tier ÷ disputes concluded.
+    pub community_settlement_rate: Option<f64>,
+    /// 矛盾不上交: disputes concluded without going beyond the street ÷ disputes concluded.
+    pub within_street_rate: Option<f64>,
+    /// 调解成功率: disputes agreed ÷ disputes concluded.
+    pub mediation_success_rate: Option<f64>,
+    /// 协议履行率: agreements carried out ÷ agreements whose follow-up ended.
+    pub agreement_performance_rate: Option<f64>,
+    /// Median days from raising a dispute to its outcome (the bucket's upper bound).
+    pub median_mediation_days: Option<u64>,
+    /// 重复纠纷率: disputes between parties with one in the year before ÷ disputes raised.
+    pub repeat_dispute_rate: Option<f64>,
+    /// 按时办结率: applications done by their time limit ÷ applications done.
+    pub service_on_time_rate: Option<f64>,
+    /// 一次办成率: applications done without any correction ÷ applications done.
+    pub first_time_rate: Option<f64>,
+    /// 好评率: good evaluations ÷ evaluations.
+    pub service_satisfaction_rate: Option<f64>,
 }
 
 impl Indicators {
@@ -647,6 +759,16 @@ impl Indicators {
             vote_participation_rate: ratio(c.households_voted, c.households_polled),
             attendance_rate: ratio(c.attendances, c.invitations),
             summons_answer_rate: ratio(c.summons_on_time, c.summons),
+            grid_settlement_rate: ratio(c.agreed_at_grid, c.disputes_concluded),
+            community_settlement_rate: ratio(c.agreed_within_community, c.disputes_concluded),
+            within_street_rate: ratio(c.concluded_within_street, c.disputes_concluded),
+            mediation_success_rate: ratio(c.disputes_agreed, c.disputes_concluded),
+            agreement_performance_rate: ratio(c.agreements_performed, c.agreements_followed),
+            median_mediation_days: percentile_days(&c, 0.5),
+            repeat_dispute_rate: ratio(c.repeat_disputes, c.disputes_raised),
+            service_on_time_rate: ratio(c.applications_on_time, c.applications_done),
+            first_time_rate: ratio(c.applications_first_time, c.applications_done),
+            service_satisfaction_rate: ratio(c.applications_satisfied, c.applications_evaluated),
             counters: c,
         }
     }
@@ -886,6 +1008,9 @@ pub fn indicators_for(kind: &str) -> &'static [&'static str] {
             "average_handling_minutes",
             "public_evaluation",
             "summons_answer_rate",
+            "service_on_time_rate",
+            "first_time_rate",
+            "service_satisfaction_rate",
         ],
         "staff" => &[
             "patrol_reports",
@@ -913,6 +1038,16 @@ pub fn indicators_for(kind: &str) -> &'static [&'static str] {
             "decision_on_time_rate",
             "vote_participation_rate",
             "attendance_rate",
+            "grid_settlement_rate",
+            "community_settlement_rate",
+            "within_street_rate",
+            "mediation_success_rate",
+            "agreement_performance_rate",
+            "median_mediation_days",
+            "repeat_dispute_rate",
+            "service_on_time_rate",
+            "first_time_rate",
+            "service_satisfaction_rate",
         ],
     }
 }
@@ -953,6 +1088,15 @@ pub const SCORED_RATES: &[&str] = &[
     "vote_participation_rate",
     "attendance_rate",
     "summons_answer_rate",
+    "grid_settlement_rate",
+    "community_settlement_rate",
+    "within_street_rate",
+    "mediation_success_rate",
+    "agreement_performance_rate",
+    "repeat_dispute_rate_inverse",
+    "service_on_time_rate",
+    "first_time_rate",
+    "service_satisfaction_rate",
 ];
 
 pub const SUBJECT_KINDS: &[&str] = &["unit", "grid", "region", "staff"];

@@ -5,10 +5,12 @@
 //! The store and the shells (CLI, HTTP, jobs) call into it; it never calls out.
 
 pub mod access;
+pub mod application;
 pub mod calendar;
 pub mod case;
 pub mod catalogue;
 pub mod consultation;
+pub mod dispute;
 pub mod geometry;
 pub mod household;
 pub mod kpi;

@@ -386,6 +386,16 @@ fn indicator(i: &civicgrid_domain::kpi::Indicators, name: &str) -> Option<f64> {
         "vote_participation_rate" => i.vote_participation_rate,
         "attendance_rate" => i.attendance_rate,
         "summons_answer_rate" => i.summons_answer_rate,
+        "grid_settlement_rate" => i.grid_settlement_rate,
+        "community_settlement_rate" => i.community_settlement_rate,
+        "within_street_rate" => i.within_street_rate,
+        "mediation_success_rate" => i.mediation_success_rate,
+        "agreement_performance_rate" => i.agreement_performance_rate,
+        "service_on_time_rate" => i.service_on_time_rate,
+        "first_time_rate" => i.first_time_rate,
+        "service_satisfaction_rate" => i.service_satisfaction_rate,
+        "repeat_dispute_rate" => i.repeat_dispute_rate,
+        "median_mediation_days" => i.median_mediation_days.map(|d| d as f64),
         _ => None,
     }
 }
