@@ -257,6 +257,8 @@ pub enum DisputeAction {
     Fail { referral: Referral },
     /// The parties applied for judicial confirmation (司法确认).
     ApplyConfirmation,
+    /// The parties were reminded that the window for judicial confirmation closes soon.
+    RemindConfirmation,
     /// A follow-up visit: were the terms carried out?
     FollowUp { performed: bool },
     /// Mediation reopens after the terms were not carried out.
@@ -280,6 +282,7 @@ impl DisputeAction {
             DisputeAction::RecordOralAgreement { .. } => "record_oral_agreement",
             DisputeAction::Fail { .. } => "fail",
             DisputeAction::ApplyConfirmation => "apply_confirmation",
+            DisputeAction::RemindConfirmation => "remind_confirmation",
             DisputeAction::FollowUp { .. } => "follow_up",
             DisputeAction::Reopen { .. } => "reopen",
             DisputeAction::Withdraw { .. } => "withdraw",
@@ -310,6 +313,7 @@ pub struct DisputeState {
     pub agreed_tier: Option<Tier>,
     pub follow_ups_pending: u32,
     pub confirmation_applied: bool,
+    pub confirmation_reminded: bool,
     pub referral: Option<Referral>,
     /// The highest warning recorded on the mediation limit since it last changed.
     pub alarm: Option<Alarm>,
@@ -348,6 +352,7 @@ pub fn apply(
                 agreed_tier: None,
                 follow_ups_pending: 0,
                 confirmation_applied: false,
+                confirmation_reminded: false,
                 referral: None,
                 alarm: None,
             }),
@@ -423,6 +428,8 @@ pub fn apply(
                 n.agreed_tier = Some(s.tier);
                 n.follow_ups_pending = *follow_ups;
                 n.alarm = None;
+                n.confirmation_applied = false;
+                n.confirmation_reminded = false;
             } else if s.status != S::Agreed {
                 return refuse("the dispute is not being mediated");
             }
@@ -457,6 +464,16 @@ pub fn apply(
                 return refuse("judicial confirmation was applied for already");
             }
             n.confirmation_applied = true;
+        }
+        A::RemindConfirmation => {
+            if s.status != S::Agreed
+                || s.agreement != Some(AgreementForm::Written)
+                || s.confirmation_applied
+                || s.confirmation_reminded
+            {
+                return refuse("a reminder goes once, for a signed agreement not yet confirmed");
+            }
+            n.confirmation_reminded = true;
         }
         A::FollowUp { performed } => {
             if s.status != S::Agreed {

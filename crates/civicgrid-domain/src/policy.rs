@@ -435,6 +435,7 @@ impl<'a> Policy<'a> {
 }
 
 mod consultation;
+mod disputes;
 mod people;
 
 #[cfg(test)]

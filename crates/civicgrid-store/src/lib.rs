@@ -24,11 +24,13 @@ mod cases;
 mod catalogue;
 mod consultation;
 mod deployment;
+mod disputes;
 mod households;
 mod jobs;
 mod party;
 mod polls;
 mod routing;
+mod services;
 mod territory;
 mod volunteers;
 mod webhooks;
@@ -52,6 +54,10 @@ pub use consultation::{
     TOPIC_SOURCE, TopicRecord, WorkRecord,
 };
 pub use deployment::Store;
+pub use disputes::{
+    AgreementRecord, DISPUTE_SOURCE, DisputeEvent, DisputeKind, DisputeRecord, DisputeStore,
+    DisputeWrite, FollowUpRecord, MediatorRecord, SessionRecord,
+};
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
 pub use households::{HOUSEHOLD_SOURCE, HouseholdRecord, HouseholdStore, VisitRecord};
@@ -65,6 +71,9 @@ pub use model::{
 pub use party::{MemberRecord, PartyStore};
 pub use polls::{PollCount, PollRecord, PollStore};
 pub use routing::RoutingStore;
+pub use services::{
+    APPLICATION_SOURCE, ApplicationEvent, ApplicationRecord, MaterialFile, ServiceStore,
+};
 pub use territory::TerritoryStore;
 pub use volunteers::{
     ActivityRecord, HOURS_SOURCE, HoursRecord, ShiftRecord, SignupRecord, VolunteerRecord,
@@ -93,6 +102,8 @@ pub trait Repository:
     + VolunteerStore
     + PollStore
     + ConsultationStore
+    + DisputeStore
+    + ServiceStore
     + Send
     + Sync
 {
@@ -115,6 +126,8 @@ impl<T> Repository for T where
         + VolunteerStore
         + PollStore
         + ConsultationStore
+        + DisputeStore
+        + ServiceStore
         + Send
         + Sync
 {
@@ -123,9 +136,9 @@ impl<T> Repository for T where
 /// The stores, to call repository methods: `use civicgrid_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AssessmentStore, CaseStore, CatalogueStore, ConsultationStore,
+        AccountStore, AssessmentStore, CaseStore, CatalogueStore, ConsultationStore, DisputeStore,
         HouseholdStore, JobStore, LimitStore, PartyStore, PollStore, Repository, RoutingStore,
-        Store, TerritoryStore, VolunteerStore, WebhookStore, WishStore,
+        ServiceStore, Store, TerritoryStore, VolunteerStore, WebhookStore, WishStore,
     };
 }
 

@@ -123,4 +123,6 @@ crate::wishes::wishes_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::volunteers::volunteers_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::polls::polls_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::consultation::consultation_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::disputes::disputes_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::services::services_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::limits::limits_sql!(PgRepository, pool);

@@ -114,4 +114,6 @@ crate::wishes::wishes_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::volunteers::volunteers_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::polls::polls_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::consultation::consultation_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::disputes::disputes_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::services::services_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::limits::limits_sql!(SqliteRepository, counters);

@@ -47,6 +47,7 @@ pub fn registry() -> Vec<Job> {
         crate::wishes::jobs::ESCALATION,
         crate::consultation::jobs::DEADLINES,
         crate::consultation::jobs::RESULTS,
+        crate::disputes::jobs::TIMERS,
         crate::assessment::jobs::ROLLUPS,
         crate::accounts::limits::FORGET_ENDED_WINDOWS,
         crate::webhooks::jobs::DELIVERIES,

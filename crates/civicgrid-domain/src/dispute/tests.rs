@@ -292,6 +292,7 @@ fn candidates() -> Vec<DisputeAction> {
             referral: Referral::Arbitration,
         },
         A::ApplyConfirmation,
+        A::RemindConfirmation,
         A::FollowUp { performed: true },
         A::FollowUp { performed: false },
         A::Reopen {

@@ -42,5 +42,7 @@ pub fn registry() -> Vec<KpiSource> {
         crate::consultation::kpi::MEETINGS,
         crate::consultation::kpi::RESULTS,
         crate::consultation::kpi::POLLS,
+        crate::disputes::kpi::SOURCE,
+        crate::one_stop::kpi::SOURCE,
     ]
 }

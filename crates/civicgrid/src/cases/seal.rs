@@ -100,6 +100,22 @@ impl Sealer {
         key.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// A keyed digest of a person's identifier (a phone, a name) that is the same wherever
+    /// it is taken, so that records about the same person can be matched without keeping
+    /// who they are: a database without the data key cannot reverse or test it.
+    pub fn blind_key(&self, identifier: &str) -> String {
+        use hmac::Mac;
+        use sha2::Sha256;
+        let Ok(mut mac) = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&self.secrets) else {
+            return String::new();
+        };
+        mac.update(b"civicgrid party\0");
+        mac.update(identifier.as_bytes());
+        let bytes = mac.finalize().into_bytes();
+        // 128 bits: enough to never collide among a deployment's parties.
+        bytes[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     pub fn seal(&self, case_id: &uuid::Uuid, reporter: &Reporter) -> AppResult<String> {
         self.seal_json(case_id, reporter)
     }

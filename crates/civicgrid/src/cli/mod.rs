@@ -16,8 +16,8 @@ use crate::app::Format;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AppError, AppResult, InputError};
 use crate::{
-    accounts, administration, assessment, cases, catalogue, consultation, demo, households, party,
-    routing, territory, webhooks,
+    accounts, administration, assessment, cases, catalogue, consultation, demo, disputes,
+    households, one_stop, party, routing, territory, webhooks,
 };
 
 /// Files larger than this are refused unless --max-bytes says otherwise.
@@ -146,6 +146,8 @@ pub enum ImportWhat {
     Households(households::cli::Import),
     #[command(flatten)]
     Consultation(consultation::cli::Import),
+    #[command(flatten)]
+    OneStop(one_stop::catalogue::Import),
 }
 
 /// What `civicgrid export` writes: each capability's tables (one line each).
@@ -165,6 +167,10 @@ pub enum ExportWhat {
     Households(households::cli::Export),
     #[command(flatten)]
     Consultation(consultation::cli::Export),
+    #[command(flatten)]
+    Disputes(disputes::cli::Export),
+    #[command(flatten)]
+    OneStop(one_stop::catalogue::Export),
 }
 
 /// An error writing to standard output.
@@ -327,6 +333,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 ImportWhat::Consultation(what) => {
                     consultation::cli::import(&app, what, out).await?
                 }
+                ImportWhat::OneStop(what) => one_stop::catalogue::import(&app, what, out).await?,
             };
             writeln!(out, "imported {n} {kind}").map_err(io)?;
             Ok(0)
@@ -340,6 +347,8 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 ExportWhat::Party(what) => party::cli::export(&app, what).await?,
                 ExportWhat::Households(what) => households::cli::export(&app, what).await?,
                 ExportWhat::Consultation(what) => consultation::cli::export(&app, what).await?,
+                ExportWhat::Disputes(what) => disputes::cli::export(&app, what).await?,
+                ExportWhat::OneStop(what) => one_stop::catalogue::export(&app, what).await?,
             };
             match output {
                 Some(path) => std::fs::write(&path, text).map_err(|source| AppError::Io {

@@ -554,48 +554,15 @@ impl App {
         let m = self.meeting(meeting).await?;
         self.manages(actor, &m.region).await?;
         // A file sent as bytes is known by its first bytes.
-        let content_type = if content_type == "application/octet-stream" {
-            if data.starts_with(b"%PDF") {
-                "application/pdf"
-            } else if data.starts_with(&[0x89, b'P', b'N', b'G']) {
-                "image/png"
-            } else if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
-                "image/jpeg"
-            } else if data.len() > 12 && &data[0..4] == b"RIFF" && &data[8..12] == b"WEBP" {
-                "image/webp"
-            } else if std::str::from_utf8(&data).is_ok() {
-                "text/plain"
-            } else {
-                content_type
-            }
-        } else {
-            content_type
-        };
-        let mut problems = Vec::new();
-        let name = text("name", name, 1, 120, &mut problems);
-        if name.contains(['/', '\\', '"', '\n', '\r']) {
-            problems.push((
-                "name".to_owned(),
-                "a file name without / \\ \" or line breaks".to_owned(),
-            ));
-        }
-        if !ATTACHMENT_TYPES.contains(&content_type) {
-            problems.push((
-                "content_type".to_owned(),
-                format!("one of {}", ATTACHMENT_TYPES.join(", ")),
-            ));
-        }
-        if data.is_empty() || data.len() > 10 * 1024 * 1024 {
-            problems.push(("file".to_owned(), "1 byte to 10 MiB".to_owned()));
-        }
-        if content_type.starts_with("image/")
-            && crate::cases::check_photo(content_type, &data).is_err()
-        {
-            problems.push(("file".to_owned(), format!("not a {content_type} image")));
-        }
-        if content_type == "application/pdf" && !data.starts_with(b"%PDF") {
-            problems.push(("file".to_owned(), "not a PDF document".to_owned()));
-        }
+        let content_type = crate::files::sniffed(content_type, &data);
+        let name = name.trim().to_owned();
+        let problems = crate::files::upload_problems(
+            &name,
+            content_type,
+            &data,
+            &ATTACHMENT_TYPES,
+            10 * 1024 * 1024,
+        );
         if !problems.is_empty() {
             return Err(AppError::Unprocessable(problems));
         }

@@ -42,6 +42,8 @@ fn api() -> OpenApiRouter<App> {
         .merge(crate::party::rest::routes())
         .merge(crate::households::rest::routes())
         .merge(crate::wishes::rest::routes())
+        .merge(crate::disputes::rest::routes())
+        .merge(crate::one_stop::rest::routes())
         .merge(crate::volunteers::rest::routes())
         .merge(crate::consultation::rest::routes())
 }

@@ -75,6 +75,8 @@ pub fn pages() -> Pages {
         .merge(crate::party::pages::routes())
         .merge(crate::households::pages::routes())
         .merge(crate::wishes::pages::routes())
+        .merge(crate::disputes::pages::routes())
+        .merge(crate::one_stop::pages::routes())
         .merge(crate::consultation::pages::routes())
         .merge(crate::volunteers::pages::routes())
         .route("/lang", post(switch_language))
@@ -107,6 +109,8 @@ const TEMPLATES: &[&[(&str, &str)]] = &[
     crate::party::pages::TEMPLATES,
     crate::households::pages::TEMPLATES,
     crate::wishes::pages::TEMPLATES,
+    crate::disputes::pages::TEMPLATES,
+    crate::one_stop::pages::TEMPLATES,
     crate::volunteers::pages::TEMPLATES,
     crate::consultation::pages::TEMPLATES,
 ];
