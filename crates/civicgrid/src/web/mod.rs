@@ -415,6 +415,8 @@ impl Ctx {
             "mine": has(&[P::VisitLog]) || (self.actor.is_some() && self.permissions.is_empty()),
             "party": has(&[P::PartyRead, P::PartyManage]),
             "volunteers": has(&[P::VolunteerManage]),
+            "disputes": has(&[P::DisputeMediate, P::DisputeApprove]),
+            "applications": has(&[P::ServiceHandle]),
         })
     }
 }
