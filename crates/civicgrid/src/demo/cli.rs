@@ -98,6 +98,13 @@ pub async fn run(
                         c.topics, c.opinions, c.meetings, c.results, c.polls
                     )
                     .map_err(io)?;
+                    let m = app.load_demo_mediation().await?;
+                    writeln!(
+                        out,
+                        "mediation and one-stop services: {} disputes at every tier and outcome, {} service items, {} applications",
+                        m.disputes, m.items, m.applications
+                    )
+                    .map_err(io)?;
                 }
                 DemoOutcome::AlreadyLoaded => {
                     writeln!(out, "the demo territory is already loaded; nothing changed")

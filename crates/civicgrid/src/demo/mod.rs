@@ -9,6 +9,7 @@ pub mod cli;
 
 pub mod cases;
 pub mod consultation;
+pub mod mediation;
 pub mod party;
 pub mod photos;
 
