@@ -51,8 +51,7 @@ pub struct SessionRecord {
     pub place: String,
     /// Mediators' names.
     pub mediators: Vec<String>,
-    /// Who attended: the parties' sides and numbers ("applicant 1") and others by role.
-    pub attended: Vec<String>,
+    /// The record and who attended (names), sealed.
     pub record: String,
     /// continued, written, oral or failed.
     pub outcome: String,

@@ -27,6 +27,8 @@ mod cases_api;
 
 #[path = "cli/consultation.rs"]
 mod consultation;
+#[path = "cli/mediation.rs"]
+mod mediation;
 
 #[path = "cli/deadlines.rs"]
 mod deadlines;

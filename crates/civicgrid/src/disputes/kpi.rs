@@ -94,19 +94,23 @@ impl App {
         let Some(d) = self.repo.dispute(&id).await? else {
             return Ok(vec![]);
         };
-        let mut out = Vec::new();
+        // One entry per subject and day: what falls on the same day adds up.
+        let mut by_day: BTreeMap<(String, Subject), Counters> = BTreeMap::new();
         for (at, c) in dispute_counters(&d) {
             let day = self.local_day(at).await?.to_string();
             for subject in subjects(&d) {
-                out.push(KpiEntry {
-                    region: d.region.to_string(),
-                    subject,
-                    day: day.clone(),
-                    counters: c.clone(),
-                });
+                *by_day.entry((day.clone(), subject)).or_default() += &c;
             }
         }
-        Ok(out)
+        Ok(by_day
+            .into_iter()
+            .map(|((day, subject), counters)| KpiEntry {
+                region: d.region.to_string(),
+                subject,
+                day,
+                counters,
+            })
+            .collect())
     }
 
     async fn recount_disputes(

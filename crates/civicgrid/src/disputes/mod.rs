@@ -113,8 +113,8 @@ pub struct DisputeDetail {
     pub parties: Vec<Party>,
     pub events: Vec<DisputeEvent>,
     pub agreements: Vec<AgreementView>,
-    /// Session records, opened.
-    pub records: Vec<String>,
+    /// Session records and who attended, opened.
+    pub records: Vec<(String, Vec<String>)>,
     pub oral_terms: Option<String>,
 }
 
@@ -136,6 +136,9 @@ pub struct AgreementView {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct SealedNotes {
     text: String,
+    /// Who attended a session (names of parties among them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    attended: Vec<String>,
 }
 
 pub fn sha256_hex(text: &str) -> String {
@@ -482,7 +485,7 @@ impl App {
             .map(|s| {
                 sealer
                     .open_json::<SealedNotes>(&d.id, &s.record)
-                    .map(|n| n.text)
+                    .map(|n| (n.text, n.attended))
             })
             .collect::<AppResult<Vec<_>>>()?;
         let oral_terms = match &d.referral_note {
@@ -669,8 +672,13 @@ impl App {
                     held_at,
                     place,
                     mediators,
-                    attended,
-                    record: sealer.seal_json(&d.id, &SealedNotes { text: record })?,
+                    record: sealer.seal_json(
+                        &d.id,
+                        &SealedNotes {
+                            text: record,
+                            attended,
+                        },
+                    )?,
                     outcome,
                     recorded_by: actor.name().to_owned(),
                 });
@@ -757,7 +765,13 @@ impl App {
             }
             DisputeStep::Oral { terms } => {
                 let terms = text("terms", &terms, 1, 2000, &mut problems);
-                note = sealer.seal_json(&d.id, &SealedNotes { text: terms })?;
+                note = sealer.seal_json(
+                    &d.id,
+                    &SealedNotes {
+                        text: terms,
+                        attended: vec![],
+                    },
+                )?;
                 DisputeAction::RecordOralAgreement {
                     follow_ups: u32::try_from(periods.follow_ups.len()).unwrap_or(2),
                 }

@@ -320,7 +320,7 @@ async fn detail_page(
         "party_names": d.parties.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
         "sessions": r.sessions.iter().zip(&d.records).map(|(x, rec)| json!({
             "seq": x.seq, "held": ctx.when(x.held_at), "place": x.place, "mediators": x.mediators.join("、"),
-            "attended": x.attended.join("、"), "record": rec, "outcome": ctx.t(&format!("dispute-outcome-{}", x.outcome)),
+            "attended": rec.1.join("、"), "record": rec.0, "outcome": ctx.t(&format!("dispute-outcome-{}", x.outcome)),
         })).collect::<Vec<_>>(),
         "agreements": d.agreements.iter().map(|a| json!({
             "version": a.version, "sha256": a.sha256, "intact": a.intact,

@@ -252,12 +252,12 @@ pub(crate) fn detail_view(d: &super::DisputeDetail) -> views::DisputeDetailView 
             .sessions
             .iter()
             .zip(&d.records)
-            .map(|(s, record)| views::SessionView {
+            .map(|(s, (record, attended))| views::SessionView {
                 seq: s.seq,
                 held_at: s.held_at,
                 place: s.place.clone(),
                 mediators: s.mediators.clone(),
-                attended: s.attended.clone(),
+                attended: attended.clone(),
                 record: record.clone(),
                 outcome: s.outcome.clone(),
             })

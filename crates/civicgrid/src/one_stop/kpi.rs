@@ -63,19 +63,23 @@ impl App {
         let Some(a) = self.repo.application(&id).await? else {
             return Ok(vec![]);
         };
-        let mut out = Vec::new();
+        // One entry per subject and day: what falls on the same day adds up.
+        let mut by_day: BTreeMap<(String, Subject), Counters> = BTreeMap::new();
         for (at, c) in application_counters(&a) {
             let day = self.local_day(at).await?.to_string();
             for subject in subjects(&a) {
-                out.push(KpiEntry {
-                    region: a.region.to_string(),
-                    subject,
-                    day: day.clone(),
-                    counters: c.clone(),
-                });
+                *by_day.entry((day.clone(), subject)).or_default() += &c;
             }
         }
-        Ok(out)
+        Ok(by_day
+            .into_iter()
+            .map(|((day, subject), counters)| KpiEntry {
+                region: a.region.to_string(),
+                subject,
+                day,
+                counters,
+            })
+            .collect())
     }
 
     async fn recount_applications(

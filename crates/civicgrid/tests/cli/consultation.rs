@@ -15,7 +15,7 @@ use civicgrid_domain::kpi::{Period, Subject};
 use civicgrid_domain::policy::Actor;
 use serde_json::{Value, json};
 
-use super::support::{Backend, TestApp, staff};
+use super::support::{Backend, TestApp, every_row, staff};
 
 const C1: &str = "440305001001";
 const GRID: &str = "440305001001001";
@@ -82,57 +82,6 @@ async fn households(t: &TestApp, n: usize, grid: &str) -> Vec<uuid::Uuid> {
 }
 
 /// Every row of every table as text, by table (SQLite or PostgreSQL).
-async fn every_row(t: &TestApp) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if t.url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&t.url).await.expect("sqlite");
-        let tables: Vec<(String,)> =
-            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
-                .fetch_all(&pool)
-                .await
-                .expect("tables");
-        for (table,) in tables {
-            let columns: Vec<(String,)> =
-                sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{table}')"))
-                    .fetch_all(&pool)
-                    .await
-                    .expect("columns");
-            if columns.is_empty() {
-                continue;
-            }
-            let row = columns
-                .iter()
-                .map(|(c,)| format!("COALESCE(CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE CAST(\"{c}\" AS TEXT) END, '')"))
-                .collect::<Vec<_>>()
-                .join(" || '|' || ");
-            let rows: Vec<(String,)> = sqlx::query_as(&format!("SELECT {row} FROM \"{table}\""))
-                .fetch_all(&pool)
-                .await
-                .expect("rows");
-            out.extend(rows.into_iter().map(|(r,)| (table.clone(), r)));
-        }
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(&t.url).await.expect("postgres");
-        let tables: Vec<(String,)> = sqlx::query_as(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-        )
-        .fetch_all(&pool)
-        .await
-        .expect("tables");
-        for (table,) in tables {
-            let rows: Vec<(String,)> =
-                sqlx::query_as(&format!("SELECT row_to_json(x)::text FROM \"{table}\" x"))
-                    .fetch_all(&pool)
-                    .await
-                    .expect("rows");
-            out.extend(rows.into_iter().map(|(r,)| (table.clone(), r)));
-        }
-        pool.close().await;
-    }
-    out
-}
-
 /// A table's columns in order.
 async fn columns(t: &TestApp, table: &str) -> Vec<String> {
     let rows: Vec<(String,)> = if t.url.starts_with("sqlite:") {

@@ -468,3 +468,72 @@ pub fn messages_dir() -> PathBuf {
 pub fn case_texts() -> civicgrid::demo::cases::CaseTexts {
     civicgrid::demo::cases::CaseTexts::from_dir_or_shipped(&messages_dir())
 }
+
+/// Every row of every table as text (`table`, row), to search the database for what must
+/// not be there in plain text.
+pub async fn every_row(t: &TestApp) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if t.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&t.url).await.expect("sqlite");
+        let tables: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(&pool)
+                .await
+                .expect("tables");
+        for (table,) in tables {
+            let columns: Vec<(String,)> =
+                sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                    .fetch_all(&pool)
+                    .await
+                    .expect("columns");
+            if columns.is_empty() {
+                continue;
+            }
+            let row = columns
+                .iter()
+                .map(|(c,)| format!("COALESCE(CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE CAST(\"{c}\" AS TEXT) END, '')"))
+                .collect::<Vec<_>>()
+                .join(" || '|' || ");
+            let rows: Vec<(String,)> = sqlx::query_as(&format!("SELECT {row} FROM \"{table}\""))
+                .fetch_all(&pool)
+                .await
+                .expect("rows");
+            out.extend(rows.into_iter().map(|(r,)| (table.clone(), r)));
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&t.url).await.expect("postgres");
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("tables");
+        for (table,) in tables {
+            let rows: Vec<(String,)> =
+                sqlx::query_as(&format!("SELECT row_to_json(x)::text FROM \"{table}\" x"))
+                    .fetch_all(&pool)
+                    .await
+                    .expect("rows");
+            out.extend(rows.into_iter().map(|(r,)| (table.clone(), r)));
+        }
+        pool.close().await;
+    }
+    out
+}
+
+/// Runs one SQL statement directly on the test database (to try what the application
+/// never does, such as rewriting history); the database's refusal as text.
+pub async fn raw_execute(t: &TestApp, sql: &str) -> Result<u64, String> {
+    if t.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&t.url).await.expect("sqlite");
+        let r = sqlx::query(sql).execute(&pool).await;
+        pool.close().await;
+        r.map(|d| d.rows_affected()).map_err(|e| e.to_string())
+    } else {
+        let pool = sqlx::PgPool::connect(&t.url).await.expect("postgres");
+        let r = sqlx::query(sql).execute(&pool).await;
+        pool.close().await;
+        r.map(|d| d.rows_affected()).map_err(|e| e.to_string())
+    }
+}
