@@ -145,8 +145,15 @@ pub trait DisputeStore: Send + Sync {
     async fn put_dispute_kind(&self, kind: &DisputeKind) -> Result<(), StoreError>;
     /// `Conflict` if the person is a mediator at that tier and region already.
     async fn add_mediator(&self, m: &MediatorRecord) -> Result<(), StoreError>;
-    async fn remove_mediator(&self, id: &uuid::Uuid) -> Result<bool, StoreError>;
-    /// Mediators of regions under `within` (a code prefix).
+    /// Retires a mediator (again is nothing); false if there is no such mediator.
+    async fn retire_mediator(
+        &self,
+        id: &uuid::Uuid,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// A mediator, serving or retired.
+    async fn mediator(&self, id: &uuid::Uuid) -> Result<Option<MediatorRecord>, StoreError>;
+    /// Serving mediators of regions under `within` (a code prefix).
     async fn mediators(&self, within: &str) -> Result<Vec<MediatorRecord>, StoreError>;
 
     /// A new dispute with its first event and its parties' blind keys, (side, key).
@@ -202,6 +209,32 @@ macro_rules! disputes_sql {
                 let mut d: $crate::DisputeRecord = $crate::sql::from_json("dispute", &doc)?;
                 d.version = u64::try_from(version).unwrap_or(0);
                 Ok(d)
+            }
+
+            async fn mediators_where(&self, condition: &str, value: &str) -> Result<Vec<$crate::MediatorRecord>, $crate::StoreError> {
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(String, String, String, String, String, String, String, i64)> = sqlx::query_as(&format!(
+                    "SELECT id, tier, region_code, kind, reference, name, added_by, added_at FROM mediators
+                     WHERE {condition} ORDER BY region_code, tier, name"
+                ))
+                .bind(value)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, tier, region, kind, reference, name, added_by, added_at)| {
+                        Ok($crate::MediatorRecord {
+                            id: $crate::sql::parse("mediator id", &id)?,
+                            tier: civicgrid_domain::dispute::Tier::parse(&tier)
+                                .ok_or_else(|| $crate::StoreError::Corrupt(format!("tier {tier}")))?,
+                            region: $crate::sql::parse("region", &region)?,
+                            kind,
+                            reference,
+                            name,
+                            added_by,
+                            added_at: $crate::model::from_micros(added_at)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn append_dispute_event(
@@ -286,38 +319,25 @@ macro_rules! disputes_sql {
                 Ok(())
             }
 
-            async fn remove_mediator(&self, id: &uuid::Uuid) -> Result<bool, $crate::StoreError> {
-                let done = sqlx::query("DELETE FROM mediators WHERE id = $1")
+            async fn retire_mediator(&self, id: &uuid::Uuid, at: jiff::Timestamp) -> Result<bool, $crate::StoreError> {
+                sqlx::query("UPDATE mediators SET retired_at = $2 WHERE id = $1 AND retired_at IS NULL")
                     .bind(id.to_string())
+                    .bind($crate::model::micros(at))
                     .execute(&self.pool)
                     .await?;
-                Ok(done.rows_affected() > 0)
+                Ok(self.mediator(id).await?.is_some())
+            }
+
+            async fn mediator(&self, id: &uuid::Uuid) -> Result<Option<$crate::MediatorRecord>, $crate::StoreError> {
+                Ok(self
+                    .mediators_where("id = $1", &id.to_string())
+                    .await?
+                    .into_iter()
+                    .next())
             }
 
             async fn mediators(&self, within: &str) -> Result<Vec<$crate::MediatorRecord>, $crate::StoreError> {
-                #[allow(clippy::type_complexity)]
-                let rows: Vec<(String, String, String, String, String, String, String, i64)> = sqlx::query_as(
-                    "SELECT id, tier, region_code, kind, reference, name, added_by, added_at FROM mediators
-                     WHERE region_code LIKE $1 || '%' ORDER BY region_code, tier, name",
-                )
-                .bind(within)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter()
-                    .map(|(id, tier, region, kind, reference, name, added_by, added_at)| {
-                        Ok($crate::MediatorRecord {
-                            id: $crate::sql::parse("mediator id", &id)?,
-                            tier: civicgrid_domain::dispute::Tier::parse(&tier)
-                                .ok_or_else(|| $crate::StoreError::Corrupt(format!("tier {tier}")))?,
-                            region: $crate::sql::parse("region", &region)?,
-                            kind,
-                            reference,
-                            name,
-                            added_by,
-                            added_at: $crate::model::from_micros(added_at)?,
-                        })
-                    })
-                    .collect()
+                self.mediators_where("region_code LIKE $1 || '%' AND retired_at IS NULL", within).await
             }
 
             async fn create_dispute(

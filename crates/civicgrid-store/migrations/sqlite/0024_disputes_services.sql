@@ -28,8 +28,10 @@ CREATE TABLE mediators (
     name        TEXT NOT NULL,
     added_by    TEXT NOT NULL,
     added_at    BIGINT NOT NULL,
-    UNIQUE (tier, region_code, kind, reference)
+    -- A mediator who stops is retired, not forgotten: sessions name them.
+    retired_at  BIGINT
 );
+CREATE UNIQUE INDEX mediators_serving ON mediators (tier, region_code, kind, reference) WHERE retired_at IS NULL;
 CREATE TABLE disputes (
     id          TEXT PRIMARY KEY,
     public_id   TEXT NOT NULL UNIQUE,

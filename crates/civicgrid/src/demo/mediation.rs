@@ -20,6 +20,14 @@ use crate::disputes::{DisputeStep, NewDispute, Party};
 use crate::error::AppResult;
 use crate::one_stop::{ApplicationStep, NewApplication};
 
+/// A demo dispute: kind, risk, what it is about, and its two parties (side, name, phone).
+type DemoDispute = (
+    &'static str,
+    Risk,
+    &'static str,
+    [(&'static str, &'static str, &'static str); 2],
+);
+
 #[derive(Debug, Default)]
 pub struct MediationDemo {
     pub disputes: usize,
@@ -200,7 +208,7 @@ impl App {
                     .filter(|(_, r)| *r == community)
                     .map(|(g, _)| g.clone())
                     .min();
-                let cases: &[(&str, Risk, &str, [(&str, &str, &str); 2])] = &[
+                let cases: &[DemoDispute] = &[
                     (
                         "neighbour",
                         Risk::Low,

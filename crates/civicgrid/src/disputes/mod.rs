@@ -289,18 +289,19 @@ impl App {
         }
     }
 
+    /// Retires a mediator (the sessions they held keep their name); again is nothing.
     pub async fn remove_mediator(&self, actor: &Actor, id: &uuid::Uuid) -> AppResult<()> {
-        let all = self.repo.mediators("").await?;
-        let m = all
-            .into_iter()
-            .find(|m| &m.id == id)
+        let m = self
+            .repo
+            .mediator(id)
+            .await?
             .ok_or_else(|| AppError::NotFound(format!("mediator {id}")))?;
         self.reference()
             .await?
             .policy()
             .may_approve_mediation(actor, &m.region)
             .map_err(AppError::Forbidden)?;
-        self.repo.remove_mediator(id).await?;
+        self.repo.retire_mediator(id, self.clock.now()).await?;
         Ok(())
     }
 

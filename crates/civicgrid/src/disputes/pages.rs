@@ -157,6 +157,7 @@ async fn list_page(
         .map(|(c, n)| json!({"code": c, "name": n}))
         .collect();
     let mut page = json!({
+        "typed": {},
         "within": within.as_str(),
         "within_name": refs.region_name(&within),
         "scopes": scopes.iter().map(|(c, n)| json!({"code": c.as_str(), "name": n})).collect::<Vec<_>>(),
@@ -224,6 +225,12 @@ async fn raise(State(app): State<App>, ctx: Ctx, body: Bytes) -> Response {
         Ok(f) => f,
         Err(r) => return *r,
     };
+    // Only mediators raise disputes: refused before anything typed is looked at.
+    match scopes(&app, &actor).await {
+        Ok(s) if !s.is_empty() => {}
+        Ok(_) => return ctx.error(StatusCode::FORBIDDEN, &ctx.t("err-forbidden")),
+        Err(e) => return ctx.app_error(e),
+    }
     let get = |k: &str| f.get(k).cloned().unwrap_or_default();
     let community = get("community").parse::<RegionCode>().ok();
     let new = NewDispute {

@@ -202,7 +202,7 @@ async fn add_mediator(
     Ok((StatusCode::CREATED, Json(views::MediatorView::from(&m))).into_response())
 }
 
-/// Removes a mediator.
+/// Retires a mediator (their sessions keep their name).
 #[utoipa::path(delete, path = "/api/v1/disputes/mediators/{id}", tag = "disputes",
     params(("id" = String, Path, description = "The mediator's id")),
     responses((status = 204, description = "Removed"), ChangeProblems),

@@ -129,6 +129,7 @@ async fn item_page(app: &App, ctx: &Ctx, code: &str, extra: Value, status: Statu
     let mut page = json!({
         "item": item_json(ctx, &i, units.get(&i.unit).map_or(i.unit.as_str(), String::as_str)),
         "communities": communities.iter().map(|(c, n)| json!({"code": c, "name": n})).collect::<Vec<_>>(),
+        "typed": {},
     });
     if let (Some(p), Value::Object(e)) = (page.as_object_mut(), extra) {
         p.extend(e);
@@ -288,7 +289,7 @@ async fn apply(
 }
 
 async fn track_form(ctx: Ctx) -> Response {
-    ctx.render("track.html", json!({}))
+    ctx.render("track.html", json!({"typed": ""}))
 }
 
 async fn track_page(
@@ -358,7 +359,7 @@ async fn track(State(app): State<App>, ctx: Ctx, from: ClientAddr, body: Bytes) 
     match app.application_for_resident(&number, &secret, &from).await {
         Ok(a) => track_page(&app, &ctx, &a, &secret, json!({}), StatusCode::OK).await,
         Err(AppError::Forbidden(_)) => ctx.render_status(
-            StatusCode::FORBIDDEN,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "track.html",
             json!({"error": ctx.t("service-secret-wrong"), "typed": number}),
         ),
@@ -385,7 +386,7 @@ async fn resident_step(
         Ok(a) => a,
         Err(AppError::Forbidden(_)) => {
             return ctx.render_status(
-                StatusCode::FORBIDDEN,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 "track.html",
                 json!({"error": ctx.t("service-secret-wrong"), "typed": number}),
             );

@@ -240,15 +240,16 @@ async fn upload_material(
         .get("x-application-secret")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // The secret proves the resident; without it, a staff key and the policy decide.
     let (a, who) = match (&caller.0, secret) {
-        (Some(actor @ Actor::Staff { .. }), _) => (
-            app.application(actor, &number).await?,
-            actor.name().to_owned(),
-        ),
         (_, Some(secret)) => (
             app.application_for_resident(&number, &secret, &from)
                 .await?,
             "resident".to_owned(),
+        ),
+        (Some(actor @ Actor::Staff { .. }), None) => (
+            app.application(actor, &number).await?,
+            actor.name().to_owned(),
         ),
         _ => {
             return Err(ApiError::Unauthorized(
@@ -275,7 +276,7 @@ async fn upload_material(
 #[utoipa::path(get, path = "/api/v1/applications/{number}/files/{seq}", tag = "one-stop",
     params(("number" = String, Path, description = "The application's number"),
            ("seq" = u64, Path, description = "The file's number")),
-    responses((status = 200, description = "The file", content_type = "application/octet-stream"), ReadProblems),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), ReadProblems),
     security(("bearer" = [])))]
 async fn get_material(
     State(app): State<App>,

@@ -13,6 +13,7 @@ use civicgrid::App;
 use civicgrid::cases::{Actor, Intake};
 use civicgrid_domain::access::Permission;
 use civicgrid_domain::case::{Action, Case, Channel, PhotoStage};
+use civicgrid_domain::dispute::Tier;
 use civicgrid_domain::kpi::{AppealStep, Subject};
 use civicgrid_domain::policy::Policy;
 use civicgrid_domain::territory::RegionCode;
@@ -82,6 +83,17 @@ enum Access {
     CheckIn,
     /// Those who run consultation there, or the milestone's owning unit.
     MilestoneOwner,
+    // Mediation and one-stop services: the fixture's community-tier dispute, its community,
+    // and an application held by ST001.
+    ReadDisputes,
+    Mediate,
+    ApproveMediation,
+    /// The disputes page: dispute.mediate or dispute.approve somewhere.
+    DisputesPage,
+    ManageServiceItems,
+    HandleApplication,
+    /// service.handle anywhere (the list of applications one handles).
+    HandlesApplications,
 }
 
 /// Every REST operation: method and path as the document lists them.
@@ -337,6 +349,100 @@ const REST: &[(&str, &str, Access)] = &[
     ("get", "/api/v1/polls/{id}", Access::Public),
     ("post", "/api/v1/polls/{id}/codes", Access::ReadHousehold),
     ("post", "/api/v1/polls/{id}/votes", Access::Public),
+    ("get", "/api/v1/disputes", Access::ReadDisputes),
+    ("post", "/api/v1/disputes", Access::Mediate),
+    ("get", "/api/v1/disputes/kinds", Access::Public),
+    (
+        "put",
+        "/api/v1/disputes/kinds/{code}",
+        Access::ManageServiceItems,
+    ),
+    ("get", "/api/v1/disputes/mediators", Access::ReadDisputes),
+    (
+        "post",
+        "/api/v1/disputes/mediators",
+        Access::ApproveMediation,
+    ),
+    (
+        "delete",
+        "/api/v1/disputes/mediators/{id}",
+        Access::ApproveMediation,
+    ),
+    ("get", "/api/v1/disputes/{number}", Access::ReadDisputes),
+    (
+        "post",
+        "/api/v1/disputes/{number}/sessions",
+        Access::Mediate,
+    ),
+    (
+        "post",
+        "/api/v1/disputes/{number}/agreements",
+        Access::Mediate,
+    ),
+    (
+        "get",
+        "/api/v1/disputes/{number}/agreements/{version}",
+        Access::ReadDisputes,
+    ),
+    (
+        "post",
+        "/api/v1/disputes/{number}/agreements/{version}/signatures",
+        Access::Mediate,
+    ),
+    (
+        "post",
+        "/api/v1/disputes/{number}/follow-ups",
+        Access::Mediate,
+    ),
+    (
+        "post",
+        "/api/v1/disputes/{number}/actions/{action}",
+        Access::Mediate,
+    ),
+    ("get", "/api/v1/service-items", Access::Public),
+    ("get", "/api/v1/service-items/{code}", Access::Public),
+    (
+        "put",
+        "/api/v1/service-items/{code}",
+        Access::ManageServiceItems,
+    ),
+    ("get", "/api/v1/applications", Access::HandlesApplications),
+    ("post", "/api/v1/applications", Access::Public),
+    (
+        "get",
+        "/api/v1/applications/{number}",
+        Access::HandleApplication,
+    ),
+    (
+        "post",
+        "/api/v1/applications/{number}/status",
+        Access::Public,
+    ),
+    (
+        "put",
+        "/api/v1/applications/{number}/materials/{material}",
+        Access::Public,
+    ),
+    (
+        "get",
+        "/api/v1/applications/{number}/files/{seq}",
+        Access::HandleApplication,
+    ),
+    (
+        "post",
+        "/api/v1/applications/{number}/resubmission",
+        Access::Public,
+    ),
+    (
+        "post",
+        "/api/v1/applications/{number}/evaluation",
+        Access::Public,
+    ),
+    (
+        "post",
+        "/api/v1/applications/{number}/actions/{action}",
+        Access::HandleApplication,
+    ),
     // Last: they change the fixture's topic and meeting for good.
     (
         "post",
@@ -516,6 +622,31 @@ const PAGES: &[(&str, &str, Access)] = &[
     ("/polls/{id}", "get", Access::Public),
     ("/polls/{id}/vote", "post", Access::Public),
     ("/polls/{id}/code", "post", Access::ReadHousehold),
+    ("/disputes", "post", Access::DisputesPage),
+    ("/disputes/{number}", "get", Access::ReadDisputes),
+    ("/disputes/{number}/act", "post", Access::Mediate),
+    (
+        "/disputes/{number}/agreements/{version}",
+        "get",
+        Access::ReadDisputes,
+    ),
+    ("/services", "get", Access::Public),
+    ("/services/{code}", "get", Access::Public),
+    ("/services/{code}/apply", "post", Access::Public),
+    ("/applications/track", "post", Access::Public),
+    ("/applications/{number}/resident", "post", Access::Public),
+    ("/applications", "get", Access::HandlesApplications),
+    ("/applications/{number}", "get", Access::HandleApplication),
+    (
+        "/applications/{number}/act",
+        "post",
+        Access::HandleApplication,
+    ),
+    (
+        "/applications/{number}/files/{seq}",
+        "get",
+        Access::HandleApplication,
+    ),
 ];
 
 /// What the walk acts on: a case in street 1 (dispatched, summoned, photographed, with a
@@ -552,6 +683,12 @@ struct PartyFixture {
     meeting: String,
     result: String,
     poll: uuid::Uuid,
+    /// A community-tier dispute being mediated, with a session and a drafted agreement.
+    dispute: String,
+    mediator: uuid::Uuid,
+    /// An application for the item `JZZ-1` (held by ST001), awaiting its check.
+    application: String,
+    application_secret: String,
 }
 
 const MEMBER: &str = "member.st1c1.1";
@@ -707,7 +844,12 @@ async fn party_fixture(app: &App) -> PartyFixture {
         .expect("hours")
         .id;
     let c = consultation_fixture(app, &community).await;
+    let m = mediation_fixture(app, &community).await;
     PartyFixture {
+        dispute: m.0,
+        mediator: m.1,
+        application: m.2,
+        application_secret: m.3,
         topic: c.0,
         opinion_photo: c.1,
         opinion: c.2,
@@ -726,6 +868,110 @@ async fn party_fixture(app: &App) -> PartyFixture {
         token: activity.check_token,
         hours,
     }
+}
+
+/// A dispute at community tier with a session and a drafted agreement, a mediator, the
+/// service item JZZ-1 of ST001 and a resident's application for it.
+async fn mediation_fixture(
+    app: &App,
+    community: &RegionCode,
+) -> (String, uuid::Uuid, String, String) {
+    use civicgrid::disputes::{DisputeStep, NewDispute, Party};
+    let system = Actor::System;
+    let d = app
+        .raise_dispute(
+            &system,
+            NewDispute {
+                community: Some(community.clone()),
+                grid: None,
+                kind: "family".into(),
+                risk: civicgrid_domain::dispute::Risk::Low,
+                summary: "赡养费分担".into(),
+                parties: vec![
+                    Party {
+                        side: "applicant".into(),
+                        name: "周玉兰".into(),
+                        phone: None,
+                    },
+                    Party {
+                        side: "respondent".into(),
+                        name: "周志强".into(),
+                        phone: None,
+                    },
+                ],
+                case: None,
+            },
+        )
+        .await
+        .expect("dispute");
+    assert_eq!(d.state.tier, Tier::Community);
+    let d = app
+        .dispute_step(
+            &system,
+            &d.public_id,
+            0,
+            DisputeStep::Session {
+                held_at: app.clock.now(),
+                place: "调解室".into(),
+                mediators: vec!["王调解".into()],
+                attended: vec!["周玉兰".into(), "周志强".into()],
+                record: "双方陈述".into(),
+                outcome: "written".into(),
+            },
+        )
+        .await
+        .expect("session");
+    let d = app
+        .dispute_step(
+            &system,
+            &d.public_id,
+            d.version,
+            DisputeStep::Draft {
+                facts: "赡养费分担争议".into(),
+                terms: vec![civicgrid_domain::dispute::Term {
+                    text: "按月分担".into(),
+                    due: None,
+                }],
+            },
+        )
+        .await
+        .expect("draft");
+    let mediator = app
+        .add_mediator(
+            &system,
+            Tier::Community,
+            community.clone(),
+            "staff",
+            "admin.st1c1",
+            "王调解",
+        )
+        .await
+        .expect("mediator");
+    let item: civicgrid_domain::application::ServiceItem =
+        civicgrid::demo::mediation::demo_service_items("ST001")
+            .into_iter()
+            .next()
+            .expect("an item");
+    let item = civicgrid_domain::application::ServiceItem {
+        code: "JZZ-1".into(),
+        ..item
+    };
+    app.put_service_item(&system, item).await.expect("item");
+    let r = app
+        .submit_application(
+            &Actor::Resident,
+            civicgrid::one_stop::NewApplication {
+                item: "JZZ-1".into(),
+                community: community.clone(),
+                grid: None,
+                name: "赵丽华".into(),
+                phone: Some("13900139001".into()),
+                details: String::new(),
+            },
+        )
+        .await
+        .expect("application");
+    (d.public_id, mediator.id, r.application.public_id, r.secret)
 }
 
 /// A topic with two opinions (one with a photo), a meeting summoning ST001 with the topic on
@@ -1058,6 +1304,20 @@ fn party_allowed(policy: &Policy<'_>, actor: &Actor, access: Access, p: &PartyFi
             policy.may_manage_consultation(actor, c).is_ok()
                 || policy.may_answer_for_unit(actor, "ST001").is_ok()
         }
+        Access::ReadDisputes => policy.may_read_disputes(actor, c).is_ok(),
+        Access::Mediate => policy.may_mediate(actor, c, Tier::Community).is_ok(),
+        Access::ApproveMediation => policy.may_approve_mediation(actor, c).is_ok(),
+        Access::DisputesPage => {
+            !policy
+                .regions_with(actor, Permission::DisputeMediate)
+                .is_empty()
+                || !policy
+                    .regions_with(actor, Permission::DisputeApprove)
+                    .is_empty()
+        }
+        Access::ManageServiceItems => policy.may_manage_service_items(actor).is_ok(),
+        Access::HandleApplication => policy.may_handle_application(actor, c, "ST001").is_ok(),
+        Access::HandlesApplications => policy.holds(actor, Permission::ServiceHandle),
         other => panic!("{other:?} is not a party-building question"),
     }
 }
@@ -1079,6 +1339,9 @@ fn sample_action(name: &str) -> Action {
 /// Fills a party-building route's parameters from the fixture; None for the others.
 fn concrete_party(path: &str, f: &Fixture) -> Option<String> {
     if let Some(c) = concrete_consultation(path, f) {
+        return Some(c);
+    }
+    if let Some(c) = concrete_mediation(path, f) {
         return Some(c);
     }
     let p = &f.party;
@@ -1129,6 +1392,108 @@ fn concrete_party(path: &str, f: &Fixture) -> Option<String> {
             .replace("{kind}", "organisations.csv")
             + &query,
     )
+}
+
+/// Fills a mediation or one-stop route's parameters from the fixture; None for the others.
+fn concrete_mediation(path: &str, f: &Fixture) -> Option<String> {
+    let p = &f.party;
+    let ours = [
+        "/api/v1/disputes",
+        "/api/v1/service-items",
+        "/api/v1/applications",
+        "/disputes",
+        "/services",
+        "/applications",
+    ];
+    if !ours.iter().any(|o| path.starts_with(o)) {
+        return None;
+    }
+    let number = if path.contains("applications") {
+        &p.application
+    } else {
+        &p.dispute
+    };
+    let query = match path {
+        "/api/v1/disputes" | "/api/v1/disputes/mediators" => format!("?within={}", p.community),
+        "/api/v1/applications/{number}/materials/{material}" => "?name=scan.png".to_owned(),
+        _ => String::new(),
+    };
+    Some(
+        path.replace("{number}", number)
+            .replace("{version}", "1")
+            .replace(
+                "{action}",
+                if path.contains("applications") {
+                    "accept"
+                } else {
+                    "escalate"
+                },
+            )
+            .replace("{id}", &p.mediator.to_string())
+            .replace(
+                "{code}",
+                if path.contains("kinds") {
+                    "family"
+                } else {
+                    "JZZ-1"
+                },
+            )
+            .replace("{material}", "id_card")
+            .replace("{seq}", "0")
+            + &query,
+    )
+}
+
+/// A mediation or one-stop route's body: steps carry a version that is never current, so
+/// that the walk changes no dispute nor application (refusals come first, then 412).
+fn mediation_body(path: &str, f: &Fixture) -> Option<(&'static str, Vec<u8>)> {
+    let p = &f.party;
+    let c = p.community.as_str();
+    let json = |v: Value| Some(("application/json", v.to_string().into_bytes()));
+    match path {
+        "/api/v1/disputes" => json(
+            json!({"community": c, "kind": "family", "summary": "赡养", "parties": [{"side": "applicant", "name": "甲"}, {"side": "respondent", "name": "乙"}]}),
+        ),
+        "/api/v1/disputes/kinds/{code}" => json(
+            json!({"name_zh": "婚姻家庭纠纷", "name_en": "Marriage and family", "lowest_tier": "community", "position": 2}),
+        ),
+        "/api/v1/disputes/mediators" => json(
+            json!({"tier": "community", "region": c, "kind": "staff", "reference": "secretary.st1c1", "name": "李调解"}),
+        ),
+        "/api/v1/disputes/{number}/sessions" => json(
+            json!({"version": 999, "held_at": "2026-03-01T02:00:00Z", "place": "调解室", "mediators": ["王"], "attended": ["甲"], "record": "记录", "outcome": "continued"}),
+        ),
+        "/api/v1/disputes/{number}/agreements" => {
+            json(json!({"version": 999, "facts": "事实", "terms": [{"text": "条款"}]}))
+        }
+        "/api/v1/disputes/{number}/agreements/{version}/signatures" => {
+            json(json!({"version": 999, "signed_by": ["周玉兰", "周志强"]}))
+        }
+        "/api/v1/disputes/{number}/follow-ups" => {
+            json(json!({"version": 999, "performed": true, "note": "已履行"}))
+        }
+        "/api/v1/disputes/{number}/actions/{action}" => {
+            json(json!({"version": 999, "reason": "需上级调解"}))
+        }
+        "/api/v1/service-items/{code}" => json(
+            json!({"name": "居住证申领", "unit": "ST001", "limit_days": 10, "materials": [{"code": "id_card", "name": "居民身份证", "required": true}], "fees": "不收费", "channels": ["online", "counter", "proxy"]}),
+        ),
+        "/api/v1/applications" => {
+            json(json!({"item": "JZZ-1", "community": c, "name": "钱", "phone": "13900139002"}))
+        }
+        "/api/v1/applications/{number}/status" | "/api/v1/applications/{number}/resubmission" => {
+            json(json!({"secret": p.application_secret}))
+        }
+        "/api/v1/applications/{number}/evaluation" => {
+            json(json!({"secret": p.application_secret, "rating": "satisfied"}))
+        }
+        "/api/v1/applications/{number}/actions/{action}" => json(json!({"version": 999})),
+        "/api/v1/applications/{number}/materials/{material}" => Some((
+            "image/png",
+            civicgrid::demo::photos::before_and_after(3, "05001", "2026-03-03 10:00", "").0,
+        )),
+        _ => None,
+    }
 }
 
 /// Fills a consultation route's parameters from the fixture; None for the others.
@@ -1216,6 +1581,9 @@ fn consultation_body(path: &str, f: &Fixture) -> Option<(&'static str, Vec<u8>)>
 /// A party-building route's body: JSON, or a CSV file for the imports.
 fn party_body(path: &str, f: &Fixture) -> Option<(&'static str, Vec<u8>)> {
     if let Some(b) = consultation_body(path, f) {
+        return Some(b);
+    }
+    if let Some(b) = mediation_body(path, f) {
         return Some(b);
     }
     let p = &f.party;
@@ -1559,6 +1927,10 @@ async fn walk_as(f: Arc<Fixture>, account: Option<String>) -> Walk {
                 }
             } else if let Some((content_type, bytes)) = party_body(path, &f) {
                 call = call.bytes(content_type, bytes);
+                // The resident's secret proves them, whoever else the caller is.
+                if path.contains("/materials/") {
+                    call = call.header("x-application-secret", &f.party.application_secret);
+                }
             } else if let Some(body) = rest_body(path) {
                 if path.contains("/actions/") {
                     call = call.header("if-match", "\"999\"");
@@ -1674,6 +2046,15 @@ async fn walk_as(f: Arc<Fixture>, account: Option<String>) -> Walk {
                 }
                 "/meetings/{number}/attachments" => {
                     call.multipart(&[("csrf", &csrf), ("name", "a.txt")])
+                }
+                "/disputes/{number}/act" => {
+                    call.form(&format!("csrf={csrf}&version=999&step=escalate&reason=x"))
+                }
+                "/applications/{number}/act" => {
+                    call.form(&format!("csrf={csrf}&version=999&step=accept"))
+                }
+                "/services/{code}/apply" | "/applications/{number}/resident" => {
+                    call.multipart(&[("csrf", &csrf), ("name", "x")])
                 }
                 _ if *method == "post" => call.form(&format!("csrf={csrf}")),
                 _ => call,
