@@ -237,6 +237,8 @@ async function auditEverything(code, caseUrl) {
       "/community",
       "/community/440305001001",
       "/community/440305001001/wish",
+      "/services",
+      "/applications/track",
     ];
   };
   const staffPages = [
@@ -255,6 +257,8 @@ async function auditEverything(code, caseUrl) {
     "/party",
     "/volunteers",
     "/my",
+    "/disputes",
+    "/applications",
     caseUrl,
     "/work/case/00000000-0000-0000-0000-000000000000",
   ];
@@ -630,6 +634,108 @@ try {
   await shot(d, "34-consultation-desktop");
   await audit(d, "consult-region-desktop");
   console.log(`browser flow: consultation checked (${steps} checks so far)`);
+
+  // --- Mediation: a grid worker raises a family dispute on a phone; it starts at the
+  // community's committee, which holds a session, writes the agreement, records the
+  // signatures, prints it and records a follow-up visit. ---
+  const gwm = await staff("gw.st1c1.1", true);
+  await gwm.page.goto(`${base}/disputes`);
+  await audit(gwm.page, "mediation-list-phone");
+  await gwm.page.selectOption("#raise-kind", "family");
+  await gwm.page.fill("#raise-summary", "子女赡养费分担意见不一");
+  await gwm.page.fill("#applicant-name", "周玉兰");
+  await gwm.page.fill("#applicant-phone", "13800138003");
+  await gwm.page.fill("#respondent-name", "周志强");
+  await gwm.page.fill("#respondent-phone", "13800138004");
+  await gwm.page.click("#raise");
+  await gwm.page.waitForURL(/\/disputes\/[0-9A-Z]+$/);
+  check((await gwm.page.locator("#dispute-tier").textContent()).includes("社区人民调解委员会"), "a family dispute starts at the community's committee");
+  await shot(gwm.page, "35-dispute-raised-phone");
+  await audit(gwm.page, "mediation-dispute-phone");
+  const disputeUrl = gwm.page.url();
+  const ca = communityAdmin.page;
+  await ca.goto(disputeUrl);
+  await ca.fill("#session-place", "社区人民调解室");
+  await ca.fill("#session-record", "双方到场，说明各自收入和照料父母的情况，经调解同意按月分担。");
+  await ca.selectOption("#session-outcome", "written");
+  await ca.click("#record-session");
+  await ca.waitForLoadState();
+  await ca.click("#draft-form >> xpath=.. >> summary");
+  await ca.fill("#facts", "周玉兰与周志强因父母赡养费分担发生争议。");
+  await ca.fill("#terms", "周志强每月 5 日前向父母支付赡养费 1500 元 | 2027-01-05\n周玉兰负责日常照料及就医陪护");
+  await ca.click("#draft");
+  await ca.waitForLoadState();
+  for (const box of await ca.locator("#sign-form input[type=checkbox]").all()) {
+    await box.check();
+  }
+  await ca.click("#sign");
+  await ca.waitForLoadState();
+  check((await ca.locator("#dispute-status").textContent()).includes("已达成协议"), "the signed agreement binds");
+  await ca.click("#agreement-1");
+  check(/^[0-9a-f]{64}$/.test((await ca.locator("#agreement-sha256").textContent()).trim()), "the agreement carries its SHA-256");
+  check((await ca.locator("#agreement").textContent()).includes("于2027-01-05前履行"), "the agreement names the term's deadline");
+  await shot(ca, "36-agreement-desktop");
+  await audit(ca, "mediation-agreement");
+  await ca.goto(disputeUrl);
+  await ca.fill("#follow-note", "首月赡养费已按时支付");
+  await ca.click("#follow-up");
+  await ca.waitForLoadState();
+  check((await ca.locator("#follow-ups").textContent()).includes("已履行"), "the follow-up visit is recorded");
+  await shot(ca, "37-dispute-desktop");
+  await audit(ca, "mediation-dispute-desktop");
+  console.log(`browser flow: mediation checked (${steps} checks so far)`);
+
+  // --- One-stop services: a resident applies without one required material, is told every
+  // missing item at once, supplies it, and the application is done and evaluated. ---
+  await d.goto(`${base}/services`);
+  await shot(d, "38-service-catalogue-desktop");
+  await audit(d, "services-catalogue");
+  const applicant = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN", isMobile: true });
+  const s = await applicant.newPage();
+  await s.goto(`${base}/services/JZZ-001`);
+  await audit(s, "services-item-phone");
+  await s.fill("#apply-name", "赵丽华");
+  await s.fill("#apply-phone", "13900139001");
+  await s.setInputFiles("#file-id_card", photo);
+  await s.setInputFiles("#file-photo", photo);
+  await s.click("#apply");
+  const appNumber = (await s.locator("#application-number").textContent()).trim();
+  const appSecret = (await s.locator("#application-secret").textContent()).trim();
+  check(appNumber.length >= 10 && appSecret.length >= 10, "the resident is given a number and a secret");
+  await audit(s, "services-receipt-phone");
+  await ca.goto(`${base}/applications/${appNumber}`);
+  check(await ca.locator("#correct-form input[name=item]:checked").count() === 1, "the missing material is ticked for correction");
+  check(await ca.locator("#accept").count() === 0, "an incomplete application cannot be accepted");
+  await ca.click("#correct");
+  await ca.waitForLoadState();
+  check((await ca.locator("#application-status").textContent()).includes("待补正"), "corrections are requested");
+  await s.goto(`${base}/applications/track`);
+  await s.fill("#track-number", appNumber);
+  await s.fill("#track-secret", appSecret);
+  await s.click("#track");
+  check(await s.locator("#corrections li").count() === 1, "the resident sees every missing item at once");
+  await s.setInputFiles("#fix-residence", photo);
+  await s.click("#resubmit");
+  check(await s.locator("#track-notice").count() === 1, "the corrections are sent");
+  await ca.goto(`${base}/applications/${appNumber}`);
+  check(await ca.locator("#correct-form").count() === 0, "corrections are requested only once");
+  await ca.click("#accept");
+  await ca.waitForLoadState();
+  await ca.fill("#complete-result", "居住证已制作，请到窗口领取");
+  await ca.click("#complete");
+  await ca.waitForLoadState();
+  check((await ca.locator("#application-status").textContent()).includes("已办结"), "the application is done");
+  await audit(ca, "services-application-desktop");
+  await s.goto(`${base}/applications/track`);
+  await s.fill("#track-number", appNumber);
+  await s.fill("#track-secret", appSecret);
+  await s.click("#track");
+  check((await s.locator("#application-result").textContent()).includes("居住证已制作"), "the resident is told the result");
+  await s.click("#evaluate");
+  check(await s.locator("#track-notice").count() === 1, "the resident evaluates the service");
+  await shot(s, "39-application-phone");
+  await audit(s, "services-track-phone");
+  console.log(`browser flow: one-stop services checked (${steps} checks so far)`);
 
   // --- Every other page, through axe: anonymously and as each account above, both languages. ---
   await auditEverything(code, caseUrl);
