@@ -29,7 +29,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "application_receipt.html",
         include_str!("templates/application_receipt.html"),
     ),
-    ("track.html", include_str!("templates/track.html")),
+    ("application_track.html", include_str!("templates/application_track.html")),
     (
         "applications.html",
         include_str!("templates/applications.html"),
@@ -289,7 +289,7 @@ async fn apply(
 }
 
 async fn track_form(ctx: Ctx) -> Response {
-    ctx.render("track.html", json!({"typed": ""}))
+    ctx.render("application_track.html", json!({"typed": ""}))
 }
 
 async fn track_page(
@@ -324,7 +324,7 @@ async fn track_page(
     if let (Some(p), Value::Object(e)) = (page.as_object_mut(), extra) {
         p.extend(e);
     }
-    let mut r = ctx.render_status(status, "track.html", page);
+    let mut r = ctx.render_status(status, "application_track.html", page);
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -360,7 +360,7 @@ async fn track(State(app): State<App>, ctx: Ctx, from: ClientAddr, body: Bytes) 
         Ok(a) => track_page(&app, &ctx, &a, &secret, json!({}), StatusCode::OK).await,
         Err(AppError::Forbidden(_)) => ctx.render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "track.html",
+            "application_track.html",
             json!({"error": ctx.t("service-secret-wrong"), "typed": number}),
         ),
         Err(e) => ctx.app_error(e),
@@ -387,7 +387,7 @@ async fn resident_step(
         Err(AppError::Forbidden(_)) => {
             return ctx.render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "track.html",
+                "application_track.html",
                 json!({"error": ctx.t("service-secret-wrong"), "typed": number}),
             );
         }

@@ -604,3 +604,16 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod template_names {
+    /// Capabilities name their templates in one namespace: a name taken twice would render
+    /// one capability's page for another's route.
+    #[test]
+    fn every_template_name_is_taken_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, _) in super::TEMPLATES.iter().flat_map(|set| set.iter()) {
+            assert!(seen.insert(*name), "{name} is taken twice");
+        }
+    }
+}
