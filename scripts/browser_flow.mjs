@@ -656,6 +656,7 @@ try {
   const ca = communityAdmin.page;
   await ca.goto(disputeUrl);
   await ca.fill("#session-place", "社区人民调解室");
+  await ca.fill("#session-mediators", "王秀英、李明");
   await ca.fill("#session-record", "双方到场，说明各自收入和照料父母的情况，经调解同意按月分担。");
   await ca.selectOption("#session-outcome", "written");
   await ca.click("#record-session");

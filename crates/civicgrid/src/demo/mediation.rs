@@ -202,6 +202,50 @@ impl App {
                 let admin = staff_of(self, &format!("admin.{ctag}")).await?;
                 let gw = staff_of(self, &format!("gw.{ctag}.1")).await?;
                 let leader = staff_of(self, "leader.st1").await?;
+                // The community's mediators: its committee's administrator and grid worker;
+                // the street's leader at the street (once).
+                for (tier, who) in [
+                    (
+                        civicgrid_domain::dispute::Tier::Community,
+                        format!("admin.{ctag}"),
+                    ),
+                    (
+                        civicgrid_domain::dispute::Tier::Grid,
+                        format!("gw.{ctag}.1"),
+                    ),
+                ] {
+                    let name = self
+                        .repo
+                        .user(&who)
+                        .await?
+                        .map_or(who.clone(), |u| u.display_name);
+                    self.add_mediator(
+                        &Actor::System,
+                        tier,
+                        community.clone(),
+                        "staff",
+                        &who,
+                        &name,
+                    )
+                    .await?;
+                }
+                if n == 0 {
+                    let street = civicgrid_domain::dispute::Tier::Street.region_for(community);
+                    let name = self
+                        .repo
+                        .user("leader.st1")
+                        .await?
+                        .map_or("leader.st1".to_owned(), |u| u.display_name);
+                    self.add_mediator(
+                        &Actor::System,
+                        civicgrid_domain::dispute::Tier::Street,
+                        street,
+                        "staff",
+                        "leader.st1",
+                        &name,
+                    )
+                    .await?;
+                }
                 let grid = refs
                     .grid_regions
                     .iter()

@@ -314,6 +314,19 @@ async fn detail_page(
         .may_approve_mediation(actor, &s.tier.region_for(&r.region))
         .is_ok();
     let latest = d.agreements.last();
+    // The tier's registered mediators, else the one recording.
+    let mut mediator_names: Vec<String> = mediators
+        .iter()
+        .filter(|m| m.tier == s.tier)
+        .map(|m| m.name.clone())
+        .collect();
+    if mediator_names.is_empty() {
+        mediator_names.push(
+            ctx.display_name
+                .clone()
+                .unwrap_or_else(|| actor.name().to_owned()),
+        );
+    }
     let mut page = json!({
         "d": card(ctx, r, &kinds, app.clock.now()),
         "version": r.version,
@@ -351,7 +364,7 @@ async fn detail_page(
             json!({"at": ctx.when(e.at), "actor": e.actor, "action": ctx.t(&format!("dispute-event-{action}")),
                    "note": if action == "record_oral_agreement" { String::new() } else { e.note.clone() }})
         }).collect::<Vec<_>>(),
-        "mediators": mediators.iter().filter(|m| m.tier == s.tier).map(|m| m.name.clone()).collect::<Vec<_>>(),
+        "mediators": mediator_names,
         "may_mediate": may_mediate,
         "may_approve": may_approve,
         "mediating": s.status == DisputeStatus::Mediating,

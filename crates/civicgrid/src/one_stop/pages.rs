@@ -29,7 +29,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "application_receipt.html",
         include_str!("templates/application_receipt.html"),
     ),
-    ("application_track.html", include_str!("templates/application_track.html")),
+    (
+        "application_track.html",
+        include_str!("templates/application_track.html"),
+    ),
     (
         "applications.html",
         include_str!("templates/applications.html"),
