@@ -58,6 +58,16 @@ async fn scopes(app: &App, actor: &Actor) -> Result<Vec<(RegionCode, String)>, A
         .collect())
 }
 
+/// The last day of a period that ends at a midnight (what a resident calls "by the 14th").
+fn last_day(ctx: &Ctx, end: jiff::Timestamp) -> String {
+    let just_before = end - jiff::SignedDuration::from_secs(1);
+    ctx.when(just_before)
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn tier_name(ctx: &Ctx, tier: civicgrid_domain::dispute::Tier) -> String {
     ctx.t(&format!("dispute-tier-{}", tier.as_str()))
 }
@@ -93,7 +103,7 @@ fn card(
         "status_code": d.state.status.as_str(),
         "tier": tier_name(ctx, d.state.tier),
         "raised": ctx.when(d.raised_at),
-        "limit_due": ctx.when(d.limit_due),
+        "limit_due": last_day(ctx, d.limit_due),
         "alarm": d.state.alarm.map(|a| format!("{a:?}").to_lowercase()),
         "mediating": d.state.status == DisputeStatus::Mediating,
         "follow_up_due": overdue_follow_up,
@@ -354,15 +364,20 @@ async fn detail_page(
         "referral": s.referral.map(|x| ctx.t(&format!("dispute-referral-{}", x.as_str()))),
         "referral_note": r.referral_note,
         "follow_ups": r.follow_ups.iter().map(|f| json!({
-            "due": ctx.when(f.due), "done": f.done_at.map(|t| ctx.when(t)), "performed": f.performed, "note": f.note,
+            "due": last_day(ctx, f.due), "done": f.done_at.map(|t| ctx.when(t)), "performed": f.performed, "note": f.note,
             "late": f.done_at.is_none() && f.due <= app.clock.now(),
         })).collect::<Vec<_>>(),
-        "confirmation_due": r.confirmation_due.map(|t| ctx.when(t)),
+        "confirmation_due": r.confirmation_due.map(|t| last_day(ctx, t)),
+        "moved": s.escalations > 0 || s.first_tier != s.tier,
         "confirmation_applied": s.confirmation_applied,
         "events": d.events.iter().map(|e| {
             let action = serde_json::from_str::<Value>(&e.action).ok().and_then(|v| v["action"].as_str().map(str::to_owned)).unwrap_or_default();
             json!({"at": ctx.when(e.at), "actor": e.actor, "action": ctx.t(&format!("dispute-event-{action}")),
-                   "note": if action == "record_oral_agreement" { String::new() } else { e.note.clone() }})
+                   "note": match action.as_str() {
+                       "record_oral_agreement" => String::new(),
+                       "raise" => ctx.t(&format!("dispute-channel-{}", e.note)),
+                       _ => e.note.clone(),
+                   }})
         }).collect::<Vec<_>>(),
         "mediators": mediator_names,
         "may_mediate": may_mediate,
@@ -499,10 +514,13 @@ async fn act(
 async fn agreement(
     State(app): State<App>,
     ctx: Ctx,
-    Path((number, version)): Path<(String, u32)>,
+    Path((number, version)): Path<(String, String)>,
 ) -> Response {
     let Some(actor) = ctx.staff().cloned() else {
         return see_other("/login");
+    };
+    let Ok(version) = version.parse::<u32>() else {
+        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
     };
     let (d, a) = match app.agreement(&actor, &number, version).await {
         Ok(x) => x,

@@ -42,6 +42,12 @@ fn region(field: &str, text: &str) -> Result<RegionCode, ApiError> {
         })
 }
 
+/// An agreement version from the path: anything but a number names no version.
+fn version_number(text: &str) -> Result<u32, ApiError> {
+    text.parse()
+        .map_err(|_| AppError::NotFound(format!("agreement version {text}")).into())
+}
+
 fn tier(text: &str) -> Result<Tier, ApiError> {
     Tier::parse(text)
         .ok_or_else(|| unprocessable("tier", "grid, community, street or district").into())
@@ -372,9 +378,10 @@ async fn draft_agreement(
 async fn get_agreement(
     State(app): State<App>,
     caller: Caller,
-    Path((number, version)): Path<(String, u32)>,
+    Path((number, version)): Path<(String, String)>,
 ) -> ApiResult<Json<views::AgreementDocView>> {
     let actor = caller.staff()?;
+    let version = version_number(&version)?;
     let (_, a) = app.agreement(actor, &number, version).await?;
     Ok(Json(views::AgreementDocView::from(&a)))
 }
@@ -389,10 +396,11 @@ async fn get_agreement(
 async fn sign_agreement(
     State(app): State<App>,
     caller: Caller,
-    Path((number, version)): Path<(String, u32)>,
+    Path((number, version)): Path<(String, String)>,
     payload: Result<Json<views::SignBody>, JsonRejection>,
 ) -> ApiResult<Json<views::DisputeView>> {
     caller.staff()?;
+    let version = version_number(&version)?;
     let b = body(payload)?;
     step(
         &app,

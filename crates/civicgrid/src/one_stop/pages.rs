@@ -600,10 +600,13 @@ async fn staff_act(
 async fn file(
     State(app): State<App>,
     ctx: Ctx,
-    Path((number, seq)): Path<(String, u64)>,
+    Path((number, seq)): Path<(String, String)>,
 ) -> Response {
     let Some(actor) = ctx.staff().cloned() else {
         return see_other("/login");
+    };
+    let Ok(seq) = seq.parse::<u64>() else {
+        return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
     };
     match app.material_file(&actor, &number, seq).await {
         Ok((meta, data)) => {

@@ -281,9 +281,12 @@ async fn upload_material(
 async fn get_material(
     State(app): State<App>,
     caller: Caller,
-    Path((number, seq)): Path<(String, u64)>,
+    Path((number, seq)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let actor = caller.staff()?;
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| ApiError::from(AppError::NotFound(format!("material file {seq}"))))?;
     let (meta, data) = app.material_file(actor, &number, seq).await?;
     let mut r = (StatusCode::OK, data).into_response();
     if let Ok(v) = HeaderValue::from_str(&meta.content_type) {
