@@ -120,10 +120,20 @@ impl ServiceItem {
                     format!("`{}` is listed twice", m.code),
                 ));
             }
-            if m.name.trim().is_empty() || m.name.chars().count() > 80 {
+            // The catalogue's CSV writes the checklist as `*code:name|sample;…`.
+            if m.name.trim().is_empty()
+                || m.name.chars().count() > 80
+                || m.name.contains([';', '|'])
+            {
                 out.push((
                     format!("materials[{i}].name"),
-                    "1 to 80 characters".to_owned(),
+                    "1 to 80 characters, without ; or |".to_owned(),
+                ));
+            }
+            if m.sample.chars().count() > 200 || m.sample.contains(';') {
+                out.push((
+                    format!("materials[{i}].sample"),
+                    "at most 200 characters, without ;".to_owned(),
                 ));
             }
         }

@@ -376,9 +376,16 @@ pub fn apply(
                     .up()
                     .ok_or_else(|| Refusal("the district is the highest tier".into()))?
             } else {
-                s.tier
+                let down = s
+                    .tier
                     .down()
-                    .ok_or_else(|| Refusal("the grid is the lowest tier".into()))?
+                    .ok_or_else(|| Refusal("the grid is the lowest tier".into()))?;
+                if down < s.first_tier {
+                    return refuse(
+                        "a dispute is not sent below the lowest competent tier, where it started",
+                    );
+                }
+                down
             };
             n.tier = to;
             n.highest_tier = s.highest_tier.max(to);
@@ -395,6 +402,9 @@ pub fn apply(
             }
             if *days == 0 || *days > 30 || reason.trim().is_empty() {
                 return refuse("an extension is 1 to 30 days, with a reason");
+            }
+            if s.extended_days + days > 30 {
+                return refuse("extensions add up to 30 days at most");
             }
             n.extended_days += days;
             // The limit moved: its warnings are raised again against the new one.

@@ -89,7 +89,9 @@ pub struct DisputeRecord {
     pub raised_by: String,
     pub raised_at: jiff::Timestamp,
     pub state: DisputeState,
-    /// The mediation limit, on the calendar, with extensions.
+    /// When the mediation limit started (raised, or reopened), and the limit on the
+    /// calendar with extensions.
+    pub limit_from: jiff::Timestamp,
     pub limit_due: jiff::Timestamp,
     /// When an agreement was reached or mediation failed (the latest such).
     pub outcome_at: Option<jiff::Timestamp>,

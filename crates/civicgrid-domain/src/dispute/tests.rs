@@ -227,6 +227,22 @@ fn follow_ups_settle_or_reopen() {
 }
 
 #[test]
+fn a_dispute_is_not_sent_below_where_it_started_and_extensions_are_capped() {
+    let s = raised(Tier::Street);
+    let up = apply(Some(&s), &DisputeAction::Escalate { reason: "x".into() }).expect("up");
+    let back = apply(Some(&up), &DisputeAction::SendDown { reason: "x".into() }).expect("back");
+    assert_eq!(back.tier, Tier::Street);
+    assert!(apply(Some(&back), &DisputeAction::SendDown { reason: "x".into() }).is_err());
+    let e = |days| DisputeAction::Extend {
+        days,
+        reason: "外出".into(),
+    };
+    let once = apply(Some(&s), &e(20)).expect("20 days");
+    assert!(apply(Some(&once), &e(11)).is_err(), "31 days in all");
+    assert!(apply(Some(&once), &e(10)).is_ok());
+}
+
+#[test]
 fn tiers_end_at_the_grid_and_the_district() {
     let s = raised(Tier::Grid);
     assert!(apply(Some(&s), &DisputeAction::SendDown { reason: "x".into() }).is_err());

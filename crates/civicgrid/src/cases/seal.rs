@@ -116,6 +116,59 @@ impl Sealer {
         bytes[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// A keyed digest of a file, to recognise it again without a plain hash of its content.
+    pub fn keyed_digest(&self, data: &[u8]) -> String {
+        use hmac::Mac;
+        use sha2::Sha256;
+        let Ok(mut mac) = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&self.secrets) else {
+            return String::new();
+        };
+        mac.update(b"civicgrid file\0");
+        mac.update(data);
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Seals bytes (a scanned document) bound to the record they belong to: the nonce, then
+    /// the ciphertext.
+    pub fn seal_bytes(&self, owner: &uuid::Uuid, data: &[u8]) -> AppResult<Vec<u8>> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: data,
+                    aad: owner.as_bytes(),
+                },
+            )
+            .map_err(|_| AppError::Invalid("sealing failed".into()))?;
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        Ok(out)
+    }
+
+    pub fn open_bytes(&self, owner: &uuid::Uuid, sealed: &[u8]) -> AppResult<Vec<u8>> {
+        if sealed.len() < 24 {
+            return Err(AppError::Invalid("a sealed file is too short".into()));
+        }
+        let (nonce, body) = sealed.split_at(24);
+        self.cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: owner.as_bytes(),
+                },
+            )
+            .map_err(|_| {
+                AppError::Invalid("the sealed file cannot be opened with this data key".into())
+            })
+    }
+
     pub fn seal(&self, case_id: &uuid::Uuid, reporter: &Reporter) -> AppResult<String> {
         self.seal_json(case_id, reporter)
     }

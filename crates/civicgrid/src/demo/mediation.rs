@@ -460,7 +460,7 @@ impl App {
                                 &leader,
                                 v,
                                 DisputeStep::Fail {
-                                    referral: Referral::Arbitration,
+                                    referral: Some(Referral::Arbitration),
                                     note: "引导至区劳动人事争议仲裁委员会".into(),
                                 },
                             )

@@ -73,6 +73,7 @@ pub enum DisputeStep {
         /// continued, written, oral or failed: what the session came to.
         outcome: String,
     },
+    /// `days` 0 is refused with the field named (after the policy is asked).
     Extend {
         days: u32,
         reason: String,
@@ -90,8 +91,9 @@ pub enum DisputeStep {
     Oral {
         terms: String,
     },
+    /// Without a referral, refused with the field named (after the policy is asked).
     Fail {
-        referral: Referral,
+        referral: Option<Referral>,
         note: String,
     },
     ApplyConfirmation,
@@ -423,6 +425,7 @@ impl App {
                 raised_by: actor.name().to_owned(),
                 raised_at: now,
                 state: state.clone(),
+                limit_from: now,
                 limit_due: mediation_due(&refs.calendar, now, &periods, 0),
                 outcome_at: None,
                 closed_at: None,
@@ -596,6 +599,19 @@ impl App {
             _ => policy.may_mediate(actor, &before.region, before.state.tier),
         };
         allowed.map_err(AppError::Forbidden)?;
+        // An extension is approved by a second person: not one who raised or mediates it.
+        if matches!(step, DisputeStep::Extend { .. })
+            && (before.raised_by == actor.name()
+                || before
+                    .sessions
+                    .iter()
+                    .any(|s| s.recorded_by == actor.name()))
+        {
+            return Err(AppError::Forbidden(
+                "an extension is approved by someone who neither raised nor mediates the dispute"
+                    .into(),
+            ));
+        }
         if before.version != expected_version {
             return Err(AppError::Stale {
                 current: before.version,
@@ -780,9 +796,25 @@ impl App {
             DisputeStep::Fail { referral, note: n } => {
                 note = text("note", &n, 1, 500, &mut problems);
                 d.referral_note = Some(note.clone());
+                let referral = referral.unwrap_or_else(|| {
+                    problems.push((
+                        "referral".into(),
+                        "litigation, arbitration, petition or other_body".into(),
+                    ));
+                    Referral::OtherBody
+                });
                 DisputeAction::Fail { referral }
             }
-            DisputeStep::ApplyConfirmation => DisputeAction::ApplyConfirmation,
+            DisputeStep::ApplyConfirmation => {
+                if let Some(due) = before.confirmation_due
+                    && now >= due
+                {
+                    return Err(AppError::Conflict(format!(
+                        "the 30-day window for judicial confirmation closed at {due}"
+                    )));
+                }
+                DisputeAction::ApplyConfirmation
+            }
             DisputeStep::FollowUp { performed, note: n } => {
                 note = text("note", &n, 1, 500, &mut problems);
                 DisputeAction::FollowUp { performed }
@@ -866,7 +898,7 @@ impl App {
         }
         match action {
             DisputeAction::Extend { .. } => {
-                d.limit_due = mediation_due(cal, d.raised_at, &periods, after.extended_days);
+                d.limit_due = mediation_due(cal, d.limit_from, &periods, after.extended_days);
             }
             DisputeAction::FollowUp { performed } => {
                 if let Some(f) = d.follow_ups.iter_mut().find(|f| f.done_at.is_none()) {
@@ -882,7 +914,8 @@ impl App {
             }
             DisputeAction::Reopen { .. } => {
                 // A fresh limit from the reopening, with the extensions granted so far.
-                d.limit_due = period_end(cal, now, periods.mediation_days + after.extended_days);
+                d.limit_from = now;
+                d.limit_due = mediation_due(cal, now, &periods, after.extended_days);
                 d.confirmation_due = None;
             }
             DisputeAction::Fail { .. } => d.outcome_at = Some(now),

@@ -482,20 +482,12 @@ pub(crate) fn action_step(
         "escalate" => DisputeStep::Escalate { reason },
         "send_down" => DisputeStep::SendDown { reason },
         "extend" => DisputeStep::Extend {
-            days: days.ok_or_else(|| -> ApiError { unprocessable("days", "1 to 30").into() })?,
+            days: days.unwrap_or(0),
             reason,
         },
         "oral" => DisputeStep::Oral { terms },
         "fail" => DisputeStep::Fail {
-            referral: referral
-                .and_then(Referral::parse)
-                .ok_or_else(|| -> ApiError {
-                    unprocessable(
-                        "referral",
-                        "litigation, arbitration, petition or other_body",
-                    )
-                    .into()
-                })?,
+            referral: referral.and_then(Referral::parse),
             note,
         },
         "apply_confirmation" => DisputeStep::ApplyConfirmation,

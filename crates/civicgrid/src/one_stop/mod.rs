@@ -353,8 +353,27 @@ impl App {
         Ok(self.repo.application_events(&a.id).await?)
     }
 
+    /// The materials uploaded, their names opened.
     pub async fn material_files(&self, a: &ApplicationRecord) -> AppResult<Vec<MaterialFile>> {
-        Ok(self.repo.material_files(&a.id).await?)
+        let sealer = self.material_sealer()?;
+        self.repo
+            .material_files(&a.id)
+            .await?
+            .into_iter()
+            .map(|mut f| {
+                f.name = sealer.open_json(&a.id, &f.name)?;
+                Ok(f)
+            })
+            .collect()
+    }
+
+    fn material_sealer(&self) -> AppResult<&crate::cases::seal::Sealer> {
+        self.sealer.as_deref().ok_or_else(|| {
+            AppError::Invalid(
+                "this deployment has no data key, so it keeps no application materials (they are personal data)"
+                    .into(),
+            )
+        })
     }
 
     /// A material's bytes, for those who handle the application.
@@ -369,10 +388,14 @@ impl App {
         self.repo
             .record_contact_read(&a.id, &a.region, actor.name(), "material", self.clock.now())
             .await?;
-        self.repo
+        let (mut meta, sealed) = self
+            .repo
             .material_file(&a.id, seq)
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("material file {seq}")))
+            .ok_or_else(|| AppError::NotFound(format!("material file {seq}")))?;
+        let sealer = self.material_sealer()?;
+        meta.name = sealer.open_json(&a.id, &meta.name)?;
+        Ok((meta, sealer.open_bytes(&a.id, &sealed)?))
     }
 
     /// Uploads a material, while the application awaits its check or its corrections: the
@@ -419,7 +442,12 @@ impl App {
         if !problems.is_empty() {
             return Err(AppError::Unprocessable(problems));
         }
-        let sha256 = crate::accounts::sha256_bytes_hex(&data);
+        // Sealed at rest: scans of identity papers and leases are personal data; the digest is
+        // keyed, so it cannot be matched against a file found elsewhere.
+        let sealer = self.material_sealer()?;
+        let sha256 = sealer.keyed_digest(&data);
+        let sealed_name = sealer.seal_json(&a.id, &name)?;
+        let sealed = sealer.seal_bytes(&a.id, &data)?;
         let now = self.clock.now();
         let e = ApplicationEvent {
             seq: 0,
@@ -430,7 +458,15 @@ impl App {
         };
         let seq = self
             .repo
-            .add_material_file(a, material, &name, content_type, &data, &sha256, &e)
+            .add_material_file(
+                a,
+                material,
+                &sealed_name,
+                content_type,
+                &sealed,
+                &sha256,
+                &e,
+            )
             .await?;
         Ok(MaterialFile {
             seq,

@@ -24,13 +24,18 @@ use civicgrid_domain::application::Rating;
 use civicgrid_domain::policy::Actor;
 
 pub fn routes() -> OpenApiRouter<App> {
+    // Materials may be up to 10 MiB; every other body keeps axum's 2 MiB limit.
+    let (schemas, paths, upload) = routes!(upload_material);
+    let upload = upload.layer(axum::extract::DefaultBodyLimit::max(
+        super::MATERIAL_MAX_BYTES + 1,
+    ));
     OpenApiRouter::new()
         .routes(routes!(list_items))
         .routes(routes!(get_item, put_item))
         .routes(routes!(list_applications, file_application))
         .routes(routes!(get_application))
         .routes(routes!(application_status))
-        .routes(routes!(upload_material))
+        .routes((schemas, paths, upload))
         .routes(routes!(get_material))
         .routes(routes!(resubmit))
         .routes(routes!(evaluate))

@@ -816,12 +816,25 @@ async fn one_stop(t: &TestApp, clock: &ManualClock) {
         ),
         (1, 1, 0, 1, 1)
     );
+    // Nor the uploaded scans: no PNG signature, nor the file names, in any row.
     for (table, row) in every_row(t).await {
         assert!(
             !row.contains("赵丽华") && !row.contains("13900139001"),
             "{table}: {row}"
         );
+        let lower = row.to_ascii_lowercase();
+        assert!(
+            !lower.contains("89504e470d0a1a0a") && !row.contains("scan.png"),
+            "a material in plain text in {table}"
+        );
     }
+    // The handler reads the scan back as it was uploaded.
+    let a = t
+        .request("GET", &format!("/api/v1/applications/{number}/files/0"))
+        .bearer(&clerk)
+        .send()
+        .await;
+    assert_eq!((a.status, a.body.as_slice()), (StatusCode::OK, png.as_slice()));
 }
 
 async fn run(backend: Backend) {
