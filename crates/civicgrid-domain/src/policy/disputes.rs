@@ -33,6 +33,26 @@ impl Policy<'_> {
         )
     }
 
+    /// Reading one dispute (its parties, records and agreements): mediators of a tier it
+    /// was held at (where it started, or where it is), or approvers of the tier holding it. A
+    /// community's grid workers do not read what the street took up from the start.
+    pub fn may_read_dispute(
+        &self,
+        actor: &Actor,
+        community: &RegionCode,
+        first_tier: Tier,
+        tier: Tier,
+    ) -> Verdict {
+        let yes = self.may_mediate(actor, community, tier).is_ok()
+            || self.may_mediate(actor, community, first_tier).is_ok()
+            || self
+                .may_approve_mediation(actor, &tier.region_for(community))
+                .is_ok();
+        verdict(yes, || {
+            format!("this dispute is read by mediators of its tiers in {community}")
+        })
+    }
+
     /// Approving an extension of a dispute held at `tier`, or registering mediators for
     /// `region`.
     pub fn may_approve_mediation(&self, actor: &Actor, region: &RegionCode) -> Verdict {

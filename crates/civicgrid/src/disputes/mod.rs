@@ -455,7 +455,11 @@ impl App {
             .dispute_by_public_id(number)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("dispute {number}")))?;
-        self.reads_disputes(actor, &d.region).await?;
+        self.reference()
+            .await?
+            .policy()
+            .may_read_dispute(actor, &d.region, d.state.first_tier, d.state.tier)
+            .map_err(AppError::Forbidden)?;
         Ok(d)
     }
 
@@ -467,7 +471,19 @@ impl App {
         open: bool,
     ) -> AppResult<Vec<DisputeRecord>> {
         self.reads_disputes(actor, within).await?;
-        Ok(self.repo.disputes(within.as_str(), open, 500).await?)
+        let refs = self.reference().await?;
+        let policy = refs.policy();
+        Ok(self
+            .repo
+            .disputes(within.as_str(), open, 500)
+            .await?
+            .into_iter()
+            .filter(|d| {
+                policy
+                    .may_read_dispute(actor, &d.region, d.state.first_tier, d.state.tier)
+                    .is_ok()
+            })
+            .collect())
     }
 
     /// Disputes raised from a case, for its readers.

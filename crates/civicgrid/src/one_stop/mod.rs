@@ -284,7 +284,10 @@ impl App {
             .application_by_public_id(number)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("application {number}")))?;
-        if a.filed_by != actor.name() || matches!(actor, Actor::Resident | Actor::Reporter { .. }) {
+        // The grid worker who filed it for the resident (代办) follows it too.
+        let filer = a.channel == ServiceChannel::Proxy
+            && matches!(actor, Actor::Staff { username, .. } if *username == a.filed_by);
+        if !filer {
             self.handles(actor, &a).await?;
         }
         Ok(a)

@@ -834,7 +834,10 @@ async fn one_stop(t: &TestApp, clock: &ManualClock) {
         .bearer(&clerk)
         .send()
         .await;
-    assert_eq!((a.status, a.body.as_slice()), (StatusCode::OK, png.as_slice()));
+    assert_eq!(
+        (a.status, a.body.as_slice()),
+        (StatusCode::OK, png.as_slice())
+    );
 }
 
 async fn run(backend: Backend) {
