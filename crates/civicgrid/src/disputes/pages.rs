@@ -35,6 +35,8 @@ pub fn routes() -> Pages {
 #[derive(serde::Deserialize, Default)]
 struct ListQuery {
     within: Option<String>,
+    /// Raising a dispute from this case (its place is the dispute's).
+    case: Option<String>,
 }
 
 /// The communities and streets whose disputes the reader sees, broadest first.
@@ -115,12 +117,17 @@ async fn list(State(app): State<App>, ctx: Ctx, Query(q): Query<ListQuery>) -> R
     let Some(actor) = ctx.staff().cloned() else {
         return see_other("/login");
     };
+    let from_case = q
+        .case
+        .as_deref()
+        .and_then(|c| c.parse::<uuid::Uuid>().ok())
+        .map(|c| c.to_string());
     list_page(
         &app,
         &ctx,
         &actor,
         q.within.as_deref(),
-        json!({}),
+        json!({"from_case": from_case}),
         StatusCode::OK,
     )
     .await

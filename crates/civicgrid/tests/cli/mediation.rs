@@ -544,13 +544,28 @@ async fn disputes(t: &TestApp, clock: &ManualClock) {
             assert!(!row.contains(secret), "{secret} in {table}: {row}");
         }
     }
+    // A case in the loop turned into a dispute: it takes the case's place, and links back.
+    let (s, case) = call(t, None, "POST", "/api/v1/cases", Some(json!({
+        "description": "楼上装修噪音扰民，多次协商无果", "lon": 113.9171, "lat": 22.5168, "category": "01007", "attributes": {"fault": "dark"}
+    }))).await;
+    assert_eq!(s, StatusCode::CREATED, "{case}");
+    let case_id = case["id"].as_str().expect("id").to_owned();
+    let (s, from_case) = call(t, Some(&admin), "POST", "/api/v1/disputes", Some(json!({
+        "case": case_id, "kind": "neighbour", "summary": "装修噪音", "parties": parties()
+    }))).await;
+    assert_eq!(s, StatusCode::CREATED, "{from_case}");
+    assert_eq!(from_case["channel"], "case");
+    assert_eq!(from_case["case"].as_str(), Some(case_id.as_str()));
+    let linked = t.app.disputes_of_case(&case_id.parse().expect("uuid")).await.expect("linked");
+    assert_eq!(linked.iter().map(|d| d.public_id.as_str()).collect::<Vec<_>>(), [from_case["number"].as_str().expect("n")]);
+
     // The statistics export leaves them out too.
     let csv = t
         .app
         .export_disputes(&C1.parse().expect("c"))
         .await
         .expect("export");
-    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(!csv.contains("陈桂芳"));
 }
 

@@ -668,6 +668,22 @@ async fn render_case(
         .open_summons()
         .map(|s| json!({"code": s.unit, "name": unit_name(&reference, &s.unit), "due_at": ctx.when(s.due_at)}))
         .collect();
+    // The disputes this case became, and whether the reader may turn it into one.
+    let disputes: Vec<String> = app
+        .disputes_of_case(&case.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.public_id)
+        .collect();
+    let may_raise_dispute = reference
+        .policy()
+        .may_mediate(
+            &actor,
+            &case.region,
+            civicgrid_domain::dispute::Tier::Community,
+        )
+        .is_ok();
     let mut row = case_row(ctx, app, &reference, &case);
     if let Some(o) = row.as_object_mut() {
         o.insert("description".into(), json!(case.description));
@@ -727,6 +743,8 @@ async fn render_case(
             "choices": crate::cases::pages::finding::choices(ctx, &reference, false),
             "summoned": summoned,
             "problem": problem,
+            "disputes": disputes,
+            "may_raise_dispute": may_raise_dispute,
         }),
     )
 }

@@ -1210,3 +1210,6 @@ service-event-complete = Done
 service-event-evaluate = Evaluated
 applications-title = Service applications
 applications-none = No applications.
+case-disputes = Disputes
+case-raise-dispute = Turn into a dispute for mediation
+dispute-from-case-notice = From a case: the dispute takes the case's place, and the case page links to it.

@@ -1210,3 +1210,6 @@ service-event-complete = 办结
 service-event-evaluate = 评价
 applications-title = 服务申请受理
 applications-none = 暂无申请。
+case-disputes = 矛盾纠纷
+case-raise-dispute = 转为矛盾纠纷调解
+dispute-from-case-notice = 由案件转入：纠纷的地点取自案件，登记后案件页可见本纠纷。
