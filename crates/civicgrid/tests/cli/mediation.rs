@@ -550,14 +550,31 @@ async fn disputes(t: &TestApp, clock: &ManualClock) {
     }))).await;
     assert_eq!(s, StatusCode::CREATED, "{case}");
     let case_id = case["id"].as_str().expect("id").to_owned();
-    let (s, from_case) = call(t, Some(&admin), "POST", "/api/v1/disputes", Some(json!({
-        "case": case_id, "kind": "neighbour", "summary": "装修噪音", "parties": parties()
-    }))).await;
+    let (s, from_case) = call(
+        t,
+        Some(&admin),
+        "POST",
+        "/api/v1/disputes",
+        Some(json!({
+            "case": case_id, "kind": "neighbour", "summary": "装修噪音", "parties": parties()
+        })),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{from_case}");
     assert_eq!(from_case["channel"], "case");
     assert_eq!(from_case["case"].as_str(), Some(case_id.as_str()));
-    let linked = t.app.disputes_of_case(&case_id.parse().expect("uuid")).await.expect("linked");
-    assert_eq!(linked.iter().map(|d| d.public_id.as_str()).collect::<Vec<_>>(), [from_case["number"].as_str().expect("n")]);
+    let linked = t
+        .app
+        .disputes_of_case(&case_id.parse().expect("uuid"))
+        .await
+        .expect("linked");
+    assert_eq!(
+        linked
+            .iter()
+            .map(|d| d.public_id.as_str())
+            .collect::<Vec<_>>(),
+        [from_case["number"].as_str().expect("n")]
+    );
 
     // The statistics export leaves them out too.
     let csv = t
