@@ -508,9 +508,10 @@ impl App {
                     .map(|n| (n.text, n.attended))
             })
             .collect::<AppResult<Vec<_>>>()?;
-        let oral_terms = match &d.referral_note {
-            _ if d.state.agreement == Some(civicgrid_domain::dispute::AgreementForm::Oral) => {
-                let events = self.repo.dispute_events(&d.id).await?;
+        // The events are read once: the page shows them, and the oral terms are in one.
+        let events = self.repo.dispute_events(&d.id).await?;
+        let oral_terms =
+            if d.state.agreement == Some(civicgrid_domain::dispute::AgreementForm::Oral) {
                 events
                     .iter()
                     .rev()
@@ -521,11 +522,10 @@ impl App {
                             .map(|n| n.text)
                     })
                     .transpose()?
-            }
-            _ => None,
-        };
+            } else {
+                None
+            };
         let agreements = self.agreement_views(&d).await?;
-        let events = self.repo.dispute_events(&d.id).await?;
         Ok(DisputeDetail {
             dispute: d,
             parties,
