@@ -64,7 +64,8 @@ permissions! {
     ResponsibilityManage = "responsibility.manage": "edit units and the responsibility list",
     CalendarManage = "calendar.manage": "edit the working calendar",
     UserManage = "user.manage": "manage staff accounts, roles and API keys",
-    WhistleblowingRead = "whistleblowing.read": "read whistleblowing reports",
+    WhistleblowingRead = "whistleblowing.read": "read and answer supervision reports (纪检监察), except where one's own unit or its chain of command is accused",
+    WhistleblowingCustody = "whistleblowing.custody": "approve or refuse another officer's request to see a reporter's disclosed identity (保管人)",
     AuditRead = "audit.read": "read the audit trail",
 }
 

@@ -18,6 +18,7 @@ pub mod notify;
 pub mod party;
 pub mod policy;
 pub mod routing;
+pub mod supervision;
 pub mod territory;
 pub mod volunteer;
 pub mod wish;

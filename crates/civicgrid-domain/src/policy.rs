@@ -437,6 +437,8 @@ impl<'a> Policy<'a> {
 mod consultation;
 mod disputes;
 mod people;
+mod supervision;
+pub use supervision::{Accused, COMMAND};
 
 #[cfg(test)]
 mod tests;

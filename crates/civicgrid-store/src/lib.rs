@@ -31,6 +31,7 @@ mod party;
 mod polls;
 mod routing;
 mod services;
+mod supervision;
 mod territory;
 mod volunteers;
 mod webhooks;
@@ -74,6 +75,7 @@ pub use routing::RoutingStore;
 pub use services::{
     APPLICATION_SOURCE, ApplicationEvent, ApplicationRecord, MaterialFile, ServiceStore,
 };
+pub use supervision::{ReportEventRecord, ReportFileRecord, ReportRecord, SupervisionStore};
 pub use territory::TerritoryStore;
 pub use volunteers::{
     ActivityRecord, HOURS_SOURCE, HoursRecord, ShiftRecord, SignupRecord, VolunteerRecord,
@@ -104,6 +106,7 @@ pub trait Repository:
     + ConsultationStore
     + DisputeStore
     + ServiceStore
+    + SupervisionStore
     + Send
     + Sync
 {
@@ -128,6 +131,7 @@ impl<T> Repository for T where
         + ConsultationStore
         + DisputeStore
         + ServiceStore
+        + SupervisionStore
         + Send
         + Sync
 {
@@ -138,7 +142,8 @@ pub mod prelude {
     pub use crate::{
         AccountStore, AssessmentStore, CaseStore, CatalogueStore, ConsultationStore, DisputeStore,
         HouseholdStore, JobStore, LimitStore, PartyStore, PollStore, Repository, RoutingStore,
-        ServiceStore, Store, TerritoryStore, VolunteerStore, WebhookStore, WishStore,
+        ServiceStore, Store, SupervisionStore, TerritoryStore, VolunteerStore, WebhookStore,
+        WishStore,
     };
 }
 

@@ -111,6 +111,7 @@ crate::webhooks::webhooks_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::party::party_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::households::households_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::wishes::wishes_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::supervision::supervision_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::volunteers::volunteers_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::polls::polls_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::consultation::consultation_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");

@@ -103,6 +103,7 @@ macro_rules! both_backends {
 }
 
 both_backends!(
+    supervision_reports_keep_days_and_erase_only_closed,
     territory_round_trips_and_upserts_in_place,
     a_failing_batch_changes_nothing,
     catalogue_and_responsibility_list_round_trip,
@@ -3717,4 +3718,157 @@ async fn topics_opinions_meetings_and_results_keep_their_events(repo: &dyn Repos
         0,
         "every milestone done"
     );
+}
+
+async fn supervision_reports_keep_days_and_erase_only_closed(repo: &dyn Repository) {
+    use civicgrid_store::{ReportEventRecord, ReportFileRecord, ReportRecord};
+    let day = |s: &str| s.parse::<jiff::civil::Date>().expect("day");
+    let mut r = ReportRecord {
+        id: uuid::Uuid::from_u128(0x5a0e_55a7_12f3_4c8e_9b1d_7e6f_2a3b_4c5d),
+        receipt_key: "k1".into(),
+        passphrase_hash: "$argon2id$x".into(),
+        region: "440305001".parse().expect("r"),
+        accused_unit: Some("SWJT".into()),
+        concern: "petty_corruption".into(),
+        status: "received".into(),
+        submitted_on: day("2026-03-02"),
+        closed_on: None,
+        sealed: "sealed-content".into(),
+        sealed_identity: None,
+        version: 1,
+    };
+    let event = |seq: u64, on: &str, action: &str| ReportEventRecord {
+        seq,
+        on: day(on),
+        party: r#"{"by":"reporter"}"#.into(),
+        action: action.into(),
+        sealed_text: Some(format!("sealed-{seq}")),
+    };
+    repo.create_report(&r, &event(1, "2026-03-02", r#"{"action":"submit"}"#))
+        .await
+        .expect("created");
+    assert_eq!(repo.report(&r.id).await.expect("read"), Some(r.clone()));
+    assert_eq!(
+        repo.report_by_receipt("k1")
+            .await
+            .expect("read")
+            .map(|x| x.id),
+        Some(r.id)
+    );
+    assert_eq!(repo.report_by_receipt("k2").await.expect("read"), None);
+    let file = ReportFileRecord {
+        seq: 2,
+        on: day("2026-03-03"),
+        media_type: "image/jpeg".into(),
+        sealed_name: "sealed-name".into(),
+        size: 3,
+    };
+    r.version = 2;
+    repo.update_report(
+        &r,
+        1,
+        &event(2, "2026-03-03", r#"{"action":"reporter_file"}"#),
+        Some((&file, b"abc".as_slice())),
+    )
+    .await
+    .expect("file");
+    // A stale version writes nothing.
+    assert!(matches!(
+        repo.update_report(&r, 1, &event(3, "2026-03-03", "{}"), None)
+            .await,
+        Err(StoreError::Stale { current: 2 })
+    ));
+    assert_eq!(repo.report_events(&r.id).await.expect("events").len(), 2);
+    assert_eq!(
+        repo.report_files(&r.id).await.expect("files"),
+        vec![file.clone()]
+    );
+    assert_eq!(
+        repo.report_file(&r.id, 2).await.expect("file"),
+        Some((file, b"abc".to_vec()))
+    );
+    let within: civicgrid_domain::territory::RegionCode = "440305".parse().expect("r");
+    assert_eq!(
+        repo.reports(&within, None, 10).await.expect("list").len(),
+        1
+    );
+    assert_eq!(
+        repo.reports(&within, Some("closed"), 10)
+            .await
+            .expect("list")
+            .len(),
+        0
+    );
+    let elsewhere: civicgrid_domain::territory::RegionCode = "440306".parse().expect("r");
+    assert!(
+        repo.reports(&elsewhere, None, 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(repo.open_reports(10).await.expect("open").len(), 1);
+    // Wrong passphrases are counted per day.
+    assert_eq!(
+        repo.count_wrong_passphrase(&r.id, day("2026-03-03"))
+            .await
+            .expect("n"),
+        1
+    );
+    assert_eq!(
+        repo.count_wrong_passphrase(&r.id, day("2026-03-03"))
+            .await
+            .expect("n"),
+        2
+    );
+    assert_eq!(
+        repo.wrong_passphrases(&r.id, day("2026-03-03"))
+            .await
+            .expect("n"),
+        2
+    );
+    assert_eq!(
+        repo.wrong_passphrases(&r.id, day("2026-03-04"))
+            .await
+            .expect("n"),
+        0
+    );
+    assert_eq!(
+        repo.count_wrong_passphrase(&r.id, day("2026-03-04"))
+            .await
+            .expect("n"),
+        1
+    );
+    // An open report is not erased.
+    assert!(!repo.erase_report(&r.id).await.expect("erase"));
+    assert!(repo.report(&r.id).await.expect("read").is_some());
+    r.status = "closed".into();
+    r.closed_on = Some(day("2026-04-01"));
+    r.version = 3;
+    repo.update_report(
+        &r,
+        2,
+        &event(3, "2026-04-01", r#"{"action":"close"}"#),
+        None,
+    )
+    .await
+    .expect("closed");
+    assert!(repo.open_reports(10).await.expect("open").is_empty());
+    assert!(
+        repo.reports_closed_by(day("2026-03-31"), 10)
+            .await
+            .expect("closed")
+            .is_empty()
+    );
+    assert_eq!(
+        repo.reports_closed_by(day("2026-04-01"), 10)
+            .await
+            .expect("closed")
+            .len(),
+        1
+    );
+    assert!(repo.erase_report(&r.id).await.expect("erase"));
+    assert_eq!(repo.report(&r.id).await.expect("read"), None);
+    assert!(repo.report_events(&r.id).await.expect("events").is_empty());
+    assert!(repo.report_files(&r.id).await.expect("files").is_empty());
+    assert!(!repo.erase_report(&r.id).await.expect("erase again"));
 }
