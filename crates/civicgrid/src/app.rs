@@ -37,6 +37,8 @@ pub struct App {
     pub limits: Arc<crate::accounts::limits::Limits>,
     /// The base map the pages show (see `territory/map.rs`).
     pub map: Arc<crate::territory::map::MapSettings>,
+    /// The supervision channel's clocks (acknowledgement, feedback, retention).
+    pub supervision: civicgrid_domain::supervision::Clocks,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -77,6 +79,7 @@ impl App {
             kpi_sources: Arc::new(crate::assessment::sources::registry()),
             limits: Arc::default(),
             map: Arc::default(),
+            supervision: civicgrid_domain::supervision::Clocks::default(),
         }
     }
 
@@ -101,6 +104,7 @@ impl App {
             kpi_sources: self.kpi_sources.clone(),
             limits: self.limits.clone(),
             map: self.map.clone(),
+            supervision: self.supervision,
         }
     }
 

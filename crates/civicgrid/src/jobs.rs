@@ -48,6 +48,7 @@ pub fn registry() -> Vec<Job> {
         crate::consultation::jobs::DEADLINES,
         crate::consultation::jobs::RESULTS,
         crate::disputes::jobs::TIMERS,
+        crate::supervision::jobs::CLOCKS,
         crate::assessment::jobs::ROLLUPS,
         crate::accounts::limits::FORGET_ENDED_WINDOWS,
         crate::webhooks::jobs::DELIVERIES,

@@ -32,6 +32,7 @@ pub mod one_stop;
 pub mod open311;
 pub mod party;
 pub mod routing;
+pub mod supervision;
 pub mod territory;
 pub mod volunteers;
 pub mod webhooks;

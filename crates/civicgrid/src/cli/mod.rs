@@ -17,7 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{AppError, AppResult, InputError};
 use crate::{
     accounts, administration, assessment, cases, catalogue, consultation, demo, disputes,
-    households, one_stop, party, routing, territory, webhooks,
+    households, one_stop, party, routing, supervision, territory, webhooks,
 };
 
 /// Files larger than this are refused unless --max-bytes says otherwise.
@@ -94,6 +94,8 @@ pub enum Command {
         /// The deepest zoom level the tile server has
         #[arg(long, default_value_t = 18)]
         map_max_zoom: u8,
+        #[command(flatten)]
+        supervision: supervision::cli::ClockArgs,
     },
     /// Import a file; the import is all or nothing
     Import {
@@ -123,6 +125,8 @@ pub enum Command {
     Assessment(assessment::cli::Command),
     #[command(flatten)]
     Webhooks(webhooks::cli::Command),
+    #[command(flatten)]
+    Supervision(supervision::cli::Command),
     #[command(flatten)]
     Demo(demo::cli::Command),
 }
@@ -300,7 +304,9 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             map_tiles,
             map_attribution,
             map_max_zoom,
+            supervision,
         } => {
+            app.supervision = supervision.clocks()?;
             app.map = std::sync::Arc::new(
                 crate::territory::map::MapSettings::with_tiles(
                     map_tiles,
@@ -367,6 +373,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         Command::Accounts(c) => accounts::cli::run(&mut app, c, input, out).await,
         Command::Assessment(c) => assessment::cli::run(&mut app, c, input, out).await,
         Command::Webhooks(c) => webhooks::cli::run(&mut app, c, input, out).await,
+        Command::Supervision(c) => supervision::cli::run(&mut app, c, out).await,
         Command::Demo(c) => demo::cli::run(&mut app, c, input, out).await,
     }
 }

@@ -44,6 +44,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(crate::wishes::rest::routes())
         .merge(crate::disputes::rest::routes())
         .merge(crate::one_stop::rest::routes())
+        .merge(crate::supervision::rest::routes())
         .merge(crate::volunteers::rest::routes())
         .merge(crate::consultation::rest::routes())
 }

@@ -77,6 +77,7 @@ pub fn pages() -> Pages {
         .merge(crate::wishes::pages::routes())
         .merge(crate::disputes::pages::routes())
         .merge(crate::one_stop::pages::routes())
+        .merge(crate::supervision::pages::routes())
         .merge(crate::consultation::pages::routes())
         .merge(crate::volunteers::pages::routes())
         .route("/lang", post(switch_language))
@@ -111,6 +112,7 @@ const TEMPLATES: &[&[(&str, &str)]] = &[
     crate::wishes::pages::TEMPLATES,
     crate::disputes::pages::TEMPLATES,
     crate::one_stop::pages::TEMPLATES,
+    crate::supervision::pages::TEMPLATES,
     crate::volunteers::pages::TEMPLATES,
     crate::consultation::pages::TEMPLATES,
 ];
@@ -187,6 +189,18 @@ fn behind_tls(headers: &HeaderMap) -> bool {
 
 /// Gives every browser a CSRF token cookie on its first page.
 async fn csrf_cookie(mut req: Request, next: Next) -> Response {
+    // A reporter's page of the supervision channel neither reads nor sets a cookie: the
+    // browser's cookies are dropped before any handler sees them, and none is given.
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    if route.is_some_and(|r| crate::supervision::is_reporter_route(req.method().as_str(), &r)) {
+        req.headers_mut().remove(header::COOKIE);
+        let mut res = next.run(req).await;
+        res.headers_mut().remove(header::SET_COOKIE);
+        return res;
+    }
     let existing = cookie(req.headers(), "cg_csrf").filter(|t| t.len() == 48);
     let secure = behind_tls(req.headers());
     let token = existing.clone().unwrap_or_else(random_token);
@@ -417,6 +431,7 @@ impl Ctx {
             "volunteers": has(&[P::VolunteerManage]),
             "disputes": has(&[P::DisputeMediate, P::DisputeApprove]),
             "applications": has(&[P::ServiceHandle]),
+            "supervision": has(&[P::WhistleblowingRead, P::WhistleblowingCustody]),
         })
     }
 }
