@@ -29,6 +29,8 @@ mod cases_api;
 mod consultation;
 #[path = "cli/mediation.rs"]
 mod mediation;
+#[path = "cli/supervision.rs"]
+mod supervision;
 
 #[path = "cli/deadlines.rs"]
 mod deadlines;

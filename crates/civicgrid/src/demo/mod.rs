@@ -177,6 +177,14 @@ pub fn generate(seed: u64) -> DemoTerritory {
         None,
         vec![grant("supervisor", Scope::Region(district.clone()))],
     ));
+    // The custodian of reporters' identities: another person than the supervision officers,
+    // named by office only (no draw from the name generator, so the demo stays the same).
+    staff.push((
+        "custodian".to_owned(),
+        "举报人身份保管人".to_owned(),
+        None,
+        vec![grant("custodian", Scope::Region(district.clone()))],
+    ));
     for n in 1..=2 {
         staff.push((
             format!("calltaker{n}"),

@@ -378,8 +378,7 @@ async fn follow_up_file(State(app): State<App>, ctx: Ctx, mut multipart: Multipa
 }
 
 fn staff_actor(ctx: &Ctx) -> Result<&crate::cases::Actor, Box<Response>> {
-    ctx.staff()
-        .ok_or_else(|| Box::new(see_other("/login?next=/supervision/work")))
+    ctx.staff().ok_or_else(|| Box::new(see_other("/login")))
 }
 
 #[derive(serde::Deserialize, Default)]

@@ -94,10 +94,53 @@ enum Access {
     HandleApplication,
     /// service.handle anywhere (the list of applications one handles).
     HandlesApplications,
+    // Supervision: the fixture's report (in the community, accusing ST001), whose identity
+    // request by `supervisor` a custodian approved.
+    /// whistleblowing.read or .custody somewhere (the officers' list).
+    ReportsPage,
+    /// whistleblowing.read in the report's region, not implicated.
+    ReadReport,
+    /// …or its custodian.
+    ReportOrCustody,
+    /// The officer whose identity request was approved.
+    ReadIdentity,
 }
 
 /// Every REST operation: method and path as the document lists them.
 const REST: &[(&str, &str, Access)] = &[
+    ("post", "/api/v1/supervision/reports", Access::Public),
+    ("get", "/api/v1/supervision/reports", Access::ReportsPage),
+    (
+        "get",
+        "/api/v1/supervision/reports/{id}",
+        Access::ReportOrCustody,
+    ),
+    (
+        "post",
+        "/api/v1/supervision/reports/{id}/steps",
+        Access::ReadReport,
+    ),
+    (
+        "get",
+        "/api/v1/supervision/reports/{id}/identity",
+        Access::ReadIdentity,
+    ),
+    (
+        "get",
+        "/api/v1/supervision/reports/{id}/files/{seq}",
+        Access::ReadReport,
+    ),
+    ("post", "/api/v1/supervision/follow-up", Access::Public),
+    (
+        "post",
+        "/api/v1/supervision/follow-up/messages",
+        Access::Public,
+    ),
+    (
+        "post",
+        "/api/v1/supervision/follow-up/files",
+        Access::Public,
+    ),
     ("post", "/api/v1/cases", Access::Public),
     ("get", "/api/v1/cases", Access::Staff),
     ("get", "/api/v1/cases/{id}", Access::ReadCase),
@@ -458,6 +501,24 @@ const REST: &[(&str, &str, Access)] = &[
 
 /// Every page: path as routed, the method the walk uses, and the question.
 const PAGES: &[(&str, &str, Access)] = &[
+    ("/supervision", "get", Access::Public),
+    ("/supervision", "post", Access::Public),
+    ("/supervision/follow-up", "post", Access::Public),
+    ("/supervision/follow-up/messages", "post", Access::Public),
+    ("/supervision/follow-up/files", "post", Access::Public),
+    ("/supervision/work", "get", Access::ReportsPage),
+    ("/supervision/work/{id}", "get", Access::ReportOrCustody),
+    ("/supervision/work/{id}", "post", Access::ReadReport),
+    (
+        "/supervision/work/{id}/identity",
+        "get",
+        Access::ReadIdentity,
+    ),
+    (
+        "/supervision/work/{id}/files/{seq}",
+        "get",
+        Access::ReadReport,
+    ),
     ("/", "get", Access::Public),
     ("/report", "get", Access::Public),
     ("/receipt/{code}", "get", Access::Public),
@@ -689,6 +750,10 @@ struct PartyFixture {
     /// An application for the item `JZZ-1` (held by ST001), awaiting its check.
     application: String,
     application_secret: String,
+    report: uuid::Uuid,
+    report_region: RegionCode,
+    report_receipt: String,
+    report_passphrase: String,
 }
 
 const MEMBER: &str = "member.st1c1.1";
@@ -845,11 +910,16 @@ async fn party_fixture(app: &App) -> PartyFixture {
         .id;
     let c = consultation_fixture(app, &community).await;
     let m = mediation_fixture(app, &community).await;
+    let (report, report_receipt, report_passphrase) = supervision_fixture(app, &community).await;
     PartyFixture {
         dispute: m.0,
         mediator: m.1,
         application: m.2,
         application_secret: m.3,
+        report,
+        report_region: community.clone(),
+        report_receipt,
+        report_passphrase,
         topic: c.0,
         opinion_photo: c.1,
         opinion: c.2,
@@ -868,6 +938,52 @@ async fn party_fixture(app: &App) -> PartyFixture {
         token: activity.check_token,
         hours,
     }
+}
+
+/// A supervision report in the community accusing ST001, with a text file, the reporter's
+/// disclosed identity, and `supervisor`'s request to see it approved by `custodian`.
+async fn supervision_fixture(app: &App, community: &RegionCode) -> (uuid::Uuid, String, String) {
+    let receipt = app
+        .submit_report(civicgrid::supervision::NewReport {
+            subject: "低保名单有问题".into(),
+            content: "社区把不符合条件的亲属列入低保".into(),
+            concern: Some("benefit_funds".into()),
+            accused_unit: Some("ST001".into()),
+            region: Some(community.to_string()),
+            identity: Some("匿名居民 139".into()),
+            passphrase: None,
+        })
+        .await
+        .expect("report");
+    app.reporter_file(
+        &receipt.receipt,
+        &receipt.passphrase,
+        "名单截图说明".as_bytes(),
+    )
+    .await
+    .expect("file");
+    let supervisor = staff(app, "supervisor").await;
+    let lines = app.reports_for(&supervisor, None).await.expect("list");
+    let id = lines[0].id;
+    let r = app.report_for(&supervisor, &id).await.expect("read");
+    let step = |action: &str, version: u64| civicgrid::supervision::StaffStep {
+        action: action.into(),
+        version,
+        text: "核实需要".into(),
+        outcome: None,
+    };
+    let r = app
+        .act_on_report(&supervisor, &id, step("request_identity", r.version))
+        .await
+        .expect("asked");
+    app.act_on_report(
+        &staff(app, "custodian").await,
+        &id,
+        step("approve_identity", r.version),
+    )
+    .await
+    .expect("approved");
+    (id, receipt.receipt, receipt.passphrase)
 }
 
 /// A dispute at community tier with a session and a drafted agreement, a mediator, the
@@ -1318,6 +1434,23 @@ fn party_allowed(policy: &Policy<'_>, actor: &Actor, access: Access, p: &PartyFi
         Access::ManageServiceItems => policy.may_manage_service_items(actor).is_ok(),
         Access::HandleApplication => policy.may_handle_application(actor, c, "ST001").is_ok(),
         Access::HandlesApplications => policy.holds(actor, Permission::ServiceHandle),
+        Access::ReportsPage => policy.may_list_reports(actor).is_ok(),
+        Access::ReadReport | Access::ReportOrCustody | Access::ReadIdentity => {
+            let r = &p.report_region;
+            let street: RegionCode = "440305001".parse().expect("r");
+            let accused = civicgrid_domain::policy::Accused {
+                unit: "ST001",
+                region: &street,
+            };
+            let reads = policy.may_read_report(actor, r, Some(&accused)).is_ok();
+            match access {
+                Access::ReadReport => reads,
+                Access::ReportOrCustody => {
+                    reads || policy.may_keep_identity(actor, r, Some(&accused)).is_ok()
+                }
+                _ => reads && actor.name() == "supervisor",
+            }
+        }
         other => panic!("{other:?} is not a party-building question"),
     }
 }
@@ -1397,6 +1530,12 @@ fn concrete_party(path: &str, f: &Fixture) -> Option<String> {
 /// Fills a mediation or one-stop route's parameters from the fixture; None for the others.
 fn concrete_mediation(path: &str, f: &Fixture) -> Option<String> {
     let p = &f.party;
+    if path.starts_with("/api/v1/supervision") || path.starts_with("/supervision") {
+        return Some(
+            path.replace("{id}", &p.report.to_string())
+                .replace("{seq}", "2"),
+        );
+    }
     let ours = [
         "/api/v1/disputes",
         "/api/v1/service-items",
@@ -1450,7 +1589,23 @@ fn mediation_body(path: &str, f: &Fixture) -> Option<(&'static str, Vec<u8>)> {
     let p = &f.party;
     let c = p.community.as_str();
     let json = |v: Value| Some(("application/json", v.to_string().into_bytes()));
+    let (receipt, passphrase) = (&p.report_receipt, &p.report_passphrase);
     match path {
+        "/api/v1/supervision/reports" => {
+            json(json!({"subject": "有人收好处费", "content": "办证时被要求另交钱"}))
+        }
+        "/api/v1/supervision/reports/{id}/steps" => {
+            json(json!({"action": "acknowledge", "version": 999}))
+        }
+        "/api/v1/supervision/follow-up" => {
+            json(json!({"receipt": receipt, "passphrase": passphrase}))
+        }
+        "/api/v1/supervision/follow-up/messages" => {
+            json(json!({"receipt": receipt, "passphrase": passphrase, "text": "补充：时间在三月"}))
+        }
+        "/api/v1/supervision/follow-up/files" => json(
+            json!({"receipt": receipt, "passphrase": passphrase, "content_base64": "5oOF5Ya16K+05piO"}),
+        ),
         "/api/v1/disputes" => json(
             json!({"community": c, "kind": "family", "summary": "赡养", "parties": [{"side": "applicant", "name": "甲"}, {"side": "respondent", "name": "乙"}]}),
         ),
@@ -2049,6 +2204,22 @@ async fn walk_as(f: Arc<Fixture>, account: Option<String>) -> Walk {
                 }
                 "/disputes/{number}/act" => {
                     call.form(&format!("csrf={csrf}&version=999&step=escalate&reason=x"))
+                }
+                "/supervision" => call.multipart(&[("subject", "收好处费"), ("content", "办证时被要求另交钱")]),
+                "/supervision/follow-up" => call.form(&format!(
+                    "receipt={}&passphrase={}",
+                    f.party.report_receipt, f.party.report_passphrase
+                )),
+                "/supervision/follow-up/messages" => call.form(&format!(
+                    "receipt={}&passphrase={}&text=x",
+                    f.party.report_receipt, f.party.report_passphrase
+                )),
+                "/supervision/follow-up/files" => call.multipart(&[
+                    ("receipt", &f.party.report_receipt),
+                    ("passphrase", &f.party.report_passphrase),
+                ]),
+                "/supervision/work/{id}" if *method == "post" => {
+                    call.form(&format!("csrf={csrf}&version=999&action=acknowledge"))
                 }
                 "/applications/{number}/act" => {
                     call.form(&format!("csrf={csrf}&version=999&step=accept"))

@@ -10,6 +10,15 @@ use serde_json::Value;
 /// cannot be registered (the router is built from the annotations); one added with it shows
 /// up here and must be listed on purpose.
 const OPERATIONS: &[&str] = &[
+    "POST /api/v1/supervision/reports",
+    "GET /api/v1/supervision/reports",
+    "GET /api/v1/supervision/reports/{id}",
+    "POST /api/v1/supervision/reports/{id}/steps",
+    "GET /api/v1/supervision/reports/{id}/identity",
+    "GET /api/v1/supervision/reports/{id}/files/{seq}",
+    "POST /api/v1/supervision/follow-up",
+    "POST /api/v1/supervision/follow-up/messages",
+    "POST /api/v1/supervision/follow-up/files",
     "GET /healthz",
     "GET /readyz",
     "GET /api/v1/openapi.json",
@@ -149,6 +158,10 @@ const OPERATIONS: &[&str] = &[
 
 /// Operations anyone may call.
 const PUBLIC: &[&str] = &[
+    "POST /api/v1/supervision/reports",
+    "POST /api/v1/supervision/follow-up",
+    "POST /api/v1/supervision/follow-up/messages",
+    "POST /api/v1/supervision/follow-up/files",
     "GET /healthz",
     "GET /readyz",
     "GET /api/v1/openapi.json",
