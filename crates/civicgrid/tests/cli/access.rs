@@ -502,13 +502,11 @@ const REST: &[(&str, &str, Access)] = &[
 /// Every page: path as routed, the method the walk uses, and the question.
 const PAGES: &[(&str, &str, Access)] = &[
     ("/supervision", "get", Access::Public),
-    ("/supervision", "post", Access::Public),
     ("/supervision/follow-up", "post", Access::Public),
     ("/supervision/follow-up/messages", "post", Access::Public),
     ("/supervision/follow-up/files", "post", Access::Public),
     ("/supervision/work", "get", Access::ReportsPage),
     ("/supervision/work/{id}", "get", Access::ReportOrCustody),
-    ("/supervision/work/{id}", "post", Access::ReadReport),
     (
         "/supervision/work/{id}/identity",
         "get",
