@@ -20,7 +20,7 @@ CREATE TABLE supervision_reports (
     failed_attempts BIGINT NOT NULL DEFAULT 0,
     version         BIGINT NOT NULL,
     erasing         BIGINT NOT NULL DEFAULT 0
-) WITHOUT ROWID;
+);
 CREATE INDEX supervision_reports_region ON supervision_reports (region_code, submitted_on);
 CREATE INDEX supervision_reports_open ON supervision_reports (status, submitted_on);
 CREATE TABLE supervision_events (
@@ -31,7 +31,7 @@ CREATE TABLE supervision_events (
     action      TEXT NOT NULL,
     sealed_text TEXT,
     PRIMARY KEY (report_id, seq)
-) WITHOUT ROWID;
+);
 CREATE TABLE supervision_files (
     report_id   TEXT NOT NULL REFERENCES supervision_reports (id),
     seq         BIGINT NOT NULL,
@@ -41,7 +41,7 @@ CREATE TABLE supervision_files (
     size        BIGINT NOT NULL,
     sealed      BLOB NOT NULL,
     PRIMARY KEY (report_id, seq)
-) WITHOUT ROWID;
+);
 CREATE TRIGGER supervision_events_append_only BEFORE UPDATE ON supervision_events
 BEGIN
     SELECT RAISE(ABORT, 'supervision events are append-only');
