@@ -65,6 +65,8 @@ permissions! {
     CalendarManage = "calendar.manage": "edit the working calendar",
     UserManage = "user.manage": "manage staff accounts, roles and API keys",
     WhistleblowingRead = "whistleblowing.read": "read and answer supervision reports (纪检监察), except where one's own unit or its chain of command is accused",
+    AccountabilityPropose = "accountability.propose": "propose accountability records (问责) against units and staff",
+    AccountabilityApprove = "accountability.approve": "approve or reject proposed accountability records, never one's own",
     WhistleblowingCustody = "whistleblowing.custody": "approve or refuse another officer's request to see a reporter's disclosed identity (保管人)",
     AuditRead = "audit.read": "read the audit trail",
 }

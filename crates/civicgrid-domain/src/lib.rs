@@ -5,6 +5,7 @@
 //! The store and the shells (CLI, HTTP, jobs) call into it; it never calls out.
 
 pub mod access;
+pub mod accountability;
 pub mod application;
 pub mod calendar;
 pub mod case;
@@ -14,6 +15,7 @@ pub mod dispute;
 pub mod geometry;
 pub mod household;
 pub mod kpi;
+pub mod lists;
 pub mod notify;
 pub mod party;
 pub mod policy;

@@ -316,8 +316,14 @@ macro_rules! assessment_sql {
             async fn adjustments(&self, period: &str) -> Result<Vec<$crate::ScoreAdjustment>, $crate::StoreError> {
                 #[allow(clippy::type_complexity)]
                 let rows: Vec<(String, String, String, String, f64, String, String, i64)> = sqlx::query_as(
+                    // Upheld appeals, and approved accountability records' deductions (问责扣分).
                     "SELECT appeal_id, subject_kind, subject_code, period, points, reason, made_by, made_at
-                     FROM kpi_adjustments WHERE period = $1 ORDER BY made_at",
+                     FROM kpi_adjustments WHERE period = $1
+                     UNION ALL
+                     SELECT id, subject_kind, subject_code, period, -points, 'accountability ' || CAST(number AS TEXT) || ': ' || measure,
+                            COALESCE(decided_by, ''), COALESCE(decided_at, 0)
+                     FROM accountability_records WHERE period = $1 AND status = 'approved' AND points > 0
+                     ORDER BY 8",
                 )
                 .bind(period)
                 .fetch_all(&self.pool)

@@ -18,6 +18,7 @@ mod limits;
 mod model;
 mod sql;
 
+mod accountability;
 mod accounts;
 mod assessment;
 mod cases;
@@ -27,6 +28,7 @@ mod deployment;
 mod disputes;
 mod households;
 mod jobs;
+mod lists;
 mod party;
 mod polls;
 mod routing;
@@ -44,6 +46,7 @@ pub mod sqlite;
 
 use std::sync::Arc;
 
+pub use accountability::{AccountabilityEvent, AccountabilityRecord, AccountabilityStore};
 pub use accounts::AccountStore;
 pub use assessment::AssessmentStore;
 pub use batch::{Batch, CalendarUpdate, NewUser};
@@ -64,6 +67,7 @@ pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
 pub use households::{HOUSEHOLD_SOURCE, HouseholdRecord, HouseholdStore, VisitRecord};
 pub use jobs::JobStore;
 pub use limits::{LimitStore, WindowCount};
+pub use lists::{ListStore, ListVersionRecord};
 pub use model::{
     ApiKeyRecord, Appeal, CaseEvent, CaseFilter, CaseWrite, DeliveryCounts, DeliveryOutcome,
     DueDelivery, KpiEntry, KpiQueued, OperationsGauges, Photo, ScoreAdjustment, Summary, Survey,
@@ -107,6 +111,8 @@ pub trait Repository:
     + DisputeStore
     + ServiceStore
     + SupervisionStore
+    + AccountabilityStore
+    + ListStore
     + Send
     + Sync
 {
@@ -132,6 +138,8 @@ impl<T> Repository for T where
         + DisputeStore
         + ServiceStore
         + SupervisionStore
+        + AccountabilityStore
+        + ListStore
         + Send
         + Sync
 {
@@ -140,10 +148,10 @@ impl<T> Repository for T where
 /// The stores, to call repository methods: `use civicgrid_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AssessmentStore, CaseStore, CatalogueStore, ConsultationStore, DisputeStore,
-        HouseholdStore, JobStore, LimitStore, PartyStore, PollStore, Repository, RoutingStore,
-        ServiceStore, Store, SupervisionStore, TerritoryStore, VolunteerStore, WebhookStore,
-        WishStore,
+        AccountStore, AccountabilityStore, AssessmentStore, CaseStore, CatalogueStore,
+        ConsultationStore, DisputeStore, HouseholdStore, JobStore, LimitStore, ListStore,
+        PartyStore, PollStore, Repository, RoutingStore, ServiceStore, Store, SupervisionStore,
+        TerritoryStore, VolunteerStore, WebhookStore, WishStore,
     };
 }
 

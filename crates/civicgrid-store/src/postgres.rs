@@ -121,6 +121,8 @@ crate::party::party_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::households::households_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::wishes::wishes_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::supervision::supervision_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::accountability::accountability_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::lists::lists_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::volunteers::volunteers_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::polls::polls_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::consultation::consultation_sql!(PgRepository, sqlx::Postgres, "postgres");

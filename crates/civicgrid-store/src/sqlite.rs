@@ -112,6 +112,8 @@ crate::party::party_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::households::households_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::wishes::wishes_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::supervision::supervision_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::accountability::accountability_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::lists::lists_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::volunteers::volunteers_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::polls::polls_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::consultation::consultation_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");

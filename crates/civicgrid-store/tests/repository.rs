@@ -103,6 +103,7 @@ macro_rules! both_backends {
 }
 
 both_backends!(
+    accountability_records_deduct_and_list_versions_stay,
     supervision_reports_keep_days_and_erase_only_closed,
     territory_round_trips_and_upserts_in_place,
     a_failing_batch_changes_nothing,
@@ -3871,4 +3872,120 @@ async fn supervision_reports_keep_days_and_erase_only_closed(repo: &dyn Reposito
     assert!(repo.report_events(&r.id).await.expect("events").is_empty());
     assert!(repo.report_files(&r.id).await.expect("files").is_empty());
     assert!(!repo.erase_report(&r.id).await.expect("erase again"));
+}
+
+async fn accountability_records_deduct_and_list_versions_stay(repo: &dyn Repository) {
+    use civicgrid_domain::kpi::Subject;
+    use civicgrid_store::{AccountabilityEvent, AccountabilityRecord, ListVersionRecord};
+    let record = AccountabilityRecord {
+        id: uuid::Uuid::from_u128(0xacc0_0000_0000_7000_8000_0000_0000_0001),
+        number: 0,
+        measure: "public_criticism".into(),
+        subject: Subject::Unit("SWJT".into()),
+        region: "440305".parse().expect("r"),
+        period: "2026-03".into(),
+        points: 2.5,
+        public: true,
+        facts: "逾期未处置".into(),
+        grounds: r#"{"kpi":"overdue_cases"}"#.into(),
+        status: "proposed".into(),
+        proposed_by: "supervisor".into(),
+        proposed_at: t0(),
+        decided_by: None,
+        decided_at: None,
+        decision_note: None,
+        appeal_id: None,
+        version: 1,
+    };
+    let event = |seq: u64, action: &str| AccountabilityEvent {
+        seq,
+        at: t0(),
+        actor: "supervisor".into(),
+        action: action.into(),
+        note: String::new(),
+    };
+    let mut r = repo
+        .create_accountability(&record, &event(1, "proposed"))
+        .await
+        .expect("created");
+    assert_eq!(r.number, 1);
+    // Proposed: no score change yet.
+    assert!(repo.adjustments("2026-03").await.expect("adj").is_empty());
+    assert!(
+        repo.accountability_records(true, 10)
+            .await
+            .expect("public")
+            .is_empty()
+    );
+    r.status = "approved".into();
+    r.decided_by = Some("leader.st1".into());
+    r.decided_at = Some(t0());
+    repo.update_accountability(&r, 1, &event(2, "approved"))
+        .await
+        .expect("approved");
+    assert!(matches!(
+        repo.update_accountability(&r, 1, &event(3, "x")).await,
+        Err(StoreError::Stale { current: 2 })
+    ));
+    let adj = repo.adjustments("2026-03").await.expect("adj");
+    assert_eq!(adj.len(), 1);
+    assert_eq!(adj[0].points, -2.5);
+    assert_eq!(adj[0].subject, Subject::Unit("SWJT".into()));
+    assert!(repo.adjustments("2026-04").await.expect("adj").is_empty());
+    assert_eq!(
+        repo.accountability_records(true, 10)
+            .await
+            .expect("public")
+            .len(),
+        1
+    );
+    assert_eq!(
+        repo.accountability(1)
+            .await
+            .expect("read")
+            .map(|x| x.version),
+        Some(2)
+    );
+    assert_eq!(
+        repo.accountability_events(&r.id)
+            .await
+            .expect("events")
+            .len(),
+        2
+    );
+
+    let v = |from: &str| ListVersionRecord {
+        kind: "power".into(),
+        number: 0,
+        effective_from: from.parse().expect("day"),
+        published_by: "admin".into(),
+        published_at: t0(),
+        note: "首版".into(),
+        entries: "[]".into(),
+    };
+    assert_eq!(
+        repo.publish_list_version(&v("2026-01-01"))
+            .await
+            .expect("v1")
+            .number,
+        1
+    );
+    assert_eq!(
+        repo.publish_list_version(&v("2026-07-01"))
+            .await
+            .expect("v2")
+            .number,
+        2
+    );
+    let versions = repo.list_versions("power").await.expect("versions");
+    assert_eq!(
+        versions.iter().map(|v| v.number).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(
+        repo.list_versions("responsibility")
+            .await
+            .expect("none")
+            .is_empty()
+    );
 }

@@ -96,6 +96,56 @@ impl Policy<'_> {
         )
     }
 
+    /// Proposing an accountability record in `region`: accountability.propose there.
+    pub fn may_propose_accountability(&self, actor: &Actor, region: &RegionCode) -> Verdict {
+        verdict(
+            matches!(actor, Actor::Staff { .. } | Actor::System)
+                && self.holds_in(actor, Permission::AccountabilityPropose, region),
+            || {
+                format!(
+                    "accountability records in {region} are proposed with accountability.propose there"
+                )
+            },
+        )
+    }
+
+    /// Approving or rejecting a record about `region` (and `accused`, a unit): a leader with
+    /// accountability.approve there, not implicated when the record is about a unit of theirs
+    /// (the domain checks it is not who proposed it).
+    pub fn may_approve_accountability(
+        &self,
+        actor: &Actor,
+        region: &RegionCode,
+        accused: Option<&Accused<'_>>,
+    ) -> Verdict {
+        let holds = matches!(actor, Actor::Staff { .. } | Actor::System)
+            && self.holds_in(actor, Permission::AccountabilityApprove, region);
+        let own_unit = match (actor, accused) {
+            (Actor::Staff { grants, .. }, Some(a)) => grants
+                .iter()
+                .any(|g| matches!(&g.scope, Scope::Unit(u) if u == a.unit)),
+            _ => false,
+        };
+        verdict(holds && !own_unit, || {
+            format!(
+                "accountability records in {region} are decided with accountability.approve there, not by the unit's own staff"
+            )
+        })
+    }
+
+    /// Reading accountability records: who proposes or approves them somewhere.
+    pub fn may_read_accountability(&self, actor: &Actor) -> Verdict {
+        verdict(
+            matches!(actor, Actor::Staff { .. })
+                && (self.holds(actor, Permission::AccountabilityPropose)
+                    || self.holds(actor, Permission::AccountabilityApprove)),
+            || {
+                "accountability records need accountability.propose or accountability.approve"
+                    .to_owned()
+            },
+        )
+    }
+
     /// Whether the actor has any part in the channel (for the staff list and navigation).
     pub fn may_list_reports(&self, actor: &Actor) -> Verdict {
         verdict(
