@@ -18,6 +18,7 @@ pub mod http;
 pub mod web;
 
 // The capabilities.
+pub mod accountability;
 pub mod accounts;
 pub mod administration;
 pub mod assessment;
@@ -28,6 +29,7 @@ pub mod demo;
 pub mod disputes;
 pub mod files;
 pub mod households;
+pub mod lists;
 pub mod one_stop;
 pub mod open311;
 pub mod party;

@@ -19,7 +19,7 @@ impl App {
     }
 
     /// The region a subject belongs to, for permission checks; None if there is no such subject.
-    async fn subject_region(&self, subject: &Subject) -> AppResult<Option<RegionCode>> {
+    pub(crate) async fn subject_region(&self, subject: &Subject) -> AppResult<Option<RegionCode>> {
         let reference = self.reference().await?;
         Ok(match subject {
             Subject::Unit(c) => reference

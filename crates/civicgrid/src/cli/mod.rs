@@ -17,7 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{AppError, AppResult, InputError};
 use crate::{
     accounts, administration, assessment, cases, catalogue, consultation, demo, disputes,
-    households, one_stop, party, routing, supervision, territory, webhooks,
+    households, lists, one_stop, party, routing, supervision, territory, webhooks,
 };
 
 /// Files larger than this are refused unless --max-bytes says otherwise.
@@ -152,6 +152,8 @@ pub enum ImportWhat {
     Consultation(consultation::cli::Import),
     #[command(flatten)]
     OneStop(one_stop::catalogue::Import),
+    #[command(flatten)]
+    Lists(lists::cli::Import),
 }
 
 /// What `civicgrid export` writes: each capability's tables (one line each).
@@ -175,6 +177,8 @@ pub enum ExportWhat {
     Disputes(disputes::cli::Export),
     #[command(flatten)]
     OneStop(one_stop::catalogue::Export),
+    #[command(flatten)]
+    Lists(lists::cli::Export),
 }
 
 /// An error writing to standard output.
@@ -340,6 +344,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                     consultation::cli::import(&app, what, out).await?
                 }
                 ImportWhat::OneStop(what) => one_stop::catalogue::import(&app, what, out).await?,
+                ImportWhat::Lists(what) => lists::cli::import(&app, what, out).await?,
             };
             writeln!(out, "imported {n} {kind}").map_err(io)?;
             Ok(0)
@@ -355,6 +360,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 ExportWhat::Consultation(what) => consultation::cli::export(&app, what).await?,
                 ExportWhat::Disputes(what) => disputes::cli::export(&app, what).await?,
                 ExportWhat::OneStop(what) => one_stop::catalogue::export(&app, what).await?,
+                ExportWhat::Lists(what) => lists::cli::export(&app, what).await?,
             };
             match output {
                 Some(path) => std::fs::write(&path, text).map_err(|source| AppError::Io {

@@ -45,6 +45,8 @@ fn api() -> OpenApiRouter<App> {
         .merge(crate::disputes::rest::routes())
         .merge(crate::one_stop::rest::routes())
         .merge(crate::supervision::rest::routes())
+        .merge(crate::lists::rest::routes())
+        .merge(crate::accountability::rest::routes())
         .merge(crate::volunteers::rest::routes())
         .merge(crate::consultation::rest::routes())
 }

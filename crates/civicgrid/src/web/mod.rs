@@ -78,6 +78,8 @@ pub fn pages() -> Pages {
         .merge(crate::disputes::pages::routes())
         .merge(crate::one_stop::pages::routes())
         .merge(crate::supervision::pages::routes())
+        .merge(crate::lists::pages::routes())
+        .merge(crate::accountability::pages::routes())
         .merge(crate::consultation::pages::routes())
         .merge(crate::volunteers::pages::routes())
         .route("/lang", post(switch_language))
@@ -113,6 +115,8 @@ const TEMPLATES: &[&[(&str, &str)]] = &[
     crate::disputes::pages::TEMPLATES,
     crate::one_stop::pages::TEMPLATES,
     crate::supervision::pages::TEMPLATES,
+    crate::lists::pages::TEMPLATES,
+    crate::accountability::pages::TEMPLATES,
     crate::volunteers::pages::TEMPLATES,
     crate::consultation::pages::TEMPLATES,
 ];
@@ -432,6 +436,7 @@ impl Ctx {
             "disputes": has(&[P::DisputeMediate, P::DisputeApprove]),
             "applications": has(&[P::ServiceHandle]),
             "supervision": has(&[P::WhistleblowingRead, P::WhistleblowingCustody]),
+            "accountability": has(&[P::AccountabilityPropose, P::AccountabilityApprove]),
         })
     }
 }
