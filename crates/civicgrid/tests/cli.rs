@@ -25,6 +25,8 @@ mod cases;
 #[path = "cli/cases_api.rs"]
 mod cases_api;
 
+#[path = "cli/accountability.rs"]
+mod accountability;
 #[path = "cli/consultation.rs"]
 mod consultation;
 #[path = "cli/mediation.rs"]

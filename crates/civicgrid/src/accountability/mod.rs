@@ -46,18 +46,27 @@ pub struct Record {
     pub history: Vec<AccountabilityEvent>,
 }
 
+/// A stored period key (`start..end`, end excluded) as the assessment parses it back: both
+/// days included (`2026-03-01..2026-03-31`), or the month (`2026-03`) when it is one.
 fn period_text(key: &str) -> String {
-    // Stored as `start..end` (the assessment's key); shown as its months.
-    key.split_once("..").map_or_else(
-        || key.to_owned(),
-        |(a, b)| {
-            if a.get(..7) == b.get(..7) {
-                a.get(..7).unwrap_or(a).to_owned()
-            } else {
-                format!("{}–{}", a.get(..7).unwrap_or(a), b.get(..7).unwrap_or(b))
-            }
-        },
-    )
+    let parsed = key.split_once("..").and_then(|(a, b)| {
+        Some((
+            a.parse::<jiff::civil::Date>().ok()?,
+            b.parse::<jiff::civil::Date>().ok()?.yesterday().ok()?,
+        ))
+    });
+    match parsed {
+        Some((start, last))
+            if start.day() == 1
+                && last.tomorrow().is_ok_and(|d| d.day() == 1)
+                && start.month() == last.month()
+                && start.year() == last.year() =>
+        {
+            format!("{:04}-{:02}", start.year(), start.month())
+        }
+        Some((start, last)) => format!("{start}..{last}"),
+        None => key.to_owned(),
+    }
 }
 
 impl App {
@@ -292,6 +301,12 @@ impl App {
         reason: &str,
     ) -> AppResult<Record> {
         let r = self.accountability_read(number).await?;
+        // Who may appeal is asked first: a refusal tells nothing about the record's state.
+        self.reference()
+            .await?
+            .policy()
+            .may_appeal(actor, &r.record.subject, &r.record.region)
+            .map_err(AppError::Forbidden)?;
         if r.status != RecordStatus::Approved || r.record.points <= 0.0 {
             return Err(AppError::Invalid(
                 "only an approved record that deducts points is appealed".into(),
@@ -304,7 +319,7 @@ impl App {
             .submit_appeal(
                 actor,
                 r.record.subject.clone(),
-                &r.record.period,
+                &r.period_text,
                 r.record.points,
                 &format!("问责 #{number}: {}", reason.trim()),
             )

@@ -104,10 +104,56 @@ enum Access {
     ReportOrCustody,
     /// The officer whose identity request was approved.
     ReadIdentity,
+    /// responsibility.manage for the whole territory (publishing list versions).
+    PublishLists,
+    /// accountability.propose or .approve somewhere.
+    ReadAccountability,
+    /// …or the unit concerned (ST001), who may appeal.
+    ReadAccountabilityRecord,
+    /// accountability.propose in ST001's street.
+    ProposeAccountability,
+    /// accountability.approve there, not ST001's own staff.
+    ApproveAccountability,
+    /// Whom the record concerns (ST001's staff).
+    AppealAccountability,
 }
 
 /// Every REST operation: method and path as the document lists them.
 const REST: &[(&str, &str, Access)] = &[
+    ("get", "/api/v1/lists/{kind}", Access::Public),
+    ("get", "/api/v1/lists/{kind}/versions", Access::Public),
+    (
+        "post",
+        "/api/v1/lists/{kind}/versions",
+        Access::PublishLists,
+    ),
+    (
+        "get",
+        "/api/v1/lists/{kind}/versions/{number}",
+        Access::Public,
+    ),
+    ("get", "/api/v1/accountability", Access::ReadAccountability),
+    (
+        "post",
+        "/api/v1/accountability",
+        Access::ProposeAccountability,
+    ),
+    ("get", "/api/v1/accountability/notices", Access::Public),
+    (
+        "get",
+        "/api/v1/accountability/{number}",
+        Access::ReadAccountabilityRecord,
+    ),
+    (
+        "post",
+        "/api/v1/accountability/{number}/decision",
+        Access::ApproveAccountability,
+    ),
+    (
+        "post",
+        "/api/v1/accountability/{number}/appeal",
+        Access::AppealAccountability,
+    ),
     ("post", "/api/v1/supervision/reports", Access::Public),
     ("get", "/api/v1/supervision/reports", Access::ReportsPage),
     (
@@ -501,6 +547,15 @@ const REST: &[(&str, &str, Access)] = &[
 
 /// Every page: path as routed, the method the walk uses, and the question.
 const PAGES: &[(&str, &str, Access)] = &[
+    ("/lists/{kind}", "get", Access::Public),
+    ("/lists/{kind}/versions/{number}", "get", Access::Public),
+    ("/accountability", "get", Access::ReadAccountability),
+    (
+        "/accountability/{number}",
+        "get",
+        Access::ReadAccountabilityRecord,
+    ),
+    ("/notices", "get", Access::Public),
     ("/supervision", "get", Access::Public),
     ("/supervision/follow-up", "post", Access::Public),
     ("/supervision/follow-up/messages", "post", Access::Public),
@@ -752,6 +807,7 @@ struct PartyFixture {
     report_region: RegionCode,
     report_receipt: String,
     report_passphrase: String,
+    accountability: u64,
 }
 
 const MEMBER: &str = "member.st1c1.1";
@@ -909,6 +965,7 @@ async fn party_fixture(app: &App) -> PartyFixture {
     let c = consultation_fixture(app, &community).await;
     let m = mediation_fixture(app, &community).await;
     let (report, report_receipt, report_passphrase) = supervision_fixture(app, &community).await;
+    let accountability = accountability_fixture(app).await;
     PartyFixture {
         dispute: m.0,
         mediator: m.1,
@@ -918,6 +975,7 @@ async fn party_fixture(app: &App) -> PartyFixture {
         report_region: community.clone(),
         report_receipt,
         report_passphrase,
+        accountability,
         topic: c.0,
         opinion_photo: c.1,
         opinion: c.2,
@@ -982,6 +1040,40 @@ async fn supervision_fixture(app: &App, community: &RegionCode) -> (uuid::Uuid, 
     .await
     .expect("approved");
     (id, receipt.receipt, receipt.passphrase)
+}
+
+/// An accountability record against ST001 for overdue cases, proposed by `supervisor` and
+/// approved by `leader.st1`, with 1.5 points, not yet appealed.
+async fn accountability_fixture(app: &App) -> u64 {
+    let r = app
+        .propose_accountability(
+            &staff(app, "supervisor").await,
+            civicgrid::accountability::NewRecord {
+                measure: "public_criticism".into(),
+                subject_kind: "unit".into(),
+                subject_code: "ST001".into(),
+                period: "2026-03".into(),
+                points: 1.5,
+                public: true,
+                facts: "三月超期案件较多".into(),
+                grounds: civicgrid_domain::accountability::Grounds {
+                    kpi: Some("overdue_cases".into()),
+                    ..Default::default()
+                },
+            },
+        )
+        .await
+        .expect("proposed");
+    app.decide_accountability(
+        &staff(app, "leader.st1").await,
+        r.record.number,
+        r.record.version,
+        true,
+        "同意",
+    )
+    .await
+    .expect("approved");
+    r.record.number
 }
 
 /// A dispute at community tier with a session and a drafted agreement, a mediator, the
@@ -1433,6 +1525,38 @@ fn party_allowed(policy: &Policy<'_>, actor: &Actor, access: Access, p: &PartyFi
         Access::HandleApplication => policy.may_handle_application(actor, c, "ST001").is_ok(),
         Access::HandlesApplications => policy.holds(actor, Permission::ServiceHandle),
         Access::ReportsPage => policy.may_list_reports(actor).is_ok(),
+        Access::PublishLists => policy.holds_in(
+            actor,
+            Permission::ResponsibilityManage,
+            &"440305".parse().expect("district"),
+        ),
+        Access::ReadAccountability => policy.may_read_accountability(actor).is_ok(),
+        Access::ReadAccountabilityRecord
+        | Access::ProposeAccountability
+        | Access::ApproveAccountability
+        | Access::AppealAccountability => {
+            let street: RegionCode = "440305001".parse().expect("r");
+            let unit = Subject::Unit("ST001".into());
+            let concerned = policy.may_appeal(actor, &unit, &street).is_ok();
+            match access {
+                Access::ReadAccountabilityRecord => {
+                    policy.may_read_accountability(actor).is_ok() || concerned
+                }
+                Access::ProposeAccountability => {
+                    policy.may_propose_accountability(actor, &street).is_ok()
+                }
+                Access::ApproveAccountability => {
+                    let accused = civicgrid_domain::policy::Accused {
+                        unit: "ST001",
+                        region: &street,
+                    };
+                    policy
+                        .may_approve_accountability(actor, &street, Some(&accused))
+                        .is_ok()
+                }
+                _ => concerned,
+            }
+        }
         Access::ReadReport | Access::ReportOrCustody | Access::ReadIdentity => {
             let r = &p.report_region;
             let street: RegionCode = "440305001".parse().expect("r");
@@ -1528,6 +1652,23 @@ fn concrete_party(path: &str, f: &Fixture) -> Option<String> {
 /// Fills a mediation or one-stop route's parameters from the fixture; None for the others.
 fn concrete_mediation(path: &str, f: &Fixture) -> Option<String> {
     let p = &f.party;
+    if [
+        "/api/v1/lists",
+        "/lists",
+        "/api/v1/accountability",
+        "/accountability",
+        "/notices",
+    ]
+    .iter()
+    .any(|o| path.starts_with(o))
+    {
+        let number = if path.contains("accountability") {
+            p.accountability.to_string()
+        } else {
+            "1".to_owned()
+        };
+        return Some(path.replace("{kind}", "power").replace("{number}", &number));
+    }
     if path.starts_with("/api/v1/supervision") || path.starts_with("/supervision") {
         return Some(
             path.replace("{id}", &p.report.to_string())
@@ -1592,6 +1733,16 @@ fn mediation_body(path: &str, f: &Fixture) -> Option<(&'static str, Vec<u8>)> {
         "/api/v1/supervision/reports" => {
             json(json!({"subject": "有人收好处费", "content": "办证时被要求另交钱"}))
         }
+        "/api/v1/lists/{kind}/versions" => {
+            json(json!({"effective_from": "2026-01-01", "powers": []}))
+        }
+        "/api/v1/accountability" => json(
+            json!({"measure": "talk_reminder", "subject_kind": "unit", "subject_code": "ST001", "period": "2026-03", "points": 1, "facts": "超期", "kpi": "overdue_cases"}),
+        ),
+        "/api/v1/accountability/{number}/decision" => {
+            json(json!({"version": 999, "approve": true}))
+        }
+        "/api/v1/accountability/{number}/appeal" => json(json!({"reason": "客观原因"})),
         "/api/v1/supervision/reports/{id}/steps" => {
             json(json!({"action": "acknowledge", "version": 999}))
         }

@@ -10,6 +10,16 @@ use serde_json::Value;
 /// cannot be registered (the router is built from the annotations); one added with it shows
 /// up here and must be listed on purpose.
 const OPERATIONS: &[&str] = &[
+    "GET /api/v1/lists/{kind}",
+    "GET /api/v1/lists/{kind}/versions",
+    "POST /api/v1/lists/{kind}/versions",
+    "GET /api/v1/lists/{kind}/versions/{number}",
+    "GET /api/v1/accountability",
+    "POST /api/v1/accountability",
+    "GET /api/v1/accountability/notices",
+    "GET /api/v1/accountability/{number}",
+    "POST /api/v1/accountability/{number}/decision",
+    "POST /api/v1/accountability/{number}/appeal",
     "POST /api/v1/supervision/reports",
     "GET /api/v1/supervision/reports",
     "GET /api/v1/supervision/reports/{id}",
@@ -158,6 +168,10 @@ const OPERATIONS: &[&str] = &[
 
 /// Operations anyone may call.
 const PUBLIC: &[&str] = &[
+    "GET /api/v1/lists/{kind}",
+    "GET /api/v1/lists/{kind}/versions",
+    "GET /api/v1/lists/{kind}/versions/{number}",
+    "GET /api/v1/accountability/notices",
     "POST /api/v1/supervision/reports",
     "POST /api/v1/supervision/follow-up",
     "POST /api/v1/supervision/follow-up/messages",
