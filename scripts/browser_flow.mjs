@@ -738,6 +738,57 @@ try {
   await audit(s, "services-track-phone");
   console.log(`browser flow: one-stop services checked (${steps} checks so far)`);
 
+  // --- Supervision: an anonymous report with a photo, no cookie given; the officer asks a
+  // question; the reporter comes back with the receipt and passphrase and answers it. ---
+  const whistle = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN", isMobile: true });
+  const w = await whistle.newPage();
+  await w.goto(`${base}/supervision`);
+  await audit(w, "supervision-form-phone");
+  await w.selectOption("#r-concern", "petty_corruption");
+  await w.fill("#r-subject", "办事窗口索要茶水费");
+  await w.fill("#r-content", "在社区服务站办理证明时，工作人员要求另付五十元茶水费，不给不办。");
+  await w.setInputFiles("#r-file", photo);
+  await w.click("#supervision-submit");
+  const wReceipt = (await w.locator("#supervision-receipt").textContent()).trim();
+  const wPass = (await w.locator("#supervision-passphrase").textContent()).trim();
+  check(wReceipt.replace(/\s/g, "").length === 16 && wPass.length >= 20, "the reporter is given a 16-digit receipt and a passphrase");
+  check((await whistle.cookies()).length === 0, "the reporting pages give the reporter no cookie");
+  await shot(w, "40-supervision-receipt-phone");
+  await audit(w, "supervision-receipt-phone");
+  const officer = await staff("supervisor");
+  await officer.page.goto(`${base}/supervision/work`);
+  await audit(officer.page, "supervision-list");
+  await officer.page.click("text=办事窗口索要茶水费");
+  await officer.page.waitForLoadState();
+  check(await officer.page.locator("a[href*='/files/']").count() === 1, "the officer sees the photo, kept without its metadata");
+  await officer.page.fill("#o-text", "请问是哪一天、哪个窗口？");
+  await officer.page.click("#officer-message");
+  await officer.page.waitForLoadState();
+  check((await officer.page.locator("#report-status").getAttribute("data-status")) === "acknowledged", "writing to the reporter acknowledges the report");
+  await w.goto(`${base}/supervision`);
+  await w.fill("#f-receipt", wReceipt);
+  await w.fill("#f-passphrase", wPass);
+  await w.click("button:has-text('查看处理情况')");
+  await w.waitForLoadState();
+  check((await w.locator("#messages").textContent()).includes("哪个窗口"), "the reporter reads the officer's question");
+  await w.fill("#m-text", "上周三上午，二号窗口。");
+  await w.click("#send-message");
+  await w.waitForLoadState();
+  check((await w.locator("#messages li").count()) === 2, "the reporter's answer is added");
+  check((await whistle.cookies()).length === 0, "still no cookie after following up");
+  await shot(w, "41-supervision-follow-up-phone");
+  await audit(w, "supervision-follow-up-phone");
+  await officer.page.reload();
+  check((await officer.page.locator("#messages").textContent()).includes("二号窗口"), "the officer reads the answer");
+  await shot(officer.page, "42-supervision-report-desktop");
+  await audit(officer.page, "supervision-report-desktop");
+  await d.goto(`${base}/lists/power`);
+  await shot(d, "43-power-list-desktop");
+  await audit(d, "power-list");
+  await d.goto(`${base}/notices`);
+  await audit(d, "notices");
+  console.log(`browser flow: supervision checked (${steps} checks so far)`);
+
   // --- Every other page, through axe: anonymously and as each account above, both languages. ---
   await auditEverything(code, caseUrl);
   axeVerdict();

@@ -105,6 +105,13 @@ pub async fn run(
                         m.disputes, m.items, m.applications
                     )
                     .map_err(io)?;
+                    let s = app.load_demo_supervision().await?;
+                    writeln!(
+                        out,
+                        "supervision: {} reports in every state, {} accountability records, {} published list versions",
+                        s.reports, s.records, s.list_versions
+                    )
+                    .map_err(io)?;
                 }
                 DemoOutcome::AlreadyLoaded => {
                     writeln!(out, "the demo territory is already loaded; nothing changed")

@@ -12,6 +12,7 @@ pub mod consultation;
 pub mod mediation;
 pub mod party;
 pub mod photos;
+pub mod supervision;
 
 use std::collections::BTreeMap;
 

@@ -1020,7 +1020,11 @@ async fn supervision_fixture(app: &App, community: &RegionCode) -> (uuid::Uuid, 
     .expect("file");
     let supervisor = staff(app, "supervisor").await;
     let lines = app.reports_for(&supervisor, None).await.expect("list");
-    let id = lines[0].id;
+    let id = lines
+        .iter()
+        .find(|l| l.subject == "低保名单有问题")
+        .expect("the fixture's report")
+        .id;
     let r = app.report_for(&supervisor, &id).await.expect("read");
     let step = |action: &str, version: u64| civicgrid::supervision::StaffStep {
         action: action.into(),
