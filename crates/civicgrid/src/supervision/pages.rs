@@ -175,10 +175,10 @@ async fn submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipart) -> R
         && let Err(refused) = super::scrub::scrub(data)
     {
         let mut errors = serde_json::Map::new();
-        let text = if ctx.lang == "en" {
-            refused.to_string()
-        } else {
-            ctx.t("supervision-err-file")
+        let text = match &refused {
+            _ if ctx.lang == "en" => refused.to_string(),
+            super::scrub::Refused::Unreadable(_) => ctx.t("supervision-err-photo-unreadable"),
+            _ => ctx.t("supervision-err-file"),
         };
         errors.insert("file".into(), Value::String(text));
         return form_again(&app, &ctx, &f, StatusCode::UNPROCESSABLE_ENTITY, errors).await;

@@ -199,7 +199,12 @@ async fn csrf_cookie(mut req: Request, next: Next) -> Response {
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_owned());
-    if route.is_some_and(|r| crate::supervision::is_reporter_route(req.method().as_str(), &r)) {
+    // Static files need no token either: a reporter's page loads them, and they must not
+    // hand the reporter a cookie.
+    let reporter_or_static = route.as_deref().is_some_and(|r| {
+        r.starts_with("/static/") || crate::supervision::is_reporter_route(req.method().as_str(), r)
+    });
+    if reporter_or_static {
         req.headers_mut().remove(header::COOKIE);
         let mut res = next.run(req).await;
         res.headers_mut().remove(header::SET_COOKIE);

@@ -1418,3 +1418,4 @@ list-col-condition = Condition
 list-col-primary = Responsible unit
 list-col-co_handlers = Co-handlers
 list-col-note = Note
+supervision-err-photo-unreadable = The photo cannot be read (the file may be damaged); take it again or use a screenshot.

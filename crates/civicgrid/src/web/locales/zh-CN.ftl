@@ -1418,3 +1418,4 @@ list-col-condition = 条件
 list-col-primary = 主责单位
 list-col-co_handlers = 协办单位
 list-col-note = 说明
+supervision-err-photo-unreadable = 这张照片无法读取（文件可能已损坏），请重新拍摄或截图后上传。
