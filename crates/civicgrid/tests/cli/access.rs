@@ -2194,6 +2194,8 @@ async fn walk_as(f: Arc<Fixture>, account: Option<String>) -> Walk {
         None => None,
     };
     let (cookie, csrf) = browser(&app, account.as_deref()).await;
+    // One router for the account's requests, as a server has.
+    let router = civicgrid::http::router(app.clone());
     for (n, case) in f.cases.iter().enumerate() {
         for (method, path, access) in REST {
             if matches!(access, Access::ReadPhoto) && case.state.photos.is_empty() {
@@ -2213,7 +2215,7 @@ async fn walk_as(f: Arc<Fixture>, account: Option<String>) -> Walk {
                     ""
                 };
             let mut call =
-                Call::new(app.clone(), &method.to_uppercase(), &uri).client_addr("192.0.2.1");
+                Call::routed(router.clone(), &method.to_uppercase(), &uri).client_addr("192.0.2.1");
             if let Some(token) = &token {
                 // Ending a session: a session of its own, so the walk's stays valid.
                 let t = if matches!(access, Access::OwnSession) {
@@ -2226,7 +2228,7 @@ async fn walk_as(f: Arc<Fixture>, account: Option<String>) -> Walk {
             if path.contains("/photos") && *method == "post" {
                 let (png, _) =
                     civicgrid::demo::photos::before_and_after(9, "05001", "2026-03-03 10:00", "");
-                call = Call::new(app.clone(), "POST", &format!("{uri}?stage=before"))
+                call = Call::routed(router.clone(), "POST", &format!("{uri}?stage=before"))
                     .client_addr("192.0.2.1")
                     .header("if-match", "\"999\"")
                     .bytes("image/png", png);
@@ -2295,7 +2297,7 @@ async fn walk_as(f: Arc<Fixture>, account: Option<String>) -> Walk {
             } else {
                 (cookie.clone(), csrf.clone())
             };
-            let call = Call::new(app.clone(), &method.to_uppercase(), &uri)
+            let call = Call::routed(router.clone(), &method.to_uppercase(), &uri)
                 .client_addr("192.0.2.2")
                 .cookie(&cookie);
             let call = match *path {

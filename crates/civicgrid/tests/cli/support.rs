@@ -41,6 +41,9 @@ pub struct TestApp {
     pub url: String,
     _dir: tempfile::TempDir,
     pg: Option<PgSchema>,
+    /// The router, built once: building it (every route, the OpenAPI document) costs more
+    /// than most requests. Rebuilt when a test has swapped a part of `app` since.
+    router: std::sync::Mutex<Option<(String, axum::Router)>>,
 }
 
 impl TestAppBuilder {
@@ -108,6 +111,7 @@ impl TestAppBuilder {
             url,
             _dir: dir,
             pg,
+            router: std::sync::Mutex::new(None),
         })
     }
 
@@ -145,7 +149,17 @@ impl TestApp {
     }
 
     pub fn request(&self, method: &str, uri: &str) -> Call {
-        Call::new(self.app.clone(), method, uri)
+        let parts = app_parts(&self.app);
+        let mut cached = self.router.lock().expect("router cache");
+        let router = match cached.as_ref() {
+            Some((built_for, router)) if *built_for == parts => router.clone(),
+            _ => {
+                let router = civicgrid::http::router(self.app.clone());
+                *cached = Some((parts, router.clone()));
+                router
+            }
+        };
+        Call::routed(router, method, uri)
     }
     pub fn get(&self, uri: &str) -> Call {
         self.request("GET", uri)
@@ -155,17 +169,40 @@ impl TestApp {
     }
 }
 
+/// Which parts an application is made of (the addresses of what it shares, and its
+/// settings), to tell whether a router built for it still serves it.
+fn app_parts(app: &App) -> String {
+    format!(
+        "{:p} {:p} {:p} {:?} {:p} {:p} {:p} {:p} {:p} {:?}",
+        Arc::as_ptr(&app.repo),
+        Arc::as_ptr(&app.clock),
+        Arc::as_ptr(&app.ids),
+        app.sealer.as_ref().map(Arc::as_ptr),
+        Arc::as_ptr(&app.open311),
+        Arc::as_ptr(&app.jobs),
+        Arc::as_ptr(&app.kpi_sources),
+        Arc::as_ptr(&app.limits),
+        Arc::as_ptr(&app.map),
+        app.supervision,
+    )
+}
+
 /// One request through the real router.
 pub struct Call {
-    app: App,
+    router: axum::Router,
     request: axum::http::request::Builder,
     body: Body,
 }
 
 impl Call {
+    /// A request to a router built for `app` alone (see `TestApp::request` for a shared one).
     pub fn new(app: App, method: &str, uri: &str) -> Call {
+        Call::routed(civicgrid::http::router(app), method, uri)
+    }
+    /// A request to a router already built, as a server serves many requests with one.
+    pub fn routed(router: axum::Router, method: &str, uri: &str) -> Call {
         Call {
-            app,
+            router,
             request: Request::builder().method(method).uri(uri),
             body: Body::empty(),
         }
@@ -224,10 +261,7 @@ impl Call {
 
     pub async fn send(self) -> Answer {
         let req = self.request.body(self.body).expect("request");
-        let res = civicgrid::http::router(self.app)
-            .oneshot(req)
-            .await
-            .expect("response");
+        let res = self.router.oneshot(req).await.expect("response");
         let status = res.status();
         let headers = res.headers().clone();
         let body = res
