@@ -16,6 +16,7 @@ pub mod geometry;
 pub mod household;
 pub mod kpi;
 pub mod lists;
+pub mod notification;
 pub mod notify;
 pub mod party;
 pub mod policy;
