@@ -29,6 +29,7 @@ mod disputes;
 mod households;
 mod jobs;
 mod lists;
+mod notifications;
 mod party;
 mod polls;
 mod routing;
@@ -73,6 +74,10 @@ pub use model::{
     DueDelivery, KpiEntry, KpiQueued, OperationsGauges, Photo, ScoreAdjustment, Summary, Survey,
     User, Webhook,
 };
+pub use notifications::{
+    MessageCounts, MessageRecord, NewMessage, NotificationStore, StaffChannelsRecord,
+    TemplateRecord,
+};
 pub use party::{MemberRecord, PartyStore};
 pub use polls::{PollCount, PollRecord, PollStore};
 pub use routing::RoutingStore;
@@ -113,6 +118,7 @@ pub trait Repository:
     + SupervisionStore
     + AccountabilityStore
     + ListStore
+    + NotificationStore
     + Send
     + Sync
 {
@@ -140,6 +146,7 @@ impl<T> Repository for T where
         + SupervisionStore
         + AccountabilityStore
         + ListStore
+        + NotificationStore
         + Send
         + Sync
 {
@@ -150,8 +157,8 @@ pub mod prelude {
     pub use crate::{
         AccountStore, AccountabilityStore, AssessmentStore, CaseStore, CatalogueStore,
         ConsultationStore, DisputeStore, HouseholdStore, JobStore, LimitStore, ListStore,
-        PartyStore, PollStore, Repository, RoutingStore, ServiceStore, Store, SupervisionStore,
-        TerritoryStore, VolunteerStore, WebhookStore, WishStore,
+        NotificationStore, PartyStore, PollStore, Repository, RoutingStore, ServiceStore, Store,
+        SupervisionStore, TerritoryStore, VolunteerStore, WebhookStore, WishStore,
     };
 }
 

@@ -123,6 +123,7 @@ crate::wishes::wishes_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::supervision::supervision_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::accountability::accountability_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::lists::lists_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::notifications::notifications_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::volunteers::volunteers_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::polls::polls_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::consultation::consultation_sql!(PgRepository, sqlx::Postgres, "postgres");

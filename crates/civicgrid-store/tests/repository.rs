@@ -127,6 +127,7 @@ both_backends!(
     surveys_take_one_answer_per_respondent,
     kpi_rollups_queue_apply_and_sum,
     webhook_deliveries_are_leased_and_finished,
+    notification_messages_come_from_events_and_are_leased_once,
     operations_gauges_count_what_is_open,
     placing_a_case_moves_it_and_its_rows_to_the_new_region,
     the_gazetteer_is_replaced_whole_and_found_by_name,
@@ -3987,5 +3988,267 @@ async fn accountability_records_deduct_and_list_versions_stay(repo: &dyn Reposit
             .await
             .expect("none")
             .is_empty()
+    );
+}
+
+async fn notification_messages_come_from_events_and_are_leased_once(repo: &dyn Repository) {
+    use civicgrid_domain::case::{Action, apply, decide};
+    use civicgrid_store::{DeliveryOutcome, NewMessage, StaffChannelsRecord, TemplateRecord};
+    with_catalogue(repo).await;
+    let mins = jiff::SignedDuration::from_mins;
+    // A report tells nobody; its acceptance is kept for the notifier, in its transaction.
+    let a = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+    repo.create_case(&a, &report_event(&a))
+        .await
+        .expect("created");
+    assert!(
+        repo.waiting_notification_events(10)
+            .await
+            .expect("waiting")
+            .is_empty()
+    );
+    let accept = decide(&a.state, Action::Accept).expect("accept");
+    let mut a2 = a.clone();
+    a2.state = apply(&a.state, &accept);
+    let accepted = transition_event(a.id, &accept, "calltaker1", t0() + mins(1));
+    repo.record_change(&a2, 1, std::slice::from_ref(&accepted))
+        .await
+        .expect("accepted");
+    let waiting = repo.waiting_notification_events(10).await.expect("waiting");
+    assert_eq!(waiting, vec![accepted.clone()]);
+    assert_eq!(
+        repo.message_counts().await.expect("counts").waiting_events,
+        1
+    );
+
+    // Expanded twice (two instances at once): each message is written once.
+    let message = |recipient: &str, channel: &str| NewMessage {
+        id: uuid::Uuid::now_v7(),
+        topic: "case_accepted".into(),
+        channel: channel.into(),
+        recipient: recipient.into(),
+        sealed: format!("sealed for {recipient}"),
+        urgent: false,
+        not_before: t0() + mins(1),
+    };
+    let first = [message("reporter", "email"), message("reporter", "sms")];
+    let again = [message("reporter", "email")];
+    repo.expand_notification_event((&a.id, 2), &first, t0() + mins(1))
+        .await
+        .expect("expanded");
+    repo.expand_notification_event((&a.id, 2), &again, t0() + mins(1))
+        .await
+        .expect("expanded again");
+    assert!(
+        repo.waiting_notification_events(10)
+            .await
+            .expect("waiting")
+            .is_empty()
+    );
+    let kept = repo.case_messages(&a.id).await.expect("messages");
+    assert_eq!(kept.len(), 2);
+    assert!(
+        kept.iter()
+            .any(|m| m.id == first[0].id && m.channel == "email")
+    );
+    assert!(
+        kept.iter()
+            .all(|m| m.status == "pending" && m.attempts == 0)
+    );
+
+    // Leased by one instance; the other finds nothing until the lease runs out.
+    let now = t0() + mins(2);
+    let until = now + mins(1);
+    let got = repo
+        .claim_messages("a", now, until, 1)
+        .await
+        .expect("claim");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].attempts, 1);
+    let other = repo
+        .claim_messages("b", now, until, 10)
+        .await
+        .expect("claim");
+    assert_eq!(other.len(), 1);
+    assert_ne!(other[0].id, got[0].id);
+    assert!(
+        repo.claim_messages("c", now, until, 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    // A sent message is done; another owner cannot finish what it does not hold.
+    assert!(
+        !repo
+            .finish_message(&got[0].id, "b", now, &DeliveryOutcome::Delivered)
+            .await
+            .expect("not b's")
+    );
+    assert!(
+        repo.finish_message(&got[0].id, "a", now, &DeliveryOutcome::Delivered)
+            .await
+            .expect("sent")
+    );
+    // B's try fails: it waits; after its lease runs out, it is tried again and dies.
+    let retry_at = now + mins(5);
+    assert!(
+        repo.finish_message(
+            &other[0].id,
+            "b",
+            now,
+            &DeliveryOutcome::Retry {
+                at: retry_at,
+                error: "421 try later".into()
+            }
+        )
+        .await
+        .expect("retry")
+    );
+    assert!(
+        repo.claim_messages("a", now + mins(4), now + mins(5), 10)
+            .await
+            .expect("not yet")
+            .is_empty()
+    );
+    let later = repo
+        .claim_messages("a", retry_at, retry_at + mins(1), 10)
+        .await
+        .expect("due");
+    assert_eq!((later.len(), later[0].attempts), (1, 2));
+    assert!(
+        repo.finish_message(
+            &later[0].id,
+            "a",
+            retry_at,
+            &DeliveryOutcome::Failed {
+                error: "550 no such mailbox".into()
+            }
+        )
+        .await
+        .expect("dead")
+    );
+    let dead = repo.messages_in("dead", 10).await.expect("dead letters");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error.as_deref(), Some("550 no such mailbox"));
+    let counts = repo.message_counts().await.expect("counts");
+    assert_eq!((counts.pending, counts.sent, counts.dead), (0, 1, 1));
+    // Retried by an administrator: pending again with its tries reset; a sent one cannot be.
+    assert!(
+        repo.retry_message(&dead[0].id, retry_at)
+            .await
+            .expect("retry")
+    );
+    assert!(
+        !repo
+            .retry_message(&got[0].id, retry_at)
+            .await
+            .expect("sent")
+    );
+    let back = repo
+        .message(&dead[0].id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!((back.status.as_str(), back.attempts), ("pending", 0));
+    // Dead again, then discarded with a reason.
+    let again = repo
+        .claim_messages("a", retry_at, retry_at + mins(1), 10)
+        .await
+        .expect("due");
+    repo.finish_message(
+        &again[0].id,
+        "a",
+        retry_at,
+        &DeliveryOutcome::Failed {
+            error: "550".into(),
+        },
+    )
+    .await
+    .expect("dead");
+    assert!(
+        !repo
+            .discard_message(&got[0].id, "admin", "sent", retry_at)
+            .await
+            .expect("not dead")
+    );
+    assert!(
+        repo.discard_message(&again[0].id, "admin", "the resident moved", retry_at)
+            .await
+            .expect("discard")
+    );
+    let gone = repo
+        .message(&again[0].id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(gone.status, "discarded");
+    assert_eq!(gone.discard_reason.as_deref(), Some("the resident moved"));
+    assert!(repo.messages_in("dead", 10).await.expect("none").is_empty());
+
+    // Templates: saved over, listed, reset.
+    let template = TemplateRecord {
+        topic: "case_accepted".into(),
+        language: "zh-CN".into(),
+        subject: "受理 {{receipt}}".into(),
+        body: "正文".into(),
+        sms: "短信".into(),
+        updated_by: "admin".into(),
+        updated_at: t0(),
+    };
+    repo.save_notification_template(&template)
+        .await
+        .expect("saved");
+    let changed = TemplateRecord {
+        body: "新正文".into(),
+        ..template.clone()
+    };
+    repo.save_notification_template(&changed)
+        .await
+        .expect("saved over");
+    assert_eq!(
+        repo.notification_templates().await.expect("list"),
+        vec![changed]
+    );
+    assert!(
+        repo.reset_notification_template("case_accepted", "zh-CN")
+            .await
+            .expect("reset")
+    );
+    assert!(
+        !repo
+            .reset_notification_template("case_accepted", "zh-CN")
+            .await
+            .expect("none")
+    );
+
+    // Unsubscribes are kept once; staff channels are replaced whole.
+    assert!(!repo.is_unsubscribed(&a.id).await.expect("no"));
+    repo.unsubscribe_reporter(&a.id, t0())
+        .await
+        .expect("unsubscribe");
+    repo.unsubscribe_reporter(&a.id, t0()).await.expect("twice");
+    assert!(repo.is_unsubscribed(&a.id).await.expect("yes"));
+    let channels = StaffChannelsRecord {
+        username: "handler.st001".into(),
+        id: uuid::Uuid::now_v7(),
+        sealed: "sealed".into(),
+        email: true,
+        sms: false,
+        digest: true,
+        updated_at: t0(),
+    };
+    repo.save_staff_channels(&channels).await.expect("saved");
+    let changed = StaffChannelsRecord {
+        sms: true,
+        ..channels.clone()
+    };
+    repo.save_staff_channels(&changed)
+        .await
+        .expect("saved over");
+    assert_eq!(
+        repo.staff_channels(&["handler.st001".into(), "nobody".into()])
+            .await
+            .expect("read"),
+        vec![changed]
     );
 }
