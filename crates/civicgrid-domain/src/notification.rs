@@ -18,7 +18,7 @@ pub enum Topic {
     CaseClosed,
     /// To the reporter: the case was reopened.
     CaseReopened,
-    /// To a unit: a case was dispatched to it (派遣).
+    /// To a unit: a case was dispatched (派遣) or transferred (转派) to it.
     CaseDispatched,
     /// To the units on a case: less than the warning share of a stage's time is left (黄牌).
     CaseYellow,
@@ -149,7 +149,7 @@ pub fn topics_for_case_event(
     }
     match action {
         "reopen" => topics.push(Topic::CaseReopened),
-        "dispatch" => topics.push(Topic::CaseDispatched),
+        "dispatch" | "transfer" => topics.push(Topic::CaseDispatched),
         "raise_alarm" => match alarm_level {
             Some("yellow") => topics.push(Topic::CaseYellow),
             Some("red") => topics.push(Topic::CaseRed),
@@ -167,6 +167,7 @@ pub fn topics_for_case_event(
 pub const NOTIFYING_ACTIONS: &[&str] = &[
     "reopen",
     "dispatch",
+    "transfer",
     "raise_alarm",
     "whistle_call",
     "report_back",

@@ -56,6 +56,7 @@ pub const ADMINISTRATION: &[Permission] = &[
     Permission::ResponsibilityManage,
     Permission::CalendarManage,
     Permission::UserManage,
+    Permission::NotificationManage,
 ];
 
 /// The policy over the deployment's roles (roles are data, so the policy is built from them).

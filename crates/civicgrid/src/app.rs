@@ -39,6 +39,8 @@ pub struct App {
     pub map: Arc<crate::territory::map::MapSettings>,
     /// The supervision channel's clocks (acknowledgement, feedback, retention).
     pub supervision: civicgrid_domain::supervision::Clocks,
+    /// How people are told (mail server, links, quiet hours; see `notifications`).
+    pub notifier: Arc<crate::notifications::NotifierSettings>,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -80,6 +82,7 @@ impl App {
             limits: Arc::default(),
             map: Arc::default(),
             supervision: civicgrid_domain::supervision::Clocks::default(),
+            notifier: Arc::default(),
         }
     }
 
@@ -105,6 +108,7 @@ impl App {
             limits: self.limits.clone(),
             map: self.map.clone(),
             supervision: self.supervision,
+            notifier: self.notifier.clone(),
         }
     }
 

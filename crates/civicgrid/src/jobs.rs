@@ -52,6 +52,7 @@ pub fn registry() -> Vec<Job> {
         crate::assessment::jobs::ROLLUPS,
         crate::accounts::limits::FORGET_ENDED_WINDOWS,
         crate::webhooks::jobs::DELIVERIES,
+        crate::notifications::jobs::NOTIFICATIONS,
     ]
 }
 

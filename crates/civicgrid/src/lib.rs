@@ -30,6 +30,7 @@ pub mod disputes;
 pub mod files;
 pub mod households;
 pub mod lists;
+pub mod notifications;
 pub mod one_stop;
 pub mod open311;
 pub mod party;

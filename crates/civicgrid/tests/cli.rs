@@ -79,6 +79,9 @@ mod limits;
 #[path = "cli/map.rs"]
 mod map;
 
+#[path = "cli/notifications.rs"]
+mod notifications;
+
 #[path = "cli/open311.rs"]
 mod open311;
 

@@ -30,6 +30,10 @@ fn case_events_give_the_topics_of_their_audiences() {
         vec![Topic::CaseDispatched]
     );
     assert_eq!(
+        topics_for_case_event("transfer", Some("dispatched"), "dispatched", None),
+        vec![Topic::CaseDispatched]
+    );
+    assert_eq!(
         topics_for_case_event("raise_alarm", Some("handling"), "handling", Some("yellow")),
         vec![Topic::CaseYellow]
     );

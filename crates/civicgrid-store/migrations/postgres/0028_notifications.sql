@@ -11,7 +11,7 @@ CREATE TABLE notification_events (
 );
 CREATE FUNCTION notify_people() RETURNS trigger AS $$
 BEGIN
-    IF NEW.action IN ('reopen', 'dispatch', 'raise_alarm', 'whistle_call', 'report_back')
+    IF NEW.action IN ('reopen', 'dispatch', 'transfer', 'raise_alarm', 'whistle_call', 'report_back')
        OR (NEW.to_status IN ('accepted', 'closed') AND COALESCE(NEW.from_status, '') <> NEW.to_status) THEN
         INSERT INTO notification_events (case_id, seq, at) VALUES (NEW.case_id, NEW.seq, NEW.at);
     END IF;

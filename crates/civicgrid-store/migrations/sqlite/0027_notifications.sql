@@ -10,7 +10,7 @@ CREATE TABLE notification_events (
     PRIMARY KEY (case_id, seq)
 );
 CREATE TRIGGER case_events_notify_people AFTER INSERT ON case_events
-WHEN NEW.action IN ('reopen', 'dispatch', 'raise_alarm', 'whistle_call', 'report_back')
+WHEN NEW.action IN ('reopen', 'dispatch', 'transfer', 'raise_alarm', 'whistle_call', 'report_back')
   OR (NEW.to_status IN ('accepted', 'closed') AND COALESCE(NEW.from_status, '') <> NEW.to_status)
 BEGIN
     INSERT INTO notification_events (case_id, seq, at) VALUES (NEW.case_id, NEW.seq, NEW.at);

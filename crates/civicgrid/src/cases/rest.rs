@@ -129,7 +129,7 @@ async fn create_case(
             Err(e) => {
                 problems.push((
                     "reporter".to_owned(),
-                    format!("expected {{name, phone, email}}: {e}"),
+                    format!("expected {{name, phone, email, notify}}: {e}"),
                 ));
                 None
             }

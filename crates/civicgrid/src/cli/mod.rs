@@ -96,6 +96,8 @@ pub enum Command {
         map_max_zoom: u8,
         #[command(flatten)]
         supervision: supervision::cli::ClockArgs,
+        #[command(flatten)]
+        notify: crate::notifications::cli::NotifyArgs,
     },
     /// Import a file; the import is all or nothing
     Import {
@@ -309,8 +311,10 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             map_attribution,
             map_max_zoom,
             supervision,
+            notify,
         } => {
             app.supervision = supervision.clocks()?;
+            app.notifier = std::sync::Arc::new(notify.settings(&listen)?);
             app.map = std::sync::Arc::new(
                 crate::territory::map::MapSettings::with_tiles(
                     map_tiles,

@@ -62,6 +62,13 @@ pub(crate) async fn serve(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or(listen.to_owned());
+    // Links in messages point at the address served unless the deployment named its own.
+    if app.notifier.public_url.ends_with(":0") || app.notifier.public_url.is_empty() {
+        app.notifier = Arc::new(crate::notifications::NotifierSettings {
+            public_url: format!("http://{bound}"),
+            ..(*app.notifier).clone()
+        });
+    }
     writeln!(
         out,
         "civicgrid serving on http://{bound} ({})",

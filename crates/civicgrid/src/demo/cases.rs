@@ -453,6 +453,7 @@ impl App {
                     name: None,
                     phone: Some(format!("13{:09}", rng.random_range(0..1_000_000_000u32))),
                     email: None,
+                    ..Default::default()
                 });
             let intake = Intake {
                 grid: None,

@@ -310,6 +310,7 @@ impl App {
                             name: Some(person(&mut rng)),
                             phone: phone(&mut rng),
                             email: None,
+                            ..Default::default()
                         });
                         households.push(crate::households::NewHousehold {
                             grid: g.clone(),

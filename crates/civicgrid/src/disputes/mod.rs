@@ -1058,6 +1058,7 @@ fn parties_checked(parties: &[Party], problems: &mut Vec<(String, String)>) -> V
                 name: None,
                 phone: Some(phone.clone()),
                 email: None,
+                ..Default::default()
             };
             for (_, m) in contact.problems() {
                 problems.push((format!("parties[{i}].phone"), m));

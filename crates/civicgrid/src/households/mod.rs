@@ -245,6 +245,7 @@ impl App {
                 name: row.opt("contact_name").map(str::to_owned),
                 phone: row.opt("contact_phone").map(str::to_owned),
                 email: None,
+                ..Default::default()
             };
             Ok((
                 row.line,

@@ -77,6 +77,7 @@ async fn add_household(
         name: b.contact_name,
         phone: b.contact_phone,
         email: None,
+        ..Default::default()
     };
     let records = app
         .add_households(

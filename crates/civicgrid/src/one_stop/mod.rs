@@ -192,6 +192,7 @@ impl App {
                 name: Some(name.clone()),
                 phone: phone.clone(),
                 email: None,
+                ..Default::default()
             };
             let a = ApplicationRecord {
                 id,

@@ -435,6 +435,8 @@ impl App {
             name: (!name.is_empty()).then_some(name),
             phone: params.get("phone").map(str::to_owned),
             email: params.get("email").map(str::to_owned),
+            // An Open311 client gives the address for updates on the request.
+            notify: None,
         };
         let intake = Intake {
             description,

@@ -82,6 +82,7 @@ pub fn pages() -> Pages {
         .merge(crate::accountability::pages::routes())
         .merge(crate::consultation::pages::routes())
         .merge(crate::volunteers::pages::routes())
+        .merge(crate::notifications::pages::routes())
         .route("/lang", post(switch_language))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
@@ -119,6 +120,7 @@ const TEMPLATES: &[&[(&str, &str)]] = &[
     crate::accountability::pages::TEMPLATES,
     crate::volunteers::pages::TEMPLATES,
     crate::consultation::pages::TEMPLATES,
+    crate::notifications::pages::TEMPLATES,
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -875,6 +875,7 @@ async fn party_fixture(app: &App) -> PartyFixture {
                     name: Some("陈阿姨".into()),
                     phone: Some("13900000002".into()),
                     email: None,
+                    ..Default::default()
                 }),
             }],
         )
@@ -1312,6 +1313,7 @@ async fn fixture() -> Fixture {
             name: None,
             phone: Some("13800000000".into()),
             email: None,
+            ..Default::default()
         }),
     };
     let mut a = app

@@ -149,6 +149,8 @@ struct ReportForm {
     name: String,
     phone: String,
     email: String,
+    /// Whether the reporter wants e-mail about the case (ticked until they untick it).
+    notify: bool,
     attributes: BTreeMap<String, String>,
     /// Set when the place chosen lies in another community than the one the text names.
     place_warning: String,
@@ -254,6 +256,7 @@ async fn report_form(State(app): State<App>, ctx: Ctx, Query(q): Query<ReportQue
     let mut form = ReportForm {
         category: q.category.unwrap_or_default(),
         grid: q.grid.unwrap_or_default(),
+        notify: true,
         ..Default::default()
     };
     let mut errors = BTreeMap::new();
@@ -344,6 +347,7 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
         name: get("name"),
         phone: get("phone"),
         email: get("email"),
+        notify: get("notify") == "yes",
         attributes: BTreeMap::new(),
         place_warning: String::new(),
         place_confirmed: get("place_confirmed") == "yes",
@@ -465,6 +469,7 @@ async fn report_submit(State(app): State<App>, ctx: Ctx, mut multipart: Multipar
         name: Some(form.name.clone()).filter(|s| !s.is_empty()),
         phone: Some(form.phone.clone()).filter(|s| !s.is_empty()),
         email: Some(form.email.clone()).filter(|s| !s.is_empty()),
+        notify: (!form.email.is_empty()).then_some(form.notify),
     };
     for (field, _) in reporter.problems() {
         let key = field.trim_start_matches("reporter.").to_owned();
@@ -713,6 +718,7 @@ async fn track_page(
     from: &ClientAddr,
     code: &str,
     errors: Value,
+    key: Option<&str>,
     status: StatusCode,
 ) -> Response {
     let not_found = || {
@@ -728,7 +734,7 @@ async fn track_page(
         Err(AppError::NotFound(_)) => return not_found(),
         Err(e) => return ctx.app_error(e),
     };
-    case_progress(app, ctx, tracked, true, errors, status).await
+    case_progress(app, ctx, tracked, true, errors, key, status).await
 }
 
 /// A case's progress as the public sees it: status, category, place, the unit handling it,
@@ -740,6 +746,7 @@ async fn case_progress(
     tracked: crate::cases::Tracked,
     as_reporter: bool,
     errors: Value,
+    key: Option<&str>,
     status: StatusCode,
 ) -> Response {
     let crate::cases::Tracked {
@@ -789,6 +796,7 @@ async fn case_progress(
                 "action": ctx.t(&format!("action-{}", e.action.replace('_', "-"))),
             })).collect::<Vec<_>>(),
             "errors": errors,
+            "key": key,
         }),
     )
 }
@@ -801,19 +809,40 @@ fn satisfaction_word(s: Satisfaction) -> &'static str {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct EvaluationKey {
+    /// The key of an e-mail's evaluation link: it stands in for the secret.
+    #[serde(default)]
+    key: Option<String>,
+}
+
 async fn track(
     State(app): State<App>,
     ctx: Ctx,
     from: ClientAddr,
     Path(code): Path<String>,
+    Query(q): Query<EvaluationKey>,
 ) -> Response {
-    track_page(&app, &ctx, &from, &code, json!({}), StatusCode::OK).await
+    // Only a key of the right shape is carried into the form; the service checks it.
+    let key = q
+        .key
+        .filter(|k| k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit()));
+    track_page(
+        &app,
+        &ctx,
+        &from,
+        &code,
+        json!({}),
+        key.as_deref(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// A case by its public number, from the public list or map: its progress, nothing to act on.
 async fn public_case(State(app): State<App>, ctx: Ctx, Path(public_id): Path<String>) -> Response {
     match app.public_case(&public_id).await {
-        Ok(t) => case_progress(&app, &ctx, t, false, json!({}), StatusCode::OK).await,
+        Ok(t) => case_progress(&app, &ctx, t, false, json!({}), None, StatusCode::OK).await,
         Err(e) => ctx.app_error(e),
     }
 }
@@ -844,6 +873,7 @@ async fn evaluate(
                 &from,
                 &code,
                 json!({"satisfaction": ctx.t("err-required")}),
+                None,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
@@ -857,6 +887,7 @@ async fn evaluate(
             &from,
             &code,
             json!({"comment": ctx.t("err-too-long")}),
+            None,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
@@ -876,6 +907,7 @@ async fn evaluate(
                 &from,
                 &code,
                 json!({"secret": ctx.t("err-reporter-secret")}),
+                None,
                 StatusCode::FORBIDDEN,
             )
             .await;

@@ -33,6 +33,7 @@ report-grid-chosen = Grid chosen: { $grid }
 report-here = The problem is here
 report-contact = Contact details (optional)
 report-contact-hint = Only staff handling the case see them; they are stored encrypted.
+report-notify = E-mail me when the report is accepted and when it is closed (with a link to evaluate it)
 report-duplicates = Similar problems nearby
 report-duplicates-hint = These may be the same problem; you can follow them instead. If yours is different, submit it anyway.
 report-photos-again = If you have photos, choose them again before submitting.
@@ -449,6 +450,7 @@ perm-catalogue-manage = Manage the category catalogue
 perm-responsibility-manage = Manage units and the responsibility list
 perm-calendar-manage = Manage the working calendar
 perm-user-manage = Manage accounts, roles and API keys
+perm-notification-manage = Keep message templates and the dead-letter list
 perm-whistleblowing-read = Read and answer supervision reports, except those accusing one's own unit or a unit one commands
 perm-audit-read = Read the audit trail
 perm-party-read = See party membership
@@ -1419,3 +1421,11 @@ list-col-primary = Responsible unit
 list-col-co_handlers = Co-handlers
 list-col-note = Note
 supervision-err-photo-unreadable = The photo cannot be read (the file may be damaged); take it again or use a screenshot.
+
+## Notifications
+evaluate-by-link = You came from the link in our e-mail: no secret is needed.
+unsubscribe-title = Stop messages about this report
+unsubscribe-ask = You will get no more e-mail about this report. You can still follow it with its receipt code.
+unsubscribe-confirm = Stop the messages
+unsubscribe-done = Done: you will get no more e-mail about this report.
+unsubscribe-invalid = This link is not valid. Copy the whole link from the message.

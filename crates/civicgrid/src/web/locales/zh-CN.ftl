@@ -33,6 +33,7 @@ report-grid-chosen = 已选网格：{ $grid }
 report-here = 问题位置
 report-contact = 联系方式（可不填）
 report-contact-hint = 仅办理人员可见，加密保存。
+report-notify = 受理和办结时发邮件告诉我（办结邮件附评价链接）
 report-duplicates = 附近已有相似的问题
 report-duplicates-hint = 这些问题可能与您反映的相同，您可以直接查看进度；如确实不同，请继续提交。
 report-photos-again = 如有照片，请重新选择后再提交。
@@ -449,6 +450,7 @@ perm-catalogue-manage = 管理问题类别
 perm-responsibility-manage = 管理单位与责任清单
 perm-calendar-manage = 管理工作日历
 perm-user-manage = 管理账号、角色与接口密钥
+perm-notification-manage = 管理消息模板与发送失败的消息
 perm-whistleblowing-read = 查看和办理监督举报（纪检监察；涉及本单位或所领导单位的举报自动回避）
 perm-audit-read = 查看审计记录
 perm-party-read = 查看党员名册
@@ -1419,3 +1421,11 @@ list-col-primary = 主责单位
 list-col-co_handlers = 协办单位
 list-col-note = 说明
 supervision-err-photo-unreadable = 这张照片无法读取（文件可能已损坏），请重新拍摄或截图后上传。
+
+## Notifications
+evaluate-by-link = 您是通过邮件中的评价链接进入的，无需再输入查询密码。
+unsubscribe-title = 不再接收本事项的通知
+unsubscribe-ask = 确认后，您将不再收到本事项的邮件通知；仍可凭受理编号查询办理进度。
+unsubscribe-confirm = 不再接收
+unsubscribe-done = 已退订：您将不再收到本事项的邮件通知。
+unsubscribe-invalid = 链接无效，请从邮件中复制完整的链接。

@@ -1,0 +1,783 @@
+//! Notifications to people: reporters are told when their case is accepted, closed or
+//! reopened; units when a case is dispatched to them, goes yellow or red, or they are
+//! summoned by a whistle call; grid workers when a case in their grid waits for verification.
+//!
+//! The outbox is transactional (see the store's `notifications.rs`): a trigger keeps each
+//! case event that may tell someone something in the event's own transaction. A round of the
+//! `notifications` job then (1) turns each kept event into messages — one per recipient and
+//! channel, rendered from the templates (`templates.rs`) and sealed under the data key — and
+//! (2) delivers the messages that are due under a lease, so that each goes out from one
+//! instance; a failed try waits (`notify::after_failure`), and the last failed try leaves the
+//! message on the dead-letter list for an administrator to retry or discard.
+//!
+//! A message may reach its recipient twice only if the sender dies between the mail server's
+//! acceptance and the record of it; it then carries the same Message-ID both times.
+
+pub mod cli;
+pub mod email;
+pub mod jobs;
+pub mod pages;
+pub mod templates;
+
+use std::collections::BTreeMap;
+
+use civicgrid_domain::access::{Permission, Scope, Target};
+use civicgrid_domain::case::Case;
+use civicgrid_domain::notification::{Audience, QuietHours, Topic, topics_for_case_event};
+use civicgrid_domain::notify::{AfterFailure, after_failure};
+use civicgrid_domain::policy::Actor;
+use civicgrid_store::{CaseEvent, DeliveryOutcome, MessageRecord, NewMessage};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::App;
+use crate::error::{AppError, AppResult};
+
+/// Events one round turns into messages, and messages one round sends, at most.
+const ROUND_SIZE: u32 = 100;
+/// How long a leased message is this instance's to send.
+const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
+
+/// How this deployment tells people.
+#[derive(Debug, Clone)]
+pub struct NotifierSettings {
+    /// The mail server (`serve --smtp-url`); without one, no e-mail is written.
+    pub mailer: Option<email::Mailer>,
+    /// Where the links in messages point: the platform as residents reach it.
+    pub public_url: String,
+    /// The language of messages (`zh-CN` or `en`).
+    pub language: String,
+    /// Non-urgent staff notices wait through these hours (in the calendar's time zone).
+    pub quiet_hours: QuietHours,
+}
+
+impl Default for NotifierSettings {
+    fn default() -> Self {
+        NotifierSettings {
+            mailer: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            language: "zh-CN".into(),
+            quiet_hours: QuietHours::default(),
+        }
+    }
+}
+
+/// A message's content, sealed in the outbox: the address and the rendered texts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Letter {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    /// The link that stops a reporter's messages (also sent as `List-Unsubscribe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<String>,
+}
+
+/// A staff member's channels as they set them on their profile; the address and number are
+/// sealed at rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffAddresses {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RoundReport {
+    /// Case events turned into messages.
+    pub events: usize,
+    /// Messages written by them.
+    pub written: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub dead: usize,
+}
+
+/// One recipient of a topic: who, in which language, and where.
+struct Recipient {
+    key: String,
+    unit_name: Option<String>,
+    email: Option<String>,
+    urgent_or_not_staff: bool,
+}
+
+impl App {
+    /// One round of the notifier: events into messages, then the messages that are due.
+    pub async fn run_notifications(&self) -> AppResult<RoundReport> {
+        let mut report = self.expand_notification_events().await?;
+        let sent = self.deliver_messages().await?;
+        report.sent = sent.sent;
+        report.retried = sent.retried;
+        report.dead = sent.dead;
+        Ok(report)
+    }
+
+    /// Turns the case events waiting in the outbox into messages.
+    pub async fn expand_notification_events(&self) -> AppResult<RoundReport> {
+        let mut report = RoundReport::default();
+        let events = self.repo.waiting_notification_events(ROUND_SIZE).await?;
+        for event in events {
+            let messages = self.messages_for(&event).await?;
+            report.events += 1;
+            report.written += messages.len();
+            self.repo
+                .expand_notification_event((&event.case_id, event.seq), &messages, self.clock.now())
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// The messages one case event gives rise to. Without a data key there is no address to
+    /// write to (contacts are refused at intake), and without a mail server no e-mail.
+    async fn messages_for(&self, event: &CaseEvent) -> AppResult<Vec<NewMessage>> {
+        let (Some(sealer), Some(_)) = (self.sealer.as_deref(), &self.notifier.mailer) else {
+            return Ok(Vec::new());
+        };
+        let Some(case) = self.repo.case(&event.case_id).await? else {
+            return Ok(Vec::new());
+        };
+        let action = event.payload.get("action");
+        let level = action.and_then(|a| a.get("level")).and_then(|l| l.as_str());
+        let topics = topics_for_case_event(
+            &event.action,
+            event.from.map(|s| s.as_str()),
+            event.to.as_str(),
+            level,
+        );
+        let mut out = Vec::new();
+        for topic in topics {
+            let recipients = self.recipients(topic, &case, event).await?;
+            if recipients.is_empty() {
+                continue;
+            }
+            let template = self
+                .notification_template(topic, &self.notifier.language)
+                .await?;
+            let reference = self.reference().await?;
+            let now = self.clock.now();
+            for recipient in recipients {
+                let Some(to) = recipient.email else { continue };
+                let mut values =
+                    self.case_values(&case, event, &reference, &self.notifier.language);
+                if let Some(unit) = &recipient.unit_name {
+                    values.insert("unit", unit.clone());
+                }
+                if topic.audience() == Audience::Reporter {
+                    self.reporter_links(sealer, &case, &mut values);
+                }
+                let letter = Letter {
+                    to,
+                    subject: render_line(&template.subject, &values)?,
+                    body: civicgrid_domain::notification::render(&template.body, &values)
+                        .map_err(|e| AppError::Invalid(e.to_string()))?,
+                    unsubscribe: values.get("unsubscribe_link").cloned(),
+                };
+                let id = self.ids.new_id(now);
+                let urgent = topic.is_urgent();
+                let not_before = if urgent || recipient.urgent_or_not_staff {
+                    now
+                } else {
+                    self.after_quiet_hours(now, &reference)
+                };
+                out.push(NewMessage {
+                    id,
+                    topic: topic.as_str().to_owned(),
+                    channel: "email".into(),
+                    recipient: recipient.key,
+                    sealed: sealer.seal_json(&id, &letter)?,
+                    urgent,
+                    not_before,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Who a topic about `case` goes to: the reporter who left an address and did not
+    /// unsubscribe; the staff of the units concerned; the grid's workers. Staff are told on
+    /// the channels they chose on their profile.
+    async fn recipients(
+        &self,
+        topic: Topic,
+        case: &Case,
+        event: &CaseEvent,
+    ) -> AppResult<Vec<Recipient>> {
+        let Some(sealer) = self.sealer.as_deref() else {
+            return Ok(Vec::new());
+        };
+        match topic.audience() {
+            Audience::Reporter => {
+                let Some(sealed) = &case.reporter_sealed else {
+                    return Ok(Vec::new());
+                };
+                let reporter = sealer.open(&case.id, sealed)?;
+                if reporter.notify == Some(false) || self.repo.is_unsubscribed(&case.id).await? {
+                    return Ok(Vec::new());
+                }
+                Ok(reporter
+                    .email
+                    .map(|email| Recipient {
+                        key: "reporter".into(),
+                        unit_name: None,
+                        email: Some(email),
+                        urgent_or_not_staff: true,
+                    })
+                    .into_iter()
+                    .collect())
+            }
+            Audience::Units => {
+                let units = event_units(event).unwrap_or_else(|| case.state.units.clone());
+                let reference = self.reference().await?;
+                let users = self.repo.users().await?;
+                let mut staff: Vec<(String, String)> = Vec::new();
+                for user in users.iter().filter(|u| u.active) {
+                    for unit in &units {
+                        let handles = user.grants.iter().any(|g| {
+                            matches!(&g.scope, Scope::Unit(u) if u == unit)
+                                && civicgrid_domain::access::allows(
+                                    std::slice::from_ref(g),
+                                    &reference.roles,
+                                    Permission::CaseHandle,
+                                    &Target {
+                                        region: None,
+                                        unit: Some(unit),
+                                    },
+                                )
+                        });
+                        if handles {
+                            let name = reference
+                                .units
+                                .iter()
+                                .find(|u| &u.code == unit)
+                                .map_or_else(|| unit.clone(), |u| u.name.clone());
+                            staff.push((user.username.clone(), name));
+                            break;
+                        }
+                    }
+                }
+                self.staff_recipients(sealer, staff).await
+            }
+            Audience::GridWorkers => {
+                let Some(grid) = &case.grid else {
+                    return Ok(Vec::new());
+                };
+                let mut workers: Vec<(String, String)> = self
+                    .repo
+                    .beats()
+                    .await?
+                    .into_iter()
+                    .filter(|b| b.grids.contains(grid))
+                    .flat_map(|b| b.workers.into_iter().map(|w| (w, String::new())))
+                    .collect();
+                workers.sort();
+                workers.dedup();
+                self.staff_recipients(sealer, workers).await
+            }
+        }
+    }
+
+    /// The staff (account, unit name) who chose e-mail, with their address.
+    async fn staff_recipients(
+        &self,
+        sealer: &crate::cases::seal::Sealer,
+        staff: Vec<(String, String)>,
+    ) -> AppResult<Vec<Recipient>> {
+        let names: Vec<String> = staff.iter().map(|(n, _)| n.clone()).collect();
+        let channels = self.repo.staff_channels(&names).await?;
+        let mut out = Vec::new();
+        for (name, unit) in staff {
+            let Some(c) = channels.iter().find(|c| c.username == name) else {
+                continue;
+            };
+            if !c.email {
+                continue;
+            }
+            let addresses: StaffAddresses = sealer.open_json(&c.id, &c.sealed)?;
+            out.push(Recipient {
+                key: name,
+                unit_name: (!unit.is_empty()).then_some(unit),
+                email: addresses.email,
+                urgent_or_not_staff: false,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The variables every case topic offers.
+    fn case_values(
+        &self,
+        case: &Case,
+        event: &CaseEvent,
+        reference: &crate::reference::Reference,
+        language: &str,
+    ) -> BTreeMap<&'static str, String> {
+        let zone = reference.calendar.time_zone();
+        let local = |t: jiff::Timestamp| {
+            t.to_zoned(zone.clone())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        };
+        let english = language == "en";
+        let category = case
+            .category
+            .as_ref()
+            .and_then(|c| reference.category(c))
+            .map(|c| {
+                if english {
+                    c.name_en.clone()
+                } else {
+                    c.name_zh.clone()
+                }
+            })
+            .unwrap_or_default();
+        let address = case
+            .address
+            .clone()
+            .or_else(|| case.grid.as_ref().map(|g| reference.place_name(g)))
+            .unwrap_or_default();
+        let description: String = case.description.chars().take(200).collect();
+        let status = crate::web::i18n::t(
+            language,
+            &format!("status-{}", case.state.status.as_str().replace('_', "-")),
+            &[],
+        );
+        let due_at = event
+            .payload
+            .get("action")
+            .and_then(|a| a.get("due_at"))
+            .and_then(|d| d.as_str())
+            .and_then(|d| d.parse::<jiff::Timestamp>().ok())
+            .or_else(|| case.clock.as_ref().map(|c| c.due_at))
+            .map(local)
+            .unwrap_or_default();
+        let base = self.notifier.public_url.trim_end_matches('/');
+        BTreeMap::from([
+            ("public_id", case.public_id.clone()),
+            ("category", category),
+            ("address", address),
+            ("description", description),
+            ("status", status),
+            ("at", local(event.at)),
+            ("due_at", due_at),
+            ("work_link", format!("{base}/work/case/{}", case.id)),
+        ])
+    }
+
+    /// The reporter's links: following the case, evaluating it without retyping the
+    /// secret, and unsubscribing without an account.
+    fn reporter_links(
+        &self,
+        sealer: &crate::cases::seal::Sealer,
+        case: &Case,
+        values: &mut BTreeMap<&'static str, String>,
+    ) {
+        let base = self.notifier.public_url.trim_end_matches('/');
+        let receipt = &case.receipt_code;
+        values.insert("receipt", receipt.clone());
+        values.insert("track_link", format!("{base}/track/{receipt}"));
+        values.insert(
+            "evaluation_link",
+            format!(
+                "{base}/track/{receipt}?key={}#evaluate",
+                sealer.link_token("evaluate", &case.id)
+            ),
+        );
+        values.insert(
+            "unsubscribe_link",
+            format!(
+                "{base}/notifications/unsubscribe/{}.{}",
+                case.id,
+                sealer.link_token("unsubscribe", &case.id)
+            ),
+        );
+    }
+
+    /// When a non-urgent staff notice written at `now` may go: now, or when the quiet hours
+    /// it falls in end.
+    fn after_quiet_hours(
+        &self,
+        now: jiff::Timestamp,
+        reference: &crate::reference::Reference,
+    ) -> jiff::Timestamp {
+        let zone = reference.calendar.time_zone();
+        let local = now.to_zoned(zone.clone()).datetime();
+        match self.notifier.quiet_hours.hold_until(local) {
+            Some(until) => until
+                .to_zoned(zone.clone())
+                .map(|z| z.timestamp())
+                .unwrap_or(now),
+            None => now,
+        }
+    }
+
+    /// Sends the messages that are due, each under this instance's lease.
+    pub async fn deliver_messages(&self) -> AppResult<RoundReport> {
+        let mut report = RoundReport::default();
+        let now = self.clock.now();
+        let owner = self.jobs.instance.clone();
+        let due = self
+            .repo
+            .claim_messages(&owner, now, now + LEASE, ROUND_SIZE)
+            .await?;
+        for message in due {
+            let outcome = self.send_message(&message).await;
+            let at = self.clock.now();
+            let outcome = match outcome {
+                Ok(()) => {
+                    report.sent += 1;
+                    DeliveryOutcome::Delivered
+                }
+                Err(failure) if failure.permanent => {
+                    report.dead += 1;
+                    DeliveryOutcome::Failed {
+                        error: failure.reason,
+                    }
+                }
+                Err(failure) => match after_failure(message.attempts, at) {
+                    AfterFailure::RetryAt(next) => {
+                        report.retried += 1;
+                        DeliveryOutcome::Retry {
+                            at: next,
+                            error: failure.reason,
+                        }
+                    }
+                    AfterFailure::GiveUp => {
+                        report.dead += 1;
+                        DeliveryOutcome::Failed {
+                            error: failure.reason,
+                        }
+                    }
+                },
+            };
+            if !self
+                .repo
+                .finish_message(&message.id, &owner, at, &outcome)
+                .await?
+            {
+                tracing::warn!(message = %message.id, "a message's lease ran out while it was sent");
+            }
+        }
+        Ok(report)
+    }
+
+    async fn send_message(&self, message: &MessageRecord) -> Result<(), email::Failure> {
+        let sealer = self
+            .sealer
+            .as_deref()
+            .ok_or_else(|| email::Failure::later("no data key to open the message"))?;
+        let letter: Letter = sealer
+            .open_json(&message.id, &message.sealed)
+            .map_err(|e| email::Failure::permanent(format!("the message does not open: {e}")))?;
+        match message.channel.as_str() {
+            "email" => {
+                let mailer = self
+                    .notifier
+                    .mailer
+                    .as_ref()
+                    .ok_or_else(|| email::Failure::later("no mail server is configured"))?;
+                mailer.send(&message.id, &letter).await
+            }
+            other => Err(email::Failure::permanent(format!(
+                "no sender for channel {other}"
+            ))),
+        }
+    }
+
+    /// The dead-letter list and the counts, for administrators.
+    pub async fn dead_letters(&self, actor: &Actor) -> AppResult<Vec<MessageView>> {
+        self.may_manage_notifications(actor).await?;
+        let dead = self.repo.messages_in("dead", 500).await?;
+        dead.into_iter().map(|m| self.message_view(m)).collect()
+    }
+
+    /// A dead message, sent again from its first try.
+    pub async fn retry_dead_letter(&self, actor: &Actor, id: &Uuid) -> AppResult<MessageView> {
+        self.may_manage_notifications(actor).await?;
+        if !self.repo.retry_message(id, self.clock.now()).await? {
+            return Err(self.not_dead(id).await);
+        }
+        tracing::info!(message = %id, by = actor.name(), "dead letter sent again");
+        self.message_view_of(id).await
+    }
+
+    /// A dead message, given up for good, with the reason.
+    pub async fn discard_dead_letter(
+        &self,
+        actor: &Actor,
+        id: &Uuid,
+        reason: &str,
+    ) -> AppResult<MessageView> {
+        self.may_manage_notifications(actor).await?;
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(crate::cases::invalid(vec![(
+                "reason".into(),
+                "say why the message is given up (1 to 500 characters)".into(),
+            )]));
+        }
+        if !self
+            .repo
+            .discard_message(id, actor.name(), reason, self.clock.now())
+            .await?
+        {
+            return Err(self.not_dead(id).await);
+        }
+        self.message_view_of(id).await
+    }
+
+    async fn not_dead(&self, id: &Uuid) -> AppError {
+        match self.repo.message(id).await {
+            Ok(Some(m)) => AppError::Conflict(format!("the message is {}, not dead", m.status)),
+            Ok(None) => AppError::NotFound(format!("no message {id}")),
+            Err(e) => e.into(),
+        }
+    }
+
+    async fn message_view_of(&self, id: &Uuid) -> AppResult<MessageView> {
+        let m = self
+            .repo
+            .message(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no message {id}")))?;
+        self.message_view(m)
+    }
+
+    /// What an administrator sees of a message: where it was going (the address masked),
+    /// what about, and what went wrong; never its text.
+    fn message_view(&self, m: MessageRecord) -> AppResult<MessageView> {
+        let to = match self.sealer.as_deref() {
+            Some(sealer) => sealer
+                .open_json::<Letter>(&m.id, &m.sealed)
+                .map(|l| mask_address(&l.to))
+                .unwrap_or_else(|_| "?".into()),
+            None => "?".into(),
+        };
+        Ok(MessageView {
+            id: m.id,
+            case_id: m.case_id,
+            topic: m.topic,
+            channel: m.channel,
+            recipient: m.recipient,
+            to,
+            status: m.status,
+            attempts: m.attempts,
+            created_at: m.created_at,
+            done_at: m.done_at,
+            last_error: m.last_error,
+            discarded_by: m.discarded_by,
+            discard_reason: m.discard_reason,
+        })
+    }
+
+    async fn may_manage_notifications(&self, actor: &Actor) -> AppResult<()> {
+        let reference = self.reference().await?;
+        reference
+            .policy()
+            .may_administer(actor, Permission::NotificationManage)
+            .map_err(AppError::Forbidden)
+    }
+
+    /// How a staff member is told: the channels they chose and their addresses (opened for
+    /// them alone).
+    pub async fn own_channels(&self, actor: &Actor) -> AppResult<OwnChannels> {
+        let Actor::Staff { username, .. } = actor else {
+            return Err(AppError::Forbidden(
+                "sign in to see how you are told".into(),
+            ));
+        };
+        let sealer = self.sealer_for_channels()?;
+        let kept = self
+            .repo
+            .staff_channels(std::slice::from_ref(username))
+            .await?;
+        Ok(match kept.into_iter().next() {
+            Some(c) => OwnChannels {
+                addresses: sealer.open_json(&c.id, &c.sealed)?,
+                email: c.email,
+                sms: c.sms,
+                digest: c.digest,
+            },
+            None => OwnChannels::default(),
+        })
+    }
+
+    /// Sets how a staff member is told. An address is checked as a reporter's is; a channel
+    /// without its address is refused.
+    pub async fn set_own_channels(
+        &self,
+        actor: &Actor,
+        wanted: OwnChannels,
+    ) -> AppResult<OwnChannels> {
+        let Actor::Staff { username, .. } = actor else {
+            return Err(AppError::Forbidden(
+                "sign in to choose how you are told".into(),
+            ));
+        };
+        let sealer = self.sealer_for_channels()?;
+        let addresses = StaffAddresses {
+            email: wanted
+                .addresses
+                .email
+                .map(|e| e.trim().to_owned())
+                .filter(|e| !e.is_empty()),
+            phone: wanted
+                .addresses
+                .phone
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty()),
+        };
+        let as_contact = crate::cases::seal::Reporter {
+            email: addresses.email.clone(),
+            phone: addresses.phone.clone(),
+            ..Default::default()
+        };
+        let mut problems: Vec<(String, String)> = as_contact
+            .problems()
+            .into_iter()
+            .map(|(f, m)| (f.replace("reporter.", ""), m))
+            .collect();
+        if wanted.email && addresses.email.is_none() {
+            problems.push((
+                "email".into(),
+                "e-mail is chosen but no address is given".into(),
+            ));
+        }
+        if wanted.sms && addresses.phone.is_none() {
+            problems.push((
+                "phone".into(),
+                "SMS is chosen but no number is given".into(),
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(crate::cases::invalid(problems));
+        }
+        let id = self.ids.new_id(self.clock.now());
+        self.repo
+            .save_staff_channels(&civicgrid_store::StaffChannelsRecord {
+                username: username.clone(),
+                id,
+                sealed: sealer.seal_json(&id, &addresses)?,
+                email: wanted.email,
+                sms: wanted.sms,
+                digest: wanted.digest,
+                updated_at: self.clock.now(),
+            })
+            .await?;
+        Ok(OwnChannels {
+            addresses,
+            ..wanted
+        })
+    }
+
+    fn sealer_for_channels(&self) -> AppResult<&crate::cases::seal::Sealer> {
+        self.sealer.as_deref().ok_or_else(|| {
+            AppError::Invalid(
+                "this deployment has no data key, so it keeps no addresses to write to".into(),
+            )
+        })
+    }
+
+    /// The reporter of a case asks for no more messages, through the link in one of them.
+    pub async fn unsubscribe(&self, token: &str) -> AppResult<()> {
+        let case = self.unsubscribe_case(token)?;
+        self.repo
+            .unsubscribe_reporter(&case, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// The case an unsubscribe token is for, if the token is genuine.
+    pub fn unsubscribe_case(&self, token: &str) -> AppResult<Uuid> {
+        let refused = || AppError::NotFound("this unsubscribe link is not valid".into());
+        let sealer = self.sealer.as_deref().ok_or_else(refused)?;
+        let (id, mac) = token.split_once('.').ok_or_else(refused)?;
+        let id: Uuid = id.parse().map_err(|_| refused())?;
+        let expected = sealer.link_token("unsubscribe", &id);
+        if !constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
+            return Err(refused());
+        }
+        Ok(id)
+    }
+}
+
+/// How a staff member wants to be told.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OwnChannels {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub addresses: StaffAddresses,
+    #[serde(default)]
+    pub email: bool,
+    #[serde(default)]
+    pub sms: bool,
+    /// Non-urgent notices as one e-mail a day instead of one each.
+    #[serde(default)]
+    pub digest: bool,
+}
+
+/// A message as administrators see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MessageView {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub topic: String,
+    pub channel: String,
+    /// `reporter`, or the staff account.
+    pub recipient: String,
+    /// The address, masked (`z***@example.org`).
+    pub to: String,
+    pub status: String,
+    pub attempts: u32,
+    #[schema(value_type = String)]
+    pub created_at: jiff::Timestamp,
+    #[schema(value_type = Option<String>)]
+    pub done_at: Option<jiff::Timestamp>,
+    pub last_error: Option<String>,
+    pub discarded_by: Option<String>,
+    pub discard_reason: Option<String>,
+}
+
+/// `z***@example.org`: enough to recognise an address, not to harvest it.
+pub fn mask_address(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => {
+            let last: String = address
+                .chars()
+                .rev()
+                .take(4)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            format!("***{last}")
+        }
+    }
+}
+
+/// The units an event names (dispatch, transfer, whistle call), if it names any.
+fn event_units(event: &CaseEvent) -> Option<Vec<String>> {
+    let units = event.payload.get("action")?.get("units")?.as_array()?;
+    Some(
+        units
+            .iter()
+            .filter_map(|u| u.as_str().map(str::to_owned))
+            .collect(),
+    )
+}
+
+/// A subject is one line: line breaks in a filled-in value (an address) become spaces.
+fn render_line(template: &str, values: &BTreeMap<&str, String>) -> AppResult<String> {
+    let text = civicgrid_domain::notification::render(template, values)
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,581 @@
+//! Notifications end to end against a real SMTP server: aiosmtpd (`scripts/smtp_sink.py`),
+//! installed by `scripts/test` into target/external/smtp and named by
+//! `CIVICGRID_TEST_SMTP_PYTHON`. Reporters get the accepted and closed messages with the
+//! receipt and a working evaluation link, staff get the notices they chose, a server that is
+//! down holds messages until it is back, a refusing one leaves them on the dead-letter list,
+//! and two instances deliver each message once.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use base64::Engine;
+use civicgrid::clock::ManualClock;
+use civicgrid::notifications::email::Mailer;
+use civicgrid::notifications::{NotifierSettings, OwnChannels, StaffAddresses};
+use civicgrid_domain::case::{Action, Status};
+use serde_json::json;
+
+use super::support::{Backend, TestApp, staff};
+
+/// The Python with aiosmtpd, or None (the test says it is skipped; CI must have it).
+fn smtp_python() -> Option<PathBuf> {
+    let named = std::env::var_os("CIVICGRID_TEST_SMTP_PYTHON").map(PathBuf::from);
+    let beside =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/external/smtp/bin/python");
+    let found = named.or_else(|| beside.exists().then_some(beside));
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs the SMTP tests: scripts/test installs aiosmtpd and sets CIVICGRID_TEST_SMTP_PYTHON"
+        );
+        eprintln!("SKIPPED: no aiosmtpd (run scripts/test, which installs it)");
+    }
+    found
+}
+
+/// A running SMTP sink and the messages it accepted.
+struct Sink {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+    python: PathBuf,
+    extra: Vec<String>,
+}
+
+impl Sink {
+    fn start(extra: &[&str]) -> Option<Sink> {
+        let python = smtp_python()?;
+        let dir = tempfile::tempdir().expect("dir");
+        let (child, port) = spawn(&python, dir.path(), 0, extra);
+        Some(Sink {
+            child,
+            port,
+            dir,
+            python,
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts again on the same port and folder.
+    fn restart(&mut self) {
+        self.stop();
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let (child, _) = spawn(&self.python, self.dir.path(), self.port, &extra);
+        self.child = child;
+    }
+
+    fn mails(&self) -> Vec<Mail> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .expect("read")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| Mail::parse(&std::fs::read_to_string(p).expect("mail")))
+            .collect()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn(python: &PathBuf, dir: &std::path::Path, port: u16, extra: &[&str]) -> (Child, u16) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp_sink.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(dir)
+        .args(["--port", &port.to_string()])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("smtp sink");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    let port = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the sink said {line:?}"));
+    (child, port)
+}
+
+/// A received e-mail: its headers (unfolded, encoded words decoded) and its decoded body.
+#[derive(Debug)]
+struct Mail {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Mail {
+    fn parse(raw: &str) -> Mail {
+        let (head, body) = raw.split_once("\r\n\r\n").expect("head and body");
+        let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+        let headers: Vec<(String, String)> = unfolded
+            .split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), decode_words(v.trim())))
+            .collect();
+        let encoding = headers
+            .iter()
+            .find(|(k, _)| k == "content-transfer-encoding")
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .unwrap_or_default();
+        let body = match encoding.as_str() {
+            "base64" => String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(body.replace("\r\n", ""))
+                    .expect("base64 body"),
+            )
+            .expect("utf-8 body"),
+            "quoted-printable" => quoted_printable(body),
+            _ => body.to_owned(),
+        };
+        Mail { headers, body }
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
+    }
+}
+
+/// RFC 2047 encoded words (`=?utf-8?b?…?=`, `=?utf-8?q?…?=`), adjacent ones joined.
+fn decode_words(value: &str) -> String {
+    let mut out = String::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    for token in value.split(' ') {
+        let lower = token.to_ascii_lowercase();
+        if lower.starts_with("=?utf-8?") && token.ends_with("?=") && token.len() > 12 {
+            let kind = &lower[8..9];
+            let data = &token[10..token.len() - 2];
+            if kind == "b" {
+                bytes.extend(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(data)
+                        .expect("encoded word"),
+                );
+            } else {
+                bytes.extend(quoted_printable(&data.replace('_', " ")).into_bytes());
+            }
+            continue;
+        }
+        if !bytes.is_empty() {
+            out.push_str(&String::from_utf8(std::mem::take(&mut bytes)).expect("utf-8 word"));
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(token);
+    }
+    if !bytes.is_empty() {
+        out.push_str(&String::from_utf8(bytes).expect("utf-8 word"));
+    }
+    out
+}
+
+fn quoted_printable(text: &str) -> String {
+    let text = text.replace("=\r\n", "");
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).expect("hex");
+            if let Ok(v) = u8::from_str_radix(hex, 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).expect("utf-8")
+}
+
+async fn report(t: &TestApp, email: &str) -> (uuid::Uuid, String) {
+    let a = t
+        .post("/api/v1/cases")
+        .json(&json!({
+            "description": "安乐社区路口井盖丢失，晚上很危险",
+            "lon": 113.9171, "lat": 22.5168,
+            "category": "01001", "attributes": {"damage": "missing"},
+            "reporter": {"name": "李女士", "email": email}
+        }))
+        .send()
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    let v = a.json();
+    (
+        v["id"].as_str().expect("id").parse().expect("uuid"),
+        v["receipt_code"].as_str().expect("receipt").to_owned(),
+    )
+}
+
+async fn step(t: &TestApp, id: &uuid::Uuid, who: &str, action: Action) {
+    let case = t.app.get_case(id).await.expect("case");
+    t.app
+        .act_on_case(id, case.state.version, action, &staff(&t.app, who).await)
+        .await
+        .expect("step");
+}
+
+fn notifier(url: &str) -> Arc<NotifierSettings> {
+    Arc::new(NotifierSettings {
+        mailer: Some(
+            Mailer::new(url, "南山街道网格化服务中心 <noreply@nanshan.example.cn>")
+                .expect("mailer"),
+        ),
+        public_url: "https://jiedao.example.cn".into(),
+        ..Default::default()
+    })
+}
+
+async fn run(backend: Backend) {
+    let Some(mut sink) = Sink::start(&["--refuse-to", "refused.example"]) else {
+        return;
+    };
+    // 10:00 in Shenzhen: no quiet hours.
+    let clock = Arc::new(ManualClock::new("2026-03-03T02:00:00Z".parse().expect("t")));
+    let Some(mut t) = TestApp::builder()
+        .on(backend)
+        .clock(clock.clone())
+        .demo(1)
+        .sealed()
+        .try_build()
+        .await
+    else {
+        return;
+    };
+    t.app.notifier = notifier(&sink.url());
+    // The unit's handler and the grid's worker chose e-mail on their profiles.
+    for (who, address) in [
+        ("handler.swjt", "handler@swjt.example.cn"),
+        ("gw.st1c1.1", "gw1@nanshan.example.cn"),
+    ] {
+        let actor = staff(&t.app, who).await;
+        t.app
+            .set_own_channels(
+                &actor,
+                OwnChannels {
+                    addresses: StaffAddresses {
+                        email: Some(address.into()),
+                        phone: None,
+                    },
+                    email: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("channels");
+    }
+    // A channel without its address is refused, and nothing changes.
+    let refused = t
+        .app
+        .set_own_channels(
+            &staff(&t.app, "dispatcher.st1").await,
+            OwnChannels {
+                sms: true,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(refused.is_err());
+
+    // Reported: nobody is told yet. Accepted: the reporter gets the receipt.
+    let (id, receipt) = report(&t, "li@example.org").await;
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!((r.events, r.sent), (0, 0));
+    step(&t, &id, "calltaker1", Action::Accept).await;
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!((r.events, r.written, r.sent), (1, 1, 1), "{r:?}");
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1);
+    let accepted = &mails[0];
+    assert_eq!(accepted.header("to"), "li@example.org");
+    assert!(
+        accepted
+            .header("from")
+            .contains("noreply@nanshan.example.cn")
+    );
+    assert!(
+        accepted.header("from").contains("南山街道网格化服务中心"),
+        "{}",
+        accepted.header("from")
+    );
+    let subject = accepted.header("subject");
+    assert!(
+        subject.contains("已受理") && subject.contains(&receipt),
+        "{subject}"
+    );
+    assert!(
+        accepted.body.contains(&format!("受理编号：{receipt}")),
+        "{}",
+        accepted.body
+    );
+    assert!(
+        accepted
+            .body
+            .contains(&format!("https://jiedao.example.cn/track/{receipt}")),
+        "{}",
+        accepted.body
+    );
+    assert!(accepted.body.contains("安乐社区路口井盖丢失"));
+    assert!(
+        accepted
+            .header("content-type")
+            .to_ascii_lowercase()
+            .contains("utf-8")
+    );
+    let message_id = accepted.header("message-id").to_owned();
+    let kept = t.app.repo.case_messages(&id).await.expect("messages");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(message_id, format!("<{}@nanshan.example.cn>", kept[0].id));
+    let unsubscribe = accepted
+        .header("list-unsubscribe")
+        .trim_matches(['<', '>'])
+        .to_owned();
+    assert!(unsubscribe.starts_with("https://jiedao.example.cn/notifications/unsubscribe/"));
+    assert!(accepted.body.contains(&unsubscribe));
+
+    // Through the loop to closed: the unit hears of the dispatch, the grid worker of the
+    // report-back, the reporter of the closing, with a link that evaluates.
+    step(&t, &id, "calltaker1", Action::Register).await;
+    step(
+        &t,
+        &id,
+        "dispatcher.st1",
+        Action::Dispatch {
+            units: vec!["SWJT".into()],
+        },
+    )
+    .await;
+    step(&t, &id, "handler.swjt", Action::StartHandling).await;
+    step(
+        &t,
+        &id,
+        "handler.swjt",
+        Action::ReportBack {
+            note: "已更换井盖".into(),
+        },
+    )
+    .await;
+    step(
+        &t,
+        &id,
+        "gw.st1c1.1",
+        Action::Verify {
+            passed: true,
+            note: String::new(),
+        },
+    )
+    .await;
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!(r.sent, 3, "{r:?}");
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 4);
+    let to = |address: &str| {
+        mails
+            .iter()
+            .find(|m| m.header("to") == address)
+            .unwrap_or_else(|| panic!("nothing to {address}"))
+    };
+    let dispatched = to("handler@swjt.example.cn");
+    assert!(
+        dispatched.header("subject").contains("【派遣】"),
+        "{}",
+        dispatched.header("subject")
+    );
+    assert!(
+        dispatched
+            .body
+            .contains(&format!("https://jiedao.example.cn/work/case/{id}"))
+    );
+    assert!(dispatched.body.contains("水务"), "{}", dispatched.body);
+    let verify = to("gw1@nanshan.example.cn");
+    assert!(verify.header("subject").contains("待核查"));
+    let closed = mails
+        .iter()
+        .filter(|m| m.header("to") == "li@example.org")
+        .nth(1)
+        .expect("closed");
+    assert!(
+        closed.header("subject").contains("已办结"),
+        "{}",
+        closed.header("subject")
+    );
+    let link = closed
+        .body
+        .split_whitespace()
+        .find(|w| w.contains("?key="))
+        .expect("evaluation link")
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("https://jiedao.example.cn/track/{receipt}?key=")),
+        "{link}"
+    );
+    let path = link.trim_start_matches("https://jiedao.example.cn");
+    let key = link
+        .split("?key=")
+        .nth(1)
+        .and_then(|k| k.split('#').next())
+        .expect("key")
+        .to_owned();
+    // The link opens the evaluation without the secret; a forged key is refused.
+    let page = t.get(path).send().await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text()
+            .contains(&format!("name=\"secret\" value=\"{key}\""))
+    );
+    let forged = t
+        .post(&format!("/api/v1/track/{receipt}/evaluation"))
+        .json(&json!({"secret": "0".repeat(32), "satisfaction": "satisfied"}))
+        .send()
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text());
+
+    // The reporter unsubscribes through the link (no account), then finds the result wanting:
+    // the case is reopened, and nobody writes to them about it.
+    let token = unsubscribe.rsplit('/').next().expect("token");
+    let page = t
+        .get(&format!("/notifications/unsubscribe/{token}"))
+        .send()
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let bad = t.get("/notifications/unsubscribe/not-a-token").send().await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    t.app.unsubscribe(token).await.expect("unsubscribed");
+    let evaluated = t
+        .post(&format!("/api/v1/track/{receipt}/evaluation"))
+        .json(&json!({"secret": key, "satisfaction": "unsatisfied", "comment": "井盖又松了"}))
+        .send()
+        .await;
+    assert_eq!(evaluated.status, StatusCode::OK, "{}", evaluated.text());
+    let case = t.app.get_case(&id).await.expect("case");
+    assert_ne!(case.state.status, Status::Evaluated);
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!(r.sent, 0, "{r:?}");
+    assert_eq!(sink.mails().len(), 4);
+
+    // The mail server is down: the message waits, and goes out once it is back.
+    sink.stop();
+    let (second, receipt2) = report(&t, "wang@example.org").await;
+    step(&t, &second, "calltaker1", Action::Accept).await;
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!((r.sent, r.retried), (0, 1), "{r:?}");
+    let waiting = t.app.repo.case_messages(&second).await.expect("messages");
+    assert_eq!(waiting[0].status, "pending");
+    assert!(waiting[0].last_error.is_some());
+    clock.set("2026-03-03T02:01:00Z".parse().expect("t"));
+    sink.restart();
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!(r.sent, 1, "{r:?}");
+    let last = sink.mails();
+    assert_eq!(last.len(), 5);
+    assert!(last[4].header("subject").contains(&receipt2));
+
+    // A server that refuses the address for good: the message is dead at once, listed for the
+    // administrator with its address masked; retried, it fails again; discarded with a reason.
+    let (third, _) = report(&t, "gone@refused.example").await;
+    step(&t, &third, "calltaker1", Action::Accept).await;
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!(r.dead, 1, "{r:?}");
+    let admin = staff(&t.app, "admin").await;
+    let dead = t.app.dead_letters(&admin).await.expect("dead letters");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].to, "g***@refused.example");
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("550"))
+    );
+    assert!(
+        t.app
+            .dead_letters(&staff(&t.app, "calltaker1").await)
+            .await
+            .is_err()
+    );
+    t.app
+        .retry_dead_letter(&admin, &dead[0].id)
+        .await
+        .expect("retry");
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!(r.dead, 1, "{r:?}");
+    assert!(
+        t.app
+            .discard_dead_letter(&admin, &dead[0].id, " ")
+            .await
+            .is_err()
+    );
+    let gone = t
+        .app
+        .discard_dead_letter(&admin, &dead[0].id, "居民留错了邮箱")
+        .await
+        .expect("discard");
+    assert_eq!(gone.status, "discarded");
+    assert!(t.app.dead_letters(&admin).await.expect("none").is_empty());
+
+    // Two instances deliver a batch side by side: each message once.
+    let other = {
+        let mut other = t.another_instance().await;
+        other.sealer = t.app.sealer.clone();
+        other.notifier = t.app.notifier.clone();
+        other.jobs = Arc::new(civicgrid::jobs::JobSettings {
+            instance: "second-instance".into(),
+            ..(*t.app.jobs).clone()
+        });
+        other
+    };
+    let mut batch = Vec::new();
+    for n in 0..12 {
+        let (case, _) = report(&t, &format!("resident{n}@example.org")).await;
+        step(&t, &case, "calltaker1", Action::Accept).await;
+        batch.push(case);
+    }
+    t.app.expand_notification_events().await.expect("expand");
+    let (a, b) = tokio::join!(t.app.deliver_messages(), other.deliver_messages());
+    let (a, b) = (a.expect("a"), b.expect("b"));
+    assert_eq!(a.sent + b.sent, 12, "{a:?} {b:?}");
+    let mails = sink.mails();
+    let mut ids: Vec<&str> = mails.iter().map(|m| m.header("message-id")).collect();
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((all, ids.len()), (17, 17));
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn reporters_and_staff_are_told_by_e_mail_on_sqlite() {
+    run(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn reporters_and_staff_are_told_by_e_mail_on_postgresql() {
+    run(Backend::Postgres).await;
+}
