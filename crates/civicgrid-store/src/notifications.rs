@@ -98,6 +98,9 @@ pub trait NotificationStore: Send + Sync {
         messages: &[NewMessage],
         now: Timestamp,
     ) -> Result<(), StoreError>;
+    /// Drops the waiting events recorded before `before` without writing their messages (a
+    /// demo's or an import's history is not news to anyone); returns how many.
+    async fn forget_notification_events(&self, before: Timestamp) -> Result<u64, StoreError>;
     /// Leases up to `limit` pending messages due at `now` that no live lease holds, until
     /// `until`; each lease counts as a try.
     async fn claim_messages(
@@ -263,6 +266,14 @@ macro_rules! notifications_sql {
                     .await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn forget_notification_events(&self, before: jiff::Timestamp) -> Result<u64, $crate::StoreError> {
+                let done = sqlx::query("DELETE FROM notification_events WHERE at < $1")
+                    .bind($crate::model::micros(before))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn claim_messages(

@@ -112,6 +112,13 @@ pub async fn run(
                         s.reports, s.records, s.list_versions
                     )
                     .map_err(io)?;
+                    let n = app.load_demo_notifications().await?;
+                    writeln!(
+                        out,
+                        "notifications: the history's {} notifying events are not sent; {} staff chose e-mail",
+                        n.forgotten, n.staff
+                    )
+                    .map_err(io)?;
                 }
                 DemoOutcome::AlreadyLoaded => {
                     writeln!(out, "the demo territory is already loaded; nothing changed")

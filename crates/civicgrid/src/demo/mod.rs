@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cases;
 pub mod consultation;
 pub mod mediation;
+pub mod notifications;
 pub mod party;
 pub mod photos;
 pub mod supervision;

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod email;
 pub mod jobs;
 pub mod pages;
+pub mod rest;
 pub mod templates;
 
 use std::collections::BTreeMap;
@@ -485,7 +486,26 @@ impl App {
         }
     }
 
-    /// The dead-letter list and the counts, for administrators.
+    /// The outbox as it stands, for administrators.
+    pub async fn notification_status(&self, actor: &Actor) -> AppResult<NotificationStatus> {
+        self.may_manage_notifications(actor).await?;
+        let counts = self.repo.message_counts().await?;
+        let q = self.notifier.quiet_hours;
+        Ok(NotificationStatus {
+            pending: counts.pending,
+            sent: counts.sent,
+            dead: counts.dead,
+            discarded: counts.discarded,
+            waiting_events: counts.waiting_events,
+            mail_server: self.notifier.mailer.as_ref().map(|m| m.server.clone()),
+            public_url: self.notifier.public_url.clone(),
+            language: self.notifier.language.clone(),
+            quiet_hours: format!("{}-{}", q.start.strftime("%H:%M"), q.end.strftime("%H:%M")),
+            data_key: self.sealer.is_some(),
+        })
+    }
+
+    /// The dead-letter list, for administrators.
     pub async fn dead_letters(&self, actor: &Actor) -> AppResult<Vec<MessageView>> {
         self.may_manage_notifications(actor).await?;
         let dead = self.repo.messages_in("dead", 500).await?;
@@ -700,6 +720,24 @@ impl App {
         }
         Ok(id)
     }
+}
+
+/// The outbox as administrators see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NotificationStatus {
+    pub pending: u64,
+    pub sent: u64,
+    pub dead: u64,
+    pub discarded: u64,
+    /// Case events not yet turned into messages.
+    pub waiting_events: u64,
+    /// `smtp://host:port` (no password), or none: then no e-mail is written.
+    pub mail_server: Option<String>,
+    pub public_url: String,
+    pub language: String,
+    pub quiet_hours: String,
+    /// Without a data key there are no addresses, so nobody is written to.
+    pub data_key: bool,
 }
 
 /// How a staff member wants to be told.

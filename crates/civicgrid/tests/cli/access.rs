@@ -120,6 +120,48 @@ enum Access {
 
 /// Every REST operation: method and path as the document lists them.
 const REST: &[(&str, &str, Access)] = &[
+    (
+        "get",
+        "/api/v1/notifications",
+        Access::Administer(Permission::NotificationManage),
+    ),
+    (
+        "get",
+        "/api/v1/notifications/dead-letters",
+        Access::Administer(Permission::NotificationManage),
+    ),
+    (
+        "post",
+        "/api/v1/notifications/dead-letters/{id}/retry",
+        Access::Administer(Permission::NotificationManage),
+    ),
+    (
+        "post",
+        "/api/v1/notifications/dead-letters/{id}/discard",
+        Access::Administer(Permission::NotificationManage),
+    ),
+    (
+        "get",
+        "/api/v1/notifications/templates",
+        Access::Administer(Permission::NotificationManage),
+    ),
+    (
+        "put",
+        "/api/v1/notifications/templates/{topic}/{language}",
+        Access::Administer(Permission::NotificationManage),
+    ),
+    (
+        "delete",
+        "/api/v1/notifications/templates/{topic}/{language}",
+        Access::Administer(Permission::NotificationManage),
+    ),
+    (
+        "post",
+        "/api/v1/notifications/templates/{topic}/{language}/preview",
+        Access::Administer(Permission::NotificationManage),
+    ),
+    ("get", "/api/v1/me/channels", Access::Staff),
+    ("put", "/api/v1/me/channels", Access::Staff),
     ("get", "/api/v1/lists/{kind}", Access::Public),
     ("get", "/api/v1/lists/{kind}/versions", Access::Public),
     (
@@ -547,6 +589,7 @@ const REST: &[(&str, &str, Access)] = &[
 
 /// Every page: path as routed, the method the walk uses, and the question.
 const PAGES: &[(&str, &str, Access)] = &[
+    ("/notifications/unsubscribe/{token}", "get", Access::Public),
     ("/lists/{kind}", "get", Access::Public),
     ("/lists/{kind}/versions/{number}", "get", Access::Public),
     ("/accountability", "get", Access::ReadAccountability),
@@ -1970,6 +2013,11 @@ fn concrete(path: &str, f: &Fixture, case: &Case) -> String {
 
 /// Paths about appeals and surveys take their ids.
 fn concrete_rest(path: &str, f: &Fixture, case: &Case) -> String {
+    if path.contains("{topic}") {
+        return path
+            .replace("{topic}", "case_accepted")
+            .replace("{language}", "en");
+    }
     if path.starts_with("/api/v1/kpi/appeals/") {
         return path.replace("{id}", &f.appeal.to_string());
     }
@@ -1998,6 +2046,15 @@ fn rest_body(path: &str) -> Option<Value> {
             json!({"phone": "13900000000", "ratings": {"ST001": 5}})
         }
         "/api/v1/session" => json!({"username": "calltaker1", "password": "civicgrid-demo"}),
+        "/api/v1/notifications/dead-letters/{id}/discard" => json!({"reason": "地址无效"}),
+        // An unknown variable: refused (422) after the permission check, nothing saved.
+        "/api/v1/notifications/templates/{topic}/{language}" => {
+            json!({"subject": "{{nope}}", "body": "b", "sms": "s"})
+        }
+        "/api/v1/notifications/templates/{topic}/{language}/preview" => {
+            json!({"subject": "Accepted {{receipt}}", "body": "{{track_link}}", "sms": "{{receipt}}"})
+        }
+        "/api/v1/me/channels" => json!({"email": false, "sms": false, "digest": true}),
         _ => return None,
     })
 }
