@@ -324,6 +324,22 @@ impl QuietHours {
     }
 }
 
+/// When the daily digest goes out (in the calendar's time zone).
+pub const DIGEST_TIME: Time = Time::constant(8, 0, 0, 0);
+
+/// The first digest at or after `local`: today's if its time has not passed, else tomorrow's.
+pub fn next_digest(local: DateTime) -> DateTime {
+    let today = local.date().to_datetime(DIGEST_TIME);
+    if today >= local {
+        today
+    } else {
+        local
+            .date()
+            .tomorrow()
+            .map_or(today, |d| d.to_datetime(DIGEST_TIME))
+    }
+}
+
 impl Default for QuietHours {
     /// 22:00 to 07:00.
     fn default() -> Self {

@@ -158,6 +158,16 @@ fn quiet_hours_hold_notices_until_they_end() {
     assert_eq!(none.hold_until(dt(8, 0)), None);
 }
 
+#[test]
+fn digests_go_out_at_eight_each_morning() {
+    assert_eq!(next_digest(dt(7, 59)), dt(8, 0));
+    assert_eq!(next_digest(dt(8, 0)), dt(8, 0));
+    assert_eq!(
+        next_digest(dt(8, 1)),
+        jiff::civil::date(2026, 3, 4).at(8, 0, 0, 0)
+    );
+}
+
 /// A piece of a generated template: text without braces, or a variable by name.
 #[derive(Debug, Clone)]
 enum Part {

@@ -21,7 +21,8 @@ CREATE TABLE notification_messages (
     case_id         TEXT NOT NULL,
     seq             BIGINT NOT NULL,
     topic           TEXT NOT NULL,
-    channel         TEXT NOT NULL CHECK (channel IN ('email', 'sms')),
+    channel         TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'digest')),
+    -- 'digest': an e-mail notice held for the recipient's daily digest.
     -- 'reporter', or the staff account's name.
     recipient       TEXT NOT NULL,
     -- {to, subject, body}, sealed and bound to id.

@@ -187,6 +187,7 @@ async fn page(app: &App, ctx: &Ctx, extra: Value, status: StatusCode) -> Respons
         })).collect::<Vec<_>>(),
         "year": year,
         "sections": SECTIONS,
+        "may_notifications": may_administer(app, ctx, Permission::NotificationManage).await,
         "scopes": regions.iter().map(|r| json!({"value": format!("region:{}", r.code), "name": r.name}))
             .chain(reference.units.iter().map(|u| json!({"value": format!("unit:{}", u.code), "name": u.name})))
             .collect::<Vec<_>>(),

@@ -101,7 +101,10 @@ struct Recipient {
     key: String,
     unit_name: Option<String>,
     email: Option<String>,
-    urgent_or_not_staff: bool,
+    /// Reporters' messages never wait; staff notices wait through the quiet hours.
+    staff: bool,
+    /// A staff member who wants non-urgent notices as one e-mail a day.
+    digest: bool,
 }
 
 impl App {
@@ -177,15 +180,18 @@ impl App {
                 };
                 let id = self.ids.new_id(now);
                 let urgent = topic.is_urgent();
-                let not_before = if urgent || recipient.urgent_or_not_staff {
+                let digest = recipient.digest && !urgent;
+                let not_before = if urgent || !recipient.staff {
                     now
+                } else if digest {
+                    self.next_digest(now, &reference)
                 } else {
                     self.after_quiet_hours(now, &reference)
                 };
                 out.push(NewMessage {
                     id,
                     topic: topic.as_str().to_owned(),
-                    channel: "email".into(),
+                    channel: if digest { "digest" } else { "email" }.into(),
                     recipient: recipient.key,
                     sealed: sealer.seal_json(&id, &letter)?,
                     urgent,
@@ -223,7 +229,8 @@ impl App {
                         key: "reporter".into(),
                         unit_name: None,
                         email: Some(email),
-                        urgent_or_not_staff: true,
+                        staff: false,
+                        digest: false,
                     })
                     .into_iter()
                     .collect())
@@ -300,7 +307,8 @@ impl App {
                 key: name,
                 unit_name: (!unit.is_empty()).then_some(unit),
                 email: addresses.email,
-                urgent_or_not_staff: false,
+                staff: true,
+                digest: c.digest,
             });
         }
         Ok(out)
@@ -413,6 +421,20 @@ impl App {
         }
     }
 
+    /// When the next daily digest goes out after `now`.
+    fn next_digest(
+        &self,
+        now: jiff::Timestamp,
+        reference: &crate::reference::Reference,
+    ) -> jiff::Timestamp {
+        let zone = reference.calendar.time_zone();
+        let local = now.to_zoned(zone.clone()).datetime();
+        civicgrid_domain::notification::next_digest(local)
+            .to_zoned(zone.clone())
+            .map(|z| z.timestamp())
+            .unwrap_or(now)
+    }
+
     /// Sends the messages that are due, each under this instance's lease.
     pub async fn deliver_messages(&self) -> AppResult<RoundReport> {
         let mut report = RoundReport::default();
@@ -422,36 +444,27 @@ impl App {
             .repo
             .claim_messages(&owner, now, now + LEASE, ROUND_SIZE)
             .await?;
-        for message in due {
+        // A recipient's held notices go out together, as one e-mail.
+        let (held, single): (Vec<MessageRecord>, Vec<MessageRecord>) =
+            due.into_iter().partition(|m| m.channel == "digest");
+        let mut digests: BTreeMap<String, Vec<MessageRecord>> = BTreeMap::new();
+        for m in held {
+            digests.entry(m.recipient.clone()).or_default().push(m);
+        }
+        for (_, group) in digests {
+            let outcome = self.send_digest(&group).await;
+            let at = self.clock.now();
+            for message in &group {
+                let outcome = self.outcome(message, outcome.clone(), at, &mut report);
+                self.repo
+                    .finish_message(&message.id, &owner, at, &outcome)
+                    .await?;
+            }
+        }
+        for message in single {
             let outcome = self.send_message(&message).await;
             let at = self.clock.now();
-            let outcome = match outcome {
-                Ok(()) => {
-                    report.sent += 1;
-                    DeliveryOutcome::Delivered
-                }
-                Err(failure) if failure.permanent => {
-                    report.dead += 1;
-                    DeliveryOutcome::Failed {
-                        error: failure.reason,
-                    }
-                }
-                Err(failure) => match after_failure(message.attempts, at) {
-                    AfterFailure::RetryAt(next) => {
-                        report.retried += 1;
-                        DeliveryOutcome::Retry {
-                            at: next,
-                            error: failure.reason,
-                        }
-                    }
-                    AfterFailure::GiveUp => {
-                        report.dead += 1;
-                        DeliveryOutcome::Failed {
-                            error: failure.reason,
-                        }
-                    }
-                },
-            };
+            let outcome = self.outcome(&message, outcome, at, &mut report);
             if !self
                 .repo
                 .finish_message(&message.id, &owner, at, &outcome)
@@ -461,6 +474,86 @@ impl App {
             }
         }
         Ok(report)
+    }
+
+    /// What a try's result means for the message: sent, tried again later, or dead.
+    fn outcome(
+        &self,
+        message: &MessageRecord,
+        sent: Result<(), email::Failure>,
+        at: jiff::Timestamp,
+        report: &mut RoundReport,
+    ) -> DeliveryOutcome {
+        match sent {
+            Ok(()) => {
+                report.sent += 1;
+                DeliveryOutcome::Delivered
+            }
+            Err(failure) if failure.permanent => {
+                report.dead += 1;
+                DeliveryOutcome::Failed {
+                    error: failure.reason,
+                }
+            }
+            Err(failure) => match after_failure(message.attempts, at) {
+                AfterFailure::RetryAt(next) => {
+                    report.retried += 1;
+                    DeliveryOutcome::Retry {
+                        at: next,
+                        error: failure.reason,
+                    }
+                }
+                AfterFailure::GiveUp => {
+                    report.dead += 1;
+                    DeliveryOutcome::Failed {
+                        error: failure.reason,
+                    }
+                }
+            },
+        }
+    }
+
+    /// One e-mail holding a recipient's held notices, oldest first; its Message-ID is the
+    /// first notice's.
+    async fn send_digest(&self, group: &[MessageRecord]) -> Result<(), email::Failure> {
+        let sealer = self
+            .sealer
+            .as_deref()
+            .ok_or_else(|| email::Failure::later("no data key to open the messages"))?;
+        let mailer = self
+            .notifier
+            .mailer
+            .as_ref()
+            .ok_or_else(|| email::Failure::later("no mail server is configured"))?;
+        let mut letters = Vec::new();
+        for m in group {
+            let letter: Letter = sealer.open_json(&m.id, &m.sealed).map_err(|e| {
+                email::Failure::permanent(format!("a held notice does not open: {e}"))
+            })?;
+            letters.push(letter);
+        }
+        let Some(first) = letters.first() else {
+            return Ok(());
+        };
+        let english = self.notifier.language == "en";
+        let subject = if english {
+            format!("Your notices of the day ({})", letters.len())
+        } else {
+            format!("今日工作通知（{} 条）", letters.len())
+        };
+        let rule = "—".repeat(20);
+        let body = letters
+            .iter()
+            .map(|l| format!("{}\n\n{}", l.subject, l.body.trim()))
+            .collect::<Vec<_>>()
+            .join(&format!("\n\n{rule}\n\n"));
+        let digest = Letter {
+            to: first.to.clone(),
+            subject,
+            body,
+            unsubscribe: None,
+        };
+        mailer.send(&group[0].id, &digest).await
     }
 
     async fn send_message(&self, message: &MessageRecord) -> Result<(), email::Failure> {

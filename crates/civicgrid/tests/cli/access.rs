@@ -589,6 +589,17 @@ const REST: &[(&str, &str, Access)] = &[
 
 /// Every page: path as routed, the method the walk uses, and the question.
 const PAGES: &[(&str, &str, Access)] = &[
+    (
+        "/admin/notifications",
+        "get",
+        Access::Administer(Permission::NotificationManage),
+    ),
+    (
+        "/admin/notifications/templates/{topic}/{language}",
+        "get",
+        Access::Administer(Permission::NotificationManage),
+    ),
+    ("/me", "get", Access::Staff),
     ("/notifications/unsubscribe/{token}", "get", Access::Public),
     ("/lists/{kind}", "get", Access::Public),
     ("/lists/{kind}/versions/{number}", "get", Access::Public),
@@ -2001,6 +2012,11 @@ fn concrete(path: &str, f: &Fixture, case: &Case) -> String {
     if let Some(p) = concrete_party(path, f) {
         return p;
     }
+    if path.contains("{topic}") {
+        return path
+            .replace("{topic}", "case_accepted")
+            .replace("{language}", "en");
+    }
     path.replace("{id}", &case.id.to_string())
         .replace("{sha256}", &f.photo)
         .replace("{sha}", &f.photo)
@@ -2013,11 +2029,6 @@ fn concrete(path: &str, f: &Fixture, case: &Case) -> String {
 
 /// Paths about appeals and surveys take their ids.
 fn concrete_rest(path: &str, f: &Fixture, case: &Case) -> String {
-    if path.contains("{topic}") {
-        return path
-            .replace("{topic}", "case_accepted")
-            .replace("{language}", "en");
-    }
     if path.starts_with("/api/v1/kpi/appeals/") {
         return path.replace("{id}", &f.appeal.to_string());
     }

@@ -216,14 +216,20 @@ fn quoted_printable(text: &str) -> String {
     String::from_utf8(out).expect("utf-8")
 }
 
+/// A report over REST, with the reporter's address if `email` is not empty.
 async fn report(t: &TestApp, email: &str) -> (uuid::Uuid, String) {
+    let reporter = if email.is_empty() {
+        json!({"name": "李女士", "phone": "13800138000"})
+    } else {
+        json!({"name": "李女士", "email": email})
+    };
     let a = t
         .post("/api/v1/cases")
         .json(&json!({
             "description": "安乐社区路口井盖丢失，晚上很危险",
             "lon": 113.9171, "lat": 22.5168,
             "category": "01001", "attributes": {"damage": "missing"},
-            "reporter": {"name": "李女士", "email": email}
+            "reporter": reporter
         }))
         .send()
         .await;
@@ -567,6 +573,60 @@ async fn run(backend: Backend) {
     ids.sort();
     ids.dedup();
     assert_eq!((all, ids.len()), (17, 17));
+
+    // The unit's handler asks for a daily digest: two dispatches in the afternoon wait for
+    // 08:00 the next morning and go as one e-mail; a red alarm would not wait.
+    let handler = staff(&t.app, "handler.swjt").await;
+    t.app
+        .set_own_channels(
+            &handler,
+            OwnChannels {
+                addresses: StaffAddresses {
+                    email: Some("handler@swjt.example.cn".into()),
+                    phone: None,
+                },
+                email: true,
+                digest: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("digest");
+    clock.set("2026-03-03T07:00:00Z".parse().expect("15:00 in Shenzhen"));
+    for _ in 0..2 {
+        let (case, _) = report(&t, "").await;
+        step(&t, &case, "calltaker1", Action::Accept).await;
+        step(&t, &case, "calltaker1", Action::Register).await;
+        step(
+            &t,
+            &case,
+            "dispatcher.st1",
+            Action::Dispatch {
+                units: vec!["SWJT".into()],
+            },
+        )
+        .await;
+    }
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!((r.written, r.sent), (2, 0), "{r:?}");
+    clock.set("2026-03-04T00:00:00Z".parse().expect("08:00 in Shenzhen"));
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!(r.sent, 2, "{r:?}");
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 18);
+    let digest = &mails[17];
+    assert_eq!(digest.header("to"), "handler@swjt.example.cn");
+    assert!(
+        digest.header("subject").contains("今日工作通知（2 条）"),
+        "{}",
+        digest.header("subject")
+    );
+    assert_eq!(
+        digest.body.matches("【派遣】").count(),
+        2,
+        "{}",
+        digest.body
+    );
     t.finish().await;
 }
 
