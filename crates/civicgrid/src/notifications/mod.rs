@@ -34,10 +34,13 @@ use uuid::Uuid;
 use crate::App;
 use crate::error::{AppError, AppResult};
 
-/// Events one round turns into messages, and messages one round sends, at most.
+/// Events one round turns into messages, at most.
 const ROUND_SIZE: u32 = 100;
-/// How long a leased message is this instance's to send.
-const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
+/// Messages one round sends, at most: two waves through lettre's pool of ten connections,
+/// each send ending within `email::SEND_TIMEOUT`.
+const SEND_ROUND: u32 = 20;
+/// How long leased messages are this instance's to send, at least: longer than a round.
+const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(90);
 
 /// How this deployment tells people.
 #[derive(Debug, Clone)]
@@ -440,37 +443,49 @@ impl App {
         let mut report = RoundReport::default();
         let now = self.clock.now();
         let owner = self.jobs.instance.clone();
+        // The round's sends run side by side and each ends within the send timeout (a few
+        // waves through the connection pool at most): the lease outlasts the round, so no
+        // other instance takes a message that is still being sent.
+        let lease = self.jobs.lease.max(LEASE);
         let due = self
             .repo
-            .claim_messages(&owner, now, now + LEASE, ROUND_SIZE)
+            .claim_messages(&owner, now, now + lease, SEND_ROUND)
             .await?;
-        // A recipient's held notices go out together, as one e-mail.
+        // A recipient's held notices go out together, as one e-mail; the rest one by one.
         let (held, single): (Vec<MessageRecord>, Vec<MessageRecord>) =
             due.into_iter().partition(|m| m.channel == "digest");
         let mut digests: BTreeMap<String, Vec<MessageRecord>> = BTreeMap::new();
         for m in held {
             digests.entry(m.recipient.clone()).or_default().push(m);
         }
-        for (_, group) in digests {
-            let outcome = self.send_digest(&group).await;
-            let at = self.clock.now();
-            for message in &group {
-                let outcome = self.outcome(message, outcome.clone(), at, &mut report);
-                self.repo
-                    .finish_message(&message.id, &owner, at, &outcome)
-                    .await?;
-            }
+        let mut sends = tokio::task::JoinSet::new();
+        for group in digests.into_values() {
+            let app = self.clone();
+            sends.spawn(async move {
+                let sent = app.send_digest(&group).await;
+                (group, sent)
+            });
         }
         for message in single {
-            let outcome = self.send_message(&message).await;
+            let app = self.clone();
+            sends.spawn(async move {
+                let sent = app.send_message(&message).await;
+                (vec![message], sent)
+            });
+        }
+        while let Some(done) = sends.join_next().await {
+            let (group, sent) =
+                done.map_err(|e| AppError::Invalid(format!("a send stopped: {e}")))?;
             let at = self.clock.now();
-            let outcome = self.outcome(&message, outcome, at, &mut report);
-            if !self
-                .repo
-                .finish_message(&message.id, &owner, at, &outcome)
-                .await?
-            {
-                tracing::warn!(message = %message.id, "a message's lease ran out while it was sent");
+            for message in &group {
+                let outcome = self.outcome(message, sent.clone(), at, &mut report);
+                if !self
+                    .repo
+                    .finish_message(&message.id, &owner, at, &outcome)
+                    .await?
+                {
+                    tracing::warn!(message = %message.id, "a message's lease ran out while it was sent");
+                }
             }
         }
         Ok(report)
@@ -757,10 +772,12 @@ impl App {
                 "e-mail is chosen but no address is given".into(),
             ));
         }
-        if wanted.sms && addresses.phone.is_none() {
+        // No SMS provider is wired into this deployment yet: refuse the choice rather than
+        // keep one that is never honoured.
+        if wanted.sms {
             problems.push((
-                "phone".into(),
-                "SMS is chosen but no number is given".into(),
+                "sms".into(),
+                "this deployment sends no SMS; choose e-mail".into(),
             ));
         }
         if !problems.is_empty() {

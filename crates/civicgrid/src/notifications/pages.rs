@@ -113,9 +113,9 @@ async fn admin(app: &App, ctx: &Ctx, errors: Value, status: StatusCode) -> Respo
                 "topic": t.topic,
                 "name": ctx.t(&format!("topic-{}", t.topic.replace('_', "-"))),
                 "language": t.language,
+                "language_name": ctx.t(&format!("notifications-language-{}", t.language)),
                 "audience": ctx.t(&format!("audience-{}", t.audience.replace('_', "-"))),
                 "urgent": t.urgent,
-                "subject": t.subject,
                 "changed_by": t.changed_by,
                 "changed_at": t.changed_at.map(|c| ctx.when(c)),
             })).collect::<Vec<_>>(),
@@ -355,10 +355,10 @@ async fn save_me(State(app): State<App>, ctx: Ctx, body: Bytes) -> Response {
     let wanted = OwnChannels {
         addresses: StaffAddresses {
             email: Some(get("email")).filter(|e| !e.is_empty()),
-            phone: Some(get("phone")).filter(|p| !p.is_empty()),
+            phone: None,
         },
         email: get("by_email") == "yes",
-        sms: get("by_sms") == "yes",
+        sms: false,
         digest: get("digest") == "yes",
     };
     match app.set_own_channels(actor, wanted.clone()).await {

@@ -639,3 +639,93 @@ async fn reporters_and_staff_are_told_by_e_mail_on_sqlite() {
 async fn reporters_and_staff_are_told_by_e_mail_on_postgresql() {
     run(Backend::Postgres).await;
 }
+
+/// The real server sends a batch and is killed (SIGKILL) in the middle of it, again and
+/// again. The mail server lets exactly three messages through each time (`--tokens`) and
+/// parks the rest at RCPT, so each kill finds sends in flight none of which has gone out; the
+/// killed sender's leases are then run out (the test does not wait 90 s for them) and a new
+/// sender takes over. Every message arrives, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_killed_mid_batch_loses_no_message_and_sends_none_twice() {
+    use civicgrid::cases::seal::Sealer;
+    const N: usize = 12;
+    const PER_LIFE: usize = 3;
+    let gate = tempfile::tempdir().expect("dir");
+    let tokens = gate.path().join("tokens");
+    std::fs::write(&tokens, "0").expect("gate");
+    let Some(sink) = Sink::start(&["--tokens", tokens.to_str().expect("path")]) else {
+        return;
+    };
+    let mut t = TestApp::builder().demo(1).build().await;
+    let key = Sealer::generate_hex();
+    t.app.sealer = Some(Arc::new(Sealer::from_hex(&key).expect("key")));
+    for n in 0..N {
+        let (case, _) = report(&t, &format!("resident{n}@example.org")).await;
+        step(&t, &case, "calltaker1", Action::Accept).await;
+    }
+    let pool = sqlx::SqlitePool::connect(&t.url).await.expect("pool");
+    let sent = || async {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM notification_messages WHERE status = 'sent'")
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+        usize::try_from(n).expect("count")
+    };
+    let mut kills = 0;
+    while sent().await < N {
+        let before = sent().await;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_civicgrid"))
+            .args(["--database", &t.url, "serve", "--listen", "127.0.0.1:0"])
+            .args([
+                "--smtp-url",
+                &sink.url(),
+                "--public-url",
+                "https://jiedao.example.cn",
+            ])
+            .env("CIVICGRID_DATA_KEY", &key)
+            .env("CIVICGRID_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("server");
+        let wanted = (before + PER_LIFE).min(N);
+        std::fs::write(&tokens, (wanted - before).to_string()).expect("tokens");
+        // Until those have gone out and been recorded as sent; the rest of the batch is
+        // parked at RCPT.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while sent().await < wanted {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no progress: {} sent",
+                sent().await
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        child.start_kill().expect("kill -9");
+        child.wait().await.expect("killed");
+        if wanted < N {
+            kills += 1;
+        }
+        // The killed sender's leases run out.
+        sqlx::query("UPDATE notification_messages SET leased_until = 0 WHERE status = 'pending'")
+            .execute(&pool)
+            .await
+            .expect("leases");
+    }
+    assert_eq!(kills, N / PER_LIFE - 1);
+    let mails = sink.mails();
+    let mut ids: Vec<&str> = mails.iter().map(|m| m.header("message-id")).collect();
+    let mut to: Vec<&str> = mails.iter().map(|m| m.header("to")).collect();
+    ids.sort();
+    ids.dedup();
+    to.sort();
+    to.dedup();
+    assert_eq!(
+        (mails.len(), ids.len(), to.len()),
+        (N, N, N),
+        "after {kills} kills"
+    );
+    t.finish().await;
+}
