@@ -94,6 +94,22 @@ async fn admin(app: &App, ctx: &Ctx, errors: Value, status: StatusCode) -> Respo
         (Ok(d), Ok(t)) => (d, t),
         (Err(e), _) | (_, Err(e)) => return ctx.app_error(e),
     };
+    // Who each failed message was for, as people name them.
+    let mut names = std::collections::HashMap::new();
+    for m in &dead {
+        if m.recipient == "reporter" || names.contains_key(&m.recipient) {
+            continue;
+        }
+        let name = match app.repo.user(&m.recipient).await {
+            Ok(Some(u)) => u.display_name,
+            _ => m.recipient.clone(),
+        };
+        names.insert(m.recipient.clone(), name);
+    }
+    let recipient = |r: &str| match names.get(r) {
+        Some(name) => name.clone(),
+        None => ctx.t("audience-reporter"),
+    };
     ctx.render_status(
         status,
         "notifications_admin.html",
@@ -104,7 +120,7 @@ async fn admin(app: &App, ctx: &Ctx, errors: Value, status: StatusCode) -> Respo
                 "case_id": m.case_id,
                 "topic": ctx.t(&format!("topic-{}", m.topic.replace('_', "-"))),
                 "to": m.to,
-                "recipient": m.recipient,
+                "recipient": recipient(&m.recipient),
                 "attempts": m.attempts,
                 "at": m.done_at.map(|t| ctx.when(t)),
                 "error": m.last_error,
