@@ -81,13 +81,8 @@ fn reporter_ctx(mut ctx: Ctx, lang: Option<&str>) -> Ctx {
     ctx
 }
 
-/// Nothing a reporter's page shows is cached or referred on.
-fn private(mut r: Response) -> Response {
-    let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    r
-}
+/// Nothing a reporter's page shows is cached or referred on (as the channel's REST answers).
+use super::rest::private;
 
 fn render_reporter(ctx: &Ctx, status: StatusCode, template: &str, mut extra: Value) -> Response {
     if let Value::Object(m) = &mut extra {
@@ -469,6 +464,31 @@ async fn report_page(
         Reveal::Approved { by, .. } => ("approved", Some(by.clone())),
     };
     let reads = !r.subject.is_empty() || !r.content.is_empty();
+    // Officers by the names people know them by, not their accounts.
+    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let accounts = r
+        .history
+        .iter()
+        .map(|(_, _, by, _)| by.clone())
+        .chain(r.messages.iter().filter_map(|m| m.officer.clone()))
+        .chain(requested_by.clone());
+    for account in accounts {
+        if names.contains_key(&account) || matches!(account.as_str(), "reporter" | "platform") {
+            continue;
+        }
+        let name = match app.repo.user(&account).await {
+            Ok(Some(u)) => u.display_name,
+            _ => account.clone(),
+        };
+        names.insert(account, name);
+    }
+    let name_of = |account: &str| {
+        names
+            .get(account)
+            .cloned()
+            .unwrap_or_else(|| account.to_owned())
+    };
+    let requested_by = requested_by.map(|a| name_of(&a));
     let history: Vec<Value> = r
         .history
         .iter()
@@ -484,7 +504,7 @@ async fn report_page(
                 "by": match by.as_str() {
                     "reporter" => ctx.t("supervision-by-reporter"),
                     "platform" => ctx.t("supervision-by-platform"),
-                    name => name.to_owned(),
+                    account => name_of(account),
                 },
                 "what": ctx.t(&format!("supervision-step-{kind}")),
                 "detail": detail_name,
@@ -524,7 +544,7 @@ async fn report_page(
             "mine_approved": matches!(&r.state.reveal, Reveal::Approved { by, .. } if *by == me),
             "asked_by_me": matches!(&r.state.reveal, Reveal::Requested { by } if *by == me),
             "custodian": ctx.permissions.contains(&civicgrid_domain::access::Permission::WhistleblowingCustody),
-            "messages": r.messages.iter().map(|m| json!({"on": m.on.to_string(), "from": m.from, "officer": m.officer, "text": m.text, "substantive": m.substantive})).collect::<Vec<_>>(),
+            "messages": r.messages.iter().map(|m| json!({"on": m.on.to_string(), "from": m.from, "officer": m.officer.as_deref().map(name_of), "text": m.text, "substantive": m.substantive})).collect::<Vec<_>>(),
             "files": r.files.iter().map(|f| json!({"seq": f.seq, "on": f.on.to_string(), "name": f.name, "size": f.size})).collect::<Vec<_>>(),
             "history": history,
             "outcomes": outcomes,

@@ -31,7 +31,7 @@ pub fn routes() -> OpenApiRouter<App> {
 }
 
 /// Every answer of the channel is private: no cache keeps it, no page refers on from it.
-fn private(mut r: Response) -> Response {
+pub(super) fn private(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
