@@ -140,6 +140,11 @@ impl Sealer {
             .collect()
     }
 
+    /// Whether `token` is the link token for `purpose` and `id`.
+    pub fn is_link_token(&self, purpose: &str, id: &uuid::Uuid, token: &str) -> bool {
+        same_in_constant_time(&self.link_token(purpose, id), token)
+    }
+
     /// A keyed digest of a file, to recognise it again without a plain hash of its content.
     pub fn keyed_digest(&self, data: &[u8]) -> String {
         use hmac::Mac;
@@ -289,12 +294,16 @@ pub fn is_reporter(
         return false;
     };
     let given = reporter_key(sealer, &case.id, &secret);
-    // Compare without an early exit, so the time taken says nothing of the digest.
-    kept.len() == given.len()
-        && kept
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+    same_in_constant_time(kept, &given)
+}
+
+/// Compares without an early exit, so the time taken says nothing of the secret.
+pub fn same_in_constant_time(a: &str, b: &str) -> bool {
+    !a.is_empty()
+        && a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
 }
 

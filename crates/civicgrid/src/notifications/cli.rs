@@ -11,7 +11,7 @@ pub struct NotifyArgs {
     /// The mail server for e-mail to reporters and staff: smtp://HOST:PORT (plain, a local
     /// relay), smtp://HOST:587?tls=required (STARTTLS), smtps://HOST:465 (TLS), with
     /// USER:PASSWORD@ if it asks. Without it no e-mail is written.
-    #[arg(long, env = "CIVICGRID_SMTP_URL")]
+    #[arg(long, env = "CIVICGRID_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// Who e-mail comes from.
     #[arg(

@@ -9,8 +9,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::Letter;
 
-/// How long one message's SMTP exchange may take.
-const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long one message's SMTP exchange may take, from connecting to the server's answer.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A failed try: `permanent` when trying again cannot help (the server refused the address
 /// for good, the message does not open); otherwise it is tried again later.
@@ -111,10 +111,19 @@ impl Mailer {
     /// (no connection, 4xx, a timeout) is tried again later.
     pub async fn send(&self, id: &uuid::Uuid, letter: &Letter) -> Result<(), Failure> {
         let message = self.compose(id, letter)?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(Failure::permanent(format!("{}: {e}", self.server))),
-            Err(e) => Err(Failure::later(format!("{}: {e}", self.server))),
+        // lettre bounds connecting, not a server that stops answering mid-conversation: the
+        // whole exchange is bounded here, so a round (and its lease) always ends.
+        match tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if e.is_permanent() => {
+                Err(Failure::permanent(format!("{}: {e}", self.server)))
+            }
+            Ok(Err(e)) => Err(Failure::later(format!("{}: {e}", self.server))),
+            Err(_) => Err(Failure::later(format!(
+                "{}: no answer within {} s",
+                self.server,
+                SEND_TIMEOUT.as_secs()
+            ))),
         }
     }
 }

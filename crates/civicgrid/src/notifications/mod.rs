@@ -36,10 +36,11 @@ use crate::error::{AppError, AppResult};
 
 /// Events one round turns into messages, at most.
 const ROUND_SIZE: u32 = 100;
-/// Messages one round sends, at most: two waves through lettre's pool of ten connections,
-/// each send ending within `email::SEND_TIMEOUT`.
+/// Messages one round sends, at most, side by side (lettre's pool holds ten connections;
+/// each send, waiting for one included, ends within `email::SEND_TIMEOUT`).
 const SEND_ROUND: u32 = 20;
-/// How long leased messages are this instance's to send, at least: longer than a round.
+/// How long leased messages are this instance's to send, at least: longer than a round,
+/// which ends within the send timeout and the recording of the outcomes.
 const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(90);
 
 /// How this deployment tells people.
@@ -113,6 +114,11 @@ struct Recipient {
 impl App {
     /// One round of the notifier: events into messages, then the messages that are due.
     pub async fn run_notifications(&self) -> AppResult<RoundReport> {
+        // An instance that cannot write (no mail server, no data key) leaves the outbox to
+        // the instances that can, rather than drop their events or fail their messages.
+        if self.notifier.mailer.is_none() || self.sealer.is_none() {
+            return Ok(RoundReport::default());
+        }
         let mut report = self.expand_notification_events().await?;
         let sent = self.deliver_messages().await?;
         report.sent = sent.sent;
@@ -126,7 +132,17 @@ impl App {
         let mut report = RoundReport::default();
         let events = self.repo.waiting_notification_events(ROUND_SIZE).await?;
         for event in events {
-            let messages = self.messages_for(&event).await?;
+            let messages = match self.messages_for(&event).await {
+                Ok(m) => m,
+                // The database failing is worth another round; anything else about this
+                // event (a record that does not open, a template that does not render) would
+                // fail every round and hold up the events behind it: it is logged and passed.
+                Err(e @ AppError::Store(_)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(case = %event.case_id, seq = event.seq, error = %e, "a case event could not be turned into messages; passed over");
+                    Vec::new()
+                }
+            };
             report.events += 1;
             report.written += messages.len();
             self.repo
@@ -284,6 +300,16 @@ impl App {
                     .collect();
                 workers.sort();
                 workers.dedup();
+                // Only those whose accounts are still active.
+                let active: std::collections::HashSet<String> = self
+                    .repo
+                    .users()
+                    .await?
+                    .into_iter()
+                    .filter(|u| u.active)
+                    .map(|u| u.username)
+                    .collect();
+                workers.retain(|(w, _)| active.contains(w));
                 self.staff_recipients(sealer, workers).await
             }
         }
@@ -305,7 +331,13 @@ impl App {
             if !c.email {
                 continue;
             }
-            let addresses: StaffAddresses = sealer.open_json(&c.id, &c.sealed)?;
+            let addresses: StaffAddresses = match sealer.open_json(&c.id, &c.sealed) {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(account = %name, error = %e, "a staff member's channels do not open; skipped");
+                    continue;
+                }
+            };
             out.push(Recipient {
                 key: name,
                 unit_name: (!unit.is_empty()).then_some(unit),
@@ -352,7 +384,7 @@ impl App {
         let description: String = case.description.chars().take(200).collect();
         let status = crate::web::i18n::t(
             language,
-            &format!("status-{}", case.state.status.as_str().replace('_', "-")),
+            &format!("status-{}", event.to.as_str().replace('_', "-")),
             &[],
         );
         let due_at = event
@@ -473,20 +505,39 @@ impl App {
                 (vec![message], sent)
             });
         }
+        // Each outcome is recorded as soon as its send ends (a sent message not yet recorded
+        // is what a crash could send twice); an error recording one does not abort the sends
+        // still under way: they finish, are recorded, and the error is answered at the end.
+        let mut failed = None;
         while let Some(done) = sends.join_next().await {
-            let (group, sent) =
-                done.map_err(|e| AppError::Invalid(format!("a send stopped: {e}")))?;
+            let (group, sent) = match done {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a send stopped; its messages go again when their lease runs out");
+                    continue;
+                }
+            };
             let at = self.clock.now();
             for message in &group {
                 let outcome = self.outcome(message, sent.clone(), at, &mut report);
-                if !self
+                match self
                     .repo
                     .finish_message(&message.id, &owner, at, &outcome)
-                    .await?
+                    .await
                 {
-                    tracing::warn!(message = %message.id, "a message's lease ran out while it was sent");
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(message = %message.id, "a message's lease ran out while it was sent")
+                    }
+                    Err(e) => {
+                        tracing::warn!(message = %message.id, error = %e, "a message's outcome could not be recorded");
+                        failed = Some(e);
+                    }
                 }
             }
+        }
+        if let Some(e) = failed {
+            return Err(e.into());
         }
         Ok(report)
     }
@@ -499,6 +550,11 @@ impl App {
         at: jiff::Timestamp,
         report: &mut RoundReport,
     ) -> DeliveryOutcome {
+        // A mail server's answer often quotes the address: kept masked, like everywhere else.
+        let sent = sent.map_err(|f| email::Failure {
+            reason: mask_addresses_in(&f.reason),
+            ..f
+        });
         match sent {
             Ok(()) => {
                 report.sent += 1;
@@ -699,7 +755,7 @@ impl App {
         })
     }
 
-    async fn may_manage_notifications(&self, actor: &Actor) -> AppResult<()> {
+    pub(super) async fn may_manage_notifications(&self, actor: &Actor) -> AppResult<()> {
         let reference = self.reference().await?;
         reference
             .policy()
@@ -824,8 +880,7 @@ impl App {
         let sealer = self.sealer.as_deref().ok_or_else(refused)?;
         let (id, mac) = token.split_once('.').ok_or_else(refused)?;
         let id: Uuid = id.parse().map_err(|_| refused())?;
-        let expected = sealer.link_token("unsubscribe", &id);
-        if !constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
+        if !sealer.is_link_token("unsubscribe", &id, mac) {
             return Err(refused());
         }
         Ok(id)
@@ -908,6 +963,23 @@ pub fn mask_address(address: &str) -> String {
     }
 }
 
+/// Masks every e-mail address in a text (`<li@example.org>` → `<l***@example.org>`).
+pub fn mask_addresses_in(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let core = word.trim_matches(|c: char| {
+                matches!(c, '<' | '>' | ',' | ';' | ':' | '"' | '\'' | '(' | ')')
+            });
+            if core.contains('@') && !core.starts_with('@') {
+                word.replace(core, &mask_address(core))
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The units an event names (dispatch, transfer, whistle call), if it names any.
 fn event_units(event: &CaseEvent) -> Option<Vec<String>> {
     let units = event.payload.get("action")?.get("units")?.as_array()?;
@@ -926,6 +998,20 @@ fn render_line(template: &str, values: &BTreeMap<&str, String>) -> AppResult<Str
     Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_masked_wherever_a_server_quotes_them() {
+        assert_eq!(mask_address("li@example.org"), "l***@example.org");
+        assert_eq!(mask_address("13800138000"), "***8000");
+        assert_eq!(
+            mask_addresses_in(
+                "smtp://m:25: permanent error (550): 5.1.1 <li@example.org>: Recipient address rejected"
+            ),
+            "smtp://m:25: permanent error (550): 5.1.1 <l***@example.org>: Recipient address rejected"
+        );
+        assert_eq!(mask_addresses_in("no address here"), "no address here");
+    }
 }

@@ -88,7 +88,7 @@ impl App {
 
     /// Every topic's template in every language.
     pub async fn notification_templates(&self, actor: &Actor) -> AppResult<Vec<TemplateView>> {
-        self.may_keep_templates(actor).await?;
+        self.may_manage_notifications(actor).await?;
         let saved = self.repo.notification_templates().await?;
         let mut out = Vec::new();
         for topic in Topic::ALL {
@@ -118,7 +118,7 @@ impl App {
         language: &str,
         template: Template,
     ) -> AppResult<TemplateView> {
-        self.may_keep_templates(actor).await?;
+        self.may_manage_notifications(actor).await?;
         let (topic, language) = topic_and_language(topic, language)?;
         let problems = template.problems(topic);
         if !problems.is_empty() {
@@ -144,7 +144,7 @@ impl App {
         topic: &str,
         language: &str,
     ) -> AppResult<TemplateView> {
-        self.may_keep_templates(actor).await?;
+        self.may_manage_notifications(actor).await?;
         let (topic, language) = topic_and_language(topic, language)?;
         self.repo
             .reset_notification_template(topic.as_str(), language)
@@ -167,7 +167,7 @@ impl App {
         language: &str,
         template: Template,
     ) -> AppResult<Preview> {
-        self.may_keep_templates(actor).await?;
+        self.may_manage_notifications(actor).await?;
         let (topic, language) = topic_and_language(topic, language)?;
         let problems = template.problems(topic);
         if !problems.is_empty() {
@@ -227,17 +227,6 @@ impl App {
             sms: fill(&template.sms)?,
             case: case.map(|c| c.public_id),
         })
-    }
-
-    async fn may_keep_templates(&self, actor: &Actor) -> AppResult<()> {
-        let reference = self.reference().await?;
-        reference
-            .policy()
-            .may_administer(
-                actor,
-                civicgrid_domain::access::Permission::NotificationManage,
-            )
-            .map_err(AppError::Forbidden)
     }
 }
 

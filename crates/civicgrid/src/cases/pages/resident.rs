@@ -847,6 +847,15 @@ async fn public_case(State(app): State<App>, ctx: Ctx, Path(public_id): Path<Str
     }
 }
 
+/// The key of an e-mail's evaluation link, carried back into the form when it comes back
+/// with an error (a missing choice, a comment too long), so the reporter is not asked for a
+/// secret they were never given. Only a key of the right shape; the service checks it.
+fn linked_key(f: &std::collections::HashMap<String, String>) -> Option<&str> {
+    f.get("secret")
+        .map(String::as_str)
+        .filter(|k| k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 async fn evaluate(
     State(app): State<App>,
     ctx: Ctx,
@@ -873,7 +882,7 @@ async fn evaluate(
                 &from,
                 &code,
                 json!({"satisfaction": ctx.t("err-required")}),
-                None,
+                linked_key(&f),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
@@ -887,7 +896,7 @@ async fn evaluate(
             &from,
             &code,
             json!({"comment": ctx.t("err-too-long")}),
-            None,
+            linked_key(&f),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
