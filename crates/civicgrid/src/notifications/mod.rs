@@ -906,10 +906,9 @@ pub struct NotificationStatus {
 }
 
 /// How a staff member wants to be told.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnChannels {
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub addresses: StaffAddresses,
     #[serde(default)]
     pub email: bool,
