@@ -18,6 +18,7 @@ pub mod email;
 pub mod jobs;
 pub mod pages;
 pub mod rest;
+pub mod sms;
 pub mod templates;
 
 use std::collections::BTreeMap;
