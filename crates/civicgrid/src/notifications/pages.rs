@@ -368,10 +368,16 @@ async fn save_me(State(app): State<App>, ctx: Ctx, body: Bytes) -> Response {
         return see_other("/login");
     };
     let get = |k: &str| f.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    // The page offers no phone field yet (no SMS): a number kept over REST stays.
+    let kept_phone = app
+        .own_channels(actor)
+        .await
+        .ok()
+        .and_then(|c| c.addresses.phone);
     let wanted = OwnChannels {
         addresses: StaffAddresses {
             email: Some(get("email")).filter(|e| !e.is_empty()),
-            phone: None,
+            phone: kept_phone,
         },
         email: get("by_email") == "yes",
         sms: false,

@@ -174,13 +174,35 @@ impl App {
             return Err(crate::cases::invalid(problems));
         }
         let reference = self.reference().await?;
-        let cases = self
+        // The newest case such a message could be about (a closed one for "closed", …),
+        // else the newest case at all.
+        use civicgrid_domain::case::Status;
+        let fitting = match topic {
+            Topic::CaseAccepted => vec![Status::Accepted, Status::Registered],
+            Topic::CaseClosed => vec![Status::Closed, Status::Evaluated],
+            Topic::CaseReopened | Topic::CaseYellow | Topic::CaseRed => vec![Status::Handling],
+            Topic::CaseDispatched | Topic::WhistleCall => {
+                vec![Status::Dispatched, Status::Handling]
+            }
+            Topic::CaseToVerify => vec![Status::ReportedBack],
+        };
+        let mut cases = self
             .repo
             .cases(&civicgrid_store::CaseFilter {
+                statuses: fitting,
                 limit: 1,
                 ..Default::default()
             })
             .await?;
+        if cases.is_empty() {
+            cases = self
+                .repo
+                .cases(&civicgrid_store::CaseFilter {
+                    limit: 1,
+                    ..Default::default()
+                })
+                .await?;
+        }
         let (mut values, case) = match cases.into_iter().next() {
             Some(case) => {
                 let events = self.repo.case_events(&case.id).await?;
