@@ -73,17 +73,7 @@ impl App {
     /// The template in force for a topic and language: the saved one, else the shipped one.
     pub async fn notification_template(&self, topic: Topic, language: &str) -> AppResult<Template> {
         let saved = self.repo.notification_templates().await?;
-        match saved
-            .into_iter()
-            .find(|t| t.topic == topic.as_str() && t.language == language)
-        {
-            Some(t) => Ok(Template {
-                subject: t.subject,
-                body: t.body,
-                sms: t.sms,
-            }),
-            None => default_template(topic, language),
-        }
+        Ok(in_force(&saved, topic, language)?.0)
     }
 
     /// Every topic's template in every language.
@@ -93,17 +83,7 @@ impl App {
         let mut out = Vec::new();
         for topic in Topic::ALL {
             for language in LANGUAGES {
-                let changed = saved
-                    .iter()
-                    .find(|t| t.topic == topic.as_str() && t.language == language);
-                let template = match changed {
-                    Some(t) => Template {
-                        subject: t.subject.clone(),
-                        body: t.body.clone(),
-                        sms: t.sms.clone(),
-                    },
-                    None => default_template(topic, language)?,
-                };
+                let (template, changed) = in_force(&saved, topic, language)?;
                 out.push(view(topic, language, template, changed));
             }
         }
@@ -249,6 +229,28 @@ impl App {
             sms: fill(&template.sms)?,
             case: case.map(|c| c.public_id),
         })
+    }
+}
+
+/// The template in force among the saved ones (and the saved record), else the shipped one.
+fn in_force<'a>(
+    saved: &'a [TemplateRecord],
+    topic: Topic,
+    language: &str,
+) -> AppResult<(Template, Option<&'a TemplateRecord>)> {
+    match saved
+        .iter()
+        .find(|t| t.topic == topic.as_str() && t.language == language)
+    {
+        Some(t) => Ok((
+            Template {
+                subject: t.subject.clone(),
+                body: t.body.clone(),
+                sms: t.sms.clone(),
+            },
+            Some(t),
+        )),
+        None => Ok((default_template(topic, language)?, None)),
     }
 }
 
