@@ -26,6 +26,7 @@ mod catalogue;
 mod consultation;
 mod deployment;
 mod disputes;
+mod hotline;
 mod households;
 mod jobs;
 mod lists;
@@ -65,6 +66,7 @@ pub use disputes::{
 };
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
+pub use hotline::{HotlineCase, HotlineStore};
 pub use households::{HOUSEHOLD_SOURCE, HouseholdRecord, HouseholdStore, VisitRecord};
 pub use jobs::JobStore;
 pub use limits::{LimitStore, WindowCount};
@@ -119,6 +121,7 @@ pub trait Repository:
     + AccountabilityStore
     + ListStore
     + NotificationStore
+    + HotlineStore
     + Send
     + Sync
 {
@@ -147,6 +150,7 @@ impl<T> Repository for T where
         + AccountabilityStore
         + ListStore
         + NotificationStore
+        + HotlineStore
         + Send
         + Sync
 {
@@ -156,9 +160,10 @@ impl<T> Repository for T where
 pub mod prelude {
     pub use crate::{
         AccountStore, AccountabilityStore, AssessmentStore, CaseStore, CatalogueStore,
-        ConsultationStore, DisputeStore, HouseholdStore, JobStore, LimitStore, ListStore,
-        NotificationStore, PartyStore, PollStore, Repository, RoutingStore, ServiceStore, Store,
-        SupervisionStore, TerritoryStore, VolunteerStore, WebhookStore, WishStore,
+        ConsultationStore, DisputeStore, HotlineStore, HouseholdStore, JobStore, LimitStore,
+        ListStore, NotificationStore, PartyStore, PollStore, Repository, RoutingStore,
+        ServiceStore, Store, SupervisionStore, TerritoryStore, VolunteerStore, WebhookStore,
+        WishStore,
     };
 }
 

@@ -115,6 +115,7 @@ crate::supervision::supervision_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::accountability::accountability_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::lists::lists_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::notifications::notifications_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::hotline::hotline_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::volunteers::volunteers_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::polls::polls_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::consultation::consultation_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");

@@ -41,6 +41,8 @@ pub struct App {
     pub supervision: civicgrid_domain::supervision::Clocks,
     /// How people are told (mail server, links, quiet hours; see `notifications`).
     pub notifier: Arc<crate::notifications::NotifierSettings>,
+    /// The client for requests to other systems (webhooks, SMS, Open311 upstream).
+    pub outbound: crate::outbound::Outbound,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -83,6 +85,7 @@ impl App {
             map: Arc::default(),
             supervision: civicgrid_domain::supervision::Clocks::default(),
             notifier: Arc::default(),
+            outbound: crate::outbound::Outbound::default(),
         }
     }
 
@@ -109,6 +112,7 @@ impl App {
             map: self.map.clone(),
             supervision: self.supervision,
             notifier: self.notifier.clone(),
+            outbound: self.outbound.clone(),
         }
     }
 

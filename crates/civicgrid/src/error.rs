@@ -13,6 +13,10 @@ pub enum Location {
     Line { line: u64, column: Option<u64> },
     /// A GeoJSON feature: 0-based index in the collection and its code or id when it has one.
     Feature { index: usize, label: Option<String> },
+    /// A row of a spreadsheet or CSV export as its program numbers it (the header is row 1),
+    /// with the column (its letter and heading) when known. A workbook's sheet is named with
+    /// the file.
+    Row { row: u64, column: Option<String> },
 }
 
 /// A problem with an input file, named precisely enough to fix it.
@@ -59,6 +63,12 @@ impl fmt::Display for InputError {
                 index,
                 label: Some(l),
             } => write!(f, ": feature {index} ({l})")?,
+            Location::Row { row, column } => {
+                write!(f, ": row {row}")?;
+                if let Some(c) = column {
+                    write!(f, ", column {c}")?;
+                }
+            }
         }
         if let Some(field) = &self.field {
             write!(f, ": field `{field}`")?;

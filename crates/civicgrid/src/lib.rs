@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod error;
 pub mod interchange;
 pub mod jobs;
+pub mod outbound;
 pub mod reference;
 
 // The shells that merge the capabilities.
@@ -28,6 +29,7 @@ pub mod consultation;
 pub mod demo;
 pub mod disputes;
 pub mod files;
+pub mod hotline;
 pub mod households;
 pub mod lists;
 pub mod notifications;

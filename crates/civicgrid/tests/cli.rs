@@ -64,6 +64,9 @@ mod finding;
 #[path = "cli/gazetteer.rs"]
 mod gazetteer;
 
+#[path = "cli/hotline.rs"]
+mod hotline;
+
 #[path = "cli/imports.rs"]
 mod imports;
 

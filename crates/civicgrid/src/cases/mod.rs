@@ -105,8 +105,36 @@ impl App {
         if !problems.is_empty() {
             return Err(invalid(problems));
         }
-        let description = intake.description.trim().to_owned();
         let reference = self.reference().await?;
+        let now = self.clock.now();
+        for _attempt in 0..5 {
+            let (case, event, secret) = self.draft_case(&intake, actor, &reference, now)?;
+            let write = civicgrid_store::CaseWrite::New {
+                case: case.clone(),
+                event,
+            };
+            match self.write_case(write).await {
+                Ok(()) => return Ok(Receipt { case, secret }),
+                // A receipt-code or public-number collision: try again with new ones.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Invalid(
+            "could not allocate a receipt code".into(),
+        ))
+    }
+
+    /// A new case from a checked intake, in memory: placed in its grid, routed, its accept
+    /// clock started at `now`, with fresh identifiers and secret; its first event; the secret.
+    pub(crate) fn draft_case(
+        &self,
+        intake: &Intake,
+        actor: &Actor,
+        reference: &crate::reference::Reference,
+        now: jiff::Timestamp,
+    ) -> AppResult<(Case, CaseEvent, String)> {
+        let description = intake.description.trim().to_owned();
         let category: Option<&Category> = intake
             .category
             .as_ref()
@@ -177,7 +205,6 @@ impl App {
             ),
         };
 
-        let now = self.clock.now();
         let calendar = &reference.calendar;
         let clock = category
             .and_then(|c| c.deadline(priority, civicgrid_domain::catalogue::Stage::Accept))
@@ -188,70 +215,56 @@ impl App {
                 due_at: stage_deadline(calendar, now, limit, &[], &[]),
                 paused_at: None,
             });
-        for _attempt in 0..5 {
-            let id = self.ids.new_id(now);
-            let secret = civicgrid_domain::case::reporter_secret(self.ids.random_bits());
-            let case = Case {
-                id,
-                receipt_code: receipt_code(&id),
-                public_id: civicgrid_domain::case::public_id(self.ids.random_bits()),
-                reporter_key: Some(crate::cases::seal::reporter_key(
-                    self.sealer.as_deref(),
-                    &id,
-                    &secret,
-                )),
-                channel: intake.channel,
-                description: description.clone(),
-                address: intake.address.clone().filter(|a| !a.trim().is_empty()),
-                location: intake.location,
-                grid: grid.clone(),
-                region: region.clone(),
-                category: category.map(|c| c.code.clone()),
-                attributes: intake.attributes.clone(),
-                priority,
-                reporter_sealed: match (&intake.reporter, &self.sealer) {
-                    (Some(r), Some(sealer)) if !r.is_empty() => Some(sealer.seal(&id, r)?),
-                    _ => None,
-                },
-                routed_units: units.clone(),
-                routing: routing.clone(),
-                reported_at: now,
-                updated_at: now,
-                clock,
-                state: CaseState::new(),
-            };
-            let event = CaseEvent {
-                case_id: id,
-                seq: 1,
-                action: "report".into(),
-                from: None,
-                to: Status::Reported,
-                actor: actor.name().to_owned(),
-                at: now,
-                payload: serde_json::json!({
-                    "channel": intake.channel.as_str(),
-                    "grid": grid.as_ref().map(|g| g.as_str()),
-                    "category": case.category.as_ref().map(|c| c.as_str()),
-                    "priority": priority.as_str(),
-                    "routed_units": units,
-                    "routing": routing,
-                    "media_url": intake.media_url,
-                }),
-            };
-            let write = civicgrid_store::CaseWrite::New {
-                case: case.clone(),
-                event,
-            };
-            match self.write_case(write).await {
-                Ok(()) => return Ok(Receipt { case, secret }),
-                // A receipt-code or public-number collision: try again with new ones.
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(AppError::Invalid(
-            "could not allocate a receipt code".into(),
-        ))
+        let id = self.ids.new_id(now);
+        let secret = civicgrid_domain::case::reporter_secret(self.ids.random_bits());
+        let case = Case {
+            id,
+            receipt_code: receipt_code(&id),
+            public_id: civicgrid_domain::case::public_id(self.ids.random_bits()),
+            reporter_key: Some(crate::cases::seal::reporter_key(
+                self.sealer.as_deref(),
+                &id,
+                &secret,
+            )),
+            channel: intake.channel,
+            description: description.clone(),
+            address: intake.address.clone().filter(|a| !a.trim().is_empty()),
+            location: intake.location,
+            grid: grid.clone(),
+            region: region.clone(),
+            category: category.map(|c| c.code.clone()),
+            attributes: intake.attributes.clone(),
+            priority,
+            reporter_sealed: match (&intake.reporter, &self.sealer) {
+                (Some(r), Some(sealer)) if !r.is_empty() => Some(sealer.seal(&id, r)?),
+                _ => None,
+            },
+            routed_units: units.clone(),
+            routing: routing.clone(),
+            reported_at: now,
+            updated_at: now,
+            clock,
+            state: CaseState::new(),
+        };
+        let event = CaseEvent {
+            case_id: id,
+            seq: 1,
+            action: "report".into(),
+            from: None,
+            to: Status::Reported,
+            actor: actor.name().to_owned(),
+            at: now,
+            payload: serde_json::json!({
+                "channel": intake.channel.as_str(),
+                "grid": grid.as_ref().map(|g| g.as_str()),
+                "category": case.category.as_ref().map(|c| c.as_str()),
+                "priority": priority.as_str(),
+                "routed_units": units,
+                "routing": routing,
+                "media_url": intake.media_url,
+            }),
+        };
+        Ok((case, event, secret))
     }
 
     /// Every problem with a report's fields, each (field, problem); empty when it is acceptable.
@@ -873,7 +886,7 @@ impl App {
 
     /// One action on a case in memory: checks (input, permission, `expected_version` if
     /// given, references), the transition, the new clock; the case after it and its event.
-    async fn take_step(
+    pub(crate) async fn take_step(
         &self,
         case: &Case,
         action: Action,

@@ -156,6 +156,8 @@ pub enum ImportWhat {
     OneStop(one_stop::catalogue::Import),
     #[command(flatten)]
     Lists(lists::cli::Import),
+    #[command(flatten)]
+    Hotline(crate::hotline::cli::Import),
 }
 
 /// What `civicgrid export` writes: each capability's tables (one line each).
@@ -314,6 +316,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
             notify,
         } => {
             app.supervision = supervision.clocks()?;
+            app.outbound = notify.outbound()?;
             app.notifier = std::sync::Arc::new(notify.settings(&listen)?);
             app.map = std::sync::Arc::new(
                 crate::territory::map::MapSettings::with_tiles(
@@ -349,6 +352,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
                 }
                 ImportWhat::OneStop(what) => one_stop::catalogue::import(&app, what, out).await?,
                 ImportWhat::Lists(what) => lists::cli::import(&app, what, out).await?,
+                ImportWhat::Hotline(what) => crate::hotline::cli::import(&app, what, out).await?,
             };
             writeln!(out, "imported {n} {kind}").map_err(io)?;
             Ok(0)

@@ -31,9 +31,24 @@ pub struct NotifyArgs {
     /// zone); equal ends for none.
     #[arg(long, env = "CIVICGRID_QUIET_HOURS", default_value = "22:00-07:00")]
     pub quiet_hours: String,
+    /// A PEM file of certificate authorities trusted for https webhooks, SMS gateways and the
+    /// Open311 link, beside the Mozilla roots (a government intranet's own CA).
+    #[arg(long, env = "CIVICGRID_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl NotifyArgs {
+    /// The client for requests to other systems, trusting `--tls-ca` too.
+    pub fn outbound(&self) -> AppResult<crate::outbound::Outbound> {
+        let Some(path) = &self.tls_ca else {
+            return Ok(crate::outbound::Outbound::default());
+        };
+        let pem = std::fs::read(path)
+            .map_err(|e| AppError::Invalid(format!("--tls-ca {}: {e}", path.display())))?;
+        crate::outbound::Outbound::trusting(&pem)
+            .map_err(|e| AppError::Invalid(format!("--tls-ca {}: {e}", path.display())))
+    }
+
     /// The settings, checked; `listen` is the address served, for the default public URL.
     pub fn settings(self, listen: &str) -> AppResult<NotifierSettings> {
         let mailer = match &self.smtp_url {
@@ -95,6 +110,7 @@ mod tests {
             public_url: public.map(str::to_owned),
             notify_language: "zh-CN".into(),
             quiet_hours: quiet.into(),
+            tls_ca: None,
         }
     }
 

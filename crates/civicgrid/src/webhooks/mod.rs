@@ -19,8 +19,6 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use civicgrid_domain::notify::{AfterFailure, EventFilter, after_failure};
 use civicgrid_store::{DeliveryCounts, DeliveryOutcome, DueDelivery, Webhook};
 use hmac::{Hmac, Mac};
-use http_body_util::Full;
-use hyper::body::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -31,49 +29,6 @@ use crate::error::{AppError, AppResult};
 const ROUND_SIZE: u32 = 100;
 /// A receiver that has not answered by then has failed this try.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where webhooks go: an `http://` URL's parts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Target {
-    host: String,
-    port: u16,
-    /// `host` or `host:port`, for the Host header.
-    authority: String,
-    path_and_query: String,
-}
-
-impl Target {
-    fn parse(url: &str) -> Result<Target, String> {
-        let uri: hyper::Uri = url.parse().map_err(|e| format!("not a URL ({e}): {url}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(
-                    "https is not sent directly yet: give the http:// address of the receiver or of a TLS-terminating relay in front of it".into(),
-                );
-            }
-            _ => return Err(format!("the URL must start with http://: {url}")),
-        }
-        let authority = uri
-            .authority()
-            .ok_or_else(|| format!("the URL names no host: {url}"))?;
-        if authority.as_str().contains('@') {
-            return Err("the URL must not carry a user or password".into());
-        }
-        let host = authority.host().trim_matches(['[', ']']).to_owned();
-        if host.is_empty() {
-            return Err(format!("the URL names no host: {url}"));
-        }
-        Ok(Target {
-            port: authority.port_u16().unwrap_or(80),
-            authority: authority.as_str().to_owned(),
-            host,
-            path_and_query: uri
-                .path_and_query()
-                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
-        })
-    }
-}
 
 /// What one delivery round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -145,7 +100,7 @@ impl App {
         by: &str,
     ) -> AppResult<Webhook> {
         let mut problems = Vec::new();
-        if let Err(e) = Target::parse(url.trim()) {
+        if let Err(e) = crate::outbound::Target::parse(url.trim()) {
             problems.push(("url".to_owned(), e));
         }
         let filter = EventFilter::parse(events).unwrap_or_else(|e| {
@@ -214,8 +169,9 @@ impl App {
         let mut sends = tokio::task::JoinSet::new();
         for d in due {
             let timestamp = now.as_second();
+            let client = self.outbound.clone();
             sends.spawn(async move {
-                let sent = send(&d, timestamp).await;
+                let sent = send(&client, &d, timestamp).await;
                 (d, sent)
             });
         }
@@ -260,77 +216,32 @@ impl App {
     }
 }
 
-/// POSTs one delivery; `Err` names why it failed (connection, timeout, or the HTTP status).
-async fn send(d: &DueDelivery, timestamp: i64) -> Result<(), String> {
-    let target = Target::parse(&d.url)?;
+/// POSTs one delivery (http or https); `Err` names why it failed (connection, TLS, timeout,
+/// or the HTTP status).
+async fn send(
+    client: &crate::outbound::Outbound,
+    d: &DueDelivery,
+    timestamp: i64,
+) -> Result<(), String> {
     let body = serde_json::to_vec(&cloud_event(d)).map_err(|e| e.to_string())?;
     let id = format!("{}-{}", d.event.case_id, d.event.seq);
     let signature = signature(&d.secret, &id, timestamp, &body).map_err(|e| e.to_string())?;
-    let request = hyper::Request::post(target.path_and_query.as_str())
-        .header(hyper::header::HOST, target.authority.as_str())
-        .header(
-            hyper::header::CONTENT_TYPE,
-            "application/cloudevents+json; charset=utf-8",
-        )
-        .header(hyper::header::USER_AGENT, "civicgrid-webhooks")
-        .header("webhook-id", id.as_str())
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| e.to_string())?;
-    let exchange = async {
-        let stream = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
-            .await
-            .map_err(|e| format!("connecting to {}: {e}", target.authority))?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
-        let answer = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        if answer.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("HTTP {}", answer.status()))
-        }
-    };
-    tokio::time::timeout(SEND_TIMEOUT, exchange)
-        .await
-        .map_err(|_| format!("no answer within {} s", SEND_TIMEOUT.as_secs()))?
+    let request =
+        crate::outbound::Request::post(&d.url, "application/cloudevents+json; charset=utf-8", body)
+            .header("webhook-id", id.as_str())
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature);
+    let answer = client.send(request, SEND_TIMEOUT).await?;
+    if answer.is_success() {
+        Ok(())
+    } else {
+        Err(format!("HTTP {}", answer.status))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn targets_are_plain_http_urls() {
-        let t = Target::parse("http://10.1.2.3:8088/hooks/civicgrid?k=1").expect("ok");
-        assert_eq!(
-            (t.host.as_str(), t.port, t.authority.as_str()),
-            ("10.1.2.3", 8088, "10.1.2.3:8088")
-        );
-        assert_eq!(t.path_and_query, "/hooks/civicgrid?k=1");
-        assert_eq!(Target::parse("http://gov.example").expect("ok").port, 80);
-        assert_eq!(
-            Target::parse("http://gov.example")
-                .expect("ok")
-                .path_and_query,
-            "/"
-        );
-        for bad in [
-            "https://gov.example/x",
-            "ftp://gov.example/",
-            "gov.example/x",
-            "http://user:pw@gov.example/",
-            "not a url",
-        ] {
-            assert!(Target::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     /// The example of the Standard Webhooks specification.
     #[test]

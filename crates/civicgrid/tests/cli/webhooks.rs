@@ -158,7 +158,7 @@ async fn exercise(repo: Arc<dyn civicgrid_store::Repository>) {
 
     // Bad subscriptions: every problem named by field, nothing stored.
     match app
-        .add_webhook("https://gov.example/hook", Some("999999"), "explode", "t")
+        .add_webhook("ftp://gov.example/hook", Some("999999"), "explode", "t")
         .await
     {
         Err(AppError::Unprocessable(problems)) => {
@@ -411,6 +411,58 @@ async fn webhooks_are_delivered_once_on_sqlite() {
             .await
             .expect("list")
             .contains("disabled")
+    );
+}
+
+/// An https receiver: refused while its certificate authority is unknown (the try is
+/// retried, with the TLS error recorded), delivered once the deployment trusts it.
+#[tokio::test]
+async fn webhooks_go_over_https_to_a_trusted_receiver() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite:{}", dir.path().join("w.db").display());
+    let repo = civicgrid_store::connect(&db).await.expect("store");
+    let start: Timestamp = "2026-11-02T01:00:00Z".parse().expect("t");
+    let clock = Arc::new(ManualClock::new(start));
+    let mut app = App::new(repo, clock.clone());
+    app.load_demo(1).await.expect("territory");
+    let inbox = Inbox::default();
+    let router = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(inbox.clone());
+    let (base, ca) = crate::support::serve_tls(router).await;
+    let hook_url = format!("{base}/hook");
+    let added = app
+        .add_webhook(&hook_url, None, "", "t")
+        .await
+        .expect("https subscription");
+    let grid: GridCode = app
+        .reference()
+        .await
+        .expect("reference")
+        .grid_regions
+        .keys()
+        .next()
+        .cloned()
+        .expect("a grid");
+    let case = report(&app, &grid, 1).await;
+
+    let untrusted = app.deliver_notifications().await.expect("round");
+    assert_eq!((untrusted.delivered, untrusted.retried), (0, 1));
+    assert_eq!(inbox.all(), 0, "no request reaches an untrusted peer");
+    let listed = app.webhooks().await.expect("list");
+    assert_eq!(pending(&listed), 1);
+
+    app.outbound = civicgrid::outbound::Outbound::trusting(&ca).expect("CA");
+    clock.set(start + retry_delay(1) + SignedDuration::from_secs(1));
+    let trusted = app.deliver_notifications().await.expect("round");
+    assert_eq!(trusted.delivered, 1, "{trusted:?}");
+    let got = inbox.ok();
+    assert_eq!(got.len(), 1);
+    let r = &got[0];
+    assert_eq!(r.id, format!("{}-1", case.id));
+    assert_eq!(
+        signature(&added.secret, &r.id, r.timestamp, &r.raw).expect("signs"),
+        r.signature
     );
 }
 
