@@ -31,6 +31,10 @@ pub struct NotifyArgs {
     /// zone); equal ends for none.
     #[arg(long, env = "CIVICGRID_QUIET_HOURS", default_value = "22:00-07:00")]
     pub quiet_hours: String,
+    /// The SMS provider's settings (TOML: Tencent Cloud, Alibaba Cloud or an HTTP gateway;
+    /// see docs/sms.example.toml). Without it no SMS is written.
+    #[arg(long, env = "CIVICGRID_SMS_CONFIG")]
+    pub sms_config: Option<std::path::PathBuf>,
     /// A PEM file of certificate authorities trusted for https webhooks, SMS gateways and the
     /// Open311 link, beside the Mozilla roots (a government intranet's own CA).
     #[arg(long, env = "CIVICGRID_TLS_CA")]
@@ -76,7 +80,17 @@ impl NotifyArgs {
                 super::templates::LANGUAGES.join(", ")
             )));
         }
+        let sms = match &self.sms_config {
+            Some(path) => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| AppError::Invalid(format!("--sms-config {name}: {e}")))?;
+                Some(super::sms::SmsConfig::parse(&name, &text).map_err(AppError::Invalid)?)
+            }
+            None => None,
+        };
         Ok(NotifierSettings {
+            sms,
             mailer,
             public_url,
             language: self.notify_language,
@@ -111,6 +125,7 @@ mod tests {
             notify_language: "zh-CN".into(),
             quiet_hours: quiet.into(),
             tls_ca: None,
+            sms_config: None,
         }
     }
 

@@ -37,6 +37,12 @@ use crate::error::{AppError, AppResult};
 
 /// Events one round turns into messages, at most.
 const ROUND_SIZE: u32 = 100;
+/// The topic of a resident's verification code, sent by SMS alone (no case event).
+pub const VERIFICATION_TOPIC: &str = "verification_code";
+
+/// How long an SMS provider may take to answer.
+const SMS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Messages one round sends, at most, side by side (lettre's pool holds ten connections;
 /// each send, waiting for one included, ends within `email::SEND_TIMEOUT`).
 const SEND_ROUND: u32 = 20;
@@ -55,6 +61,8 @@ pub struct NotifierSettings {
     pub language: String,
     /// Non-urgent staff notices wait through these hours (in the calendar's time zone).
     pub quiet_hours: QuietHours,
+    /// The SMS provider (`serve --sms-config`); without one, no SMS is written.
+    pub sms: Option<std::sync::Arc<dyn sms::SmsProvider>>,
 }
 
 impl Default for NotifierSettings {
@@ -64,7 +72,15 @@ impl Default for NotifierSettings {
             public_url: "http://127.0.0.1:8080".into(),
             language: "zh-CN".into(),
             quiet_hours: QuietHours::default(),
+            sms: None,
         }
+    }
+}
+
+impl NotifierSettings {
+    /// Whether any channel is configured (a mail server or an SMS provider).
+    pub fn sends(&self) -> bool {
+        self.mailer.is_some() || self.sms.is_some()
     }
 }
 
@@ -77,6 +93,9 @@ pub struct Letter {
     /// The link that stops a reporter's messages (also sent as `List-Unsubscribe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsubscribe: Option<String>,
+    /// The message's variables, for SMS providers that fill an approved template.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, String>,
 }
 
 /// A staff member's channels as they set them on their profile; the address and number are
@@ -106,6 +125,8 @@ struct Recipient {
     key: String,
     unit_name: Option<String>,
     email: Option<String>,
+    /// A number to text, where the recipient wants SMS.
+    phone: Option<String>,
     /// Reporters' messages never wait; staff notices wait through the quiet hours.
     staff: bool,
     /// A staff member who wants non-urgent notices as one e-mail a day.
@@ -117,7 +138,7 @@ impl App {
     pub async fn run_notifications(&self) -> AppResult<RoundReport> {
         // An instance that cannot write (no mail server, no data key) leaves the outbox to
         // the instances that can, rather than drop their events or fail their messages.
-        if self.notifier.mailer.is_none() || self.sealer.is_none() {
+        if !self.notifier.sends() || self.sealer.is_none() {
             return Ok(RoundReport::default());
         }
         let mut report = self.expand_notification_events().await?;
@@ -156,9 +177,12 @@ impl App {
     /// The messages one case event gives rise to. Without a data key there is no address to
     /// write to (contacts are refused at intake), and without a mail server no e-mail.
     async fn messages_for(&self, event: &CaseEvent) -> AppResult<Vec<NewMessage>> {
-        let (Some(sealer), Some(_)) = (self.sealer.as_deref(), &self.notifier.mailer) else {
+        let Some(sealer) = self.sealer.as_deref() else {
             return Ok(Vec::new());
         };
+        if !self.notifier.sends() {
+            return Ok(Vec::new());
+        }
         let Some(case) = self.repo.case(&event.case_id).await? else {
             return Ok(Vec::new());
         };
@@ -182,7 +206,6 @@ impl App {
             let reference = self.reference().await?;
             let now = self.clock.now();
             for recipient in recipients {
-                let Some(to) = recipient.email else { continue };
                 let mut values =
                     self.case_values(&case, event, &reference, &self.notifier.language);
                 if let Some(unit) = &recipient.unit_name {
@@ -191,32 +214,59 @@ impl App {
                 if topic.audience() == Audience::Reporter {
                     self.reporter_links(sealer, &case, &mut values);
                 }
-                let letter = Letter {
-                    to,
-                    subject: render_line(&template.subject, &values)?,
-                    body: civicgrid_domain::notification::render(&template.body, &values)
-                        .map_err(|e| AppError::Invalid(e.to_string()))?,
-                    unsubscribe: values.get("unsubscribe_link").cloned(),
-                };
-                let id = self.ids.new_id(now);
                 let urgent = topic.is_urgent();
-                let digest = recipient.digest && !urgent;
-                let not_before = if urgent || !recipient.staff {
-                    now
-                } else if digest {
-                    self.next_digest(now, &reference)
-                } else {
-                    self.after_quiet_hours(now, &reference)
+                let not_before = |digest: bool| {
+                    if urgent || !recipient.staff {
+                        now
+                    } else if digest {
+                        self.next_digest(now, &reference)
+                    } else {
+                        self.after_quiet_hours(now, &reference)
+                    }
                 };
-                out.push(NewMessage {
-                    id,
-                    topic: topic.as_str().to_owned(),
-                    channel: if digest { "digest" } else { "email" }.into(),
-                    recipient: recipient.key,
-                    sealed: sealer.seal_json(&id, &letter)?,
-                    urgent,
-                    not_before,
-                });
+                if let (Some(to), Some(_)) = (&recipient.email, &self.notifier.mailer) {
+                    let letter = Letter {
+                        to: to.clone(),
+                        subject: render_line(&template.subject, &values)?,
+                        body: civicgrid_domain::notification::render(&template.body, &values)
+                            .map_err(|e| AppError::Invalid(e.to_string()))?,
+                        unsubscribe: values.get("unsubscribe_link").cloned(),
+                        values: BTreeMap::new(),
+                    };
+                    let id = self.ids.new_id(now);
+                    let digest = recipient.digest && !urgent;
+                    out.push(NewMessage {
+                        id,
+                        topic: topic.as_str().to_owned(),
+                        channel: if digest { "digest" } else { "email" }.into(),
+                        recipient: recipient.key.clone(),
+                        sealed: sealer.seal_json(&id, &letter)?,
+                        urgent,
+                        not_before: not_before(digest),
+                    });
+                }
+                if let (Some(phone), Some(_)) = (&recipient.phone, &self.notifier.sms) {
+                    let letter = Letter {
+                        to: phone.clone(),
+                        subject: String::new(),
+                        body: render_line(&template.sms, &values)?,
+                        unsubscribe: None,
+                        values: values
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                            .collect(),
+                    };
+                    let id = self.ids.new_id(now);
+                    out.push(NewMessage {
+                        id,
+                        topic: topic.as_str().to_owned(),
+                        channel: "sms".into(),
+                        recipient: recipient.key.clone(),
+                        sealed: sealer.seal_json(&id, &letter)?,
+                        urgent,
+                        not_before: not_before(false),
+                    });
+                }
             }
         }
         Ok(out)
@@ -243,17 +293,23 @@ impl App {
                 if reporter.notify == Some(false) || self.repo.is_unsubscribed(&case.id).await? {
                     return Ok(Vec::new());
                 }
-                Ok(reporter
-                    .email
-                    .map(|email| Recipient {
-                        key: "reporter".into(),
-                        unit_name: None,
-                        email: Some(email),
-                        staff: false,
-                        digest: false,
-                    })
-                    .into_iter()
-                    .collect())
+                // E-mail where there is an address (and a mail server); otherwise a text to
+                // the number they left, where SMS is configured: one channel per reporter.
+                let email = reporter.email.filter(|_| self.notifier.mailer.is_some());
+                let phone = reporter
+                    .phone
+                    .filter(|_| email.is_none() && self.notifier.sms.is_some());
+                if email.is_none() && phone.is_none() {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![Recipient {
+                    key: "reporter".into(),
+                    unit_name: None,
+                    email,
+                    phone,
+                    staff: false,
+                    digest: false,
+                }])
             }
             Audience::Units => {
                 let units = event_units(event).unwrap_or_else(|| case.state.units.clone());
@@ -329,7 +385,7 @@ impl App {
             let Some(c) = channels.iter().find(|c| c.username == name) else {
                 continue;
             };
-            if !c.email {
+            if !c.email && !c.sms {
                 continue;
             }
             let addresses: StaffAddresses = match sealer.open_json(&c.id, &c.sealed) {
@@ -342,7 +398,8 @@ impl App {
             out.push(Recipient {
                 key: name,
                 unit_name: (!unit.is_empty()).then_some(unit),
-                email: addresses.email,
+                email: addresses.email.filter(|_| c.email),
+                phone: addresses.phone.filter(|_| c.sms),
                 staff: true,
                 digest: c.digest,
             });
@@ -624,6 +681,7 @@ impl App {
             subject,
             body,
             unsubscribe: None,
+            values: BTreeMap::new(),
         };
         mailer.send(&group[0].id, &digest).await
     }
@@ -645,10 +703,46 @@ impl App {
                     .ok_or_else(|| email::Failure::later("no mail server is configured"))?;
                 mailer.send(&message.id, &letter).await
             }
+            "sms" => {
+                let provider = self
+                    .notifier
+                    .sms
+                    .as_ref()
+                    .ok_or_else(|| email::Failure::later("no SMS provider is configured"))?;
+                let id = message.id.to_string();
+                self.send_sms(
+                    provider.as_ref(),
+                    &sms::Sms {
+                        id: &id,
+                        phone: &letter.to,
+                        topic: &message.topic,
+                        text: &letter.body,
+                        values: &letter.values,
+                    },
+                )
+                .await
+            }
             other => Err(email::Failure::permanent(format!(
                 "no sender for channel {other}"
             ))),
         }
+    }
+
+    /// Sends one text through the provider: its request, through the outgoing client, and
+    /// its reading of the answer. Not reaching the provider is worth another try.
+    pub(crate) async fn send_sms(
+        &self,
+        provider: &dyn sms::SmsProvider,
+        message: &sms::Sms<'_>,
+    ) -> Result<(), email::Failure> {
+        let nonce = self.ids.new_id(self.clock.now()).to_string();
+        let request = provider.request(message, self.clock.now().as_second(), &nonce)?;
+        let answer = self
+            .outbound
+            .send(request, SMS_TIMEOUT)
+            .await
+            .map_err(|e| email::Failure::later(format!("{}: {e}", provider.name())))?;
+        provider.outcome(&answer)
     }
 
     /// The outbox as it stands, for administrators.
@@ -663,6 +757,7 @@ impl App {
             discarded: counts.discarded,
             waiting_events: counts.waiting_events,
             mail_server: self.notifier.mailer.as_ref().map(|m| m.server.clone()),
+            sms_provider: self.notifier.sms.as_ref().map(|p| p.name().to_owned()),
             public_url: self.notifier.public_url.clone(),
             language: self.notifier.language.clone(),
             quiet_hours: format!("{}-{}", q.start.strftime("%H:%M"), q.end.strftime("%H:%M")),
@@ -829,12 +924,16 @@ impl App {
                 "e-mail is chosen but no address is given".into(),
             ));
         }
-        // No SMS provider is wired into this deployment yet: refuse the choice rather than
-        // keep one that is never honoured.
-        if wanted.sms {
+        // Without a provider the choice would never be honoured: refuse it.
+        if wanted.sms && self.notifier.sms.is_none() {
             problems.push((
                 "sms".into(),
                 "this deployment sends no SMS; choose e-mail".into(),
+            ));
+        } else if wanted.sms && addresses.phone.is_none() {
+            problems.push((
+                "phone".into(),
+                "SMS is chosen but no number is given".into(),
             ));
         }
         if !problems.is_empty() {
@@ -899,6 +998,8 @@ pub struct NotificationStatus {
     pub waiting_events: u64,
     /// `smtp://host:port` (no password), or none: then no e-mail is written.
     pub mail_server: Option<String>,
+    /// `tencent`, `aliyun` or `gateway`, or none: then no SMS is written.
+    pub sms_provider: Option<String>,
     pub public_url: String,
     pub language: String,
     pub quiet_hours: String,

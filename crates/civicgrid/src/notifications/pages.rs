@@ -355,6 +355,7 @@ fn me_view(
             "errors": errors,
             "saved": saved,
             "mail": app.notifier.mailer.is_some(),
+            "sms": app.notifier.sms.is_some(),
         }),
     )
 }
@@ -368,19 +369,22 @@ async fn save_me(State(app): State<App>, ctx: Ctx, body: Bytes) -> Response {
         return see_other("/login");
     };
     let get = |k: &str| f.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
-    // The page offers no phone field yet (no SMS): a number kept over REST stays.
-    let kept_phone = app
-        .own_channels(actor)
-        .await
-        .ok()
-        .and_then(|c| c.addresses.phone);
+    // Without an SMS provider the page shows no number: one kept over REST stays.
+    let phone = if app.notifier.sms.is_some() {
+        Some(get("phone")).filter(|p| !p.is_empty())
+    } else {
+        app.own_channels(actor)
+            .await
+            .ok()
+            .and_then(|c| c.addresses.phone)
+    };
     let wanted = OwnChannels {
         addresses: StaffAddresses {
             email: Some(get("email")).filter(|e| !e.is_empty()),
-            phone: kept_phone,
+            phone,
         },
         email: get("by_email") == "yes",
-        sms: false,
+        sms: app.notifier.sms.is_some() && get("by_sms") == "yes",
         digest: get("digest") == "yes",
     };
     match app.set_own_channels(actor, wanted.clone()).await {

@@ -729,3 +729,269 @@ async fn a_sender_killed_mid_batch_loses_no_message_and_sends_none_twice() {
     );
     t.finish().await;
 }
+
+/// What an SMS peer received: the path, the headers and the body.
+#[derive(Clone, Debug)]
+struct Texted {
+    path: String,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// A peer standing in for an SMS provider over https: it keeps what it gets and answers
+/// with the next scripted (status, body), or 200 and `ok` once the script is used up.
+#[derive(Clone, Default)]
+struct SmsPeer {
+    got: Arc<std::sync::Mutex<Vec<Texted>>>,
+    script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, String)>>>,
+    ok: Arc<std::sync::Mutex<String>>,
+}
+
+impl SmsPeer {
+    async fn start(ok: &str) -> (SmsPeer, String, Vec<u8>) {
+        let peer = SmsPeer::default();
+        *peer.ok.lock().expect("ok") = ok.to_owned();
+        let router = axum::Router::new()
+            .fallback(
+                |axum::extract::State(peer): axum::extract::State<SmsPeer>,
+                 uri: axum::http::Uri,
+                 headers: axum::http::HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    peer.got.lock().expect("got").push(Texted {
+                        path: uri.to_string(),
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    let (status, text) = peer
+                        .script
+                        .lock()
+                        .expect("script")
+                        .pop_front()
+                        .unwrap_or_else(|| (200, peer.ok.lock().expect("ok").clone()));
+                    (
+                        StatusCode::from_u16(status).expect("status"),
+                        [("content-type", "application/json")],
+                        text,
+                    )
+                },
+            )
+            .with_state(peer.clone());
+        let (base, ca) = super::support::serve_tls(router).await;
+        (peer, base, ca)
+    }
+
+    fn got(&self) -> Vec<Texted> {
+        self.got.lock().expect("got").clone()
+    }
+
+    fn answer_next(&self, status: u16, body: &str) {
+        self.script
+            .lock()
+            .expect("script")
+            .push_back((status, body.to_owned()));
+    }
+}
+
+/// SMS through the same outbox, over https: a reporter who left only a number and a
+/// handler who chose SMS are texted through a generic gateway; a gateway that is busy holds
+/// the message, one that refuses it leaves it dead; Tencent Cloud's API is spoken with its
+/// signature, which the peer checks with the shared secret.
+async fn sms_run(backend: Backend) {
+    // 10:00 in Shenzhen: no quiet hours.
+    let clock = Arc::new(ManualClock::new("2026-03-03T02:00:00Z".parse().expect("t")));
+    let Some(mut t) = TestApp::builder()
+        .on(backend)
+        .clock(clock.clone())
+        .demo(1)
+        .sealed()
+        .try_build()
+        .await
+    else {
+        return;
+    };
+    let (gateway, base, ca) = SmsPeer::start(r#"{"code":0}"#).await;
+    let config = format!(
+        r#"
+provider = "gateway"
+url = "{base}/sms/send?ref={{{{id}}}}"
+body = '{{"mobile": "{{{{phone}}}}", "content": "{{{{text}}}}"}}'
+headers = {{ Authorization = "Bearer gw-key" }}
+success_contains = '"code":0'
+"#
+    );
+    let provider = civicgrid::notifications::sms::SmsConfig::parse("sms.toml", &config)
+        .expect("gateway config");
+    t.app.notifier = Arc::new(NotifierSettings {
+        sms: Some(provider),
+        public_url: "https://jiedao.example.cn".into(),
+        ..Default::default()
+    });
+    t.app.outbound = civicgrid::outbound::Outbound::trusting(&ca).expect("CA");
+    // Choosing SMS needs a number; with one, it is kept.
+    let handler = staff(&t.app, "handler.swjt").await;
+    let no_number = t
+        .app
+        .set_own_channels(
+            &handler,
+            OwnChannels {
+                sms: true,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(no_number.is_err());
+    t.app
+        .set_own_channels(
+            &handler,
+            OwnChannels {
+                addresses: StaffAddresses {
+                    email: None,
+                    phone: Some("139 0000 1111".into()),
+                },
+                sms: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("sms chosen");
+
+    // The reporter left a number only: the acceptance is texted.
+    let (id, receipt) = report(&t, "").await;
+    step(&t, &id, "calltaker1", Action::Accept).await;
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!((r.written, r.sent), (1, 1), "{r:?}");
+    let got = gateway.got();
+    assert_eq!(got.len(), 1);
+    let text: serde_json::Value = serde_json::from_slice(&got[0].body).expect("json");
+    assert_eq!(text["mobile"], "13800138000");
+    let content = text["content"].as_str().expect("content");
+    assert!(content.contains(&receipt), "{content}");
+    assert!(
+        content.contains("https://jiedao.example.cn/track/"),
+        "{content}"
+    );
+    assert!(got[0].path.starts_with("/sms/send?ref="), "{}", got[0].path);
+    assert_eq!(got[0].headers["authorization"], "Bearer gw-key");
+
+    // Dispatched to the water company: its handler is texted; the gateway is busy first.
+    gateway.answer_next(503, "busy");
+    step(&t, &id, "calltaker1", Action::Register).await;
+    step(
+        &t,
+        &id,
+        "dispatcher.st1",
+        Action::Dispatch {
+            units: vec!["SWJT".into()],
+        },
+    )
+    .await;
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!((r.sent, r.retried), (0, 1), "{r:?}");
+    let counts = civicgrid_store::NotificationStore::message_counts(t.app.repo.as_ref())
+        .await
+        .expect("counts");
+    assert_eq!(counts.pending, 1);
+    clock.set("2026-03-03T02:01:00Z".parse().expect("t"));
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!(r.sent, 1, "{r:?}");
+    let got = gateway.got();
+    let text: serde_json::Value = serde_json::from_slice(&got[2].body).expect("json");
+    assert_eq!(text["mobile"], "139 0000 1111");
+
+    // A refusal is for good: the message is dead, the number masked on the list.
+    gateway.answer_next(200, r#"{"code":41,"msg":"number 13800138000 is blocked"}"#);
+    step(&t, &id, "handler.swjt", Action::StartHandling).await;
+    step(
+        &t,
+        &id,
+        "handler.swjt",
+        Action::ReportBack {
+            note: "已补装井盖".into(),
+        },
+    )
+    .await;
+    step(
+        &t,
+        &id,
+        "gw.st1c1.1",
+        Action::Verify {
+            passed: true,
+            note: "现场已核实".into(),
+        },
+    )
+    .await;
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!(r.dead, 1, "{r:?}");
+    let admin = staff(&t.app, "admin").await;
+    let dead = t.app.dead_letters(&admin).await.expect("dead letters");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].channel, "sms");
+    assert_eq!(dead[0].to, "***8000");
+
+    // Tencent Cloud's API: the same message kinds, an approved template, a signed request.
+    let (tencent, tencent_base, tencent_ca) = SmsPeer::start(
+        r#"{"Response":{"SendStatusSet":[{"SerialNo":"5000:1","PhoneNumber":"+8613800138000","Fee":1,"SessionContext":"","Code":"Ok","Message":"send success","IsoCode":"CN"}],"RequestId":"r1"}}"#,
+    )
+    .await;
+    let tencent_config = format!(
+        r#"
+provider = "tencent"
+secret_id = "AKIDtest"
+secret_key = "tencent-test-key"
+sdk_app_id = "1400006666"
+sign_name = "南山街道"
+endpoint = "{tencent_base}"
+[templates]
+case_accepted = {{ id = "449739", params = ["receipt"] }}
+"#
+    );
+    t.app.notifier = Arc::new(NotifierSettings {
+        sms: Some(
+            civicgrid::notifications::sms::SmsConfig::parse("sms.toml", &tencent_config)
+                .expect("tencent config"),
+        ),
+        public_url: "https://jiedao.example.cn".into(),
+        ..Default::default()
+    });
+    t.app.outbound = civicgrid::outbound::Outbound::trusting(&tencent_ca).expect("CA");
+    let (second, second_receipt) = report(&t, "").await;
+    step(&t, &second, "calltaker1", Action::Accept).await;
+    let r = t.app.run_notifications().await.expect("round");
+    assert_eq!(r.sent, 1, "{r:?}");
+    let got = tencent.got();
+    assert_eq!(got.len(), 1);
+    let sent = &got[0];
+    let payload = String::from_utf8(sent.body.clone()).expect("utf-8");
+    let body: serde_json::Value = serde_json::from_str(&payload).expect("json");
+    assert_eq!(body["TemplateParamSet"], json!([second_receipt]));
+    assert_eq!(body["PhoneNumberSet"], json!(["+8613800138000"]));
+    let header = |n: &str| sent.headers[n].to_str().expect("header").to_owned();
+    let timestamp: i64 = header("x-tc-timestamp").parse().expect("timestamp");
+    let host = header("host");
+    assert_eq!(
+        header("authorization"),
+        civicgrid::notifications::sms::tc3_authorization(
+            &civicgrid::notifications::sms::Tc3Request {
+                secret_id: "AKIDtest",
+                secret_key: "tencent-test-key",
+                service: "sms",
+                host: &host,
+                content_type: &header("content-type"),
+                timestamp,
+                payload: &payload,
+            }
+        ),
+        "the peer computes the same signature from the shared secret"
+    );
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn sms_goes_through_the_outbox_on_sqlite() {
+    sms_run(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn sms_goes_through_the_outbox_on_postgresql() {
+    sms_run(Backend::Postgres).await;
+}
