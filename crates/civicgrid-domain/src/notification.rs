@@ -350,5 +350,78 @@ impl Default for QuietHours {
     }
 }
 
+/// Verification codes texted to residents (a phone-verified evaluation, for instance): how
+/// long one holds, how many guesses it takes, and how often one number may be sent one.
+pub mod verification {
+    use jiff::{SignedDuration, Timestamp};
+
+    /// A code is good for ten minutes.
+    pub const CODE_LIFETIME: SignedDuration = SignedDuration::from_mins(10);
+    /// Wrong guesses a code takes before it is spent.
+    pub const CODE_GUESSES: u32 = 5;
+
+    /// How often one number may be sent a code.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct SendLimits {
+        /// Between two codes to the same number.
+        pub gap: SignedDuration,
+        /// Codes in any hour.
+        pub per_hour: usize,
+        /// Codes in any 24 hours.
+        pub per_day: usize,
+    }
+
+    impl Default for SendLimits {
+        fn default() -> Self {
+            SendLimits {
+                gap: SignedDuration::from_secs(60),
+                per_hour: 5,
+                per_day: 10,
+            }
+        }
+    }
+
+    impl SendLimits {
+        /// How far back `next_send` needs to see.
+        pub fn window(&self) -> SignedDuration {
+            SignedDuration::from_hours(24).max(self.gap)
+        }
+
+        /// Whether a code may be sent at `now` to a number sent codes at `sent` (any order):
+        /// `Err` holds the first instant one may.
+        pub fn next_send(&self, sent: &[Timestamp], now: Timestamp) -> Result<(), Timestamp> {
+            let mut earliest = now;
+            let hour = SignedDuration::from_hours(1);
+            let day = SignedDuration::from_hours(24);
+            let mut recent: Vec<Timestamp> = sent.iter().copied().filter(|t| *t <= now).collect();
+            recent.sort();
+            if let Some(last) = recent.last() {
+                earliest = earliest.max(*last + self.gap);
+            }
+            // The (n - limit + 1)-th newest send must leave the window before another goes.
+            for (limit, span) in [(self.per_hour, hour), (self.per_day, day)] {
+                let inside: Vec<&Timestamp> = recent.iter().filter(|t| **t + span > now).collect();
+                if limit == 0 {
+                    return Err(Timestamp::MAX);
+                }
+                if inside.len() >= limit {
+                    let oldest_to_leave = inside[inside.len() - limit];
+                    earliest = earliest.max(*oldest_to_leave + span);
+                }
+            }
+            if earliest <= now {
+                Ok(())
+            } else {
+                Err(earliest)
+            }
+        }
+    }
+
+    /// Six digits from random bits (a leading zero kept).
+    pub fn code_from(bits: u64) -> String {
+        format!("{:06}", bits % 1_000_000)
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -78,7 +78,7 @@ pub use model::{
 };
 pub use notifications::{
     MessageCounts, MessageRecord, NewMessage, NotificationStore, StaffChannelsRecord,
-    TemplateRecord,
+    TemplateRecord, VerificationCode,
 };
 pub use party::{MemberRecord, PartyStore};
 pub use polls::{PollCount, PollRecord, PollStore};

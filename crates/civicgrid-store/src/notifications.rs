@@ -152,6 +152,72 @@ pub trait NotificationStore: Send + Sync {
         usernames: &[String],
     ) -> Result<Vec<StaffChannelsRecord>, StoreError>;
     async fn save_staff_channels(&self, c: &StaffChannelsRecord) -> Result<(), StoreError>;
+
+    /// Keeps a new verification code unless `allow`, shown when codes went to the same
+    /// number since `since`, refuses it (its `Err` is passed back: when one may be sent).
+    /// One transaction, the number locked: two requests at once cannot both pass the limit.
+    async fn issue_verification_code(
+        &self,
+        code: &VerificationCode,
+        since: Timestamp,
+        allow: &(dyn for<'s> Fn(&'s [Timestamp]) -> Result<(), Timestamp> + Send + Sync),
+    ) -> Result<Result<(), Timestamp>, StoreError>;
+    /// The newest code for (number, purpose, case), spent or not.
+    async fn latest_verification_code(
+        &self,
+        number: &str,
+        purpose: &str,
+        case: &Uuid,
+    ) -> Result<Option<VerificationCode>, StoreError>;
+    /// Counts a guess at a code; the guesses so far, this one included.
+    async fn guess_verification_code(&self, id: &Uuid) -> Result<u32, StoreError>;
+    /// Spends a code; false if it was already spent.
+    async fn spend_verification_code(&self, id: &Uuid, at: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// A code texted to a resident. The number is kept only as a keyed digest (`number`), the
+/// code only as a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationCode {
+    pub id: Uuid,
+    pub number: String,
+    pub purpose: String,
+    pub case_id: Uuid,
+    pub code_digest: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub guesses: u32,
+    pub spent_at: Option<Timestamp>,
+}
+
+pub(crate) type CodeRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+pub(crate) fn code_from_row(r: CodeRow) -> Result<VerificationCode, StoreError> {
+    let id = |t: &str| {
+        t.parse()
+            .map_err(|_| StoreError::Corrupt(format!("verification code id {t}")))
+    };
+    Ok(VerificationCode {
+        id: id(&r.0)?,
+        number: r.1,
+        purpose: r.2,
+        case_id: id(&r.3)?,
+        code_digest: r.4,
+        created_at: crate::model::from_micros(r.5)?,
+        expires_at: crate::model::from_micros(r.6)?,
+        guesses: u32::try_from(r.7).unwrap_or(u32::MAX),
+        spent_at: r.8.map(crate::model::from_micros).transpose()?,
+    })
 }
 
 pub(crate) const MESSAGE_COLUMNS: &str = "id, case_id, seq, topic, channel, recipient, sealed, urgent, status, attempts, next_attempt_at, created_at, done_at, last_error, discarded_by, discard_reason";
@@ -565,6 +631,90 @@ macro_rules! notifications_sql {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            async fn issue_verification_code(
+                &self,
+                code: &$crate::VerificationCode,
+                since: jiff::Timestamp,
+                allow: &(dyn for<'s> Fn(&'s [jiff::Timestamp]) -> Result<(), jiff::Timestamp> + Send + Sync),
+            ) -> Result<Result<(), jiff::Timestamp>, $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                if $backend == "postgres" {
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                        .bind(&code.number)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let sent: Vec<(i64,)> = sqlx::query_as(
+                    "SELECT created_at FROM verification_codes WHERE number = $1 AND created_at >= $2",
+                )
+                .bind(&code.number)
+                .bind($crate::model::micros(since))
+                .fetch_all(&mut *tx)
+                .await?;
+                let sent = sent
+                    .into_iter()
+                    .map(|(t,)| $crate::model::from_micros(t))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if let Err(when) = allow(&sent) {
+                    return Ok(Err(when));
+                }
+                sqlx::query(
+                    "INSERT INTO verification_codes (id, number, purpose, case_id, code_digest, created_at, expires_at, guesses)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
+                )
+                .bind(code.id.to_string())
+                .bind(&code.number)
+                .bind(&code.purpose)
+                .bind(code.case_id.to_string())
+                .bind(&code.code_digest)
+                .bind($crate::model::micros(code.created_at))
+                .bind($crate::model::micros(code.expires_at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Ok(()))
+            }
+
+            async fn latest_verification_code(
+                &self,
+                number: &str,
+                purpose: &str,
+                case: &uuid::Uuid,
+            ) -> Result<Option<$crate::VerificationCode>, $crate::StoreError> {
+                let row: Option<$crate::notifications::CodeRow> = sqlx::query_as(
+                    "SELECT id, number, purpose, case_id, code_digest, created_at, expires_at, guesses, spent_at
+                     FROM verification_codes WHERE number = $1 AND purpose = $2 AND case_id = $3
+                     ORDER BY created_at DESC, id DESC LIMIT 1",
+                )
+                .bind(number)
+                .bind(purpose)
+                .bind(case.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map($crate::notifications::code_from_row).transpose()
+            }
+
+            async fn guess_verification_code(&self, id: &uuid::Uuid) -> Result<u32, $crate::StoreError> {
+                let (guesses,): (i64,) = sqlx::query_as(
+                    "UPDATE verification_codes SET guesses = guesses + 1 WHERE id = $1 RETURNING guesses",
+                )
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(u32::try_from(guesses).unwrap_or(u32::MAX))
+            }
+
+            async fn spend_verification_code(&self, id: &uuid::Uuid, at: jiff::Timestamp) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE verification_codes SET spent_at = $2 WHERE id = $1 AND spent_at IS NULL",
+                )
+                .bind(id.to_string())
+                .bind($crate::model::micros(at))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
         }
     };

@@ -111,6 +111,9 @@ pub enum AppError {
         path: String,
         source: std::io::Error,
     },
+    /// Another system this request needed (an SMS provider) failed it.
+    #[error("{0}")]
+    Upstream(String),
     #[error(transparent)]
     Store(StoreError),
 }

@@ -224,3 +224,66 @@ proptest! {
         }
     }
 }
+
+mod verification_codes {
+    use super::verification::*;
+    use jiff::{SignedDuration, Timestamp};
+    use proptest::prelude::*;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_765_000_000 + secs).expect("t")
+    }
+
+    #[test]
+    fn codes_are_six_digits() {
+        assert_eq!(code_from(42), "000042");
+        assert_eq!(code_from(u64::MAX), "551615");
+        assert_eq!(code_from(123_456_789), "456789");
+    }
+
+    #[test]
+    fn a_number_waits_between_codes_and_is_limited_per_hour_and_day() {
+        let l = SendLimits::default();
+        assert_eq!(l.next_send(&[], at(0)), Ok(()));
+        assert_eq!(l.next_send(&[at(0)], at(30)), Err(at(60)));
+        assert_eq!(l.next_send(&[at(0)], at(60)), Ok(()));
+        let five: Vec<Timestamp> = (0..5).map(|i| at(i * 120)).collect();
+        // The sixth in the hour waits until the first leaves it.
+        assert_eq!(l.next_send(&five, at(600)), Err(at(3600)));
+        assert_eq!(l.next_send(&five, at(3600)), Ok(()));
+        let ten: Vec<Timestamp> = (0..10).map(|i| at(i * 3600)).collect();
+        assert_eq!(l.next_send(&ten, at(10 * 3600)), Err(at(86_400)));
+        assert_eq!(l.window(), SignedDuration::from_hours(24));
+    }
+
+    proptest! {
+        /// Following the rule, a number is never sent more than the limits allow in any hour
+        /// or any day, nor two codes closer than the gap; and the instant it names is allowed.
+        #[test]
+        fn following_the_rule_keeps_every_limit(asks in proptest::collection::vec(0i64..200_000, 1..80)) {
+            let l = SendLimits::default();
+            let mut asks = asks;
+            asks.sort();
+            let mut sent: Vec<Timestamp> = Vec::new();
+            for a in asks {
+                let now = at(a);
+                match l.next_send(&sent, now) {
+                    Ok(()) => sent.push(now),
+                    Err(when) => {
+                        prop_assert!(when > now);
+                        prop_assert_eq!(l.next_send(&sent, when), Ok(()));
+                    }
+                }
+            }
+            for (i, t) in sent.iter().enumerate() {
+                if i > 0 {
+                    prop_assert!(t.duration_since(sent[i - 1]) >= l.gap);
+                }
+                let hour = sent.iter().filter(|u| **u >= *t && **u < *t + SignedDuration::from_hours(1)).count();
+                let day = sent.iter().filter(|u| **u >= *t && **u < *t + SignedDuration::from_hours(24)).count();
+                prop_assert!(hour <= l.per_hour, "{} in an hour", hour);
+                prop_assert!(day <= l.per_day, "{} in a day", day);
+            }
+        }
+    }
+}

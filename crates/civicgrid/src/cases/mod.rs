@@ -536,6 +536,18 @@ impl App {
     ) -> AppResult<Case> {
         self.count_lookup(from).await?;
         let case = self.reporter_case(receipt, secret).await?;
+        self.evaluate_as_reporter(&case, satisfaction, comment)
+            .await
+    }
+
+    /// The reporter's evaluation of `case`, whose reporter has been recognised (the secret,
+    /// the link's key, or a texted code): 不满意 reopens it.
+    pub(crate) async fn evaluate_as_reporter(
+        &self,
+        case: &Case,
+        satisfaction: civicgrid_domain::case::Satisfaction,
+        comment: &str,
+    ) -> AppResult<Case> {
         if comment.chars().count() > 1000 {
             return Err(invalid(vec![(
                 "comment".to_owned(),

@@ -749,7 +749,8 @@ async fn track(
     Ok(Json(tracking(&app, &tracked).await?))
 }
 
-/// The reporter evaluates the closed case: the receipt code and the secret issued with it.
+/// The reporter evaluates the closed case: the receipt code and the secret issued with it (or
+/// a code texted to the number they left).
 /// 不满意 reopens the case. Each attempt counts against the caller's lookups; a wrong secret
 /// and an unknown receipt code get the same 403.
 #[utoipa::path(post, path = "/api/v1/track/{receipt}/evaluation", tag = "public",
@@ -777,8 +778,24 @@ async fn evaluate(
             .into());
         }
     };
-    app.evaluate_by_receipt(&receipt, &e.secret, satisfaction, &e.comment, &from)
-        .await?;
+    if e.secret.is_empty() && !e.code.is_empty() {
+        // Checked before the code is spent on an evaluation that would be refused.
+        if e.comment.chars().count() > 1000 {
+            return Err(AppError::Unprocessable(vec![(
+                "comment".to_owned(),
+                "is longer than 1000 characters".to_owned(),
+            )])
+            .into());
+        }
+        let case = app
+            .case_by_evaluation_code(&receipt, &e.code, &from)
+            .await?;
+        app.evaluate_as_reporter(&case, satisfaction, &e.comment)
+            .await?;
+    } else {
+        app.evaluate_by_receipt(&receipt, &e.secret, satisfaction, &e.comment, &from)
+            .await?;
+    }
     let tracked = app.track(&receipt, &from).await?;
     Ok(Json(tracking(&app, &tracked).await?))
 }

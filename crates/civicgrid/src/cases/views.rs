@@ -308,8 +308,13 @@ pub struct Tracking {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Evaluation {
-    /// The secret issued with the receipt code (`reporter_secret` in the report's answer).
+    /// The secret issued with the receipt code (`reporter_secret` in the report's answer), or
+    /// the key of the evaluation link; or leave it out and give `code`.
+    #[serde(default)]
     pub secret: String,
+    /// The code texted to the reporter's number (`POST /api/v1/track/{receipt}/verification-code`).
+    #[serde(default)]
+    pub code: String,
     /// satisfied, basically_satisfied or unsatisfied (which reopens the case).
     pub satisfaction: String,
     #[serde(default)]

@@ -118,6 +118,13 @@ impl IntoResponse for ApiError {
                         detail,
                         json!({"current_status": status.as_str(), "current_status_zh": status.name_zh()}),
                     ),
+                    AppError::Upstream(_) => problem(
+                        S::BAD_GATEWAY,
+                        "upstream",
+                        "Another system failed the request",
+                        detail,
+                        json!({}),
+                    ),
                     AppError::Io { .. } | AppError::Store(_) => {
                         tracing::error!(error = %detail, "request failed");
                         problem(

@@ -117,6 +117,18 @@ pub enum ReadProblems {
     Unavailable(Problem),
 }
 
+/// The failure of another system the request needed (an SMS provider).
+#[allow(dead_code)]
+#[derive(utoipa::IntoResponses)]
+pub enum UpstreamProblem {
+    #[response(
+        status = 502,
+        description = "Another system (the SMS provider) did not do its part",
+        content_type = "application/problem+json"
+    )]
+    BadGateway(Problem),
+}
+
 /// The refusal of a caller over its abuse limit (sign-in, public lookups).
 #[allow(dead_code)]
 #[derive(utoipa::IntoResponses)]

@@ -20,6 +20,7 @@ pub mod pages;
 pub mod rest;
 pub mod sms;
 pub mod templates;
+pub mod verification;
 
 use std::collections::BTreeMap;
 
@@ -1064,9 +1065,11 @@ pub fn mask_address(address: &str) -> String {
     }
 }
 
-/// Masks every e-mail address in a text (`<li@example.org>` → `<l***@example.org>`).
+/// Masks every e-mail address and phone number in a text (`<li@example.org>` →
+/// `<l***@example.org>`, `13800138000` → `***8000`): providers' answers quote them.
 pub fn mask_addresses_in(text: &str) -> String {
-    text.split(' ')
+    let words = text
+        .split(' ')
         .map(|word| {
             let core = word.trim_matches(|c: char| {
                 matches!(c, '<' | '>' | ',' | ';' | ':' | '"' | '\'' | '(' | ')')
@@ -1078,7 +1081,32 @@ pub fn mask_addresses_in(text: &str) -> String {
             }
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    mask_numbers_in(&words)
+}
+
+/// Runs of seven or more digits (a phone number, with its `+`) become `***` and the last four.
+fn mask_numbers_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().filter(char::is_ascii_digit).count() >= 7 {
+            out.push_str(&mask_address(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || (c == '+' && run.is_empty()) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// The units an event names (dispatch, transfer, whistle call), if it names any.
@@ -1114,5 +1142,13 @@ mod tests {
             "smtp://m:25: permanent error (550): 5.1.1 <l***@example.org>: Recipient address rejected"
         );
         assert_eq!(mask_addresses_in("no address here"), "no address here");
+        assert_eq!(
+            mask_addresses_in(r#"gateway: HTTP 200: {"code":41,"msg":"+8613800138000 blocked"}"#),
+            r#"gateway: HTTP 200: {"code":41,"msg":"***8000 blocked"}"#
+        );
+        assert_eq!(
+            mask_addresses_in("HTTP 503 after 30 s"),
+            "HTTP 503 after 30 s"
+        );
     }
 }

@@ -28,6 +28,25 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(save_template, reset_template))
         .routes(routes!(preview))
         .routes(routes!(own_channels, set_own_channels))
+        .routes(routes!(evaluation_code))
+}
+
+/// Texts a code to the number the reporter left with the case, for evaluating the closed
+/// case without the secret (`code` in the evaluation instead of `secret`). The number is
+/// neither asked for nor shown, only masked; one number gets at most one code a minute, five
+/// an hour and ten a day, whoever asks.
+#[utoipa::path(post, path = "/api/v1/track/{receipt}/verification-code", tag = "public",
+    params(("receipt" = String, Path, description = "The receipt code")),
+    responses((status = 202, description = "Sent", body = super::verification::CodeSent),
+        ChangeProblems, crate::http::views::UpstreamProblem, crate::http::views::Throttled),
+    security(()))]
+async fn evaluation_code(
+    State(app): State<App>,
+    from: crate::accounts::limits::ClientAddr,
+    Path(receipt): Path<String>,
+) -> ApiResult<(axum::http::StatusCode, Json<super::verification::CodeSent>)> {
+    let sent = app.send_evaluation_code(&receipt, &from).await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(sent)))
 }
 
 /// The texts of a template (`{{variable}}` for the values the topic offers).
@@ -54,13 +73,13 @@ pub struct ChannelsBody {
     /// The e-mail address messages go to.
     #[serde(default)]
     pub email_address: Option<String>,
-    /// The mobile number (kept for SMS, which this deployment does not send yet).
+    /// The mobile number SMS goes to.
     #[serde(default)]
     pub phone: Option<String>,
     /// Told by e-mail.
     #[serde(default)]
     pub email: bool,
-    /// Told by SMS (refused while no SMS provider is configured).
+    /// Told by SMS (refused while no SMS provider is configured, or without a number).
     #[serde(default)]
     pub sms: bool,
     /// Non-urgent notices as one e-mail a day.

@@ -394,6 +394,7 @@ impl Ctx {
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "err-forbidden"),
             AppError::Stale { .. } => (StatusCode::CONFLICT, "err-stale"),
             AppError::NotAllowed { .. } => (StatusCode::CONFLICT, "err-not-allowed"),
+            AppError::Upstream(_) => (StatusCode::BAD_GATEWAY, "err-upstream"),
             AppError::Store(_) | AppError::Io { .. } => {
                 tracing::error!(error = %e, "page failed");
                 (StatusCode::SERVICE_UNAVAILABLE, "err-unavailable")
@@ -469,6 +470,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
             StatusCode::CONFLICT
         }
         AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
         AppError::Store(_) | AppError::Io { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }

@@ -254,6 +254,11 @@ const REST: &[(&str, &str, Access)] = &[
     ("get", "/api/v1/alerts", Access::Staff),
     ("get", "/api/v1/track/{receipt}", Access::Public),
     ("post", "/api/v1/track/{receipt}/evaluation", Access::Public),
+    (
+        "post",
+        "/api/v1/track/{receipt}/verification-code",
+        Access::Public,
+    ),
     ("get", "/api/v1/kpi", Access::Kpi),
     ("post", "/api/v1/kpi/appeals", Access::Appeal),
     ("get", "/api/v1/kpi/appeals", Access::ListAppeals),

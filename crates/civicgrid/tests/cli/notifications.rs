@@ -928,6 +928,72 @@ success_contains = '"code":0'
     assert_eq!(dead[0].channel, "sms");
     assert_eq!(dead[0].to, "***8000");
 
+    // No secret at hand: a code texted to the number left with the report evaluates the
+    // closed case. The number is only shown masked; a second code must wait a minute.
+    let asked = t
+        .post(&format!("/api/v1/track/{receipt}/verification-code"))
+        .send()
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text());
+    assert_eq!(asked.json()["sent_to"], "***8000");
+    let texted = gateway.got();
+    let sent: serde_json::Value =
+        serde_json::from_slice(&texted.last().expect("texted").body).expect("json");
+    assert_eq!(sent["mobile"], "13800138000");
+    let content = sent["content"].as_str().expect("content");
+    let code: String = content
+        .split("验证码为")
+        .nth(1)
+        .expect("a code")
+        .chars()
+        .take(6)
+        .collect();
+    assert!(code.chars().all(|c| c.is_ascii_digit()), "{content}");
+    let again = t
+        .post(&format!("/api/v1/track/{receipt}/verification-code"))
+        .send()
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        again.text()
+    );
+    assert!(again.header("retry-after").is_some());
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let refused = t
+        .post(&format!("/api/v1/track/{receipt}/evaluation"))
+        .json(&json!({"code": wrong, "satisfaction": "satisfied"}))
+        .send()
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    let evaluated = t
+        .post(&format!("/api/v1/track/{receipt}/evaluation"))
+        .json(&json!({"code": code, "satisfaction": "satisfied", "comment": "短信验证后评价"}))
+        .send()
+        .await;
+    assert_eq!(evaluated.status, StatusCode::OK, "{}", evaluated.text());
+    assert_eq!(evaluated.json()["status"], "evaluated");
+    let rows = super::support::every_row(&t).await;
+    assert!(
+        rows.iter().any(|(table, _)| table == "verification_codes"),
+        "the code is kept"
+    );
+    assert!(
+        !rows
+            .iter()
+            .any(|(_, r)| r.contains("13800138000") || r.contains("8613800138000")),
+        "the number is kept only sealed and as a keyed digest"
+    );
+    // A case still open awaits no evaluation: no code is sent.
+    let (open, open_receipt) = report(&t, "").await;
+    let _ = open;
+    let early = t
+        .post(&format!("/api/v1/track/{open_receipt}/verification-code"))
+        .send()
+        .await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.text());
+
     // Tencent Cloud's API: the same message kinds, an approved template, a signed request.
     let (tencent, tencent_base, tencent_ca) = SmsPeer::start(
         r#"{"Response":{"SendStatusSet":[{"SerialNo":"5000:1","PhoneNumber":"+8613800138000","Fee":1,"SessionContext":"","Code":"Ok","Message":"send success","IsoCode":"CN"}],"RequestId":"r1"}}"#,

@@ -54,6 +54,7 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/cases/{id}/actions/{action}",
     "GET /api/v1/track/{receipt}",
     "POST /api/v1/track/{receipt}/evaluation",
+    "POST /api/v1/track/{receipt}/verification-code",
     "GET /api/v1/alerts",
     "GET /api/v1/kpi",
     "POST /api/v1/kpi/appeals",
@@ -191,6 +192,7 @@ const PUBLIC: &[&str] = &[
     "GET /api/v1/openapi.json",
     "GET /api/v1/track/{receipt}",
     "POST /api/v1/track/{receipt}/evaluation",
+    "POST /api/v1/track/{receipt}/verification-code",
     "POST /api/v1/session",
     "GET /api/v1/surveys/{id}",
     "POST /api/v1/surveys/{id}/responses",
@@ -309,6 +311,7 @@ async fn every_route_is_documented_with_its_shapes_and_errors() {
             "POST /api/v1/activities/shifts/{shift}/signup",
             "POST /api/v1/results/{number}/milestones/{seq}/completion",
             "POST /api/v1/notifications/dead-letters/{id}/retry",
+            "POST /api/v1/track/{receipt}/verification-code",
         ];
         if method == "POST" && !bodiless.contains(&name.as_str()) {
             assert!(

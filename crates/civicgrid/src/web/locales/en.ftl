@@ -310,6 +310,7 @@ err-forbidden = You are not allowed to do this.
 err-stale = Someone else just acted on this case; reload and try again.
 err-not-allowed = The case's current state does not allow this.
 err-unavailable = The service is unavailable; try again later.
+err-upstream = Another system did not do its part (the SMS was not sent). Try again in a moment.
 err-invalid = Something in the form is wrong.
 err-required = Required.
 err-required-named = Please fill in "{ $field }".

@@ -310,6 +310,7 @@ err-forbidden = 您没有权限。
 err-stale = 案件刚被他人办理过，请刷新后重试。
 err-not-allowed = 案件当前状态不允许这个操作。
 err-unavailable = 服务暂时不可用，请稍后再试。
+err-upstream = 外部系统未能完成（短信未发出），请稍后再试。
 err-invalid = 提交的内容有误。
 err-required = 必填。
 err-required-named = 请填写“{ $field }”。
