@@ -118,10 +118,43 @@ pub fn after_failure(attempts: u32, now: Timestamp) -> AfterFailure {
     }
 }
 
+/// Tries at sending a case upstream before it is left failed for an operator: about a day.
+pub const UPSTREAM_TRIES: u32 = 48;
+
+/// After the `attempts`-th failed try at sending a case upstream, FixMyStreet's schedule: the
+/// first retry after 5 minutes, then every 30.
+pub fn upstream_after_failure(attempts: u32, now: Timestamp) -> AfterFailure {
+    if attempts >= UPSTREAM_TRIES {
+        return AfterFailure::GiveUp;
+    }
+    let wait = if attempts <= 1 {
+        SignedDuration::from_mins(5)
+    } else {
+        SignedDuration::from_mins(30)
+    };
+    match now.checked_add(wait) {
+        Ok(at) => AfterFailure::RetryAt(at),
+        Err(_) => AfterFailure::GiveUp,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn upstream_sends_retry_after_five_minutes_then_every_thirty() {
+        let t: Timestamp = "2026-12-07T02:00:00Z".parse().expect("t");
+        let at = |a| match upstream_after_failure(a, t) {
+            AfterFailure::RetryAt(next) => Some(next.duration_since(t).as_mins()),
+            AfterFailure::GiveUp => None,
+        };
+        assert_eq!(at(1), Some(5));
+        assert_eq!(at(2), Some(30));
+        assert_eq!(at(47), Some(30));
+        assert_eq!(at(48), None);
+    }
 
     #[test]
     fn filters_read_names_and_refuse_unknown_ones() {

@@ -236,9 +236,15 @@ impl<'a> Policy<'a> {
         };
         if matches!(
             action,
-            Action::RaiseAlarm { .. } | Action::MissWhistle { .. }
+            Action::RaiseAlarm { .. }
+                | Action::MissWhistle { .. }
+                | Action::Forward { .. }
+                | Action::UpstreamUpdate { .. }
         ) {
-            return Err("alarms and missed answers are recorded by the platform".to_owned());
+            return Err(
+                "alarms, missed answers and upstream systems' news are recorded by the platform"
+                    .to_owned(),
+            );
         }
         verdict(
             action

@@ -37,6 +37,7 @@ mod routing;
 mod services;
 mod supervision;
 mod territory;
+mod upstream;
 mod volunteers;
 mod webhooks;
 mod wishes;
@@ -88,6 +89,7 @@ pub use services::{
 };
 pub use supervision::{ReportEventRecord, ReportFileRecord, ReportRecord, SupervisionStore};
 pub use territory::TerritoryStore;
+pub use upstream::{LinkOutcome, UpstreamLink, UpstreamRoute, UpstreamStore, UpstreamSystem};
 pub use volunteers::{
     ActivityRecord, HOURS_SOURCE, HoursRecord, ShiftRecord, SignupRecord, VolunteerRecord,
     VolunteerStore,
@@ -122,6 +124,7 @@ pub trait Repository:
     + ListStore
     + NotificationStore
     + HotlineStore
+    + UpstreamStore
     + Send
     + Sync
 {
@@ -151,6 +154,7 @@ impl<T> Repository for T where
         + ListStore
         + NotificationStore
         + HotlineStore
+        + UpstreamStore
         + Send
         + Sync
 {

@@ -116,6 +116,7 @@ crate::accountability::accountability_sql!(SqliteRepository, sqlx::Sqlite, "sqli
 crate::lists::lists_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::notifications::notifications_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::hotline::hotline_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::upstream::upstream_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::volunteers::volunteers_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::polls::polls_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::consultation::consultation_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");

@@ -53,6 +53,7 @@ pub fn registry() -> Vec<Job> {
         crate::accounts::limits::FORGET_ENDED_WINDOWS,
         crate::webhooks::jobs::DELIVERIES,
         crate::notifications::jobs::NOTIFICATIONS,
+        crate::upstream::jobs::UPSTREAM,
     ]
 }
 

@@ -39,6 +39,7 @@ pub mod party;
 pub mod routing;
 pub mod supervision;
 pub mod territory;
+pub mod upstream;
 pub mod volunteers;
 pub mod webhooks;
 pub mod wishes;

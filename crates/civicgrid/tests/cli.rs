@@ -97,6 +97,9 @@ mod routing;
 #[path = "cli/territory.rs"]
 mod territory;
 
+#[path = "cli/upstream.rs"]
+mod upstream;
+
 #[path = "cli/web.rs"]
 mod web;
 

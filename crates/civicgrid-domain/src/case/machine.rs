@@ -217,6 +217,17 @@ pub enum Action {
     AnswerWhistle { unit: String, note: String },
     /// The deadline job records that a summoned department did not report in time (a breach).
     MissWhistle { unit: String },
+    /// The platform forwarded the case to an upstream system (the county's Open311 server),
+    /// which took it under `request_id`.
+    Forward { system: String, request_id: String },
+    /// The upstream system's status of a forwarded case changed (pulled back from it). The
+    /// case's own state does not change: the street still verifies and closes it.
+    UpstreamUpdate {
+        system: String,
+        request_id: String,
+        status: String,
+        note: String,
+    },
     /// A photo documenting the case (the bytes are stored beside the event).
     AttachPhoto { stage: PhotoStage, sha256: String },
     /// 更正: a call-taker or dispatcher sets or corrects the place (a point, or a grid) or the
@@ -304,6 +315,8 @@ impl Action {
             Action::WhistleCall { .. } => "whistle_call",
             Action::AnswerWhistle { .. } => "answer_whistle",
             Action::MissWhistle { .. } => "miss_whistle",
+            Action::Forward { .. } => "forward",
+            Action::UpstreamUpdate { .. } => "upstream_update",
             Action::AttachPhoto { .. } => "attach_photo",
             Action::Correct { .. } => "correct",
         }
@@ -326,9 +339,11 @@ impl Action {
             Action::Supervise { .. } => &[CaseSupervise],
             Action::MergeInto { .. } => &[CaseAccept, CaseDispatch],
             Action::ResolveOnSite { .. } => &[CaseResolveOnSite],
-            Action::Escalate { .. } | Action::RaiseAlarm { .. } | Action::MissWhistle { .. } => {
-                &[CaseSupervise]
-            }
+            Action::Escalate { .. }
+            | Action::RaiseAlarm { .. }
+            | Action::MissWhistle { .. }
+            | Action::Forward { .. }
+            | Action::UpstreamUpdate { .. } => &[CaseSupervise],
             Action::WhistleCall { .. } => &[CaseSupervise],
             Action::AnswerWhistle { .. } => &[CaseHandle],
             Action::AttachPhoto { .. } => &[CaseReport, CaseHandle, CaseVerify, CaseResolveOnSite],
@@ -726,6 +741,27 @@ pub fn decide(state: &CaseState, action: Action) -> Result<Transition, Transitio
             require(&action, nonempty(reason), "a correction needs a reason")?;
             s
         }
+        Action::Forward { system, request_id } => {
+            require(
+                &action,
+                nonempty(system) && nonempty(request_id),
+                "a forwarding names the system and its request id",
+            )?;
+            s
+        }
+        Action::UpstreamUpdate {
+            system,
+            request_id,
+            status,
+            ..
+        } => {
+            require(
+                &action,
+                nonempty(system) && nonempty(request_id) && nonempty(status),
+                "an upstream update names the system, its request id and the status",
+            )?;
+            s
+        }
         Action::MissWhistle { unit } => {
             // Like the answer: a case no longer open has no duty left to miss (found by the
             // case_machine fuzz target: a merged case took a whistle breach).
@@ -837,8 +873,11 @@ pub fn apply(state: &CaseState, t: &Transition) -> CaseState {
         | Action::StartHandling
         | Action::ReportBack { .. }
         | Action::Verify { passed: true, .. }
-        // The place, category and routing live on the case record, not in the loop's state.
-        | Action::Correct { .. } => {}
+        // The place, category and routing live on the case record, not in the loop's state;
+        // the upstream link in its own table.
+        | Action::Correct { .. }
+        | Action::Forward { .. }
+        | Action::UpstreamUpdate { .. } => {}
     }
     next
 }

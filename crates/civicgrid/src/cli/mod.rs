@@ -127,6 +127,9 @@ pub enum Command {
     Assessment(assessment::cli::Command),
     #[command(flatten)]
     Webhooks(webhooks::cli::Command),
+    /// Forwarding cases to an upstream Open311 server (the county) and pulling its news
+    #[command(subcommand)]
+    Upstream(crate::upstream::cli::UpstreamCommand),
     #[command(flatten)]
     Supervision(supervision::cli::Command),
     #[command(flatten)]
@@ -387,6 +390,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         Command::Accounts(c) => accounts::cli::run(&mut app, c, input, out).await,
         Command::Assessment(c) => assessment::cli::run(&mut app, c, input, out).await,
         Command::Webhooks(c) => webhooks::cli::run(&mut app, c, input, out).await,
+        Command::Upstream(c) => crate::upstream::cli::run(&app, c, out).await,
         Command::Supervision(c) => supervision::cli::run(&mut app, c, out).await,
         Command::Demo(c) => demo::cli::run(&mut app, c, input, out).await,
     }
