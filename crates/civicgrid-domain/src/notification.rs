@@ -28,6 +28,9 @@ pub enum Topic {
     WhistleCall,
     /// To the grid's workers: a unit reported back; the case waits for on-site verification.
     CaseToVerify,
+    /// To an invited unit: a consultation meeting (议事会) was convened and its attendance is
+    /// asked for by a deadline (召集).
+    MeetingSummons,
 }
 
 /// Who a topic is for.
@@ -43,7 +46,7 @@ pub enum Audience {
 }
 
 impl Topic {
-    pub const ALL: [Topic; 8] = [
+    pub const ALL: [Topic; 9] = [
         Topic::CaseAccepted,
         Topic::CaseClosed,
         Topic::CaseReopened,
@@ -52,6 +55,7 @@ impl Topic {
         Topic::CaseRed,
         Topic::WhistleCall,
         Topic::CaseToVerify,
+        Topic::MeetingSummons,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +68,7 @@ impl Topic {
             Topic::CaseRed => "case_red",
             Topic::WhistleCall => "whistle_call",
             Topic::CaseToVerify => "case_to_verify",
+            Topic::MeetingSummons => "meeting_summons",
         }
     }
 
@@ -74,9 +79,11 @@ impl Topic {
     pub fn audience(self) -> Audience {
         match self {
             Topic::CaseAccepted | Topic::CaseClosed | Topic::CaseReopened => Audience::Reporter,
-            Topic::CaseDispatched | Topic::CaseYellow | Topic::CaseRed | Topic::WhistleCall => {
-                Audience::Units
-            }
+            Topic::CaseDispatched
+            | Topic::CaseYellow
+            | Topic::CaseRed
+            | Topic::WhistleCall
+            | Topic::MeetingSummons => Audience::Units,
             Topic::CaseToVerify => Audience::GridWorkers,
         }
     }
@@ -127,6 +134,16 @@ impl Topic {
                 "unit",
                 "due_at",
                 "work_link",
+            ],
+            Topic::MeetingSummons => &[
+                "public_id",
+                "title",
+                "place",
+                "starts_at",
+                "convener",
+                "unit",
+                "due_at",
+                "meeting_link",
             ],
         }
     }

@@ -89,6 +89,8 @@ pub struct MessageCounts {
 pub trait NotificationStore: Send + Sync {
     /// Case events waiting to be turned into messages, oldest first.
     async fn waiting_notification_events(&self, limit: u32) -> Result<Vec<CaseEvent>, StoreError>;
+    /// Meetings convened and not yet turned into summonses: (meeting id, event seq).
+    async fn waiting_meeting_notices(&self, limit: u32) -> Result<Vec<(Uuid, u64)>, StoreError>;
     /// Writes an event's messages and takes the event off the waiting list, in one commit.
     /// A message already written for the same (event, topic, channel, recipient) is kept as
     /// it is, so two instances expanding one event write each message once.
@@ -286,6 +288,7 @@ macro_rules! notifications_sql {
                     "SELECT e.case_id, e.seq, e.action, e.from_status, e.to_status, e.actor, e.at, e.payload
                        FROM notification_events n
                        JOIN case_events e ON e.case_id = n.case_id AND e.seq = n.seq
+                      WHERE n.source = 'case'
                       ORDER BY n.at, n.case_id, n.seq LIMIT $1",
                 )
                 .bind(i64::from(limit))
@@ -293,6 +296,21 @@ macro_rules! notifications_sql {
                 .await?;
                 rows.into_iter()
                     .map(|(c, seq, a, f, t, who, at, p)| $crate::sql::event_from_row(c, seq, a, f, t, who, at, p))
+                    .collect()
+            }
+
+            async fn waiting_meeting_notices(&self, limit: u32) -> Result<Vec<(uuid::Uuid, u64)>, $crate::StoreError> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT case_id, seq FROM notification_events WHERE source = 'meeting' ORDER BY at, case_id, seq LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, seq)| {
+                        let id = id.parse().map_err(|_| $crate::StoreError::Corrupt(format!("meeting notice {id}")))?;
+                        Ok((id, u64::try_from(seq).map_err($crate::error::corrupt)?))
+                    })
                     .collect()
             }
 

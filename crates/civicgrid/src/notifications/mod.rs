@@ -172,6 +172,21 @@ impl App {
                 .expand_notification_event((&event.case_id, event.seq), &messages, self.clock.now())
                 .await?;
         }
+        for (meeting, seq) in self.repo.waiting_meeting_notices(ROUND_SIZE).await? {
+            let messages = match self.meeting_messages(&meeting).await {
+                Ok(m) => m,
+                Err(e @ AppError::Store(_)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(%meeting, error = %e, "a meeting could not be turned into summonses; passed over");
+                    Vec::new()
+                }
+            };
+            report.events += 1;
+            report.written += messages.len();
+            self.repo
+                .expand_notification_event((&meeting, seq), &messages, self.clock.now())
+                .await?;
+        }
         Ok(report)
     }
 
@@ -215,62 +230,157 @@ impl App {
                 if topic.audience() == Audience::Reporter {
                     self.reporter_links(sealer, &case, &mut values);
                 }
-                let urgent = topic.is_urgent();
-                let not_before = |digest: bool| {
-                    if urgent || !recipient.staff {
-                        now
-                    } else if digest {
-                        self.next_digest(now, &reference)
-                    } else {
-                        self.after_quiet_hours(now, &reference)
-                    }
-                };
-                if let (Some(to), Some(_)) = (&recipient.email, &self.notifier.mailer) {
-                    let letter = Letter {
-                        to: to.clone(),
-                        subject: render_line(&template.subject, &values)?,
-                        body: civicgrid_domain::notification::render(&template.body, &values)
-                            .map_err(|e| AppError::Invalid(e.to_string()))?,
-                        unsubscribe: values.get("unsubscribe_link").cloned(),
-                        values: BTreeMap::new(),
-                    };
-                    let id = self.ids.new_id(now);
-                    let digest = recipient.digest && !urgent;
-                    out.push(NewMessage {
-                        id,
-                        topic: topic.as_str().to_owned(),
-                        channel: if digest { "digest" } else { "email" }.into(),
-                        recipient: recipient.key.clone(),
-                        sealed: sealer.seal_json(&id, &letter)?,
-                        urgent,
-                        not_before: not_before(digest),
-                    });
-                }
-                if let (Some(phone), Some(_)) = (&recipient.phone, &self.notifier.sms) {
-                    let letter = Letter {
-                        to: phone.clone(),
-                        subject: String::new(),
-                        body: render_line(&template.sms, &values)?,
-                        unsubscribe: None,
-                        values: values
-                            .iter()
-                            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                            .collect(),
-                    };
-                    let id = self.ids.new_id(now);
-                    out.push(NewMessage {
-                        id,
-                        topic: topic.as_str().to_owned(),
-                        channel: "sms".into(),
-                        recipient: recipient.key.clone(),
-                        sealed: sealer.seal_json(&id, &letter)?,
-                        urgent,
-                        not_before: not_before(false),
-                    });
-                }
+                self.push_messages(
+                    sealer, topic, &template, &recipient, &values, &reference, now, &mut out,
+                )?;
             }
         }
         Ok(out)
+    }
+
+    /// The messages to one recipient of a topic: an e-mail (or a notice held for the digest)
+    /// where they have an address and a mail server is configured, a text where they want
+    /// SMS and a provider is configured. Urgent topics go at once; other staff notices wait
+    /// through the quiet hours.
+    #[allow(clippy::too_many_arguments)]
+    fn push_messages(
+        &self,
+        sealer: &crate::cases::seal::Sealer,
+        topic: Topic,
+        template: &civicgrid_domain::notification::Template,
+        recipient: &Recipient,
+        values: &BTreeMap<&'static str, String>,
+        reference: &crate::reference::Reference,
+        now: jiff::Timestamp,
+        out: &mut Vec<NewMessage>,
+    ) -> AppResult<()> {
+        let urgent = topic.is_urgent();
+        let not_before = |digest: bool| {
+            if urgent || !recipient.staff {
+                now
+            } else if digest {
+                self.next_digest(now, reference)
+            } else {
+                self.after_quiet_hours(now, reference)
+            }
+        };
+        if let (Some(to), Some(_)) = (&recipient.email, &self.notifier.mailer) {
+            let letter = Letter {
+                to: to.clone(),
+                subject: render_line(&template.subject, values)?,
+                body: civicgrid_domain::notification::render(&template.body, values)
+                    .map_err(|e| AppError::Invalid(e.to_string()))?,
+                unsubscribe: values.get("unsubscribe_link").cloned(),
+                values: BTreeMap::new(),
+            };
+            let id = self.ids.new_id(now);
+            let digest = recipient.digest && !urgent;
+            out.push(NewMessage {
+                id,
+                topic: topic.as_str().to_owned(),
+                channel: if digest { "digest" } else { "email" }.into(),
+                recipient: recipient.key.clone(),
+                sealed: sealer.seal_json(&id, &letter)?,
+                urgent,
+                not_before: not_before(digest),
+            });
+        }
+        if let (Some(phone), Some(_)) = (&recipient.phone, &self.notifier.sms) {
+            let letter = Letter {
+                to: phone.clone(),
+                subject: String::new(),
+                body: render_line(&template.sms, values)?,
+                unsubscribe: None,
+                values: values
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+            };
+            let id = self.ids.new_id(now);
+            out.push(NewMessage {
+                id,
+                topic: topic.as_str().to_owned(),
+                channel: "sms".into(),
+                recipient: recipient.key.clone(),
+                sealed: sealer.seal_json(&id, &letter)?,
+                urgent,
+                not_before: not_before(false),
+            });
+        }
+        Ok(())
+    }
+
+    /// The summonses of a convened meeting: one to the staff of each invited unit that has
+    /// not answered yet.
+    async fn meeting_messages(&self, meeting_id: &Uuid) -> AppResult<Vec<NewMessage>> {
+        let Some(sealer) = self.sealer.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let Some(meeting) = self.repo.meeting(meeting_id).await? else {
+            return Ok(Vec::new());
+        };
+        if meeting.status != "planned" {
+            return Ok(Vec::new());
+        }
+        let invitees = self.repo.invitees(meeting_id).await?;
+        let reference = self.reference().await?;
+        let topic = Topic::MeetingSummons;
+        let template = self
+            .notification_template(topic, &self.notifier.language)
+            .await?;
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        for invitee in invitees.iter().filter(|i| {
+            i.kind == civicgrid_domain::consultation::InviteeKind::Unit && i.answer.is_none()
+        }) {
+            let staff = self
+                .unit_staff(std::slice::from_ref(&invitee.reference))
+                .await?;
+            let values = self
+                .meeting_values(&meeting, &invitee.name, invitee.answer_due, &reference)
+                .await?;
+            for recipient in self.staff_recipients(sealer, staff).await? {
+                self.push_messages(
+                    sealer, topic, &template, &recipient, &values, &reference, now, &mut out,
+                )?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The variables of a meeting summons to `unit`, who answers by `due`.
+    pub(super) async fn meeting_values(
+        &self,
+        meeting: &civicgrid_store::MeetingRecord,
+        unit: &str,
+        due: jiff::Timestamp,
+        reference: &crate::reference::Reference,
+    ) -> AppResult<BTreeMap<&'static str, String>> {
+        let zone = reference.calendar.time_zone();
+        let local = |t: jiff::Timestamp| {
+            t.to_zoned(zone.clone())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        };
+        let convener = self
+            .repo
+            .user(&meeting.convener)
+            .await?
+            .map_or_else(|| meeting.convener.clone(), |u| u.display_name);
+        let base = self.notifier.public_url.trim_end_matches('/');
+        Ok(BTreeMap::from([
+            ("public_id", meeting.public_id.clone()),
+            ("title", meeting.title.clone()),
+            ("place", meeting.place.clone()),
+            ("starts_at", local(meeting.starts_at)),
+            ("convener", convener),
+            ("unit", unit.to_owned()),
+            ("due_at", local(due)),
+            (
+                "meeting_link",
+                format!("{base}/meetings/{}", meeting.public_id),
+            ),
+        ]))
     }
 
     /// Who a topic about `case` goes to: the reporter who left an address and did not
@@ -314,34 +424,7 @@ impl App {
             }
             Audience::Units => {
                 let units = event_units(event).unwrap_or_else(|| case.state.units.clone());
-                let reference = self.reference().await?;
-                let users = self.repo.users().await?;
-                let mut staff: Vec<(String, String)> = Vec::new();
-                for user in users.iter().filter(|u| u.active) {
-                    for unit in &units {
-                        let handles = user.grants.iter().any(|g| {
-                            matches!(&g.scope, Scope::Unit(u) if u == unit)
-                                && civicgrid_domain::access::allows(
-                                    std::slice::from_ref(g),
-                                    &reference.roles,
-                                    Permission::CaseHandle,
-                                    &Target {
-                                        region: None,
-                                        unit: Some(unit),
-                                    },
-                                )
-                        });
-                        if handles {
-                            let name = reference
-                                .units
-                                .iter()
-                                .find(|u| &u.code == unit)
-                                .map_or_else(|| unit.clone(), |u| u.name.clone());
-                            staff.push((user.username.clone(), name));
-                            break;
-                        }
-                    }
-                }
+                let staff = self.unit_staff(&units).await?;
                 self.staff_recipients(sealer, staff).await
             }
             Audience::GridWorkers => {
@@ -371,6 +454,39 @@ impl App {
                 self.staff_recipients(sealer, workers).await
             }
         }
+    }
+
+    /// The active staff who handle cases for any of `units`: (account, unit name).
+    async fn unit_staff(&self, units: &[String]) -> AppResult<Vec<(String, String)>> {
+        let reference = self.reference().await?;
+        let users = self.repo.users().await?;
+        let mut staff: Vec<(String, String)> = Vec::new();
+        for user in users.iter().filter(|u| u.active) {
+            for unit in units {
+                let handles = user.grants.iter().any(|g| {
+                    matches!(&g.scope, Scope::Unit(u) if u == unit)
+                        && civicgrid_domain::access::allows(
+                            std::slice::from_ref(g),
+                            &reference.roles,
+                            Permission::CaseHandle,
+                            &Target {
+                                region: None,
+                                unit: Some(unit),
+                            },
+                        )
+                });
+                if handles {
+                    let name = reference
+                        .units
+                        .iter()
+                        .find(|u| &u.code == unit)
+                        .map_or_else(|| unit.clone(), |u| u.name.clone());
+                    staff.push((user.username.clone(), name));
+                    break;
+                }
+            }
+        }
+        Ok(staff)
     }
 
     /// The staff (account, unit name) who chose e-mail, with their address.

@@ -154,10 +154,14 @@ impl App {
             return Err(crate::cases::invalid(problems));
         }
         let reference = self.reference().await?;
+        if topic == Topic::MeetingSummons {
+            return self.preview_summons(&template, &reference).await;
+        }
         // The newest case such a message could be about (a closed one for "closed", …),
         // else the newest case at all.
         use civicgrid_domain::case::Status;
         let fitting = match topic {
+            Topic::MeetingSummons => vec![],
             Topic::CaseAccepted => vec![Status::Accepted, Status::Registered],
             Topic::CaseClosed => vec![Status::Closed, Status::Evaluated],
             Topic::CaseReopened | Topic::CaseYellow | Topic::CaseRed => vec![Status::Handling],
@@ -228,6 +232,45 @@ impl App {
             body: fill(&template.body)?,
             sms: fill(&template.sms)?,
             case: case.map(|c| c.public_id),
+        })
+    }
+}
+
+impl App {
+    /// A summons filled in with the newest meeting and its first invited unit.
+    async fn preview_summons(
+        &self,
+        template: &Template,
+        reference: &crate::reference::Reference,
+    ) -> AppResult<Preview> {
+        let mut values = BTreeMap::new();
+        let mut shown = None;
+        if let Some(top) = &reference.top_region
+            && let Some(meeting) = self.repo.meetings(top, 1).await?.into_iter().next()
+        {
+            let invitees = self.repo.invitees(&meeting.id).await?;
+            let unit = invitees
+                .iter()
+                .find(|i| i.kind == civicgrid_domain::consultation::InviteeKind::Unit);
+            values = self
+                .meeting_values(
+                    &meeting,
+                    unit.map_or("…", |u| u.name.as_str()),
+                    unit.map_or(meeting.starts_at, |u| u.answer_due),
+                    reference,
+                )
+                .await?;
+            shown = Some(meeting.public_id);
+        }
+        let fill = |text: &str| {
+            civicgrid_domain::notification::render(text, &values)
+                .map_err(|e| AppError::Invalid(e.to_string()))
+        };
+        Ok(Preview {
+            subject: fill(&template.subject)?,
+            body: fill(&template.body)?,
+            sms: fill(&template.sms)?,
+            case: shown,
         })
     }
 }

@@ -987,12 +987,63 @@ success_contains = '"code":0'
     );
     // A case still open awaits no evaluation: no code is sent.
     let (open, open_receipt) = report(&t, "").await;
-    let _ = open;
     let early = t
         .post(&format!("/api/v1/track/{open_receipt}/verification-code"))
         .send()
         .await;
     assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.text());
+
+    // A meeting convened with the water company invited: its handler is summoned by text,
+    // with the meeting, the time and the answer's deadline.
+    let open_case = t.app.get_case(&open).await.expect("open case");
+    let leader = staff(&t.app, "leader.st1").await;
+    let meeting = t
+        .app
+        .convene_meeting(
+            &leader,
+            civicgrid::consultation::NewMeeting {
+                kind: civicgrid_domain::consultation::MeetingKind::JointConsultation,
+                scope: open_case.region.to_string(),
+                title: "井盖治理联席会商".into(),
+                place: "社区党群服务中心".into(),
+                starts_at: "2026-03-10T02:00:00Z".parse().expect("t"),
+                invitees: vec![civicgrid::consultation::NewInvitee {
+                    kind: civicgrid_domain::consultation::InviteeKind::Unit,
+                    reference: "SWJT".into(),
+                    name: String::new(),
+                }],
+                agenda: vec![civicgrid::consultation::NewAgendaItem {
+                    title: "井盖丢失".into(),
+                    topic: None,
+                    cases: vec![open_case.public_id.clone()],
+                }],
+            },
+        )
+        .await
+        .expect("meeting");
+    let before = gateway.got().len();
+    let r = t.app.run_notifications().await.expect("round");
+    assert!(r.written >= 1 && r.sent >= 1, "{r:?}");
+    let texted = gateway.got();
+    let summons: Vec<serde_json::Value> = texted[before..]
+        .iter()
+        .map(|g| serde_json::from_slice(&g.body).expect("json"))
+        .filter(|v: &serde_json::Value| {
+            v["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("会议召集")
+        })
+        .collect();
+    assert_eq!(summons.len(), 1, "{texted:?}");
+    assert_eq!(summons[0]["mobile"], "139 0000 1111");
+    let content = summons[0]["content"].as_str().expect("content");
+    assert!(
+        content.contains("井盖治理联席会商")
+            && content.contains("2026-03-10 10:00")
+            && content.contains(&format!("/meetings/{}", meeting.public_id)),
+        "{content}"
+    );
 
     // Tencent Cloud's API: the same message kinds, an approved template, a signed request.
     let (tencent, tencent_base, tencent_ca) = SmsPeer::start(

@@ -1485,6 +1485,7 @@ topic-case-yellow = Yellow warning
 topic-case-red = Red: overdue
 topic-whistle-call = Whistle call
 topic-case-to-verify = Case to verify
+topic-meeting-summons = Meeting summons
 audience-reporter = the reporter
 audience-units = the units
 audience-grid-workers = the grid's workers

@@ -1485,6 +1485,7 @@ topic-case-yellow = 黄牌预警
 topic-case-red = 红牌超时
 topic-whistle-call = 吹哨报到
 topic-case-to-verify = 待核查事项
+topic-meeting-summons = 会议召集
 audience-reporter = 反映人
 audience-units = 承办单位
 audience-grid-workers = 网格员
