@@ -31,6 +31,9 @@ pub enum Topic {
     /// To an invited unit: a consultation meeting (议事会) was convened and its attendance is
     /// asked for by a deadline (召集).
     MeetingSummons,
+    /// To the grid workers of chosen grids: an urgent notice from the street (紧急通知), e.g.
+    /// a typhoon warning or an order to check every vulnerable household.
+    EmergencyNotice,
 }
 
 /// Who a topic is for.
@@ -46,7 +49,7 @@ pub enum Audience {
 }
 
 impl Topic {
-    pub const ALL: [Topic; 9] = [
+    pub const ALL: [Topic; 10] = [
         Topic::CaseAccepted,
         Topic::CaseClosed,
         Topic::CaseReopened,
@@ -56,6 +59,7 @@ impl Topic {
         Topic::WhistleCall,
         Topic::CaseToVerify,
         Topic::MeetingSummons,
+        Topic::EmergencyNotice,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +73,7 @@ impl Topic {
             Topic::WhistleCall => "whistle_call",
             Topic::CaseToVerify => "case_to_verify",
             Topic::MeetingSummons => "meeting_summons",
+            Topic::EmergencyNotice => "emergency_notice",
         }
     }
 
@@ -84,14 +89,17 @@ impl Topic {
             | Topic::CaseRed
             | Topic::WhistleCall
             | Topic::MeetingSummons => Audience::Units,
-            Topic::CaseToVerify => Audience::GridWorkers,
+            Topic::CaseToVerify | Topic::EmergencyNotice => Audience::GridWorkers,
         }
     }
 
     /// Urgent notices go out at once, in quiet hours too, and never wait for a digest: a
     /// breached deadline and a whistle call need someone now.
     pub fn is_urgent(self) -> bool {
-        matches!(self, Topic::CaseRed | Topic::WhistleCall)
+        matches!(
+            self,
+            Topic::CaseRed | Topic::WhistleCall | Topic::EmergencyNotice
+        )
     }
 
     /// The variables a template of this topic may use.
@@ -145,6 +153,7 @@ impl Topic {
                 "due_at",
                 "meeting_link",
             ],
+            Topic::EmergencyNotice => &["title", "text", "issued_by", "at", "grid"],
         }
     }
 }

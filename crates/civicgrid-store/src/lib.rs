@@ -78,8 +78,8 @@ pub use model::{
     User, Webhook,
 };
 pub use notifications::{
-    MessageCounts, MessageRecord, NewMessage, NotificationStore, StaffChannelsRecord,
-    TemplateRecord, VerificationCode,
+    GridNoticeRecord, MessageCounts, MessageRecord, NewMessage, NotificationStore,
+    StaffChannelsRecord, TemplateRecord, VerificationCode,
 };
 pub use party::{MemberRecord, PartyStore};
 pub use polls::{PollCount, PollRecord, PollStore};

@@ -89,8 +89,18 @@ pub struct MessageCounts {
 pub trait NotificationStore: Send + Sync {
     /// Case events waiting to be turned into messages, oldest first.
     async fn waiting_notification_events(&self, limit: u32) -> Result<Vec<CaseEvent>, StoreError>;
-    /// Meetings convened and not yet turned into summonses: (meeting id, event seq).
-    async fn waiting_meeting_notices(&self, limit: u32) -> Result<Vec<(Uuid, u64)>, StoreError>;
+    /// Kept events of another source than cases (`meeting`: a convened meeting, `notice`: an
+    /// urgent notice to grids) not yet turned into messages: (its id, the event's seq).
+    async fn waiting_source_events(
+        &self,
+        source: &str,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, u64)>, StoreError>;
+    /// Stores an urgent notice to grids and keeps it for the notifier, in one transaction.
+    async fn issue_grid_notice(&self, notice: &GridNoticeRecord) -> Result<(), StoreError>;
+    async fn grid_notice(&self, id: &Uuid) -> Result<Option<GridNoticeRecord>, StoreError>;
+    /// The newest notices first.
+    async fn grid_notices(&self, limit: u32) -> Result<Vec<GridNoticeRecord>, StoreError>;
     /// Writes an event's messages and takes the event off the waiting list, in one commit.
     /// A message already written for the same (event, topic, channel, recipient) is kept as
     /// it is, so two instances expanding one event write each message once.
@@ -175,6 +185,38 @@ pub trait NotificationStore: Send + Sync {
     async fn guess_verification_code(&self, id: &Uuid) -> Result<u32, StoreError>;
     /// Spends a code; false if it was already spent.
     async fn spend_verification_code(&self, id: &Uuid, at: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// An urgent notice (紧急通知) to the grid workers of some grids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GridNoticeRecord {
+    pub id: Uuid,
+    pub title: String,
+    pub text: String,
+    /// Grid codes.
+    pub grids: Vec<String>,
+    /// The region containing them all, for who may read the notice.
+    pub region: String,
+    pub issued_by: String,
+    pub issued_at: Timestamp,
+}
+
+type NoticeRow = (String, String, String, String, String, String, i64);
+
+pub(crate) fn notice_from_row(r: NoticeRow) -> Result<GridNoticeRecord, StoreError> {
+    Ok(GridNoticeRecord {
+        id: r
+            .0
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("notice id {}", r.0)))?,
+        title: r.1,
+        text: r.2,
+        grids: serde_json::from_str(&r.3)
+            .map_err(|e| StoreError::Corrupt(format!("notice grids: {e}")))?,
+        region: r.4,
+        issued_by: r.5,
+        issued_at: crate::model::from_micros(r.6)?,
+    })
 }
 
 /// A code texted to a resident. The number is kept only as a keyed digest (`number`), the
@@ -299,19 +341,64 @@ macro_rules! notifications_sql {
                     .collect()
             }
 
-            async fn waiting_meeting_notices(&self, limit: u32) -> Result<Vec<(uuid::Uuid, u64)>, $crate::StoreError> {
+            async fn waiting_source_events(&self, source: &str, limit: u32) -> Result<Vec<(uuid::Uuid, u64)>, $crate::StoreError> {
                 let rows: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT case_id, seq FROM notification_events WHERE source = 'meeting' ORDER BY at, case_id, seq LIMIT $1",
+                    "SELECT case_id, seq FROM notification_events WHERE source = $1 ORDER BY at, case_id, seq LIMIT $2",
                 )
+                .bind(source)
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
                     .map(|(id, seq)| {
-                        let id = id.parse().map_err(|_| $crate::StoreError::Corrupt(format!("meeting notice {id}")))?;
+                        let id = id.parse().map_err(|_| $crate::StoreError::Corrupt(format!("{source} event {id}")))?;
                         Ok((id, u64::try_from(seq).map_err($crate::error::corrupt)?))
                     })
                     .collect()
+            }
+
+            async fn issue_grid_notice(&self, n: &$crate::GridNoticeRecord) -> Result<(), $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                sqlx::query(
+                    "INSERT INTO grid_notices (id, title, text, grids, region_code, issued_by, issued_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(n.id.to_string())
+                .bind(&n.title)
+                .bind(&n.text)
+                .bind($crate::sql::to_json(&n.grids)?)
+                .bind(&n.region)
+                .bind(&n.issued_by)
+                .bind($crate::model::micros(n.issued_at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO notification_events (case_id, seq, at, source) VALUES ($1, 1, $2, 'notice')")
+                    .bind(n.id.to_string())
+                    .bind($crate::model::micros(n.issued_at))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn grid_notice(&self, id: &uuid::Uuid) -> Result<Option<$crate::GridNoticeRecord>, $crate::StoreError> {
+                let row: Option<(String, String, String, String, String, String, i64)> = sqlx::query_as(
+                    "SELECT id, title, text, grids, region_code, issued_by, issued_at FROM grid_notices WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map($crate::notifications::notice_from_row).transpose()
+            }
+
+            async fn grid_notices(&self, limit: u32) -> Result<Vec<$crate::GridNoticeRecord>, $crate::StoreError> {
+                let rows: Vec<(String, String, String, String, String, String, i64)> = sqlx::query_as(
+                    "SELECT id, title, text, grids, region_code, issued_by, issued_at FROM grid_notices ORDER BY issued_at DESC, id DESC LIMIT $1",
+                )
+                .bind(i64::from(limit.clamp(1, 1000)))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map($crate::notifications::notice_from_row).collect()
             }
 
             async fn expand_notification_event(

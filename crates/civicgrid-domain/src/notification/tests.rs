@@ -63,8 +63,14 @@ fn case_events_give_the_topics_of_their_audiences() {
 fn topics_read_back_and_say_who_they_are_for() {
     for t in Topic::ALL {
         assert_eq!(Topic::parse(t.as_str()), Some(t));
-        assert!(t.variables().contains(&"public_id"));
+        // Every message says what it is about: a case's or meeting's number, a notice's title.
+        assert!(
+            t.variables().contains(&"public_id") || t.variables().contains(&"title"),
+            "{t:?}"
+        );
     }
+    assert_eq!(Topic::EmergencyNotice.audience(), Audience::GridWorkers);
+    assert!(Topic::EmergencyNotice.is_urgent() && !Topic::MeetingSummons.is_urgent());
     assert_eq!(Topic::parse("case_exploded"), None);
     assert_eq!(Topic::CaseAccepted.audience(), Audience::Reporter);
     assert_eq!(Topic::CaseRed.audience(), Audience::Units);

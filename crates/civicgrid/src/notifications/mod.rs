@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod email;
 pub mod jobs;
+pub mod notices;
 pub mod pages;
 pub mod rest;
 pub mod sms;
@@ -172,12 +173,18 @@ impl App {
                 .expand_notification_event((&event.case_id, event.seq), &messages, self.clock.now())
                 .await?;
         }
-        for (meeting, seq) in self.repo.waiting_meeting_notices(ROUND_SIZE).await? {
-            let messages = match self.meeting_messages(&meeting).await {
+        for (source, id, seq) in self.waiting_other_events().await? {
+            let made = if source == "meeting" {
+                self.meeting_messages(&id).await
+            } else {
+                self.notice_messages(&id).await
+            };
+            let meeting = id;
+            let messages = match made {
                 Ok(m) => m,
                 Err(e @ AppError::Store(_)) => return Err(e),
                 Err(e) => {
-                    tracing::warn!(%meeting, error = %e, "a meeting could not be turned into summonses; passed over");
+                    tracing::warn!(%meeting, source, error = %e, "a meeting or notice could not be turned into messages; passed over");
                     Vec::new()
                 }
             };
@@ -233,6 +240,17 @@ impl App {
                 self.push_messages(
                     sealer, topic, &template, &recipient, &values, &reference, now, &mut out,
                 )?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Kept events of meetings and notices: (source, id, seq).
+    async fn waiting_other_events(&self) -> AppResult<Vec<(&'static str, Uuid, u64)>> {
+        let mut out = Vec::new();
+        for source in ["meeting", "notice"] {
+            for (id, seq) in self.repo.waiting_source_events(source, ROUND_SIZE).await? {
+                out.push((source, id, seq));
             }
         }
         Ok(out)
@@ -431,29 +449,50 @@ impl App {
                 let Some(grid) = &case.grid else {
                     return Ok(Vec::new());
                 };
-                let mut workers: Vec<(String, String)> = self
-                    .repo
-                    .beats()
+                let workers = self
+                    .grid_workers(std::slice::from_ref(grid))
                     .await?
                     .into_iter()
-                    .filter(|b| b.grids.contains(grid))
-                    .flat_map(|b| b.workers.into_iter().map(|w| (w, String::new())))
+                    .map(|(w, _)| (w, String::new()))
                     .collect();
-                workers.sort();
-                workers.dedup();
-                // Only those whose accounts are still active.
-                let active: std::collections::HashSet<String> = self
-                    .repo
-                    .users()
-                    .await?
-                    .into_iter()
-                    .filter(|u| u.active)
-                    .map(|u| u.username)
-                    .collect();
-                workers.retain(|(w, _)| active.contains(w));
                 self.staff_recipients(sealer, workers).await
             }
         }
+    }
+
+    /// The active grid workers of the beats covering any of `grids`, each with the grids of
+    /// theirs among them.
+    pub(super) async fn grid_workers(
+        &self,
+        grids: &[civicgrid_domain::territory::GridCode],
+    ) -> AppResult<Vec<(String, Vec<civicgrid_domain::territory::GridCode>)>> {
+        let active: std::collections::HashSet<String> = self
+            .repo
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| u.active)
+            .map(|u| u.username)
+            .collect();
+        let mut workers: BTreeMap<String, Vec<civicgrid_domain::territory::GridCode>> =
+            BTreeMap::new();
+        for beat in self.repo.beats().await? {
+            let theirs: Vec<_> = grids
+                .iter()
+                .filter(|g| beat.grids.contains(g))
+                .cloned()
+                .collect();
+            if theirs.is_empty() {
+                continue;
+            }
+            for w in beat.workers.iter().filter(|w| active.contains(*w)) {
+                let entry = workers.entry(w.clone()).or_default();
+                entry.extend(theirs.iter().cloned());
+                entry.sort();
+                entry.dedup();
+            }
+        }
+        Ok(workers.into_iter().collect())
     }
 
     /// The active staff who handle cases for any of `units`: (account, unit name).

@@ -29,6 +29,49 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(preview))
         .routes(routes!(own_channels, set_own_channels))
         .routes(routes!(evaluation_code))
+        .routes(routes!(issue_notice, notices))
+}
+
+/// An urgent notice to the grid workers of some grids.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeBody {
+    /// At most 60 characters.
+    pub title: String,
+    /// At most 500 characters (it is also texted).
+    pub text: String,
+    /// Grid codes (15 digits).
+    pub grids: Vec<String>,
+}
+
+/// Sends an urgent notice (紧急通知) to the grid workers of the grids: at once, in quiet
+/// hours too, by e-mail and SMS as each chose. Needs notice.issue over every grid.
+#[utoipa::path(post, path = "/api/v1/notices", tag = "notifications",
+    request_body(content = NoticeBody, content_type = "application/json"),
+    responses((status = 201, description = "Kept and on its way", body = super::notices::GridNotice),
+        ChangeProblems),
+    security(("bearer" = [])))]
+async fn issue_notice(
+    State(app): State<App>,
+    caller: Caller,
+    payload: Result<Json<NoticeBody>, JsonRejection>,
+) -> ApiResult<(axum::http::StatusCode, Json<super::notices::GridNotice>)> {
+    let b = body(payload)?;
+    let notice = app
+        .issue_grid_notice(caller.staff()?, &b.title, &b.text, &b.grids)
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(notice)))
+}
+
+/// The urgent notices sent in the caller's regions, newest first.
+#[utoipa::path(get, path = "/api/v1/notices", tag = "notifications",
+    responses((status = 200, description = "Notices", body = [super::notices::GridNotice]), ReadProblems),
+    security(("bearer" = [])))]
+async fn notices(
+    State(app): State<App>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<super::notices::GridNotice>>> {
+    Ok(Json(app.grid_notices(caller.staff()?).await?))
 }
 
 /// Texts a code to the number the reporter left with the case, for evaluating the closed

@@ -157,11 +157,14 @@ impl App {
         if topic == Topic::MeetingSummons {
             return self.preview_summons(&template, &reference).await;
         }
+        if topic == Topic::EmergencyNotice {
+            return self.preview_notice(&template, &reference).await;
+        }
         // The newest case such a message could be about (a closed one for "closed", …),
         // else the newest case at all.
         use civicgrid_domain::case::Status;
         let fitting = match topic {
-            Topic::MeetingSummons => vec![],
+            Topic::MeetingSummons | Topic::EmergencyNotice => vec![],
             Topic::CaseAccepted => vec![Status::Accepted, Status::Registered],
             Topic::CaseClosed => vec![Status::Closed, Status::Evaluated],
             Topic::CaseReopened | Topic::CaseYellow | Topic::CaseRed => vec![Status::Handling],
@@ -237,6 +240,48 @@ impl App {
 }
 
 impl App {
+    /// An urgent notice filled in with the newest one sent.
+    async fn preview_notice(
+        &self,
+        template: &Template,
+        reference: &crate::reference::Reference,
+    ) -> AppResult<Preview> {
+        let mut values = BTreeMap::new();
+        let mut shown = None;
+        if let Some(n) = self.repo.grid_notices(1).await?.into_iter().next() {
+            let grids: Vec<String> = n
+                .grids
+                .iter()
+                .filter_map(|g| g.parse().ok())
+                .map(|g| reference.place_name(&g))
+                .collect();
+            values = BTreeMap::from([
+                ("title", n.title.clone()),
+                ("text", n.text.clone()),
+                ("issued_by", n.issued_by.clone()),
+                (
+                    "at",
+                    n.issued_at
+                        .to_zoned(reference.calendar.time_zone().clone())
+                        .strftime("%Y-%m-%d %H:%M")
+                        .to_string(),
+                ),
+                ("grid", grids.join("、")),
+            ]);
+            shown = Some(n.title);
+        }
+        let fill = |text: &str| {
+            civicgrid_domain::notification::render(text, &values)
+                .map_err(|e| AppError::Invalid(e.to_string()))
+        };
+        Ok(Preview {
+            subject: fill(&template.subject)?,
+            body: fill(&template.body)?,
+            sms: fill(&template.sms)?,
+            case: shown,
+        })
+    }
+
     /// A summons filled in with the newest meeting and its first invited unit.
     async fn preview_summons(
         &self,

@@ -116,6 +116,8 @@ enum Access {
     ApproveAccountability,
     /// Whom the record concerns (ST001's staff).
     AppealAccountability,
+    /// notice.issue over the community's grid.
+    IssueNotice,
 }
 
 /// Every REST operation: method and path as the document lists them.
@@ -161,6 +163,8 @@ const REST: &[(&str, &str, Access)] = &[
         Access::Administer(Permission::NotificationManage),
     ),
     ("get", "/api/v1/me/channels", Access::Staff),
+    ("post", "/api/v1/notices", Access::IssueNotice),
+    ("get", "/api/v1/notices", Access::Staff),
     ("put", "/api/v1/me/channels", Access::Staff),
     ("get", "/api/v1/lists/{kind}", Access::Public),
     ("get", "/api/v1/lists/{kind}/versions", Access::Public),
@@ -1569,6 +1573,7 @@ fn party_allowed(policy: &Policy<'_>, actor: &Actor, access: Access, p: &PartyFi
         Access::VolunteerPhone => (manage_volunteers || named(&[VOLUNTEER])) && contact,
         Access::IsVolunteer => named(&[VOLUNTEER]),
         Access::ManageConsultation => policy.may_manage_consultation(actor, c).is_ok(),
+        Access::IssueNotice => policy.holds_in(actor, Permission::NoticeIssue, c),
         Access::Moderate => policy.may_moderate(actor, c).is_ok(),
         Access::AnswerForUnit => policy.may_answer_for_unit(actor, "ST001").is_ok(),
         Access::CheckIn | Access::MilestoneOwner => {
@@ -2045,6 +2050,9 @@ fn concrete_rest(path: &str, f: &Fixture, case: &Case) -> String {
 
 fn rest_body(path: &str) -> Option<Value> {
     Some(match path {
+        "/api/v1/notices" => {
+            json!({"title": "台风预警", "text": "请立即排查辖区危旧房屋", "grids": ["440305001001001"]})
+        }
         "/api/v1/cases" => {
             json!({"description": "路灯不亮", "lon": 113.9171, "lat": 22.5168, "category": "01007", "attributes": {"fault": "dark"}})
         }

@@ -1045,6 +1045,104 @@ success_contains = '"code":0'
         "{content}"
     );
 
+    // An urgent notice to a grid: its worker, who chose SMS, is texted at once; a dispatcher
+    // may not send one, and a bad grid is refused by field.
+    let worker = staff(&t.app, "gw.st1c1.1").await;
+    t.app
+        .set_own_channels(
+            &worker,
+            OwnChannels {
+                addresses: StaffAddresses {
+                    email: None,
+                    phone: Some("137 0000 2222".into()),
+                },
+                sms: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("worker's channels");
+    let beat_grid = t
+        .app
+        .repo
+        .beats()
+        .await
+        .expect("beats")
+        .into_iter()
+        .find(|b| b.workers.iter().any(|w| w == "gw.st1c1.1"))
+        .and_then(|b| b.grids.first().cloned())
+        .expect("the worker's grid")
+        .to_string();
+    let leader_key = t
+        .app
+        .create_api_key("leader", Some("leader.st1"))
+        .await
+        .expect("key");
+    let dispatcher_key = t
+        .app
+        .create_api_key("dispatcher", Some("dispatcher.st1"))
+        .await
+        .expect("key");
+    let notice = json!({"title": "台风预警", "text": "今晚有台风，请排查辖区危旧房屋和独居老人。", "grids": [beat_grid]});
+    let forbidden = t
+        .post("/api/v1/notices")
+        .bearer(&dispatcher_key)
+        .json(&notice)
+        .send()
+        .await;
+    assert_eq!(
+        forbidden.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        forbidden.text()
+    );
+    let bad = t
+        .post("/api/v1/notices")
+        .bearer(&leader_key)
+        .json(&json!({"title": "", "text": "x", "grids": ["123"]}))
+        .send()
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad.text()
+    );
+    // 23:30 in Shenzhen: quiet hours do not hold an urgent notice.
+    clock.set("2026-03-03T15:30:00Z".parse().expect("t"));
+    let sent = t
+        .post("/api/v1/notices")
+        .bearer(&leader_key)
+        .json(&notice)
+        .send()
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text());
+    let before = gateway.got().len();
+    let r = t.app.run_notifications().await.expect("round");
+    assert!(r.sent >= 1, "{r:?}");
+    let urgent: Vec<serde_json::Value> = gateway.got()[before..]
+        .iter()
+        .map(|g| serde_json::from_slice(&g.body).expect("json"))
+        .filter(|v: &serde_json::Value| {
+            v["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("紧急通知")
+        })
+        .collect();
+    assert_eq!(urgent.len(), 1, "{urgent:?}");
+    assert_eq!(urgent[0]["mobile"], "137 0000 2222");
+    assert!(
+        urgent[0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("独居老人"),
+        "{urgent:?}"
+    );
+    let listed = t.get("/api/v1/notices").bearer(&leader_key).send().await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.json()[0]["title"], "台风预警");
+
     // Tencent Cloud's API: the same message kinds, an approved template, a signed request.
     let (tencent, tencent_base, tencent_ca) = SmsPeer::start(
         r#"{"Response":{"SendStatusSet":[{"SerialNo":"5000:1","PhoneNumber":"+8613800138000","Fee":1,"SessionContext":"","Code":"Ok","Message":"send success","IsoCode":"CN"}],"RequestId":"r1"}}"#,

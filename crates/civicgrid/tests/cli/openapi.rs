@@ -11,6 +11,8 @@ use serde_json::Value;
 /// up here and must be listed on purpose.
 const OPERATIONS: &[&str] = &[
     "GET /api/v1/notifications",
+    "POST /api/v1/notices",
+    "GET /api/v1/notices",
     "GET /api/v1/notifications/dead-letters",
     "POST /api/v1/notifications/dead-letters/{id}/retry",
     "POST /api/v1/notifications/dead-letters/{id}/discard",
