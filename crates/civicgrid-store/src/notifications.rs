@@ -466,21 +466,33 @@ macro_rules! notifications_sql {
                     return Ok(Vec::new());
                 }
                 // As for webhook deliveries: PostgreSQL materialises the pick and skips rows
-                // another instance is claiming; SQLite has one writer.
+                // another instance is claiming; SQLite has one writer. A recipient's notices
+                // held for the digest are claimed together, however many, so the digest is one
+                // e-mail.
                 let claim = if $backend == "postgres" {
-                    "WITH picked AS MATERIALIZED (
-                       SELECT id FROM notification_messages
+                    "WITH first AS MATERIALIZED (
+                       SELECT id, channel, recipient FROM notification_messages
                         WHERE status = 'pending' AND next_attempt_at <= $2 AND leased_until <= $2
-                        ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+                        ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED),
+                     rest AS MATERIALIZED (
+                       SELECT d.id FROM notification_messages d
+                        WHERE d.channel = 'digest' AND d.status = 'pending' AND d.next_attempt_at <= $2
+                          AND d.leased_until <= $2
+                          AND d.recipient IN (SELECT recipient FROM first WHERE channel = 'digest')
+                        FOR UPDATE SKIP LOCKED),
+                     picked AS (SELECT id FROM first UNION SELECT id FROM rest)
                      UPDATE notification_messages m SET leased_by = $1, leased_until = $3, attempts = m.attempts + 1
                        FROM picked p WHERE m.id = p.id
                      RETURNING m.id"
                 } else {
-                    "UPDATE notification_messages SET leased_by = $1, leased_until = $3, attempts = attempts + 1
-                      WHERE id IN (
-                        SELECT id FROM notification_messages
-                         WHERE status = 'pending' AND next_attempt_at <= $2 AND leased_until <= $2
-                         ORDER BY next_attempt_at, id LIMIT $4)
+                    "WITH first AS (
+                       SELECT id, channel, recipient FROM notification_messages
+                        WHERE status = 'pending' AND next_attempt_at <= $2 AND leased_until <= $2
+                        ORDER BY next_attempt_at, id LIMIT $4)
+                     UPDATE notification_messages SET leased_by = $1, leased_until = $3, attempts = attempts + 1
+                      WHERE (id IN (SELECT id FROM first)
+                          OR (channel = 'digest' AND next_attempt_at <= $2
+                              AND recipient IN (SELECT recipient FROM first WHERE channel = 'digest')))
                         AND status = 'pending' AND leased_until <= $2
                       RETURNING id"
                 };

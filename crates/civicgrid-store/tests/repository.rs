@@ -128,6 +128,7 @@ both_backends!(
     kpi_rollups_queue_apply_and_sum,
     webhook_deliveries_are_leased_and_finished,
     notification_messages_come_from_events_and_are_leased_once,
+    a_recipients_digest_notices_are_claimed_together,
     operations_gauges_count_what_is_open,
     placing_a_case_moves_it_and_its_rows_to_the_new_region,
     the_gazetteer_is_replaced_whole_and_found_by_name,
@@ -3989,6 +3990,52 @@ async fn accountability_records_deduct_and_list_versions_stay(repo: &dyn Reposit
             .expect("none")
             .is_empty()
     );
+}
+
+/// However many notices wait for a recipient's digest, one claim takes them all (past the
+/// round's limit), so the digest goes out as one e-mail; single messages keep the limit.
+async fn a_recipients_digest_notices_are_claimed_together(repo: &dyn Repository) {
+    use civicgrid_store::NewMessage;
+    with_catalogue(repo).await;
+    let mins = jiff::SignedDuration::from_mins;
+    let message = |recipient: &str, channel: &str, i: usize| NewMessage {
+        id: uuid::Uuid::now_v7(),
+        topic: "case_dispatched".into(),
+        channel: channel.into(),
+        recipient: recipient.into(),
+        sealed: format!("notice {i}"),
+        urgent: false,
+        not_before: t0(),
+    };
+    for i in 0..30 {
+        let c = new_case(uuid::Uuid::now_v7(), "440305001001001", t0());
+        repo.create_case(&c, &report_event(&c))
+            .await
+            .expect("created");
+        let m = if i % 3 == 2 {
+            message("gw.st1c1.1", "email", i)
+        } else {
+            message("handler.swjt", "digest", i)
+        };
+        repo.expand_notification_event((&c.id, 1), std::slice::from_ref(&m), t0())
+            .await
+            .expect("kept");
+    }
+    let now = t0() + mins(1);
+    let got = repo
+        .claim_messages("a", now, now + mins(2), 5)
+        .await
+        .expect("claim");
+    let digests = got.iter().filter(|m| m.channel == "digest").count();
+    let singles = got.iter().filter(|m| m.channel == "email").count();
+    assert_eq!(digests, 20, "every held notice of the recipient");
+    assert!(singles <= 5, "{singles}");
+    let rest = repo
+        .claim_messages("b", now, now + mins(2), 100)
+        .await
+        .expect("claim");
+    assert!(rest.iter().all(|m| m.channel == "email"));
+    assert_eq!(singles + rest.len(), 10);
 }
 
 async fn notification_messages_come_from_events_and_are_leased_once(repo: &dyn Repository) {
