@@ -47,6 +47,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(crate::supervision::rest::routes())
         .merge(crate::lists::rest::routes())
         .merge(crate::notifications::rest::routes())
+        .merge(crate::upstream::rest::routes())
         .merge(crate::accountability::rest::routes())
         .merge(crate::volunteers::rest::routes())
         .merge(crate::consultation::rest::routes())

@@ -1007,7 +1007,7 @@ impl App {
         })
     }
 
-    pub(super) async fn may_manage_notifications(&self, actor: &Actor) -> AppResult<()> {
+    pub(crate) async fn may_manage_notifications(&self, actor: &Actor) -> AppResult<()> {
         let reference = self.reference().await?;
         reference
             .policy()

@@ -87,13 +87,15 @@ async fn admin(app: &App, ctx: &Ctx, errors: Value, status: StatusCode) -> Respo
         Ok(s) => s,
         Err(e) => return ctx.app_error(e),
     };
-    let (dead, templates) = match (
+    let (dead, templates, links) = match (
         app.dead_letters(actor).await,
         app.notification_templates(actor).await,
+        app.upstream_links(actor, "").await,
     ) {
-        (Ok(d), Ok(t)) => (d, t),
-        (Err(e), _) | (_, Err(e)) => return ctx.app_error(e),
+        (Ok(d), Ok(t), Ok(l)) => (d, t, l),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return ctx.app_error(e),
     };
+    let count = |s: &str| links.iter().filter(|l| l.status == s).count();
     // Who each failed message was for, as people name them.
     let mut names = std::collections::HashMap::new();
     for m in &dead {
@@ -119,6 +121,7 @@ async fn admin(app: &App, ctx: &Ctx, errors: Value, status: StatusCode) -> Respo
                 "id": m.id,
                 "case_id": m.case_id,
                 "topic": ctx.t(&format!("topic-{}", m.topic.replace('_', "-"))),
+                "on_case": !matches!(m.topic.as_str(), "meeting_summons" | "emergency_notice"),
                 "to": m.to,
                 "recipient": recipient(&m.recipient),
                 "attempts": m.attempts,
@@ -135,6 +138,19 @@ async fn admin(app: &App, ctx: &Ctx, errors: Value, status: StatusCode) -> Respo
                 "changed_by": t.changed_by,
                 "changed_at": t.changed_at.map(|c| ctx.when(c)),
             })).collect::<Vec<_>>(),
+            "upstream": {
+                "pending": count("pending"),
+                "sent": count("sent"),
+                "failed": count("failed"),
+                "waiting": links.iter().filter(|l| l.status != "sent").take(50).map(|l| json!({
+                    "case_id": l.case_id,
+                    "system": l.system,
+                    "failed": l.status == "failed",
+                    "attempts": l.attempts,
+                    "next": ctx.when(l.next_attempt_at),
+                    "error": l.last_error,
+                })).collect::<Vec<_>>(),
+            },
             "errors": errors,
         }),
     )
@@ -154,8 +170,12 @@ async fn dead_letter_action(State(app): State<App>, ctx: Ctx, body: Bytes) -> Re
         return ctx.error(StatusCode::NOT_FOUND, &ctx.t("err-not-found"));
     };
     let done = match get("action").as_str() {
-        "retry" => app.retry_dead_letter(actor, &id).await,
-        "discard" => app.discard_dead_letter(actor, &id, &get("reason")).await,
+        "retry" => app.retry_dead_letter(actor, &id).await.map(|_| ()),
+        "upstream_retry" => app.retry_upstream_link(actor, &id).await,
+        "discard" => app
+            .discard_dead_letter(actor, &id, &get("reason"))
+            .await
+            .map(|_| ()),
         _ => return ctx.error(StatusCode::UNPROCESSABLE_ENTITY, &ctx.t("err-invalid")),
     };
     match done {

@@ -5,6 +5,7 @@ use std::io::Write;
 use clap::Subcommand;
 
 use crate::App;
+use crate::cases::Actor;
 use crate::error::{AppError, AppResult};
 
 #[derive(Subcommand, Debug)]
@@ -76,7 +77,7 @@ pub async fn run(app: &App, command: UpstreamCommand, out: &mut dyn Write) -> Ap
             .map_err(io)?;
         }
         UpstreamCommand::List { status } => {
-            for l in app.upstream_links(&status).await? {
+            for l in app.upstream_links(&Actor::System, &status).await? {
                 writeln!(
                     out,
                     "{}\t{}\t{}\tid={}\ttries={}\tupstream={}\t{}",
@@ -92,7 +93,7 @@ pub async fn run(app: &App, command: UpstreamCommand, out: &mut dyn Write) -> Ap
             }
         }
         UpstreamCommand::Retry { case } => {
-            app.retry_upstream_link(&case).await?;
+            app.retry_upstream_link(&Actor::System, &case).await?;
             writeln!(out, "{case} goes again").map_err(io)?;
         }
         UpstreamCommand::Run => {

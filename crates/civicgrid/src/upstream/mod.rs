@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod jobs;
+pub mod rest;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -489,13 +490,26 @@ impl App {
         Err(AppError::Conflict(format!("case {case} keeps changing")))
     }
 
-    /// The links, newest first, for the status page and the command line.
-    pub async fn upstream_links(&self, status: &str) -> AppResult<Vec<UpstreamLink>> {
+    /// The links in a status (all when empty), newest first, for those who keep the data
+    /// exchange (notification.manage) and the command line.
+    pub async fn upstream_links(
+        &self,
+        actor: &Actor,
+        status: &str,
+    ) -> AppResult<Vec<UpstreamLink>> {
+        self.may_manage_notifications(actor).await?;
+        if !matches!(status, "" | "pending" | "sent" | "failed") {
+            return Err(AppError::Unprocessable(vec![(
+                "status".to_owned(),
+                format!("`{status}` is not one of pending, sent, failed"),
+            )]));
+        }
         Ok(self.repo.upstream_links(status, 1000).await?)
     }
 
     /// A failed link goes again.
-    pub async fn retry_upstream_link(&self, case: &uuid::Uuid) -> AppResult<()> {
+    pub async fn retry_upstream_link(&self, actor: &Actor, case: &uuid::Uuid) -> AppResult<()> {
+        self.may_manage_notifications(actor).await?;
         if self.repo.retry_link(case, self.clock.now()).await? {
             Ok(())
         } else {

@@ -164,6 +164,16 @@ const REST: &[(&str, &str, Access)] = &[
     ),
     ("get", "/api/v1/me/channels", Access::Staff),
     ("post", "/api/v1/notices", Access::IssueNotice),
+    (
+        "get",
+        "/api/v1/upstream/links",
+        Access::Administer(Permission::NotificationManage),
+    ),
+    (
+        "post",
+        "/api/v1/upstream/links/{case}/retry",
+        Access::Administer(Permission::NotificationManage),
+    ),
     ("get", "/api/v1/notices", Access::Staff),
     ("put", "/api/v1/me/channels", Access::Staff),
     ("get", "/api/v1/lists/{kind}", Access::Public),
@@ -2028,6 +2038,7 @@ fn concrete(path: &str, f: &Fixture, case: &Case) -> String {
             .replace("{language}", "en");
     }
     path.replace("{id}", &case.id.to_string())
+        .replace("{case}", &case.id.to_string())
         .replace("{sha256}", &f.photo)
         .replace("{sha}", &f.photo)
         .replace("{receipt}", &case.receipt_code)

@@ -12,6 +12,8 @@ use serde_json::Value;
 const OPERATIONS: &[&str] = &[
     "GET /api/v1/notifications",
     "POST /api/v1/notices",
+    "GET /api/v1/upstream/links",
+    "POST /api/v1/upstream/links/{case}/retry",
     "GET /api/v1/notices",
     "GET /api/v1/notifications/dead-letters",
     "POST /api/v1/notifications/dead-letters/{id}/retry",
@@ -314,6 +316,7 @@ async fn every_route_is_documented_with_its_shapes_and_errors() {
             "POST /api/v1/results/{number}/milestones/{seq}/completion",
             "POST /api/v1/notifications/dead-letters/{id}/retry",
             "POST /api/v1/track/{receipt}/verification-code",
+            "POST /api/v1/upstream/links/{case}/retry",
         ];
         if method == "POST" && !bodiless.contains(&name.as_str()) {
             assert!(

@@ -165,7 +165,11 @@ async fn link_to_the_county(backend: Backend) {
         (1, 1, 1, 1),
         "{r:?}"
     );
-    let links = t.app.upstream_links("sent").await.expect("links");
+    let links = t
+        .app
+        .upstream_links(&civicgrid_domain::policy::Actor::System, "sent")
+        .await
+        .expect("links");
     assert_eq!(links.len(), 1);
     let request_id = links[0].request_id.clone().expect("request id");
     let at_county = county_db
@@ -198,7 +202,11 @@ async fn link_to_the_county(backend: Backend) {
     let second = accepted(&t, "01001", &[("damage", "broken")], "井盖破损").await;
     let r = t.app.run_upstream().await.expect("round");
     assert_eq!((r.sent, r.retried), (0, 1), "{r:?}");
-    let pending = t.app.upstream_links("pending").await.expect("links");
+    let pending = t
+        .app
+        .upstream_links(&civicgrid_domain::policy::Actor::System, "pending")
+        .await
+        .expect("links");
     assert_eq!(pending.len(), 1);
     assert!(
         pending[0]
@@ -267,7 +275,11 @@ async fn link_to_the_county(backend: Backend) {
     let third = accepted(&t, "01007", &[("fault", "dark")], "路灯闪烁").await;
     let r = t.app.run_upstream().await.expect("round");
     assert_eq!(r.failed, 1, "{r:?}");
-    let failed = t.app.upstream_links("failed").await.expect("failed");
+    let failed = t
+        .app
+        .upstream_links(&civicgrid_domain::policy::Actor::System, "failed")
+        .await
+        .expect("failed");
     assert_eq!(failed[0].case_id, third);
     assert!(
         failed[0]
@@ -285,17 +297,48 @@ async fn link_to_the_county(backend: Backend) {
     assert_eq!(out.lines().count(), 3, "{out}");
     assert!(out.contains(&format!("id={request_id}")), "{out}");
     assert!(out.contains("failed") && out.contains("HTTP 400"), "{out}");
-    t.app.retry_upstream_link(&third).await.expect("again");
+    // Administrators see the same over REST.
+    let admin_key = t
+        .app
+        .create_api_key("admin", Some("admin"))
+        .await
+        .expect("key");
+    let listed = t
+        .get("/api/v1/upstream/links?status=failed")
+        .bearer(&admin_key)
+        .send()
+        .await;
+    assert_eq!(
+        listed.status,
+        axum::http::StatusCode::OK,
+        "{}",
+        listed.text()
+    );
+    let listed = listed.json();
+    assert_eq!(listed[0]["case_id"], third.to_string());
+    assert!(
+        listed[0]["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("HTTP 400")
+    );
+    t.app
+        .retry_upstream_link(&civicgrid_domain::policy::Actor::System, &third)
+        .await
+        .expect("again");
     assert_eq!(
         t.app
-            .upstream_links("pending")
+            .upstream_links(&civicgrid_domain::policy::Actor::System, "pending")
             .await
             .expect("pending")
             .len(),
         1
     );
     assert!(
-        t.app.retry_upstream_link(&third).await.is_err(),
+        t.app
+            .retry_upstream_link(&civicgrid_domain::policy::Actor::System, &third)
+            .await
+            .is_err(),
         "not failed any more"
     );
 
