@@ -173,14 +173,23 @@ impl App {
             }
             Topic::CaseToVerify => vec![Status::ReportedBack],
         };
+        // Of the newest few, one with a category and a running clock fills in the most.
         let mut cases = self
             .repo
             .cases(&civicgrid_store::CaseFilter {
                 statuses: fitting,
-                limit: 1,
+                limit: 20,
                 ..Default::default()
             })
             .await?;
+        let fills = |c: &civicgrid_domain::case::Case| {
+            2 * usize::from(c.category.is_some()) + usize::from(c.clock.is_some())
+        };
+        if let Some(best) = cases.iter().map(fills).max()
+            && let Some(i) = cases.iter().position(|c| fills(c) == best)
+        {
+            cases.swap(0, i);
+        }
         if cases.is_empty() {
             cases = self
                 .repo
@@ -255,10 +264,15 @@ impl App {
                 .filter_map(|g| g.parse().ok())
                 .map(|g| reference.place_name(&g))
                 .collect();
+            let issued_by = self
+                .repo
+                .user(&n.issued_by)
+                .await?
+                .map_or_else(|| n.issued_by.clone(), |u| u.display_name);
             values = BTreeMap::from([
                 ("title", n.title.clone()),
                 ("text", n.text.clone()),
-                ("issued_by", n.issued_by.clone()),
+                ("issued_by", issued_by),
                 (
                     "at",
                     n.issued_at
