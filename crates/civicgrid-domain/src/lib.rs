@@ -52,6 +52,7 @@ pub mod case;
 pub mod catalogue;
 pub mod consultation;
 pub mod dispute;
+pub mod emergency;
 pub mod geometry;
 pub mod household;
 pub mod kpi;
