@@ -133,13 +133,52 @@ mod minutes {
     }
 }
 
-/// A plan (预案): an incident kind and the tasks of each level.
+/// A plan (预案): an incident kind, the tasks of each level, and what the response draws on:
+/// contacts, resources and shelters, placed in grids.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub code: String,
     pub kind: IncidentKind,
     pub title: String,
     pub tasks: Vec<PlanTask>,
+    #[serde(default)]
+    pub contacts: Vec<PlanContact>,
+    #[serde(default)]
+    pub resources: Vec<PlanResource>,
+    #[serde(default)]
+    pub shelters: Vec<Shelter>,
+}
+
+/// Someone to call: an office's duty line, not a private person's number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanContact {
+    pub name: String,
+    /// What they are called for (防汛值班, 燃气抢修).
+    pub role: String,
+    pub phone: String,
+    #[serde(default)]
+    pub grid: Option<GridCode>,
+}
+
+/// Equipment or stock kept for the response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanResource {
+    pub name: String,
+    pub quantity: u32,
+    /// 个, 台, 吨 …
+    pub unit: String,
+    #[serde(default)]
+    pub grid: Option<GridCode>,
+}
+
+/// A place people are moved to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shelter {
+    pub name: String,
+    pub capacity: u32,
+    pub grid: GridCode,
+    #[serde(default)]
+    pub address: String,
 }
 
 impl Plan {
@@ -168,6 +207,45 @@ impl Plan {
                 "tasks".to_owned(),
                 "a plan has at least one task".to_owned(),
             ));
+        }
+        for (i, c) in self.contacts.iter().enumerate() {
+            if c.name.trim().is_empty() || c.role.trim().is_empty() {
+                out.push((
+                    format!("contacts[{i}]"),
+                    "a contact has a name and a role".to_owned(),
+                ));
+            }
+            let digits = c.phone.chars().filter(char::is_ascii_digit).count();
+            if !(3..=20).contains(&digits)
+                || !c
+                    .phone
+                    .chars()
+                    .all(|ch| ch.is_ascii_digit() || matches!(ch, '+' | '-' | ' ' | '(' | ')'))
+            {
+                out.push((
+                    format!("contacts[{i}].phone"),
+                    format!("`{}` is not a phone number", c.phone),
+                ));
+            }
+        }
+        for (i, r) in self.resources.iter().enumerate() {
+            if r.name.trim().is_empty() || r.unit.trim().is_empty() {
+                out.push((
+                    format!("resources[{i}]"),
+                    "a resource has a name and a unit".to_owned(),
+                ));
+            }
+        }
+        for (i, sh) in self.shelters.iter().enumerate() {
+            if sh.name.trim().is_empty() {
+                out.push((format!("shelters[{i}].name"), "is required".to_owned()));
+            }
+            if sh.capacity == 0 {
+                out.push((
+                    format!("shelters[{i}].capacity"),
+                    "a shelter holds someone".to_owned(),
+                ));
+            }
         }
         let mut seen: BTreeSet<(&str, Level)> = BTreeSet::new();
         let mut addressees: BTreeMap<&str, &Addressee> = BTreeMap::new();

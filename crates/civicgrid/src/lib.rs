@@ -28,6 +28,7 @@ pub mod catalogue;
 pub mod consultation;
 pub mod demo;
 pub mod disputes;
+pub mod emergency;
 pub mod files;
 pub mod hotline;
 pub mod households;

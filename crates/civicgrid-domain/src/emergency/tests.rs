@@ -57,6 +57,24 @@ fn typhoon() -> Plan {
         kind: IncidentKind::Typhoon,
         title: "南山街道防台风预案".into(),
         tasks,
+        contacts: vec![PlanContact {
+            name: "街道防汛办".into(),
+            role: "防汛值班".into(),
+            phone: "0755-26660000".into(),
+            grid: None,
+        }],
+        resources: vec![PlanResource {
+            name: "沙袋".into(),
+            quantity: 2000,
+            unit: "个".into(),
+            grid: Some("440305001001001".parse().expect("grid")),
+        }],
+        shelters: vec![Shelter {
+            name: "南山小学体育馆".into(),
+            capacity: 300,
+            grid: "440305001001002".parse().expect("grid"),
+            address: "南山大道100号".into(),
+        }],
     }
 }
 
@@ -102,11 +120,15 @@ fn a_plan_names_its_problems_by_field() {
     ));
     bad.tasks
         .push(task("shelters", Level::II, Addressee::GridWorkers, 0));
+    bad.shelters[0].capacity = 0;
+    bad.contacts[0].phone = "call the office".into();
     let fields: Vec<String> = bad.problems().into_iter().map(|(f, _)| f).collect();
     assert_eq!(
         fields,
         [
             "code",
+            "contacts[0].phone",
+            "shelters[0].capacity",
             "tasks[12].key",
             "tasks[13].due_after",
             "tasks[13].addressee"
