@@ -66,6 +66,8 @@ permissions! {
     UserManage = "user.manage": "manage staff accounts, roles and API keys",
     NotificationManage = "notification.manage": "keep the message templates and the dead-letter list of e-mail and SMS",
     NoticeIssue = "notice.issue": "send urgent notices (紧急通知) to the grid workers of chosen grids",
+    EmergencyCommand = "emergency.command": "keep emergency plans, declare, raise, lower and lift incidents, and write situation reports",
+    EmergencyRespond = "emergency.respond": "acknowledge an incident for one's grids and report what was checked, moved and needed",
     WhistleblowingRead = "whistleblowing.read": "read and answer supervision reports (纪检监察), except where one's own unit or its chain of command is accused",
     AccountabilityPropose = "accountability.propose": "propose accountability records (问责) against units and staff",
     AccountabilityApprove = "accountability.approve": "approve or reject proposed accountability records, never one's own",

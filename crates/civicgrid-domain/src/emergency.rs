@@ -543,5 +543,87 @@ impl Default for IncidentState {
     }
 }
 
+/// The affected area of an incident as it was given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Area {
+    /// Grids picked by hand (on the map or by code).
+    Grids { grids: Vec<GridCode> },
+    /// A polygon drawn on the map, as (longitude, latitude) in WGS84.
+    Polygon { ring: Vec<(f64, f64)> },
+    /// A radius around a point.
+    Circle { lon: f64, lat: f64, radius_m: f64 },
+}
+
+impl Area {
+    /// What is wrong with the area as given, if anything.
+    pub fn problem(&self) -> Option<String> {
+        let on_earth = |lon: f64, lat: f64| {
+            lon.is_finite()
+                && lat.is_finite()
+                && (-180.0..=180.0).contains(&lon)
+                && (-90.0..=90.0).contains(&lat)
+        };
+        match self {
+            Area::Grids { grids } if grids.is_empty() => Some("name at least one grid".into()),
+            Area::Grids { grids } if grids.len() > 5000 => Some("at most 5000 grids".into()),
+            Area::Grids { .. } => None,
+            Area::Polygon { ring } if ring.len() < 3 || ring.len() > 2000 => {
+                Some("a polygon has 3 to 2000 corners".into())
+            }
+            Area::Polygon { ring } if !ring.iter().all(|(x, y)| on_earth(*x, *y)) => {
+                Some("a corner is not a longitude and latitude".into())
+            }
+            Area::Polygon { .. } => None,
+            Area::Circle { lon, lat, .. } if !on_earth(*lon, *lat) => {
+                Some("the centre is not a longitude and latitude".into())
+            }
+            Area::Circle { radius_m, .. }
+                if !(radius_m.is_finite() && (10.0..=50_000.0).contains(radius_m)) =>
+            {
+                Some("a radius of 10 m to 50 km".into())
+            }
+            Area::Circle { .. } => None,
+        }
+    }
+
+    /// The grids the area touches, of `grids` (code and outline): every grid picked that
+    /// exists, or every grid the polygon or circle intersects. The circle is drawn as a
+    /// 64-gon on the sphere (within 0.5 % of the radius).
+    pub fn grids<'a>(
+        &self,
+        grids: impl IntoIterator<Item = (&'a GridCode, &'a geo::MultiPolygon<f64>)>,
+    ) -> BTreeSet<GridCode> {
+        use geo::{Destination, Haversine, Intersects, LineString, Point, Polygon};
+        let shape: Polygon<f64> = match self {
+            Area::Grids { grids: picked } => {
+                let picked: BTreeSet<&GridCode> = picked.iter().collect();
+                return grids
+                    .into_iter()
+                    .filter(|(c, _)| picked.contains(c))
+                    .map(|(c, _)| c.clone())
+                    .collect();
+            }
+            Area::Polygon { ring } => Polygon::new(LineString::from(ring.clone()), vec![]),
+            Area::Circle { lon, lat, radius_m } => {
+                let centre = Point::new(*lon, *lat);
+                let ring: Vec<(f64, f64)> = (0..64)
+                    .map(|i| {
+                        let p =
+                            Haversine.destination(centre, f64::from(i) * 360.0 / 64.0, *radius_m);
+                        (p.x(), p.y())
+                    })
+                    .collect();
+                Polygon::new(LineString::from(ring), vec![])
+            }
+        };
+        grids
+            .into_iter()
+            .filter(|(_, g)| g.intersects(&shape))
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,8 @@ pub enum Topic {
     /// To the grid workers of chosen grids: an urgent notice from the street (紧急通知), e.g.
     /// a typhoon warning or an order to check every vulnerable household.
     EmergencyNotice,
+    /// To an incident's commander: the next situation report (续报) is due.
+    SitrepDue,
 }
 
 /// Who a topic is for.
@@ -46,10 +48,12 @@ pub enum Audience {
     Units,
     /// The grid workers of the case's grid.
     GridWorkers,
+    /// The commander of an incident.
+    Commander,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 10] = [
+    pub const ALL: [Topic; 11] = [
         Topic::CaseAccepted,
         Topic::CaseClosed,
         Topic::CaseReopened,
@@ -60,6 +64,7 @@ impl Topic {
         Topic::CaseToVerify,
         Topic::MeetingSummons,
         Topic::EmergencyNotice,
+        Topic::SitrepDue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +79,7 @@ impl Topic {
             Topic::CaseToVerify => "case_to_verify",
             Topic::MeetingSummons => "meeting_summons",
             Topic::EmergencyNotice => "emergency_notice",
+            Topic::SitrepDue => "sitrep_due",
         }
     }
 
@@ -90,6 +96,7 @@ impl Topic {
             | Topic::WhistleCall
             | Topic::MeetingSummons => Audience::Units,
             Topic::CaseToVerify | Topic::EmergencyNotice => Audience::GridWorkers,
+            Topic::SitrepDue => Audience::Commander,
         }
     }
 
@@ -98,7 +105,7 @@ impl Topic {
     pub fn is_urgent(self) -> bool {
         matches!(
             self,
-            Topic::CaseRed | Topic::WhistleCall | Topic::EmergencyNotice
+            Topic::CaseRed | Topic::WhistleCall | Topic::EmergencyNotice | Topic::SitrepDue
         )
     }
 
@@ -154,6 +161,7 @@ impl Topic {
                 "meeting_link",
             ],
             Topic::EmergencyNotice => &["title", "text", "issued_by", "at", "grid"],
+            Topic::SitrepDue => &["incident", "number", "level", "due_at", "board_link"],
         }
     }
 }

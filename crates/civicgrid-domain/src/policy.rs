@@ -443,6 +443,7 @@ impl<'a> Policy<'a> {
 
 mod consultation;
 mod disputes;
+mod emergency;
 mod people;
 mod supervision;
 pub use supervision::{Accused, COMMAND};

@@ -26,6 +26,7 @@ mod catalogue;
 mod consultation;
 mod deployment;
 mod disputes;
+mod emergency;
 mod hotline;
 mod households;
 mod jobs;
@@ -64,6 +65,10 @@ pub use deployment::Store;
 pub use disputes::{
     AgreementRecord, DISPUTE_SOURCE, DisputeEvent, DisputeKind, DisputeRecord, DisputeStore,
     DisputeWrite, FollowUpRecord, MediatorRecord, SessionRecord,
+};
+pub use emergency::{
+    Acknowledgement, EmergencyStore, GridReportRecord, IncidentEventRecord, IncidentRecord,
+    IncidentTaskRecord, NeedRecord, NewIncidentEvent, PlanRecord, SitrepRecord,
 };
 pub use error::StoreError;
 pub use geometry_json::{multipolygon_from_json, multipolygon_to_json};
@@ -125,6 +130,7 @@ pub trait Repository:
     + NotificationStore
     + HotlineStore
     + UpstreamStore
+    + EmergencyStore
     + Send
     + Sync
 {
@@ -155,6 +161,7 @@ impl<T> Repository for T where
         + NotificationStore
         + HotlineStore
         + UpstreamStore
+        + EmergencyStore
         + Send
         + Sync
 {
@@ -164,8 +171,8 @@ impl<T> Repository for T where
 pub mod prelude {
     pub use crate::{
         AccountStore, AccountabilityStore, AssessmentStore, CaseStore, CatalogueStore,
-        ConsultationStore, DisputeStore, HotlineStore, HouseholdStore, JobStore, LimitStore,
-        ListStore, NotificationStore, PartyStore, PollStore, Repository, RoutingStore,
+        ConsultationStore, DisputeStore, EmergencyStore, HotlineStore, HouseholdStore, JobStore,
+        LimitStore, ListStore, NotificationStore, PartyStore, PollStore, Repository, RoutingStore,
         ServiceStore, Store, SupervisionStore, TerritoryStore, VolunteerStore, WebhookStore,
         WishStore,
     };

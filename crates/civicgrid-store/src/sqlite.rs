@@ -117,6 +117,7 @@ crate::lists::lists_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::notifications::notifications_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::hotline::hotline_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::upstream::upstream_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::emergency::emergency_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::volunteers::volunteers_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::polls::polls_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::consultation::consultation_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");

@@ -138,6 +138,7 @@ both_backends!(
     volunteers_shifts_and_the_hours_ledger,
     a_voting_code_counts_once_under_fifty_concurrent_uses,
     topics_opinions_meetings_and_results_keep_their_events,
+    incidents_activate_once_and_keep_their_log,
 );
 
 fn t0() -> Timestamp {
@@ -4298,4 +4299,331 @@ async fn notification_messages_come_from_events_and_are_leased_once(repo: &dyn R
             .expect("read"),
         vec![changed]
     );
+}
+
+fn incident_record(id: uuid::Uuid, number: &str) -> civicgrid_store::IncidentRecord {
+    civicgrid_store::IncidentRecord {
+        id,
+        number: number.into(),
+        title: "台风“海燕”".into(),
+        kind: "typhoon".into(),
+        plan_code: "typhoon".into(),
+        plan_body: "{}".into(),
+        level: None,
+        status: "declared".into(),
+        exercise: false,
+        commander: "leader1".into(),
+        region: "440305001".into(),
+        grids: vec!["440305001001001".into(), "440305001001002".into()],
+        area: r#"{"grids":["440305001001001","440305001001002"]}"#.into(),
+        period_minutes: 120,
+        declared_by: "leader1".into(),
+        declared_at: t0(),
+        activated_at: None,
+        lifted_at: None,
+        lift_reason: None,
+        version: 1,
+    }
+}
+
+fn incident_event(action: &str, grid: Option<&str>) -> civicgrid_store::NewIncidentEvent {
+    civicgrid_store::NewIncidentEvent {
+        at: t0(),
+        actor: "leader1".into(),
+        action: action.into(),
+        grid: grid.map(str::to_owned),
+        body: serde_json::json!({}),
+    }
+}
+
+fn incident_task(key: &str, kind: &str, code: &str) -> civicgrid_store::IncidentTaskRecord {
+    civicgrid_store::IncidentTaskRecord {
+        key: key.into(),
+        target_kind: kind.into(),
+        target_code: code.into(),
+        title: format!("{key} for {code}"),
+        level: "III".into(),
+        due_at: t0() + jiff::SignedDuration::from_hours(2),
+        status: "open".into(),
+        reason: None,
+        created_at: t0(),
+        ended_at: None,
+        ended_by: None,
+    }
+}
+
+async fn incidents_activate_once_and_keep_their_log(repo: &dyn Repository) {
+    use civicgrid_store::{
+        Acknowledgement, GridReportRecord, NeedRecord, PlanRecord, SitrepRecord,
+    };
+    // Plans: new at version 1, saved again one up; a bad batch changes nothing.
+    let plan = |code: &str| PlanRecord {
+        code: code.into(),
+        kind: "typhoon".into(),
+        title: format!("plan {code}"),
+        body: "{}".into(),
+        version: 0,
+        updated_by: "leader1".into(),
+        updated_at: t0(),
+    };
+    repo.save_emergency_plans(&[plan("a"), plan("b")])
+        .await
+        .expect("plans");
+    repo.save_emergency_plans(&[plan("a")])
+        .await
+        .expect("again");
+    let plans = repo.emergency_plans().await.expect("plans");
+    assert_eq!(
+        plans
+            .iter()
+            .map(|p| (p.code.as_str(), p.version))
+            .collect::<Vec<_>>(),
+        [("a", 2), ("b", 1)]
+    );
+    assert!(repo.emergency_plan("c").await.expect("read").is_none());
+
+    let id = uuid::Uuid::now_v7();
+    let declared = incident_record(id, "YJ-2026-0001");
+    repo.create_incident(&declared, &incident_event("declare", None))
+        .await
+        .expect("declared");
+    assert!(
+        repo.create_incident(&declared, &incident_event("declare", None))
+            .await
+            .is_err(),
+        "one incident per id"
+    );
+    assert_eq!(
+        repo.incident(&id).await.expect("read"),
+        Some(declared.clone())
+    );
+    assert_eq!(
+        repo.incident_by_number("YJ-2026-0001").await.expect("read"),
+        Some(declared.clone())
+    );
+
+    // Activation: the incident, its tasks, events and notice in one transaction.
+    let mut active = declared.clone();
+    active.level = Some("III".into());
+    active.status = "active".into();
+    active.activated_at = Some(t0());
+    active.version = 2;
+    let tasks = vec![
+        incident_task("check", "grid", "440305001001001"),
+        incident_task("check", "grid", "440305001001002"),
+        incident_task("pumps", "unit", "SWJT"),
+    ];
+    let notice = civicgrid_store::GridNoticeRecord {
+        id: uuid::Uuid::now_v7(),
+        title: "台风三级响应".into(),
+        text: "请立即排查".into(),
+        grids: declared.grids.clone(),
+        region: "440305001".into(),
+        issued_by: "leader1".into(),
+        issued_at: t0(),
+    };
+    repo.change_incident(
+        &active,
+        1,
+        &tasks,
+        &[],
+        &[incident_event("level", None)],
+        Some(&notice),
+    )
+    .await
+    .expect("activated");
+    // A second instance activating from the same version is refused whole: no task twice.
+    let err = repo
+        .change_incident(
+            &active,
+            1,
+            &tasks,
+            &[],
+            &[incident_event("level", None)],
+            None,
+        )
+        .await
+        .expect_err("stale");
+    assert!(matches!(err, StoreError::Stale { current: 2 }), "{err}");
+    // So is a task inserted twice even at the right version, and nothing of it stays.
+    let mut again = active.clone();
+    again.version = 3;
+    let err = repo
+        .change_incident(
+            &again,
+            2,
+            &tasks[..1],
+            &[],
+            &[incident_event("level", None)],
+            None,
+        )
+        .await
+        .expect_err("duplicate task");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(
+        repo.incident(&id)
+            .await
+            .expect("read")
+            .expect("there")
+            .version,
+        2
+    );
+    assert_eq!(repo.incident_tasks(&id).await.expect("tasks").len(), 3);
+    assert_eq!(
+        repo.grid_notice(&notice.id).await.expect("notice"),
+        Some(notice.clone())
+    );
+
+    // A task ends once.
+    let mut done = incident_task("pumps", "unit", "SWJT");
+    done.status = "done".into();
+    done.ended_at = Some(t0());
+    done.ended_by = Some("handler1".into());
+    assert!(
+        repo.end_incident_task(&id, &done, &incident_event("task_done", None))
+            .await
+            .expect("done")
+    );
+    assert!(
+        !repo
+            .end_incident_task(&id, &done, &incident_event("task_done", None))
+            .await
+            .expect("again")
+    );
+
+    // Acknowledgements once per worker and grid.
+    let ack = Acknowledgement {
+        grid: "440305001001001".into(),
+        username: "grid1".into(),
+        at: t0(),
+    };
+    let grid = Some("440305001001001");
+    assert!(
+        repo.acknowledge_incident(&id, &ack, &incident_event("acknowledge", grid))
+            .await
+            .expect("ack")
+    );
+    assert!(
+        !repo
+            .acknowledge_incident(&id, &ack, &incident_event("acknowledge", grid))
+            .await
+            .expect("ack")
+    );
+    assert_eq!(
+        repo.incident_acknowledgements(&id).await.expect("acks"),
+        vec![ack]
+    );
+
+    // A report with a need; the need is held, given back, then settled once.
+    let report = GridReportRecord {
+        id: uuid::Uuid::now_v7(),
+        grid: "440305001001001".into(),
+        reported_by: "grid1".into(),
+        at: t0(),
+        households_checked: 120,
+        people_transferred: 14,
+        note: "3栋低洼".into(),
+    };
+    let need = NeedRecord {
+        id: uuid::Uuid::now_v7(),
+        grid: report.grid.clone(),
+        report_id: report.id,
+        text: "独居老人需转移".into(),
+        skills: vec!["急救".into()],
+        status: "open".into(),
+        case_id: None,
+        activity_id: None,
+        raised_by: "grid1".into(),
+        raised_at: t0(),
+        settled_by: None,
+        settled_at: None,
+    };
+    repo.add_grid_report(
+        &id,
+        &report,
+        std::slice::from_ref(&need),
+        &incident_event("report", grid),
+    )
+    .await
+    .expect("report");
+    assert_eq!(repo.grid_reports(&id).await.expect("reports"), vec![report]);
+    assert!(repo.hold_need(&id, &need.id).await.expect("hold"));
+    assert!(!repo.hold_need(&id, &need.id).await.expect("held already"));
+    repo.release_need(&id, &need.id).await.expect("release");
+    let mut settled = need.clone();
+    settled.status = "case".into();
+    settled.case_id = Some(uuid::Uuid::now_v7());
+    settled.settled_by = Some("leader1".into());
+    settled.settled_at = Some(t0());
+    assert!(
+        repo.settle_need(&id, &settled, &incident_event("need_case", grid))
+            .await
+            .expect("settle")
+    );
+    assert!(
+        !repo
+            .settle_need(&id, &settled, &incident_event("need_case", grid))
+            .await
+            .expect("once")
+    );
+    assert_eq!(
+        repo.incident_needs(&id).await.expect("needs"),
+        vec![settled]
+    );
+
+    // Situation reports are numbered; a reminder is kept once per period.
+    let sitrep = SitrepRecord {
+        seq: 0,
+        at: t0(),
+        author: "leader1".into(),
+        figures: serde_json::json!({"households_checked": 120}),
+        text: "雨势减弱".into(),
+    };
+    assert_eq!(
+        repo.add_sitrep(&id, &sitrep, &incident_event("sitrep", None))
+            .await
+            .expect("1"),
+        1
+    );
+    assert_eq!(
+        repo.add_sitrep(&id, &sitrep, &incident_event("sitrep", None))
+            .await
+            .expect("2"),
+        2
+    );
+    assert_eq!(repo.sitreps(&id).await.expect("sitreps").len(), 2);
+    assert!(repo.remind_sitrep(&id, 3, t0()).await.expect("remind"));
+    assert!(!repo.remind_sitrep(&id, 3, t0()).await.expect("once"));
+
+    // The log: every change numbered in order, and append-only.
+    let events = repo.incident_events(&id).await.expect("events");
+    assert_eq!(
+        events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        [
+            "declare",
+            "level",
+            "task_done",
+            "acknowledge",
+            "report",
+            "need_case",
+            "sitrep",
+            "sitrep",
+            "sitrep_reminder"
+        ]
+    );
+    assert!(
+        events
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.seq == i as u64 + 1)
+    );
+    assert_eq!(events[7].body["number"], 2);
+    assert!(
+        repo.incidents_in("active")
+            .await
+            .expect("active")
+            .iter()
+            .any(|i| i.id == id)
+    );
+    assert_eq!(repo.incidents(10).await.expect("list").len(), 1);
 }

@@ -54,6 +54,7 @@ pub fn registry() -> Vec<Job> {
         crate::webhooks::jobs::DELIVERIES,
         crate::notifications::jobs::NOTIFICATIONS,
         crate::upstream::jobs::UPSTREAM,
+        crate::emergency::jobs::SITREP_REMINDERS,
     ]
 }
 

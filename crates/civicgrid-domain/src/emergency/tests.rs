@@ -246,3 +246,76 @@ proptest! {
             .all(|t| t.status != TaskStatus::Open && (t.status == TaskStatus::Done || t.reason.is_some())));
     }
 }
+
+#[test]
+fn an_area_finds_the_grids_it_touches() {
+    use geo::{MultiPolygon, polygon};
+    // Three grids of ~111 m side in a row along the equator-ish latitude 22.5.
+    let square = |x: f64| {
+        MultiPolygon::new(vec![polygon![
+            (x: x, y: 22.5), (x: x + 0.001, y: 22.5), (x: x + 0.001, y: 22.501), (x: x, y: 22.501), (x: x, y: 22.5)
+        ]])
+    };
+    let codes: Vec<GridCode> = (1..=3)
+        .map(|i| format!("44030500100100{i}").parse().expect("grid"))
+        .collect();
+    let shapes = [square(113.900), square(113.901), square(113.905)];
+    let all = || codes.iter().zip(shapes.iter());
+    let picked = Area::Grids {
+        grids: vec![codes[2].clone(), "440305001001009".parse().expect("grid")],
+    };
+    assert_eq!(picked.grids(all()), BTreeSet::from([codes[2].clone()]));
+    // A circle of 150 m around the first grid's centre reaches the second, not the third
+    // (~450 m away).
+    let circle = Area::Circle {
+        lon: 113.9005,
+        lat: 22.5005,
+        radius_m: 150.0,
+    };
+    assert_eq!(
+        circle.grids(all()),
+        BTreeSet::from([codes[0].clone(), codes[1].clone()])
+    );
+    let wide = Area::Circle {
+        lon: 113.9005,
+        lat: 22.5005,
+        radius_m: 600.0,
+    };
+    assert_eq!(wide.grids(all()).len(), 3);
+    let drawn = Area::Polygon {
+        ring: vec![
+            (113.9049, 22.4999),
+            (113.907, 22.4999),
+            (113.907, 22.502),
+            (113.9049, 22.502),
+        ],
+    };
+    assert_eq!(drawn.grids(all()), BTreeSet::from([codes[2].clone()]));
+    assert!(
+        Area::Circle {
+            lon: 200.0,
+            lat: 0.0,
+            radius_m: 100.0
+        }
+        .problem()
+        .is_some()
+    );
+    assert!(
+        Area::Circle {
+            lon: 113.9,
+            lat: 22.5,
+            radius_m: 1.0
+        }
+        .problem()
+        .is_some()
+    );
+    assert!(
+        Area::Polygon {
+            ring: vec![(113.9, 22.5)]
+        }
+        .problem()
+        .is_some()
+    );
+    assert!(Area::Grids { grids: vec![] }.problem().is_some());
+    assert!(circle.problem().is_none());
+}

@@ -274,6 +274,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
             .map(|g| {
                 let n = by_grid.get(g.code.as_str()).map_or(0, |v| v.0);
                 MapGrid {
+                    fill: None,
                     code: g.code.as_str(),
                     name: &g.name,
                     community: reference.region_names.get(&g.region).map(String::as_str),
@@ -307,6 +308,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
                     civicgrid_domain::kpi::Indicators::of("grid", c.clone()).contact_coverage
                 });
                 MapGrid {
+                    fill: None,
                     code: g.code.as_str(),
                     name: &g.name,
                     community: reference.region_names.get(&g.region).map(String::as_str),
@@ -538,6 +540,7 @@ async fn kpi_page(
         &grids
             .iter()
             .map(|g| MapGrid {
+                fill: None,
                 code: g.code.as_str(),
                 name: &g.name,
                 community: reference.region_names.get(&g.region).map(String::as_str),

@@ -130,6 +130,9 @@ pub enum Command {
     /// Forwarding cases to an upstream Open311 server (the county) and pulling its news
     #[command(subcommand)]
     Upstream(crate::upstream::cli::UpstreamCommand),
+    /// Emergency response: plans, incidents, after-action records
+    #[command(subcommand)]
+    Emergency(crate::emergency::cli::EmergencyCommand),
     #[command(flatten)]
     Supervision(supervision::cli::Command),
     #[command(flatten)]
@@ -391,6 +394,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         Command::Assessment(c) => assessment::cli::run(&mut app, c, input, out).await,
         Command::Webhooks(c) => webhooks::cli::run(&mut app, c, input, out).await,
         Command::Upstream(c) => crate::upstream::cli::run(&app, c, out).await,
+        Command::Emergency(c) => crate::emergency::cli::run(&app, c, out).await,
         Command::Supervision(c) => supervision::cli::run(&mut app, c, out).await,
         Command::Demo(c) => demo::cli::run(&mut app, c, input, out).await,
     }

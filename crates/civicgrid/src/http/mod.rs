@@ -48,6 +48,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(crate::lists::rest::routes())
         .merge(crate::notifications::rest::routes())
         .merge(crate::upstream::rest::routes())
+        .merge(crate::emergency::rest::routes())
         .merge(crate::accountability::rest::routes())
         .merge(crate::volunteers::rest::routes())
         .merge(crate::consultation::rest::routes())

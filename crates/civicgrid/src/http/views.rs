@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "households", description = "Household contacts and visits (包片联户)"),
         (name = "wishes", description = "Small wishes (微心愿): claiming and delivering"),
         (name = "volunteers", description = "Volunteers, activities, check-in and service hours"),
+        (name = "emergency", description = "Emergency plans and incidents (应急): activation, grid reports, situation reports, after-action records"),
         (name = "operations", description = "Health, readiness and this document")
     )
 )]

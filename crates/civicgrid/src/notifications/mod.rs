@@ -174,10 +174,10 @@ impl App {
                 .await?;
         }
         for (source, id, seq) in self.waiting_other_events().await? {
-            let made = if source == "meeting" {
-                self.meeting_messages(&id).await
-            } else {
-                self.notice_messages(&id).await
+            let made = match source {
+                "meeting" => self.meeting_messages(&id).await,
+                "sitrep" => self.sitrep_reminder_messages(&id, seq).await,
+                _ => self.notice_messages(&id).await,
             };
             let meeting = id;
             let messages = match made {
@@ -248,7 +248,7 @@ impl App {
     /// Kept events of meetings and notices: (source, id, seq).
     async fn waiting_other_events(&self) -> AppResult<Vec<(&'static str, Uuid, u64)>> {
         let mut out = Vec::new();
-        for source in ["meeting", "notice"] {
+        for source in ["meeting", "notice", "sitrep"] {
             for (id, seq) in self.repo.waiting_source_events(source, ROUND_SIZE).await? {
                 out.push((source, id, seq));
             }
@@ -445,6 +445,8 @@ impl App {
                 let staff = self.unit_staff(&units).await?;
                 self.staff_recipients(sealer, staff).await
             }
+            // Not about a case: see `sitrep_reminder_messages`.
+            Audience::Commander => Ok(Vec::new()),
             Audience::GridWorkers => {
                 let Some(grid) = &case.grid else {
                     return Ok(Vec::new());

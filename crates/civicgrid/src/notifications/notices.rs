@@ -179,4 +179,71 @@ impl App {
         }
         Ok(out)
     }
+
+    /// The reminder that situation report `number` of an incident is due: to its commander,
+    /// urgent (an incident runs through the night).
+    pub(super) async fn sitrep_reminder_messages(
+        &self,
+        incident: &Uuid,
+        number: u64,
+    ) -> AppResult<Vec<NewMessage>> {
+        let Some(sealer) = self.sealer.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let Some(i) = self.repo.incident(incident).await? else {
+            return Ok(Vec::new());
+        };
+        if i.status != "active" {
+            return Ok(Vec::new());
+        }
+        let reference = self.reference().await?;
+        let topic = Topic::SitrepDue;
+        let template = self
+            .notification_template(topic, &self.notifier.language)
+            .await?;
+        let values = self.sitrep_due_values(&i, number, &reference);
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        for recipient in self
+            .staff_recipients(sealer, vec![(i.commander.clone(), String::new())])
+            .await?
+        {
+            self.push_messages(
+                sealer, topic, &template, &recipient, &values, &reference, now, &mut out,
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// What a situation-report reminder says: the incident, the report's number, when it is
+    /// due, the board.
+    pub(super) fn sitrep_due_values(
+        &self,
+        i: &civicgrid_store::IncidentRecord,
+        number: u64,
+        reference: &crate::reference::Reference,
+    ) -> BTreeMap<&'static str, String> {
+        let period = jiff::SignedDuration::from_mins(i64::from(i.period_minutes));
+        let due = i
+            .activated_at
+            .unwrap_or(i.declared_at)
+            .checked_add(period * i32::try_from(number).unwrap_or(i32::MAX))
+            .unwrap_or(i.declared_at);
+        let base = self.notifier.public_url.trim_end_matches('/');
+        BTreeMap::from([
+            ("incident", format!("{}（{}）", i.title, i.number)),
+            ("number", number.to_string()),
+            ("level", i.level.clone().unwrap_or_default()),
+            (
+                "due_at",
+                due.to_zoned(reference.calendar.time_zone().clone())
+                    .strftime("%Y-%m-%d %H:%M")
+                    .to_string(),
+            ),
+            (
+                "board_link",
+                format!("{base}/emergency/incidents/{}", i.number),
+            ),
+        ])
+    }
 }

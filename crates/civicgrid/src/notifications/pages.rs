@@ -121,7 +121,7 @@ async fn admin(app: &App, ctx: &Ctx, errors: Value, status: StatusCode) -> Respo
                 "id": m.id,
                 "case_id": m.case_id,
                 "topic": ctx.t(&format!("topic-{}", m.topic.replace('_', "-"))),
-                "on_case": !matches!(m.topic.as_str(), "meeting_summons" | "emergency_notice"),
+                "on_case": !matches!(m.topic.as_str(), "meeting_summons" | "emergency_notice" | "sitrep_due"),
                 "to": m.to,
                 "recipient": recipient(&m.recipient),
                 "attempts": m.attempts,

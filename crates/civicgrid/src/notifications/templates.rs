@@ -160,11 +160,14 @@ impl App {
         if topic == Topic::EmergencyNotice {
             return self.preview_notice(&template, &reference).await;
         }
+        if topic == Topic::SitrepDue {
+            return self.preview_sitrep_due(&template, &reference).await;
+        }
         // The newest case such a message could be about (a closed one for "closed", …),
         // else the newest case at all.
         use civicgrid_domain::case::Status;
         let fitting = match topic {
-            Topic::MeetingSummons | Topic::EmergencyNotice => vec![],
+            Topic::MeetingSummons | Topic::EmergencyNotice | Topic::SitrepDue => vec![],
             Topic::CaseAccepted => vec![Status::Accepted, Status::Registered],
             Topic::CaseClosed => vec![Status::Closed, Status::Evaluated],
             Topic::CaseReopened | Topic::CaseYellow | Topic::CaseRed => vec![Status::Handling],
@@ -296,6 +299,30 @@ impl App {
         })
     }
 
+    /// A situation-report reminder filled in with the newest incident.
+    async fn preview_sitrep_due(
+        &self,
+        template: &Template,
+        reference: &crate::reference::Reference,
+    ) -> AppResult<Preview> {
+        let mut values = BTreeMap::new();
+        let mut shown = None;
+        if let Some(i) = self.repo.incidents(1).await?.into_iter().next() {
+            values = self.sitrep_due_values(&i, 1, reference);
+            shown = Some(i.title);
+        }
+        let fill = |text: &str| {
+            civicgrid_domain::notification::render(text, &values)
+                .map_err(|e| AppError::Invalid(e.to_string()))
+        };
+        Ok(Preview {
+            subject: fill(&template.subject)?,
+            body: fill(&template.body)?,
+            sms: fill(&template.sms)?,
+            case: shown,
+        })
+    }
+
     /// A summons filled in with the newest meeting and its first invited unit.
     async fn preview_summons(
         &self,
@@ -381,6 +408,7 @@ fn view(
             civicgrid_domain::notification::Audience::Reporter => "reporter",
             civicgrid_domain::notification::Audience::Units => "units",
             civicgrid_domain::notification::Audience::GridWorkers => "grid_workers",
+            civicgrid_domain::notification::Audience::Commander => "commander",
         }
         .to_owned(),
         urgent: topic.is_urgent(),

@@ -80,6 +80,7 @@ pub fn pages() -> Pages {
         .merge(crate::supervision::pages::routes())
         .merge(crate::lists::pages::routes())
         .merge(crate::accountability::pages::routes())
+        .merge(crate::emergency::pages::routes())
         .merge(crate::consultation::pages::routes())
         .merge(crate::volunteers::pages::routes())
         .merge(crate::notifications::pages::routes())
@@ -121,6 +122,7 @@ const TEMPLATES: &[&[(&str, &str)]] = &[
     crate::volunteers::pages::TEMPLATES,
     crate::consultation::pages::TEMPLATES,
     crate::notifications::pages::TEMPLATES,
+    crate::emergency::pages::TEMPLATES,
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -445,6 +447,7 @@ impl Ctx {
             "applications": has(&[P::ServiceHandle]),
             "supervision": has(&[P::WhistleblowingRead, P::WhistleblowingCustody]),
             "accountability": has(&[P::AccountabilityPropose, P::AccountabilityApprove]),
+            "emergency": has(&[P::EmergencyCommand, P::EmergencyRespond]),
         })
     }
 }

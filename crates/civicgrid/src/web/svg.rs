@@ -32,6 +32,8 @@ pub struct MapGrid<'a> {
     pub shade: Option<f64>,
     /// A label for the value (e.g. "12 open"), shown on hover.
     pub note: String,
+    /// A fill of its own (a state's colour), over the shade.
+    pub fill: Option<&'static str>,
     /// Where clicking the grid leads, if anywhere.
     pub href: Option<String>,
 }
@@ -152,14 +154,17 @@ fn grid_svg(grids: &[MapGrid<'_>], markers: &[Marker], title: &str) -> String {
                 d.push('Z');
             }
         }
-        let fill = match g.shade {
-            Some(s) => {
-                let s = s.clamp(0.0, 1.0);
-                // From pale to deep red as the load grows.
-                let light = 92.0 - 50.0 * s;
-                format!("hsl(8, 75%, {light:.0}%)")
-            }
-            None => "#eef3f8".to_owned(),
+        let fill = match (g.fill, g.shade) {
+            (Some(f), _) => f.to_owned(),
+            (None, shade) => match shade {
+                Some(s) => {
+                    let s = s.clamp(0.0, 1.0);
+                    // From pale to deep red as the load grows.
+                    let light = 92.0 - 50.0 * s;
+                    format!("hsl(8, 75%, {light:.0}%)")
+                }
+                None => "#eef3f8".to_owned(),
+            },
         };
         let label = match g.community {
             Some(c) if !g.name.starts_with(c) => format!("{} · {c} {}", g.name, g.note),
@@ -407,6 +412,7 @@ mod tests {
         let b = square(113.91, 22.50);
         let grids = [
             MapGrid {
+                fill: None,
                 code: "440305001001001",
                 name: "安乐<一>",
                 community: Some("安乐"),
@@ -416,6 +422,7 @@ mod tests {
                 href: Some("/report?grid=440305001001001&x=1".into()),
             },
             MapGrid {
+                fill: None,
                 code: "440305001001002",
                 name: "安乐二",
                 community: Some("安乐"),

@@ -91,6 +91,7 @@ pub(crate) async fn map_svg(
         .map(|g| {
             let n = shade.get(g.code.as_str()).copied();
             MapGrid {
+                fill: None,
                 code: g.code.as_str(),
                 name: &g.name,
                 community: reference.region_names.get(&g.region).map(String::as_str),
