@@ -108,3 +108,6 @@ mod webhooks;
 
 #[path = "cli/whistle.rs"]
 mod whistle;
+
+#[path = "cli/emergency.rs"]
+mod emergency;

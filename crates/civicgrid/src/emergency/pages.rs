@@ -75,6 +75,39 @@ async fn responder(app: &App, ctx: &Ctx) -> Result<Actor, Box<Response>> {
     Ok(actor.clone())
 }
 
+/// A field of a form named as the form names it (`needs[0].text` → 需求).
+fn field_label(ctx: &Ctx, field: &str) -> String {
+    let root = field.split(['[', '.']).next().unwrap_or(field);
+    ctx.t(&format!("emergency-field-{}", root.replace('_', "-")))
+}
+
+/// A field's problem in the reader's language: the service's words are English, so a
+/// Chinese page names the field and asks to check it.
+fn field_problem(ctx: &Ctx, field: &str, message: &str) -> String {
+    if ctx.lang == "en" {
+        format!("{}: {message}", field_label(ctx, field))
+    } else {
+        format!(
+            "{}：{}",
+            field_label(ctx, field),
+            ctx.t("emergency-check-field")
+        )
+    }
+}
+
+/// A refusal shown on the board or the grid page.
+fn problem_text(ctx: &Ctx, e: &AppError) -> String {
+    match e {
+        AppError::Unprocessable(p) => p
+            .iter()
+            .map(|(f, m)| field_problem(ctx, f, m))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other if ctx.lang == "en" => other.to_string(),
+        _ => ctx.t("emergency-not-now"),
+    }
+}
+
 fn level_json(level: Option<&str>) -> Value {
     match level.and_then(Level::parse) {
         Some(l) => json!({"code": l.as_str(), "name": l.name_zh(), "colour": l.colour()}),
@@ -395,7 +428,7 @@ async fn declare(State(app): State<App>, ctx: Ctx, body: Bytes) -> Response {
             overview_page(
                 &app,
                 &ctx,
-                json!({"declare_errors": p.iter().map(|(f, m)| format!("{}: {m}", ctx.t(&format!("emergency-field-{}", f.replace('_', "-"))))).collect::<Vec<_>>()}),
+                json!({"declare_errors": p.iter().map(|(f, m)| field_problem(&ctx, f, m)).collect::<Vec<_>>()}),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -593,14 +626,7 @@ async fn act(State(app): State<App>, ctx: Ctx, Path(id): Path<String>, body: Byt
         Ok(notice) => board(&app, &ctx, &id, json!({"notice": notice}), StatusCode::OK).await,
         Err(e @ (AppError::Unprocessable(_) | AppError::Conflict(_))) => {
             let status = crate::web::status_of(&e);
-            let message = match &e {
-                AppError::Unprocessable(p) => p
-                    .iter()
-                    .map(|(f, m)| format!("{f}: {m}"))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                other => other.to_string(),
-            };
+            let message = problem_text(&ctx, &e);
             board(&app, &ctx, &id, json!({"error": message}), status).await
         }
         Err(e) => ctx.app_error(e),
@@ -755,19 +781,7 @@ async fn grid_act(
         }
         Err(e @ (AppError::Unprocessable(_) | AppError::Conflict(_))) => {
             let status = crate::web::status_of(&e);
-            let message = match &e {
-                AppError::Unprocessable(p) => p
-                    .iter()
-                    .map(|(f, m)| {
-                        format!(
-                            "{}: {m}",
-                            ctx.t(&format!("emergency-field-{}", f.replace('_', "-")))
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                other => other.to_string(),
-            };
+            let message = problem_text(&ctx, &e);
             grid_view(&app, &ctx, &id, &grid, json!({"error": message}), status).await
         }
         Err(e) => ctx.app_error(e),

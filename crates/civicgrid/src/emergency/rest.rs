@@ -339,18 +339,38 @@ async fn acknowledge(
     params(("id" = String, Path, description = "The incident's number or id"),
         ("grid" = String, Path, description = "The grid's code")),
     request_body(content = GridReportInput, content_type = "application/json"),
-    responses((status = 201, description = "Reported"), ChangeProblems),
+    responses((status = 201, description = "Reported", body = ReportView), ChangeProblems),
     security(("bearer" = [])))]
 async fn report(
     State(app): State<App>,
     caller: Caller,
     Path((id, grid)): Path<(String, String)>,
     payload: Result<Json<GridReportInput>, JsonRejection>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<(StatusCode, Json<ReportView>)> {
     let actor = gate(&app, &caller).await?;
     let b = body(payload)?;
-    app.report_for_grid(&actor, &id, &grid, b).await?;
-    Ok(StatusCode::CREATED)
+    let r = app.report_for_grid(&actor, &id, &grid, b).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ReportView {
+            id: r.id,
+            grid: r.grid,
+            at: r.at,
+            households_checked: r.households_checked,
+            people_transferred: r.people_transferred,
+        }),
+    ))
+}
+
+/// A grid report as kept.
+#[derive(serde::Serialize, ToSchema)]
+pub struct ReportView {
+    pub id: uuid::Uuid,
+    pub grid: String,
+    #[schema(value_type = String)]
+    pub at: jiff::Timestamp,
+    pub households_checked: u32,
+    pub people_transferred: u32,
 }
 
 fn need_id(s: &str) -> ApiResult<uuid::Uuid> {

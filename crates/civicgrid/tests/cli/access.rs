@@ -118,10 +118,56 @@ enum Access {
     AppealAccountability,
     /// notice.issue over the community's grid.
     IssueNotice,
+    /// Any part in emergency response (emergency.command or .respond, or case.handle): every
+    /// emergency route asks this before it looks anything up.
+    Emergency,
+    /// emergency.command somewhere: plans and declaring incidents.
+    EmergencyCommand,
 }
 
 /// Every REST operation: method and path as the document lists them.
 const REST: &[(&str, &str, Access)] = &[
+    ("get", "/api/v1/plans", Access::Emergency),
+    ("post", "/api/v1/plans", Access::EmergencyCommand),
+    ("get", "/api/v1/plans/{code}", Access::Emergency),
+    ("get", "/api/v1/incidents", Access::Emergency),
+    ("post", "/api/v1/incidents", Access::EmergencyCommand),
+    ("get", "/api/v1/incidents/{id}", Access::Emergency),
+    ("post", "/api/v1/incidents/{id}/level", Access::Emergency),
+    ("post", "/api/v1/incidents/{id}/lift", Access::Emergency),
+    (
+        "post",
+        "/api/v1/incidents/{id}/tasks/done",
+        Access::Emergency,
+    ),
+    (
+        "post",
+        "/api/v1/incidents/{id}/grids/{grid}/acknowledge",
+        Access::Emergency,
+    ),
+    (
+        "post",
+        "/api/v1/incidents/{id}/grids/{grid}/reports",
+        Access::Emergency,
+    ),
+    (
+        "post",
+        "/api/v1/incidents/{id}/needs/{need}/case",
+        Access::Emergency,
+    ),
+    (
+        "post",
+        "/api/v1/incidents/{id}/needs/{need}/volunteer-call",
+        Access::Emergency,
+    ),
+    (
+        "post",
+        "/api/v1/incidents/{id}/needs/{need}/close",
+        Access::Emergency,
+    ),
+    ("post", "/api/v1/incidents/{id}/sitreps", Access::Emergency),
+    ("get", "/api/v1/incidents/{id}/record", Access::Emergency),
+    ("get", "/api/v1/emergency/responses", Access::Emergency),
     (
         "get",
         "/api/v1/notifications",
@@ -629,6 +675,24 @@ const PAGES: &[(&str, &str, Access)] = &[
         Access::ReadAccountabilityRecord,
     ),
     ("/notices", "get", Access::Public),
+    ("/emergency", "get", Access::Emergency),
+    ("/emergency/plans", "post", Access::EmergencyCommand),
+    ("/emergency/plans/{code}", "get", Access::Emergency),
+    ("/emergency/plans/{code}/export", "get", Access::Emergency),
+    ("/emergency/incidents", "post", Access::EmergencyCommand),
+    ("/emergency/incidents/{id}", "get", Access::Emergency),
+    ("/emergency/incidents/{id}/act", "post", Access::Emergency),
+    (
+        "/emergency/incidents/{id}/grids/{grid}",
+        "get",
+        Access::Emergency,
+    ),
+    ("/emergency/incidents/{id}/record", "get", Access::Emergency),
+    (
+        "/emergency/incidents/{id}/record.csv",
+        "get",
+        Access::Emergency,
+    ),
     ("/supervision", "get", Access::Public),
     ("/supervision/follow-up", "post", Access::Public),
     ("/supervision/follow-up/messages", "post", Access::Public),
@@ -1584,6 +1648,8 @@ fn party_allowed(policy: &Policy<'_>, actor: &Actor, access: Access, p: &PartyFi
         Access::IsVolunteer => named(&[VOLUNTEER]),
         Access::ManageConsultation => policy.may_manage_consultation(actor, c).is_ok(),
         Access::IssueNotice => policy.holds_in(actor, Permission::NoticeIssue, c),
+        Access::Emergency => policy.may_use_emergency(actor).is_ok(),
+        Access::EmergencyCommand => policy.may_keep_plans(actor).is_ok(),
         Access::Moderate => policy.may_moderate(actor, c).is_ok(),
         Access::AnswerForUnit => policy.may_answer_for_unit(actor, "ST001").is_ok(),
         Access::CheckIn | Access::MilestoneOwner => {
@@ -2406,6 +2472,7 @@ async fn walk_as(f: Arc<Fixture>, account: Option<String>) -> Walk {
                 "/work/field/report" => {
                     call.multipart(&[("csrf", &csrf), ("description", "井盖丢失")])
                 }
+                "/emergency/plans" => call.multipart(&[("csrf", &csrf)]),
                 "/admin/import" => {
                     call.multipart(&[("csrf", &csrf), ("kind", "responsibility")])
                 }
