@@ -112,6 +112,13 @@ pub async fn run(
                         s.reports, s.records, s.list_versions
                     )
                     .map_err(io)?;
+                    let e = app.load_demo_emergency().await?;
+                    writeln!(
+                        out,
+                        "emergency: {} plans with tasks at every level, {} incidents (a typhoon lifted, a drill) with their records",
+                        e.plans, e.incidents
+                    )
+                    .map_err(io)?;
                     let n = app.load_demo_notifications().await?;
                     writeln!(
                         out,

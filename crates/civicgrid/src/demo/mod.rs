@@ -9,6 +9,7 @@ pub mod cli;
 
 pub mod cases;
 pub mod consultation;
+pub mod emergency;
 pub mod mediation;
 pub mod notifications;
 pub mod party;

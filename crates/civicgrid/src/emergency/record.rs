@@ -111,6 +111,9 @@ impl App {
         let end = l.incident.lifted_at.unwrap_or(now);
         let (grids, figures) = self.grid_states(&l, end).await?;
         let events = self.repo.incident_events(&l.incident.id).await?;
+        // In time order (the log's order, unless clocks disagreed).
+        let mut events = events;
+        events.sort_by_key(|e| (e.at, e.seq));
         let timeline = events
             .iter()
             .map(|e| TimelineEntry {
