@@ -263,6 +263,7 @@ async function auditEverything(code, caseUrl) {
     "/my",
     "/disputes",
     "/applications",
+    "/emergency",
     caseUrl,
     "/work/case/00000000-0000-0000-0000-000000000000",
   ];
@@ -792,6 +793,75 @@ try {
   await d.goto(`${base}/notices`);
   await audit(d, "notices");
   console.log(`browser flow: supervision checked (${steps} checks so far)`);
+
+  // --- Emergency: the street leader activates the typhoon plan over four grids, a grid
+  // worker acknowledges and reports on a phone, the board shows it; needs, a situation
+  // report, lifting, and the after-action record. ---
+  const commander = await staff("leader.st1");
+  const e = commander.page;
+  await e.goto(`${base}/emergency`);
+  await audit(e, "emergency-overview");
+  await e.fill("#declare-title-field", "台风“摩羯”防御");
+  await e.selectOption("#declare-plan", "typhoon");
+  await e.selectOption("#declare-level", "IV");
+  await e.click("#declare-form details summary >> nth=0");
+  for (let i = 0; i < 4; i += 1) {
+    await e.check(`#declare-form details >> nth=0 >> input[name=grid] >> nth=${i}`);
+  }
+  await e.click("#declare-submit");
+  await e.waitForURL(/\/emergency\/incidents\/YJ/);
+  const boardUrl = e.url();
+  check((await e.locator("#board-level").textContent()).includes("IV"), "the incident is active at level IV");
+  check((await e.locator("#fig-acknowledged").textContent()).trim() === "0/4", "four grids, none acknowledged yet");
+  await e.selectOption("#level-select", "III");
+  await e.click("#level-submit");
+  await e.waitForLoadState();
+  check((await e.locator("#board-level").textContent()).includes("III"), "raised to III");
+  check(await e.locator("#board-notice").count() === 1, "the raise is confirmed");
+  await shot(e, "47-emergency-board-desktop");
+  await audit(e, "emergency-board-desktop");
+  const gw = await staff("gw.st1c1.1", true);
+  await gw.page.goto(boardUrl);
+  await audit(gw.page, "emergency-board-phone");
+  await gw.page.click("#board-mine a >> nth=0");
+  await gw.page.waitForURL(/\/grids\//);
+  await gw.page.click("#ack-submit");
+  await gw.page.waitForLoadState();
+  check(await gw.page.locator("#grid-acked").count() === 1, "the grid worker acknowledged");
+  await gw.page.fill("#report-households", "35");
+  await gw.page.fill("#report-transferred", "3");
+  await gw.page.fill("#report-needs", "3栋201独居老人需转移 #助老");
+  await gw.page.click("#report-submit");
+  await gw.page.waitForLoadState();
+  check(await gw.page.locator("#grid-notice").count() === 1, "the grid report is recorded");
+  check((await gw.page.locator("#grid-state").textContent()).includes("已报告"), "the grid shows as reported");
+  await shot(gw.page, "48-emergency-grid-phone");
+  await audit(gw.page, "emergency-grid-phone");
+  await e.goto(boardUrl);
+  check((await e.locator("#fig-reported").textContent()).trim() === "1/4", "the board shows the report");
+  check((await e.locator("#fig-households").textContent()).trim() === "35", "and its households");
+  check(await e.locator("#board-grids li.state-reported").count() === 1, "one grid coloured as reported");
+  check((await e.locator("#board-needs").textContent()).includes("独居老人"), "the need is on the board");
+  await e.click("#board-needs button[value=need_call] >> nth=0");
+  await e.waitForLoadState();
+  check((await e.locator("#board-notice").textContent()).includes("志愿者"), "the need became a volunteer call");
+  await e.fill("#sitrep-text", "已启动Ⅲ级响应，南联社区第1网格排查35户，转移3人。");
+  await e.click("#sitrep-submit");
+  await e.waitForLoadState();
+  check((await e.locator("#board-latest").textContent()).includes("1"), "the situation report is the latest");
+  await shot(e, "49-emergency-board-updated");
+  await gw.page.goto(boardUrl);
+  await shot(gw.page, "50-emergency-board-phone");
+  await e.fill("#lift-reason", "台风已过境");
+  await e.click("#lift-submit");
+  await e.waitForLoadState();
+  await e.click("text=复盘记录");
+  await e.waitForURL(/\/record$/);
+  check(await e.locator("#record-silent li").count() === 3, "three grids never acknowledged");
+  check((await e.locator("#record-timeline").textContent()).includes("解除响应"), "the record's timeline ends with the lifting");
+  await shot(e, "51-emergency-record");
+  await audit(e, "emergency-record");
+  console.log(`browser flow: emergency checked (${steps} checks so far)`);
 
   // --- Every other page, through axe: anonymously and as each account above, both languages. ---
   await auditEverything(code, caseUrl);

@@ -501,3 +501,108 @@ fn people_are_seen_only_by_the_roles_that_need_them_in_their_region() {
     assert!(policy.may_manage_volunteers(&organiser, &there).is_err());
     assert!(policy.may_manage_volunteers(&Actor::System, &there).is_ok());
 }
+
+#[test]
+fn emergency_command_respond_and_tasks_follow_their_scopes() {
+    use crate::emergency::Target as TaskTarget;
+    let roles = vec![
+        role("street_leader", &[Permission::EmergencyCommand]),
+        role("grid_worker", &[Permission::EmergencyRespond]),
+        role("handler", &[Permission::CaseRead, Permission::CaseHandle]),
+        role("reader", &[Permission::CaseRead]),
+    ];
+    let policy = Policy::new(&roles);
+    let street = region("440305001");
+    let community = region("440305001001");
+    let other = region("440305002001");
+    let leader = staff("leader", &[("street_leader", "region:440305001")]);
+    let worker = staff("gw", &[("grid_worker", "region:440305001001")]);
+    let handler = staff("h", &[("handler", "unit:SWJT")]);
+    let reader = staff("r", &[("reader", "region:440305")]);
+    // Every emergency route asks this first.
+    for a in [&leader, &worker, &handler] {
+        assert!(policy.may_use_emergency(a).is_ok());
+    }
+    for a in [&reader, &Actor::Resident] {
+        assert!(policy.may_use_emergency(a).is_err());
+    }
+    assert!(policy.may_keep_plans(&leader).is_ok());
+    assert!(policy.may_keep_plans(&worker).is_err());
+    assert!(policy.may_command_incident(&leader, &street).is_ok());
+    assert!(
+        policy
+            .may_command_incident(&leader, &region("440305"))
+            .is_err(),
+        "not over the district"
+    );
+    assert!(policy.may_respond_in(&worker, &community).is_ok());
+    assert!(policy.may_respond_in(&worker, &other).is_err());
+    assert!(
+        policy.may_respond_in(&leader, &community).is_ok(),
+        "the commander may act for a grid"
+    );
+    // Tasks: the unit's handlers, the role's holders, the grid's responders, the commander.
+    let unit = TaskTarget::Unit("SWJT".into());
+    let role_task = TaskTarget::Role("street_leader".into());
+    let grid = TaskTarget::Grid("440305001001001".parse().expect("grid"));
+    assert!(
+        policy
+            .may_finish_task(&handler, &unit, &street, None)
+            .is_ok()
+    );
+    assert!(
+        policy
+            .may_finish_task(&worker, &unit, &street, None)
+            .is_err()
+    );
+    assert!(
+        policy
+            .may_finish_task(&worker, &grid, &street, Some(&community))
+            .is_ok()
+    );
+    assert!(
+        policy
+            .may_finish_task(&worker, &grid, &street, Some(&other))
+            .is_err()
+    );
+    assert!(
+        policy
+            .may_finish_task(&handler, &grid, &street, Some(&community))
+            .is_err()
+    );
+    assert!(
+        policy
+            .may_finish_task(&leader, &unit, &street, None)
+            .is_ok()
+    );
+    let other_leader = staff("l2", &[("street_leader", "region:440305002")]);
+    assert!(
+        policy
+            .may_finish_task(&other_leader, &role_task, &street, None)
+            .is_err(),
+        "the role over another street"
+    );
+    // Reading: over the region, a grid's responders, the units with tasks.
+    assert!(policy.may_read_incident(&leader, &street, [], []).is_ok());
+    assert!(
+        policy
+            .may_read_incident(&worker, &street, [&community], [])
+            .is_ok()
+    );
+    assert!(
+        policy
+            .may_read_incident(&worker, &street, [&other], [])
+            .is_err()
+    );
+    assert!(
+        policy
+            .may_read_incident(&handler, &street, [], ["SWJT"])
+            .is_ok()
+    );
+    assert!(
+        policy
+            .may_read_incident(&handler, &street, [], ["GDJ"])
+            .is_err()
+    );
+    assert!(policy.may_read_incident(&reader, &street, [], []).is_err());
+}
