@@ -807,11 +807,15 @@ impl App {
                 .iter()
                 .any(|b| b.grids.contains(g) && b.workers.iter().any(|w| w == actor.name()))
         };
+        // Those who respond there (community staff), not those who command.
         let responds = |g: &GridCode| {
-            reference
-                .grid_regions
-                .get(g)
-                .is_some_and(|r| policy.may_respond_in(actor, r).is_ok())
+            reference.grid_regions.get(g).is_some_and(|r| {
+                policy.holds_in(
+                    actor,
+                    civicgrid_domain::access::Permission::EmergencyRespond,
+                    r,
+                )
+            })
         };
         let grid_worker_only = match actor {
             Actor::Staff { grants, .. } => grants.iter().all(|g| g.role == "grid_worker"),

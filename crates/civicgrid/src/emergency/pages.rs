@@ -108,6 +108,59 @@ fn problem_text(ctx: &Ctx, e: &AppError) -> String {
     }
 }
 
+/// What an event of the incident's log recorded, told in the reader's language.
+fn detail_text(ctx: &Ctx, action: &str, body: &Value) -> String {
+    let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+    let number = |k: &str| body[k].as_i64().unwrap_or_default().to_string();
+    let t = |key: &str, a: Vec<(&str, String)>| crate::web::i18n::t(ctx.lang, key, &a);
+    match action {
+        "declare" => t("incident-detail-declare", vec![("grids", number("grids"))]),
+        "activate" | "raise" | "lower" => t(
+            "incident-detail-level",
+            vec![
+                ("to", text("to")),
+                ("created", number("created")),
+                ("cancelled", number("cancelled")),
+            ],
+        ),
+        "acknowledge" => t(
+            "incident-detail-acknowledge",
+            vec![("minutes", number("minutes_after_activation"))],
+        ),
+        "report" => t(
+            "incident-detail-report",
+            vec![
+                ("households", number("households_checked")),
+                ("transferred", number("people_transferred")),
+                (
+                    "needs",
+                    body["needs"].as_array().map_or(0, Vec::len).to_string(),
+                ),
+            ],
+        ),
+        "task_done" => t(
+            "incident-detail-task",
+            vec![("title", text("title")), ("late", number("late_minutes"))],
+        ),
+        "need_case" => format!("{}（{}）", text("text"), text("receipt")),
+        "need_call" => t(
+            "incident-detail-call",
+            vec![("text", text("text")), ("matched", number("matched"))],
+        ),
+        "need_closed" => format!("{}：{}", text("text"), text("note")),
+        "sitrep" => text("text"),
+        "sitrep_reminder" => t(
+            "incident-detail-reminder",
+            vec![("period", number("period"))],
+        ),
+        "lift" => t(
+            "incident-detail-lift",
+            vec![("reason", text("reason")), ("closed", number("closed"))],
+        ),
+        _ => String::new(),
+    }
+}
+
 fn level_json(level: Option<&str>) -> Value {
     match level.and_then(Level::parse) {
         Some(l) => json!({"code": l.as_str(), "name": l.name_zh(), "colour": l.colour()}),
@@ -131,6 +184,7 @@ fn incident_json(ctx: &Ctx, i: &civicgrid_store::IncidentRecord) -> Value {
         "lift_reason": i.lift_reason,
         "commander": i.commander,
         "plan": i.plan_code,
+        "plan_title": super::plan_from(&i.plan_body).map(|p| p.title).unwrap_or_else(|_| i.plan_code.clone()),
         "period": i.period_minutes,
     })
 }
@@ -169,7 +223,34 @@ async fn overview_page(app: &App, ctx: &Ctx, extra: Value, status: StatusCode) -
             .or_default()
             .push(json!({"code": g.code.as_str(), "name": g.name}));
     }
+    // The map to pick the affected grids on (a click ticks a grid's box; see app.js).
+    let pick: Vec<MapGrid<'_>> = grids
+        .iter()
+        .map(|g| MapGrid {
+            fill: None,
+            code: g.code.as_str(),
+            name: &g.name,
+            community: reference.region_names.get(&g.region).map(String::as_str),
+            geometry: &g.geometry,
+            shade: None,
+            note: String::new(),
+            href: None,
+        })
+        .collect();
+    let pick_map = grid_map(
+        &pick,
+        &[],
+        &MapText {
+            title: &ctx.t("emergency-map-pick"),
+            legend: vec![
+                ("outline", ctx.t("legend-grid")),
+                ("picked", ctx.t("emergency-picked")),
+            ],
+            skip: None,
+        },
+    );
     let mut out = json!({
+        "pick_map": pick_map,
         "active": incidents.iter().filter(|i| i.status != "lifted").map(|i| incident_json(ctx, i)).collect::<Vec<_>>(),
         "past": incidents.iter().filter(|i| i.status == "lifted").map(|i| incident_json(ctx, i)).collect::<Vec<_>>(),
         "plans": plans.iter().map(|(r, p)| json!({
@@ -466,6 +547,28 @@ async fn board(app: &App, ctx: &Ctx, id: &str, extra: Value, status: StatusCode)
     let commands = super::parse_region(&l.incident.region)
         .map(|r| policy.may_command_incident(&actor, &r).is_ok())
         .unwrap_or(false);
+    // Whether the reader may mark a task done (its addressee, or the commander).
+    let region = super::parse_region(&l.incident.region).ok();
+    let may_finish = |target: &str| {
+        let (kind, code) = target.split_once(':').unwrap_or(("", target));
+        let target = match kind {
+            "unit" => civicgrid_domain::emergency::Target::Unit(code.to_owned()),
+            "role" => civicgrid_domain::emergency::Target::Role(code.to_owned()),
+            _ => match code.parse::<GridCode>() {
+                Ok(g) => civicgrid_domain::emergency::Target::Grid(g),
+                Err(_) => return false,
+            },
+        };
+        let grid_region = match &target {
+            civicgrid_domain::emergency::Target::Grid(g) => reference.grid_regions.get(g),
+            _ => None,
+        };
+        region.as_ref().is_some_and(|r| {
+            policy
+                .may_finish_task(&actor, &target, r, grid_region)
+                .is_ok()
+        })
+    };
     let state_of = |code: &str| b.grids.iter().find(|g| g.grid == code);
     let map: Vec<MapGrid<'_>> = outlines
         .iter()
@@ -515,6 +618,7 @@ async fn board(app: &App, ctx: &Ctx, id: &str, extra: Value, status: StatusCode)
             "status_text": ctx.t(&format!("task-status-{}", t.status)),
             "overdue": t.overdue, "reason": t.reason,
             "ended": t.ended_at.map(|x| ctx.when(x)),
+            "may_finish": may_finish(&t.target),
         });
         match groups.iter_mut().find(|(n, _)| n == &t.target_name) {
             Some((_, rows)) => rows.push(row),
@@ -802,17 +906,40 @@ async fn record_page(State(app): State<App>, ctx: Ctx, Path(id): Path<String>) -
         Err(e) => return ctx.app_error(e),
     };
     let minutes = |m: Option<i64>| m.map(|m| format!("{}:{:02}", m / 60, m.rem_euclid(60)));
+    // People by the names they go by.
+    let names: std::collections::HashMap<String, String> = match app.repo.users().await {
+        Ok(users) => users
+            .into_iter()
+            .map(|u| (u.username, u.display_name))
+            .collect(),
+        Err(e) => return ctx.app_error(e.into()),
+    };
+    let name = |u: &str| names.get(u).cloned().unwrap_or_else(|| u.to_owned());
+    let events = match app.repo.incident_events(&l.incident.id).await {
+        Ok(e) => e,
+        Err(e) => return ctx.app_error(e.into()),
+    };
+    let body_of = |seq: u64| {
+        events
+            .iter()
+            .find(|e| e.seq == seq)
+            .map(|e| e.body.clone())
+            .unwrap_or_default()
+    };
+    let mut incident = incident_json(&ctx, &l.incident);
+    incident["commander"] = json!(name(&l.incident.commander));
     ctx.render(
         "incident_record.html",
         json!({
-            "incident": incident_json(&ctx, &l.incident),
+            "incident": incident,
             "duration": minutes(r.duration_minutes),
             "slowest_ack": r.slowest_acknowledgement_minutes,
             "figures": r.figures,
             "timeline": r.timeline.iter().map(|e| json!({
-                "at": ctx.when(e.at), "minute": e.minute, "actor": e.actor,
+                "at": ctx.when(e.at), "minute": e.minute,
+                "actor": if e.actor == "platform" { ctx.t("incident-platform") } else { name(&e.actor) },
                 "action": ctx.t(&format!("incident-action-{}", e.action.replace('_', "-"))),
-                "grid": e.grid_name, "detail": e.detail,
+                "grid": e.grid_name, "detail": detail_text(&ctx, &e.action, &body_of(e.seq)),
             })).collect::<Vec<_>>(),
             "tasks": r.tasks.iter().map(|t| json!({
                 "title": t.task.title, "to": t.task.target_name, "level": t.task.level,
@@ -827,7 +954,7 @@ async fn record_page(State(app): State<App>, ctx: Ctx, Path(id): Path<String>) -
                 "raised": ctx.when(n.need.raised_at), "met": n.met,
             })).collect::<Vec<_>>(),
             "needs_met": r.needs.iter().filter(|n| n.met).count(),
-            "sitreps": r.sitreps.iter().map(|s| json!({"number": s.number, "at": ctx.when(s.at), "author": s.author, "text": s.text})).collect::<Vec<_>>(),
+            "sitreps": r.sitreps.iter().map(|s| json!({"number": s.number, "at": ctx.when(s.at), "author": name(&s.author), "text": s.text})).collect::<Vec<_>>(),
         }),
     )
 }

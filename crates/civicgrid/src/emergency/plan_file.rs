@@ -342,7 +342,9 @@ pub fn read_plans_csv(file: &str, text: &str) -> Result<Vec<Plan>, Vec<InputErro
         };
         match get("record") {
             "task" => {
-                let Some(to) = addressee(get("to")) else {
+                // Every problem of the row: the addressee and each deadline.
+                let to = addressee(get("to"));
+                if to.is_none() {
                     problems.push(problem(
                         line,
                         "to",
@@ -351,25 +353,30 @@ pub fn read_plans_csv(file: &str, text: &str) -> Result<Vec<Plan>, Vec<InputErro
                             get("to")
                         ),
                     ));
-                    continue;
-                };
+                }
                 let mut any = false;
                 for level in Level::ALL {
                     let column = format!("due_{}", level.as_str());
                     if let Some(minutes) = number(&column, &mut problems) {
                         any = true;
-                        let (plan, _, origin) = &mut plans[at];
-                        origin.push((plan.tasks.len(), line, 0));
-                        plan.tasks.push(PlanTask {
-                            key: get("key").to_owned(),
-                            level,
-                            addressee: to.clone(),
-                            title: get("title").to_owned(),
-                            due_after: SignedDuration::from_mins(i64::from(minutes)),
-                        });
+                        if let Some(to) = &to {
+                            let (plan, _, origin) = &mut plans[at];
+                            origin.push((plan.tasks.len(), line, 0));
+                            plan.tasks.push(PlanTask {
+                                key: get("key").to_owned(),
+                                level,
+                                addressee: to.clone(),
+                                title: get("title").to_owned(),
+                                due_after: SignedDuration::from_mins(i64::from(minutes)),
+                            });
+                        }
                     }
                 }
-                if !any {
+                if !any
+                    && !problems
+                        .iter()
+                        .any(|p| matches!(p.location, Location::Line { line: l, .. } if l == line))
+                {
                     problems.push(problem(
                         line,
                         "due_I",

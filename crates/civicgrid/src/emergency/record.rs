@@ -136,8 +136,10 @@ impl App {
             .iter()
             .map(|t| {
                 let ended = t.ended_at.unwrap_or(end);
+                // Late by how much; early only for work done (a task closed or cancelled
+                // before its deadline was not late, nor done).
                 let delay = match t.status.as_str() {
-                    "cancelled" if ended <= t.due_at => None,
+                    "cancelled" | "closed" if ended <= t.due_at => None,
                     _ => Some(super::delay_minutes(t.due_at, ended)),
                 };
                 TaskDelay {

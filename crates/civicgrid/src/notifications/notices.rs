@@ -1,4 +1,5 @@
-//! Urgent notices (紧急通知) from the street to the grid workers of chosen grids: a typhoon
+//! Urgent notices (紧急通知) from the street to the grid workers (and the grid party groups'
+//! members with an account) of chosen grids: a typhoon
 //! warning, an order to check every vulnerable household. The notice and its place in the
 //! outbox are stored in one transaction; the notifier then writes one urgent message per
 //! worker and channel (never held by quiet hours or the digest).
@@ -142,7 +143,32 @@ impl App {
         };
         let reference = self.reference().await?;
         let grids: Vec<GridCode> = notice.grids.iter().filter_map(|g| g.parse().ok()).collect();
-        let workers = self.grid_workers(&grids).await?;
+        let mut workers = self.grid_workers(&grids).await?;
+        // The grids' members too: those of a grid branch or group with an account.
+        let orgs: Vec<(String, GridCode)> = self
+            .repo
+            .organisations()
+            .await?
+            .into_iter()
+            .filter_map(|o| o.grid.filter(|g| grids.contains(g)).map(|g| (o.code, g)))
+            .collect();
+        if !orgs.is_empty()
+            && let Ok(region) = notice.region.parse::<RegionCode>()
+        {
+            for m in self.repo.members(&region).await? {
+                let (Some(username), Some((_, grid))) = (
+                    m.member.username,
+                    orgs.iter().find(|(code, _)| *code == m.member.organisation),
+                ) else {
+                    continue;
+                };
+                match workers.iter_mut().find(|(w, _)| *w == username) {
+                    Some((_, theirs)) if !theirs.contains(grid) => theirs.push(grid.clone()),
+                    Some(_) => {}
+                    None => workers.push((username, vec![grid.clone()])),
+                }
+            }
+        }
         let topic = Topic::EmergencyNotice;
         let template = self
             .notification_template(topic, &self.notifier.language)

@@ -704,3 +704,90 @@ async fn an_incident_from_activation_to_its_record_on_sqlite() {
 async fn an_incident_from_activation_to_its_record_on_postgresql() {
     emergency_loop(Backend::Postgres).await;
 }
+
+/// Plans at the command line: imported all or nothing with every problem by file, line and
+/// field; exported as TOML and CSV that read back the same.
+#[tokio::test]
+async fn plans_move_in_and_out_at_the_command_line() {
+    let e = super::support::Env::new();
+    let toml = e.file(
+        "heat.toml",
+        r#"
+code = "heat"
+kind = "public_health"
+title = "高温中暑应急预案"
+
+[[task]]
+key = "visit"
+to = "grid_workers"
+title = "走访独居老人，提醒防暑"
+due = { IV = 480, III = 240 }
+"#,
+    );
+    let bad = e.file(
+        "more.csv",
+        "plan,kind,plan_title,record,key,to,title,due_I,due_II,due_III,due_IV\n\
+         cold,cold_wave,寒潮预案,task,visit,grid_workers,走访,,,60,\n\
+         cold,other,寒潮预案,task,heat,everyone,供暖,,,x,\n",
+    );
+    let problems = e
+        .err(&[
+            "emergency",
+            "plans",
+            "import",
+            super::support::path(&toml),
+            super::support::path(&bad),
+        ])
+        .await;
+    for expected in [
+        "more.csv: line 2",
+        "field `kind`",
+        "more.csv: line 3",
+        "field `to`",
+        "field `due_III`",
+    ] {
+        assert!(problems.contains(expected), "{expected} in {problems}");
+    }
+    assert_eq!(
+        e.ok(&["emergency", "plans", "list"]).await,
+        "",
+        "nothing imported"
+    );
+    let out = e
+        .ok(&["emergency", "plans", "import", super::support::path(&toml)])
+        .await;
+    assert_eq!(out, "plan heat (public_health) version 1\n");
+    let again = e
+        .ok(&["emergency", "plans", "import", super::support::path(&toml)])
+        .await;
+    assert_eq!(again, "plan heat (public_health) version 2\n");
+    let csv = e.ok(&["emergency", "plans", "export"]).await;
+    assert!(
+        csv.starts_with("plan,kind,plan_title,record,key,to,title,due_I"),
+        "{csv}"
+    );
+    assert!(csv.contains("heat,public_health,高温中暑应急预案,task,visit,grid_workers,走访独居老人，提醒防暑,,,240,480"), "{csv}");
+    let written = e
+        .ok(&["emergency", "plans", "export", "heat", "--format", "toml"])
+        .await;
+    assert!(
+        written.contains("due = { III = 240, IV = 480 }") || written.contains("III = 240"),
+        "{written}"
+    );
+    let round = e.file("round.csv", &csv);
+    assert_eq!(
+        e.ok(&["emergency", "plans", "import", super::support::path(&round)])
+            .await,
+        "plan heat (public_health) version 3\n"
+    );
+    assert!(
+        e.err(&["emergency", "plans", "export", "nope"])
+            .await
+            .contains("plan nope")
+    );
+    assert!(
+        e.ok(&["emergency", "plans", "list"])
+            .await
+            .starts_with("heat\tpublic_health\t高温中暑应急预案\tv3\ttasks I:0 II:0 III:1 IV:1")
+    );
+}

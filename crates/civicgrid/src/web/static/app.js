@@ -45,4 +45,31 @@
       });
     });
   });
+  // Declaring an incident: a click on a grid of the map ticks its box (or, with a radius
+  // chosen, sets the centre). The boxes work without the script.
+  document.querySelectorAll("[data-grid-pick] svg").forEach(function (svg) {
+    var form = svg.closest("form");
+    if (!form) { return; }
+    var minLon = parseFloat(svg.dataset.minLon), maxLat = parseFloat(svg.dataset.maxLat);
+    var k = parseFloat(svg.dataset.k), scale = parseFloat(svg.dataset.scale);
+    svg.addEventListener("click", function (ev) {
+      var area = form.querySelector("input[name=area]:checked");
+      if (area && area.value === "circle" && isFinite(minLon)) {
+        var pt = svg.createSVGPoint();
+        pt.x = ev.clientX; pt.y = ev.clientY;
+        var p = pt.matrixTransform(svg.getScreenCTM().inverse());
+        form.elements.lon.value = (minLon + p.x / (k * scale)).toFixed(6);
+        form.elements.lat.value = (maxLat - p.y / scale).toFixed(6);
+        return;
+      }
+      var path = ev.target.closest("path[data-grid]");
+      if (!path) { return; }
+      var box = form.querySelector('input[name=grid][value="' + path.dataset.grid + '"]');
+      if (!box) { return; }
+      box.checked = !box.checked;
+      path.classList.toggle("picked", box.checked);
+      var details = box.closest("details");
+      if (details && box.checked) { details.open = true; }
+    });
+  });
 })();
