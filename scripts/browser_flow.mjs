@@ -146,7 +146,7 @@ async function staff(username, phone = false) {
 }
 
 // Paths that are not pages (files, form targets, the API): never audited.
-const NOT_PAGES = /^\/(logout|lang|static\/|api\/|open311\/|admin\/export\/|party\/export\/|kpi\/export|healthz|readyz|metrics|openapi)|\/photo\/|\/supervision\/work\/[^/]+\/files\//;
+const NOT_PAGES = /^\/(logout|lang|static\/|api\/|open311\/|admin\/export\/|party\/export\/|kpi\/export|healthz|readyz|metrics|openapi)|\/photo\/|\/supervision\/work\/[^/]+\/files\/|^\/emergency\/plans\/[^/]+\/export|\/record\.csv$/;
 
 // One page of each kind is enough when crawling: ids, receipt codes and public numbers in a
 // path make the same page, and so do query values, except those that choose what the page is
@@ -811,6 +811,10 @@ try {
   await e.click("#declare-submit");
   await e.waitForURL(/\/emergency\/incidents\/YJ/);
   const boardUrl = e.url();
+  // The board reloads itself every 30 s; the reader may stop that (and the flow does, so
+  // that no reload lands between its steps).
+  check(await e.locator("#auto-refresh").isChecked(), "the board refreshes itself");
+  await e.uncheck("#auto-refresh");
   check((await e.locator("#board-level").textContent()).includes("IV"), "the incident is active at level IV");
   check((await e.locator("#fig-acknowledged").textContent()).trim() === "0/4", "four grids, none acknowledged yet");
   await e.selectOption("#level-select", "III");
@@ -822,6 +826,7 @@ try {
   await audit(e, "emergency-board-desktop");
   const gw = await staff("gw.st1c1.1", true);
   await gw.page.goto(boardUrl);
+  await gw.page.uncheck("#auto-refresh");
   await audit(gw.page, "emergency-board-phone");
   await gw.page.click("#board-mine a >> nth=0");
   await gw.page.waitForURL(/\/grids\//);

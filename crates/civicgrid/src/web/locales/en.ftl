@@ -1693,3 +1693,4 @@ incident-detail-task = { $title } ({ $late } min late)
 incident-detail-call = { $text }: { $matched } volunteers match
 incident-detail-reminder = report { $period } due
 incident-detail-lift = { $reason } ({ $closed } open tasks closed)
+board-auto-refresh = Refresh this board every 30 seconds

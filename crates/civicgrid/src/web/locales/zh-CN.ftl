@@ -1693,3 +1693,4 @@ incident-detail-task = { $title }（超时 { $late } 分钟）
 incident-detail-call = { $text }：匹配志愿者 { $matched } 人
 incident-detail-reminder = 第 { $period } 次续报到期
 incident-detail-lift = { $reason }（关闭未完成任务 { $closed } 项）
+board-auto-refresh = 每30秒自动刷新看板

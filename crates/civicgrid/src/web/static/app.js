@@ -72,4 +72,19 @@
       if (details && box.checked) { details.open = true; }
     });
   });
+  // A live board reloads itself while its box is ticked (the reader may stop it: WCAG
+  // 2.2.1), never while someone is typing into one of its forms.
+  var auto = document.getElementById("auto-refresh");
+  if (auto) {
+    var seconds = parseInt(auto.dataset.seconds, 10) || 30;
+    if (sessionStorage.getItem("auto-refresh") === "off") { auto.checked = false; }
+    auto.addEventListener("change", function () {
+      sessionStorage.setItem("auto-refresh", auto.checked ? "on" : "off");
+    });
+    setInterval(function () {
+      var a = document.activeElement;
+      var typing = a && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName) && a !== auto;
+      if (auto.checked && !typing) { window.location.reload(); }
+    }, seconds * 1000);
+  }
 })();
