@@ -63,13 +63,21 @@ fn case_events_give_the_topics_of_their_audiences() {
 fn topics_read_back_and_say_who_they_are_for() {
     for t in Topic::ALL {
         assert_eq!(Topic::parse(t.as_str()), Some(t));
-        // Every message says what it is about: a case's or meeting's number, a notice's title.
+        // Every message says what it is about: a case's or meeting's number, a notice's title,
+        // an incident's name.
         assert!(
-            t.variables().contains(&"public_id") || t.variables().contains(&"title"),
+            ["public_id", "title", "incident"]
+                .iter()
+                .any(|v| t.variables().contains(v)),
             "{t:?}"
         );
     }
     assert_eq!(Topic::EmergencyNotice.audience(), Audience::GridWorkers);
+    assert_eq!(Topic::SitrepDue.audience(), Audience::Commander);
+    assert!(
+        Topic::SitrepDue.is_urgent(),
+        "an incident runs through the night"
+    );
     assert!(Topic::EmergencyNotice.is_urgent() && !Topic::MeetingSummons.is_urgent());
     assert_eq!(Topic::parse("case_exploded"), None);
     assert_eq!(Topic::CaseAccepted.audience(), Audience::Reporter);
