@@ -64,5 +64,6 @@ pub mod policy;
 pub mod routing;
 pub mod supervision;
 pub mod territory;
+pub mod text;
 pub mod volunteer;
 pub mod wish;

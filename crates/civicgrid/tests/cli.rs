@@ -111,3 +111,6 @@ mod whistle;
 
 #[path = "cli/emergency.rs"]
 mod emergency;
+
+#[path = "cli/classify.rs"]
+mod classify;

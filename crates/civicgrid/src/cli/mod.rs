@@ -133,6 +133,9 @@ pub enum Command {
     /// Emergency response: plans, incidents, after-action records
     #[command(subcommand)]
     Emergency(crate::emergency::cli::EmergencyCommand),
+    /// Category suggestion: train a model, predict, evaluate
+    #[command(subcommand)]
+    Classify(crate::suggestion::cli::ClassifyCommand),
     #[command(flatten)]
     Supervision(supervision::cli::Command),
     #[command(flatten)]
@@ -297,6 +300,10 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
     {
         return Ok(code);
     }
+    // Classifying works on files; it needs no store.
+    if let Command::Classify(command) = &cli.command {
+        return crate::suggestion::cli::run(command, input, out);
+    }
     let repo = civicgrid_store::connect(&cli.database).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut app = App::new(repo, clock);
@@ -396,6 +403,8 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         Command::Upstream(c) => crate::upstream::cli::run(&app, c, out).await,
         Command::Emergency(c) => crate::emergency::cli::run(&app, c, out).await,
         Command::Supervision(c) => supervision::cli::run(&mut app, c, out).await,
+        // Handled above, before connecting.
+        Command::Classify(c) => crate::suggestion::cli::run(&c, input, out),
         Command::Demo(c) => demo::cli::run(&mut app, c, input, out).await,
     }
 }

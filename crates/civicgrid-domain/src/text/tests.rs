@@ -1,0 +1,111 @@
+use super::classifier::{Labelled, Options, TrainingSet, cross_validate, train};
+use super::terms::{query_terms, terms};
+
+fn texts(s: &str) -> Vec<String> {
+    terms(s).into_iter().map(|t| t.text).collect()
+}
+
+#[test]
+fn han_runs_give_characters_and_pairs_and_latin_gives_words() {
+    assert_eq!(texts("漏水"), ["漏", "漏水", "水"]);
+    assert_eq!(
+        texts("路灯，不亮 LED灯"),
+        ["路", "路灯", "灯", "不", "不亮", "亮", "led", "灯"]
+    );
+    // Full-width letters and digits fold to half-width, lower case.
+    assert_eq!(texts("ＡＢ１号"), ["ab1", "号"]);
+    assert!(texts("，。！ ").is_empty());
+}
+
+#[test]
+fn query_terms_keep_pairs_and_lone_characters() {
+    assert_eq!(query_terms("漏水"), ["漏水"]);
+    assert_eq!(query_terms("小区 漏水"), ["小区", "漏水"]);
+    assert_eq!(query_terms("水"), ["水"]);
+    assert_eq!(query_terms("3号楼"), ["3", "号楼"]);
+    assert_eq!(query_terms("漏水 漏水"), ["漏水"]);
+}
+
+fn example(text: &str, category: &str) -> Labelled {
+    Labelled {
+        text: text.into(),
+        category: category.into(),
+    }
+}
+
+fn toy_set() -> TrainingSet {
+    TrainingSet {
+        labelled: vec![
+            example("路灯不亮 晚上很黑", "城乡建设"),
+            example("小区路灯坏了没人修", "城乡建设"),
+            example("道路破损 路面塌陷", "城乡建设"),
+            example("工厂排放废气 空气污染", "环境保护"),
+            example("河道污染 垃圾漂浮 发臭", "环境保护"),
+            example("夜间施工噪音扰民 污染", "环境保护"),
+            example("公交车改线 乘车不便", "交通运输"),
+            example("出租车拒载 交通拥堵", "交通运输"),
+            example("公交站台没有遮雨棚", "交通运输"),
+        ],
+        unlabelled: vec![
+            "路灯又不亮了".into(),
+            "公交车太挤".into(),
+            "空气污染严重".into(),
+        ],
+        taxonomy: vec![
+            vec!["城乡建设".into(), "市政".into(), "路灯".into()],
+            vec!["环境保护".into(), "污染防治".into(), "大气污染".into()],
+            vec!["交通运输".into(), "公共交通".into(), "公交".into()],
+        ],
+    }
+}
+
+#[test]
+fn a_model_learns_categories_and_says_which_terms_weighed() {
+    let model = train(&toy_set(), Options::default()).expect("trains");
+    let top = model.suggest("我家门口的路灯不亮", 3);
+    assert_eq!(top.len(), 3);
+    assert_eq!(top[0].category, "城乡建设");
+    assert!(top[0].confidence > top[1].confidence);
+    let sum: f32 = model
+        .suggest("我家门口的路灯不亮", 3)
+        .iter()
+        .map(|s| s.confidence)
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-4, "three categories: {sum}");
+    assert!(
+        top[0].because.iter().any(|t| t.term == "路灯"),
+        "{:?}",
+        top[0].because
+    );
+    assert_eq!(model.predict("公交车改线").0, "交通运输");
+    assert_eq!(model.predict("工厂的废气污染").0, "环境保护");
+}
+
+#[test]
+fn a_stored_model_predicts_the_same() {
+    let model = train(&toy_set(), Options::default()).expect("trains");
+    let json = serde_json_like(&model);
+    assert_eq!(json.suggest("路灯不亮", 2), model.suggest("路灯不亮", 2));
+}
+
+fn serde_json_like(model: &super::classifier::CategoryModel) -> super::classifier::CategoryModel {
+    let json = serde_json::to_string(model).expect("serialises");
+    serde_json::from_str(&json).expect("deserialises")
+}
+
+#[test]
+fn training_refuses_what_it_cannot_learn_from() {
+    let mut set = toy_set();
+    set.labelled.retain(|e| e.category == "城乡建设");
+    assert!(train(&set, Options::default()).is_err());
+    set.labelled.clear();
+    assert!(train(&set, Options::default()).is_err());
+}
+
+#[test]
+fn cross_validation_scores_every_example_once() {
+    let eval = cross_validate(&toy_set(), Options::default(), 3).expect("trains");
+    assert_eq!(eval.examples, 9);
+    assert_eq!(eval.categories.iter().map(|c| c.support).sum::<usize>(), 9);
+    assert!(eval.macro_f1 > 0.5, "{eval:?}");
+}

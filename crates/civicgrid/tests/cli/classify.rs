@@ -1,0 +1,285 @@
+//! `civicgrid classify`: the file contract (train, predict from standard input, eval),
+//! errors that name file, line and field, and the model's quality on the residents'
+//! messages when they are beside the checkout.
+
+use std::path::Path;
+
+use super::support::{messages_dir, run_cli};
+
+/// No database is opened by `classify`: the URL points nowhere that exists.
+const NO_DATABASE: &str = "sqlite:/nonexistent/dir/never.db";
+
+async fn classify(args: &[&str], input: &str) -> String {
+    let (code, out) = run_cli(NO_DATABASE, args, input)
+        .await
+        .unwrap_or_else(|e| panic!("classify {args:?}: {e}"));
+    assert_eq!(code, 0);
+    String::from_utf8(out).expect("utf-8")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.display().to_string()
+}
+
+const LABELLED: &str = "id,subject,detail,category,extra
+1,路灯不亮,小区门口路灯坏了晚上很黑,城乡建设,x
+2,道路破损,路面塌陷很危险,城乡建设,x
+3,井盖缺失,人行道井盖丢了,城乡建设,x
+4,工厂排放废气,空气污染严重,环境保护,x
+5,河道发臭,河里垃圾漂浮污染,环境保护,x
+6,噪音扰民,夜间施工噪音污染,环境保护,x
+7,公交改线,公交车改线乘车不便,交通运输,x
+8,出租车拒载,出租车拒载交通拥堵,交通运输,x
+9,公交站台,公交站台没有遮雨棚,交通运输,x
+";
+
+#[tokio::test]
+async fn a_model_is_trained_from_files_predicts_from_standard_input_and_is_evaluated() {
+    let dir = tempfile::tempdir().expect("dir");
+    let labelled = write(dir.path(), "labelled.csv", LABELLED);
+    let unlabelled = write(
+        dir.path(),
+        "unlabelled.csv",
+        "subject,detail,likes\n路灯又坏了,晚上看不见,3\n公交太挤,早高峰公交车挤不上,1\n",
+    );
+    let tree = write(
+        dir.path(),
+        "tree.csv",
+        "level1,level2,level3\n城乡建设,市政设施,路灯\n环境保护,污染防治,大气污染\n交通运输,公共交通,公交\n",
+    );
+    let model = dir.path().join("model.json").display().to_string();
+    let said = classify(
+        &[
+            "classify",
+            "train",
+            "--labeled",
+            &labelled,
+            "--unlabeled",
+            &unlabelled,
+            "--taxonomy",
+            &tree,
+            "--model",
+            &model,
+        ],
+        "",
+    )
+    .await;
+    assert!(
+        said.contains("9 labelled, 2 unlabelled") && said.contains("3 tree rows"),
+        "{said}"
+    );
+
+    // Predict: id,subject,detail in (other columns ignored), id,category,confidence out.
+    let predicted = classify(
+        &["classify", "predict", "--model", &model],
+        "detail,id,subject\n我家门口的路灯坏了,a1,路灯\n公交车改线了很不方便,a2,公交\n",
+    )
+    .await;
+    let lines: Vec<&str> = predicted.lines().collect();
+    assert_eq!(lines[0], "id,category,confidence");
+    assert!(lines[1].starts_with("a1,城乡建设,"), "{predicted}");
+    assert!(lines[2].starts_with("a2,交通运输,"), "{predicted}");
+    let confidence: f64 = lines[1]
+        .rsplit(',')
+        .next()
+        .expect("confidence")
+        .parse()
+        .expect("number");
+    assert!(confidence > 1.0 / 3.0 && confidence <= 1.0, "{confidence}");
+
+    // Eval: per category and macro F1 on a test file.
+    let test = write(
+        dir.path(),
+        "test.csv",
+        "subject,detail,category\n路灯坏了,路灯不亮,城乡建设\n公交拥挤,公交车太挤,交通运输\n废气,工厂废气污染,环境保护\n",
+    );
+    let report = classify(
+        &["classify", "eval", "--model", &model, "--test", &test],
+        "",
+    )
+    .await;
+    assert!(report.contains("macro F1 1.0000"), "{report}");
+    for category in ["城乡建设", "环境保护", "交通运输"] {
+        assert!(report.contains(category), "{report}");
+    }
+}
+
+#[tokio::test]
+async fn bad_files_are_named_by_file_line_and_field_and_write_no_model() {
+    let dir = tempfile::tempdir().expect("dir");
+    let model = dir.path().join("model.json");
+    let model_arg = model.display().to_string();
+    let no_category = write(
+        dir.path(),
+        "labelled.csv",
+        "subject,detail,category\n路灯,路灯不亮,城乡建设\n井盖,井盖丢了,\n",
+    );
+    let e = run_cli(
+        NO_DATABASE,
+        &[
+            "classify",
+            "train",
+            "--labeled",
+            &no_category,
+            "--model",
+            &model_arg,
+        ],
+        "",
+    )
+    .await
+    .expect_err("a row without a category");
+    let e = e.to_string();
+    assert!(e.contains("labelled.csv: line 3: field `category`"), "{e}");
+    assert!(!model.exists());
+
+    let missing_column = write(dir.path(), "tree.csv", "level1,level2\n城乡建设,市政\n");
+    let labelled = write(dir.path(), "ok.csv", LABELLED);
+    let e = run_cli(
+        NO_DATABASE,
+        &[
+            "classify",
+            "train",
+            "--labeled",
+            &labelled,
+            "--taxonomy",
+            &missing_column,
+            "--model",
+            &model_arg,
+        ],
+        "",
+    )
+    .await
+    .expect_err("a tree without level3");
+    assert!(
+        e.to_string()
+            .contains("tree.csv: line 1: missing column(s): level3"),
+        "{e}"
+    );
+
+    let one_category = write(
+        dir.path(),
+        "one.csv",
+        "subject,detail,category\n路灯,路灯不亮,城乡建设\n井盖,井盖丢了,城乡建设\n",
+    );
+    let e = run_cli(
+        NO_DATABASE,
+        &[
+            "classify",
+            "train",
+            "--labeled",
+            &one_category,
+            "--model",
+            &model_arg,
+        ],
+        "",
+    )
+    .await
+    .expect_err("one category");
+    assert!(e.to_string().contains("at least two"), "{e}");
+    assert!(!model.exists());
+
+    // Predicting with something that is not a model, or without an id column.
+    let not_a_model = write(dir.path(), "model.txt", "hello");
+    let e = run_cli(
+        NO_DATABASE,
+        &["classify", "predict", "--model", &not_a_model],
+        "id,subject,detail\n1,a,b\n",
+    )
+    .await
+    .expect_err("not a model");
+    assert!(
+        e.to_string().contains("not a civicgrid category model"),
+        "{e}"
+    );
+    classify(
+        &[
+            "classify",
+            "train",
+            "--labeled",
+            &labelled,
+            "--model",
+            &model_arg,
+        ],
+        "",
+    )
+    .await;
+    let e = run_cli(
+        NO_DATABASE,
+        &["classify", "predict", "--model", &model_arg],
+        "subject,detail\na,b\n",
+    )
+    .await
+    .expect_err("no id column");
+    assert!(
+        e.to_string()
+            .contains("standard input: line 1: missing column(s): id"),
+        "{e}"
+    );
+}
+
+/// On the residents' messages: trained on four fifths of the labelled messages (with the
+/// unlabelled ones and the tree), scored on the fifth it never saw.
+#[tokio::test]
+async fn on_the_residents_messages_a_held_out_fifth_is_classified_well() {
+    let data = messages_dir();
+    let Ok(labelled) = std::fs::read_to_string(data.join("labeled_messages.csv")) else {
+        eprintln!("the residents' messages are not beside the checkout; skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    // Whole CSV records: a detail may hold line breaks inside quotes.
+    let mut reader = csv::Reader::from_reader(labelled.as_bytes());
+    let headers = reader.headers().expect("header").clone();
+    let mut writers = (
+        csv::Writer::from_writer(Vec::new()),
+        csv::Writer::from_writer(Vec::new()),
+    );
+    writers.0.write_record(&headers).expect("write");
+    writers.1.write_record(&headers).expect("write");
+    for (i, record) in reader.records().enumerate() {
+        let record = record.expect("record");
+        if i % 5 == 0 {
+            writers.1.write_record(&record).expect("write");
+        } else {
+            writers.0.write_record(&record).expect("write");
+        }
+    }
+    let train = String::from_utf8(writers.0.into_inner().expect("flush")).expect("utf-8");
+    let test = String::from_utf8(writers.1.into_inner().expect("flush")).expect("utf-8");
+    let train = write(dir.path(), "train.csv", &train);
+    let test = write(dir.path(), "test.csv", &test);
+    let model = dir.path().join("model.json").display().to_string();
+    let unlabelled = data.join("unlabeled_messages.csv").display().to_string();
+    let tree = data.join("category_tree.csv").display().to_string();
+    classify(
+        &[
+            "classify",
+            "train",
+            "--labeled",
+            &train,
+            "--unlabeled",
+            &unlabelled,
+            "--taxonomy",
+            &tree,
+            "--model",
+            &model,
+        ],
+        "",
+    )
+    .await;
+    let report = classify(
+        &["classify", "eval", "--model", &model, "--test", &test],
+        "",
+    )
+    .await;
+    let macro_f1: f64 = report
+        .lines()
+        .find_map(|l| l.strip_prefix("macro F1 "))
+        .expect("a macro F1 line")
+        .parse()
+        .expect("number");
+    // Cross-validated on all five folds the recipe scores about 0.84; one fold varies.
+    assert!(macro_f1 > 0.75, "{report}");
+}
