@@ -35,6 +35,7 @@ mod notifications;
 mod party;
 mod polls;
 mod routing;
+mod search;
 mod services;
 mod supervision;
 mod territory;
@@ -89,6 +90,7 @@ pub use notifications::{
 pub use party::{MemberRecord, PartyStore};
 pub use polls::{PollCount, PollRecord, PollStore};
 pub use routing::RoutingStore;
+pub use search::{SearchDocument, SearchProgress, SearchStore, WeightedTerm};
 pub use services::{
     APPLICATION_SOURCE, ApplicationEvent, ApplicationRecord, MaterialFile, ServiceStore,
 };
@@ -131,6 +133,7 @@ pub trait Repository:
     + HotlineStore
     + UpstreamStore
     + EmergencyStore
+    + SearchStore
     + Send
     + Sync
 {
@@ -162,6 +165,7 @@ impl<T> Repository for T where
         + HotlineStore
         + UpstreamStore
         + EmergencyStore
+        + SearchStore
         + Send
         + Sync
 {
@@ -173,8 +177,8 @@ pub mod prelude {
         AccountStore, AccountabilityStore, AssessmentStore, CaseStore, CatalogueStore,
         ConsultationStore, DisputeStore, EmergencyStore, HotlineStore, HouseholdStore, JobStore,
         LimitStore, ListStore, NotificationStore, PartyStore, PollStore, Repository, RoutingStore,
-        ServiceStore, Store, SupervisionStore, TerritoryStore, VolunteerStore, WebhookStore,
-        WishStore,
+        SearchStore, ServiceStore, Store, SupervisionStore, TerritoryStore, VolunteerStore,
+        WebhookStore, WishStore,
     };
 }
 

@@ -139,6 +139,7 @@ both_backends!(
     a_voting_code_counts_once_under_fifty_concurrent_uses,
     topics_opinions_meetings_and_results_keep_their_events,
     incidents_activate_once_and_keep_their_log,
+    the_search_index_ranks_cases_holding_every_term,
 );
 
 fn t0() -> Timestamp {
@@ -4626,4 +4627,124 @@ async fn incidents_activate_once_and_keep_their_log(repo: &dyn Repository) {
             .any(|i| i.id == id)
     );
     assert_eq!(repo.incidents(10).await.expect("list").len(), 1);
+}
+
+async fn the_search_index_ranks_cases_holding_every_term(repo: &dyn Repository) {
+    use civicgrid_domain::text::search::{PlaceNames, document_postings, idf, query_plan};
+    use civicgrid_store::{SearchDocument, SearchProgress, WeightedTerm};
+    with_catalogue(repo).await;
+    let texts = [
+        "3栋楼顶漏水，漏水严重",
+        "路灯不亮，晚上很黑",
+        "厨房漏水",
+        "小区门口路灯坏了",
+    ];
+    let mut ids = Vec::new();
+    for text in texts {
+        let id = uuid::Uuid::now_v7();
+        let mut case = new_case(id, "440305001001001", t0());
+        case.description = text.into();
+        repo.create_case(&case, &report_event(&case))
+            .await
+            .expect("created");
+        ids.push(id);
+    }
+    // The indexer reads every case once, in update order, and its progress only moves on.
+    let start = SearchProgress::default();
+    let pending = repo.cases_to_index(&start, 10).await.expect("pending");
+    assert_eq!(pending.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids);
+    let places = PlaceNames::default();
+    let documents: Vec<SearchDocument> = ids
+        .iter()
+        .zip(texts)
+        .map(|(id, text)| {
+            let (postings, length) = document_postings(text, &places);
+            SearchDocument {
+                case_id: *id,
+                region: "440305001001".parse().expect("region"),
+                postings,
+                length,
+            }
+        })
+        .collect();
+    repo.index_documents(&documents, t0())
+        .await
+        .expect("indexed");
+    // Indexing again replaces, it does not add.
+    repo.index_documents(&documents, t0())
+        .await
+        .expect("indexed again");
+    let last = pending.last().expect("one");
+    let progress = SearchProgress {
+        updated_at: last.1,
+        case_id: last.0.to_string(),
+    };
+    repo.set_search_progress(&progress).await.expect("progress");
+    repo.set_search_progress(&SearchProgress::default())
+        .await
+        .expect("an older progress is ignored");
+    assert_eq!(repo.search_progress().await.expect("progress"), progress);
+    assert!(
+        repo.cases_to_index(&progress, 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+
+    let (n, mean) = repo.search_statistics().await.expect("statistics");
+    assert_eq!(n, 4);
+    assert!(mean > 5.0, "{mean}");
+    let ask = |query: &str| {
+        let plan = query_plan(query, &places);
+        async move {
+            let counts = repo.term_counts(&plan).await.expect("counts");
+            let terms: Vec<WeightedTerm> = plan
+                .iter()
+                .map(|t| WeightedTerm {
+                    term: t.clone(),
+                    weight: idf(
+                        n,
+                        counts
+                            .iter()
+                            .find(|(c, _)| c == t)
+                            .map(|(_, k)| *k)
+                            .unwrap_or(0),
+                    ),
+                })
+                .collect();
+            repo.search(&terms, mean, None, 10).await.expect("search")
+        }
+    };
+    let leaks = ask("漏水").await;
+    // Both leaks, the one that says it twice in fewer words first.
+    assert_eq!(
+        leaks.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        [ids[0], ids[2]]
+    );
+    assert!(leaks[0].1 > leaks[1].1);
+    let lamps = ask("路灯 不亮").await;
+    assert_eq!(
+        lamps.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        [ids[1]]
+    );
+    assert!(ask("漏水 路灯").await.is_empty());
+    // Another region sees none of them.
+    let terms = vec![WeightedTerm {
+        term: "漏水".into(),
+        weight: 1.0,
+    }];
+    let elsewhere: civicgrid_domain::territory::RegionCode = "440306".parse().expect("region");
+    assert!(
+        repo.search(&terms, mean, Some(&elsewhere), 10)
+            .await
+            .expect("search")
+            .is_empty()
+    );
+
+    repo.clear_search_index().await.expect("cleared");
+    assert_eq!(repo.search_statistics().await.expect("statistics").0, 0);
+    assert_eq!(
+        repo.search_progress().await.expect("progress"),
+        SearchProgress::default()
+    );
 }

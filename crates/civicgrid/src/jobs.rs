@@ -55,6 +55,7 @@ pub fn registry() -> Vec<Job> {
         crate::notifications::jobs::NOTIFICATIONS,
         crate::upstream::jobs::UPSTREAM,
         crate::emergency::jobs::SITREP_REMINDERS,
+        crate::search::jobs::SEARCH_INDEXER,
     ]
 }
 

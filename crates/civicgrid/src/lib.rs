@@ -38,6 +38,7 @@ pub mod one_stop;
 pub mod open311;
 pub mod party;
 pub mod routing;
+pub mod search;
 pub mod suggestion;
 pub mod supervision;
 pub mod territory;

@@ -114,3 +114,6 @@ mod emergency;
 
 #[path = "cli/classify.rs"]
 mod classify;
+
+#[path = "cli/search.rs"]
+mod search;

@@ -109,3 +109,60 @@ fn cross_validation_scores_every_example_once() {
     assert_eq!(eval.categories.iter().map(|c| c.support).sum::<usize>(), 9);
     assert!(eval.macro_f1 > 0.5, "{eval:?}");
 }
+
+mod search {
+    use super::super::search::{PlaceNames, document_postings, idf, query_plan, snippet};
+
+    fn places() -> PlaceNames {
+        PlaceNames::new([
+            "东湖社区".to_string(),
+            "东湖".into(),
+            "书院路".into(),
+            "x".into(),
+        ])
+    }
+
+    #[test]
+    fn documents_hold_pairs_and_whole_place_names() {
+        let (postings, length) = document_postings("东湖社区3栋楼顶漏水，漏水严重", &places());
+        let hits = |t: &str| postings.iter().find(|(p, _)| p == t).map(|(_, n)| *n);
+        assert_eq!(hits("漏水"), Some(2));
+        assert_eq!(hits("东湖社区"), Some(1));
+        assert_eq!(hits("东湖"), Some(1));
+        assert_eq!(hits("书院路"), None);
+        assert_eq!(
+            length,
+            postings
+                .iter()
+                .filter(|(t, _)| t != "东湖社区")
+                .map(|(_, n)| u64::from(*n))
+                .sum::<u64>()
+        );
+    }
+
+    #[test]
+    fn a_query_asks_for_place_names_whole_and_the_rest_by_pairs() {
+        assert_eq!(query_plan("东湖社区 漏水", &places()), ["东湖社区", "漏水"]);
+        assert_eq!(
+            query_plan("书院路路灯不亮", &places()),
+            ["书院路", "路灯", "灯不", "不亮"]
+        );
+        assert_eq!(query_plan("，，", &places()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn rarer_terms_weigh_more() {
+        assert!(idf(1000, 1) > idf(1000, 100));
+        assert!(idf(1000, 1000) > 0.0);
+    }
+
+    #[test]
+    fn a_snippet_shows_where_the_query_occurs() {
+        let text = format!("{}楼顶漏水很严重{}", "前".repeat(100), "后".repeat(100));
+        let (piece, marks) = snippet(&text, "漏水", 30);
+        assert!(piece.contains("漏水") && piece.starts_with('…') && piece.ends_with('…'));
+        assert_eq!(marks, ["漏水"]);
+        let (_, marks) = snippet("路灯不亮", "路灯坏了", 30);
+        assert_eq!(marks, ["路灯"]);
+    }
+}

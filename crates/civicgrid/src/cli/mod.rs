@@ -133,6 +133,8 @@ pub enum Command {
     /// Emergency response: plans, incidents, after-action records
     #[command(subcommand)]
     Emergency(crate::emergency::cli::EmergencyCommand),
+    /// Full-text search over case text (every term must occur), best first
+    Search(crate::search::cli::SearchCommand),
     /// Category suggestion: train a model, predict, evaluate
     #[command(subcommand)]
     Classify(crate::suggestion::cli::ClassifyCommand),
@@ -403,6 +405,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         Command::Upstream(c) => crate::upstream::cli::run(&app, c, out).await,
         Command::Emergency(c) => crate::emergency::cli::run(&app, c, out).await,
         Command::Supervision(c) => supervision::cli::run(&mut app, c, out).await,
+        Command::Search(c) => crate::search::cli::run(&app, c, out).await,
         // Handled above, before connecting.
         Command::Classify(c) => crate::suggestion::cli::run(&c, input, out),
         Command::Demo(c) => demo::cli::run(&mut app, c, input, out).await,

@@ -1,0 +1,180 @@
+//! Full-text search over case text (全文检索): descriptions, addresses and the notes of the
+//! case's events, in Chinese.
+//!
+//! The index is kept in the database (`civicgrid_store::SearchStore`), not beside each
+//! instance: every instance reads and feeds the same index on either backend, and a backup
+//! or copy carries it. The indexer job reads cases by their update time from where the index
+//! stands (any instance may run it; indexing a case twice gives the same entries) and keeps up
+//! with intake within seconds; `civicgrid search reindex` rebuilds it from the cases. Results
+//! are filtered by the access policy, as case lists are.
+
+pub mod cli;
+pub mod jobs;
+
+use civicgrid_domain::case::Case;
+use civicgrid_domain::text::search::{PlaceNames, document_postings, idf, query_plan, snippet};
+use civicgrid_store::{SearchDocument, SearchProgress, WeightedTerm};
+
+use crate::App;
+use crate::cases::Actor;
+use crate::error::{AppError, AppResult};
+
+/// Cases indexed per transaction.
+const BATCH: u32 = 200;
+
+/// A case found, with its score and where the query occurs.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub case: Case,
+    pub score: f64,
+    pub snippet: String,
+    /// The words of the query to mark in the snippet.
+    pub marks: Vec<String>,
+}
+
+/// The text of a case that search reads: description, address and its events' notes.
+fn case_text(case: &Case, events: &[civicgrid_store::CaseEvent]) -> String {
+    let mut text = case.description.clone();
+    if let Some(address) = &case.address {
+        text.push('\n');
+        text.push_str(address);
+    }
+    for e in events {
+        for field in ["note", "comment", "reason"] {
+            if let Some(note) = e.payload.get(field).and_then(|v| v.as_str()) {
+                text.push('\n');
+                text.push_str(note);
+            }
+        }
+    }
+    text
+}
+
+impl App {
+    /// The deployment's place names for the tokenizer: its regions and grids.
+    pub async fn place_names(&self) -> AppResult<PlaceNames> {
+        let regions = self.repo.regions().await?;
+        let grids = self.repo.grids(None).await?;
+        Ok(PlaceNames::new(
+            regions
+                .into_iter()
+                .map(|r| r.name)
+                .chain(grids.into_iter().map(|g| g.name)),
+        ))
+    }
+
+    /// Indexes the cases changed since the index was last fed, one batch; how many.
+    pub async fn index_changed_cases(&self) -> AppResult<usize> {
+        let progress = self.repo.search_progress().await?;
+        let changed = self.repo.cases_to_index(&progress, BATCH).await?;
+        let Some(&(last_id, last_at)) = changed.last() else {
+            return Ok(0);
+        };
+        let places = self.place_names().await?;
+        let mut documents = Vec::with_capacity(changed.len());
+        for (id, _) in &changed {
+            let Some(case) = self.repo.case(id).await? else {
+                continue;
+            };
+            let events = self.repo.case_events(id).await?;
+            let (postings, length) = document_postings(&case_text(&case, &events), &places);
+            documents.push(SearchDocument {
+                case_id: case.id,
+                region: case.region.clone(),
+                postings,
+                length,
+            });
+        }
+        self.repo
+            .index_documents(&documents, self.clock.now())
+            .await?;
+        self.repo
+            .set_search_progress(&SearchProgress {
+                updated_at: last_at,
+                case_id: last_id.to_string(),
+            })
+            .await?;
+        Ok(changed.len())
+    }
+
+    /// Feeds the index until it has every case; how many were indexed.
+    pub async fn catch_up_search_index(&self) -> AppResult<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.index_changed_cases().await?;
+            total += n;
+            if n < BATCH as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Empties the index and builds it again from the cases.
+    pub async fn reindex_search(&self) -> AppResult<usize> {
+        self.repo.clear_search_index().await?;
+        self.catch_up_search_index().await
+    }
+
+    /// Cases matching every term of `query`, best first, that `actor` may read (all cases for
+    /// the command line, `None`); at most `limit`.
+    pub async fn search_cases(
+        &self,
+        actor: Option<&Actor>,
+        query: &str,
+        limit: u32,
+    ) -> AppResult<Vec<SearchHit>> {
+        let places = self.place_names().await?;
+        let plan = query_plan(query, &places);
+        if plan.is_empty() {
+            return Err(AppError::Unprocessable(vec![(
+                "q".into(),
+                "give at least one word or character to search for".into(),
+            )]));
+        }
+        let (documents, mean_length) = self.repo.search_statistics().await?;
+        let counts = self.repo.term_counts(&plan).await?;
+        let mut terms = Vec::with_capacity(plan.len());
+        for term in &plan {
+            let Some((_, with)) = counts.iter().find(|(t, _)| t == term) else {
+                return Ok(Vec::new()); // a term no case holds: nothing can match every term
+            };
+            terms.push(WeightedTerm {
+                term: term.clone(),
+                weight: idf(documents, *with),
+            });
+        }
+        let policy = match actor {
+            Some(_) => Some(self.reference().await?),
+            None => None,
+        };
+        // Read more than asked for: some may be out of the actor's sight.
+        let wanted = if actor.is_some() {
+            limit.saturating_mul(4)
+        } else {
+            limit
+        };
+        let found = self.repo.search(&terms, mean_length, None, wanted).await?;
+        let mut hits = Vec::new();
+        for (id, score) in found {
+            let Some(case) = self.repo.case(&id).await? else {
+                continue;
+            };
+            if let (Some(actor), Some(reference)) = (actor, &policy)
+                && reference.policy().may_read_case(actor, &case).is_err()
+            {
+                continue;
+            }
+            let (snippet, marks) = snippet(&case.description, query, 80);
+            hits.push(SearchHit {
+                case,
+                score,
+                snippet,
+                marks,
+            });
+            if hits.len() == limit as usize {
+                break;
+            }
+        }
+        Ok(hits)
+    }
+}
