@@ -343,6 +343,14 @@ macro_rules! cases_sql {
                         ps.join(", ")
                     ));
                 }
+                if !f.ids.is_empty() {
+                    let ps: Vec<String> = f
+                        .ids
+                        .iter()
+                        .map(|id| bind(&mut args, Arg::Text(id.to_string())))
+                        .collect();
+                    conditions.push(format!("c.id IN ({})", ps.join(", ")));
+                }
                 let limit = bind(&mut args, Arg::Int(i64::from(f.limit.clamp(1, 1000))));
                 let offset = bind(&mut args, Arg::Int(i64::from(f.offset)));
                 let sql = format!(

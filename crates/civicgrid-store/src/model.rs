@@ -121,6 +121,8 @@ pub struct CaseFilter {
     /// Leaves out reports made over Open311 in these (batch) categories that no call-taker
     /// has decided on yet: they have no public id until then.
     pub open311_batch_categories: Vec<String>,
+    /// Only these cases (empty: no condition): a text search's matches.
+    pub ids: Vec<uuid::Uuid>,
     /// Rows to skip, for page-numbered lists (Open311 `page`); cursors need none.
     pub offset: u32,
     pub limit: u32,

@@ -469,8 +469,35 @@ async fn list_cases(
     if !(1..=200).contains(&limit) {
         problems.push(("limit".to_owned(), "must be 1 to 200".to_owned()));
     }
+    let words = q.q.as_deref().map(str::trim).filter(|w| !w.is_empty());
+    if let Some(w) = words {
+        if w.chars().count() > 200 {
+            problems.push(("q".to_owned(), "at most 200 characters".to_owned()));
+        } else if w.contains('\0') {
+            problems.push(("q".to_owned(), "contains a NUL character".to_owned()));
+        } else if before.is_some() {
+            problems.push((
+                "cursor".to_owned(),
+                "a search answers one page, best first: no cursor".to_owned(),
+            ));
+        }
+    }
     if !problems.is_empty() {
         return Err(AppError::Unprocessable(problems).into());
+    }
+    // A search: the matches the caller may read, best first, narrowed by the other filters.
+    let mut scores: Option<std::collections::HashMap<Uuid, f64>> = None;
+    let mut ids = Vec::new();
+    if let Some(w) = words {
+        let hits = app.search_cases(Some(actor), w, 1000).await?;
+        if hits.is_empty() {
+            return Ok(Json(CasePage {
+                cases: vec![],
+                next_cursor: None,
+            }));
+        }
+        ids = hits.iter().map(|h| h.case.id).collect();
+        scores = Some(hits.iter().map(|h| (h.case.id, h.score)).collect());
     }
     let filter = CaseFilter {
         status,
@@ -487,13 +514,22 @@ async fn list_cases(
         categories: vec![],
         open311_batch_categories: vec![],
         offset: 0,
-        limit,
+        limit: if scores.is_some() { 1000 } else { limit },
+        ids,
         ..CaseFilter::default()
     };
-    let page = app.list_cases(&filter).await?;
-    let next = (page.len() as u32 == limit)
-        .then(|| page.last().map(|c| c.id))
-        .flatten();
+    let mut page = app.list_cases(&filter).await?;
+    let next = match &scores {
+        Some(scores) => {
+            let score = |c: &Case| scores.get(&c.id).copied().unwrap_or(0.0);
+            page.sort_by(|a, b| score(b).total_cmp(&score(a)).then(b.id.cmp(&a.id)));
+            page.truncate(limit as usize);
+            None
+        }
+        None => (page.len() as u32 == limit)
+            .then(|| page.last().map(|c| c.id))
+            .flatten(),
+    };
     let reference = app.reference().await?;
     let policy = reference.policy();
     let visible = page

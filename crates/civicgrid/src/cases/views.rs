@@ -412,6 +412,10 @@ pub struct ListQuery {
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// Words to search the cases' text for (description, address, notes; every term must
+    /// occur): the best matches first, one page, no cursor.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]

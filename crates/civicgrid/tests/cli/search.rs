@@ -118,6 +118,114 @@ async fn cases_are_found_by_two_character_words_best_first_and_new_ones_follow()
     assert!(said.starts_with("indexed "), "{said}");
     assert_eq!(search(&db, &["漏水", "--limit", "50"]).await, before);
 
+    // The REST list searches with `q`, best first, as the caller may read.
+    let key = app
+        .create_api_key("d", Some("dispatcher.st1"))
+        .await
+        .expect("key");
+    let get = |uri: &'static str| {
+        let app = app.clone();
+        let key = key.clone();
+        async move {
+            let a = super::support::Call::new(app, "GET", uri)
+                .bearer(&key)
+                .send()
+                .await;
+            (a.status, a.text())
+        }
+    };
+    let (status, body) = get("/api/v1/cases?q=%E6%BC%8F%E6%B0%B4&limit=200").await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let codes: Vec<&str> = page["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| c["receipt_code"].as_str().expect("code"))
+        .collect();
+    assert_eq!(codes.first(), Some(&leak.receipt_code.as_str()), "{body}");
+    assert!(!codes.contains(&lamp.receipt_code.as_str()));
+    assert!(page["next_cursor"].is_null());
+    // Narrowed by the other filters: none of the leaks is closed yet.
+    let (_, body) = get("/api/v1/cases?q=%E6%BC%8F%E6%B0%B4&status=voided").await;
+    assert!(!body.contains(leak.receipt_code.as_str()), "{body}");
+    for bad in [
+        "/api/v1/cases?q=%EF%BC%8C",
+        "/api/v1/cases?q=%E6%BC%8F%E6%B0%B4&cursor=0190a0a0-0000-7000-8000-000000000000",
+    ] {
+        let (status, body) = get(bad).await;
+        assert_eq!(
+            status,
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {body}"
+        );
+        assert!(body.contains("\"q\"") || body.contains("cursor"), "{body}");
+    }
+
+    // The public list searches only what it shows (number, category, place), never the text.
+    let public = |uri: String| {
+        let app = app.clone();
+        async move {
+            let a = super::support::Call::new(app, "GET", &uri).send().await;
+            assert_eq!(a.status, axum::http::StatusCode::OK, "{uri}");
+            a.text()
+        }
+    };
+    let list = public("/cases".into()).await;
+    let reference = app.reference().await.expect("reference");
+    let mut shown_with_category = None;
+    for link in list.split("href=\"/cases/").skip(1) {
+        let id = link.split('"').next().expect("id").to_string();
+        if let Some(case) = app.repo.case_by_public_id(&id).await.expect("read")
+            && case.category.is_some()
+        {
+            shown_with_category = Some((id, case));
+            break;
+        }
+    }
+    let (shown, case) = shown_with_category.expect("a categorised case on the public list");
+    let category = reference
+        .categories
+        .iter()
+        .find(|c| Some(&c.code) == case.category.as_ref())
+        .expect("its category");
+    let by_category = public(format!(
+        "/cases?q={}",
+        civicgrid::cases::pages::resident::urlencode(&category.name_zh)
+    ))
+    .await;
+    assert!(
+        by_category.contains(&format!("/cases/{shown}")),
+        "{}",
+        category.name_zh
+    );
+    // A pair of its description that neither its category nor its place holds finds nothing
+    // of it on the public list.
+    let place = case
+        .grid
+        .as_ref()
+        .map(|g| reference.place_name(g))
+        .unwrap_or_default();
+    let chars: Vec<char> = case.description.chars().collect();
+    let private_pair = chars
+        .windows(2)
+        .map(|w| w.iter().collect::<String>())
+        .find(|p| {
+            p.chars().all(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+                && !category.name_zh.contains(p.as_str())
+                && !place.contains(p.as_str())
+        })
+        .expect("a Chinese pair");
+    let by_text = public(format!(
+        "/cases?q={}",
+        civicgrid::cases::pages::resident::urlencode(&private_pair)
+    ))
+    .await;
+    assert!(
+        !by_text.contains(&format!("/cases/{shown}")),
+        "{private_pair}"
+    );
+
     // A query with nothing to look for is refused.
     let e = run_cli(&db, &["search", "，。"], "")
         .await

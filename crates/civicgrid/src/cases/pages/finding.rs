@@ -31,6 +31,12 @@ pub struct ListQuery {
     pub sort: String,
     #[serde(default)]
     pub page: String,
+    /// Words to search the cases' text for (every term must occur).
+    #[serde(default)]
+    pub q: String,
+    /// The search's matches with their scores, set by `search` when `q` is given.
+    #[serde(skip)]
+    pub matches: Option<std::collections::HashMap<uuid::Uuid, f64>>,
 }
 
 /// One page of a filtered, sorted list.
@@ -44,6 +50,64 @@ pub struct Listing<'a> {
 }
 
 impl ListQuery {
+    /// Runs the text search `q` asks for over the cases' text, as `actor` may see it.
+    pub async fn search(mut self, app: &crate::App, actor: &crate::cases::Actor) -> ListQuery {
+        let q = self.q.trim();
+        if q.is_empty() {
+            return self;
+        }
+        let hits = app
+            .search_cases(Some(actor), q, 1000)
+            .await
+            .unwrap_or_default();
+        self.matches = Some(hits.into_iter().map(|h| (h.case.id, h.score)).collect());
+        self
+    }
+
+    /// The public list's search: over what the public list shows — the public number, the
+    /// category's names and the place — never the residents' text, which it does not show.
+    pub fn search_public(mut self, cases: &[Case], reference: &Reference) -> ListQuery {
+        use civicgrid_domain::text::search::{PlaceNames, document_postings, query_plan};
+        let q = self.q.trim();
+        if q.is_empty() {
+            return self;
+        }
+        let none = PlaceNames::default();
+        let plan = query_plan(q, &none);
+        let matches = cases
+            .iter()
+            .filter_map(|c| {
+                let category = c.category.as_ref().and_then(|k| {
+                    reference
+                        .categories
+                        .iter()
+                        .find(|x| &x.code == k)
+                        .map(|x| format!("{} {}", x.name_zh, x.name_en))
+                });
+                let place = c.grid.as_ref().map(|g| reference.place_name(g));
+                let text = format!(
+                    "{} {} {}",
+                    c.public_id,
+                    category.unwrap_or_default(),
+                    place.unwrap_or_default()
+                );
+                let (postings, _) = document_postings(&text, &none);
+                let hits: u32 = plan
+                    .iter()
+                    .map(|t| {
+                        postings
+                            .binary_search_by(|(p, _)| p.cmp(t))
+                            .map(|i| postings[i].1)
+                            .unwrap_or(0)
+                    })
+                    .try_fold(0u32, |sum, n| (n > 0).then_some(sum + n))?;
+                (!plan.is_empty()).then_some((c.id, f64::from(hits)))
+            })
+            .collect();
+        self.matches = Some(matches);
+        self
+    }
+
     /// The cases that pass the filters, sorted, and the page asked for. `tz` reads the period.
     pub fn apply<'a>(
         &self,
@@ -81,6 +145,7 @@ impl ListQuery {
         let overdue = !self.overdue.is_empty();
         let mut found: Vec<&Case> = cases
             .iter()
+            .filter(|c| self.matches.as_ref().is_none_or(|m| m.contains_key(&c.id)))
             .filter(|c| match status {
                 Some(Some(s)) => c.state.status == s,
                 Some(None) if self.status == "open" => c.state.status.is_open(),
@@ -118,6 +183,15 @@ impl ListQuery {
                     c.clock.map(|k| k.due_at),
                 )
             }),
+            "" if self.matches.is_some() => {
+                let score = |c: &Case| self.matches.as_ref().and_then(|m| m.get(&c.id)).copied();
+                found.sort_by(|a, b| {
+                    score(b)
+                        .unwrap_or(0.0)
+                        .total_cmp(&score(a).unwrap_or(0.0))
+                        .then(b.reported_at.cmp(&a.reported_at))
+                });
+            }
             _ => found.sort_by_key(|c| std::cmp::Reverse(c.reported_at)),
         }
         let total = found.len();
@@ -147,6 +221,7 @@ impl ListQuery {
             ("overdue", &self.overdue),
             ("period", &self.period),
             ("sort", &self.sort),
+            ("q", &self.q),
         ];
         pairs.retain(|(_, v)| !v.is_empty());
         let page = page.to_string();

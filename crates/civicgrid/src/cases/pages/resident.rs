@@ -965,6 +965,7 @@ async fn public_cases(
         Ok(r) => r,
         Err(e) => return ctx.app_error(e),
     };
+    let q = q.search_public(&cases, &reference);
     let listing = q.apply(&cases, app.clock.now(), &ctx.tz, &ctx);
     let mut open_by_grid: BTreeMap<String, usize> = BTreeMap::new();
     for c in listing.cases.iter().filter(|c| c.state.status.is_open()) {
@@ -1043,6 +1044,7 @@ async fn public_cases_geojson(
         Ok(r) => r,
         Err(e) => return ctx.app_error(e),
     };
+    let q = q.search_public(&cases, &reference);
     let listing = q.apply(&cases, app.clock.now(), &ctx.tz, &ctx);
     let features: Vec<Value> = listing
         .cases

@@ -128,6 +128,7 @@ async fn queues(
         Ok(c) => c,
         Err(e) => return ctx.app_error(e),
     };
+    let find = find.search(&app, &actor).await;
     let listing = find.apply(&all, app.clock.now(), &ctx.tz, &ctx);
     let rows: Vec<Value> = listing
         .cases
