@@ -37,6 +37,7 @@ mod polls;
 mod routing;
 mod search;
 mod services;
+mod suggestion;
 mod supervision;
 mod territory;
 mod upstream;
@@ -94,6 +95,7 @@ pub use search::{SearchDocument, SearchProgress, SearchStore, WeightedTerm};
 pub use services::{
     APPLICATION_SOURCE, ApplicationEvent, ApplicationRecord, MaterialFile, ServiceStore,
 };
+pub use suggestion::{CaseText, CategoryModelRecord, SuggestionStore};
 pub use supervision::{ReportEventRecord, ReportFileRecord, ReportRecord, SupervisionStore};
 pub use territory::TerritoryStore;
 pub use upstream::{LinkOutcome, UpstreamLink, UpstreamRoute, UpstreamStore, UpstreamSystem};
@@ -134,6 +136,7 @@ pub trait Repository:
     + UpstreamStore
     + EmergencyStore
     + SearchStore
+    + SuggestionStore
     + Send
     + Sync
 {
@@ -166,6 +169,7 @@ impl<T> Repository for T where
         + UpstreamStore
         + EmergencyStore
         + SearchStore
+        + SuggestionStore
         + Send
         + Sync
 {
@@ -177,8 +181,8 @@ pub mod prelude {
         AccountStore, AccountabilityStore, AssessmentStore, CaseStore, CatalogueStore,
         ConsultationStore, DisputeStore, EmergencyStore, HotlineStore, HouseholdStore, JobStore,
         LimitStore, ListStore, NotificationStore, PartyStore, PollStore, Repository, RoutingStore,
-        SearchStore, ServiceStore, Store, SupervisionStore, TerritoryStore, VolunteerStore,
-        WebhookStore, WishStore,
+        SearchStore, ServiceStore, Store, SuggestionStore, SupervisionStore, TerritoryStore,
+        VolunteerStore, WebhookStore, WishStore,
     };
 }
 

@@ -128,6 +128,7 @@ crate::hotline::hotline_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::upstream::upstream_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::emergency::emergency_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::search::search_sql!(PgRepository, sqlx::Postgres, "postgres");
+crate::suggestion::suggestion_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::volunteers::volunteers_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::polls::polls_sql!(PgRepository, sqlx::Postgres, "postgres");
 crate::consultation::consultation_sql!(PgRepository, sqlx::Postgres, "postgres");

@@ -119,6 +119,7 @@ crate::hotline::hotline_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::upstream::upstream_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::emergency::emergency_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::search::search_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
+crate::suggestion::suggestion_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::volunteers::volunteers_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::polls::polls_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");
 crate::consultation::consultation_sql!(SqliteRepository, sqlx::Sqlite, "sqlite");

@@ -43,6 +43,8 @@ pub struct App {
     pub notifier: Arc<crate::notifications::NotifierSettings>,
     /// The client for requests to other systems (webhooks, SMS, Open311 upstream).
     pub outbound: crate::outbound::Outbound,
+    /// The category suggestion model last loaded, by version (see `suggestion`).
+    pub(crate) category_model: crate::suggestion::ModelCache,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -86,6 +88,7 @@ impl App {
             supervision: civicgrid_domain::supervision::Clocks::default(),
             notifier: Arc::default(),
             outbound: crate::outbound::Outbound::default(),
+            category_model: Arc::default(),
         }
     }
 
@@ -113,6 +116,7 @@ impl App {
             supervision: self.supervision,
             notifier: self.notifier.clone(),
             outbound: self.outbound.clone(),
+            category_model: self.category_model.clone(),
         }
     }
 

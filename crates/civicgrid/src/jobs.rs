@@ -56,6 +56,7 @@ pub fn registry() -> Vec<Job> {
         crate::upstream::jobs::UPSTREAM,
         crate::emergency::jobs::SITREP_REMINDERS,
         crate::search::jobs::SEARCH_INDEXER,
+        crate::suggestion::jobs::RETRAIN,
     ]
 }
 

@@ -23,3 +23,14 @@ CREATE TABLE search_progress (
     updated_at BIGINT NOT NULL,
     case_id    TEXT NOT NULL
 );
+
+-- Category suggestion models, newest version current. A model is trained from the cases whose
+-- category a person confirmed (or from files) and kept with its evaluation.
+CREATE TABLE category_models (
+    version     BIGINT PRIMARY KEY,
+    trained_at  BIGINT NOT NULL,
+    source      TEXT NOT NULL,
+    labelled    BIGINT NOT NULL,
+    evaluation  TEXT NOT NULL,
+    model       TEXT NOT NULL
+);

@@ -34,6 +34,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(get_case))
         .routes(routes!(case_events))
         .routes(routes!(duplicates))
+        .routes(routes!(category_suggestions))
         .routes(routes!(reporter_contact))
         .routes((schemas, paths, photos))
         .routes(routes!(get_photo))
@@ -352,6 +353,21 @@ async fn reporter_contact(
             email: r.email,
         }),
     }))
+}
+
+/// The three likeliest categories of a case's text by the deployment's suggestion model, with
+/// confidence and the words that weighed; empty while no model is trained.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/category-suggestions", tag = "cases",
+    params(("id" = String, Path, description = "The case id (UUID)")),
+    responses((status = 200, description = "Likeliest first", body = [crate::suggestion::CategorySuggestion]), ReadProblems),
+    security(("bearer" = [])))]
+async fn category_suggestions(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<crate::suggestion::CategorySuggestion>>> {
+    let case = readable_case(&app, &caller, &id).await?;
+    Ok(Json(app.suggest_categories("", &case.description).await?))
 }
 
 /// Open cases of the same category nearby, offered at intake so that a call-taker can merge.

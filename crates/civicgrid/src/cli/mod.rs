@@ -303,7 +303,9 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         return Ok(code);
     }
     // Classifying works on files; it needs no store.
-    if let Command::Classify(command) = &cli.command {
+    if let Command::Classify(command) = &cli.command
+        && crate::suggestion::cli::is_offline(command)
+    {
         return crate::suggestion::cli::run(command, input, out);
     }
     let repo = civicgrid_store::connect(&cli.database).await?;
@@ -406,8 +408,8 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         Command::Emergency(c) => crate::emergency::cli::run(&app, c, out).await,
         Command::Supervision(c) => supervision::cli::run(&mut app, c, out).await,
         Command::Search(c) => crate::search::cli::run(&app, c, out).await,
-        // Handled above, before connecting.
-        Command::Classify(c) => crate::suggestion::cli::run(&c, input, out),
+        // Files are handled above, before connecting; this is training from the history.
+        Command::Classify(c) => crate::suggestion::cli::run_with_store(&app, &c, out).await,
         Command::Demo(c) => demo::cli::run(&mut app, c, input, out).await,
     }
 }

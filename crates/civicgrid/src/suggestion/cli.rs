@@ -17,13 +17,14 @@ use crate::error::{AppError, AppResult, InputError};
 pub enum ClassifyCommand {
     /// Trains a category model from labelled messages, unlabelled messages and the category
     /// tree (columns found by header: subject, detail, category; subject, detail; level1,
-    /// level2, level3)
+    /// level2, level3); without --labeled, from the database's cases whose category a
+    /// call-taker confirmed, stored there as the next version
     Train {
         #[command(flatten)]
-        sources: Sources,
-        /// Where to write the model
+        sources: TrainingSources,
+        /// Where to write the model (required when training from files)
         #[arg(long)]
-        model: PathBuf,
+        model: Option<PathBuf>,
         #[command(flatten)]
         options: TrainingOptions,
     },
@@ -55,6 +56,20 @@ pub enum ClassifyCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Training files, or none to train from the database.
+#[derive(Args, Debug)]
+pub struct TrainingSources {
+    /// Labelled messages (subject, detail, category); without it, the database's history
+    #[arg(long)]
+    labeled: Option<PathBuf>,
+    /// Messages without a category (subject, detail)
+    #[arg(long, requires = "labeled")]
+    unlabeled: Option<PathBuf>,
+    /// The category tree (level1, level2, level3)
+    #[arg(long, requires = "labeled")]
+    taxonomy: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -93,28 +108,40 @@ impl TrainingOptions {
 
 impl Sources {
     fn read(&self) -> AppResult<TrainingSet> {
-        let (name, text) = read_table(&self.labeled)?;
-        let labelled = files::labelled(&name, &text)?;
-        let unlabelled = match &self.unlabeled {
-            Some(path) => {
-                let (name, text) = read_table(path)?;
-                files::unlabelled(&name, &text)?
-            }
-            None => Vec::new(),
-        };
-        let taxonomy = match &self.taxonomy {
-            Some(path) => {
-                let (name, text) = read_table(path)?;
-                files::taxonomy(&name, &text)?
-            }
-            None => Vec::new(),
-        };
-        Ok(TrainingSet {
-            labelled,
-            unlabelled,
-            taxonomy,
-        })
+        read_set(
+            &self.labeled,
+            self.unlabeled.as_deref(),
+            self.taxonomy.as_deref(),
+        )
     }
+}
+
+fn read_set(
+    labeled: &Path,
+    unlabeled: Option<&Path>,
+    taxonomy: Option<&Path>,
+) -> AppResult<TrainingSet> {
+    let (name, text) = read_table(labeled)?;
+    let labelled = files::labelled(&name, &text)?;
+    let unlabelled = match unlabeled {
+        Some(path) => {
+            let (name, text) = read_table(path)?;
+            files::unlabelled(&name, &text)?
+        }
+        None => Vec::new(),
+    };
+    let taxonomy = match taxonomy {
+        Some(path) => {
+            let (name, text) = read_table(path)?;
+            files::taxonomy(&name, &text)?
+        }
+        None => Vec::new(),
+    };
+    Ok(TrainingSet {
+        labelled,
+        unlabelled,
+        taxonomy,
+    })
 }
 
 fn model_at(path: &Path) -> AppResult<classifier::CategoryModel> {
@@ -126,7 +153,51 @@ fn trained(e: classifier::TrainingError) -> AppError {
     AppError::Invalid(e.to_string())
 }
 
-/// Runs a `classify` command; all of them work on files only.
+/// Whether the command works on files alone (everything but training from the history).
+pub fn is_offline(command: &ClassifyCommand) -> bool {
+    !matches!(
+        command,
+        ClassifyCommand::Train {
+            sources: TrainingSources { labeled: None, .. },
+            ..
+        }
+    )
+}
+
+/// `classify train` from the database's history: stores the next version, and writes the
+/// model to --model too when given.
+pub async fn run_with_store(
+    app: &crate::App,
+    command: &ClassifyCommand,
+    out: &mut dyn Write,
+) -> AppResult<i32> {
+    let ClassifyCommand::Train { model, .. } = command else {
+        return run(command, &mut std::io::empty(), out);
+    };
+    let started = std::time::Instant::now();
+    let trained = app.train_category_model_from_history().await?;
+    writeln!(
+        out,
+        "trained version {} on {} cases with a confirmed category, {:.1} s",
+        trained.version,
+        trained.labelled,
+        started.elapsed().as_secs_f64()
+    )
+    .map_err(io)?;
+    if let Some(e) = &trained.evaluation {
+        writeln!(out, "5-fold cross-validation on the history:").map_err(io)?;
+        print_evaluation(e, false, out)?;
+    }
+    if let Some(path) = model
+        && let Some(m) = app.category_model().await?
+    {
+        files::write_model(path, &m)?;
+        writeln!(out, "written to {}", path.display()).map_err(io)?;
+    }
+    Ok(0)
+}
+
+/// Runs a `classify` command on files.
 pub fn run(command: &ClassifyCommand, input: &mut dyn Read, out: &mut dyn Write) -> AppResult<i32> {
     match command {
         ClassifyCommand::Train {
@@ -134,7 +205,16 @@ pub fn run(command: &ClassifyCommand, input: &mut dyn Read, out: &mut dyn Write)
             model,
             options,
         } => {
-            let set = sources.read()?;
+            let (Some(labeled), Some(model)) = (&sources.labeled, model) else {
+                return Err(AppError::Invalid(
+                    "training from files needs --labeled FILE and --model OUT".into(),
+                ));
+            };
+            let set = read_set(
+                labeled,
+                sources.unlabeled.as_deref(),
+                sources.taxonomy.as_deref(),
+            )?;
             let started = std::time::Instant::now();
             let trained_model = classifier::train(&set, options.options()).map_err(trained)?;
             files::write_model(model, &trained_model)?;

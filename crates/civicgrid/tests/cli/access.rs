@@ -307,6 +307,11 @@ const REST: &[(&str, &str, Access)] = &[
     ("get", "/api/v1/cases/{id}/reporter", Access::ReadContact),
     ("get", "/api/v1/cases/{id}/duplicates", Access::ReadCase),
     (
+        "get",
+        "/api/v1/cases/{id}/category-suggestions",
+        Access::ReadCase,
+    ),
+    (
         "post",
         "/api/v1/cases/{id}/actions/{action}",
         Access::Take("supervise"),

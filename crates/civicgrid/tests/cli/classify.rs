@@ -283,3 +283,103 @@ async fn on_the_residents_messages_a_held_out_fifth_is_classified_well() {
     // Cross-validated on all five folds the recipe scores about 0.84; one fold varies.
     assert!(macro_f1 > 0.75, "{report}");
 }
+
+/// From the deployment's own history: cases a call-taker accepted are the labels; the model
+/// is stored as a version with its evaluation, suggested on the case, retrained when due.
+#[tokio::test]
+async fn a_model_trained_from_the_history_is_stored_and_suggests_at_intake() {
+    use std::sync::Arc;
+
+    use civicgrid::App;
+    use civicgrid::clock::SystemClock;
+    use civicgrid_store::prelude::*;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite:{}", dir.path().join("h.db").display());
+    let app = App::new(
+        civicgrid_store::connect(&db).await.expect("store"),
+        Arc::new(SystemClock),
+    );
+    // Before any case: nothing to learn from, and no suggestion.
+    let e = run_cli(&db, &["classify", "train"], "")
+        .await
+        .expect_err("no history");
+    assert!(e.to_string().contains("are needed to train"), "{e}");
+    run_cli(
+        &db,
+        &["demo", "--months", "2", "--cases-per-month", "60"],
+        "",
+    )
+    .await
+    .expect("demo");
+    assert!(app.category_model().await.expect("read").is_none());
+    assert!(
+        app.retrain_category_model_if_due()
+            .await
+            .expect("due")
+            .is_some()
+    );
+    let model_file = dir.path().join("m.json").display().to_string();
+    let (_, out) = run_cli(&db, &["classify", "train", "--model", &model_file], "")
+        .await
+        .expect("trained");
+    let out = String::from_utf8(out).expect("utf-8");
+    assert!(out.contains("trained version 2 on "), "{out}");
+    assert!(out.contains("macro F1 "), "{out}");
+    assert!(Path::new(&model_file).exists());
+    let stored = app
+        .repo
+        .current_category_model()
+        .await
+        .expect("read")
+        .expect("a model");
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.source, "history");
+    assert!(
+        stored.evaluation.contains("macro_f1"),
+        "{}",
+        stored.evaluation
+    );
+    // Nothing new confirmed since: not due.
+    assert_eq!(
+        app.retrain_category_model_if_due().await.expect("due"),
+        None
+    );
+
+    // On a case: three categories of the catalogue, likeliest first, with their words.
+    let case = app
+        .list_cases(&civicgrid_store::CaseFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("cases")
+        .remove(0);
+    let key = app
+        .create_api_key("c", Some("calltaker1"))
+        .await
+        .expect("key");
+    let a = super::support::Call::new(
+        app.clone(),
+        "GET",
+        &format!("/api/v1/cases/{}/category-suggestions", case.id),
+    )
+    .bearer(&key)
+    .send()
+    .await;
+    assert_eq!(a.status, axum::http::StatusCode::OK, "{}", a.text());
+    let suggestions: serde_json::Value = serde_json::from_str(&a.text()).expect("json");
+    let list = suggestions.as_array().expect("a list");
+    assert_eq!(list.len(), 3, "{suggestions}");
+    let confidence = |i: usize| list[i]["confidence"].as_f64().expect("confidence");
+    assert!(confidence(0) >= confidence(1) && confidence(1) >= confidence(2));
+    let reference = app.reference().await.expect("reference");
+    for s in list {
+        let code = s["category"].as_str().expect("code");
+        assert!(reference.categories.iter().any(|c| c.code.as_str() == code));
+    }
+    assert!(
+        !list[0]["because"].as_array().expect("words").is_empty(),
+        "{suggestions}"
+    );
+}

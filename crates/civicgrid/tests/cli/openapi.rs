@@ -68,6 +68,7 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/cases/{id}",
     "GET /api/v1/cases/{id}/events",
     "GET /api/v1/cases/{id}/duplicates",
+    "GET /api/v1/cases/{id}/category-suggestions",
     "GET /api/v1/cases/{id}/reporter",
     "POST /api/v1/cases/{id}/photos",
     "GET /api/v1/cases/{id}/photos",

@@ -610,6 +610,24 @@ async fn render_case(
             .collect::<Vec<_>>(),
         _ => vec![],
     };
+    // While the case waits for a call-taker, the model's likeliest categories and why.
+    let suggestions: Vec<Value> = if case.state.status == Status::Reported {
+        app.suggest_categories("", &case.description)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| {
+                json!({
+                    "code": s.category,
+                    "name": if ctx.lang == "en" { s.name_en } else { s.name_zh },
+                    "percent": format!("{:.0}", s.confidence * 100.0),
+                    "because": s.because.join("、"),
+                })
+            })
+            .collect()
+    } else {
+        vec![]
+    };
     let actions = offered_actions(app, &actor, &case).await;
     // Who acted, as colleagues know them: 王芳（派遣员）.
     let people: std::collections::HashMap<String, String> = match app.repo.users().await {
@@ -739,6 +757,7 @@ async fn render_case(
                 "href": format!("/work/case/{}/photo/{sha}", case.id),
             })).collect::<Vec<_>>(),
             "duplicates": duplicates,
+            "suggestions": suggestions,
             "actions": actions,
             "units": units,
             "choices": crate::cases::pages::finding::choices(ctx, &reference, false),
