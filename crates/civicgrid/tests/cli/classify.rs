@@ -292,7 +292,6 @@ async fn a_model_trained_from_the_history_is_stored_and_suggests_at_intake() {
 
     use civicgrid::App;
     use civicgrid::clock::SystemClock;
-    use civicgrid_store::prelude::*;
 
     let dir = tempfile::tempdir().expect("dir");
     let db = format!("sqlite:{}", dir.path().join("h.db").display());
