@@ -4,6 +4,7 @@
 
 pub mod classifier;
 pub mod search;
+pub mod similar;
 pub mod terms;
 
 #[cfg(test)]

@@ -54,13 +54,15 @@ pub trait SearchStore: Send + Sync {
     async fn search_statistics(&self) -> Result<(u64, f64), StoreError>;
     /// In how many documents each term occurs.
     async fn term_counts(&self, terms: &[String]) -> Result<Vec<(String, u64)>, StoreError>;
-    /// Cases holding every term, in `within` when given, best first by BM25 (k1 1.2, b 0.75)
-    /// with the terms' weights as IDF: at most `limit` (case, score).
+    /// Cases holding every term (with `every_term`; else any), in `within` when given, best
+    /// first by BM25 (k1 1.2, b 0.75) with the terms' weights as IDF: at most `limit`
+    /// (case, score).
     async fn search(
         &self,
         terms: &[WeightedTerm],
         mean_length: f64,
         within: Option<&RegionCode>,
+        every_term: bool,
         limit: u32,
     ) -> Result<Vec<(uuid::Uuid, f64)>, StoreError>;
 }
@@ -206,6 +208,7 @@ macro_rules! search_sql {
                 terms: &[$crate::WeightedTerm],
                 mean_length: f64,
                 within: Option<&civicgrid_domain::territory::RegionCode>,
+                every_term: bool,
                 limit: u32,
             ) -> Result<Vec<(uuid::Uuid, f64)>, $crate::StoreError> {
                 if terms.is_empty() {
@@ -223,7 +226,7 @@ macro_rules! search_sql {
                             / (CAST(p.hits AS DOUBLE PRECISION) + 1.2 * (0.25 + 0.75 * CAST(d.length AS DOUBLE PRECISION) / CAST(${m} AS DOUBLE PRECISION)))) AS score
                      FROM search_postings p JOIN search_documents d ON d.case_id = p.case_id
                      WHERE p.term IN ({terms}) AND d.region_code LIKE ${r}
-                     GROUP BY p.case_id HAVING COUNT(*) = ${c}
+                     GROUP BY p.case_id HAVING COUNT(*) >= ${c}
                      ORDER BY score DESC, p.case_id DESC LIMIT ${l}",
                     terms = $crate::search::placeholders(1, n),
                     m = 2 * n + 1,
@@ -241,7 +244,7 @@ macro_rules! search_sql {
                 q = q
                     .bind(mean_length.max(1.0))
                     .bind(format!("{}%", within.map(|r| r.as_str()).unwrap_or("")))
-                    .bind(i64::try_from(n).unwrap_or(i64::MAX))
+                    .bind(if every_term { i64::try_from(n).unwrap_or(i64::MAX) } else { 1 })
                     .bind(i64::from(limit.clamp(1, 10_000)));
                 let rows = q.fetch_all(&self.pool).await?;
                 rows.into_iter()

@@ -4712,7 +4712,9 @@ async fn the_search_index_ranks_cases_holding_every_term(repo: &dyn Repository) 
                     ),
                 })
                 .collect();
-            repo.search(&terms, mean, None, 10).await.expect("search")
+            repo.search(&terms, mean, None, true, 10)
+                .await
+                .expect("search")
         }
     };
     let leaks = ask("漏水").await;
@@ -4728,6 +4730,21 @@ async fn the_search_index_ranks_cases_holding_every_term(repo: &dyn Repository) 
         [ids[1]]
     );
     assert!(ask("漏水 路灯").await.is_empty());
+    // Any term: the leaks and the lamps.
+    let any: Vec<WeightedTerm> = ["漏水", "路灯"]
+        .iter()
+        .map(|t| WeightedTerm {
+            term: (*t).into(),
+            weight: 1.0,
+        })
+        .collect();
+    assert_eq!(
+        repo.search(&any, mean, None, false, 10)
+            .await
+            .expect("search")
+            .len(),
+        4
+    );
     // Another region sees none of them.
     let terms = vec![WeightedTerm {
         term: "漏水".into(),
@@ -4735,7 +4752,7 @@ async fn the_search_index_ranks_cases_holding_every_term(repo: &dyn Repository) 
     }];
     let elsewhere: civicgrid_domain::territory::RegionCode = "440306".parse().expect("region");
     assert!(
-        repo.search(&terms, mean, Some(&elsewhere), 10)
+        repo.search(&terms, mean, Some(&elsewhere), true, 10)
             .await
             .expect("search")
             .is_empty()

@@ -166,3 +166,41 @@ mod search {
         assert_eq!(marks, ["路灯"]);
     }
 }
+
+mod similar {
+    use std::collections::HashMap;
+
+    use super::super::search::{PlaceNames, document_postings};
+    use super::super::similar::{cosine, likeness, weighted};
+
+    fn vector(text: &str) -> HashMap<String, f64> {
+        let (postings, _) = document_postings(text, &PlaceNames::default());
+        weighted(&postings, &HashMap::new())
+    }
+
+    #[test]
+    fn the_same_words_are_alike_and_others_are_not() {
+        let a = vector("小区门口井盖丢失，晚上很危险");
+        let (same, shared) = cosine(
+            &a,
+            &vector("（另一位居民反映）小区门口井盖丢失，晚上很危险"),
+        );
+        assert!(same > 0.8, "{same}");
+        assert!(shared.contains(&"井盖".to_string()), "{shared:?}");
+        let (other, _) = cosine(&a, &vector("公交车改线乘车不便"));
+        assert!(other < 0.2, "{other}");
+        let (itself, _) = cosine(&a, &a);
+        assert!((itself - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn nearer_and_sooner_score_higher_and_the_parts_are_kept() {
+        let near = likeness(0.5, vec![], Some(10.0), 1.0);
+        let far = likeness(0.5, vec![], Some(2000.0), 1.0);
+        let later = likeness(0.5, vec![], Some(10.0), 500.0);
+        let unplaced = likeness(0.5, vec![], None, 1.0);
+        assert!(near.score > far.score && near.score > later.score && far.score > unplaced.score);
+        assert!(near.score <= 1.0 && unplaced.score >= 0.0);
+        assert_eq!(likeness(0.5, vec![], None, -3.0).hours, 3.0);
+    }
+}

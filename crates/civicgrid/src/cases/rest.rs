@@ -158,28 +158,21 @@ async fn create_case(
         app.report_case_with_receipt(intake, &actor).await?;
     let mut view = CaseView::from(&case);
     view.reporter_secret = Some(secret);
-    // A call-taker sees at intake the open cases this one may duplicate; residents do not
-    // see other people's cases.
-    if let (Actor::Staff { .. }, Some(category), Some(location)) =
-        (&actor, &case.category, case.location)
-    {
+    // A call-taker sees at intake the open cases most like this one (text, place, time);
+    // residents do not see other people's cases.
+    if let Actor::Staff { .. } = &actor {
         let found = app
-            .possible_duplicates(
-                category,
-                location,
-                case.reported_at,
-                50.0,
-                jiff::SignedDuration::from_hours(72),
-                Some(&case.id),
-            )
+            .similar_cases(&crate::search::similar::Probe::of(&case, true), 5)
             .await?;
         view.possible_duplicates = Some(
             found
                 .iter()
-                .map(|(c, d)| DuplicateHint {
-                    id: c.id,
-                    receipt_code: c.receipt_code.clone(),
-                    distance_m: (d * 10.0).round() / 10.0,
+                .map(|s| DuplicateHint {
+                    id: s.case.id,
+                    receipt_code: s.case.receipt_code.clone(),
+                    distance_m: s.likeness.distance_m.map(|d| (d * 10.0).round() / 10.0),
+                    score: (s.likeness.score * 1000.0).round() / 1000.0,
+                    because: s.likeness.shared.clone(),
                 })
                 .collect(),
         );

@@ -68,7 +68,12 @@ pub struct StageClockView {
 pub struct DuplicateHint {
     pub id: Uuid,
     pub receipt_code: String,
-    pub distance_m: f64,
+    /// Metres apart, when both cases are placed.
+    pub distance_m: Option<f64>,
+    /// How alike, 0–1: text 60 %, place 25 %, time 15 %.
+    pub score: f64,
+    /// The words both say.
+    pub because: Vec<String>,
 }
 
 /// A case as staff see it.

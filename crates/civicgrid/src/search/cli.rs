@@ -29,6 +29,17 @@ pub struct SearchCommand {
 pub enum SearchAction {
     /// Empties the index and builds it again from the cases
     Reindex,
+    /// The cases most like one (text, place, time), with why
+    Similar {
+        /// The case's receipt code or id
+        case: String,
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+    },
+    /// Measures the similar-case hint on the merges made so far: for each case merged into
+    /// another, whether that one was among the top 3 offered from what was known when it was
+    /// reported
+    Merges,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -51,10 +62,46 @@ struct Found {
 }
 
 pub async fn run(app: &App, command: SearchCommand, out: &mut dyn Write) -> AppResult<i32> {
-    if let Some(SearchAction::Reindex) = command.action {
-        let n = app.reindex_search().await?;
-        writeln!(out, "indexed {n} cases").map_err(io)?;
-        return Ok(0);
+    match command.action {
+        Some(SearchAction::Reindex) => {
+            let n = app.reindex_search().await?;
+            writeln!(out, "indexed {n} cases").map_err(io)?;
+            return Ok(0);
+        }
+        Some(SearchAction::Similar { case, limit }) => {
+            app.catch_up_search_index().await?;
+            let case = find_case(app, &case).await?;
+            let similar = app
+                .similar_cases(&super::similar::Probe::of(&case, false), limit)
+                .await?;
+            for s in similar {
+                let l = &s.likeness;
+                writeln!(
+                    out,
+                    "{}\t{:.3}\ttext {:.2}\t{}\t{:.0} h\t{}",
+                    s.case.receipt_code,
+                    l.score,
+                    l.text,
+                    l.distance_m.map_or("—".to_owned(), |d| format!("{d:.0} m")),
+                    l.hours,
+                    l.shared.join(" ")
+                )
+                .map_err(io)?;
+            }
+            return Ok(0);
+        }
+        Some(SearchAction::Merges) => {
+            app.catch_up_search_index().await?;
+            let m = app.measure_similar_on_merges().await?;
+            writeln!(
+                out,
+                "{} merged cases: the case merged into was first {} times and in the top 3 {} times; top-1 precision {:.3}, top-3 hit rate {:.3}, precision of the top 3 {:.3}",
+                m.merges, m.first, m.in_top3, m.top1_precision(), m.top3_hit_rate(), m.top3_precision()
+            )
+            .map_err(io)?;
+            return Ok(0);
+        }
+        None => {}
     }
     let query = command.query.unwrap_or_default();
     if !(1..=1000).contains(&command.limit) {
@@ -90,4 +137,16 @@ pub async fn run(app: &App, command: SearchCommand, out: &mut dyn Write) -> AppR
         }
     }
     Ok(0)
+}
+
+/// A case by its receipt code or id.
+async fn find_case(app: &App, key: &str) -> AppResult<civicgrid_domain::case::Case> {
+    let found = match key.parse::<uuid::Uuid>() {
+        Ok(id) => app.repo.case(&id).await?,
+        Err(_) => match civicgrid_domain::case::normalize_receipt_code(key) {
+            Some(code) => app.repo.case_by_receipt(&code).await?,
+            None => None,
+        },
+    };
+    found.ok_or_else(|| AppError::NotFound(format!("case {key}")))
 }

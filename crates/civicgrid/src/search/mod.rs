@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod jobs;
+pub mod similar;
 
 use civicgrid_domain::case::Case;
 use civicgrid_domain::text::search::{PlaceNames, document_postings, idf, query_plan, snippet};
@@ -153,7 +154,10 @@ impl App {
         } else {
             limit
         };
-        let found = self.repo.search(&terms, mean_length, None, wanted).await?;
+        let found = self
+            .repo
+            .search(&terms, mean_length, None, true, wanted)
+            .await?;
         let mut hits = Vec::new();
         for (id, score) in found {
             let Some(case) = self.repo.case(&id).await? else {

@@ -232,3 +232,72 @@ async fn cases_are_found_by_two_character_words_best_first_and_new_ones_follow()
         .expect_err("no terms");
     assert!(e.to_string().contains("at least one"), "{e}");
 }
+
+/// Similar cases: on the demo's merges the case merged into is offered, first; a case's
+/// similar cases say why.
+#[tokio::test]
+async fn similar_cases_find_what_was_merged_and_say_why() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite:{}", dir.path().join("m.db").display());
+    run_cli(
+        &db,
+        &["demo", "--months", "2", "--cases-per-month", "80"],
+        "",
+    )
+    .await
+    .expect("demo");
+    let app = App::new(
+        civicgrid_store::connect(&db).await.expect("store"),
+        Arc::new(SystemClock),
+    );
+    app.catch_up_search_index().await.expect("indexed");
+    let m = app.measure_similar_on_merges().await.expect("measured");
+    assert!(m.merges >= 3, "{m:?}");
+    assert!(m.top3_hit_rate() >= 0.9, "{m:?}");
+    let said = search(&db, &["merges"]).await;
+    assert!(
+        said.contains(&format!("{} merged cases", m.merges)),
+        "{said}"
+    );
+
+    // A merged case's similar cases: the one it went into first, with the words both say.
+    let merged = app
+        .list_cases(&civicgrid_store::CaseFilter {
+            status: Some(civicgrid_domain::case::Status::Merged),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("cases")
+        .remove(0);
+    let master = app
+        .repo
+        .case(&merged.state.merged_into.expect("merged into"))
+        .await
+        .expect("read")
+        .expect("master");
+    let said = search(&db, &["similar", &merged.receipt_code]).await;
+    let first = said.lines().next().expect("one similar case");
+    assert!(first.starts_with(&master.receipt_code), "{said}");
+    assert!(first.contains("10 m"), "{said}");
+    // Unrelated text far away is not offered.
+    let probe = civicgrid::search::similar::Probe {
+        text: "完全无关的内容ABCXYZ",
+        location: None,
+        at: merged.reported_at,
+        except: None,
+        open_only: false,
+        earlier_only: false,
+        category: None,
+    };
+    assert!(
+        app.similar_cases(&probe, 3)
+            .await
+            .expect("similar")
+            .is_empty()
+    );
+    let e = run_cli(&db, &["search", "similar", "NOPE-NOPE"], "")
+        .await
+        .expect_err("no such case");
+    assert!(e.to_string().contains("not found"), "{e}");
+}

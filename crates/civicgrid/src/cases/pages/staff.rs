@@ -600,15 +600,26 @@ async fn render_case(
         Ok(e) => e,
         Err(e) => return ctx.app_error(e),
     };
-    let duplicates = match (&case.category, case.location) {
-        (Some(cat), Some(loc)) if case.state.status.is_open() => app
-            .possible_duplicates(cat, loc, case.reported_at, 50.0, jiff::SignedDuration::from_hours(72), Some(&case.id))
+    // Open cases most like this one, with why (shared words, metres and hours apart).
+    let duplicates: Vec<Value> = if case.state.status.is_open() {
+        app.similar_cases(&crate::search::similar::Probe::of(&case, true), 5)
             .await
             .unwrap_or_default()
             .into_iter()
-            .map(|(c, d)| json!({"id": c.id, "receipt_code": c.receipt_code, "distance": format!("{d:.0}"), "status": status_name(ctx, c.state.status)}))
-            .collect::<Vec<_>>(),
-        _ => vec![],
+            .map(|s| {
+                json!({
+                    "id": s.case.id,
+                    "receipt_code": s.case.receipt_code,
+                    "percent": format!("{:.0}", s.likeness.score * 100.0),
+                    "distance": s.likeness.distance_m.map(|d| format!("{d:.0}")),
+                    "hours": format!("{:.0}", s.likeness.hours),
+                    "because": s.likeness.shared.join("、"),
+                    "status": status_name(ctx, s.case.state.status),
+                })
+            })
+            .collect()
+    } else {
+        vec![]
     };
     // While the case waits for a call-taker, the model's likeliest categories and why.
     let suggestions: Vec<Value> = if case.state.status == Status::Reported {
