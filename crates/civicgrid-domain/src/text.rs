@@ -3,6 +3,7 @@
 //! the job that retrains live in the app's `suggestion` capability.
 
 pub mod classifier;
+pub mod hotspots;
 pub mod search;
 pub mod similar;
 pub mod terms;

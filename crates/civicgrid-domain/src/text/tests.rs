@@ -204,3 +204,95 @@ mod similar {
         assert_eq!(likeness(0.5, vec![], None, -3.0).hours, 3.0);
     }
 }
+
+mod hotspots {
+    use std::collections::HashMap;
+
+    use jiff::Timestamp;
+
+    use super::super::hotspots::{HotspotCase, HotspotRules, Trend, hotspots};
+    use super::super::search::{PlaceNames, document_postings};
+    use super::super::similar::weighted;
+
+    fn case(
+        n: u128,
+        text: &str,
+        at: &str,
+        location: Option<(f64, f64)>,
+        grid: &str,
+    ) -> HotspotCase {
+        let (postings, _) = document_postings(text, &PlaceNames::default());
+        HotspotCase {
+            id: uuid::Uuid::from_u128(n),
+            grid: Some(grid.into()),
+            location,
+            at: at.parse().expect("instant"),
+            terms: weighted(&postings, &HashMap::new()),
+        }
+    }
+
+    #[test]
+    fn one_matter_in_one_place_is_a_hotspot_and_others_are_not() {
+        let site = (113.9171, 22.5168);
+        let cases = vec![
+            case(
+                1,
+                "工地夜间施工噪音扰民",
+                "2026-11-02T10:00:00Z",
+                Some(site),
+                "g1",
+            ),
+            case(
+                2,
+                "工地晚上施工噪音很大",
+                "2026-11-20T10:00:00Z",
+                Some((site.0 + 0.001, site.1)),
+                "g1",
+            ),
+            case(
+                3,
+                "工地施工噪音扰民睡不着",
+                "2026-11-25T10:00:00Z",
+                Some((site.0, site.1 + 0.001)),
+                "g2",
+            ),
+            // In the grid without a place: it joins.
+            case(4, "夜间施工噪音扰民", "2026-11-28T10:00:00Z", None, "g1"),
+            // The same words far away, and other words nearby: not part of it.
+            case(
+                5,
+                "工地夜间施工噪音扰民",
+                "2026-11-03T10:00:00Z",
+                Some((site.0 + 0.2, site.1)),
+                "g9",
+            ),
+            case(6, "路灯不亮", "2026-11-04T10:00:00Z", Some(site), "g1"),
+        ];
+        let from: Timestamp = "2026-11-01T00:00:00Z".parse().expect("from");
+        let to: Timestamp = "2026-12-01T00:00:00Z".parse().expect("to");
+        let found = hotspots(&cases, HotspotRules::default(), from, to);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let h = &found[0];
+        assert_eq!(
+            h.cases,
+            (1..=4).map(uuid::Uuid::from_u128).collect::<Vec<_>>()
+        );
+        assert_eq!(h.grids, ["g1", "g2"]);
+        assert!(
+            h.label.iter().any(|t| t == "噪音" || t == "施工"),
+            "{:?}",
+            h.label
+        );
+        assert_eq!(h.halves, (1, 3));
+        assert_eq!(h.trend, Trend::Rising);
+        assert!(h.span_m > 100.0 && h.span_m < 500.0, "{}", h.span_m);
+        assert!(h.mean_text >= 0.25);
+        // Fewer than the minimum is no hotspot.
+        let strict = HotspotRules {
+            min_cases: 5,
+            ..HotspotRules::default()
+        };
+        assert!(hotspots(&cases, strict, from, to).is_empty());
+        assert!(hotspots(&[], HotspotRules::default(), from, to).is_empty());
+    }
+}

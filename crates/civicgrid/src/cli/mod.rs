@@ -135,6 +135,8 @@ pub enum Command {
     Emergency(crate::emergency::cli::EmergencyCommand),
     /// Full-text search over case text (every term must occur), best first
     Search(crate::search::cli::SearchCommand),
+    /// Hotspots: clusters of cases about one matter in one place over a period
+    Hotspots(crate::search::cli::HotspotsCommand),
     /// Category suggestion: train a model, predict, evaluate
     #[command(subcommand)]
     Classify(crate::suggestion::cli::ClassifyCommand),
@@ -408,6 +410,7 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         Command::Emergency(c) => crate::emergency::cli::run(&app, c, out).await,
         Command::Supervision(c) => supervision::cli::run(&mut app, c, out).await,
         Command::Search(c) => crate::search::cli::run(&app, c, out).await,
+        Command::Hotspots(c) => crate::search::cli::hotspots(&app, c, out).await,
         // Files are handled above, before connecting; this is training from the history.
         Command::Classify(c) => crate::suggestion::cli::run_with_store(&app, &c, out).await,
         Command::Demo(c) => demo::cli::run(&mut app, c, input, out).await,

@@ -39,6 +39,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(crate::cases::rest::routes())
         .merge(crate::accounts::rest::routes())
         .merge(crate::assessment::rest::routes())
+        .merge(crate::search::rest::routes())
         .merge(crate::party::rest::routes())
         .merge(crate::households::rest::routes())
         .merge(crate::wishes::rest::routes())

@@ -150,3 +150,51 @@ async fn find_case(app: &App, key: &str) -> AppResult<civicgrid_domain::case::Ca
     };
     found.ok_or_else(|| AppError::NotFound(format!("case {key}")))
 }
+
+/// `civicgrid hotspots --scope REGION --period PERIOD`: clusters of cases about one matter in
+/// one place, largest first.
+#[derive(Args, Debug)]
+pub struct HotspotsCommand {
+    /// A region code: district, street or community
+    #[arg(long)]
+    scope: String,
+    /// 2026-11, 2026-W45, 2026-Q4, 2026-11-01..2026-11-30, …
+    #[arg(long)]
+    period: String,
+    #[arg(long, value_enum, default_value = "text")]
+    format: SearchFormat,
+}
+
+pub async fn hotspots(app: &App, command: HotspotsCommand, out: &mut dyn Write) -> AppResult<i32> {
+    let scope = crate::cli::parse_region(&command.scope)?;
+    app.catch_up_search_index().await?;
+    let found = app.hotspots(&scope, &command.period).await?;
+    match command.format {
+        SearchFormat::Json => {
+            let text = serde_json::to_string_pretty(&found)
+                .map_err(|e| AppError::Invalid(e.to_string()))?;
+            writeln!(out, "{text}").map_err(io)?;
+        }
+        SearchFormat::Text => {
+            if found.is_empty() {
+                writeln!(out, "no hotspots").map_err(io)?;
+            }
+            for h in &found {
+                writeln!(
+                    out,
+                    "{} — {} cases, {:?} ({} then {}), {}\n  why: {}\n  cases: {}",
+                    h.label.join(" "),
+                    h.size,
+                    h.trend,
+                    h.halves[0],
+                    h.halves[1],
+                    h.places.join("、"),
+                    h.why,
+                    h.receipt_codes.join(" ")
+                )
+                .map_err(io)?;
+            }
+        }
+    }
+    Ok(0)
+}

@@ -9,7 +9,9 @@
 //! are filtered by the access policy, as case lists are.
 
 pub mod cli;
+pub mod hotspots;
 pub mod jobs;
+pub mod rest;
 pub mod similar;
 
 use civicgrid_domain::case::Case;

@@ -325,6 +325,7 @@ const REST: &[(&str, &str, Access)] = &[
         Access::Public,
     ),
     ("get", "/api/v1/kpi", Access::Kpi),
+    ("get", "/api/v1/hotspots", Access::Kpi),
     ("post", "/api/v1/kpi/appeals", Access::Appeal),
     ("get", "/api/v1/kpi/appeals", Access::ListAppeals),
     ("post", "/api/v1/kpi/appeals/{id}/review", Access::Review),
@@ -2374,7 +2375,7 @@ async fn walk_as(f: Arc<Fixture>, account: Option<String>) -> Walk {
                 continue;
             }
             let uri = concrete_rest(path, &f, case)
-                + if *path == "/api/v1/kpi" {
+                + if *path == "/api/v1/kpi" || *path == "/api/v1/hotspots" {
                     "?scope=440305001&period=2026-02"
                 } else {
                     ""

@@ -69,6 +69,7 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/cases/{id}/events",
     "GET /api/v1/cases/{id}/duplicates",
     "GET /api/v1/cases/{id}/category-suggestions",
+    "GET /api/v1/hotspots",
     "GET /api/v1/cases/{id}/reporter",
     "POST /api/v1/cases/{id}/photos",
     "GET /api/v1/cases/{id}/photos",

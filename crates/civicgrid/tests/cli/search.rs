@@ -301,3 +301,137 @@ async fn similar_cases_find_what_was_merged_and_say_why() {
         .expect_err("no such case");
     assert!(e.to_string().contains("not found"), "{e}");
 }
+
+/// Hotspots: the cases about one matter in one place are one cluster, with its label, grid,
+/// trend and why; at the command line and over REST for those who read the region's figures.
+#[tokio::test]
+async fn cases_about_one_matter_in_one_place_are_a_hotspot() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite:{}", dir.path().join("h.db").display());
+    run_cli(
+        &db,
+        &["demo", "--months", "1", "--cases-per-month", "20"],
+        "",
+    )
+    .await
+    .expect("demo");
+    let app = App::new(
+        civicgrid_store::connect(&db).await.expect("store"),
+        Arc::new(SystemClock),
+    );
+    let site = (113.9171, 22.5168);
+    let mut codes = Vec::new();
+    for (k, text) in [
+        "旁边工地夜间施工噪音扰民，吵得睡不着",
+        "工地夜里还在施工，噪音太大扰民",
+        "建筑工地施工噪音扰民，晚上十一点还在打桩",
+        "工地打桩噪音扰民严重",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let c = app
+            .report_case(
+                Intake {
+                    grid: None,
+                    media_url: None,
+                    description: (*text).into(),
+                    location: Some((site.0 + 0.0005 * k as f64, site.1)),
+                    address: None,
+                    category: None,
+                    attributes: Default::default(),
+                    priority: None,
+                    channel: Channel::Web,
+                    reporter: None,
+                },
+                &Actor::Resident,
+            )
+            .await
+            .expect("reported");
+        codes.push(c.receipt_code);
+    }
+    let today =
+        jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz"));
+    let period = format!(
+        "{}..{}",
+        today.date().yesterday().expect("yesterday"),
+        today.date().tomorrow().expect("tomorrow")
+    );
+    let (_, out) = run_cli(
+        &db,
+        &[
+            "hotspots", "--scope", "440305", "--period", &period, "--format", "json",
+        ],
+        "",
+    )
+    .await
+    .expect("hotspots");
+    let found: serde_json::Value = serde_json::from_slice(&out).expect("json");
+    let site_hotspot = found
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|h| {
+            h["receipt_codes"]
+                .as_array()
+                .expect("codes")
+                .iter()
+                .any(|c| c == codes[0].as_str())
+        })
+        .unwrap_or_else(|| panic!("the building site is a hotspot: {found}"));
+    let members: Vec<&str> = site_hotspot["receipt_codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c.as_str().expect("code"))
+        .collect();
+    for code in &codes {
+        assert!(members.contains(&code.as_str()), "{site_hotspot}");
+    }
+    let label: Vec<&str> = site_hotspot["label"]
+        .as_array()
+        .expect("label")
+        .iter()
+        .map(|t| t.as_str().expect("term"))
+        .collect();
+    assert!(
+        label
+            .iter()
+            .any(|t| ["噪音", "工地", "施工", "扰民"].contains(t)),
+        "{label:?}"
+    );
+    assert!(
+        site_hotspot["why"]
+            .as_str()
+            .expect("why")
+            .contains("sharing the words")
+    );
+    assert!(!site_hotspot["grids"].as_array().expect("grids").is_empty());
+
+    // Over REST, for a reader of the street's figures; a bad period is a 422.
+    let key = app
+        .create_api_key("l", Some("leader.st1"))
+        .await
+        .expect("key");
+    let uri = format!("/api/v1/hotspots?scope=440305001&period={period}");
+    let a = super::support::Call::new(app.clone(), "GET", &uri)
+        .bearer(&key)
+        .send()
+        .await;
+    assert_eq!(a.status, axum::http::StatusCode::OK, "{}", a.text());
+    assert!(a.text().contains(codes[0].as_str()), "{}", a.text());
+    let a = super::support::Call::new(
+        app.clone(),
+        "GET",
+        "/api/v1/hotspots?scope=440305001&period=someday",
+    )
+    .bearer(&key)
+    .send()
+    .await;
+    assert_eq!(
+        a.status,
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        a.text()
+    );
+}

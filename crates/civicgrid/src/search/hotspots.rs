@@ -1,0 +1,160 @@
+//! Hotspots (热点) of a region over a period: the cases about one matter in one place,
+//! clustered by the domain (`civicgrid_domain::text::hotspots`) from their text (weighted by
+//! the index's term frequencies), place and time; each with its label, grids, trend and why.
+
+use std::collections::HashMap;
+
+use civicgrid_domain::kpi::Period;
+use civicgrid_domain::territory::RegionCode;
+use civicgrid_domain::text::hotspots::{HotspotCase, HotspotRules, Trend, hotspots};
+use civicgrid_domain::text::search::{document_postings, idf};
+use civicgrid_domain::text::similar::weighted;
+use civicgrid_store::CaseFilter;
+use serde::Serialize;
+
+use crate::App;
+use crate::error::{AppError, AppResult};
+
+/// Cases read for one region and period at most.
+const MAX_CASES: usize = 20_000;
+
+/// A hotspot as the API and the command line give it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HotspotView {
+    /// Its heaviest shared terms.
+    pub label: Vec<String>,
+    /// How many cases.
+    pub size: usize,
+    /// The cases' receipt codes, oldest first.
+    pub receipt_codes: Vec<String>,
+    pub grids: Vec<String>,
+    /// The grids' names, as the workbench shows them.
+    pub places: Vec<String>,
+    pub first_reported_at: jiff::Timestamp,
+    pub last_reported_at: jiff::Timestamp,
+    /// `rising`, `easing` or `steady`: the period's second half against its first.
+    #[schema(value_type = String)]
+    pub trend: Trend,
+    /// Cases in the first and the second half of the period.
+    pub halves: [usize; 2],
+    /// Why its cases belong together, in words.
+    pub why: String,
+    /// Where it is: the mean of its placed cases (lon, lat).
+    pub centre: Option<[f64; 2]>,
+}
+
+impl App {
+    /// The hotspots of `scope` over `period` (`2026-11`, `2026-W45`, …), largest first.
+    pub async fn hotspots(&self, scope: &RegionCode, period: &str) -> AppResult<Vec<HotspotView>> {
+        let period = Period::parse(period)
+            .map_err(|e| AppError::Unprocessable(vec![("period".into(), e)]))?;
+        let reference = self.reference().await?;
+        let tz = reference.calendar.time_zone().clone();
+        let at = |d: jiff::civil::Date| {
+            d.to_zoned(tz.clone())
+                .map(|z| z.timestamp())
+                .map_err(|e| AppError::Invalid(e.to_string()))
+        };
+        let (from, to) = (at(period.start)?, at(period.end)?);
+        let mut cases = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self
+                .repo
+                .cases(&CaseFilter {
+                    within: Some(scope.clone()),
+                    reported_from: Some(from),
+                    reported_to: Some(to),
+                    before,
+                    limit: 1000,
+                    ..CaseFilter::default()
+                })
+                .await?;
+            let Some(last) = page.last() else { break };
+            before = Some(last.id);
+            let full = page.len() < 1000;
+            cases.extend(
+                page.into_iter()
+                    .filter(|c| c.state.status != civicgrid_domain::case::Status::Merged),
+            );
+            if full || cases.len() >= MAX_CASES {
+                break;
+            }
+        }
+        let places = self.place_names().await?;
+        let postings: Vec<Vec<(String, u32)>> = cases
+            .iter()
+            .map(|c| document_postings(&c.description, &places).0)
+            .collect();
+        let (documents, _) = self.repo.search_statistics().await?;
+        let mut terms: Vec<String> = postings.iter().flatten().map(|(t, _)| t.clone()).collect();
+        terms.sort();
+        terms.dedup();
+        let mut idfs: HashMap<String, f64> = HashMap::new();
+        for chunk in terms.chunks(500) {
+            for (t, n) in self.repo.term_counts(chunk).await? {
+                idfs.insert(t, idf(documents.max(n), n));
+            }
+            for t in chunk {
+                idfs.entry(t.clone()).or_insert_with(|| idf(documents, 0));
+            }
+        }
+        let input: Vec<HotspotCase> = cases
+            .iter()
+            .zip(&postings)
+            .map(|(c, p)| HotspotCase {
+                id: c.id,
+                grid: c.grid.as_ref().map(|g| g.to_string()),
+                location: c.location,
+                at: c.reported_at,
+                terms: weighted(p, &idfs),
+            })
+            .collect();
+        let rules = HotspotRules::default();
+        let by_id: HashMap<uuid::Uuid, &civicgrid_domain::case::Case> =
+            cases.iter().map(|c| (c.id, c)).collect();
+        Ok(hotspots(&input, rules, from, to)
+            .into_iter()
+            .map(|h| {
+                let mut members: Vec<&civicgrid_domain::case::Case> =
+                    h.cases.iter().filter_map(|id| by_id.get(id).copied()).collect();
+                members.sort_by_key(|c| c.reported_at);
+                let placed: Vec<(f64, f64)> = members.iter().filter_map(|c| c.location).collect();
+                let centre = (!placed.is_empty()).then(|| {
+                    let n = placed.len() as f64;
+                    [
+                        placed.iter().map(|p| p.0).sum::<f64>() / n,
+                        placed.iter().map(|p| p.1).sum::<f64>() / n,
+                    ]
+                });
+                HotspotView {
+                    why: format!(
+                        "{} cases within {:.0} m of each other (linked when within {:.0} m), sharing the words {} (mean text similarity {:.2}), reported {} to {}",
+                        members.len(),
+                        h.span_m,
+                        rules.within_m,
+                        h.label.join(", "),
+                        h.mean_text,
+                        h.first.strftime("%Y-%m-%d"),
+                        h.last.strftime("%Y-%m-%d"),
+                    ),
+                    label: h.label,
+                    size: members.len(),
+                    receipt_codes: members.iter().map(|c| c.receipt_code.clone()).collect(),
+                    places: h
+                        .grids
+                        .iter()
+                        .filter_map(|g| g.parse().ok())
+                        .map(|g| reference.place_name(&g))
+                        .collect(),
+                    grids: h.grids,
+                    first_reported_at: h.first,
+                    last_reported_at: h.last,
+                    trend: h.trend,
+                    halves: [h.halves.0, h.halves.1],
+                    centre,
+                }
+            })
+            .collect())
+    }
+}
