@@ -15,6 +15,8 @@ pub struct SearchDocument {
     pub postings: Vec<(String, u32)>,
     /// All terms counted (the document's length).
     pub length: u64,
+    /// The case's update time as read: an older read never replaces a newer one.
+    pub updated_at: jiff::Timestamp,
 }
 
 /// A query term and its weight (its IDF, computed by the caller from [`SearchStore::term_counts`]).
@@ -24,11 +26,13 @@ pub struct WeightedTerm {
     pub weight: f64,
 }
 
-/// Where the indexer has read to: cases are read in (updated_at, id) order.
+/// Where the indexer has read to: cases are read in (updated_at, id) order. A rebuild
+/// starts a new generation; progress of an older one is not kept.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchProgress {
     pub updated_at: i64,
     pub case_id: String,
+    pub generation: i64,
 }
 
 #[async_trait]
@@ -46,9 +50,11 @@ pub trait SearchStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<(uuid::Uuid, i64)>, StoreError>;
     async fn search_progress(&self) -> Result<SearchProgress, StoreError>;
-    /// Moves the progress forward only (another instance may have gone further).
+    /// Moves the progress forward only (another instance may have gone further), and only
+    /// within its generation.
     async fn set_search_progress(&self, progress: &SearchProgress) -> Result<(), StoreError>;
-    /// Empties the index and its progress (a rebuild follows).
+    /// Empties the index and starts its progress again as a new generation (a rebuild
+    /// follows).
     async fn clear_search_index(&self) -> Result<(), StoreError>;
     /// Documents indexed and their mean length.
     async fn search_statistics(&self) -> Result<(u64, f64), StoreError>;
@@ -75,7 +81,7 @@ pub(crate) fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Postings per INSERT: four values each, well under either engine's bind limit.
+/// Postings per INSERT: three values each, well under either engine's bind limit.
 pub(crate) const POSTINGS_PER_INSERT: usize = 500;
 
 macro_rules! search_sql {
@@ -90,26 +96,37 @@ macro_rules! search_sql {
                 let mut tx = self.begin().await?;
                 for d in documents {
                     let id = d.case_id.to_string();
-                    sqlx::query("DELETE FROM search_postings WHERE case_id = $1")
-                        .bind(&id)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query(
-                        "INSERT INTO search_documents (case_id, region_code, length, indexed_at) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (case_id) DO UPDATE SET region_code = excluded.region_code, length = excluded.length, indexed_at = excluded.indexed_at",
+                    // Claims the document unless a newer read of the case is indexed already.
+                    let claimed = sqlx::query(
+                        "INSERT INTO search_documents (case_id, region_code, length, updated_at, indexed_at) VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (case_id) DO UPDATE SET region_code = excluded.region_code, length = excluded.length,
+                             updated_at = excluded.updated_at, indexed_at = excluded.indexed_at
+                         WHERE search_documents.updated_at <= excluded.updated_at",
                     )
                     .bind(&id)
                     .bind(d.region.as_str())
                     .bind(i64::try_from(d.length).unwrap_or(i64::MAX))
+                    .bind($crate::model::micros(d.updated_at))
                     .bind($crate::model::micros(at))
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                    if claimed == 0 {
+                        continue;
+                    }
+                    sqlx::query("DELETE FROM search_postings WHERE case_id = $1")
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
                     for chunk in d.postings.chunks($crate::search::POSTINGS_PER_INSERT) {
                         let values = (0..chunk.len())
                             .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
                             .collect::<Vec<_>>()
                             .join(", ");
-                        let sql = format!("INSERT INTO search_postings (term, case_id, hits) VALUES {values}");
+                        let sql = format!(
+                            "INSERT INTO search_postings (term, case_id, hits) VALUES {values}
+                             ON CONFLICT (term, case_id) DO UPDATE SET hits = excluded.hits"
+                        );
                         let mut q = sqlx::query(&sql);
                         for (term, hits) in chunk {
                             q = q.bind(term).bind(&id).bind(i64::from(*hits));
@@ -142,25 +159,27 @@ macro_rules! search_sql {
             }
 
             async fn search_progress(&self) -> Result<$crate::SearchProgress, $crate::StoreError> {
-                let row: Option<(i64, String)> = sqlx::query_as(
-                    "SELECT updated_at, case_id FROM search_progress WHERE name = 'cases'",
+                let row: Option<(i64, String, i64)> = sqlx::query_as(
+                    "SELECT updated_at, case_id, generation FROM search_progress WHERE name = 'cases'",
                 )
                 .fetch_optional(&self.pool)
                 .await?;
                 Ok(row
-                    .map(|(updated_at, case_id)| $crate::SearchProgress { updated_at, case_id })
+                    .map(|(updated_at, case_id, generation)| $crate::SearchProgress { updated_at, case_id, generation })
                     .unwrap_or_default())
             }
 
             async fn set_search_progress(&self, p: &$crate::SearchProgress) -> Result<(), $crate::StoreError> {
                 sqlx::query(
-                    "INSERT INTO search_progress (name, updated_at, case_id) VALUES ('cases', $1, $2)
+                    "INSERT INTO search_progress (name, updated_at, case_id, generation) VALUES ('cases', $1, $2, $3)
                      ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at, case_id = excluded.case_id
-                     WHERE search_progress.updated_at < excluded.updated_at
-                        OR (search_progress.updated_at = excluded.updated_at AND search_progress.case_id < excluded.case_id)",
+                     WHERE search_progress.generation = excluded.generation
+                       AND (search_progress.updated_at < excluded.updated_at
+                        OR (search_progress.updated_at = excluded.updated_at AND search_progress.case_id < excluded.case_id))",
                 )
                 .bind(p.updated_at)
                 .bind(&p.case_id)
+                .bind(p.generation)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -168,9 +187,15 @@ macro_rules! search_sql {
 
             async fn clear_search_index(&self) -> Result<(), $crate::StoreError> {
                 let mut tx = self.begin().await?;
-                for table in ["search_postings", "search_documents", "search_progress"] {
+                for table in ["search_postings", "search_documents"] {
                     sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
                 }
+                sqlx::query(
+                    "INSERT INTO search_progress (name, updated_at, case_id, generation) VALUES ('cases', 0, '', 1)
+                     ON CONFLICT (name) DO UPDATE SET updated_at = 0, case_id = '', generation = search_progress.generation + 1",
+                )
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Ok(())
             }

@@ -14,6 +14,8 @@ pub struct CategoryModelRecord {
     pub source: String,
     /// Labelled examples it learnt from.
     pub labelled: u64,
+    /// Cases with a confirmed category in the deployment when it was trained.
+    pub confirmed: u64,
     /// The evaluation as JSON (the domain's `Evaluation`), `{}` when none was possible.
     pub evaluation: String,
     /// The model as JSON (the domain's `CategoryModel`).
@@ -33,7 +35,7 @@ pub trait SuggestionStore: Send + Sync {
     async fn save_category_model(&self, record: &CategoryModelRecord) -> Result<u64, StoreError>;
     /// The newest model.
     async fn current_category_model(&self) -> Result<Option<CategoryModelRecord>, StoreError>;
-    /// The newest model's version and how many labelled examples it learnt from, without it.
+    /// The newest model's version and the confirmed cases when it was trained, without it.
     async fn current_category_model_version(&self) -> Result<Option<(u64, u64)>, StoreError>;
     /// Cases whose category a call-taker confirmed by accepting them.
     async fn confirmed_case_count(&self) -> Result<u64, StoreError>;
@@ -57,13 +59,14 @@ macro_rules! suggestion_sql {
                 let version = newest.unwrap_or(0) + 1;
                 // Two instances saving at once: the primary key lets one of them win.
                 sqlx::query(
-                    "INSERT INTO category_models (version, trained_at, source, labelled, evaluation, model)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO category_models (version, trained_at, source, labelled, confirmed, evaluation, model)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(version)
                 .bind($crate::model::micros(r.trained_at))
                 .bind(&r.source)
                 .bind(i64::try_from(r.labelled).unwrap_or(i64::MAX))
+                .bind(i64::try_from(r.confirmed).unwrap_or(i64::MAX))
                 .bind(&r.evaluation)
                 .bind(&r.model)
                 .execute(&mut *tx)
@@ -75,18 +78,19 @@ macro_rules! suggestion_sql {
             async fn current_category_model(
                 &self,
             ) -> Result<Option<$crate::CategoryModelRecord>, $crate::StoreError> {
-                let row: Option<(i64, i64, String, i64, String, String)> = sqlx::query_as(
-                    "SELECT version, trained_at, source, labelled, evaluation, model FROM category_models
+                let row: Option<(i64, i64, String, i64, i64, String, String)> = sqlx::query_as(
+                    "SELECT version, trained_at, source, labelled, confirmed, evaluation, model FROM category_models
                      ORDER BY version DESC LIMIT 1",
                 )
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(|(version, at, source, labelled, evaluation, model)| {
+                row.map(|(version, at, source, labelled, confirmed, evaluation, model)| {
                     Ok($crate::CategoryModelRecord {
                         version: u64::try_from(version).unwrap_or(0),
                         trained_at: $crate::model::from_micros(at)?,
                         source,
                         labelled: u64::try_from(labelled).unwrap_or(0),
+                        confirmed: u64::try_from(confirmed).unwrap_or(0),
                         evaluation,
                         model,
                     })
@@ -96,7 +100,7 @@ macro_rules! suggestion_sql {
 
             async fn current_category_model_version(&self) -> Result<Option<(u64, u64)>, $crate::StoreError> {
                 let row: Option<(i64, i64)> = sqlx::query_as(
-                    "SELECT version, labelled FROM category_models ORDER BY version DESC LIMIT 1",
+                    "SELECT version, confirmed FROM category_models ORDER BY version DESC LIMIT 1",
                 )
                 .fetch_optional(&self.pool)
                 .await?;

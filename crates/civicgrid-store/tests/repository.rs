@@ -4664,6 +4664,7 @@ async fn the_search_index_ranks_cases_holding_every_term(repo: &dyn Repository) 
                 region: "440305001001".parse().expect("region"),
                 postings,
                 length,
+                updated_at: t0(),
             }
         })
         .collect();
@@ -4678,6 +4679,7 @@ async fn the_search_index_ranks_cases_holding_every_term(repo: &dyn Repository) 
     let progress = SearchProgress {
         updated_at: last.1,
         case_id: last.0.to_string(),
+        generation: 0,
     };
     repo.set_search_progress(&progress).await.expect("progress");
     repo.set_search_progress(&SearchProgress::default())
@@ -4758,10 +4760,30 @@ async fn the_search_index_ranks_cases_holding_every_term(repo: &dyn Repository) 
             .is_empty()
     );
 
+    // An older read of a case does not replace a newer one.
+    let mut older = documents[0].clone();
+    older.postings = vec![("旧文".into(), 1)];
+    older.updated_at = t0()
+        .checked_sub(jiff::SignedDuration::from_hours(1))
+        .expect("earlier");
+    repo.index_documents(&[older], t0()).await.expect("ignored");
+    assert!(ask("漏水").await.iter().any(|(id, _)| *id == ids[0]));
+    assert!(ask("旧文").await.is_empty());
+
+    // A rebuild empties the index and starts a new generation: an indexer still on the old
+    // one cannot move the progress.
     repo.clear_search_index().await.expect("cleared");
     assert_eq!(repo.search_statistics().await.expect("statistics").0, 0);
-    assert_eq!(
-        repo.search_progress().await.expect("progress"),
-        SearchProgress::default()
-    );
+    let fresh = repo.search_progress().await.expect("progress");
+    assert_eq!((fresh.updated_at, fresh.generation), (0, 1));
+    repo.set_search_progress(&progress)
+        .await
+        .expect("stale generation");
+    assert_eq!(repo.search_progress().await.expect("progress"), fresh);
+    let moved = SearchProgress {
+        generation: 1,
+        ..progress.clone()
+    };
+    repo.set_search_progress(&moved).await.expect("progress");
+    assert_eq!(repo.search_progress().await.expect("progress"), moved);
 }

@@ -6,8 +6,9 @@
 //! labels:
 //! - the document frequencies (IDF) are counted over labelled and unlabelled text alike, so
 //!   a term common in the deployment's messages weighs little even if the labels are few;
-//! - the category tree is weak supervision: each leaf path (`城乡建设 › 安全生产 › 安全隐患`)
-//!   is a short example of its first-level category;
+//! - the category tree is weak supervision: each row's names (`城乡建设 › 安全生产 ›
+//!   安全隐患`) are a short example of the category the row begins with (a first-level name in
+//!   the contest's tree, a category code when trained from a deployment's catalogue);
 //! - self-training: rounds in which the unlabelled messages the model is surest of, in each
 //!   category's share of the labelled ones (so no category swallows the rest), join the
 //!   training set with the label the model gave them.
@@ -94,7 +95,7 @@ type Sparse = Vec<(u32, f32)>;
 
 /// A trained category model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(from = "StoredModel", into = "StoredModel")]
+#[serde(try_from = "StoredModel", into = "StoredModel")]
 pub struct CategoryModel {
     categories: Vec<String>,
     terms: Vec<String>,
@@ -116,22 +117,52 @@ struct StoredModel {
     summary: TrainingSummary,
 }
 
-impl From<StoredModel> for CategoryModel {
-    fn from(s: StoredModel) -> Self {
+impl TryFrom<StoredModel> for CategoryModel {
+    type Error = String;
+
+    /// A model file is checked whole: a hand-edited one must not make predictions index out
+    /// of bounds.
+    fn try_from(s: StoredModel) -> Result<Self, String> {
+        if s.format != 1 {
+            return Err(format!(
+                "format {} is not one this version reads (1)",
+                s.format
+            ));
+        }
+        if s.idf.len() != s.terms.len() {
+            return Err(format!(
+                "{} terms but {} term weights",
+                s.terms.len(),
+                s.idf.len()
+            ));
+        }
+        if s.categories.len() < 2 || s.weights.len() != s.categories.len() {
+            return Err(format!(
+                "{} categories but {} weight rows (two categories or more)",
+                s.categories.len(),
+                s.weights.len()
+            ));
+        }
+        if let Some(bad) = s.weights.iter().position(|w| w.len() != s.terms.len() + 1) {
+            return Err(format!(
+                "the weights of {} are not one per term and a bias",
+                s.categories[bad]
+            ));
+        }
         let index = s
             .terms
             .iter()
             .enumerate()
             .map(|(i, t)| (t.clone(), i as u32))
             .collect();
-        CategoryModel {
+        Ok(CategoryModel {
             categories: s.categories,
             terms: s.terms,
             idf: s.idf,
             weights: s.weights,
             summary: s.summary,
             index,
-        }
+        })
     }
 }
 

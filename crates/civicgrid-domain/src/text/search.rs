@@ -58,9 +58,14 @@ pub fn document_postings(text: &str, places: &PlaceNames) -> (Vec<(String, u32)>
     (postings, length)
 }
 
-/// The terms a query asks for (every one must occur), at most 16.
+/// The longest query read, in characters; the rest is ignored.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+/// The terms a query asks for (every one must occur), at most 16, from its first
+/// [`MAX_QUERY_CHARS`] characters.
 pub fn query_plan(query: &str, places: &PlaceNames) -> Vec<String> {
-    let mut rest = folded(query);
+    let query: String = query.chars().take(MAX_QUERY_CHARS).collect();
+    let mut rest = folded(&query);
     let mut out: Vec<String> = Vec::new();
     for name in &places.names {
         if rest.contains(name.as_str()) {
@@ -87,6 +92,7 @@ pub fn idf(documents: u64, with: u64) -> f64 {
 /// query's space-separated words are marked where they occur as typed; a word that does not
 /// occur as typed is marked by its pairs.
 pub fn snippet(text: &str, query: &str, width: usize) -> (String, Vec<String>) {
+    let query: String = query.chars().take(MAX_QUERY_CHARS).collect();
     let haystack = folded(text);
     let mut marks: Vec<String> = Vec::new();
     for word in query.split_whitespace() {

@@ -13,7 +13,7 @@ enum Run {
 }
 
 /// Folds full-width ASCII (U+FF01–U+FF5E) and the ideographic space to their half-width
-/// forms, and upper case to lower case.
+/// forms, and ASCII upper case to lower case.
 pub fn fold(c: char) -> char {
     let c = match c {
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),

@@ -296,3 +296,18 @@ mod hotspots {
         assert!(hotspots(&[], HotspotRules::default(), from, to).is_empty());
     }
 }
+
+#[test]
+fn a_stored_model_that_does_not_add_up_is_refused() {
+    let model = train(&toy_set(), Options::default()).expect("trains");
+    let mut json: serde_json::Value = serde_json::to_value(&model).expect("serialises");
+    json["idf"].as_array_mut().expect("idf").pop();
+    let e = serde_json::from_value::<super::classifier::CategoryModel>(json).expect_err("short");
+    assert!(e.to_string().contains("term weights"), "{e}");
+    let mut json: serde_json::Value = serde_json::to_value(&model).expect("serialises");
+    json["weights"][1].as_array_mut().expect("row").clear();
+    assert!(serde_json::from_value::<super::classifier::CategoryModel>(json).is_err());
+    let mut json: serde_json::Value = serde_json::to_value(&model).expect("serialises");
+    json["format"] = 7.into();
+    assert!(serde_json::from_value::<super::classifier::CategoryModel>(json).is_err());
+}

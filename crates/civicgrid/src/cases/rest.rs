@@ -160,10 +160,16 @@ async fn create_case(
     view.reporter_secret = Some(secret);
     // A call-taker sees at intake the open cases most like this one (text, place, time);
     // residents do not see other people's cases.
+    // The case is stored: a failure here leaves the hints out rather than fail the intake.
     if let Actor::Staff { .. } = &actor {
-        let found = app
-            .similar_cases(&crate::search::similar::Probe::of(&case, true), 5)
-            .await?;
+        let probe = crate::search::similar::Probe::of(&case, true).for_actor(&actor);
+        let found = match app.similar_cases(&probe, 5).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "similar cases for the intake hint");
+                Vec::new()
+            }
+        };
         view.possible_duplicates = Some(
             found
                 .iter()

@@ -168,7 +168,7 @@ pub struct HotspotsCommand {
 pub async fn hotspots(app: &App, command: HotspotsCommand, out: &mut dyn Write) -> AppResult<i32> {
     let scope = crate::cli::parse_region(&command.scope)?;
     app.catch_up_search_index().await?;
-    let found = app.hotspots(&scope, &command.period).await?;
+    let found = app.hotspots(&scope, &command.period, None).await?;
     match command.format {
         SearchFormat::Json => {
             let text = serde_json::to_string_pretty(&found)

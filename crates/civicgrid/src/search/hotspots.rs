@@ -13,6 +13,7 @@ use civicgrid_store::CaseFilter;
 use serde::Serialize;
 
 use crate::App;
+use crate::cases::Actor;
 use crate::error::{AppError, AppResult};
 
 /// Cases read for one region and period at most.
@@ -25,7 +26,7 @@ pub struct HotspotView {
     pub label: Vec<String>,
     /// How many cases.
     pub size: usize,
-    /// The cases' receipt codes, oldest first.
+    /// The receipt codes of its cases the reader may read, oldest first.
     pub receipt_codes: Vec<String>,
     pub grids: Vec<String>,
     /// The grids' names, as the workbench shows them.
@@ -44,8 +45,14 @@ pub struct HotspotView {
 }
 
 impl App {
-    /// The hotspots of `scope` over `period` (`2026-11`, `2026-W45`, …), largest first.
-    pub async fn hotspots(&self, scope: &RegionCode, period: &str) -> AppResult<Vec<HotspotView>> {
+    /// The hotspots of `scope` over `period` (`2026-11`, `2026-W45`, …), largest first. The
+    /// receipt codes listed are those `actor` may read (all for the command line, `None`).
+    pub async fn hotspots(
+        &self,
+        scope: &RegionCode,
+        period: &str,
+        actor: Option<&Actor>,
+    ) -> AppResult<Vec<HotspotView>> {
         let period = Period::parse(period)
             .map_err(|e| AppError::Unprocessable(vec![("period".into(), e)]))?;
         let reference = self.reference().await?;
@@ -129,7 +136,7 @@ impl App {
                 });
                 HotspotView {
                     why: format!(
-                        "{} cases within {:.0} m of each other (linked when within {:.0} m), sharing the words {} (mean text similarity {:.2}), reported {} to {}",
+                        "{} cases at most {:.0} m apart where placed (linked when within {:.0} m, or in the same grid when unplaced), sharing the words {} (mean text similarity {:.2}), reported {} to {}",
                         members.len(),
                         h.span_m,
                         rules.within_m,
@@ -140,7 +147,13 @@ impl App {
                     ),
                     label: h.label,
                     size: members.len(),
-                    receipt_codes: members.iter().map(|c| c.receipt_code.clone()).collect(),
+                    receipt_codes: members
+                        .iter()
+                        .filter(|c| {
+                            actor.is_none_or(|a| reference.policy().may_read_case(a, c).is_ok())
+                        })
+                        .map(|c| c.receipt_code.clone())
+                        .collect(),
                     places: h
                         .grids
                         .iter()

@@ -4,9 +4,11 @@
 //! The index is kept in the database (`civicgrid_store::SearchStore`), not beside each
 //! instance: every instance reads and feeds the same index on either backend, and a backup
 //! or copy carries it. The indexer job reads cases by their update time from where the index
-//! stands (any instance may run it; indexing a case twice gives the same entries) and keeps up
-//! with intake within seconds; `civicgrid search reindex` rebuilds it from the cases. Results
-//! are filtered by the access policy, as case lists are.
+//! stands and keeps up with intake within seconds. Any instance may run it at once: an older
+//! read of a case never replaces a newer one, progress only moves forward, and it stops short
+//! of the last 30 s so that a late commit is read again. `civicgrid search reindex` rebuilds
+//! the index from the cases as a new generation. Results are filtered by the access policy,
+//! as case lists are.
 
 pub mod cli;
 pub mod hotspots;
@@ -24,6 +26,8 @@ use crate::error::{AppError, AppResult};
 
 /// Cases indexed per transaction.
 const BATCH: u32 = 200;
+/// How long after a case's update time the indexer treats it as committed by every instance.
+const SETTLE: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
 
 /// A case found, with its score and where the query occurs.
 #[derive(Debug, Clone)]
@@ -66,13 +70,16 @@ impl App {
         ))
     }
 
-    /// Indexes the cases changed since the index was last fed, one batch; how many.
-    pub async fn index_changed_cases(&self) -> AppResult<usize> {
+    /// Indexes the cases changed since the index was last fed, one batch: how many, and
+    /// whether the progress moved. Progress stops short of the last [`SETTLE`]: a change
+    /// committed late, or stamped by an instance whose clock lags, is read again on the next
+    /// rounds (indexing it again replaces its entries).
+    pub async fn index_changed_cases(&self) -> AppResult<(usize, bool)> {
         let progress = self.repo.search_progress().await?;
         let changed = self.repo.cases_to_index(&progress, BATCH).await?;
-        let Some(&(last_id, last_at)) = changed.last() else {
-            return Ok(0);
-        };
+        if changed.is_empty() {
+            return Ok((0, false));
+        }
         let places = self.place_names().await?;
         let mut documents = Vec::with_capacity(changed.len());
         for (id, _) in &changed {
@@ -86,27 +93,39 @@ impl App {
                 region: case.region.clone(),
                 postings,
                 length,
+                updated_at: case.updated_at,
             });
         }
         self.repo
             .index_documents(&documents, self.clock.now())
             .await?;
+        // The store keeps update times as microseconds since the epoch.
+        let settled = self
+            .clock
+            .now()
+            .checked_sub(SETTLE)
+            .unwrap_or(jiff::Timestamp::MIN)
+            .as_microsecond();
+        let Some(&(last_id, last_at)) = changed.iter().rev().find(|(_, at)| *at <= settled) else {
+            return Ok((changed.len(), false));
+        };
         self.repo
             .set_search_progress(&SearchProgress {
                 updated_at: last_at,
                 case_id: last_id.to_string(),
+                generation: progress.generation,
             })
             .await?;
-        Ok(changed.len())
+        Ok((changed.len(), true))
     }
 
     /// Feeds the index until it has every case; how many were indexed.
     pub async fn catch_up_search_index(&self) -> AppResult<usize> {
         let mut total = 0;
         loop {
-            let n = self.index_changed_cases().await?;
+            let (n, moved) = self.index_changed_cases().await?;
             total += n;
-            if n < BATCH as usize {
+            if n < BATCH as usize || !moved {
                 return Ok(total);
             }
         }

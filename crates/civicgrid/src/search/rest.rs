@@ -50,5 +50,5 @@ async fn hotspots(
         .policy()
         .may_read_kpi(actor, &scope)
         .map_err(AppError::Forbidden)?;
-    Ok(Json(app.hotspots(&scope, &q.period).await?))
+    Ok(Json(app.hotspots(&scope, &q.period, Some(actor)).await?))
 }

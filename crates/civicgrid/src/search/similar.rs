@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use uuid::Uuid;
 
 use crate::App;
+use crate::cases::Actor;
 use crate::error::AppResult;
 
 /// Distinctive terms of the text asked for candidates.
@@ -45,6 +46,8 @@ pub struct Probe<'a> {
     /// With a location: the open cases of this category within 50 m and 72 h are candidates
     /// too, whether or not the indexer has reached them yet.
     pub category: Option<&'a CategoryCode>,
+    /// Only cases this actor may read (`None`: the command line, every case).
+    pub actor: Option<&'a Actor>,
 }
 
 impl<'a> Probe<'a> {
@@ -58,6 +61,15 @@ impl<'a> Probe<'a> {
             open_only,
             earlier_only: false,
             category: case.category.as_ref(),
+            actor: None,
+        }
+    }
+
+    /// The same probe, for what `actor` may read.
+    pub fn for_actor(self, actor: &'a Actor) -> Probe<'a> {
+        Probe {
+            actor: Some(actor),
+            ..self
         }
     }
 }
@@ -205,9 +217,17 @@ impl App {
             };
             candidates.push(case);
         }
+        let reference = match probe.actor {
+            Some(_) => Some(self.reference().await?),
+            None => None,
+        };
         candidates.retain(|c| {
             (!probe.open_only || c.state.status.is_open())
                 && (!probe.earlier_only || c.reported_at < probe.at)
+                && match (probe.actor, &reference) {
+                    (Some(actor), Some(r)) => r.policy().may_read_case(actor, c).is_ok(),
+                    _ => true,
+                }
         });
         // Their terms' IDF, for the ones the probe does not share.
         let mut theirs: Vec<Vec<(String, u32)>> = Vec::with_capacity(candidates.len());

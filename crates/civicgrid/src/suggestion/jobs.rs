@@ -1,5 +1,6 @@
-//! Retraining: hourly, a new model from the history once enough newly confirmed cases exist
-//! (two instances retraining at once store two versions of the same data: harmless).
+//! Retraining: hourly, a new model from the history once enough newly confirmed cases exist.
+//! Two instances retraining at the same moment race for the next version number; the loser's
+//! save fails and its round is logged as failed (the winner's model is the same data's).
 
 use crate::jobs::{Cadence, Job};
 

@@ -289,6 +289,7 @@ async fn similar_cases_find_what_was_merged_and_say_why() {
         open_only: false,
         earlier_only: false,
         category: None,
+        actor: None,
     };
     assert!(
         app.similar_cases(&probe, 3)

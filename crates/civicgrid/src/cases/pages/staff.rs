@@ -602,22 +602,25 @@ async fn render_case(
     };
     // Open cases most like this one, with why (shared words, metres and hours apart).
     let duplicates: Vec<Value> = if case.state.status.is_open() {
-        app.similar_cases(&crate::search::similar::Probe::of(&case, true), 5)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| {
-                json!({
-                    "id": s.case.id,
-                    "receipt_code": s.case.receipt_code,
-                    "percent": format!("{:.0}", s.likeness.score * 100.0),
-                    "distance": s.likeness.distance_m.map(|d| format!("{d:.0}")),
-                    "hours": format!("{:.0}", s.likeness.hours),
-                    "because": s.likeness.shared.join("、"),
-                    "status": status_name(ctx, s.case.state.status),
-                })
+        app.similar_cases(
+            &crate::search::similar::Probe::of(&case, true).for_actor(&actor),
+            5,
+        )
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| {
+            json!({
+                "id": s.case.id,
+                "receipt_code": s.case.receipt_code,
+                "percent": format!("{:.0}", s.likeness.score * 100.0),
+                "distance": s.likeness.distance_m.map(|d| format!("{d:.0}")),
+                "hours": format!("{:.0}", s.likeness.hours),
+                "because": s.likeness.shared.join("、"),
+                "status": status_name(ctx, s.case.state.status),
             })
-            .collect()
+        })
+        .collect()
     } else {
         vec![]
     };
