@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::similar::cosine;
+use super::similar::{cosine, metres};
 
 /// A case as clustering sees it.
 #[derive(Debug, Clone)]
@@ -65,11 +65,6 @@ pub struct Hotspot {
     pub span_m: f64,
     /// The mean text similarity of its links.
     pub mean_text: f64,
-}
-
-fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
-    use geo::{Distance, Haversine, Point};
-    Haversine.distance(Point::new(a.0, a.1), Point::new(b.0, b.1))
 }
 
 fn root(parent: &mut [usize], mut i: usize) -> usize {

@@ -82,3 +82,9 @@ pub fn likeness(text: f64, shared: Vec<String>, distance_m: Option<f64>, hours: 
         shared,
     }
 }
+
+/// Metres between two (lon, lat) points on the sphere.
+pub fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
+    use geo::{Distance, Haversine, Point};
+    Haversine.distance(Point::new(a.0, a.1), Point::new(b.0, b.1))
+}

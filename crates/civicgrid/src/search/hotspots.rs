@@ -16,6 +16,8 @@ use crate::App;
 use crate::cases::Actor;
 use crate::error::{AppError, AppResult};
 
+/// The longest period clustered, in days.
+const MAX_DAYS: i32 = 366;
 /// Cases read for one region and period at most.
 const MAX_CASES: usize = 20_000;
 
@@ -55,6 +57,12 @@ impl App {
     ) -> AppResult<Vec<HotspotView>> {
         let period = Period::parse(period)
             .map_err(|e| AppError::Unprocessable(vec![("period".into(), e)]))?;
+        if (period.end - period.start).get_days() > MAX_DAYS {
+            return Err(AppError::Unprocessable(vec![(
+                "period".into(),
+                format!("at most {MAX_DAYS} days"),
+            )]));
+        }
         let reference = self.reference().await?;
         let tz = reference.calendar.time_zone().clone();
         let at = |d: jiff::civil::Date| {
@@ -120,7 +128,11 @@ impl App {
         let rules = HotspotRules::default();
         let by_id: HashMap<uuid::Uuid, &civicgrid_domain::case::Case> =
             cases.iter().map(|c| (c.id, c)).collect();
-        Ok(hotspots(&input, rules, from, to)
+        // Clustering is CPU work: off the request threads.
+        let found = tokio::task::spawn_blocking(move || hotspots(&input, rules, from, to))
+            .await
+            .map_err(|e| AppError::Invalid(format!("the hotspots could not be computed: {e}")))?;
+        Ok(found
             .into_iter()
             .map(|h| {
                 let mut members: Vec<&civicgrid_domain::case::Case> =

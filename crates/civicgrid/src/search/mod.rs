@@ -16,6 +16,9 @@ pub mod jobs;
 pub mod rest;
 pub mod similar;
 
+use std::collections::HashMap;
+
+use civicgrid_domain::access::Permission;
 use civicgrid_domain::case::Case;
 use civicgrid_domain::text::search::{PlaceNames, document_postings, idf, query_plan, snippet};
 use civicgrid_store::{SearchDocument, SearchProgress, WeightedTerm};
@@ -24,6 +27,8 @@ use crate::App;
 use crate::cases::Actor;
 use crate::error::{AppError, AppResult};
 
+/// Matches read at most for one search.
+const MAX_READ: u32 = 10_000;
 /// Cases indexed per transaction.
 const BATCH: u32 = 200;
 /// How long after a case's update time the indexer treats it as committed by every instance.
@@ -165,41 +170,77 @@ impl App {
                 weight: idf(documents, *with),
             });
         }
-        let policy = match actor {
+        let reference = match actor {
             Some(_) => Some(self.reference().await?),
             None => None,
         };
-        // Read more than asked for: some may be out of the actor's sight.
-        let wanted = if actor.is_some() {
+        // A reader whose cases all lie in one region searches that region only.
+        let within = match (actor, &reference) {
+            (Some(actor @ Actor::Staff { grants, .. }), Some(r))
+                if grants
+                    .iter()
+                    .all(|g| matches!(g.scope, civicgrid_domain::access::Scope::Region(_))) =>
+            {
+                let regions = r.policy().regions_with(actor, Permission::CaseRead);
+                (regions.len() == 1).then(|| regions[0].clone())
+            }
+            _ => None,
+        };
+        // Read more than asked for, and more again while the reader's cases are too few
+        // among them: some may be out of sight.
+        let mut wanted = if actor.is_some() {
             limit.saturating_mul(4)
         } else {
             limit
         };
-        let found = self
-            .repo
-            .search(&terms, mean_length, None, true, wanted)
-            .await?;
-        let mut hits = Vec::new();
-        for (id, score) in found {
-            let Some(case) = self.repo.case(&id).await? else {
-                continue;
-            };
-            if let (Some(actor), Some(reference)) = (actor, &policy)
-                && reference.policy().may_read_case(actor, &case).is_err()
-            {
-                continue;
+        loop {
+            let found = self
+                .repo
+                .search(&terms, mean_length, within.as_ref(), true, wanted)
+                .await?;
+            let cases = self
+                .cases_by_ids(&found.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+                .await?;
+            let mut hits = Vec::new();
+            for (id, score) in &found {
+                let Some(case) = cases.get(id) else { continue };
+                if let (Some(actor), Some(reference)) = (actor, &reference)
+                    && reference.policy().may_read_case(actor, case).is_err()
+                {
+                    continue;
+                }
+                let (snippet, marks) = snippet(&case.description, query, 80);
+                hits.push(SearchHit {
+                    case: case.clone(),
+                    score: *score,
+                    snippet,
+                    marks,
+                });
+                if hits.len() == limit as usize {
+                    break;
+                }
             }
-            let (snippet, marks) = snippet(&case.description, query, 80);
-            hits.push(SearchHit {
-                case,
-                score,
-                snippet,
-                marks,
-            });
-            if hits.len() == limit as usize {
-                break;
+            if hits.len() == limit as usize || (found.len() as u32) < wanted || wanted >= MAX_READ {
+                return Ok(hits);
             }
+            wanted = wanted.saturating_mul(4).min(MAX_READ);
         }
-        Ok(hits)
+    }
+
+    /// The cases of `ids`, read a few hundred at a time.
+    pub async fn cases_by_ids(&self, ids: &[uuid::Uuid]) -> AppResult<HashMap<uuid::Uuid, Case>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let found = self
+                .repo
+                .cases(&civicgrid_store::CaseFilter {
+                    ids: chunk.to_vec(),
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .await?;
+            out.extend(found.into_iter().map(|c| (c.id, c)));
+        }
+        Ok(out)
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use civicgrid_domain::case::Case;
 use civicgrid_domain::catalogue::CategoryCode;
 use civicgrid_domain::text::search::{document_postings, idf};
-use civicgrid_domain::text::similar::{Likeness, cosine, likeness, weighted};
+use civicgrid_domain::text::similar::{Likeness, cosine, likeness, metres, weighted};
 use civicgrid_store::WeightedTerm;
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -208,15 +208,13 @@ impl App {
                 candidates.push(c);
             }
         }
-        for (id, _) in found {
-            if Some(id) == probe.except || candidates.iter().any(|k| k.id == id) {
-                continue;
-            }
-            let Some(case) = self.repo.case(&id).await? else {
-                continue;
-            };
-            candidates.push(case);
-        }
+        let wanted: Vec<Uuid> = found
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| Some(*id) != probe.except && !candidates.iter().any(|k| k.id == *id))
+            .collect();
+        let mut read = self.cases_by_ids(&wanted).await?;
+        candidates.extend(wanted.iter().filter_map(|id| read.remove(id)));
         let reference = match probe.actor {
             Some(_) => Some(self.reference().await?),
             None => None,
@@ -273,9 +271,4 @@ impl App {
         scored.truncate(limit);
         Ok(scored)
     }
-}
-
-fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
-    use geo::{Distance, Haversine, Point};
-    Haversine.distance(Point::new(a.0, a.1), Point::new(b.0, b.1))
 }

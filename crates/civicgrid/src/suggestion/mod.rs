@@ -90,20 +90,28 @@ impl App {
                 vec![c.code.as_str().to_owned(), major, c.name_zh.clone()]
             })
             .collect();
-        let options = Options::default();
-        let model = train(&set, options).map_err(|e| AppError::Invalid(e.to_string()))?;
-        // A fold may lack a rare category entirely; the model stands without an evaluation.
-        let evaluation = if set.labelled.len() >= 50 {
-            cross_validate(&set, options, 5).ok()
-        } else {
-            None
-        };
+        // Training and cross-validation are CPU work: off the request threads.
+        let labelled = set.labelled.len();
+        let (model, evaluation) = tokio::task::spawn_blocking(move || {
+            let options = Options::default();
+            let model = train(&set, options).map_err(|e| e.to_string())?;
+            // A fold may lack a rare category entirely; the model stands without an evaluation.
+            let evaluation = if set.labelled.len() >= 50 {
+                cross_validate(&set, options, 5).ok()
+            } else {
+                None
+            };
+            Ok::<_, String>((model, evaluation))
+        })
+        .await
+        .map_err(|e| AppError::Invalid(format!("training could not run: {e}")))?
+        .map_err(AppError::Invalid)?;
         let version = self
             .save_category_model("history", &model, evaluation.as_ref(), confirmed)
             .await?;
         Ok(Trained {
             version,
-            labelled: set.labelled.len(),
+            labelled,
             evaluation,
         })
     }
