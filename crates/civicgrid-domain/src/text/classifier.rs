@@ -9,6 +9,7 @@
 //! - the category tree is weak supervision: each row's names (`城乡建设 › 安全生产 ›
 //!   安全隐患`) are a short example of the category the row begins with (a first-level name in
 //!   the contest's tree, a category code when trained from a deployment's catalogue);
+//! - every category weighs the same in training, however few its examples (balanced costs);
 //! - self-training: rounds in which the unlabelled messages the model is surest of, in each
 //!   category's share of the labelled ones (so no category swallows the rest), join the
 //!   training set with the label the model gave them.
@@ -44,7 +45,9 @@ pub struct TrainingSet {
     pub taxonomy: Vec<Vec<String>>,
 }
 
-/// Training settings; the defaults are the ones measured in `docs/` (see the closing figures).
+/// Training settings. The defaults scored best by 5-fold cross-validation on the 495 labelled
+/// Teddy Cup messages with the 4,326 unlabelled ones and the tree (macro F1 0.866; two
+/// self-training rounds 0.847, none 0.842, a term in 2 or 5 texts 0.854 and 0.852).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Options {
     /// A term must occur in at least this many texts (labelled, unlabelled and tree) to count.
@@ -62,7 +65,7 @@ impl Default for Options {
         Options {
             min_texts: 3,
             cost: 1.0,
-            self_training_rounds: 2,
+            self_training_rounds: 1,
             self_training_share: 0.05,
         }
     }
@@ -451,15 +454,24 @@ pub fn train(set: &TrainingSet, options: Options) -> Result<CategoryModel, Train
     })
 }
 
-/// One-vs-rest weights (terms then bias) per class.
+/// One-vs-rest weights (terms then bias) per class. Each example's cost is weighted so that
+/// every category counts as much in total (a rare category is not drowned by the common).
 fn fit(xs: &[Sparse], ys: &[usize], classes: usize, dims: usize, cost: f64) -> Vec<Vec<f32>> {
+    let mut per_class = vec![0usize; classes];
+    for &y in ys {
+        per_class[y] += 1;
+    }
+    let costs: Vec<f64> = ys
+        .iter()
+        .map(|&y| cost * ys.len() as f64 / (classes as f64 * per_class[y].max(1) as f64))
+        .collect();
     (0..classes)
         .map(|c| {
             let signs: Vec<f64> = ys
                 .iter()
                 .map(|&y| if y == c { 1.0 } else { -1.0 })
                 .collect();
-            svm_dual(xs, &signs, dims, cost)
+            svm_dual(xs, &signs, dims, &costs)
                 .into_iter()
                 .map(|v| v as f32)
                 .collect()
@@ -470,19 +482,20 @@ fn fit(xs: &[Sparse], ys: &[usize], classes: usize, dims: usize, cost: f64) -> V
 /// L2-regularised L2-loss linear SVM by dual coordinate descent (Hsieh et al. 2008), with a
 /// bias as a constant feature. Deterministic: coordinates are visited in a fixed
 /// pseudo-random order per pass.
-fn svm_dual(xs: &[Sparse], signs: &[f64], dims: usize, cost: f64) -> Vec<f64> {
+fn svm_dual(xs: &[Sparse], signs: &[f64], dims: usize, costs: &[f64]) -> Vec<f64> {
     let n = xs.len();
-    let diag = 0.5 / cost;
+    let diag: Vec<f64> = costs.iter().map(|c| 0.5 / c).collect();
     let mut w = vec![0.0f64; dims + 1];
     let mut alpha = vec![0.0f64; n];
     let q: Vec<f64> = xs
         .iter()
-        .map(|x| {
+        .zip(&diag)
+        .map(|(x, d)| {
             x.iter()
                 .map(|&(_, v)| f64::from(v) * f64::from(v))
                 .sum::<f64>()
                 + 1.0
-                + diag
+                + d
         })
         .collect();
     let mut order: Vec<usize> = (0..n).collect();
@@ -504,7 +517,7 @@ fn svm_dual(xs: &[Sparse], signs: &[f64], dims: usize, cost: f64) -> Vec<f64> {
                 .map(|&(j, v)| w[j as usize] * f64::from(v))
                 .sum::<f64>()
                 + w[dims];
-            let g = y * wx - 1.0 + diag * alpha[i];
+            let g = y * wx - 1.0 + diag[i] * alpha[i];
             let pg = if alpha[i] == 0.0 { g.min(0.0) } else { g };
             max_pg = max_pg.max(pg);
             min_pg = min_pg.min(pg);
