@@ -211,6 +211,20 @@ impl ListQuery {
         }
     }
 
+    /// The filters as the form shows them again.
+    pub fn form_values(&self) -> Value {
+        json!({
+            "status": self.status,
+            "category": self.category,
+            "grid": self.grid,
+            "unit": self.unit,
+            "overdue": self.overdue,
+            "period": self.period,
+            "sort": self.sort,
+            "q": self.q,
+        })
+    }
+
     /// The query string of this list at another page (for the pager's links).
     pub fn at_page(&self, base: &str, page: usize) -> String {
         let mut pairs: Vec<(&str, &str)> = vec![

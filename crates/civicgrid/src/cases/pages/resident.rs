@@ -1021,7 +1021,7 @@ async fn public_cases(
             "cases": rows,
             "map": map,
             "map_config": map_config,
-            "q": {"status": q.status, "category": q.category, "grid": q.grid, "unit": q.unit, "overdue": q.overdue, "period": q.period, "sort": q.sort},
+            "q": q.form_values(),
             "choices": crate::cases::pages::finding::choices(&ctx, &reference, true),
             "problems": problems,
             "pager": listing.pager(&q, "/cases"),

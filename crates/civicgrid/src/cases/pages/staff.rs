@@ -152,7 +152,7 @@ async fn queues(
             "cases": rows,
             "total": listing.total,
             "bulk_dispatch": can_dispatch,
-            "q": {"status": find.status, "category": find.category, "grid": find.grid, "unit": find.unit, "overdue": find.overdue, "period": find.period, "sort": find.sort},
+            "q": find.form_values(),
             "choices": crate::cases::pages::finding::choices(&ctx, &reference, true),
             "problems": problems,
             "pager": listing.pager(&find, &base),
