@@ -91,7 +91,7 @@ pub use notifications::{
 pub use party::{MemberRecord, PartyStore};
 pub use polls::{PollCount, PollRecord, PollStore};
 pub use routing::RoutingStore;
-pub use search::{SearchDocument, SearchProgress, SearchStore, WeightedTerm};
+pub use search::SearchStore;
 pub use services::{
     APPLICATION_SOURCE, ApplicationEvent, ApplicationRecord, MaterialFile, ServiceStore,
 };

@@ -139,7 +139,7 @@ both_backends!(
     a_voting_code_counts_once_under_fifty_concurrent_uses,
     topics_opinions_meetings_and_results_keep_their_events,
     incidents_activate_once_and_keep_their_log,
-    the_search_index_ranks_cases_holding_every_term,
+    the_search_indexer_reads_changed_cases_in_update_order,
 );
 
 fn t0() -> Timestamp {
@@ -4629,161 +4629,73 @@ async fn incidents_activate_once_and_keep_their_log(repo: &dyn Repository) {
     assert_eq!(repo.incidents(10).await.expect("list").len(), 1);
 }
 
-async fn the_search_index_ranks_cases_holding_every_term(repo: &dyn Repository) {
-    use civicgrid_domain::text::search::{PlaceNames, document_postings, idf, query_plan};
-    use civicgrid_store::{SearchDocument, SearchProgress, WeightedTerm};
+async fn the_search_indexer_reads_changed_cases_in_update_order(repo: &dyn Repository) {
+    use civicgrid_domain::case::{Action, apply, decide};
     with_catalogue(repo).await;
-    let texts = [
-        "3栋楼顶漏水，漏水严重",
-        "路灯不亮，晚上很黑",
-        "厨房漏水",
-        "小区门口路灯坏了",
-    ];
     let mut ids = Vec::new();
-    for text in texts {
+    for (k, text) in ["3栋楼顶漏水", "路灯不亮", "厨房漏水"]
+        .into_iter()
+        .enumerate()
+    {
         let id = uuid::Uuid::now_v7();
-        let mut case = new_case(id, "440305001001001", t0());
+        let mut case = new_case(
+            id,
+            "440305001001001",
+            t0() + jiff::SignedDuration::from_secs(k as i64),
+        );
         case.description = text.into();
         repo.create_case(&case, &report_event(&case))
             .await
             .expect("created");
         ids.push(id);
     }
-    // The indexer reads every case once, in update order, and its progress only moves on.
-    let start = SearchProgress::default();
-    let pending = repo.cases_to_index(&start, 10).await.expect("pending");
-    assert_eq!(pending.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids);
-    let places = PlaceNames::default();
-    let documents: Vec<SearchDocument> = ids
-        .iter()
-        .zip(texts)
-        .map(|(id, text)| {
-            let (postings, length) = document_postings(text, &places);
-            SearchDocument {
-                case_id: *id,
-                region: "440305001001".parse().expect("region"),
-                postings,
-                length,
-                updated_at: t0(),
-            }
-        })
-        .collect();
-    repo.index_documents(&documents, t0())
+    // From the start: every case once, in update order.
+    let all = repo.cases_to_index((0, ""), 10).await.expect("pending");
+    assert_eq!(all.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids);
+    assert!(all.windows(2).all(|w| w[0].1 <= w[1].1));
+    // A page at a time, resuming after the last (update time, id) read.
+    let first = repo.cases_to_index((0, ""), 2).await.expect("page");
+    assert_eq!(first.len(), 2);
+    let (last_id, last_at) = first[1];
+    let rest = repo
+        .cases_to_index((last_at, &last_id.to_string()), 10)
         .await
-        .expect("indexed");
-    // Indexing again replaces, it does not add.
-    repo.index_documents(&documents, t0())
+        .expect("rest");
+    assert_eq!(rest.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids[2..]);
+    // A change brings a case back, after the others.
+    let (end_id, end_at) = all[2];
+    let case = repo.case(&ids[0]).await.expect("read").expect("case");
+    let accept = decide(&case.state, Action::Accept).expect("accept");
+    let mut changed = case.clone();
+    changed.state = apply(&case.state, &accept);
+    changed.updated_at = t0() + jiff::SignedDuration::from_hours(1);
+    repo.record_change(
+        &changed,
+        1,
+        &[transition_event(
+            case.id,
+            &accept,
+            "calltaker1",
+            changed.updated_at,
+        )],
+    )
+    .await
+    .expect("changed");
+    let after = repo
+        .cases_to_index((end_at, &end_id.to_string()), 10)
         .await
-        .expect("indexed again");
-    let last = pending.last().expect("one");
-    let progress = SearchProgress {
-        updated_at: last.1,
-        case_id: last.0.to_string(),
-        generation: 0,
-    };
-    repo.set_search_progress(&progress).await.expect("progress");
-    repo.set_search_progress(&SearchProgress::default())
-        .await
-        .expect("an older progress is ignored");
-    assert_eq!(repo.search_progress().await.expect("progress"), progress);
-    assert!(
-        repo.cases_to_index(&progress, 10)
-            .await
-            .expect("none")
-            .is_empty()
-    );
-
-    let (n, mean) = repo.search_statistics().await.expect("statistics");
-    assert_eq!(n, 4);
-    assert!(mean > 5.0, "{mean}");
-    let ask = |query: &str| {
-        let plan = query_plan(query, &places);
-        async move {
-            let counts = repo.term_counts(&plan).await.expect("counts");
-            let terms: Vec<WeightedTerm> = plan
-                .iter()
-                .map(|t| WeightedTerm {
-                    term: t.clone(),
-                    weight: idf(
-                        n,
-                        counts
-                            .iter()
-                            .find(|(c, _)| c == t)
-                            .map(|(_, k)| *k)
-                            .unwrap_or(0),
-                    ),
-                })
-                .collect();
-            repo.search(&terms, mean, None, true, 10)
-                .await
-                .expect("search")
-        }
-    };
-    let leaks = ask("漏水").await;
-    // Both leaks, the one that says it twice in fewer words first.
+        .expect("after");
     assert_eq!(
-        leaks.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
-        [ids[0], ids[2]]
+        after.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        vec![ids[0]]
     );
-    assert!(leaks[0].1 > leaks[1].1);
-    let lamps = ask("路灯 不亮").await;
-    assert_eq!(
-        lamps.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
-        [ids[1]]
-    );
-    assert!(ask("漏水 路灯").await.is_empty());
-    // Any term: the leaks and the lamps.
-    let any: Vec<WeightedTerm> = ["漏水", "路灯"]
-        .iter()
-        .map(|t| WeightedTerm {
-            term: (*t).into(),
-            weight: 1.0,
-        })
-        .collect();
-    assert_eq!(
-        repo.search(&any, mean, None, false, 10)
-            .await
-            .expect("search")
-            .len(),
-        4
-    );
-    // Another region sees none of them.
-    let terms = vec![WeightedTerm {
-        term: "漏水".into(),
-        weight: 1.0,
-    }];
-    let elsewhere: civicgrid_domain::territory::RegionCode = "440306".parse().expect("region");
-    assert!(
-        repo.search(&terms, mean, Some(&elsewhere), true, 10)
-            .await
-            .expect("search")
-            .is_empty()
-    );
-
-    // An older read of a case does not replace a newer one.
-    let mut older = documents[0].clone();
-    older.postings = vec![("旧文".into(), 1)];
-    older.updated_at = t0()
-        .checked_sub(jiff::SignedDuration::from_hours(1))
-        .expect("earlier");
-    repo.index_documents(&[older], t0()).await.expect("ignored");
-    assert!(ask("漏水").await.iter().any(|(id, _)| *id == ids[0]));
-    assert!(ask("旧文").await.is_empty());
-
-    // A rebuild empties the index and starts a new generation: an indexer still on the old
-    // one cannot move the progress.
-    repo.clear_search_index().await.expect("cleared");
-    assert_eq!(repo.search_statistics().await.expect("statistics").0, 0);
-    let fresh = repo.search_progress().await.expect("progress");
-    assert_eq!((fresh.updated_at, fresh.generation), (0, 1));
-    repo.set_search_progress(&progress)
-        .await
-        .expect("stale generation");
-    assert_eq!(repo.search_progress().await.expect("progress"), fresh);
-    let moved = SearchProgress {
-        generation: 1,
-        ..progress.clone()
-    };
-    repo.set_search_progress(&moved).await.expect("progress");
-    assert_eq!(repo.search_progress().await.expect("progress"), moved);
+    // The rebuild generation is made once and kept; every rebuild starts another.
+    let first = repo.search_generation().await.expect("generation");
+    assert_eq!(repo.search_generation().await.expect("generation"), first);
+    let second = repo.next_search_generation().await.expect("rebuild");
+    assert_ne!(second, first);
+    assert_eq!(repo.search_generation().await.expect("generation"), second);
+    let third = repo.next_search_generation().await.expect("rebuild");
+    assert!(third != second && third != first);
+    assert_eq!(repo.search_generation().await.expect("generation"), third);
 }

@@ -45,6 +45,9 @@ pub struct App {
     pub outbound: crate::outbound::Outbound,
     /// The category suggestion model last loaded, by version (see `suggestion`).
     pub(crate) category_model: crate::suggestion::ModelCache,
+    /// This instance's full-text index (see `search/index.rs`); in memory until one is
+    /// opened on disk.
+    pub(crate) search_index: Arc<std::sync::OnceLock<Arc<crate::search::index::SearchIndex>>>,
 }
 
 /// What kind of table a file holds, for import and export.
@@ -89,6 +92,7 @@ impl App {
             notifier: Arc::default(),
             outbound: crate::outbound::Outbound::default(),
             category_model: Arc::default(),
+            search_index: Arc::default(),
         }
     }
 
@@ -117,6 +121,7 @@ impl App {
             notifier: self.notifier.clone(),
             outbound: self.outbound.clone(),
             category_model: self.category_model.clone(),
+            search_index: self.search_index.clone(),
         }
     }
 

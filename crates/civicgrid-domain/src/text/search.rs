@@ -1,5 +1,5 @@
 //! What full-text search indexes and asks for, and how a hit is shown. The index itself is
-//! in the store; this decides the terms.
+//! the application's (tantivy); this decides the terms.
 //!
 //! A document is indexed by its terms ([`super::terms::terms`]: Han characters and pairs,
 //! Latin and digit words) plus the whole place names of the deployment's dictionary (grids,
@@ -40,7 +40,28 @@ fn folded(text: &str) -> String {
     text.chars().map(fold).collect()
 }
 
-/// A document's postings (term, count) sorted by term, and its length in terms.
+/// A document's terms in order, as the index is given them: [`terms`], then the whole place
+/// names longer than a pair (a two-character name is a pair term already), once for each
+/// time they occur.
+pub fn document_terms(text: &str, places: &PlaceNames) -> Vec<String> {
+    let mut out: Vec<String> = terms(text).into_iter().map(|t| t.text).collect();
+    out.extend(place_terms(text, places));
+    out
+}
+
+/// The place names longer than a pair in `text`, once for each time they occur.
+fn place_terms(text: &str, places: &PlaceNames) -> Vec<String> {
+    let mut out = Vec::new();
+    let text = folded(text);
+    for name in places.in_text(&text).filter(|n| n.chars().count() > 2) {
+        let times = text.matches(name.as_str()).count();
+        out.extend(std::iter::repeat_n(name.clone(), times));
+    }
+    out
+}
+
+/// A document's postings (term, count) sorted by term, and its length in terms (place names
+/// not counted).
 pub fn document_postings(text: &str, places: &PlaceNames) -> (Vec<(String, u32)>, u64) {
     let mut counts: HashMap<String, u32> = HashMap::new();
     let mut length = 0u64;
@@ -48,10 +69,8 @@ pub fn document_postings(text: &str, places: &PlaceNames) -> (Vec<(String, u32)>
         *counts.entry(t.text).or_default() += 1;
         length += 1;
     }
-    let text = folded(text);
-    // A two-character name is a pair term already.
-    for name in places.in_text(&text).filter(|n| n.chars().count() > 2) {
-        *counts.entry(name.clone()).or_default() += text.matches(name.as_str()).count() as u32;
+    for name in place_terms(text, places) {
+        *counts.entry(name).or_default() += 1;
     }
     let mut postings: Vec<(String, u32)> = counts.into_iter().collect();
     postings.sort();

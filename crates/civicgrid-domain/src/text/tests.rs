@@ -111,7 +111,9 @@ fn cross_validation_scores_every_example_once() {
 }
 
 mod search {
-    use super::super::search::{PlaceNames, document_postings, idf, query_plan, snippet};
+    use super::super::search::{
+        PlaceNames, document_postings, document_terms, idf, query_plan, snippet,
+    };
 
     fn places() -> PlaceNames {
         PlaceNames::new([
@@ -120,6 +122,24 @@ mod search {
             "书院路".into(),
             "x".into(),
         ])
+    }
+
+    proptest::proptest! {
+        /// The index is given the same terms the postings count: every query term a
+        /// document's postings hold is among its terms as often.
+        #[test]
+        fn document_terms_agree_with_the_postings(text in "[东湖社区漏水路灯a-z0-9，。 ]{0,40}") {
+            let places = places();
+            let terms = document_terms(&text, &places);
+            let (postings, _) = document_postings(&text, &places);
+            proptest::prop_assert_eq!(postings.iter().map(|(_, n)| *n as usize).sum::<usize>(), terms.len());
+            for (term, n) in &postings {
+                proptest::prop_assert_eq!(terms.iter().filter(|t| *t == term).count(), *n as usize);
+            }
+            for term in query_plan(&text, &places) {
+                proptest::prop_assert!(terms.contains(&term), "{} not among the terms of {}", term, text);
+            }
+        }
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub struct Cli {
     )]
     pub open311_jurisdiction: Vec<crate::open311::Jurisdiction>,
 
+    /// This instance's full-text index directory (default: beside a SQLite file as
+    /// PATH.search; for PostgreSQL under $XDG_STATE_HOME/civicgrid/search/)
+    #[arg(long, global = true, env = "CIVICGRID_SEARCH_INDEX")]
+    pub search_index: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -318,6 +323,16 @@ pub async fn run(cli: Cli, input: &mut dyn Read, out: &mut dyn Write) -> AppResu
         jurisdictions: cli.open311_jurisdiction.clone(),
         ..Default::default()
     });
+    // The commands that search open the instance's index on disk; the others never touch it.
+    if matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Search(_) | Command::Hotspots(_)
+    ) {
+        app.use_search_index(crate::search::index::for_database(
+            &cli.database,
+            cli.search_index.as_deref(),
+        )?);
+    }
     match cli.command {
         Command::Serve {
             listen,

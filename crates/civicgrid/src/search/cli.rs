@@ -27,7 +27,8 @@ pub struct SearchCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum SearchAction {
-    /// Empties the index and builds it again from the cases
+    /// Rebuilds the index from the cases: here, and in every running instance at its
+    /// indexer's next round
     Reindex,
     /// The cases most like one (text, place, time), with why
     Similar {
@@ -65,7 +66,20 @@ pub async fn run(app: &App, command: SearchCommand, out: &mut dyn Write) -> AppR
     match command.action {
         Some(SearchAction::Reindex) => {
             let n = app.reindex_search().await?;
-            writeln!(out, "indexed {n} cases").map_err(io)?;
+            let index = app.search_index()?;
+            if index.writes() {
+                writeln!(out, "indexed {n} cases").map_err(io)?;
+            } else {
+                writeln!(
+                    out,
+                    "the index{} is fed by a running instance: it rebuilds it within seconds",
+                    index
+                        .location()
+                        .map(|l| format!(" at {}", l.display()))
+                        .unwrap_or_default()
+                )
+                .map_err(io)?;
+            }
             return Ok(0);
         }
         Some(SearchAction::Similar { case, limit }) => {
@@ -107,7 +121,8 @@ pub async fn run(app: &App, command: SearchCommand, out: &mut dyn Write) -> AppR
     if !(1..=1000).contains(&command.limit) {
         return Err(AppError::Invalid("--limit must be 1 to 1000".into()));
     }
-    // Without `serve` running nothing feeds the index: catch up first.
+    // Without `serve` running nothing feeds the index: catch up first (with `serve` running,
+    // it holds the index and keeps it up; this reads it).
     app.catch_up_search_index().await?;
     let hits = app.search_cases(None, &query, command.limit).await?;
     match command.format {

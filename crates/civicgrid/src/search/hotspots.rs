@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use civicgrid_domain::kpi::Period;
 use civicgrid_domain::territory::RegionCode;
 use civicgrid_domain::text::hotspots::{HotspotCase, HotspotRules, Trend, hotspots};
-use civicgrid_domain::text::search::{document_postings, idf};
+use civicgrid_domain::text::search::document_postings;
 use civicgrid_domain::text::similar::weighted;
 use civicgrid_store::CaseFilter;
 use serde::Serialize;
@@ -101,19 +101,10 @@ impl App {
             .iter()
             .map(|c| document_postings(&c.description, &places).0)
             .collect();
-        let (documents, _) = self.repo.search_statistics().await?;
         let mut terms: Vec<String> = postings.iter().flatten().map(|(t, _)| t.clone()).collect();
         terms.sort();
         terms.dedup();
-        let mut idfs: HashMap<String, f64> = HashMap::new();
-        for chunk in terms.chunks(500) {
-            for (t, n) in self.repo.term_counts(chunk).await? {
-                idfs.insert(t, idf(documents.max(n), n));
-            }
-            for t in chunk {
-                idfs.entry(t.clone()).or_insert_with(|| idf(documents, 0));
-            }
-        }
+        let (_, idfs) = self.term_weights(terms).await?;
         let input: Vec<HotspotCase> = cases
             .iter()
             .zip(&postings)

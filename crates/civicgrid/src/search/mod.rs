@@ -1,36 +1,43 @@
 //! Full-text search over case text (全文检索): descriptions, addresses and the notes of the
 //! case's events, in Chinese.
 //!
-//! The index is kept in the database (`civicgrid_store::SearchStore`), not beside each
-//! instance: every instance reads and feeds the same index on either backend, and a backup
-//! or copy carries it. The indexer job reads cases by their update time from where the index
-//! stands and keeps up with intake within seconds. Any instance may run it at once: an older
-//! read of a case never replaces a newer one, progress only moves forward, and it stops short
-//! of the last 30 s so that a late commit is read again. `civicgrid search reindex` rebuilds
-//! the index from the cases as a new generation. Results are filtered by the access policy,
-//! as case lists are.
+//! Each instance keeps its own index (`index.rs`: tantivy, in a directory beside the
+//! database, or in memory), fed from the database: the indexer job reads cases by their
+//! update time from where the index stands and keeps up with intake within seconds. Every
+//! instance reads the same cases in the same order with the same terms, so their indexes
+//! agree; the database stays the one truth, and an index can always be thrown away and
+//! rebuilt. Progress stops short of the last 30 s so that a late commit (or one stamped by an
+//! instance whose clock lags) is read again. `civicgrid search reindex` raises the rebuild
+//! generation in the database, and every instance's indexer rebuilds its index. Results are
+//! filtered by the access policy, as case lists are.
+//!
+//! Why an index per instance and not in the database: a BM25 top-k over millions of cases
+//! needs postings that skip what cannot make the top; neither SQLite nor PostgreSQL ranks
+//! that way, and 10 M cases make over a billion posting rows (see bench/RESULTS.md).
 
 pub mod cli;
 pub mod hotspots;
+pub mod index;
 pub mod jobs;
 pub mod rest;
 pub mod similar;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use civicgrid_domain::access::Permission;
 use civicgrid_domain::case::Case;
-use civicgrid_domain::text::search::{PlaceNames, document_postings, idf, query_plan, snippet};
-use civicgrid_store::{SearchDocument, SearchProgress, WeightedTerm};
+use civicgrid_domain::text::search::{PlaceNames, document_terms, idf, query_plan, snippet};
 
 use crate::App;
 use crate::cases::Actor;
 use crate::error::{AppError, AppResult};
+use index::{Document, Progress, SearchIndex};
 
 /// Matches read at most for one search.
 const MAX_READ: u32 = 10_000;
-/// Cases indexed per transaction.
-const BATCH: u32 = 200;
+/// Cases indexed per commit.
+const BATCH: u32 = 500;
 /// How long after a case's update time the indexer treats it as committed by every instance.
 const SETTLE: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
 
@@ -62,7 +69,35 @@ fn case_text(case: &Case, events: &[civicgrid_store::CaseEvent]) -> String {
     text
 }
 
+/// Runs `f` on the index off the async threads (tantivy reads and writes files).
+async fn on_index<T: Send + 'static>(
+    index: Arc<SearchIndex>,
+    f: impl FnOnce(&SearchIndex) -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(move || f(&index))
+        .await
+        .map_err(|e| AppError::Io {
+            path: "search index".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+}
+
 impl App {
+    /// This instance's index: the one opened with [`App::use_search_index`], else one in
+    /// memory made on first use.
+    pub fn search_index(&self) -> AppResult<Arc<SearchIndex>> {
+        if let Some(index) = self.search_index.get() {
+            return Ok(index.clone());
+        }
+        let made = Arc::new(SearchIndex::in_memory()?);
+        Ok(self.search_index.get_or_init(|| made).clone())
+    }
+
+    /// Uses `index` from now on (once, before the first search; later calls are ignored).
+    pub fn use_search_index(&self, index: Arc<SearchIndex>) {
+        let _ = self.search_index.set(index);
+    }
+
     /// The deployment's place names for the tokenizer: its regions and grids.
     pub async fn place_names(&self) -> AppResult<PlaceNames> {
         let regions = self.repo.regions().await?;
@@ -78,31 +113,26 @@ impl App {
     /// Indexes the cases changed since the index was last fed, one batch: how many, and
     /// whether the progress moved. Progress stops short of the last [`SETTLE`]: a change
     /// committed late, or stamped by an instance whose clock lags, is read again on the next
-    /// rounds (indexing it again replaces its entries).
+    /// rounds (a case read again unchanged is skipped; changed, it replaces its entry). An
+    /// instance that does not hold the index's directory leaves the feeding to the one that
+    /// does.
     pub async fn index_changed_cases(&self) -> AppResult<(usize, bool)> {
-        let progress = self.repo.search_progress().await?;
-        let changed = self.repo.cases_to_index(&progress, BATCH).await?;
-        if changed.is_empty() {
+        let index = self.search_index()?;
+        if !index.writes() {
             return Ok((0, false));
         }
-        let places = self.place_names().await?;
-        let mut documents = Vec::with_capacity(changed.len());
-        for (id, _) in &changed {
-            let Some(case) = self.repo.case(id).await? else {
-                continue;
+        let generation = self.repo.search_generation().await?;
+        let mut progress = index.progress()?;
+        let clear = progress.generation != generation;
+        if clear {
+            progress = Progress {
+                generation,
+                ..Progress::default()
             };
-            let events = self.repo.case_events(id).await?;
-            let (postings, length) = document_postings(&case_text(&case, &events), &places);
-            documents.push(SearchDocument {
-                case_id: case.id,
-                region: case.region.clone(),
-                postings,
-                length,
-                updated_at: case.updated_at,
-            });
         }
-        self.repo
-            .index_documents(&documents, self.clock.now())
+        let changed = self
+            .repo
+            .cases_to_index((progress.updated_at, &progress.case_id), BATCH)
             .await?;
         // The store keeps update times as microseconds since the epoch.
         let settled = self
@@ -111,17 +141,39 @@ impl App {
             .checked_sub(SETTLE)
             .unwrap_or(jiff::Timestamp::MIN)
             .as_microsecond();
-        let Some(&(last_id, last_at)) = changed.iter().rev().find(|(_, at)| *at <= settled) else {
-            return Ok((changed.len(), false));
-        };
-        self.repo
-            .set_search_progress(&SearchProgress {
-                updated_at: last_at,
-                case_id: last_id.to_string(),
-                generation: progress.generation,
-            })
+        let moved_to = changed.iter().rev().find(|(_, at)| *at <= settled).copied();
+        let wanted: Vec<(uuid::Uuid, i64)> = changed
+            .iter()
+            .filter(|(id, at)| !index.has_unsettled(*id, *at))
+            .copied()
+            .collect();
+        if wanted.is_empty() && moved_to.is_none() && !clear {
+            return Ok((0, false));
+        }
+        let places = self.place_names().await?;
+        let cases = self
+            .cases_by_ids(&wanted.iter().map(|(id, _)| *id).collect::<Vec<_>>())
             .await?;
-        Ok((changed.len(), true))
+        let mut documents = Vec::with_capacity(wanted.len());
+        for (id, at) in &wanted {
+            let Some(case) = cases.get(id) else { continue };
+            let events = self.repo.case_events(id).await?;
+            documents.push((
+                Document {
+                    case_id: case.id,
+                    region: case.region.clone(),
+                    terms: document_terms(&case_text(case, &events), &places),
+                },
+                *at,
+            ));
+        }
+        if let Some((id, at)) = moved_to {
+            progress.updated_at = at;
+            progress.case_id = id.to_string();
+        }
+        let n = documents.len();
+        on_index(index, move |i| i.commit(documents, &progress, clear)).await?;
+        Ok((n, moved_to.is_some()))
     }
 
     /// Feeds the index until it has every case; how many were indexed.
@@ -130,15 +182,45 @@ impl App {
         loop {
             let (n, moved) = self.index_changed_cases().await?;
             total += n;
-            if n < BATCH as usize || !moved {
+            if !moved {
                 return Ok(total);
             }
         }
     }
 
-    /// Empties the index and builds it again from the cases.
+    /// How many cases are indexed, and the IDF of each of `terms` over them (a term no
+    /// case holds weighs the most).
+    pub async fn term_weights(&self, terms: Vec<String>) -> AppResult<(u64, HashMap<String, f64>)> {
+        on_index(self.search_index()?, move |i| {
+            let (documents, _) = i.statistics()?;
+            let counts: HashMap<String, u64> = i.term_counts(&terms)?.into_iter().collect();
+            let weights = terms
+                .into_iter()
+                .map(|t| {
+                    let n = counts.get(&t).copied().unwrap_or(0);
+                    (t, idf(documents.max(n), n))
+                })
+                .collect();
+            Ok((documents, weights))
+        })
+        .await
+    }
+
+    /// Cases holding any of `terms`, best first: at most `limit` (case, score).
+    pub async fn search_any(
+        &self,
+        terms: Vec<String>,
+        limit: usize,
+    ) -> AppResult<Vec<(uuid::Uuid, f64)>> {
+        on_index(self.search_index()?, move |i| {
+            i.search(&terms, None, false, limit)
+        })
+        .await
+    }
+
+    /// Asks every instance to rebuild its index from the cases, and rebuilds this one.
     pub async fn reindex_search(&self) -> AppResult<usize> {
-        self.repo.clear_search_index().await?;
+        self.repo.next_search_generation().await?;
         self.catch_up_search_index().await
     }
 
@@ -158,18 +240,7 @@ impl App {
                 "give at least one word or character to search for".into(),
             )]));
         }
-        let (documents, mean_length) = self.repo.search_statistics().await?;
-        let counts = self.repo.term_counts(&plan).await?;
-        let mut terms = Vec::with_capacity(plan.len());
-        for term in &plan {
-            let Some((_, with)) = counts.iter().find(|(t, _)| t == term) else {
-                return Ok(Vec::new()); // a term no case holds: nothing can match every term
-            };
-            terms.push(WeightedTerm {
-                term: term.clone(),
-                weight: idf(documents, *with),
-            });
-        }
+        let index = self.search_index()?;
         let reference = match actor {
             Some(_) => Some(self.reference().await?),
             None => None,
@@ -194,10 +265,11 @@ impl App {
             limit
         };
         loop {
-            let found = self
-                .repo
-                .search(&terms, mean_length, within.as_ref(), true, wanted)
-                .await?;
+            let (plan, within) = (plan.clone(), within.clone());
+            let found = on_index(index.clone(), move |i| {
+                i.search(&plan, within.as_ref(), true, wanted as usize)
+            })
+            .await?;
             let cases = self
                 .cases_by_ids(&found.iter().map(|(id, _)| *id).collect::<Vec<_>>())
                 .await?;

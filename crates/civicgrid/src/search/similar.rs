@@ -3,13 +3,10 @@
 //! apart). Candidates come from the full-text index (any of the text's most distinctive
 //! terms); the score is the domain's (`civicgrid_domain::text::similar`).
 
-use std::collections::HashMap;
-
 use civicgrid_domain::case::Case;
 use civicgrid_domain::catalogue::CategoryCode;
 use civicgrid_domain::text::search::{document_postings, idf};
 use civicgrid_domain::text::similar::{Likeness, cosine, likeness, metres, weighted};
-use civicgrid_store::WeightedTerm;
 use jiff::Timestamp;
 use uuid::Uuid;
 
@@ -20,7 +17,7 @@ use crate::error::AppResult;
 /// Distinctive terms of the text asked for candidates.
 const QUERY_TERMS: usize = 12;
 /// Candidates scored.
-const CANDIDATES: u32 = 100;
+const CANDIDATES: usize = 100;
 /// Below this a case is not offered as alike.
 pub const MIN_SCORE: f64 = 0.3;
 
@@ -147,7 +144,6 @@ impl App {
     ) -> AppResult<Vec<SimilarCase>> {
         let places = self.place_names().await?;
         let (postings, _) = document_postings(probe.text, &places);
-        let (documents, mean_length) = self.repo.search_statistics().await?;
         let nearby = match (probe.category, probe.location) {
             (Some(category), Some(point)) => self
                 .possible_duplicates(
@@ -168,17 +164,7 @@ impl App {
             return Ok(Vec::new());
         }
         let terms: Vec<String> = postings.iter().map(|(t, _)| t.clone()).collect();
-        let mut idfs: HashMap<String, f64> = self
-            .repo
-            .term_counts(&terms)
-            .await?
-            .into_iter()
-            .map(|(t, n)| (t, idf(documents.max(n), n)))
-            .collect();
-        // A term no indexed case holds is as rare as can be.
-        for t in &terms {
-            idfs.entry(t.clone()).or_insert_with(|| idf(documents, 0));
-        }
+        let (documents, mut idfs) = self.term_weights(terms.clone()).await?;
         // The rarest pairs and words of the text that some case holds ask for candidates.
         let held: std::collections::HashSet<&String> = terms.iter().collect();
         let mut distinctive: Vec<(&String, f64)> = idfs
@@ -187,20 +173,15 @@ impl App {
             .map(|(t, w)| (t, *w))
             .collect();
         distinctive.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
-        let asked: Vec<WeightedTerm> = distinctive
+        let asked: Vec<String> = distinctive
             .into_iter()
             .take(QUERY_TERMS)
-            .map(|(t, w)| WeightedTerm {
-                term: t.clone(),
-                weight: w,
-            })
+            .map(|(t, _)| t.clone())
             .collect();
         let found = if asked.is_empty() {
             Vec::new()
         } else {
-            self.repo
-                .search(&asked, mean_length, None, false, CANDIDATES)
-                .await?
+            self.search_any(asked, CANDIDATES).await?
         };
         let mut candidates: Vec<Case> = Vec::with_capacity(found.len() + nearby.len());
         for c in nearby {
@@ -241,14 +222,7 @@ impl App {
         }
         unknown.sort();
         unknown.dedup();
-        for chunk in unknown.chunks(500) {
-            for (t, n) in self.repo.term_counts(chunk).await? {
-                idfs.insert(t, idf(documents.max(n), n));
-            }
-            for t in chunk {
-                idfs.entry(t.clone()).or_insert_with(|| idf(documents, 0));
-            }
-        }
+        idfs.extend(self.term_weights(unknown).await?.1);
         let probe_vector = weighted(&postings, &idfs);
         let mut scored: Vec<SimilarCase> = candidates
             .into_iter()

@@ -118,6 +118,40 @@ async fn cases_are_found_by_two_character_words_best_first_and_new_ones_follow()
     assert!(said.starts_with("indexed "), "{said}");
     assert_eq!(search(&db, &["漏水", "--limit", "50"]).await, before);
 
+    // While an instance (`serve`) holds the index's directory, the command only reads what
+    // that instance feeds; a rebuild asked from the command is done by that instance.
+    let held =
+        civicgrid::search::index::SearchIndex::open(&dir.path().join("s.db.search")).expect("held");
+    assert!(held.writes());
+    let serving = App::new(
+        civicgrid_store::connect(&db).await.expect("store"),
+        Arc::new(SystemClock),
+    );
+    serving.use_search_index(Arc::new(held));
+    let fourth = app
+        .report_case(
+            report("一楼信报箱被撬开了", "南头街道安乐社区"),
+            &Actor::Resident,
+        )
+        .await
+        .expect("reported");
+    assert_eq!(search(&db, &["信报箱被撬"]).await, "", "not fed yet");
+    // (A new process reads again the changes of the last 30 s, not settled in the index.)
+    assert!(serving.catch_up_search_index().await.expect("fed") >= 1);
+    assert_eq!(
+        search(&db, &["信报箱被撬"]).await.trim(),
+        fourth.receipt_code
+    );
+    let said = search(&db, &["reindex"]).await;
+    assert!(said.contains("fed by a running instance"), "{said}");
+    assert!(serving.catch_up_search_index().await.expect("rebuilt") >= 4);
+    assert_eq!(
+        search(&db, &["信报箱被撬"]).await.trim(),
+        fourth.receipt_code
+    );
+    assert_eq!(search(&db, &["漏水", "--limit", "50"]).await, before);
+    drop(serving);
+
     // The REST list searches with `q`, best first, as the caller may read.
     let key = app
         .create_api_key("d", Some("dispatcher.st1"))
