@@ -61,7 +61,8 @@ fn with_etag_view(c: &Case, view: CaseView, status: StatusCode) -> Response {
     r
 }
 
-/// Takes in a report. Anonymous intake is allowed; staff get possible duplicates with it.
+/// Takes in a report. Anonymous intake is allowed; staff get possible duplicates with it,
+/// and without a category the likeliest categories.
 /// The answer comes after the case and its first event are durably committed.
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases",
     request_body(content = NewCase, content_type = "application/json"),
@@ -182,6 +183,16 @@ async fn create_case(
                 })
                 .collect(),
         );
+        if case.category.is_none() {
+            view.category_suggestions =
+                Some(match app.suggest_categories("", &case.description).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "category suggestions for the intake hint");
+                        Vec::new()
+                    }
+                });
+        }
     }
     Ok(with_etag_view(&case, view, StatusCode::CREATED))
 }

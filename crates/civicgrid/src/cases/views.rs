@@ -125,6 +125,10 @@ pub struct CaseView {
     /// Only at staff intake: open cases nearby that may be the same matter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub possible_duplicates: Option<Vec<DuplicateHint>>,
+    /// Only at staff intake without a category: the three likeliest, with the words that
+    /// weighed (empty until a model is trained).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category_suggestions: Option<Vec<crate::suggestion::CategorySuggestion>>,
 }
 
 impl From<&Case> for CaseView {
@@ -178,6 +182,7 @@ impl From<&Case> for CaseView {
             reported_at: c.reported_at,
             updated_at: c.updated_at,
             possible_duplicates: None,
+            category_suggestions: None,
         }
     }
 }

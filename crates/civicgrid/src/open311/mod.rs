@@ -365,18 +365,21 @@ impl App {
         let jurisdiction = self.jurisdiction(&params)?.clone();
         let reference = self.reference_311().await?;
 
-        let code = params
+        // Without a service code the request is taken by its words: it waits uncategorised
+        // for a call-taker, who sees the likeliest categories.
+        let category = params
             .get("service_code")
-            .ok_or_else(|| Open311Error::bad("service_code is required"))?;
-        let category = code
-            .parse::<CategoryCode>()
-            .ok()
-            .and_then(|c| reference.category(&c))
-            .filter(|c| !c.code.is_major())
-            .ok_or_else(|| {
-                Open311Error::bad(format!("service_code `{code}` is not a service here"))
-            })?
-            .clone();
+            .map(|code| {
+                code.parse::<CategoryCode>()
+                    .ok()
+                    .and_then(|c| reference.category(&c))
+                    .filter(|c| !c.code.is_major())
+                    .cloned()
+                    .ok_or_else(|| {
+                        Open311Error::bad(format!("service_code `{code}` is not a service here"))
+                    })
+            })
+            .transpose()?;
         let description = params.get("description").unwrap_or_default().to_owned();
         if description.chars().count() > MAX_DESCRIPTION {
             return Err(Open311Error::bad(format!(
@@ -389,10 +392,14 @@ impl App {
             )));
         }
         // A report with attributes but no words still says something; the loop needs text.
-        let description = if description.is_empty() {
-            category.name_zh.clone()
-        } else {
-            description
+        let description = match (&category, description.trim().is_empty()) {
+            (Some(category), true) => category.name_zh.clone(),
+            (None, true) => {
+                return Err(Open311Error::bad(
+                    "description is required when no service_code is given",
+                ));
+            }
+            _ => description,
         };
         let location = match (params.number::<f64>("lat")?, params.number::<f64>("long")?) {
             (Some(lat), Some(lon)) => Some((lon, lat)),
@@ -443,7 +450,7 @@ impl App {
             location,
             grid,
             address,
-            category: Some(category.code.clone()),
+            category: category.as_ref().map(|c| c.code.clone()),
             attributes,
             priority: None,
             channel: Channel::Open311,
@@ -474,7 +481,10 @@ impl App {
 
         // The notice goes only to the client that posted: it carries the reporter's receipt
         // code and secret, which no other answer shows.
-        let mut notice = match category.service_type {
+        let service_type = category
+            .as_ref()
+            .map_or(ServiceType::Batch, |c| c.service_type);
+        let mut notice = match service_type {
             ServiceType::Realtime => format!(
                 "已登记，受理编号 {r}，评价密码 {secret}（仅显示一次，请妥善保存）。\
                  Registered; receipt code {r}, evaluation secret {secret} (shown once; keep it).",
@@ -487,29 +497,45 @@ impl App {
                 r = case.receipt_code
             ),
         };
-        if let Some(loc) = case.location {
-            let nearby = self
-                .possible_duplicates(
-                    &category.code,
-                    loc,
-                    case.reported_at,
-                    50.0,
-                    SignedDuration::from_hours(72),
-                    Some(&case.id),
-                )
-                .await?;
-            if !nearby.is_empty() {
-                notice.push_str(&format!(
-                    " 附近已有同类未结案件 / open reports of this kind nearby: {}",
-                    nearby
+        match (&category, case.location) {
+            (Some(category), Some(loc)) => {
+                let nearby = self
+                    .possible_duplicates(
+                        &category.code,
+                        loc,
+                        case.reported_at,
+                        50.0,
+                        SignedDuration::from_hours(72),
+                        Some(&case.id),
+                    )
+                    .await?;
+                if !nearby.is_empty() {
+                    notice.push_str(&format!(
+                        " 附近已有同类未结案件 / open reports of this kind nearby: {}",
+                        nearby
+                            .iter()
+                            .map(|(c, _)| c.public_id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+            // The case is stored: a failing suggestion leaves it out rather than fail intake.
+            (None, _) => match self.suggest_categories("", &case.description).await {
+                Ok(found) if !found.is_empty() => notice.push_str(&format!(
+                    " 分类待受理员确认，可能是 / the service is confirmed by a call-taker; likely: {}",
+                    found
                         .iter()
-                        .map(|(c, _)| c.public_id.as_str())
+                        .map(|s| format!("{} {} ({:.0}%)", s.category, s.name_zh, s.confidence * 100.0))
                         .collect::<Vec<_>>()
                         .join(", ")
-                ));
-            }
+                )),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "category suggestions for an Open311 request"),
+            },
+            _ => {}
         }
-        let id = match category.service_type {
+        let id = match service_type {
             ServiceType::Realtime => ("service_request_id", Node::text(&case.public_id)),
             ServiceType::Batch => ("token", Node::text(case.id.to_string())),
         };

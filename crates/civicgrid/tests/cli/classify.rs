@@ -381,4 +381,138 @@ async fn a_model_trained_from_the_history_is_stored_and_suggests_at_intake() {
         !list[0]["because"].as_array().expect("words").is_empty(),
         "{suggestions}"
     );
+
+    // At intake: a call-taker's report without a category comes back with the likeliest.
+    let a = super::support::Call::new(app.clone(), "POST", "/api/v1/cases")
+        .bearer(&key)
+        .json(&serde_json::json!({
+            "description": case.description,
+            "lon": 113.9171, "lat": 22.5168, "channel": "hotline",
+        }))
+        .send()
+        .await;
+    assert_eq!(a.status, axum::http::StatusCode::CREATED, "{}", a.text());
+    let reported = a.json();
+    assert!(reported["category"].is_null(), "{reported}");
+    let offered = reported["category_suggestions"]
+        .as_array()
+        .expect("offered");
+    assert_eq!(offered.len(), 3, "{reported}");
+    assert_eq!(offered[0]["category"], list[0]["category"], "{reported}");
+
+    // Open311 without a service code: taken by its words, uncategorised, with the likeliest
+    // services named in the notice.
+    let app_key = app
+        .create_api_key("residents-app", None)
+        .await
+        .expect("key");
+    let form = format!(
+        "api_key={app_key}&lat=22.5168&long=113.9171&description={}",
+        super::open311::urlencode(&case.description)
+    );
+    let a = super::support::Call::new(app.clone(), "POST", "/open311/v2/requests.json")
+        .form(&form)
+        .send()
+        .await;
+    assert_eq!(a.status, axum::http::StatusCode::CREATED, "{}", a.text());
+    let posted = a.json();
+    let notice = posted[0]["service_notice"].as_str().expect("notice");
+    assert!(notice.contains("likely: "), "{notice}");
+    assert!(
+        notice.contains(list[0]["category"].as_str().expect("code")),
+        "{notice}"
+    );
+    let token: uuid::Uuid = posted[0]["token"]
+        .as_str()
+        .expect("token")
+        .parse()
+        .expect("id");
+    let stored = app.repo.case(&token).await.expect("read").expect("case");
+    assert_eq!(stored.category, None);
+    let top = list[0]["category"].as_str().expect("code").to_owned();
+
+    // The report page: words first, then the likeliest categories, each a click that keeps
+    // the words.
+    let page = super::support::Call::new(
+        app.clone(),
+        "GET",
+        &format!(
+            "/report?description={}",
+            super::open311::urlencode(&case.description)
+        ),
+    )
+    .send()
+    .await;
+    assert_eq!(page.status, axum::http::StatusCode::OK);
+    let page = page.text();
+    assert!(page.contains("class=\"use-category\""), "{page}");
+    assert!(
+        page.contains(&format!("name=\"category\" value=\"{top}\"")),
+        "{page}"
+    );
+    let chosen = super::support::Call::new(
+        app.clone(),
+        "GET",
+        &format!(
+            "/report?category={top}&description={}",
+            super::open311::urlencode(&case.description)
+        ),
+    )
+    .send()
+    .await
+    .text();
+    assert!(!chosen.contains("class=\"use-category\""));
+    let first_words: String = case.description.chars().take(8).collect();
+    assert!(chosen.contains(&first_words), "the words are kept");
+
+    // The call-taker's case page offers each suggestion as one click; it corrects the case.
+    let session = super::support::Call::new(app.clone(), "POST", "/api/v1/session")
+        .json(&serde_json::json!({"username": "calltaker1", "password": "civicgrid-demo"}))
+        .send()
+        .await
+        .json();
+    let csrf = "000000000000000000000000000000000000000000000000";
+    let cookie = format!(
+        "cg_session={}; cg_csrf={csrf}",
+        session["token"].as_str().expect("token")
+    );
+    let page = super::support::Call::new(app.clone(), "GET", &format!("/work/case/{token}"))
+        .cookie(&cookie)
+        .send()
+        .await
+        .text();
+    assert!(page.contains("class=\"use-category\""), "{page}");
+    let boundary = "----useboundary";
+    let mut body = String::new();
+    for (name, value) in [
+        ("csrf", csrf),
+        ("version", &stored.state.version.to_string()[..]),
+        ("action", "correct"),
+        ("category", &top[..]),
+        ("reason", "采用分类建议"),
+    ] {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let done = super::support::Call::new(app.clone(), "POST", &format!("/work/case/{token}/act"))
+        .cookie(&cookie)
+        .bytes(
+            &format!("multipart/form-data; boundary={boundary}"),
+            body.into_bytes(),
+        )
+        .send()
+        .await;
+    assert_eq!(
+        done.status,
+        axum::http::StatusCode::SEE_OTHER,
+        "{}",
+        done.text()
+    );
+    let corrected = app.repo.case(&token).await.expect("read").expect("case");
+    assert_eq!(
+        corrected.category.as_ref().map(|c| c.as_str()),
+        Some(&top[..])
+    );
 }

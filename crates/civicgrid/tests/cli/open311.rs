@@ -443,9 +443,9 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
             "service_code",
         ),
         (
-            format!("api_key={app_key}&{point}&description=x"),
+            format!("api_key={app_key}&{point}&description=+"),
             400,
-            "service_code is required",
+            "description is required when no service_code is given",
         ),
         (
             format!(
@@ -708,7 +708,7 @@ async fn exercise(app: &App, app_key: &str, hotline_key: &str) {
     assert_eq!(case_count(app).await, count);
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {

@@ -136,6 +136,9 @@ pub(crate) async fn map_svg(
 struct ReportQuery {
     category: Option<String>,
     grid: Option<String>,
+    /// What the problem is, typed before a category is chosen: the likeliest categories are
+    /// offered for it, and it fills the form's description.
+    description: Option<String>,
 }
 
 /// The values a resident typed, kept when the form comes back with errors.
@@ -236,6 +239,24 @@ async fn report_page(
             cases: None,
         },
     );
+    // Words but no category yet: the model's likeliest categories, each one click away.
+    let suggestions: Vec<Value> = if form.category.is_empty() && !form.description.is_empty() {
+        app.suggest_categories("", &form.description)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| {
+                json!({
+                    "code": s.category,
+                    "name": if ctx.lang == "en" { s.name_en } else { s.name_zh },
+                    "percent": format!("{:.0}", s.confidence * 100.0),
+                    "because": s.because.join("、"),
+                })
+            })
+            .collect()
+    } else {
+        vec![]
+    };
     ctx.render_status(
         status,
         "report.html",
@@ -248,6 +269,7 @@ async fn report_page(
             "grid_chosen": grid_name,
             "map_config": map_config,
             "duplicates": duplicates,
+            "suggestions": suggestions,
             "max_photos": MAX_PHOTOS,
         }),
     )
@@ -257,6 +279,13 @@ async fn report_form(State(app): State<App>, ctx: Ctx, Query(q): Query<ReportQue
     let mut form = ReportForm {
         category: q.category.unwrap_or_default(),
         grid: q.grid.unwrap_or_default(),
+        description: q
+            .description
+            .unwrap_or_default()
+            .trim()
+            .chars()
+            .take(5000)
+            .collect(),
         notify: true,
         ..Default::default()
     };

@@ -380,6 +380,7 @@ fn case_row(ctx: &Ctx, app: &App, reference: &crate::reference::Reference, c: &C
         "receipt_code": c.receipt_code,
         "status": status_name(ctx, c.state.status),
         "category": c.category.as_ref().and_then(|k| reference.category(k)).map(|k| if ctx.lang == "en" { k.name_en.clone() } else { k.name_zh.clone() }),
+        "category_code": c.category.as_ref().map(|k| k.as_str()),
         "description": c.description.chars().take(60).collect::<String>(),
         "grid": c.grid.as_ref().map(|g| reference.place_name(g)),
         "units": c.state.units.iter().chain(if c.state.units.is_empty() { c.routed_units.iter() } else { [].iter() }).map(|u| unit_name(reference, u)).collect::<Vec<_>>(),
