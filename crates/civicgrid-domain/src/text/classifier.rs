@@ -290,11 +290,33 @@ fn dot(w: &[f32], x: &Sparse) -> f32 {
     x.iter().map(|&(i, v)| w[i as usize] * v).sum()
 }
 
+/// The segmenter, with its dictionary, made once per process.
+static JIEBA: std::sync::LazyLock<jieba_rs::Jieba> = std::sync::LazyLock::new(jieba_rs::Jieba::new);
+
+/// What the model reads of a text: its terms (characters and their pairs, Latin words) and
+/// the words of three characters or more that jieba cuts (物业公司, 公积金). Measured on the
+/// 495 Teddy Cup messages, the words leave macro-F1 as it was (0.865 against 0.866; all
+/// jieba words 0.857, word pairs too 0.849), but a suggestion's reasons then name whole
+/// words rather than their pairs.
+fn features(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = terms(text).into_iter().map(|t| t.text).collect();
+    let folded: String = text.chars().map(super::terms::fold).collect();
+    out.extend(
+        JIEBA
+            .cut(&folded, false)
+            .into_iter()
+            .map(|t| t.word)
+            .filter(|w| w.chars().count() >= 3 && w.chars().all(char::is_alphabetic))
+            .map(str::to_owned),
+    );
+    out
+}
+
 /// Sublinear term frequency (1 + ln tf) times IDF, L2-normalised.
 fn vectorize(text: &str, index: impl Fn(&str) -> Option<u32>, idf: &[f32]) -> Sparse {
     let mut counts: HashMap<u32, u32> = HashMap::new();
-    for t in terms(text) {
-        if let Some(i) = index(&t.text) {
+    for t in features(text) {
+        if let Some(i) = index(&t) {
             *counts.entry(i).or_default() += 1;
         }
     }
@@ -345,7 +367,7 @@ pub fn train(set: &TrainingSet, options: Options) -> Result<CategoryModel, Train
     let mut n_texts = 0u32;
     for text in all_texts {
         n_texts += 1;
-        let mut seen: Vec<String> = terms(text).into_iter().map(|t| t.text).collect();
+        let mut seen: Vec<String> = features(text);
         seen.sort_unstable();
         seen.dedup();
         for t in seen {

@@ -262,6 +262,50 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
             .collect::<Vec<_>>(),
         "",
     );
+    // The hotspots of the last 30 days (search/hotspots.rs): marked on the map, listed with
+    // why their cases belong together.
+    let hotspot_period = format!(
+        "{}..{}",
+        today
+            .checked_sub(jiff::Span::new().days(29))
+            .unwrap_or(today),
+        today
+    );
+    let mut hotspots = Vec::new();
+    for region in &regions {
+        match app.hotspots(region, &hotspot_period, Some(&actor)).await {
+            Ok(found) => hotspots.extend(found),
+            Err(e) => return ctx.app_error(e),
+        }
+    }
+    hotspots.sort_by_key(|h| std::cmp::Reverse(h.size));
+    hotspots.truncate(5);
+    let hotspot_markers: Vec<crate::web::svg::Marker> = hotspots
+        .iter()
+        .filter_map(|h| {
+            let [lon, lat] = h.centre?;
+            Some(crate::web::svg::Marker {
+                lon,
+                lat,
+                label: format!("{}（{}）", h.label.join("、"), h.size),
+                href: None,
+            })
+        })
+        .collect();
+    let hotspot_rows: Vec<serde_json::Value> = hotspots
+        .iter()
+        .map(|h| {
+            json!({
+                "label": h.label.join("、"),
+                "size": h.size,
+                "places": h.places.join("、"),
+                "trend": h.trend,
+                "span": format!("{:.0}", h.span_m),
+                "similarity": format!("{:.2}", h.mean_text),
+                "codes": h.receipt_codes.iter().take(8).cloned().collect::<Vec<_>>().join(" "),
+            })
+        })
+        .collect();
     let grids = match app.repo.grids(None).await {
         Ok(g) => g,
         Err(e) => return ctx.app_error(e.into()),
@@ -286,14 +330,17 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
                 }
             })
             .collect::<Vec<_>>(),
-        &[],
+        &hotspot_markers,
         &MapText {
             title: &ctx.t("dash-map"),
-            legend: vec![
+            legend: [
                 ("shade-low", ctx.t("legend-fewer-open")),
                 ("shade-high", ctx.t("legend-more-open")),
                 ("link", ctx.t("legend-open-cases")),
-            ],
+            ]
+            .into_iter()
+            .chain((!hotspot_markers.is_empty()).then(|| ("marker", ctx.t("legend-hotspot"))))
+            .collect(),
             skip: Some(ctx.t("map-skip")),
         },
     );
@@ -333,6 +380,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
         "dashboard.html",
         json!({
             "party": party_rows,
+            "hotspots": hotspot_rows,
             "coverage_map": coverage_map,
             "today_intake": today_intake,
             "open": open.len(),

@@ -44,6 +44,10 @@ pub struct HotspotView {
     pub why: String,
     /// Where it is: the mean of its placed cases (lon, lat).
     pub centre: Option<[f64; 2]>,
+    /// The farthest apart two placed cases are, in metres.
+    pub span_m: f64,
+    /// The mean text similarity (0–1) of the links that joined it.
+    pub mean_text: f64,
 }
 
 impl App {
@@ -148,6 +152,8 @@ impl App {
                         h.first.strftime("%Y-%m-%d"),
                         h.last.strftime("%Y-%m-%d"),
                     ),
+                    span_m: (h.span_m * 10.0).round() / 10.0,
+                    mean_text: (h.mean_text * 1000.0).round() / 1000.0,
                     label: h.label,
                     size: members.len(),
                     receipt_codes: members

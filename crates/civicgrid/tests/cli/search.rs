@@ -469,4 +469,30 @@ async fn cases_about_one_matter_in_one_place_are_a_hotspot() {
         "{}",
         a.text()
     );
+
+    // The leader's dashboard lists it with why, and marks it on the map.
+    let session = super::support::Call::new(app.clone(), "POST", "/api/v1/session")
+        .json(&serde_json::json!({"username": "leader.st1", "password": "civicgrid-demo"}))
+        .send()
+        .await
+        .json();
+    let page = super::support::Call::new(app.clone(), "GET", "/dashboard")
+        .cookie(&format!(
+            "cg_session={}",
+            session["token"].as_str().expect("token")
+        ))
+        .send()
+        .await;
+    assert_eq!(page.status, axum::http::StatusCode::OK);
+    let page = page.text();
+    let listed = page
+        .split("id=\"hotspots\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the dashboard lists hotspots: {page}"));
+    assert!(listed.contains(codes[0].as_str()), "{listed}");
+    assert!(listed.contains("件案件相距不超过"), "{listed}");
+    assert!(
+        page.contains(&format!("{}（", label.join("、"))),
+        "marked on the map"
+    );
 }
