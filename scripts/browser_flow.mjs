@@ -458,6 +458,23 @@ try {
   await v.goto(`${base}/report?category=01001`);
   await shot(v, "13-report-form");
   await audit(v, "flow-13-report-form");
+  // Words first: the likeliest categories (the model the retraining job learnt from the
+  // demo's history when the server started), each one click that keeps the words.
+  const words = "小区门口的路灯坏了好几天，晚上一片漆黑，老人走路容易摔倒";
+  const describeUrl = `${base}/report?description=${encodeURIComponent(words)}`;
+  await v.goto(describeUrl);
+  check(await v.locator("#describe").count() === 1, "the report page asks for the words first");
+  for (let i = 0; i < 30 && (await v.locator("form.use-category").count()) === 0; i++) {
+    await v.waitForTimeout(2000);
+    await v.goto(describeUrl);
+  }
+  check(await v.locator("form.use-category").count() === 3, "three categories are suggested");
+  await shot(v, "54-report-suggested-categories");
+  await audit(v, "flow-54-report-suggested-categories");
+  await v.locator("form.use-category button").first().click();
+  await v.waitForLoadState();
+  check(new URL(v.url()).searchParams.get("category") !== "", "a suggestion picks the category");
+  check((await v.locator("#description").inputValue()) === words, "the words are kept");
   console.log(`browser flow: ${steps} checks passed; screenshots in ${shots}`);
 
   // --- Party building: a resident's small wish, taken on by a member, confirmed by the

@@ -83,6 +83,14 @@ pub async fn run(
 
 /// Runs the commands that work on the database as files or dumps, before anything connects:
 /// Some(exit status) if `command` is one of them.
+/// A database restored or copied holds other cases than the instances' search indexes were
+/// fed: a new rebuild generation makes each rebuild its index from it.
+async fn forget_search_indexes(database: &str) -> AppResult<()> {
+    let repo = civicgrid_store::connect(database).await?;
+    repo.next_search_generation().await?;
+    Ok(())
+}
+
 pub async fn run_offline(
     command: &Command,
     database: &str,
@@ -124,10 +132,12 @@ pub async fn run_offline(
                 .map_err(io)?;
             }
             writeln!(out, "copied {} tables from {from}", done.tables.len()).map_err(io)?;
+            forget_search_indexes(to).await?;
             Ok(Some(0))
         }
         Command::Restore { input, replace } => {
             let done = civicgrid_store::backup::restore(database, input, *replace).await?;
+            forget_search_indexes(database).await?;
             writeln!(
                 out,
                 "restored {} ({} bytes) as the {} deployment",
