@@ -295,7 +295,7 @@ async fn main() {
     println!(
         "index: {:.0} MiB on disk, {mean:.0} terms per case; SQLite table {:.0} MiB",
         dir_mib(&dir.path().join("index")),
-        dir_mib(dir.path()) - dir_mib(&dir.path().join("index"))
+        dir_mib(dir.path())
     );
 
     let queries = queries(&mut rng, &clauses);

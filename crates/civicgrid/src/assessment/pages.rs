@@ -89,28 +89,19 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
     let since = now - jiff::SignedDuration::from_hours(24 * 183);
     let mut cases: Vec<Case> = Vec::new();
     for region in &regions {
-        let mut before = None;
-        loop {
-            let page = match app
-                .list_cases(&civicgrid_store::CaseFilter {
+        match app
+            .cases_matching(
+                &civicgrid_store::CaseFilter {
                     within: Some(region.clone()),
                     reported_from: Some(since),
-                    before,
-                    limit: 1000,
                     ..Default::default()
-                })
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => return ctx.app_error(e),
-            };
-            let Some(last) = page.last() else { break };
-            before = Some(last.id);
-            let full = page.len() == 1000;
-            cases.extend(page);
-            if !full {
-                break;
-            }
+                },
+                usize::MAX,
+            )
+            .await
+        {
+            Ok((found, _)) => cases.extend(found),
+            Err(e) => return ctx.app_error(e),
         }
     }
     cases.sort_by_key(|c| c.id);
@@ -272,9 +263,13 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
         today
     );
     let mut hotspots = Vec::new();
+    let mut hotspots_too_many = false;
     for region in &regions {
         match app.hotspots(region, &hotspot_period, Some(&actor)).await {
             Ok(found) => hotspots.extend(found),
+            // Too many cases to cluster on a page: the hotspots command and REST take a
+            // narrower scope.
+            Err(crate::error::AppError::Unprocessable(_)) => hotspots_too_many = true,
             Err(e) => return ctx.app_error(e),
         }
     }
@@ -381,6 +376,7 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
         json!({
             "party": party_rows,
             "hotspots": hotspot_rows,
+            "hotspots_too_many": hotspots_too_many,
             "coverage_map": coverage_map,
             "today_intake": today_intake,
             "open": open.len(),

@@ -81,29 +81,21 @@ impl App {
         from: Timestamp,
         to: Timestamp,
     ) -> AppResult<Vec<(Case, Vec<CaseEvent>)>> {
-        let mut out = Vec::new();
-        let mut before = None;
-        loop {
-            let page = self
-                .list_cases(&CaseFilter {
+        let (cases, _) = self
+            .cases_matching(
+                &CaseFilter {
                     within: Some(scope.clone()),
                     reported_from: Some(from),
                     reported_to: Some(to),
-                    before,
-                    limit: 1000,
                     ..CaseFilter::default()
-                })
-                .await?;
-            let Some(last) = page.last() else { break };
-            before = Some(last.id);
-            let full = page.len() == 1000;
-            for c in page {
-                let events = self.repo.case_events(&c.id).await?;
-                out.push((c, events));
-            }
-            if !full {
-                break;
-            }
+                },
+                usize::MAX,
+            )
+            .await?;
+        let mut out = Vec::with_capacity(cases.len());
+        for c in cases {
+            let events = self.repo.case_events(&c.id).await?;
+            out.push((c, events));
         }
         Ok(out)
     }

@@ -455,6 +455,43 @@ impl App {
         Ok(self.repo.cases(filter).await?)
     }
 
+    /// Every case `filter` matches (its `before` and `limit` aside), read a page of 1,000 at a
+    /// time newest first, stopping once `at_most` are read: the cases, and whether more
+    /// matched than were read.
+    pub async fn cases_matching(
+        &self,
+        filter: &CaseFilter,
+        at_most: usize,
+    ) -> AppResult<(Vec<Case>, bool)> {
+        const PAGE: u32 = 1000;
+        let mut cases = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self
+                .repo
+                .cases(&CaseFilter {
+                    before,
+                    limit: PAGE,
+                    ..filter.clone()
+                })
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok((cases, false));
+            };
+            before = Some(last.id);
+            let full = page.len() == PAGE as usize;
+            cases.extend(page);
+            if cases.len() >= at_most {
+                let more = full || cases.len() > at_most;
+                cases.truncate(at_most);
+                return Ok((cases, more));
+            }
+            if !full {
+                return Ok((cases, false));
+            }
+        }
+    }
+
     /// Whether `actor` may take `action` on `case` (the access policy decides).
     pub async fn may(&self, actor: &Actor, action: &Action, case: &Case) -> AppResult<bool> {
         Ok(self

@@ -75,31 +75,26 @@ impl App {
                 .map_err(|e| AppError::Invalid(e.to_string()))
         };
         let (from, to) = (at(period.start)?, at(period.end)?);
-        let mut cases = Vec::new();
-        let mut before = None;
-        loop {
-            let page = self
-                .repo
-                .cases(&CaseFilter {
+        let (mut cases, more) = self
+            .cases_matching(
+                &CaseFilter {
                     within: Some(scope.clone()),
                     reported_from: Some(from),
                     reported_to: Some(to),
-                    before,
-                    limit: 1000,
                     ..CaseFilter::default()
-                })
-                .await?;
-            let Some(last) = page.last() else { break };
-            before = Some(last.id);
-            let full = page.len() < 1000;
-            cases.extend(
-                page.into_iter()
-                    .filter(|c| c.state.status != civicgrid_domain::case::Status::Merged),
-            );
-            if full || cases.len() >= MAX_CASES {
-                break;
-            }
+                },
+                MAX_CASES,
+            )
+            .await?;
+        if more {
+            return Err(AppError::Unprocessable(vec![(
+                "period".into(),
+                format!(
+                    "more than {MAX_CASES} cases were reported in it here: choose a shorter period or a smaller scope"
+                ),
+            )]));
         }
+        cases.retain(|c| c.state.status != civicgrid_domain::case::Status::Merged);
         let places = self.place_names().await?;
         let postings: Vec<Vec<(String, u32)>> = cases
             .iter()

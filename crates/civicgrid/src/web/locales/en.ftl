@@ -264,6 +264,7 @@ dash-map = Load by grid
 dash-trend = Monthly trend
 dash-hotspots = Hotspots of the last 30 days
 dash-hotspots-none = No hotspot: no three cases alike in one place.
+dash-hotspots-too-many = Too many cases in 30 days to find hotspots here: use `civicgrid hotspots` or the API on a smaller area.
 dash-hotspot-size = { $n } cases
 dash-hotspot-why = { $n } cases at most { $m } m apart, sharing the words { $words } (text similarity { $s })
 hotspot-trend-rising = rising

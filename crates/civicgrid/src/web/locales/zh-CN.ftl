@@ -264,6 +264,7 @@ dash-map = 网格负载
 dash-trend = 月度趋势
 dash-hotspots = 近30天热点
 dash-hotspots-none = 暂无热点：没有三件以上同地同类的案件。
+dash-hotspots-too-many = 近30天案件过多，本页不计算热点：请按较小区域使用热点命令或接口。
 dash-hotspot-size = { $n } 件
 dash-hotspot-why = { $n } 件案件相距不超过 { $m } 米，共有词语 { $words }（文本相似度 { $s }）
 hotspot-trend-rising = 上升
