@@ -98,15 +98,16 @@ impl App {
         let _ = self.search_index.set(index);
     }
 
-    /// The deployment's place names for the tokenizer: its regions and grids.
+    /// The deployment's place names for the tokenizer: its regions and grids (from the
+    /// cached reference data).
     pub async fn place_names(&self) -> AppResult<PlaceNames> {
-        let regions = self.repo.regions().await?;
-        let grids = self.repo.grids(None).await?;
+        let reference = self.reference().await?;
         Ok(PlaceNames::new(
-            regions
-                .into_iter()
-                .map(|r| r.name)
-                .chain(grids.into_iter().map(|g| g.name)),
+            reference
+                .region_names
+                .values()
+                .chain(reference.grid_names.values())
+                .cloned(),
         ))
     }
 
