@@ -253,26 +253,28 @@ async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
             .collect::<Vec<_>>(),
         "",
     );
-    // The hotspots of the last 30 days (search/hotspots.rs): marked on the map, listed with
-    // why their cases belong together.
-    let hotspot_period = format!(
-        "{}..{}",
-        today
-            .checked_sub(jiff::Span::new().days(29))
-            .unwrap_or(today),
-        today
-    );
-    let mut hotspots = Vec::new();
-    let mut hotspots_too_many = false;
-    for region in &regions {
-        match app.hotspots(region, &hotspot_period, Some(&actor)).await {
-            Ok(found) => hotspots.extend(found),
-            // Too many cases to cluster on a page: the hotspots command and REST take a
-            // narrower scope.
-            Err(crate::error::AppError::Unprocessable(_)) => hotspots_too_many = true,
-            Err(e) => return ctx.app_error(e),
-        }
-    }
+    // The hotspots of the last 30 days (search/hotspots.rs), among the cases read above:
+    // marked on the map, listed with why their cases belong together.
+    let hotspot_from = today
+        .checked_sub(jiff::Span::new().days(29))
+        .unwrap_or(today)
+        .to_zoned(tz.clone())
+        .map_or(since, |z| z.timestamp());
+    let recent: Vec<Case> = cases
+        .iter()
+        .filter(|c| c.reported_at >= hotspot_from)
+        .cloned()
+        .collect();
+    let (mut hotspots, hotspots_too_many) = match app
+        .hotspots_among(recent, hotspot_from, now, Some(&actor))
+        .await
+    {
+        Ok(found) => (found, false),
+        // Too many cases to cluster on a page: the hotspots command and REST take a
+        // narrower scope.
+        Err(crate::error::AppError::Unprocessable(_)) => (Vec::new(), true),
+        Err(e) => return ctx.app_error(e),
+    };
     hotspots.sort_by_key(|h| std::cmp::Reverse(h.size));
     hotspots.truncate(5);
     let hotspot_markers: Vec<crate::web::svg::Marker> = hotspots

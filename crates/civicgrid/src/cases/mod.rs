@@ -383,31 +383,26 @@ impl App {
     ) -> AppResult<Vec<(Case, f64)>> {
         use geo::{Distance, Haversine, Point};
         let from = at.checked_sub(window).unwrap_or(Timestamp::MIN);
-        let mut found = Vec::new();
-        let mut before = None;
-        loop {
-            let page = self
-                .repo
-                .cases(&CaseFilter {
+        let (candidates, _) = self
+            .cases_matching(
+                &CaseFilter {
                     category: Some(category.to_string()),
                     reported_from: Some(from),
-                    before,
-                    limit: 500,
                     ..CaseFilter::default()
-                })
-                .await?;
-            let Some(last) = page.last() else { break };
-            before = Some(last.id);
-            for c in page {
-                if Some(&c.id) == except || !c.state.status.is_open() {
-                    continue;
-                }
-                let Some(loc) = c.location else { continue };
-                let d = Haversine
-                    .distance(Point::new(location.0, location.1), Point::new(loc.0, loc.1));
-                if d <= radius_m {
-                    found.push((c, d));
-                }
+                },
+                usize::MAX,
+            )
+            .await?;
+        let mut found = Vec::new();
+        for c in candidates {
+            if Some(&c.id) == except || !c.state.status.is_open() {
+                continue;
+            }
+            let Some(loc) = c.location else { continue };
+            let d =
+                Haversine.distance(Point::new(location.0, location.1), Point::new(loc.0, loc.1));
+            if d <= radius_m {
+                found.push((c, d));
             }
         }
         found.sort_by(|a, b| a.1.total_cmp(&b.1));

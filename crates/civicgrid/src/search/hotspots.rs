@@ -19,7 +19,7 @@ use crate::error::{AppError, AppResult};
 /// The longest period clustered, in days.
 const MAX_DAYS: i32 = 366;
 /// Cases read for one region and period at most.
-const MAX_CASES: usize = 20_000;
+pub const MAX_CASES: usize = 20_000;
 
 /// A hotspot as the API and the command line give it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -50,6 +50,16 @@ pub struct HotspotView {
     pub mean_text: f64,
 }
 
+/// A period too large to cluster at once.
+fn too_many() -> AppError {
+    AppError::Unprocessable(vec![(
+        "period".into(),
+        format!(
+            "more than {MAX_CASES} cases were reported in it here: choose a shorter period or a smaller scope"
+        ),
+    )])
+}
+
 impl App {
     /// The hotspots of `scope` over `period` (`2026-11`, `2026-W45`, …), largest first. The
     /// receipt codes listed are those `actor` may read (all for the command line, `None`).
@@ -75,7 +85,7 @@ impl App {
                 .map_err(|e| AppError::Invalid(e.to_string()))
         };
         let (from, to) = (at(period.start)?, at(period.end)?);
-        let (mut cases, more) = self
+        let (cases, more) = self
             .cases_matching(
                 &CaseFilter {
                     within: Some(scope.clone()),
@@ -87,13 +97,24 @@ impl App {
             )
             .await?;
         if more {
-            return Err(AppError::Unprocessable(vec![(
-                "period".into(),
-                format!(
-                    "more than {MAX_CASES} cases were reported in it here: choose a shorter period or a smaller scope"
-                ),
-            )]));
+            return Err(too_many());
         }
+        self.hotspots_among(cases, from, to, actor).await
+    }
+
+    /// The hotspots among `cases`, reported in [from, to) (a caller that has read them
+    /// already, as the dashboard has): at most [`MAX_CASES`].
+    pub async fn hotspots_among(
+        &self,
+        mut cases: Vec<civicgrid_domain::case::Case>,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+        actor: Option<&Actor>,
+    ) -> AppResult<Vec<HotspotView>> {
+        if cases.len() > MAX_CASES {
+            return Err(too_many());
+        }
+        let reference = self.reference().await?;
         cases.retain(|c| c.state.status != civicgrid_domain::case::Status::Merged);
         let places = self.place_names().await?;
         let postings: Vec<Vec<(String, u32)>> = cases

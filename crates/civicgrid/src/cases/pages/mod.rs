@@ -27,3 +27,25 @@ pub fn routes() -> Pages {
         .merge(resident::routes())
         .merge(staff::routes())
 }
+
+/// The likeliest categories for `text` as the pages show them (the report page and a reported
+/// case's page); none if the model cannot answer (the page stands without them).
+pub(crate) async fn suggested_categories(
+    app: &crate::App,
+    ctx: &crate::web::Ctx,
+    text: &str,
+) -> Vec<serde_json::Value> {
+    app.suggest_categories("", text)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| {
+            serde_json::json!({
+                "code": s.category,
+                "name": if ctx.lang == "en" { s.name_en } else { s.name_zh },
+                "percent": format!("{:.0}", s.confidence * 100.0),
+                "because": s.because.join("、"),
+            })
+        })
+        .collect()
+}

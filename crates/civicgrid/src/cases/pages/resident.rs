@@ -241,19 +241,7 @@ async fn report_page(
     );
     // Words but no category yet: the model's likeliest categories, each one click away.
     let suggestions: Vec<Value> = if form.category.is_empty() && !form.description.is_empty() {
-        app.suggest_categories("", &form.description)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| {
-                json!({
-                    "code": s.category,
-                    "name": if ctx.lang == "en" { s.name_en } else { s.name_zh },
-                    "percent": format!("{:.0}", s.confidence * 100.0),
-                    "because": s.because.join("、"),
-                })
-            })
-            .collect()
+        super::suggested_categories(app, ctx, &form.description).await
     } else {
         vec![]
     };

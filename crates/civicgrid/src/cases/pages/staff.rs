@@ -627,19 +627,7 @@ async fn render_case(
     };
     // While the case waits for a call-taker, the model's likeliest categories and why.
     let suggestions: Vec<Value> = if case.state.status == Status::Reported {
-        app.suggest_categories("", &case.description)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| {
-                json!({
-                    "code": s.category,
-                    "name": if ctx.lang == "en" { s.name_en } else { s.name_zh },
-                    "percent": format!("{:.0}", s.confidence * 100.0),
-                    "because": s.because.join("、"),
-                })
-            })
-            .collect()
+        super::suggested_categories(app, ctx, &case.description).await
     } else {
         vec![]
     };
